@@ -1,0 +1,303 @@
+//! [`Event`]: Python's `threading.Event`.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::loom::sync::atomic::{AtomicU8, Ordering};
+use crate::wait::{self, ParkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+
+/// The flag is set.
+const SET: u8 = 1;
+/// At least one thread may be parked waiting for the flag (only while it is not set).
+const PARKED: u8 = 2;
+
+/// The token `set` wakes waiters with.
+const TOKEN_SET: UnparkToken = UnparkToken(1);
+
+/// A flag that threads can wait for until another thread sets it: Python's `threading.Event`.
+///
+/// The flag starts unset. [`set`](Self::set) sets it and wakes every waiting thread;
+/// [`clear`](Self::clear) unsets it; [`wait`](Self::wait) blocks until it is set, and
+/// [`wait_timeout`](Self::wait_timeout) / [`wait_deadline`](Self::wait_deadline) give up after a
+/// while and say whether the flag was set.
+///
+/// A waiter woken by `set` reports the event as set even if another thread cleared it again before
+/// the waiter ran (CPython's gh-57711 behaviour): being woken by `set` is what counts.
+///
+/// # Differences from Python
+///
+/// - `wait()` without a timeout returns `()`: it can only return once set. `wait(timeout)` is
+///   [`wait_timeout`](Self::wait_timeout), returning the same `bool` Python returns.
+/// - Timeouts are [`Duration`]s; a zero timeout only checks the flag.
+/// - Waits are not interrupted by signals.
+///
+/// # Size
+///
+/// One byte.
+///
+/// # Memory ordering
+///
+/// Everything a thread did before calling [`set`](Self::set) happens-before everything a thread
+/// does after a wait that returned `true` because of that `set`, or after an
+/// [`is_set`](Self::is_set) that saw it.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use threadkit::Event;
+///
+/// let ready = Arc::new(Event::new());
+/// let t = std::thread::spawn({
+///     let ready = Arc::clone(&ready);
+///     move || ready.set()
+/// });
+/// ready.wait();
+/// assert!(ready.is_set());
+/// # t.join().unwrap();
+/// ```
+pub struct Event {
+    state: AtomicU8,
+}
+
+impl Event {
+    /// Creates an event whose flag is not set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static STOP: threadkit::Event = threadkit::Event::new();
+    /// assert!(!STOP.is_set());
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        Event {
+            state: AtomicU8::new(0),
+        }
+    }
+
+    /// Creates an event whose flag is not set (loom build).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Event {
+            state: AtomicU8::new(0),
+        }
+    }
+
+    /// Sets the flag and wakes every thread waiting for it.
+    ///
+    /// With nobody waiting this is one atomic operation and no system call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = threadkit::Event::new();
+    /// e.set();
+    /// e.set(); // idempotent
+    /// assert!(e.is_set());
+    /// ```
+    #[inline]
+    pub fn set(&self) {
+        if self.state.swap(SET, Ordering::Release) & PARKED != 0 {
+            self.wake_all();
+        }
+    }
+
+    /// Unsets the flag. Threads calling [`wait`](Self::wait) afterwards block until the next
+    /// [`set`](Self::set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = threadkit::Event::new();
+    /// e.set();
+    /// e.clear();
+    /// assert!(!e.is_set());
+    /// ```
+    #[inline]
+    pub fn clear(&self) {
+        self.state.fetch_and(!SET, Ordering::Relaxed);
+    }
+
+    /// Whether the flag is set (Python's `is_set()`, formerly `isSet()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = threadkit::Event::new();
+    /// assert!(!e.is_set());
+    /// ```
+    #[inline]
+    #[doc(alias = "isSet")]
+    pub fn is_set(&self) -> bool {
+        self.state.load(Ordering::Acquire) & SET != 0
+    }
+
+    /// Blocks until the flag is set; returns at once if it already is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = threadkit::Event::new();
+    /// e.set();
+    /// e.wait();
+    /// ```
+    #[inline]
+    pub fn wait(&self) {
+        if !self.is_set() {
+            self.wait_slow(None);
+        }
+    }
+
+    /// Blocks until the flag is set or `timeout` has passed; returns whether it was set (or this
+    /// thread was woken by [`set`](Self::set)).
+    ///
+    /// Python's `event.wait(timeout)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let e = threadkit::Event::new();
+    /// assert!(!e.wait_timeout(Duration::from_millis(10)));
+    /// e.set();
+    /// assert!(e.wait_timeout(Duration::from_millis(10)));
+    /// ```
+    #[inline]
+    #[must_use = "returns whether the event was set before the timeout"]
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.is_set() || self.wait_slow(wait::deadline_after(timeout))
+    }
+
+    /// Blocks until the flag is set or `deadline` has passed; returns whether it was set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let e = threadkit::Event::new();
+    /// assert!(!e.wait_deadline(Instant::now() + Duration::from_millis(5)));
+    /// ```
+    #[inline]
+    #[must_use = "returns whether the event was set before the deadline"]
+    pub fn wait_deadline(&self, deadline: Instant) -> bool {
+        self.is_set() || self.wait_slow(Some(deadline))
+    }
+
+    fn key(&self) -> usize {
+        &self.state as *const AtomicU8 as usize
+    }
+
+    #[cold]
+    fn wake_all(&self) {
+        wait::unpark_all(self.key(), TOKEN_SET);
+    }
+
+    #[cold]
+    fn wait_slow(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            let state = self.state.load(Ordering::Acquire);
+            if state & SET != 0 {
+                return true;
+            }
+            if state & PARKED == 0
+                && self
+                    .state
+                    .compare_exchange_weak(state, PARKED, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            let validate = || self.state.load(Ordering::Relaxed) == PARKED;
+            let timed_out = |_key, was_last: bool| {
+                if was_last {
+                    self.state.fetch_and(!PARKED, Ordering::Relaxed);
+                }
+            };
+            match wait::park(
+                WaitKind::Event,
+                self.key(),
+                validate,
+                || {},
+                timed_out,
+                DEFAULT_PARK_TOKEN,
+                deadline,
+            ) {
+                // Woken by `set`: report it even if the flag was cleared since (gh-57711). The
+                // parking lot's hand-off orders the setter's writes before this return.
+                ParkResult::Unparked(_) => return true,
+                ParkResult::Invalid => {}
+                ParkResult::TimedOut => return self.is_set(),
+            }
+        }
+    }
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Event::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    /// `Event { state: set }` or `Event { state: unset }`, as CPython's repr.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.is_set() { "set" } else { "unset" };
+        f.debug_struct("Event")
+            .field("state", &format_args!("{state}"))
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn size_is_one_byte() {
+        assert_eq!(std::mem::size_of::<Event>(), 1);
+    }
+
+    #[test]
+    fn set_clear_is_set() {
+        let e = Event::new();
+        assert!(!e.is_set());
+        e.set();
+        assert!(e.is_set());
+        e.set();
+        assert!(e.is_set());
+        e.clear();
+        assert!(!e.is_set());
+        e.clear();
+        assert!(!e.is_set());
+    }
+
+    #[test]
+    fn waiters_woken_by_set() {
+        let e = Arc::new(Event::new());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let e = Arc::clone(&e);
+                std::thread::spawn(move || {
+                    e.wait();
+                    e.wait_timeout(Duration::from_secs(30))
+                })
+            })
+            .collect();
+        e.set();
+        for t in threads {
+            assert!(t.join().unwrap());
+        }
+    }
+
+    #[test]
+    fn debug_format() {
+        let e = Event::new();
+        assert_eq!(format!("{e:?}"), "Event { state: unset }");
+        e.set();
+        assert_eq!(format!("{e:?}"), "Event { state: set }");
+    }
+}

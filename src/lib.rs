@@ -1,0 +1,77 @@
+//! Python's `threading` module, rebuilt as a Rust library.
+//!
+//! threadkit gives Rust the high-level toolkit Python programmers know: named threads and a
+//! registry of them, join with a timeout, daemon threads the process does not wait for, and
+//! locks, events and conditions with Python's semantics, built on a parking lot so that their
+//! uncontended paths are one atomic operation.
+//!
+//! ```
+//! use threadkit::{current_thread, Thread};
+//!
+//! fn worker() {
+//!     println!("{} Starting", current_thread().name());
+//! }
+//!
+//! let t = Thread::new(worker);
+//! t.start().unwrap();
+//! t.join().unwrap();
+//! ```
+//!
+//! # From Python
+//!
+//! | Python `threading` | threadkit |
+//! |---|---|
+//! | `Thread(target=f, name=n, daemon=d)` | [`Builder::new().name(n).daemon(d).create(f)`](Builder::create), or [`Thread::new(f)`](Thread::new) |
+//! | `t.start()` | [`t.start()?`](Thread::start) (or [`spawn`] / [`Builder::spawn`] to create and start) |
+//! | `t.join()` / `t.join(timeout)` | [`t.join()?`](Thread::join) / [`t.join_timeout(d)?`](Thread::join_timeout) → `bool` |
+//! | `t.is_alive()`, `t.name`, `t.daemon`, `t.ident`, `t.native_id` | [`is_alive`](Thread::is_alive), [`name`](Thread::name)/[`set_name`](Thread::set_name), [`is_daemon`](Thread::is_daemon)/[`set_daemon`](Thread::set_daemon), [`ident`](Thread::ident), [`native_id`](Thread::native_id) |
+//! | subclass `Thread`, override `run()` | implement [`Run`] |
+//! | `current_thread()`, `main_thread()`, `enumerate()`, `active_count()` | [`current_thread`], [`main_thread`], [`enumerate`], [`active_count`] |
+//! | `get_ident()`, `get_native_id()`, `stack_size(n)` | [`get_ident`], [`get_native_id`], [`stack_size`] / [`set_stack_size`] |
+//! | `threading.excepthook = f` | [`set_excepthook`], [`reset_excepthook`], [`default_excepthook`] |
+//! | `threading._register_atexit(f)`, `threading._shutdown()` | [`register_atexit`], [`shutdown`] |
+//! | `Lock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `with lock:` | [`Lock::new`]; [`acquire`](Lock::acquire) → guard, [`try_acquire`](Lock::try_acquire), [`acquire_timeout`](Lock::acquire_timeout), [`release`](Lock::release), [`locked`](Lock::locked), the guard's scope |
+//! | `Event()`; `set()`, `clear()`, `is_set()`, `wait()`, `wait(t)` | [`Event::new`]; [`set`](Event::set), [`clear`](Event::clear), [`is_set`](Event::is_set), [`wait`](Event::wait), [`wait_timeout`](Event::wait_timeout) |
+//! | `logging.basicConfig(format='(%(threadName)-10s) %(message)s')` | `threadkit::logging::basic_config(...)` (feature `logging`) |
+//!
+//! # Daemon threads and process exit
+//!
+//! A Python program ends only when its non-daemon threads have finished; daemon threads are
+//! abandoned. threadkit does the same with no extra line in `main`: the first time it starts a
+//! thread it registers an exit handler that joins every non-daemon thread when `main` returns,
+//! when `main` panics, or when any thread calls `std::process::exit` (see [`shutdown`] for the
+//! order and the edge cases). `std::process::abort` and fatal signals skip it, as `os._exit` does.
+//!
+//! # Differences from Python, in general
+//!
+//! - What Python raises, threadkit returns as a `Result` (`RuntimeError` on a second `start()`
+//!   is [`StartError::AlreadyStarted`], and so on); each type lists its own differences.
+//! - `with` blocks are RAII guards; a panic releases what the guard held. Nothing is poisoned.
+//! - Timeouts are [`std::time::Duration`]s (`_timeout` methods) or [`std::time::Instant`]s
+//!   (`_deadline` methods); `try_` methods never block.
+//! - A panic escaping a thread's target goes to the excepthook (as an exception does in Python)
+//!   and is also handed to whoever joins the thread's [`JoinHandle`].
+//!
+//! # Minimum Rust version
+//!
+//! 1.74, raised only in a minor release.
+
+// Why each lint level: see Cargo.toml [lints]; unsafe is allowed only where speed needs it, each
+// block with a `// SAFETY:` comment (clippy::undocumented_unsafe_blocks is denied).
+
+mod event;
+mod lock;
+mod loom;
+#[cfg(feature = "logging")]
+pub mod logging;
+pub mod thread;
+mod wait;
+
+pub use event::Event;
+pub use lock::{Lock, LockGuard, ReleaseError};
+pub use thread::{
+    active_count, current_thread, default_excepthook, enumerate, get_ident, get_native_id,
+    main_thread, register_atexit, reset_excepthook, set_excepthook, set_stack_size, shutdown,
+    spawn, stack_size, AtexitError, Builder, DaemonError, ExceptHookArgs, JoinError, JoinHandle,
+    Run, StackSizeError, StartError, Thread,
+};

@@ -1,0 +1,821 @@
+//! [`Lock`]: Python's `threading.Lock`, optionally guarding data.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
+
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::thread::ident;
+use crate::wait::{self, ParkResult, UnparkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+
+/// The lock is held.
+const LOCKED: u64 = 1;
+/// At least one thread may be parked waiting for the lock.
+const PARKED: u64 = 2;
+/// The bits above the two flags hold the identifier of the thread that acquired the lock.
+const OWNER_SHIFT: u32 = 2;
+
+/// A woken waiter must compete for the lock again.
+const TOKEN_NORMAL: UnparkToken = UnparkToken(0);
+/// The releaser kept the lock locked and handed it straight to the woken waiter.
+const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
+
+/// A primitive lock: Python's `threading.Lock`, which can also guard a value.
+///
+/// A `Lock` is either locked or unlocked. [`acquire`](Self::acquire) blocks until it can lock it
+/// and returns a [`LockGuard`]; dropping the guard (the end of Python's `with lock:` block)
+/// releases it. [`try_acquire`](Self::try_acquire) never blocks, and
+/// [`acquire_timeout`](Self::acquire_timeout) / [`acquire_deadline`](Self::acquire_deadline)
+/// give up after a while, all returning `None` when they did not get the lock.
+///
+/// A `Lock` is not owned by a thread: as in Python, a lock acquired by one thread may be released
+/// by another, either by moving its guard there ([`LockGuard`] is [`Send`]) or, for a plain
+/// `Lock` (`Lock<()>`), by calling [`release`](Lock::release), which reports an error on an
+/// unlocked lock instead of corrupting it. The lock still records *which* thread acquired it, for
+/// its `Debug` output and for diagnostics.
+///
+/// # Guarding data
+///
+/// `Lock<T>` may carry the value it protects, as `std::sync::Mutex<T>` does, so the seed's
+/// `Counter` (a lock beside a value) becomes one field:
+///
+/// ```
+/// use threadkit::Lock;
+///
+/// struct Counter {
+///     value: Lock<i64>,
+/// }
+///
+/// impl Counter {
+///     fn increment(&self) {
+///         *self.value.acquire() += 1;
+///     }
+/// }
+///
+/// let c = Counter { value: Lock::with_value(0) };
+/// c.increment();
+/// assert_eq!(*c.value.acquire(), 1);
+/// ```
+///
+/// The plain `Lock` is `Lock<()>`, made with [`Lock::new`]. Only the plain lock has the
+/// Python-style [`release`](Lock::release): releasing a lock that guards data while some other
+/// thread's guard still gives access to it would be a data race, so `Lock<T>` releases only
+/// through its guard.
+///
+/// # Differences from Python
+///
+/// - `acquire(blocking=False)` is [`try_acquire`](Self::try_acquire), `acquire(timeout=t)` is
+///   [`acquire_timeout`](Self::acquire_timeout); they return `Option<LockGuard>` rather than a
+///   `bool`. A [`Duration`] cannot be negative, so Python's `ValueError`s for bad timeouts cannot
+///   happen; a timeout too large for the clock means "wait forever".
+/// - `release()` returns `Err(`[`ReleaseError`]`)` where Python raises `RuntimeError`.
+/// - `with lock:` is a guard; a panic inside the block releases the lock (no poisoning).
+/// - Waits are not interrupted by signals (Python raises `KeyboardInterrupt` from a blocked
+///   `acquire`).
+/// - Which waiter gets a released lock is unspecified, as in Python; a waiter that has waited
+///   about half a millisecond is handed the lock directly, so no waiter starves.
+///
+/// # Size
+///
+/// One 64-bit word plus `T` (`Lock<()>` is 8 bytes).
+///
+/// # Memory ordering
+///
+/// Everything a thread did before releasing the lock happens-before everything the next acquirer
+/// does after acquiring it, whichever threads they are.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use threadkit::Lock;
+///
+/// let lock = Arc::new(Lock::new());
+/// let guard = lock.acquire();
+/// assert!(lock.locked());
+/// assert!(lock.try_acquire().is_none());
+/// drop(guard);
+/// assert!(!lock.locked());
+/// ```
+pub struct Lock<T: ?Sized = ()> {
+    /// `(acquirer << OWNER_SHIFT) | PARKED | LOCKED`; the acquirer bits are zero when unlocked.
+    state: AtomicU64,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out access to `T` to one thread at a time, so it may be shared between
+// threads whenever `T` may be sent between them (the bound std's `Mutex` uses).
+unsafe impl<T: ?Sized + Send> Sync for Lock<T> {}
+// SAFETY: sending the lock sends the `T` inside it.
+unsafe impl<T: ?Sized + Send> Send for Lock<T> {}
+
+impl Lock<()> {
+    /// Creates an unlocked lock, as Python's `threading.Lock()`.
+    ///
+    /// `const`, so a lock can be a `static`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::Lock;
+    ///
+    /// static LOCK: Lock = Lock::new();
+    /// let _guard = LOCK.acquire();
+    /// assert!(LOCK.locked());
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        Lock::with_value(())
+    }
+
+    /// Creates an unlocked lock (loom build: loom's atomics are not `const`).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Lock::with_value(())
+    }
+
+    /// Releases the lock, from any thread: Python's `lock.release()`.
+    ///
+    /// Use it with a guard given up by [`LockGuard::forget`] (or `std::mem::forget`), for code
+    /// that acquires in one place and releases in another, as Python code does with explicit
+    /// `acquire()` / `release()` calls. Releasing while a guard is still alive is a logic error
+    /// (the guard would later release someone else's acquisition), though never undefined
+    /// behaviour: a plain lock guards no data.
+    ///
+    /// # Errors
+    ///
+    /// [`ReleaseError`] if the lock is not locked (Python: `RuntimeError: release unlocked lock`);
+    /// the lock is left as it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::Lock;
+    ///
+    /// let lock = Lock::new();
+    /// lock.acquire().forget();
+    /// assert!(lock.locked());
+    /// // Another thread may do this just as well.
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| lock.release().unwrap());
+    /// });
+    /// assert!(!lock.locked());
+    /// assert!(lock.release().is_err());
+    /// ```
+    pub fn release(&self) -> Result<(), ReleaseError> {
+        // SAFETY: a plain lock guards no data, so releasing it cannot expose a `T` to two threads.
+        unsafe { self.raw_release() }
+    }
+}
+
+impl<T> Lock<T> {
+    /// Creates an unlocked lock guarding `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::Lock;
+    ///
+    /// let names = Lock::with_value(Vec::<String>::new());
+    /// names.acquire().push("worker".into());
+    /// assert_eq!(names.acquire().len(), 1);
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn with_value(value: T) -> Self {
+        Lock {
+            state: AtomicU64::new(0),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Creates an unlocked lock guarding `value` (loom build).
+    #[cfg(loom)]
+    pub fn with_value(value: T) -> Self {
+        Lock {
+            state: AtomicU64::new(0),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Consumes the lock and returns the value it guarded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::Lock::with_value(5);
+    /// assert_eq!(lock.into_inner(), 5);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> Lock<T> {
+    /// Blocks until the lock is acquired, and returns the guard that releases it when dropped.
+    ///
+    /// Python's `lock.acquire()` and `with lock:`. A thread that already holds the lock and
+    /// acquires it again deadlocks, as in Python; use [`RLock`](crate::RLock) for that.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::Lock::with_value(0);
+    /// {
+    ///     let mut guard = lock.acquire();
+    ///     *guard += 1;
+    /// } // released here
+    /// assert_eq!(*lock.acquire(), 1);
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> LockGuard<'_, T> {
+        if !self.try_lock_fast() {
+            self.acquire_slow(None);
+        }
+        // SAFETY: the calling thread has just acquired the lock.
+        unsafe { self.make_guard() }
+    }
+
+    /// Acquires the lock if it is free, without blocking.
+    ///
+    /// Python's `lock.acquire(blocking=False)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::Lock::new();
+    /// let first = lock.try_acquire();
+    /// assert!(first.is_some());
+    /// assert!(lock.try_acquire().is_none());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<LockGuard<'_, T>> {
+        let state = self.state.load(Ordering::Relaxed);
+        if state & LOCKED != 0 {
+            return None;
+        }
+        let me = Self::locked_by_me();
+        match self.state.compare_exchange(
+            state,
+            state | me,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            // SAFETY: the compare-exchange took the lock for this thread.
+            Ok(_) => Some(unsafe { self.make_guard() }),
+            Err(_) => self.try_acquire_slow(),
+        }
+    }
+
+    /// Acquires the lock, waiting at most `timeout`.
+    ///
+    /// Python's `lock.acquire(timeout=t)`. A zero timeout behaves as
+    /// [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = threadkit::Lock::new();
+    /// let _held = lock.acquire();
+    /// assert!(lock.acquire_timeout(Duration::from_millis(10)).is_none());
+    /// ```
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
+        if self.try_lock_fast() || self.acquire_slow(wait::deadline_after(timeout)) {
+            // SAFETY: the calling thread has just acquired the lock.
+            Some(unsafe { self.make_guard() })
+        } else {
+            None
+        }
+    }
+
+    /// Acquires the lock, waiting until `deadline` at the latest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let lock = threadkit::Lock::new();
+    /// assert!(lock.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
+    /// ```
+    #[inline]
+    pub fn acquire_deadline(&self, deadline: Instant) -> Option<LockGuard<'_, T>> {
+        if self.try_lock_fast() || self.acquire_slow(Some(deadline)) {
+            // SAFETY: the calling thread has just acquired the lock.
+            Some(unsafe { self.make_guard() })
+        } else {
+            None
+        }
+    }
+
+    /// Whether the lock is held by some thread (Python's `lock.locked()`).
+    ///
+    /// The answer may be stale by the time the caller looks at it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::Lock::new();
+    /// assert!(!lock.locked());
+    /// let _g = lock.acquire();
+    /// assert!(lock.locked());
+    /// ```
+    #[inline]
+    #[doc(alias = "is_locked")]
+    pub fn locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & LOCKED != 0
+    }
+
+    /// A mutable reference to the guarded value; no locking is needed since the borrow is
+    /// exclusive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lock = threadkit::Lock::with_value(1);
+    /// *lock.get_mut() += 1;
+    /// assert_eq!(lock.into_inner(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    /// The identifier (see [`get_ident`](crate::get_ident)) of the thread that acquired the lock,
+    /// if it is locked. The lock need not be released by that thread.
+    pub(crate) fn acquired_by(&self) -> Option<u64> {
+        let state = self.state.load(Ordering::Relaxed);
+        (state & LOCKED != 0).then_some(state >> OWNER_SHIFT)
+    }
+
+    // ----- raw operations, shared with Condition -----
+
+    /// Acquires without making a guard; `deadline` `None` waits forever. Returns whether the lock
+    /// was acquired.
+    #[inline]
+    #[allow(dead_code)] // used by Condition
+    pub(crate) fn raw_acquire(&self, deadline: Option<Instant>) -> bool {
+        self.try_lock_fast() || self.acquire_slow(deadline)
+    }
+
+    /// Releases the lock.
+    ///
+    /// # Safety
+    ///
+    /// If `T` is not `()`, the caller must hold the lock (own a guard it is giving up), so that no
+    /// other reference to the data is alive.
+    #[inline]
+    pub(crate) unsafe fn raw_release(&self) -> Result<(), ReleaseError> {
+        if self
+            .state
+            .compare_exchange(
+                Self::locked_by_me(),
+                0,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        {
+            return Ok(());
+        }
+        self.release_slow()
+    }
+
+    // ----- internals -----
+
+    /// The locked state word naming the calling thread as acquirer.
+    #[inline]
+    fn locked_by_me() -> u64 {
+        (ident::current() << OWNER_SHIFT) | LOCKED
+    }
+
+    #[inline]
+    fn key(&self) -> usize {
+        &self.state as *const AtomicU64 as usize
+    }
+
+    /// The uncontended acquire: one compare-exchange.
+    #[inline]
+    fn try_lock_fast(&self) -> bool {
+        self.state
+            .compare_exchange_weak(0, Self::locked_by_me(), Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// # Safety
+    ///
+    /// The calling thread must have just acquired the lock.
+    #[inline]
+    unsafe fn make_guard(&self) -> LockGuard<'_, T> {
+        LockGuard {
+            lock: self,
+            _data: PhantomData,
+        }
+    }
+
+    #[cold]
+    fn try_acquire_slow(&self) -> Option<LockGuard<'_, T>> {
+        let me = Self::locked_by_me();
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED != 0 {
+                return None;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state | me,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                // SAFETY: the compare-exchange took the lock for this thread.
+                Ok(_) => return Some(unsafe { self.make_guard() }),
+                Err(s) => state = s,
+            }
+        }
+    }
+
+    /// The contended acquire: spin briefly, then park. Returns false on timeout.
+    #[cold]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+        let me = Self::locked_by_me();
+        let mut spin = wait::SpinWait::new();
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            // Free: take it, keeping the PARKED bit for the threads still asleep.
+            if state & LOCKED == 0 {
+                match self.state.compare_exchange_weak(
+                    state,
+                    (state & PARKED) | me,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(s) => state = s,
+                }
+                continue;
+            }
+
+            // Nobody is parked yet: spin a little before going to sleep.
+            if state & PARKED == 0 && spin.spin() {
+                state = self.state.load(Ordering::Relaxed);
+                continue;
+            }
+
+            // Announce that we are about to park.
+            if state & PARKED == 0 {
+                if let Err(s) = self.state.compare_exchange_weak(
+                    state,
+                    state | PARKED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    state = s;
+                    continue;
+                }
+            }
+
+            let validate = || {
+                let s = self.state.load(Ordering::Relaxed);
+                s & (LOCKED | PARKED) == LOCKED | PARKED
+            };
+            let timed_out = |_key, was_last: bool| {
+                if was_last {
+                    self.state.fetch_and(!PARKED, Ordering::Relaxed);
+                }
+            };
+            match wait::park(
+                WaitKind::Lock,
+                self.key(),
+                validate,
+                || {},
+                timed_out,
+                DEFAULT_PARK_TOKEN,
+                deadline,
+            ) {
+                ParkResult::Unparked(TOKEN_HANDOFF) => {
+                    // The releaser kept the lock locked for us with no acquirer recorded.
+                    self.record_acquirer(me);
+                    return true;
+                }
+                ParkResult::Unparked(_) | ParkResult::Invalid => {}
+                ParkResult::TimedOut => return false,
+            }
+            spin.reset();
+            state = self.state.load(Ordering::Relaxed);
+        }
+    }
+
+    /// After a hand-off, writes this thread into the acquirer bits (unless someone has already
+    /// released the lock meanwhile, which Python allows).
+    fn record_acquirer(&self, me: u64) {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & LOCKED != 0 && state >> OWNER_SHIFT == 0 {
+            match self.state.compare_exchange_weak(
+                state,
+                state | me,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(s) => state = s,
+            }
+        }
+    }
+
+    #[cold]
+    fn release_slow(&self) -> Result<(), ReleaseError> {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED == 0 {
+                return Err(ReleaseError(()));
+            }
+            if state & PARKED != 0 {
+                break;
+            }
+            // Locked by another thread (or the acquirer bits changed): release it anyway.
+            match self.state.compare_exchange_weak(
+                state,
+                0,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(s) => state = s,
+            }
+        }
+
+        // Someone is parked: wake one, under the bucket lock so the PARKED bit stays exact.
+        let mut result = Ok(());
+        let callback = |unpark: UnparkResult| {
+            let mut state = self.state.load(Ordering::Relaxed);
+            loop {
+                if state & LOCKED == 0 {
+                    // A concurrent release won the race: ours is a release of an unlocked lock.
+                    // The waiter we dequeued just re-checks and parks again.
+                    result = Err(ReleaseError(()));
+                    return TOKEN_NORMAL;
+                }
+                let more = if unpark.have_more_threads { PARKED } else { 0 };
+                // Hand the lock over directly when parking_lot_core says the waiter has waited
+                // long enough (about every 0.5 ms): that bounds starvation.
+                let (new, token) = if unpark.unparked_threads != 0 && unpark.be_fair {
+                    (LOCKED | more, TOKEN_HANDOFF)
+                } else {
+                    (more, TOKEN_NORMAL)
+                };
+                match self.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return token,
+                    Err(s) => state = s,
+                }
+            }
+        };
+        wait::unpark_one(self.key(), callback);
+        result
+    }
+}
+
+impl Default for Lock<()> {
+    fn default() -> Self {
+        Lock::new()
+    }
+}
+
+impl<T> From<T> for Lock<T> {
+    fn from(value: T) -> Self {
+        Lock::with_value(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
+    /// Shows `locked`/`unlocked` (as CPython's repr), the acquiring thread's identifier, and the
+    /// data when the lock could be taken without blocking.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Lock");
+        match self.acquired_by() {
+            Some(owner) => {
+                d.field("state", &format_args!("locked"));
+                d.field("acquired_by", &owner);
+                d.field("data", &format_args!("<locked>"));
+            }
+            None => {
+                d.field("state", &format_args!("unlocked"));
+                match self.try_acquire() {
+                    Some(guard) => d.field("data", &&*guard),
+                    None => d.field("data", &format_args!("<locked>")),
+                };
+            }
+        }
+        d.finish()
+    }
+}
+
+/// Proof that a [`Lock`] is held; releases it when dropped.
+///
+/// Dereferences to the guarded value. A guard may be sent to another thread and dropped there:
+/// a `Lock` belongs to no thread.
+///
+/// # Examples
+///
+/// ```
+/// let lock = threadkit::Lock::with_value(String::from("a"));
+/// let mut guard = lock.acquire();
+/// guard.push('b');
+/// drop(guard);
+/// assert_eq!(&*lock.acquire(), "ab");
+/// ```
+#[must_use = "if unused the Lock will immediately unlock"]
+pub struct LockGuard<'a, T: ?Sized = ()> {
+    lock: &'a Lock<T>,
+    /// Makes the guard `Send`/`Sync` exactly when `&mut T` is.
+    _data: PhantomData<&'a mut T>,
+}
+
+impl<T: ?Sized> LockGuard<'_, T> {
+    /// The lock this guard holds.
+    #[allow(dead_code)] // used by Condition
+    pub(crate) fn lock(&self) -> &Lock<T> {
+        self.lock
+    }
+}
+
+impl LockGuard<'_, ()> {
+    /// Gives up the guard without releasing the lock, which stays locked until someone calls
+    /// [`Lock::release`]: the Python pattern of a bare `lock.acquire()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::Lock::new();
+    /// lock.acquire().forget();
+    /// assert!(lock.locked());
+    /// lock.release().unwrap();
+    /// ```
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl<T: ?Sized> Deref for LockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves the lock is held, so no other reference to the data exists.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for LockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as for `deref`, and `&mut self` makes this the only access through the guard.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for LockGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard holds the lock and is going away, so no reference to the data remains.
+        // An error means someone released a plain lock behind this guard's back (a logic error
+        // Python shares); the lock is left unlocked, which is what the guard wanted.
+        let _ = unsafe { self.lock.raw_release() };
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for LockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for LockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// The error returned by [`Lock::release`] when the lock is not locked.
+///
+/// Python raises `RuntimeError: release unlocked lock`.
+///
+/// # Examples
+///
+/// ```
+/// let err = threadkit::Lock::new().release().unwrap_err();
+/// assert_eq!(err.to_string(), "release unlocked lock");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReleaseError(());
+
+impl fmt::Display for ReleaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("release unlocked lock")
+    }
+}
+
+impl std::error::Error for ReleaseError {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn size_is_one_word() {
+        assert_eq!(std::mem::size_of::<Lock>(), 8);
+    }
+
+    #[test]
+    fn acquire_release_and_locked() {
+        let lock = Lock::new();
+        assert!(!lock.locked());
+        let g = lock.acquire();
+        assert!(lock.locked());
+        assert_eq!(lock.acquired_by(), Some(ident::current()));
+        drop(g);
+        assert!(!lock.locked());
+        assert_eq!(lock.acquired_by(), None);
+    }
+
+    #[test]
+    fn release_unlocked_is_an_error_and_changes_nothing() {
+        let lock = Lock::new();
+        assert_eq!(lock.release(), Err(ReleaseError(())));
+        assert!(!lock.locked());
+        assert!(lock.try_acquire().is_some());
+    }
+
+    #[test]
+    fn release_from_another_thread() {
+        let lock = Arc::new(Lock::new());
+        lock.acquire().forget();
+        let l2 = Arc::clone(&lock);
+        std::thread::spawn(move || l2.release().unwrap())
+            .join()
+            .unwrap();
+        assert!(!lock.locked());
+        assert!(lock.try_acquire().is_some());
+    }
+
+    #[test]
+    fn guard_sent_to_another_thread_releases_there() {
+        let lock = Arc::new(Lock::with_value(1));
+        let guard = lock.acquire();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                assert_eq!(*guard, 1);
+                drop(guard);
+            });
+        });
+        assert!(!lock.locked());
+    }
+
+    #[test]
+    fn counter_under_contention() {
+        let lock = Arc::new(Lock::with_value(0u64));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let lock = Arc::clone(&lock);
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        *lock.acquire() += 1;
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*lock.acquire(), 40_000);
+        assert!(!lock.locked());
+    }
+
+    #[test]
+    fn panic_while_held_releases() {
+        let lock = Arc::new(Lock::with_value(0));
+        let l2 = Arc::clone(&lock);
+        let r = std::thread::spawn(move || {
+            let _g = l2.acquire();
+            panic!("boom");
+        })
+        .join();
+        assert!(r.is_err());
+        assert!(!lock.locked());
+        assert_eq!(*lock.acquire(), 0);
+    }
+
+    #[test]
+    fn debug_shows_state() {
+        let lock = Lock::with_value(7);
+        assert!(format!("{lock:?}").contains("unlocked"));
+        let _g = lock.acquire();
+        let s = format!("{lock:?}");
+        assert!(s.contains("locked") && s.contains("acquired_by"), "{s}");
+    }
+}

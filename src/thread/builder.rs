@@ -1,0 +1,396 @@
+//! [`Builder`], [`Run`] and [`JoinHandle`]: creating and starting threads.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::handle::{Body, StartError, Thread};
+use super::registry;
+use crate::Lock;
+
+/// What a thread runs: Python's "subclass `Thread` and override `run()`".
+///
+/// Every `FnOnce() -> T` closure or function is a `Run` already, so `Thread::new(worker)` works
+/// as Python's `Thread(target=worker)`. Implement it for your own type to carry the thread's state
+/// in fields and construct it however suits you, as the seed's `MyThreadWithArgs` does. Inside
+/// `run`, [`current_thread`](crate::current_thread) is the thread running it (for its name).
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::{current_thread, Run, Thread};
+///
+/// struct MyThreadWithArgs {
+///     args: (i32,),
+/// }
+///
+/// impl Run for MyThreadWithArgs {
+///     type Output = String;
+///     fn run(self) -> String {
+///         format!("{} running with {:?}", current_thread().name(), self.args)
+///     }
+/// }
+///
+/// let h = threadkit::Builder::new()
+///     .name("t")
+///     .spawn(MyThreadWithArgs { args: (1,) })
+///     .unwrap();
+/// assert_eq!(h.join().unwrap(), "t running with (1,)");
+/// ```
+pub trait Run: Send + 'static {
+    /// What `run` returns; a [`JoinHandle`] hands it to the joiner.
+    type Output: Send + 'static;
+
+    /// The thread's work.
+    fn run(self) -> Self::Output;
+
+    /// For the default name's `" (target)"` suffix: the target's name, if it is a named function.
+    #[doc(hidden)]
+    fn target_name() -> Option<&'static str> {
+        None
+    }
+}
+
+impl<F, T> Run for F
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    type Output = T;
+
+    fn run(self) -> T {
+        self()
+    }
+
+    fn target_name() -> Option<&'static str> {
+        fn_item_name(std::any::type_name::<F>())
+    }
+}
+
+/// `"crate::module::worker"` → `Some("worker")`; closures, function pointers and generic
+/// instantiations have no usable name (CPython likewise names only targets with a `__name__`).
+fn fn_item_name(type_name: &'static str) -> Option<&'static str> {
+    if type_name.contains('{') || type_name.contains('<') || type_name.contains('(') {
+        return None;
+    }
+    type_name.rsplit("::").next()
+}
+
+/// Configures a thread before it is created: its name, daemon flag and stack size.
+///
+/// [`create`](Self::create) makes a [`Thread`] to [`start`](Thread::start) later (Python's
+/// `Thread(name=..., daemon=..., target=...)`); [`spawn`](Self::spawn) creates and starts it and
+/// returns a [`JoinHandle`] that also gives back the target's return value.
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::Builder;
+///
+/// let h = Builder::new()
+///     .name("my_service")
+///     .daemon(false)
+///     .spawn(|| 6 * 7)
+///     .unwrap();
+/// assert_eq!(&*h.thread().name(), "my_service");
+/// assert_eq!(h.join().unwrap(), 42);
+/// ```
+#[derive(Debug, Default, Clone)]
+#[must_use = "a Builder does nothing until `create` or `spawn` is called"]
+pub struct Builder {
+    name: Option<String>,
+    daemon: Option<bool>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with every setting at its default: an automatic name, the creating thread's
+    /// daemon flag, the process's default stack size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Builder::new().create(|| {});
+    /// assert!(t.name().starts_with("Thread-"));
+    /// ```
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Names the thread. An empty name means "choose one" (`Thread-N`), as in Python.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Builder::new().name("worker").create(|| {});
+    /// assert_eq!(&*t.name(), "worker");
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Makes the thread a daemon thread (or not): the process does not wait for daemon threads
+    /// when it exits. The default is the creating thread's flag (the main thread is not a daemon).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Builder::new().daemon(true).create(|| {});
+    /// assert!(t.is_daemon());
+    /// ```
+    pub fn daemon(mut self, daemonic: bool) -> Self {
+        self.daemon = Some(daemonic);
+        self
+    }
+
+    /// The stack size of the new thread, in bytes (default: [`stack_size`](crate::stack_size), or
+    /// the platform's default if that is 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = threadkit::Builder::new().stack_size(256 * 1024).spawn(|| 1).unwrap();
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// ```
+    pub fn stack_size(mut self, size: usize) -> Self {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Creates the thread without starting it.
+    ///
+    /// The automatic name is chosen now (the counter advances at creation, as in CPython).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Builder::new().name("later").create(|| {});
+    /// assert!(!t.is_alive());
+    /// t.start().unwrap();
+    /// t.join().unwrap();
+    /// ```
+    pub fn create<R: Run>(self, target: R) -> Thread {
+        self.create_with(target, |_| {}, |_| {})
+    }
+
+    /// Creates and starts the thread; the returned handle joins it and returns the target's
+    /// result.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Os`] if the OS could not create the thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = threadkit::Builder::new().spawn(|| "done").unwrap();
+    /// assert_eq!(h.join().unwrap(), "done");
+    /// ```
+    pub fn spawn<R: Run>(self, target: R) -> Result<JoinHandle<R::Output>, StartError> {
+        let packet: Packet<R::Output> = Arc::new(Lock::with_value(None));
+        let (on_ok, on_panic) = (Arc::clone(&packet), Arc::clone(&packet));
+        let thread = self.create_with(
+            target,
+            move |value| *on_ok.acquire() = Some(Ok(value)),
+            move |payload| *on_panic.acquire() = Some(Err(payload)),
+        );
+        thread.start()?;
+        Ok(JoinHandle { thread, packet })
+    }
+
+    fn create_with<R: Run>(
+        self,
+        target: R,
+        keep: impl FnOnce(R::Output) + Send + 'static,
+        keep_panic: impl FnOnce(Box<dyn Any + Send>) + Send + 'static,
+    ) -> Thread {
+        let name = match self.name {
+            Some(name) if !name.is_empty() => name,
+            _ => {
+                let base = registry::next_name("Thread");
+                match R::target_name() {
+                    Some(target) => format!("{base} ({target})"),
+                    None => base,
+                }
+            }
+        };
+        let daemon = self
+            .daemon
+            .unwrap_or_else(|| registry::with_current(Thread::is_daemon));
+        let body = Body {
+            run: Box::new(move || keep(target.run())),
+            keep_panic: Box::new(keep_panic),
+        };
+        Thread::new_unstarted(name, daemon, self.stack_size.unwrap_or(0), body)
+    }
+}
+
+/// Where a spawned thread leaves its result for its [`JoinHandle`].
+type Packet<T> = Arc<Lock<Option<std::thread::Result<T>>>>;
+
+/// An owned permission to join a thread started by [`Builder::spawn`] or [`spawn`](crate::spawn),
+/// and to take its result.
+///
+/// Unlike [`Thread::join`], which any number of threads may call, `join` here consumes the
+/// handle and returns what the target returned, or the payload of the panic that ended it, as
+/// `std::thread::JoinHandle::join` does. Dropping the handle detaches nothing: the thread goes on,
+/// and the process still waits for it at exit unless it is a daemon.
+///
+/// # Examples
+///
+/// ```
+/// let h = threadkit::spawn(|| 1 + 1);
+/// assert!(h.thread().ident().is_some());
+/// assert_eq!(h.join().unwrap(), 2);
+/// ```
+pub struct JoinHandle<T> {
+    thread: Thread,
+    packet: Packet<T>,
+}
+
+impl<T> JoinHandle<T> {
+    /// The thread this handle joins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = threadkit::Builder::new().name("w").spawn(|| {}).unwrap();
+    /// assert_eq!(&*h.thread().name(), "w");
+    /// h.join().unwrap();
+    /// ```
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// Waits for the thread to finish and returns its result: `Ok` with the target's return
+    /// value, or `Err` with the panic payload.
+    ///
+    /// # Errors
+    ///
+    /// The panic payload if the target panicked (the excepthook has already reported it).
+    ///
+    /// # Panics
+    ///
+    /// If called from the thread itself (it would wait forever).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = threadkit::spawn(|| -> u32 { panic!("boom") });
+    /// # threadkit::set_excepthook(|_| {});
+    /// let err = h.join().unwrap_err();
+    /// assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
+    /// # threadkit::reset_excepthook();
+    /// ```
+    #[track_caller]
+    pub fn join(self) -> std::thread::Result<T> {
+        if let Err(e) = self.thread.join() {
+            panic!("JoinHandle::join: {e}");
+        }
+        self.take()
+    }
+
+    /// Waits at most `timeout` for the thread to finish. Returns its result as
+    /// [`join`](Self::join) does, or gives the handle back if the thread is still running.
+    ///
+    /// # Errors
+    ///
+    /// `Err(self)` on timeout, so the caller can try again.
+    ///
+    /// # Panics
+    ///
+    /// If called from the thread itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let h = threadkit::spawn(|| 5);
+    /// let result = h.join_timeout(Duration::from_secs(60)).ok().expect("finished");
+    /// assert_eq!(result.unwrap(), 5);
+    /// ```
+    #[track_caller]
+    pub fn join_timeout(self, timeout: Duration) -> Result<std::thread::Result<T>, Self> {
+        self.join_until(crate::wait::deadline_after(timeout))
+    }
+
+    /// Waits until `deadline` at the latest; as [`join_timeout`](Self::join_timeout).
+    ///
+    /// # Errors
+    ///
+    /// `Err(self)` if the thread is still running at the deadline.
+    ///
+    /// # Panics
+    ///
+    /// If called from the thread itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let h = threadkit::spawn(|| 5);
+    /// let r = h.join_deadline(Instant::now() + Duration::from_secs(60));
+    /// assert_eq!(r.ok().unwrap().unwrap(), 5);
+    /// ```
+    #[track_caller]
+    pub fn join_deadline(self, deadline: Instant) -> Result<std::thread::Result<T>, Self> {
+        self.join_until(Some(deadline))
+    }
+
+    #[track_caller]
+    fn join_until(self, deadline: Option<Instant>) -> Result<std::thread::Result<T>, Self> {
+        let finished = match deadline {
+            None => self.thread.join().map(|()| true),
+            Some(d) => self.thread.join_deadline(d),
+        };
+        match finished {
+            Ok(true) => Ok(self.take()),
+            Ok(false) => Err(self),
+            Err(e) => panic!("JoinHandle::join: {e}"),
+        }
+    }
+
+    /// Whether the thread has finished (its result is ready).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = threadkit::spawn(|| {});
+    /// h.thread().join().unwrap();
+    /// assert!(h.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.packet.acquire().is_some()
+    }
+
+    fn take(self) -> std::thread::Result<T> {
+        self.packet
+            .acquire()
+            .take()
+            .expect("a finished thread leaves its result")
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("JoinHandle").field(&self.thread).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fn_item_name;
+
+    #[test]
+    fn target_names() {
+        assert_eq!(fn_item_name("demo::worker"), Some("worker"));
+        assert_eq!(fn_item_name("worker"), Some("worker"));
+        assert_eq!(fn_item_name("demo::main::{{closure}}"), None);
+        assert_eq!(fn_item_name("fn()"), None);
+        assert_eq!(fn_item_name("demo::work<u8>"), None);
+    }
+}

@@ -1,0 +1,82 @@
+//! Per-thread identifiers: threadkit's `get_ident()`.
+//!
+//! Every OS thread that touches threadkit gets a `u64` identifier, read from a `const`
+//! thread-local in well under a nanosecond. Identifiers come from one process-wide counter and are
+//! never reused (CPython's may be recycled after a thread exits). The main thread is always `1`.
+//! Threads started by threadkit have theirs assigned before the OS thread exists, so `start()` can
+//! report it; other threads get one the first time they ask.
+
+use std::cell::Cell;
+
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+
+/// The identifier of the main thread.
+pub(crate) const MAIN_IDENT: u64 = 1;
+
+/// The next identifier to hand out (1 is reserved for the main thread).
+static NEXT_IDENT: AtomicU64 = AtomicU64::new(2);
+
+thread_local! {
+    /// This thread's identifier; 0 until assigned.
+    static IDENT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Reserves a fresh identifier for a thread about to be started.
+pub(crate) fn allocate() -> u64 {
+    NEXT_IDENT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The calling thread's identifier, assigning one on first use.
+#[inline]
+pub(crate) fn current() -> u64 {
+    let id = IDENT.with(Cell::get);
+    if id != 0 {
+        id
+    } else {
+        assign_current()
+    }
+}
+
+/// Installs `id` as the calling thread's identifier (threads started by threadkit, on entry).
+pub(crate) fn set_current(id: u64) {
+    IDENT.with(|c| c.set(id));
+}
+
+#[cold]
+fn assign_current() -> u64 {
+    let id = if is_main_os_thread() {
+        MAIN_IDENT
+    } else {
+        allocate()
+    };
+    IDENT.with(|c| c.set(id));
+    id
+}
+
+/// Whether the calling OS thread is the process's initial thread (the one that runs `main`).
+pub(crate) fn is_main_os_thread() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and getpid have no preconditions and cannot fail.
+        unsafe { libc::gettid() == libc::getpid() }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        std::thread::current().name() == Some("main")
+    }
+}
+
+/// The kernel's identifier for the calling thread (`get_native_id()`): the Linux TID; elsewhere
+/// threadkit's own identifier stands in for it.
+pub(crate) fn native_id() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no preconditions and cannot fail.
+        let tid = unsafe { libc::gettid() };
+        tid as u64
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        current()
+    }
+}

@@ -1,0 +1,127 @@
+//! The waiting layer: the one way any threadkit primitive blocks a thread.
+//!
+//! Every blocking call in the crate (a contended acquire, a condition wait, a join, a queue get)
+//! ends up in [`park`], and every wake-up in [`unpark_one`], [`unpark_all`] or [`unpark_filter`].
+//! The shape is `parking_lot_core`'s: a thread parks on a *key* (the address of the primitive's
+//! state word) after a `validate` callback, run under the parking lot's bucket lock, confirms that
+//! it still has to sleep; wakers pass an [`UnparkToken`] that tells the sleeper why it woke.
+//!
+//! Keeping this layer small and in one place buys three things:
+//! - the real backend (`parking_lot_core`: a global hash table of FIFO queues, one futex per
+//!   thread, deadlines as [`Instant`]s) can be swapped for a model under `--cfg loom`;
+//! - diagnostics can see every wait: [`park`] records what the thread waits on ([`WaitKind`] and
+//!   key) for the duration of the sleep, which is what a thread dump or deadlock detector needs;
+//! - the `unsafe` contract of `parking_lot_core` is upheld in one reviewed file.
+//!
+//! # Contract for callers (all inside this crate)
+//! `validate` and `timed_out` run while a bucket lock is held: they must not panic, block, or
+//! call back into this module. `before_sleep` may call the `unpark_*` functions but not [`park`].
+//! Keys are addresses of state words owned by the calling primitive, so two live primitives
+//! never share a key.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+#[allow(unused_imports)] // FilterOp and ParkToken serve unpark_filter's callers
+pub(crate) use parking_lot_core::{
+    FilterOp, ParkResult, ParkToken, SpinWait, UnparkResult, UnparkToken, DEFAULT_PARK_TOKEN,
+};
+
+/// What a parked thread is waiting for; recorded for diagnostics while it sleeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitKind {
+    /// A contended [`crate::Lock`] acquire.
+    Lock,
+    /// [`crate::Event::wait`].
+    Event,
+}
+
+thread_local! {
+    /// The wait the current thread is parked in, if any (kind and key).
+    static CURRENT_WAIT: Cell<Option<(WaitKind, usize)>> = const { Cell::new(None) };
+}
+
+/// Restores the previous wait record when dropped (also on unwinding).
+struct WaitRecord(Option<(WaitKind, usize)>);
+
+impl WaitRecord {
+    fn enter(kind: WaitKind, key: usize) -> Self {
+        WaitRecord(CURRENT_WAIT.with(|c| c.replace(Some((kind, key)))))
+    }
+}
+
+impl Drop for WaitRecord {
+    fn drop(&mut self) {
+        let prev = self.0;
+        // `try_with`: the record may be dropped during thread-local teardown.
+        let _ = CURRENT_WAIT.try_with(|c| c.set(prev));
+    }
+}
+
+/// What the calling thread is currently parked on, if anything. Only meaningful from inside a
+/// `before_sleep` callback or for the thread dumps that will read it.
+#[allow(dead_code)] // read by the diagnostics that come after the primitives
+pub(crate) fn current_wait() -> Option<(WaitKind, usize)> {
+    CURRENT_WAIT.with(Cell::get)
+}
+
+/// The instant `timeout` from now, or `None` ("wait forever") when that is not representable.
+///
+/// Every timed wait converts its relative timeout once, here, and then loops against the one
+/// deadline, so retries after a lost race never extend the total wait.
+#[inline]
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// Parks the current thread on `key` until woken, or until `deadline` passes.
+///
+/// See the module docs for the callback contract.
+#[inline]
+pub(crate) fn park(
+    kind: WaitKind,
+    key: usize,
+    validate: impl FnOnce() -> bool,
+    before_sleep: impl FnOnce(),
+    timed_out: impl FnOnce(usize, bool),
+    token: ParkToken,
+    deadline: Option<Instant>,
+) -> ParkResult {
+    let _record = WaitRecord::enter(kind, key);
+    // SAFETY: `key` is the address of a state word owned by the calling primitive (module
+    // contract), and the callbacks come from this crate's primitives, which keep `validate` and
+    // `timed_out` to atomic loads/stores (no panics, no parking) and never park in `before_sleep`.
+    unsafe { parking_lot_core::park(key, validate, before_sleep, timed_out, token, deadline) }
+}
+
+/// Wakes the oldest thread parked on `key`; `callback` runs under the bucket lock with the
+/// result (whether a thread was woken and whether others remain) and returns its token.
+#[inline]
+pub(crate) fn unpark_one(
+    key: usize,
+    callback: impl FnOnce(UnparkResult) -> UnparkToken,
+) -> UnparkResult {
+    // SAFETY: as for `park`: a key owned by the caller, a non-panicking, non-parking callback.
+    unsafe { parking_lot_core::unpark_one(key, callback) }
+}
+
+/// Wakes every thread parked on `key` with `token`; returns how many were woken.
+#[inline]
+pub(crate) fn unpark_all(key: usize, token: UnparkToken) -> usize {
+    // SAFETY: a key owned by the caller; no callbacks.
+    unsafe { parking_lot_core::unpark_all(key, token) }
+}
+
+/// Walks the threads parked on `key` oldest first, waking those `filter` selects; `callback`
+/// runs under the bucket lock before any thread is woken and returns the token they receive.
+#[inline]
+#[allow(dead_code)] // used by Condition::notify(n) and Semaphore::release(n)
+pub(crate) fn unpark_filter(
+    key: usize,
+    filter: impl FnMut(ParkToken) -> FilterOp,
+    callback: impl FnOnce(UnparkResult) -> UnparkToken,
+) -> UnparkResult {
+    // SAFETY: a key owned by the caller; `filter` and `callback` only touch the caller's atomics
+    // and local state, never panic and never park.
+    unsafe { parking_lot_core::unpark_filter(key, filter, callback) }
+}
