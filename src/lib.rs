@@ -61,9 +61,9 @@
 
 mod event;
 mod lock;
-mod loom;
 #[cfg(feature = "logging")]
 pub mod logging;
+mod loom;
 pub mod thread;
 mod wait;
 
@@ -75,3 +75,8 @@ pub use thread::{
     spawn, stack_size, AtexitError, Builder, DaemonError, ExceptHookArgs, JoinError, JoinHandle,
     Run, StackSizeError, StartError, Thread,
 };
+
+/// The README's code blocks are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

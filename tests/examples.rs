@@ -1,0 +1,200 @@
+//! The seed's programs are the acceptance tests: each ported example is run as its own process
+//! (as `python threading_x.py` would be) and what it prints, its exit status and its timing are
+//! checked against the article. `cargo test` builds the examples before running this.
+//!
+//! Logging goes to standard error and `print` to standard output, as in Python; the checks read
+//! each stream's lines.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// What one run of an example printed.
+struct Run {
+    stdout: Vec<String>,
+    stderr: Vec<String>,
+    elapsed: Duration,
+}
+
+/// Runs `examples/NAME.rs`'s binary and checks that it exits successfully.
+fn run(name: &str) -> Run {
+    // target/debug/deps/examples-HASH -> target/debug/examples/NAME
+    let exe = std::env::current_exe().unwrap();
+    let path: PathBuf = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the whole suite with `cargo test` so the examples are built",
+        path.display()
+    );
+    let started = Instant::now();
+    let out = Command::new(&path).output().unwrap();
+    let elapsed = started.elapsed();
+    let lines = |b: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(b)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let run = Run {
+        stdout: lines(&out.stdout),
+        stderr: lines(&out.stderr),
+        elapsed,
+    };
+    assert!(
+        out.status.success(),
+        "{name} failed: {:?}\nstdout: {:?}\nstderr: {:?}",
+        out.status,
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+fn sorted(lines: &[String]) -> Vec<String> {
+    let mut v = lines.to_vec();
+    v.sort();
+    v
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn position(lines: &[String], line: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("{line:?} not in {lines:?}"))
+}
+
+#[test]
+fn threading_simple() {
+    let r = run("threading_simple");
+    assert_eq!(r.stdout, vec!["Worker"; 5]);
+}
+
+#[test]
+fn threading_simpleargs() {
+    let r = run("threading_simpleargs");
+    let want: Vec<String> = (0..5).map(|i| format!("Worker: {i}")).collect();
+    assert_eq!(sorted(&r.stdout), want);
+}
+
+#[test]
+fn threading_names() {
+    let r = run("threading_names");
+    // Lines may interleave (print from three threads); every thread's words are there, and the
+    // program waited for its non-daemon threads (about 3 s).
+    let text = r.stdout.join("\n");
+    for name in ["worker", "Thread-1 (worker)", "my_service"] {
+        assert_eq!(
+            text.matches(&format!("{name} Starting")).count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            text.matches(&format!("{name} Exiting")).count(),
+            1,
+            "{text}"
+        );
+    }
+    assert!(r.elapsed >= Duration::from_millis(2500), "{:?}", r.elapsed);
+}
+
+#[test]
+fn threading_names_log() {
+    let r = run("threading_names_log");
+    let want = strings(&[
+        "[DEBUG] (worker    ) Starting",
+        "[DEBUG] (Thread-1 (worker)) Starting",
+        "[DEBUG] (my_service) Starting",
+        "[DEBUG] (worker    ) Exiting",
+        "[DEBUG] (Thread-1 (worker)) Exiting",
+        "[DEBUG] (my_service) Exiting",
+    ]);
+    assert_eq!(sorted(&r.stderr), sorted(&want));
+    // my_service sleeps longest: its "Exiting" comes last.
+    assert_eq!(r.stderr.last().unwrap(), "[DEBUG] (my_service) Exiting");
+}
+
+#[test]
+fn threading_daemon() {
+    let r = run("threading_daemon");
+    let want = strings(&[
+        "(daemon    ) Starting",
+        "(non-daemon) Starting",
+        "(non-daemon) Exiting",
+    ]);
+    // The daemon's "Exiting" never appears: the process did not wait for it (2 s).
+    assert_eq!(sorted(&r.stderr), sorted(&want));
+    assert!(
+        position(&r.stderr, "(non-daemon) Starting") < position(&r.stderr, "(non-daemon) Exiting")
+    );
+    assert!(r.elapsed < Duration::from_millis(1900), "{:?}", r.elapsed);
+}
+
+#[test]
+fn threading_daemon_join() {
+    let r = run("threading_daemon_join");
+    assert_eq!(r.stderr.len(), 4, "{:?}", r.stderr);
+    assert_eq!(r.stderr[3], "(daemon    ) Exiting");
+    assert!(r.elapsed >= Duration::from_millis(1500), "{:?}", r.elapsed);
+}
+
+#[test]
+fn threading_daemon_join_timeout() {
+    let r = run("threading_daemon_join_timeout");
+    assert_eq!(r.stdout, vec!["d.is_alive() true"]);
+    assert!(!r.stderr.contains(&"(daemon    ) Exiting".to_string()));
+    assert!(r.elapsed >= Duration::from_millis(800), "{:?}", r.elapsed);
+}
+
+#[test]
+fn threading_enumerate() {
+    let r = run("threading_enumerate");
+    let names = [
+        "Thread-1 (worker)",
+        "Thread-2 (worker)",
+        "Thread-3 (worker)",
+    ];
+    for name in names {
+        let sleeping = r
+            .stderr
+            .iter()
+            .filter(|l| l.starts_with(&format!("({name}) sleeping ")))
+            .count();
+        assert_eq!(sleeping, 1, "{:?}", r.stderr);
+        position(&r.stderr, &format!("({name}) ending"));
+        position(&r.stderr, &format!("(MainThread) joining {name}"));
+    }
+    assert_eq!(r.stderr.len(), 9, "{:?}", r.stderr);
+}
+
+#[test]
+fn threading_subclass() {
+    let r = run("threading_subclass");
+    let want: BTreeSet<String> = (1..=5)
+        .map(|i| format!("({:<10}) running", format!("Thread-{i}")))
+        .collect();
+    assert_eq!(r.stderr.iter().cloned().collect::<BTreeSet<_>>(), want);
+}
+
+#[test]
+fn threading_subclass_args() {
+    let r = run("threading_subclass_args");
+    assert_eq!(r.stderr.len(), 5);
+    for i in 0..5 {
+        let line = format!("running with ({i},) and {{'a': 'A', 'b': 'B'}}");
+        assert!(
+            r.stderr.iter().any(|l| l.ends_with(&line)),
+            "{:?}",
+            r.stderr
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! Process exit: the process waits for non-daemon threads and abandons daemon ones, however `main`
+//! ends (CPython's shutdown order, reference §2 and `ThreadJoinOnShutdown`), and the default
+//! excepthook's output (reference §3.11–§3.12).
+//!
+//! This test has its own `main` (`harness = false` in Cargo.toml): run with no argument it is the
+//! driver, which re-runs this same executable once per scenario as a child process and checks what
+//! the child printed, its exit status and how long it took; run with a scenario name it *is* that
+//! child, so the scenario's `main` really is the process's main thread.
+
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use threadkit::{main_thread, Builder, Event};
+
+/// One scenario: its name, what the child does, and what the driver checks.
+struct Scenario {
+    name: &'static str,
+    child: fn(),
+    check: fn(&Output, Duration) -> Result<(), String>,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "main_returns",
+        child: || {
+            start_sleeper("non-daemon", false, 300, "non-daemon done");
+            start_sleeper("daemon", true, 60_000, "daemon done");
+            println!("main done");
+        },
+        check: |out, elapsed| {
+            expect_stdout(out, "main done\nnon-daemon done\n")?;
+            expect_status(out, 0)?;
+            expect_between(elapsed, 0.2, 30.0)
+        },
+    },
+    Scenario {
+        name: "process_exit",
+        child: || {
+            start_sleeper("non-daemon", false, 300, "non-daemon done");
+            start_sleeper("daemon", true, 60_000, "daemon done");
+            println!("main calls exit");
+            std::process::exit(3);
+        },
+        check: |out, _| {
+            expect_stdout(out, "main calls exit\nnon-daemon done\n")?;
+            expect_status(out, 3)
+        },
+    },
+    Scenario {
+        name: "main_panics",
+        child: || {
+            start_sleeper("non-daemon", false, 300, "non-daemon done");
+            panic!("main failed");
+        },
+        check: |out, _| {
+            expect_stdout(out, "non-daemon done\n")?;
+            expect_stderr_contains(out, "main failed")?;
+            expect_status(out, 101)
+        },
+    },
+    Scenario {
+        // test_thread_from_thread: a thread started by a thread started by main is waited for.
+        name: "thread_from_thread",
+        child: || {
+            Builder::new()
+                .daemon(false)
+                .spawn(|| {
+                    start_sleeper("t2", false, 50, "OK");
+                })
+                .unwrap();
+        },
+        check: |out, _| {
+            expect_stdout(out, "OK\n")?;
+            expect_status(out, 0)
+        },
+    },
+    Scenario {
+        // test_1_join_on_shutdown: a thread joining the main thread wakes when main is done.
+        name: "join_main_thread",
+        child: || {
+            Builder::new()
+                .daemon(false)
+                .spawn(|| {
+                    main_thread().join().unwrap();
+                    println!("end of thread");
+                })
+                .unwrap();
+            sleep(Duration::from_millis(50));
+            println!("end of main");
+        },
+        check: |out, _| {
+            expect_stdout(out, "end of main\nend of thread\n")?;
+            expect_status(out, 0)
+        },
+    },
+    Scenario {
+        // register_atexit callbacks run last-first, before the non-daemon threads are joined.
+        name: "atexit_order",
+        child: || {
+            let release = Arc::new(Event::new());
+            let r = Arc::clone(&release);
+            Builder::new()
+                .daemon(false)
+                .spawn(move || {
+                    r.wait();
+                    println!("thread done");
+                })
+                .unwrap();
+            threadkit::register_atexit(move || {
+                println!("atexit 1");
+                release.set();
+            })
+            .unwrap();
+            threadkit::register_atexit(|| println!("atexit 2")).unwrap();
+        },
+        check: |out, _| {
+            expect_stdout(out, "atexit 2\natexit 1\nthread done\n")?;
+            expect_status(out, 0)
+        },
+    },
+    Scenario {
+        // A non-daemon worker calls exit: it waits for the other non-daemon threads, not itself.
+        name: "exit_from_worker",
+        child: || {
+            start_sleeper("other", false, 300, "other done");
+            Builder::new()
+                .daemon(false)
+                .spawn(|| {
+                    println!("worker calls exit");
+                    std::process::exit(7);
+                })
+                .unwrap();
+            // Main blocks forever; the worker's exit ends the process.
+            Event::new().wait();
+        },
+        check: |out, _| {
+            expect_stdout(out, "worker calls exit\nother done\n")?;
+            expect_status(out, 7)
+        },
+    },
+    Scenario {
+        name: "explicit_shutdown",
+        child: || {
+            start_sleeper("non-daemon", false, 100, "non-daemon done");
+            threadkit::shutdown();
+            println!("after shutdown");
+        },
+        check: |out, _| {
+            expect_stdout(out, "non-daemon done\nafter shutdown\n")?;
+            expect_status(out, 0)
+        },
+    },
+    Scenario {
+        // test_excepthook / test_print_exception: the default hook names the thread.
+        name: "default_excepthook",
+        child: || {
+            let t = Builder::new()
+                .name("excepthook thread")
+                .create(|| panic!("run failed"));
+            t.start().unwrap();
+            t.join().unwrap();
+            println!("end of main thread");
+        },
+        check: |out, _| {
+            expect_stdout(out, "end of main thread\n")?;
+            expect_stderr_contains(out, "Exception in thread excepthook thread:\n")?;
+            expect_stderr_contains(out, "panicked at ")?;
+            expect_stderr_contains(out, "run failed\n")?;
+            expect_status(out, 0)
+        },
+    },
+    Scenario {
+        // test_custom_excepthook / test_original_excepthook: a replaced hook replaces the output.
+        name: "custom_excepthook",
+        child: || {
+            threadkit::set_excepthook(|args| {
+                eprintln!("Running a thread failed: {}", args.message().unwrap());
+            });
+            let t = threadkit::Thread::new(|| panic!("boom"));
+            t.start().unwrap();
+            t.join().unwrap();
+        },
+        check: |out, _| {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if stderr != "Running a thread failed: boom\n" {
+                return Err(format!("stderr was {stderr:?}"));
+            }
+            expect_status(out, 0)
+        },
+    },
+    Scenario {
+        // A panic outside threadkit targets still goes to std's panic hook.
+        name: "foreign_panic_untouched",
+        child: || {
+            threadkit::spawn(|| {}).join().unwrap(); // installs threadkit's hooks
+            let _ = std::thread::Builder::new()
+                .name("std-thread".into())
+                .spawn(|| panic!("plain std panic"))
+                .unwrap()
+                .join();
+        },
+        check: |out, _| {
+            expect_stderr_contains(out, "thread 'std-thread'")?;
+            expect_stderr_contains(out, "panicked at")?;
+            expect_stderr_contains(out, "plain std panic")?;
+            expect_status(out, 0)
+        },
+    },
+];
+
+/// Starts a thread that sleeps `ms` and then prints `line`.
+fn start_sleeper(name: &str, daemon: bool, ms: u64, line: &'static str) {
+    Builder::new()
+        .name(name)
+        .daemon(daemon)
+        .spawn(move || {
+            sleep(Duration::from_millis(ms));
+            println!("{line}");
+        })
+        .unwrap();
+}
+
+fn expect_stdout(out: &Output, want: &str) -> Result<(), String> {
+    let got = String::from_utf8_lossy(&out.stdout);
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "stdout {got:?}, expected {want:?}; stderr {:?}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn expect_stderr_contains(out: &Output, want: &str) -> Result<(), String> {
+    let got = String::from_utf8_lossy(&out.stderr);
+    if got.contains(want) {
+        Ok(())
+    } else {
+        Err(format!("stderr {got:?} lacks {want:?}"))
+    }
+}
+
+fn expect_status(out: &Output, code: i32) -> Result<(), String> {
+    if out.status.code() == Some(code) {
+        Ok(())
+    } else {
+        Err(format!("exit status {:?}, expected {code}", out.status))
+    }
+}
+
+fn expect_between(elapsed: Duration, lo: f64, hi: f64) -> Result<(), String> {
+    let s = elapsed.as_secs_f64();
+    if (lo..hi).contains(&s) {
+        Ok(())
+    } else {
+        Err(format!("took {s:.2} s, expected {lo}..{hi} s"))
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // libtest-style flags (`--nocapture`, `--quiet`, filters from `cargo test -- x`) are not
+    // scenario names; a child gets exactly `--scenario NAME`.
+    if args.first().map(String::as_str) == Some("--scenario") {
+        let name = &args[1];
+        let scenario = SCENARIOS
+            .iter()
+            .find(|s| s.name == name)
+            .expect("known scenario");
+        (scenario.child)();
+        return;
+    }
+    let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let exe = std::env::current_exe().expect("own path");
+    let chosen: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| filter.is_empty() || filter.iter().any(|f| s.name.contains(f.as_str())))
+        .collect();
+
+    // The scenarios are independent processes: run them all at once.
+    let running: Vec<_> = chosen
+        .iter()
+        .map(|s| {
+            let exe = exe.clone();
+            let name = s.name;
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let out = Command::new(exe)
+                    .args(["--scenario", name])
+                    .output()
+                    .expect("run the scenario");
+                (out, started.elapsed())
+            })
+        })
+        .collect();
+
+    let mut failed = 0;
+    println!("\nrunning {} tests", chosen.len());
+    for (scenario, run) in chosen.iter().zip(running) {
+        let (out, elapsed) = run.join().expect("scenario runner");
+        match (scenario.check)(&out, elapsed) {
+            Ok(()) => println!("test exit::{} ... ok", scenario.name),
+            Err(why) => {
+                failed += 1;
+                println!("test exit::{} ... FAILED\n    {why}", scenario.name);
+            }
+        }
+    }
+    println!("\n{} passed, {} failed", chosen.len() - failed, failed);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
