@@ -198,3 +198,20 @@ fn threading_subclass_args() {
         );
     }
 }
+
+#[test]
+fn logging_backends_carry_threadkit_names() {
+    for (example, level) in [("logging_env_logger", ""), ("logging_tracing", "INFO ")] {
+        let r = run(example);
+        let want: Vec<String> = [
+            "(MainThread) L starting the worker",
+            "(worker    ) L Starting",
+            "(renamed   ) L Exiting under a new name",
+            "(MainThread) L done",
+        ]
+        .iter()
+        .map(|l| l.replace("L ", level))
+        .collect();
+        assert_eq!(r.stderr, want, "{example}");
+    }
+}
