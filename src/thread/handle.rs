@@ -51,7 +51,7 @@ pub(crate) struct Inner {
     body: Lock<Option<Body>>,
     /// The std handle, until a joiner reaps the OS thread.
     os_handle: Lock<Option<std::thread::JoinHandle<()>>>,
-    /// Set once the thread is running and registered (`start()` waits for it).
+    /// Set once the new thread runs and has published its native ID (`native_id()` waits for it).
     started: Event,
     /// Set once the thread has left the registry (`join()` waits for it).
     finished: Event,
@@ -166,9 +166,10 @@ impl Thread {
         }
     }
 
-    /// Starts the thread, returning once it is running: its [`ident`](Self::ident) and
-    /// [`native_id`](Self::native_id) are known and it is listed by
-    /// [`enumerate`](crate::enumerate).
+    /// Starts the thread. When `start` returns the thread is alive: its [`ident`](Self::ident)
+    /// is known, it is listed by [`enumerate`](crate::enumerate), and
+    /// [`native_id`](Self::native_id) answers (waiting, if need be, for the new thread to report
+    /// its kernel ID), as after CPython's `start()`.
     ///
     /// # Errors
     ///
@@ -208,7 +209,8 @@ impl Thread {
         excepthook::ensure_installed();
         registry::insert(self);
 
-        let mut builder = std::thread::Builder::new().name(self.name().to_string());
+        let spawn_name = self.name();
+        let mut builder = std::thread::Builder::new().name(spawn_name.to_string());
         let stack = match inner.stack_size.load(Ordering::Relaxed) {
             0 => super::stack_size(),
             n => n,
@@ -217,10 +219,19 @@ impl Thread {
             builder = builder.stack_size(stack);
         }
         let me = self.clone();
-        match builder.spawn(move || me.run_body(body)) {
+        match builder.spawn(move || me.run_body(body, spawn_name)) {
             Ok(handle) => {
                 *inner.os_handle.acquire() = Some(handle);
-                inner.started.wait();
+                // The OS thread exists: it is alive from now on, and its identifier and registry
+                // entry were set before it was created. Not waiting for it to be scheduled saves
+                // a wake-up per start (`native_id()` waits for the one thing only it can tell).
+                // The thread itself may already have finished: then this does nothing.
+                let _ = inner.state.compare_exchange(
+                    STARTING,
+                    STARTED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
                 Ok(())
             }
             Err(err) => {
@@ -231,14 +242,19 @@ impl Thread {
     }
 
     /// What the new OS thread runs.
-    fn run_body(self, body: Body) {
+    fn run_body(self, body: Body, spawn_name: Arc<str>) {
         let inner = &self.inner;
         ident::set_current(self.ident_raw());
         registry::set_current(&self);
-        inner.native_id.store(ident::native_id(), Ordering::Relaxed);
-        // The name may have changed between `Builder::name` and now.
-        set_os_name(&self.name());
-        inner.state.store(STARTED, Ordering::Release);
+        inner.native_id.store(ident::native_id(), Ordering::Release);
+        // std named the OS thread at creation; rename only if the name changed since.
+        if !Arc::ptr_eq(&self.name(), &spawn_name) {
+            set_os_name(&self.name());
+        }
+        let _ =
+            inner
+                .state
+                .compare_exchange(STARTING, STARTED, Ordering::AcqRel, Ordering::Acquire);
         inner.started.set();
 
         if let Err(payload) = excepthook::run_target(body.run) {
@@ -346,13 +362,19 @@ impl Thread {
         if self.is_current() {
             return Err(JoinError::CurrentThread);
         }
-        let done = match deadline {
-            None => {
-                inner.finished.wait();
-                true
+        let Some(deadline) = deadline else {
+            // Untimed: the joiner that gets the OS handle waits in the OS join itself (one wait,
+            // as std's join); the others wait for the finished event.
+            let handle = inner.os_handle.acquire().take();
+            match handle {
+                Some(handle) => {
+                    let _ = handle.join();
+                }
+                None => inner.finished.wait(),
             }
-            Some(d) => inner.finished.wait_deadline(d),
+            return Ok(true);
         };
+        let done = inner.finished.wait_deadline(deadline);
         if done {
             // Reap the OS thread (its thread-local destructors have run once this returns). Only
             // one joiner gets the handle; the others return as soon as the thread has finished.
@@ -491,7 +513,12 @@ impl Thread {
     /// assert_eq!(me.native_id(), Some(threadkit::get_native_id()));
     /// ```
     pub fn native_id(&self) -> Option<u64> {
-        match self.inner.native_id.load(Ordering::Relaxed) {
+        match self.inner.native_id.load(Ordering::Acquire) {
+            0 if self.inner.state.load(Ordering::Acquire) != INITIAL => {
+                // Started, but the new thread has not published its TID yet: only it can.
+                self.inner.started.wait();
+                Some(self.inner.native_id.load(Ordering::Acquire)).filter(|&id| id != 0)
+            }
             0 => None,
             id => Some(id),
         }
