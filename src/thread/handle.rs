@@ -51,7 +51,7 @@ pub(crate) struct Inner {
     body: Lock<Option<Body>>,
     /// The std handle, until a joiner reaps the OS thread.
     os_handle: Lock<Option<std::thread::JoinHandle<()>>>,
-    /// Set once the new thread runs and has published its native ID (`native_id()` waits for it).
+    /// Set once the new thread runs and has published its native ID (`start()` waits for it).
     started: Event,
     /// Set once the thread has left the registry (`join()` waits for it).
     finished: Event,
@@ -166,10 +166,9 @@ impl Thread {
         }
     }
 
-    /// Starts the thread. When `start` returns the thread is alive: its [`ident`](Self::ident)
-    /// is known, it is listed by [`enumerate`](crate::enumerate), and
-    /// [`native_id`](Self::native_id) answers (waiting, if need be, for the new thread to report
-    /// its kernel ID), as after CPython's `start()`.
+    /// Starts the thread, returning once it is running, as CPython's `start()`: its
+    /// [`ident`](Self::ident) and [`native_id`](Self::native_id) are known and it is listed by
+    /// [`enumerate`](crate::enumerate).
     ///
     /// # Errors
     ///
@@ -222,16 +221,12 @@ impl Thread {
         match builder.spawn(move || me.run_body(body, spawn_name)) {
             Ok(handle) => {
                 *inner.os_handle.acquire() = Some(handle);
-                // The OS thread exists: it is alive from now on, and its identifier and registry
-                // entry were set before it was created. Not waiting for it to be scheduled saves
-                // a wake-up per start (`native_id()` waits for the one thing only it can tell).
-                // The thread itself may already have finished: then this does nothing.
-                let _ = inner.state.compare_exchange(
-                    STARTING,
-                    STARTED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
+                // As CPython: return once the new thread runs (and has published its native ID).
+                // Spinning and yielding first lets the new thread run (on this core, too) and
+                // report without a futex wait and wake-up pair, the dearer part of a start.
+                let mut spin = crate::wait::SpinWait::new();
+                while !inner.started.is_set() && spin.spin() {}
+                inner.started.wait();
                 Ok(())
             }
             Err(err) => {
@@ -514,11 +509,6 @@ impl Thread {
     /// ```
     pub fn native_id(&self) -> Option<u64> {
         match self.inner.native_id.load(Ordering::Acquire) {
-            0 if self.inner.state.load(Ordering::Acquire) != INITIAL => {
-                // Started, but the new thread has not published its TID yet: only it can.
-                self.inner.started.wait();
-                Some(self.inner.native_id.load(Ordering::Acquire)).filter(|&id| id != 0)
-            }
             0 => None,
             id => Some(id),
         }
