@@ -19,6 +19,8 @@ pub(crate) struct Measured {
     pub(crate) elapsed: Duration,
     /// Peak resident memory of the process that ran it, for cases that run in a child process.
     pub(crate) peak_rss_kib: Option<u64>,
+    /// 99th percentile of how late the timers fired, for the timer case.
+    pub(crate) late_p99_ns: Option<u64>,
 }
 
 impl From<Duration> for Measured {
@@ -26,6 +28,7 @@ impl From<Duration> for Measured {
         Measured {
             elapsed,
             peak_rss_kib: None,
+            late_p99_ns: None,
         }
     }
 }
@@ -172,20 +175,28 @@ pub(crate) struct Stats {
     pub(crate) trials: usize,
     /// Median peak RSS over the trials, where the case measures it.
     pub(crate) peak_rss_kib: Option<u64>,
+    /// Median over the trials of the p99 timer lateness, where the case measures it.
+    pub(crate) late_p99_ns: Option<u64>,
 }
 
 impl Stats {
-    fn from_samples(ns: &mut [f64], rss: &mut [u64]) -> Stats {
+    fn from_samples(ns: &mut [f64], rss: &mut [u64], late: &mut [u64]) -> Stats {
         ns.sort_by(f64::total_cmp);
-        rss.sort_unstable();
         Stats {
             median_ns: median(ns),
             min_ns: ns[0],
             max_ns: ns[ns.len() - 1],
             trials: ns.len(),
-            peak_rss_kib: (!rss.is_empty()).then(|| rss[rss.len() / 2]),
+            peak_rss_kib: median_low(rss),
+            late_p99_ns: median_low(late),
         }
     }
+}
+
+/// The lower median of `values` (sorted in place), `None` if there are none.
+fn median_low(values: &mut [u64]) -> Option<u64> {
+    values.sort_unstable();
+    (!values.is_empty()).then(|| values[(values.len() - 1) / 2])
 }
 
 fn median(sorted: &[f64]) -> f64 {
@@ -231,18 +242,18 @@ pub(crate) fn run_case(case: &Case) -> CaseResult {
     }
     let mut ns: Vec<Vec<f64>> = vec![Vec::with_capacity(case.trials); contenders.len()];
     let mut rss: Vec<Vec<u64>> = vec![Vec::new(); contenders.len()];
+    let mut late: Vec<Vec<u64>> = vec![Vec::new(); contenders.len()];
     for trial in 0..case.trials {
         for k in 0..contenders.len() {
             let i = (trial + k) % contenders.len();
             let m = (contenders[i].run)(case.iters);
             ns[i].push(m.elapsed.as_nanos() as f64 / case.iters as f64);
             rss[i].extend(m.peak_rss_kib);
+            late[i].extend(m.late_p99_ns);
         }
     }
-    let mut stats = ns
-        .iter_mut()
-        .zip(&mut rss)
-        .map(|(ns, rss)| Stats::from_samples(ns, rss));
+    let mut stats =
+        (0..contenders.len()).map(|i| Stats::from_samples(&mut ns[i], &mut rss[i], &mut late[i]));
     if case.threadkit.is_some() {
         result.threadkit = stats.next();
     }
@@ -319,15 +330,15 @@ mod tests {
 
     #[test]
     fn stats_take_median_and_spread() {
-        let s = Stats::from_samples(&mut [3.0, 1.0, 2.0], &mut []);
+        let s = Stats::from_samples(&mut [3.0, 1.0, 2.0], &mut [], &mut []);
         assert_eq!(
             (s.median_ns, s.min_ns, s.max_ns, s.trials),
             (2.0, 1.0, 3.0, 3)
         );
-        assert_eq!(s.peak_rss_kib, None);
-        let s = Stats::from_samples(&mut [4.0, 1.0, 2.0, 3.0], &mut [10, 30, 20]);
+        assert_eq!((s.peak_rss_kib, s.late_p99_ns), (None, None));
+        let s = Stats::from_samples(&mut [4.0, 1.0, 2.0, 3.0], &mut [10, 30, 20], &mut [5, 1]);
         assert_eq!(s.median_ns, 2.5);
-        assert_eq!(s.peak_rss_kib, Some(20));
+        assert_eq!((s.peak_rss_kib, s.late_p99_ns), (Some(20), Some(1)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod pin;
 mod python;
 mod report;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
@@ -45,10 +45,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         mode: Mode::Full,
         python: false,
         list: false,
-        out: PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../target/threadkit-bench"
-        )),
+        out: default_out_dir(),
         filters: Vec::new(),
     };
     let mut args = args.iter();
@@ -65,6 +62,16 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         }
     }
     Ok(opts)
+}
+
+/// `<workspace root>/target/threadkit-bench`, wherever the binary is run from.
+fn default_out_dir() -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .parent()
+        .unwrap_or(crate_dir)
+        .join("target")
+        .join("threadkit-bench")
 }
 
 fn main() -> ExitCode {
@@ -117,7 +124,7 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let mut results = Vec::new();
     for case in &cases {
-        eprint!("{:<28} ", case.name);
+        eprint!("{:<30} ", case.name);
         let t = Instant::now();
         let r = harness::run_case(case);
         eprintln!("{:6.1} s", t.elapsed().as_secs_f64());

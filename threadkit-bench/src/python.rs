@@ -41,11 +41,11 @@ pub(crate) fn run(
     parse(&text)
 }
 
-/// Parses `case,python_ns,min_ns,max_ns,trials,iters,peak_rss_kib`.
+/// Parses `case,python_ns,min_ns,max_ns,trials,iters,peak_rss_kib,late_p99_ns`.
 fn parse(text: &str) -> Result<Vec<PyResult>, String> {
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
-    if header != "case,python_ns,min_ns,max_ns,trials,iters,peak_rss_kib" {
+    if header != "case,python_ns,min_ns,max_ns,trials,iters,peak_rss_kib,late_p99_ns" {
         return Err(format!("unexpected header in the CPython CSV: {header:?}"));
     }
     lines
@@ -53,10 +53,14 @@ fn parse(text: &str) -> Result<Vec<PyResult>, String> {
         .map(|line| {
             let f: Vec<&str> = line.split(',').collect();
             let bad = || format!("bad line in the CPython CSV: {line:?}");
-            if f.len() != 7 {
+            if f.len() != 8 {
                 return Err(bad());
             }
             let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
+            let opt = |s: &str| match s {
+                "" => Ok(None),
+                s => s.parse::<u64>().map(Some).map_err(|_| bad()),
+            };
             Ok(PyResult {
                 case: f[0].to_owned(),
                 iters: f[5].parse().map_err(|_| bad())?,
@@ -65,11 +69,8 @@ fn parse(text: &str) -> Result<Vec<PyResult>, String> {
                     min_ns: num(f[2])?,
                     max_ns: num(f[3])?,
                     trials: f[4].parse().map_err(|_| bad())?,
-                    peak_rss_kib: if f[6].is_empty() {
-                        None
-                    } else {
-                        Some(f[6].parse().map_err(|_| bad())?)
-                    },
+                    peak_rss_kib: opt(f[6])?,
+                    late_p99_ns: opt(f[7])?,
                 },
             })
         })
@@ -82,15 +83,16 @@ mod tests {
 
     #[test]
     fn parses_the_script_output() {
-        let text = "case,python_ns,min_ns,max_ns,trials,iters,peak_rss_kib\n\
-                    lock_uncontended,77.0,74.0,80.5,5,100000,\n\
-                    timers_10k,180000.0,170000.0,190000.0,3,10000,189640\n";
+        let text = "case,python_ns,min_ns,max_ns,trials,iters,peak_rss_kib,late_p99_ns\n\
+                    lock_uncontended,77.0,74.0,80.5,5,100000,,\n\
+                    timers_10k,180000.0,170000.0,190000.0,3,10000,189640,4200000\n";
         let r = parse(text).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].case, "lock_uncontended");
         assert_eq!(r[0].stats.median_ns, 77.0);
         assert_eq!(r[0].stats.peak_rss_kib, None);
         assert_eq!(r[1].stats.peak_rss_kib, Some(189_640));
+        assert_eq!(r[1].stats.late_p99_ns, Some(4_200_000));
         assert!(parse("nope\n").is_err());
     }
 }

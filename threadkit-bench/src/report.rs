@@ -43,8 +43,14 @@ fn fmt_stats(s: &Stats) -> String {
     )
 }
 
-fn fmt_rss(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
+/// Peak RSS and p99 lateness, for the notes of the timer case.
+fn extras(note: &mut Vec<String>, who: &str, s: &Stats) {
+    if let Some(kib) = s.peak_rss_kib {
+        note.push(format!("{who} peak RSS {:.1} MiB", kib as f64 / 1024.0));
+    }
+    if let Some(ns) = s.late_p99_ns {
+        note.push(format!("{who} p99 late {}", fmt_ns(ns as f64)));
+    }
 }
 
 /// One row of compare.csv.
@@ -100,13 +106,15 @@ pub(crate) fn compare_csv(results: &[CaseResult], python: &[PyResult]) -> String
 
 /// The contents of details.csv.
 pub(crate) fn details_csv(results: &[CaseResult], python: &[PyResult]) -> String {
-    let mut out =
-        String::from("case,contender,unit,iters,trials,median_ns,min_ns,max_ns,peak_rss_kib\n");
+    let mut out = String::from(
+        "case,contender,unit,iters,trials,median_ns,min_ns,max_ns,peak_rss_kib,late_p99_ns\n",
+    );
     let mut line = |case: &str, who: &str, unit: &str, iters: u64, s: &Stats| {
         let rss = s.peak_rss_kib.map(|k| k.to_string()).unwrap_or_default();
+        let late = s.late_p99_ns.map(|k| k.to_string()).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{case},{},{unit},{iters},{},{:.3},{:.3},{:.3},{rss}",
+            "{case},{},{unit},{iters},{},{:.3},{:.3},{:.3},{rss},{late}",
             csv_field(who),
             s.trials,
             s.median_ns,
@@ -153,11 +161,8 @@ pub(crate) fn table(results: &[CaseResult], python: &[PyResult]) -> String {
     header.push("note");
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for r in results {
-        let py = python
-            .iter()
-            .find(|p| p.case == r.name)
-            .map(|p| fmt_stats(&p.stats))
-            .unwrap_or_default();
+        let py_result = python.iter().find(|p| p.case == r.name);
+        let py = py_result.map(|p| fmt_stats(&p.stats)).unwrap_or_default();
         if let Some(why) = &r.skip {
             let mut line = vec![
                 r.name.clone(),
@@ -194,12 +199,13 @@ pub(crate) fn table(results: &[CaseResult], python: &[PyResult]) -> String {
             let mut note = Vec::new();
             if first {
                 note.push(format!("per {}", r.unit));
-                if let Some(k) = r.threadkit.as_ref().and_then(|t| t.peak_rss_kib) {
-                    note.push(format!("threadkit peak RSS {}", fmt_rss(k)));
+                if let Some(t) = &r.threadkit {
+                    extras(&mut note, "threadkit", t);
                 }
             }
-            if let Some(k) = s.peak_rss_kib {
-                note.push(format!("peer peak RSS {}", fmt_rss(k)));
+            extras(&mut note, "peer", s);
+            if let Some(p) = py_result.filter(|_| first) {
+                extras(&mut note, PYTHON_LABEL, &p.stats);
             }
             line.push(note.join("; "));
             lines.push(line);
@@ -219,10 +225,9 @@ pub(crate) fn table(results: &[CaseResult], python: &[PyResult]) -> String {
         for (c, cell) in line.iter().enumerate() {
             let pad = widths[c] - cell.chars().count();
             out.push_str(cell);
-            if c + 1 < line.len() {
-                out.push_str(&" ".repeat(pad + 2));
-            }
+            out.push_str(&" ".repeat(pad + 2));
         }
+        out.truncate(out.trim_end().len());
         out.push('\n');
     }
     out
@@ -251,6 +256,7 @@ mod tests {
             max_ns: median_ns,
             trials: 1,
             peak_rss_kib: None,
+            late_p99_ns: None,
         }
     }
 
