@@ -1,0 +1,32 @@
+//! `Barrier` against `std::sync::Barrier`.
+
+use std::sync::Barrier;
+
+use crate::harness::{two_threads, Case, Contender, Mode};
+use crate::pin::Placement;
+
+pub(crate) fn cases(mode: Mode) -> Vec<Case> {
+    Placement::BOTH.map(|p| barrier_2t(mode, p)).into()
+}
+
+/// `barrier_2t`: two threads meet at a `Barrier(2)` again and again; time per round.
+/// 20k rounds: ~0.7 s per trial split across CPUs (~33 µs a round on the reference machine).
+fn barrier_2t(mode: Mode, placement: Placement) -> Case {
+    Case::pinned("barrier_2t", placement, "round", 20_000, mode)
+        .threadkit(threadkit_side(placement))
+        .peer(Contender::new("std Barrier", move |n| {
+            let barrier = Barrier::new(2);
+            let rounds = || {
+                for _ in 0..n {
+                    barrier.wait();
+                }
+            };
+            two_threads(Some(placement), rounds, rounds)
+        }))
+}
+
+/// TODO(barrier): the threadkit side, once `threadkit::Barrier` is merged (until then: "not yet
+/// measured"): as the peer, with `threadkit::Barrier::new(2)` and `wait()`.
+fn threadkit_side(_placement: Placement) -> Option<Contender> {
+    None
+}

@@ -1,0 +1,58 @@
+//! `Semaphore` against a Mutex + Condvar semaphore (std and parking_lot), the design of
+//! CPython's `threading.Semaphore` and of most hand-rolled Rust ones.
+
+use crate::cases::monitor::{CondvarSemaphore, Monitor, Pl, Std};
+use crate::harness::{contended, tight_loop, Case, Contender, Mode};
+
+pub(crate) fn cases(mode: Mode) -> Vec<Case> {
+    vec![uncontended(mode), contended_4t(mode)]
+}
+
+/// `semaphore_uncontended`: acquire + release of a `Semaphore(1)` on one thread.
+fn uncontended(mode: Mode) -> Case {
+    fn peer<M: Monitor<usize> + 'static>() -> Contender {
+        Contender::new(M::LABEL, |n| {
+            let sem = CondvarSemaphore::<M>::new(1);
+            tight_loop(n, || {
+                sem.acquire();
+                sem.release();
+            })
+        })
+    }
+    Case::new("semaphore_uncontended", "acquire+release", 2_000_000, mode)
+        .threadkit(threadkit_uncontended())
+        .peer(peer::<Std<usize>>())
+        .peer(peer::<Pl<usize>>())
+}
+
+/// `semaphore_contended_4t`: four threads share a `Semaphore(2)`, acquire + release in a loop;
+/// wall time per acquire + release.
+fn contended_4t(mode: Mode) -> Case {
+    fn peer<M: Monitor<usize> + 'static>() -> Contender {
+        Contender::new(M::LABEL, |n| {
+            let sem = CondvarSemaphore::<M>::new(2);
+            contended(4, n, || {
+                sem.acquire();
+                sem.release();
+            })
+        })
+    }
+    Case::new("semaphore_contended_4t", "acquire+release", 400_000, mode)
+        .divisible_by(4)
+        .threadkit(threadkit_contended_4t())
+        .peer(peer::<Std<usize>>())
+        .peer(peer::<Pl<usize>>())
+}
+
+/// TODO(semaphore): the threadkit side of `semaphore_uncontended`, once `threadkit::Semaphore`
+/// is merged (until then: "not yet measured"): `Semaphore::new(1)`, then
+/// `tight_loop(n, || drop(sem.acquire()))` (or acquire + release, whichever is the API).
+fn threadkit_uncontended() -> Option<Contender> {
+    None
+}
+
+/// TODO(semaphore): the threadkit side of `semaphore_contended_4t`: `Semaphore::new(2)` and
+/// `contended(4, n, || { acquire; release })`, as `peer` above.
+fn threadkit_contended_4t() -> Option<Contender> {
+    None
+}

@@ -1,0 +1,214 @@
+//! threadkit against its peers (std, parking_lot, crossbeam-channel, thread_local and, with
+//! `--python`, CPython), side by side in one process. See BENCHMARKS.md at the repository root.
+//!
+//! ```text
+//! cargo run --release -p threadkit-bench                 # full run (~10 minutes on 2 cores)
+//! cargo run --release -p threadkit-bench -- --quick      # under 3 minutes
+//! cargo run --release -p threadkit-bench -- --smoke      # tiny counts: proves it runs, nothing more
+//! cargo run --release -p threadkit-bench -- --python     # add the CPython column
+//! cargo run --release -p threadkit-bench -- lock queue   # only cases whose name contains a filter
+//! ```
+
+mod cases;
+mod harness;
+mod pin;
+mod python;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use harness::Mode;
+
+const USAGE: &str = "\
+usage: threadkit-bench [--quick | --smoke] [--python] [--list] [--out DIR] [FILTER...]
+
+  (no flag)   full run: 9 trials per contender, full operation counts
+  --quick     5 trials, a fifth of the counts (under 3 minutes on 2 cores)
+  --smoke     tiny counts, 2 trials: checks that every case runs; figures mean nothing
+  --python    also run python/bench.py (CPython threading/queue) and show its column
+  --list      print the case names and exit
+  --out DIR   where compare.csv and details.csv go (default: <workspace>/target/threadkit-bench)
+  FILTER      run only the cases whose name contains one of these strings";
+
+struct Options {
+    mode: Mode,
+    python: bool,
+    list: bool,
+    out: PathBuf,
+    filters: Vec<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut opts = Options {
+        mode: Mode::Full,
+        python: false,
+        list: false,
+        out: default_out_dir(),
+        filters: Vec::new(),
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => opts.mode = Mode::Quick,
+            "--smoke" => opts.mode = Mode::Smoke,
+            "--python" => opts.python = true,
+            "--list" => opts.list = true,
+            "--out" => opts.out = args.next().ok_or("--out needs a directory")?.into(),
+            "-h" | "--help" => return Err(String::new()),
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+            filter => opts.filters.push(filter.to_owned()),
+        }
+    }
+    Ok(opts)
+}
+
+/// `<workspace root>/target/threadkit-bench`, wherever the binary is run from.
+fn default_out_dir() -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .parent()
+        .unwrap_or(crate_dir)
+        .join("target")
+        .join("threadkit-bench")
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(cases::timer::CHILD_FLAG) {
+        return match cases::timer::child_main(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let opts = match parse_args(&args) {
+        Ok(opts) => opts,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("threadkit-bench: {e}");
+            }
+            eprintln!("{USAGE}");
+            return if e.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    // Read the CPU mask before any case pins the main thread.
+    pin::allowed_cpus();
+
+    let selected = |name: &str| {
+        opts.filters.is_empty() || opts.filters.iter().any(|f| name.contains(f.as_str()))
+    };
+    let cases: Vec<_> = cases::all(opts.mode)
+        .into_iter()
+        .filter(|c| selected(&c.name))
+        .collect();
+    if opts.list {
+        for c in &cases {
+            println!("{}", c.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build; run with --release for figures that mean anything");
+    }
+    let about = machine(opts.mode);
+    println!("{about}");
+
+    let started = Instant::now();
+    let mut results = Vec::new();
+    for case in &cases {
+        eprint!("{:<30} ", case.name);
+        let t = Instant::now();
+        let r = harness::run_case(case);
+        eprintln!("{:6.1} s", t.elapsed().as_secs_f64());
+        results.push(r);
+    }
+
+    let python = if opts.python {
+        match python::run(opts.mode, &opts.filters, &opts.out.join("python.csv")) {
+            Ok(py) => py,
+            Err(e) => {
+                eprintln!("threadkit-bench: the CPython column is missing: {e}");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+
+    println!("\n{}", report::table(&results, &python));
+    println!("total {:.1} s", started.elapsed().as_secs_f64());
+    let written = report::write_files(&opts.out, &results, &python)
+        .and_then(|()| std::fs::write(opts.out.join("machine.txt"), &about));
+    match written {
+        Ok(()) => {
+            println!("wrote {}", opts.out.join("compare.csv").display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "threadkit-bench: cannot write to {}: {e}",
+                opts.out.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The machine, toolchain and date, for the top of the table and BENCHMARKS.md.
+fn machine(mode: Mode) -> String {
+    let run = |cmd: &str, args: &[&str]| {
+        Command::new(cmd)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_else(|| "?".into())
+    };
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "?".into());
+    format!(
+        "threadkit-bench ({} run)\ndate:    {}\nmachine: {cpu}; CPUs allowed: {:?}\nkernel:  {}\nrustc:   {}\npeers:   parking_lot 0.13, crossbeam-channel 0.5, thread_local 1.1, std",
+        mode.name(),
+        run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        pin::allowed_cpus(),
+        run("uname", &["-sr"]),
+        run("rustc", &["--version"]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn flags_and_filters() {
+        let o = parse_args(&args("--quick --python lock queue --out /tmp/x")).unwrap();
+        assert_eq!(o.mode, Mode::Quick);
+        assert!(o.python && !o.list);
+        assert_eq!(o.filters, ["lock", "queue"]);
+        assert_eq!(o.out, PathBuf::from("/tmp/x"));
+        assert_eq!(parse_args(&[]).unwrap().mode, Mode::Full);
+        assert!(parse_args(&args("--bogus")).is_err());
+        assert!(parse_args(&args("--out")).is_err());
+    }
+}
