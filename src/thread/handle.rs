@@ -408,6 +408,7 @@ impl Thread {
     }
 
     /// Runs `f` with the name, without cloning it.
+    #[cfg_attr(not(feature = "logging"), allow(dead_code))]
     pub(crate) fn with_name<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         f(&self.inner.name.acquire())
     }

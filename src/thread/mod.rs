@@ -184,6 +184,7 @@ impl std::fmt::Display for StackSizeError {
 impl std::error::Error for StackSizeError {}
 
 /// Runs `f` with the calling thread's name, without allocating (for log formatters).
+#[cfg_attr(not(feature = "logging"), allow(dead_code))]
 pub(crate) fn with_current_name<R>(f: impl FnOnce(&str) -> R) -> R {
     registry::with_current(|t| t.with_name(f))
 }
