@@ -302,7 +302,10 @@ impl Barrier {
     /// let barrier = threadkit::Barrier::new(1);
     /// assert_eq!(barrier.wait_deadline(Instant::now()).unwrap().index(), 0);
     /// ```
-    pub fn wait_deadline(&self, deadline: Instant) -> Result<BarrierWaitResult, BrokenBarrierError> {
+    pub fn wait_deadline(
+        &self,
+        deadline: Instant,
+    ) -> Result<BarrierWaitResult, BrokenBarrierError> {
         self.wait_until(Some(deadline))
     }
 
@@ -405,9 +408,10 @@ impl Barrier {
     fn break_barrier(&self, st: &mut State) {
         st.broken = true;
         st.count = 0;
+        // Publish before waking anyone, so that a woken thread never sees the old count.
+        self.publish(st);
         let woken = wait::unpark_all(self.key(), TOKEN_BROKEN);
         st.sleepers = st.sleepers.saturating_sub(woken);
-        self.publish(st);
     }
 
     /// Ends the current cycle, waking its waiters with `token`, and starts the next one.
@@ -415,19 +419,22 @@ impl Barrier {
     /// Every waiter of the cycle is either parked (and woken here) or has timed out and will
     /// come back for the outcome; the latter are recorded as stragglers.
     fn end_cycle(&self, st: &mut State, token: UnparkToken) {
+        let generation = st.generation;
+        let sleepers = st.sleepers;
+        st.sleepers = 0;
+        st.count = 0;
+        st.generation = generation.wrapping_add(1);
+        // Publish before waking anyone, so that a woken thread never sees the old count.
+        self.publish(st);
         let woken = wait::unpark_all(self.key(), token);
-        let left = st.sleepers.saturating_sub(woken);
+        let left = sleepers.saturating_sub(woken);
         if left > 0 {
             st.stragglers.push(Straggler {
-                generation: st.generation,
+                generation,
                 passed: token == TOKEN_PASSED,
                 remaining: left,
             });
         }
-        st.sleepers = 0;
-        st.count = 0;
-        st.generation = st.generation.wrapping_add(1);
-        self.publish(st);
     }
 
     fn wait_until(

@@ -66,10 +66,10 @@
 mod barrier;
 mod event;
 mod lock;
-mod loom;
-mod semaphore;
 #[cfg(feature = "logging")]
 pub mod logging;
+mod loom;
+mod semaphore;
 pub mod thread;
 mod wait;
 

@@ -711,10 +711,7 @@ impl fmt::Debug for BoundedSemaphore {
     /// value=2/3>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BoundedSemaphore")
-            .field(
-                "value",
-                &format_args!("{}/{}", self.value(), self.initial),
-            )
+            .field("value", &format_args!("{}/{}", self.value(), self.initial))
             .finish()
     }
 }

@@ -82,7 +82,10 @@ fn check_notify(e: &Arc<Event>) {
         started.acquire().forget();
     }
     wait_threads_blocked(N as u32);
-    assert!(results1.acquire().is_empty(), "a waiter returned before set()");
+    assert!(
+        results1.acquire().is_empty(),
+        "a waiter returned before set()"
+    );
     e.set();
     for t in threads {
         t.join().unwrap();
