@@ -66,9 +66,9 @@
 mod barrier;
 mod event;
 mod lock;
+mod loom;
 #[cfg(feature = "logging")]
 pub mod logging;
-mod loom;
 mod semaphore;
 pub mod thread;
 mod wait;

@@ -338,9 +338,7 @@ mod tests {
 
     #[test]
     fn pads_like_python() {
-        let l = PythonFormat::new(
-            LevelFilter::Debug,
-            "[%(levelname)s] (%(levelno)-4s) %(message)s|%(name)4s|%%",
+        let l = PythonFormat::new(LevelFilter::Debug, "[%(levelname)s] (%(levelno)-4s) %(message)s|%(name)4s|%%",
         );
         let line = l.format(
             &Record::builder()
