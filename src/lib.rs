@@ -32,6 +32,10 @@
 //! | `threading._register_atexit(f)`, `threading._shutdown()` | [`register_atexit`], [`shutdown`] |
 //! | `Lock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `with lock:` | [`Lock::new`]; [`acquire`](Lock::acquire) → guard, [`try_acquire`](Lock::try_acquire), [`acquire_timeout`](Lock::acquire_timeout), [`release`](Lock::release), [`locked`](Lock::locked), the guard's scope |
 //! | `Event()`; `set()`, `clear()`, `is_set()`, `wait()`, `wait(t)` | [`Event::new`]; [`set`](Event::set), [`clear`](Event::clear), [`is_set`](Event::is_set), [`wait`](Event::wait), [`wait_timeout`](Event::wait_timeout) |
+//! | `Semaphore(n)`, `BoundedSemaphore(n)`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `with sem:` | [`Semaphore::new`], [`BoundedSemaphore::new`]; [`acquire`](Semaphore::acquire) → [`SemaphorePermit`], [`try_acquire`](Semaphore::try_acquire), [`acquire_timeout`](Semaphore::acquire_timeout), the permit's scope |
+//! | `sem.release(n)`, `sem._value`; bounded over-release `ValueError` | [`release(n)`](Semaphore::release), [`value`](Semaphore::value); [`BoundedSemaphore::release`] → `Err(`[`OverReleaseError`]`)` |
+//! | `Barrier(parties, action=f, timeout=t)`; `wait()`, `wait(t)` → index | [`Barrier::new`], [`Barrier::with_action`], [`Barrier::with_timeout`], [`Barrier::builder`]; [`wait`](Barrier::wait), [`wait_timeout`](Barrier::wait_timeout) → `Result<`[`BarrierWaitResult`]`, `[`BrokenBarrierError`]`>` |
+//! | `b.abort()`, `b.reset()`, `b.broken`, `b.n_waiting`, `b.parties` | [`abort`](Barrier::abort), [`reset`](Barrier::reset), [`is_broken`](Barrier::is_broken), [`n_waiting`](Barrier::n_waiting), [`parties`](Barrier::parties) |
 //! | `logging.basicConfig(format='(%(threadName)-10s) %(message)s')` | `threadkit::logging::basic_config(...)` (feature `logging`) |
 //!
 //! # Daemon threads and process exit
@@ -59,16 +63,20 @@
 // Why each lint level: see Cargo.toml [lints]; unsafe is allowed only where speed needs it, each
 // block with a `// SAFETY:` comment (clippy::undocumented_unsafe_blocks is denied).
 
+mod barrier;
 mod event;
 mod lock;
 #[cfg(feature = "logging")]
 pub mod logging;
 mod loom;
+mod semaphore;
 pub mod thread;
 mod wait;
 
+pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
 pub use event::Event;
 pub use lock::{Lock, LockGuard, ReleaseError};
+pub use semaphore::{BoundedSemaphore, OverReleaseError, Semaphore, SemaphorePermit};
 pub use thread::{
     active_count, current_thread, default_excepthook, enumerate, get_ident, get_native_id,
     main_thread, register_atexit, reset_excepthook, set_excepthook, set_stack_size, shutdown,

@@ -34,6 +34,10 @@ pub(crate) enum WaitKind {
     Lock,
     /// [`crate::Event::wait`].
     Event,
+    /// A [`crate::Semaphore`] or [`crate::BoundedSemaphore`] acquire with no permit available.
+    Semaphore,
+    /// [`crate::Barrier::wait`] before the last party arrives.
+    Barrier,
 }
 
 thread_local! {

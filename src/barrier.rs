@@ -1,0 +1,757 @@
+//! [`Barrier`]: Python's `threading.Barrier`, with its result and error types.
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use crate::lock::{Lock, LockGuard};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::wait::{self, ParkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+
+/// In the status word: the barrier is broken.
+const BROKEN: usize = 1;
+/// In the status word: the bits above the flag hold the number of waiting threads.
+const COUNT_SHIFT: u32 = 1;
+
+/// Wakes the waiters of a cycle that completed: they pass.
+const TOKEN_PASSED: UnparkToken = UnparkToken(1);
+/// Wakes the waiters of a cycle that was aborted, reset or timed out: they get an error.
+const TOKEN_BROKEN: UnparkToken = UnparkToken(2);
+
+/// The action a barrier's last arriving thread runs.
+type Action = Box<dyn FnMut() + Send + 'static>;
+
+/// A synchronization point for a fixed number of threads: Python's `threading.Barrier`.
+///
+/// Each of `parties` threads calls [`wait`](Self::wait); all of them block until the last one
+/// arrives, then all are released together and the barrier is ready for the next cycle. Each
+/// call returns its arrival index (0 for the first thread, `parties - 1` for the last); the last
+/// one is the *leader*, which runs the barrier's optional action before anyone is released.
+///
+/// The barrier can *break*: when [`abort`](Self::abort) is called, when a waiting thread's
+/// timeout expires, when [`reset`](Self::reset) is called while threads wait, or when the action
+/// panics. Every thread waiting then gets [`BrokenBarrierError`], and so does every later call to
+/// `wait` until [`reset`](Self::reset) makes the barrier usable again.
+///
+/// # Differences from Python
+///
+/// - `Barrier(0)` raises `ValueError`; [`Barrier::new(0)`](Self::new) panics with the same
+///   message.
+/// - `wait()` returns `Ok(`[`BarrierWaitResult`]`)` with [`index`](BarrierWaitResult::index)
+///   (Python's return value) and [`is_leader`](BarrierWaitResult::is_leader), and
+///   `Err(`[`BrokenBarrierError`]`)` where Python raises. `wait(timeout)` is
+///   [`wait_timeout`](Self::wait_timeout); [`wait`](Self::wait) uses the default timeout, if any.
+/// - The action is a closure; if it panics, the barrier breaks, the other threads get
+///   `BrokenBarrierError` and the panic continues in the leader, as an exception would.
+/// - A new cycle starts as soon as the last party of the previous one arrives: threads that come
+///   back quickly do not wait for the previous cycle's threads to leave `wait` (Python's
+///   "draining" and "resetting" states). Indices and outcomes are the same.
+/// - The action runs while the barrier's internal lock is held, as in Python, so it must not
+///   call [`wait`](Self::wait), [`abort`](Self::abort) or [`reset`](Self::reset) on the same
+///   barrier (it would deadlock). [`n_waiting`](Self::n_waiting),
+///   [`is_broken`](Self::is_broken) and `Debug` take no lock and are safe anywhere.
+/// - Waits are not interrupted by signals.
+/// - `Debug` prints `Barrier { waiters: 2/3 }` or `Barrier { state: broken }`, as CPython's repr
+///   ends in `waiters=2/3>` or `broken>`.
+///
+/// # Memory ordering
+///
+/// Everything each thread did before calling `wait`, and everything the action did, happens-before
+/// everything any thread does after its `wait` of the same cycle returns `Ok`.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use threadkit::Barrier;
+///
+/// let barrier = Arc::new(Barrier::new(3));
+/// let threads: Vec<_> = (0..3)
+///     .map(|_| {
+///         let barrier = Arc::clone(&barrier);
+///         std::thread::spawn(move || barrier.wait().unwrap().index())
+///     })
+///     .collect();
+/// let mut indices: Vec<usize> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+/// indices.sort();
+/// assert_eq!(indices, [0, 1, 2]);
+/// ```
+pub struct Barrier {
+    state: Lock<State>,
+    /// A lock-free copy of the count and broken flag, `count << COUNT_SHIFT | BROKEN`, for
+    /// `n_waiting`, `is_broken` and `Debug`. Its address is the key the waiters park on.
+    status: AtomicUsize,
+    parties: usize,
+    timeout: Option<Duration>,
+}
+
+/// Everything `wait`, `abort` and `reset` change, behind the barrier's lock.
+struct State {
+    /// Threads that have arrived in the current cycle.
+    count: usize,
+    /// Threads of the current cycle that parked and have not yet been woken or come back on
+    /// their own after a timeout.
+    sleepers: usize,
+    /// Which cycle is filling; a cycle ends when it completes or is reset.
+    generation: u64,
+    broken: bool,
+    /// Ended cycles whose timed-out waiters have not come back yet to learn the outcome.
+    stragglers: Vec<Straggler>,
+    action: Option<Action>,
+}
+
+/// The outcome of an ended cycle, kept for waiters whose timeout fired just before it ended.
+struct Straggler {
+    generation: u64,
+    passed: bool,
+    remaining: usize,
+}
+
+impl Barrier {
+    /// Creates a barrier for `parties` threads, with no action and no default timeout:
+    /// Python's `threading.Barrier(parties)`.
+    ///
+    /// `const`, so a barrier can be a `static`.
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is 0 (Python: `ValueError: parties must be > 0`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static START: threadkit::Barrier = threadkit::Barrier::new(1);
+    /// assert_eq!(START.wait().unwrap().index(), 0);
+    /// ```
+    #[cfg(not(loom))]
+    #[track_caller]
+    pub const fn new(parties: usize) -> Self {
+        assert!(parties > 0, "parties must be > 0");
+        Barrier {
+            state: Lock::with_value(State::new(None)),
+            status: AtomicUsize::new(0),
+            parties,
+            timeout: None,
+        }
+    }
+
+    /// Creates a barrier for `parties` threads (loom build: loom's atomics are not `const`).
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is 0.
+    #[cfg(loom)]
+    #[track_caller]
+    pub fn new(parties: usize) -> Self {
+        assert!(parties > 0, "parties must be > 0");
+        Barrier {
+            state: Lock::with_value(State::new(None)),
+            status: AtomicUsize::new(0),
+            parties,
+            timeout: None,
+        }
+    }
+
+    /// Creates a barrier for `parties` threads whose last arriving thread runs `action` before
+    /// any of them is released: Python's `Barrier(parties, action=f)`.
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let cycles = Arc::new(AtomicUsize::new(0));
+    /// let c = Arc::clone(&cycles);
+    /// let barrier = threadkit::Barrier::with_action(1, move || {
+    ///     c.fetch_add(1, Ordering::Relaxed);
+    /// });
+    /// barrier.wait().unwrap();
+    /// barrier.wait().unwrap();
+    /// assert_eq!(cycles.load(Ordering::Relaxed), 2);
+    /// ```
+    #[track_caller]
+    pub fn with_action(parties: usize, action: impl FnMut() + Send + 'static) -> Self {
+        Barrier::builder(parties).action(action).build()
+    }
+
+    /// Creates a barrier for `parties` threads whose [`wait`](Self::wait) gives up after
+    /// `timeout`, breaking the barrier: Python's `Barrier(parties, timeout=t)`.
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let barrier = threadkit::Barrier::with_timeout(2, Duration::from_millis(10));
+    /// assert!(barrier.wait().is_err()); // nobody else came
+    /// assert!(barrier.is_broken());
+    /// ```
+    #[track_caller]
+    pub fn with_timeout(parties: usize, timeout: Duration) -> Self {
+        Barrier::builder(parties).timeout(timeout).build()
+    }
+
+    /// Starts building a barrier for `parties` threads, to give it both an action and a default
+    /// timeout.
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let barrier = threadkit::Barrier::builder(1)
+    ///     .action(|| println!("all here"))
+    ///     .timeout(Duration::from_secs(2))
+    ///     .build();
+    /// assert!(barrier.wait().unwrap().is_leader());
+    /// ```
+    #[track_caller]
+    pub fn builder(parties: usize) -> BarrierBuilder {
+        assert!(parties > 0, "parties must be > 0");
+        BarrierBuilder {
+            parties,
+            action: None,
+            timeout: None,
+        }
+    }
+
+    /// Waits until all parties have called `wait`, using the barrier's default timeout if it has
+    /// one; returns this thread's arrival index: Python's `barrier.wait()`.
+    ///
+    /// The last thread to arrive runs the action, if any, then releases everyone.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenBarrierError`] if the barrier is broken when this thread arrives or while it waits
+    /// (by [`abort`](Self::abort), [`reset`](Self::reset), a timeout, or a panicking action).
+    /// If this thread's own default timeout expires, it breaks the barrier and gets the error.
+    ///
+    /// # Panics
+    ///
+    /// In the leader, if the action panics: the panic continues after the barrier is broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(2);
+    /// std::thread::scope(|s| {
+    ///     let other = s.spawn(|| barrier.wait().unwrap());
+    ///     let mine = barrier.wait().unwrap();
+    ///     let theirs = other.join().unwrap();
+    ///     assert_eq!(mine.index() + theirs.index(), 1);
+    ///     assert!(mine.is_leader() != theirs.is_leader());
+    /// });
+    /// ```
+    pub fn wait(&self) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        self.wait_until(self.timeout.and_then(wait::deadline_after))
+    }
+
+    /// As [`wait`](Self::wait), but gives up after `timeout` instead of the default timeout:
+    /// Python's `barrier.wait(timeout)`.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenBarrierError`] as for [`wait`](Self::wait); when `timeout` expires first, this
+    /// thread breaks the barrier for everyone and gets the error.
+    ///
+    /// # Panics
+    ///
+    /// In the leader, if the action panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let barrier = threadkit::Barrier::new(2);
+    /// assert!(barrier.wait_timeout(Duration::from_millis(10)).is_err());
+    /// assert!(barrier.is_broken());
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        self.wait_until(wait::deadline_after(timeout))
+    }
+
+    /// As [`wait`](Self::wait), but gives up at `deadline`.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenBarrierError`] as for [`wait_timeout`](Self::wait_timeout).
+    ///
+    /// # Panics
+    ///
+    /// In the leader, if the action panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    ///
+    /// let barrier = threadkit::Barrier::new(1);
+    /// assert_eq!(barrier.wait_deadline(Instant::now()).unwrap().index(), 0);
+    /// ```
+    pub fn wait_deadline(
+        &self,
+        deadline: Instant,
+    ) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        self.wait_until(Some(deadline))
+    }
+
+    /// Breaks the barrier: threads waiting now, and every later `wait`, get
+    /// [`BrokenBarrierError`] until [`reset`](Self::reset). Python's `barrier.abort()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(2);
+    /// barrier.abort();
+    /// assert!(barrier.is_broken());
+    /// assert!(barrier.wait().is_err());
+    /// ```
+    pub fn abort(&self) {
+        let mut st = self.state.acquire();
+        self.break_barrier(&mut st);
+    }
+
+    /// Returns the barrier to its initial, empty state: threads waiting now get
+    /// [`BrokenBarrierError`], and a broken barrier becomes usable again. Python's
+    /// `barrier.reset()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(1);
+    /// barrier.abort();
+    /// barrier.reset();
+    /// assert!(!barrier.is_broken());
+    /// assert!(barrier.wait().is_ok());
+    /// ```
+    pub fn reset(&self) {
+        let mut st = self.state.acquire();
+        st.broken = false;
+        self.end_cycle(&mut st, TOKEN_BROKEN);
+    }
+
+    /// The number of threads the barrier needs (Python's `parties`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Barrier::new(4).parties(), 4);
+    /// ```
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+
+    /// The number of threads waiting in the current cycle; 0 when broken (Python's
+    /// `n_waiting`).
+    ///
+    /// The answer may be stale by the time the caller looks at it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(2);
+    /// assert_eq!(barrier.n_waiting(), 0);
+    /// ```
+    pub fn n_waiting(&self) -> usize {
+        let status = self.status.load(Ordering::Relaxed);
+        if status & BROKEN != 0 {
+            0
+        } else {
+            status >> COUNT_SHIFT
+        }
+    }
+
+    /// Whether the barrier is broken (Python's `broken`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(2);
+    /// assert!(!barrier.is_broken());
+    /// barrier.abort();
+    /// assert!(barrier.is_broken());
+    /// ```
+    #[doc(alias = "broken")]
+    pub fn is_broken(&self) -> bool {
+        self.status.load(Ordering::Relaxed) & BROKEN != 0
+    }
+
+    // ----- internals -----
+
+    fn key(&self) -> usize {
+        &self.status as *const AtomicUsize as usize
+    }
+
+    /// Copies the count and the broken flag to the lock-free status word.
+    fn publish(&self, st: &State) {
+        let broken = if st.broken { BROKEN } else { 0 };
+        self.status
+            .store((st.count << COUNT_SHIFT) | broken, Ordering::Relaxed);
+    }
+
+    /// Marks the barrier broken and wakes every thread waiting in the current cycle with the
+    /// bad news. The cycle stays current until `reset`.
+    fn break_barrier(&self, st: &mut State) {
+        st.broken = true;
+        st.count = 0;
+        // Publish before waking anyone, so that a woken thread never sees the old count.
+        self.publish(st);
+        let woken = wait::unpark_all(self.key(), TOKEN_BROKEN);
+        st.sleepers = st.sleepers.saturating_sub(woken);
+    }
+
+    /// Ends the current cycle, waking its waiters with `token`, and starts the next one.
+    ///
+    /// Every waiter of the cycle is either parked (and woken here) or has timed out and will
+    /// come back for the outcome; the latter are recorded as stragglers.
+    fn end_cycle(&self, st: &mut State, token: UnparkToken) {
+        let generation = st.generation;
+        let sleepers = st.sleepers;
+        st.sleepers = 0;
+        st.count = 0;
+        st.generation = generation.wrapping_add(1);
+        // Publish before waking anyone, so that a woken thread never sees the old count.
+        self.publish(st);
+        let woken = wait::unpark_all(self.key(), token);
+        let left = sleepers.saturating_sub(woken);
+        if left > 0 {
+            st.stragglers.push(Straggler {
+                generation,
+                passed: token == TOKEN_PASSED,
+                remaining: left,
+            });
+        }
+    }
+
+    fn wait_until(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        let mut st = self.state.acquire();
+        if st.broken {
+            return Err(BrokenBarrierError(()));
+        }
+        let index = st.count;
+        let result = BarrierWaitResult {
+            index,
+            leader: index + 1 == self.parties,
+        };
+
+        if result.leader {
+            if let Some(action) = st.action.as_mut() {
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(action)) {
+                    self.break_barrier(&mut st);
+                    drop(st);
+                    panic::resume_unwind(payload);
+                }
+            }
+            self.end_cycle(&mut st, TOKEN_PASSED);
+            return Ok(result);
+        }
+
+        st.count += 1;
+        st.sleepers += 1;
+        let generation = st.generation;
+        self.publish(&st);
+        // Enqueue while still holding the lock and release it only once queued (before_sleep),
+        // so whoever ends this cycle (under the lock) finds us in the queue or knows we timed out.
+        match wait::park(
+            WaitKind::Barrier,
+            self.key(),
+            || true,
+            move || drop::<LockGuard<'_, State>>(st),
+            |_key, _was_last| {},
+            DEFAULT_PARK_TOKEN,
+            deadline,
+        ) {
+            ParkResult::Unparked(TOKEN_PASSED) => Ok(result),
+            ParkResult::Unparked(_) => Err(BrokenBarrierError(())),
+            ParkResult::TimedOut | ParkResult::Invalid => self.timed_out(generation, result),
+        }
+    }
+
+    /// A waiter's deadline passed. It breaks the barrier, unless its cycle ended in the meantime
+    /// (then the cycle's outcome is its outcome, as in Python, where the timed-out wait
+    /// re-checks the state under the lock).
+    #[cold]
+    fn timed_out(
+        &self,
+        generation: u64,
+        result: BarrierWaitResult,
+    ) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        let mut st = self.state.acquire();
+        if st.generation == generation {
+            st.sleepers = st.sleepers.saturating_sub(1);
+            if !st.broken {
+                self.break_barrier(&mut st);
+            }
+            return Err(BrokenBarrierError(()));
+        }
+        let Some(i) = st
+            .stragglers
+            .iter()
+            .position(|s| s.generation == generation)
+        else {
+            return Err(BrokenBarrierError(()));
+        };
+        let straggler = &mut st.stragglers[i];
+        straggler.remaining -= 1;
+        let passed = straggler.passed;
+        if straggler.remaining == 0 {
+            st.stragglers.swap_remove(i);
+        }
+        if passed {
+            Ok(result)
+        } else {
+            Err(BrokenBarrierError(()))
+        }
+    }
+}
+
+impl State {
+    const fn new(action: Option<Action>) -> Self {
+        State {
+            count: 0,
+            sleepers: 0,
+            generation: 0,
+            broken: false,
+            stragglers: Vec::new(),
+            action,
+        }
+    }
+}
+
+impl fmt::Debug for Barrier {
+    /// `Barrier { waiters: 2/3 }` or `Barrier { state: broken }`, as CPython's repr.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Barrier");
+        if self.is_broken() {
+            d.field("state", &format_args!("broken"));
+        } else {
+            d.field(
+                "waiters",
+                &format_args!("{}/{}", self.n_waiting(), self.parties),
+            );
+        }
+        d.finish()
+    }
+}
+
+/// Builds a [`Barrier`] with an action and/or a default timeout; made by [`Barrier::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let barrier = threadkit::Barrier::builder(2).timeout(Duration::from_millis(1)).build();
+/// assert!(barrier.wait().is_err());
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct BarrierBuilder {
+    parties: usize,
+    action: Option<Action>,
+    timeout: Option<Duration>,
+}
+
+impl BarrierBuilder {
+    /// Sets the action the last arriving thread runs in each cycle, before any thread is
+    /// released (Python's `action=`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::builder(1).action(|| ()).build();
+    /// barrier.wait().unwrap();
+    /// ```
+    pub fn action(mut self, action: impl FnMut() + Send + 'static) -> Self {
+        self.action = Some(Box::new(action));
+        self
+    }
+
+    /// Sets the timeout [`Barrier::wait`] uses (Python's `timeout=`); by default it waits
+    /// forever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let barrier = threadkit::Barrier::builder(1).timeout(Duration::from_secs(1)).build();
+    /// barrier.wait().unwrap();
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Creates the barrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::builder(3).build();
+    /// assert_eq!(barrier.parties(), 3);
+    /// ```
+    pub fn build(self) -> Barrier {
+        Barrier {
+            state: Lock::with_value(State::new(self.action)),
+            status: AtomicUsize::new(0),
+            parties: self.parties,
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl fmt::Debug for BarrierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BarrierBuilder")
+            .field("parties", &self.parties)
+            .field("action", &self.action.as_ref().map(|_| "<closure>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// What [`Barrier::wait`] returns to each thread of a cycle that passed.
+///
+/// # Examples
+///
+/// ```
+/// let r = threadkit::Barrier::new(1).wait().unwrap();
+/// assert_eq!(r.index(), 0);
+/// assert!(r.is_leader());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BarrierWaitResult {
+    index: usize,
+    leader: bool,
+}
+
+impl BarrierWaitResult {
+    /// The thread's arrival index in its cycle: 0 for the first, `parties - 1` for the last
+    /// (Python's return value of `wait()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Barrier::new(1).wait().unwrap().index(), 0);
+    /// ```
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Whether this thread arrived last, ran the action, and released the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(threadkit::Barrier::new(1).wait().unwrap().is_leader());
+    /// ```
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+}
+
+/// The error returned by [`Barrier::wait`] when the barrier is broken or breaks while waiting.
+///
+/// Python raises `threading.BrokenBarrierError`.
+///
+/// # Examples
+///
+/// ```
+/// let barrier = threadkit::Barrier::new(2);
+/// barrier.abort();
+/// assert_eq!(barrier.wait().unwrap_err().to_string(), "barrier is broken");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BrokenBarrierError(());
+
+impl fmt::Display for BrokenBarrierError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("barrier is broken")
+    }
+}
+
+impl std::error::Error for BrokenBarrierError {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn status_mirrors_state() {
+        let b = Arc::new(Barrier::new(3));
+        assert_eq!(b.status.load(Ordering::Relaxed), 0);
+        let b2 = Arc::clone(&b);
+        let t = std::thread::spawn(move || b2.wait());
+        while b.n_waiting() != 1 {
+            std::thread::yield_now();
+        }
+        b.abort();
+        assert!(t.join().unwrap().is_err());
+        assert_eq!(b.status.load(Ordering::Relaxed), BROKEN);
+        b.reset();
+        assert_eq!(b.status.load(Ordering::Relaxed), 0);
+        let st = b.state.acquire();
+        assert_eq!((st.count, st.sleepers), (0, 0));
+        assert!(st.stragglers.is_empty());
+    }
+
+    #[test]
+    fn generations_advance_and_leave_nothing_behind() {
+        let b = Arc::new(Barrier::new(2));
+        let b2 = Arc::clone(&b);
+        let t = std::thread::spawn(move || {
+            for _ in 0..200 {
+                b2.wait().unwrap();
+            }
+        });
+        for _ in 0..200 {
+            b.wait().unwrap();
+        }
+        t.join().unwrap();
+        let st = b.state.acquire();
+        assert_eq!(st.generation, 200);
+        assert_eq!((st.count, st.sleepers), (0, 0));
+        assert!(st.stragglers.is_empty());
+    }
+
+    #[test]
+    fn straggler_learns_the_outcome_of_its_cycle() {
+        // Drive the timed-out-after-cycle-ended path directly.
+        let b = Barrier::new(2);
+        let r = BarrierWaitResult {
+            index: 0,
+            leader: false,
+        };
+        {
+            let mut st = b.state.acquire();
+            st.count = 1;
+            st.sleepers = 1;
+            b.end_cycle(&mut st, TOKEN_PASSED); // nobody parked: one straggler recorded
+            st.count = 1;
+            st.sleepers = 1;
+            b.end_cycle(&mut st, TOKEN_BROKEN);
+        }
+        assert_eq!(b.timed_out(1, r), Err(BrokenBarrierError(())));
+        assert_eq!(b.timed_out(0, r), Ok(r));
+        assert!(b.state.acquire().stragglers.is_empty());
+        assert!(!b.is_broken());
+    }
+}

@@ -1,0 +1,882 @@
+//! [`Semaphore`] and [`BoundedSemaphore`]: Python's `threading.Semaphore` and
+//! `threading.BoundedSemaphore`, with the [`SemaphorePermit`] guard they share.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::wait::{self, FilterOp, ParkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+
+/// At least one thread may be parked waiting for a permit (only while the value is zero).
+const PARKED: usize = 1;
+/// The bits above the flag hold the semaphore's value.
+const VALUE_SHIFT: u32 = 1;
+/// One permit, in state-word units.
+const ONE: usize = 1 << VALUE_SHIFT;
+/// The largest value the state word can hold.
+const MAX_VALUE: usize = usize::MAX >> VALUE_SHIFT;
+
+/// The token `release` wakes waiters with; a woken waiter competes for a permit again.
+const TOKEN_RETRY: UnparkToken = UnparkToken(0);
+
+/// The counter both semaphore types are made of: `value << VALUE_SHIFT | PARKED` in one word.
+///
+/// Permits live in the counter, never in wake-ups: a woken waiter takes its permit from the
+/// counter like anyone else (a thread that was not asleep may take it first, as in Python), so a
+/// waiter that times out or loses the race never strands a permit. `release(n)` wakes at most `n`
+/// sleepers, under the parking lot's bucket lock, and clears `PARKED` when none remain.
+struct RawSemaphore {
+    state: AtomicUsize,
+}
+
+impl RawSemaphore {
+    #[cfg(not(loom))]
+    #[track_caller]
+    const fn new(value: usize) -> Self {
+        assert!(
+            value <= MAX_VALUE,
+            "semaphore initial value exceeds Semaphore::MAX_PERMITS"
+        );
+        RawSemaphore {
+            state: AtomicUsize::new(value << VALUE_SHIFT),
+        }
+    }
+
+    #[cfg(loom)]
+    #[track_caller]
+    fn new(value: usize) -> Self {
+        assert!(
+            value <= MAX_VALUE,
+            "semaphore initial value exceeds Semaphore::MAX_PERMITS"
+        );
+        RawSemaphore {
+            state: AtomicUsize::new(value << VALUE_SHIFT),
+        }
+    }
+
+    #[inline]
+    fn key(&self) -> usize {
+        &self.state as *const AtomicUsize as usize
+    }
+
+    #[inline]
+    fn value(&self) -> usize {
+        self.state.load(Ordering::Relaxed) >> VALUE_SHIFT
+    }
+
+    /// Takes a permit if there is one. Uncontended: one load and one compare-exchange.
+    #[inline]
+    fn try_acquire(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state >= ONE {
+            match self.state.compare_exchange_weak(
+                state,
+                state - ONE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(s) => state = s,
+            }
+        }
+        false
+    }
+
+    /// Takes a permit, waiting until `deadline` (`None`: forever). Returns whether it got one.
+    #[inline]
+    fn acquire(&self, deadline: Option<Instant>) -> bool {
+        let state = self.state.load(Ordering::Relaxed);
+        if state >= ONE
+            && self
+                .state
+                .compare_exchange_weak(state, state - ONE, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return true;
+        }
+        self.acquire_slow(deadline)
+    }
+
+    /// The contended acquire: spin briefly, then park until a release wakes us.
+    #[cold]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+        let mut spin = wait::SpinWait::new();
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            // A permit is available: take it, keeping the PARKED bit for the threads asleep.
+            if state >= ONE {
+                match self.state.compare_exchange_weak(
+                    state,
+                    state - ONE,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(s) => state = s,
+                }
+                continue;
+            }
+
+            // Nobody is parked yet: spin a little before going to sleep.
+            if state & PARKED == 0 && spin.spin() {
+                state = self.state.load(Ordering::Relaxed);
+                continue;
+            }
+
+            // Only give up after having looked at the counter (a woken waiter always retries
+            // first, so a wake-up is never wasted on a thread that then reports a timeout).
+            if let Some(deadline) = deadline {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+            }
+
+            // Announce that we are about to park.
+            if state & PARKED == 0 {
+                if let Err(s) = self.state.compare_exchange_weak(
+                    state,
+                    state | PARKED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    state = s;
+                    continue;
+                }
+            }
+
+            // Sleep only if the value is still zero and PARKED still set (a release in between
+            // changed the word, or a timed-out last sleeper cleared the flag).
+            let validate = || self.state.load(Ordering::Relaxed) == PARKED;
+            let timed_out = |_key, was_last: bool| {
+                if was_last {
+                    self.state.fetch_and(!PARKED, Ordering::Relaxed);
+                }
+            };
+            match wait::park(
+                WaitKind::Semaphore,
+                self.key(),
+                validate,
+                || {},
+                timed_out,
+                DEFAULT_PARK_TOKEN,
+                deadline,
+            ) {
+                // Python re-checks the value after a timed-out wait; so do we. We were no longer
+                // queued, so no release counted on waking us.
+                ParkResult::TimedOut => return self.try_acquire(),
+                ParkResult::Unparked(_) | ParkResult::Invalid => {}
+            }
+            spin.reset();
+            state = self.state.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `n` permits if the value stays at most `limit`, and wakes up to `n` sleepers.
+    #[inline]
+    fn release(&self, n: usize, limit: usize) -> Result<(), OverReleaseError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let room = limit.saturating_sub(state >> VALUE_SHIFT);
+            if n > room {
+                return Err(OverReleaseError(()));
+            }
+            // `n <= limit <= MAX_VALUE`, so `n << VALUE_SHIFT` and the sum cannot overflow.
+            match self.state.compare_exchange_weak(
+                state,
+                state + (n << VALUE_SHIFT),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(s) => state = s,
+            }
+        }
+        if state & PARKED != 0 {
+            self.wake(n);
+        }
+        Ok(())
+    }
+
+    /// Wakes at most `n` parked waiters, oldest first; clears PARKED when no sleeper is left.
+    #[cold]
+    fn wake(&self, n: usize) {
+        let mut left = n;
+        let filter = |_token| {
+            if left == 0 {
+                FilterOp::Stop
+            } else {
+                left -= 1;
+                FilterOp::Unpark
+            }
+        };
+        let callback = |result: wait::UnparkResult| {
+            // Under the bucket lock: no thread can enqueue itself on this key meanwhile, so
+            // "nobody left" is exact. Woken threads that find no permit set PARKED again.
+            if !result.have_more_threads {
+                self.state.fetch_and(!PARKED, Ordering::Relaxed);
+            }
+            TOKEN_RETRY
+        };
+        wait::unpark_filter(self.key(), filter, callback);
+    }
+}
+
+/// A counting semaphore: Python's `threading.Semaphore`.
+///
+/// A semaphore holds a value, the number of permits available. [`acquire`](Self::acquire) takes
+/// one, blocking while the value is zero, and returns a [`SemaphorePermit`] that gives it back
+/// when dropped (Python's `with sem:`). [`try_acquire`](Self::try_acquire) never blocks;
+/// [`acquire_timeout`](Self::acquire_timeout) and [`acquire_deadline`](Self::acquire_deadline)
+/// give up after a while. [`release`](Self::release) adds permits from anywhere, for code that
+/// acquires in one place and releases in another.
+///
+/// A plain `Semaphore` does not remember its initial value: releasing more than was acquired
+/// raises the value, as in Python. Use [`BoundedSemaphore`] to catch that mistake.
+///
+/// # Differences from Python
+///
+/// - `acquire(blocking=False)` is [`try_acquire`](Self::try_acquire), `acquire(timeout=t)` is
+///   [`acquire_timeout`](Self::acquire_timeout); they return `Option<SemaphorePermit>` rather
+///   than a `bool`, and the permit releases itself. A [`Duration`] cannot be negative, so the
+///   `ValueError`s for bad arguments cannot happen.
+/// - The value is a `usize`, so `Semaphore(-1)`'s `ValueError` cannot happen; a value above
+///   [`MAX_PERMITS`](Self::MAX_PERMITS) panics.
+/// - `release(n)` takes the count explicitly (`release(1)` is Python's `release()`).
+///   `release(0)` does nothing, where Python raises `ValueError: n must be one or more`.
+/// - `with sem:` is a [`SemaphorePermit`]; a panic inside the block releases the permit (no
+///   poisoning).
+/// - Which waiter gets a released permit is unspecified, as in Python: a thread that was not
+///   waiting may take it first. Waits are not interrupted by signals.
+/// - `Debug` prints `Semaphore { value: 3 }` where Python's repr ends in `value=3>`.
+///
+/// # Size
+///
+/// One word (`usize`).
+///
+/// # Memory ordering
+///
+/// Everything a thread did before releasing a permit (dropping a [`SemaphorePermit`] or calling
+/// [`release`](Self::release)) happens-before everything done by the thread that acquires that
+/// permit, after its acquire returns.
+///
+/// # Examples
+///
+/// At most two workers inside at a time:
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use threadkit::Semaphore;
+///
+/// static POOL: Semaphore = Semaphore::new(2);
+/// static INSIDE: AtomicUsize = AtomicUsize::new(0);
+///
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| {
+///             let _permit = POOL.acquire();
+///             assert!(INSIDE.fetch_add(1, Ordering::SeqCst) < 2);
+///             INSIDE.fetch_sub(1, Ordering::SeqCst);
+///         });
+///     }
+/// });
+/// assert_eq!(POOL.value(), 2);
+/// ```
+pub struct Semaphore {
+    raw: RawSemaphore,
+}
+
+impl Semaphore {
+    /// The largest value a semaphore can hold (`usize::MAX / 2`).
+    pub const MAX_PERMITS: usize = MAX_VALUE;
+
+    /// Creates a semaphore holding `value` permits: Python's `threading.Semaphore(value)`.
+    ///
+    /// `const`, so a semaphore can be a `static`. Python's default value 1 is
+    /// [`Semaphore::default`].
+    ///
+    /// # Panics
+    ///
+    /// If `value` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static DOWNLOADS: threadkit::Semaphore = threadkit::Semaphore::new(3);
+    /// assert_eq!(DOWNLOADS.value(), 3);
+    /// ```
+    #[cfg(not(loom))]
+    #[track_caller]
+    pub const fn new(value: usize) -> Self {
+        Semaphore {
+            raw: RawSemaphore::new(value),
+        }
+    }
+
+    /// Creates a semaphore holding `value` permits (loom build: loom's atomics are not `const`).
+    ///
+    /// # Panics
+    ///
+    /// If `value` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[cfg(loom)]
+    #[track_caller]
+    pub fn new(value: usize) -> Self {
+        Semaphore {
+            raw: RawSemaphore::new(value),
+        }
+    }
+
+    /// Blocks until a permit is available, takes it, and returns the guard that gives it back
+    /// when dropped.
+    ///
+    /// Python's `sem.acquire()` and `with sem:`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = threadkit::Semaphore::new(1);
+    /// {
+    ///     let _permit = sem.acquire();
+    ///     assert_eq!(sem.value(), 0);
+    /// } // released here
+    /// assert_eq!(sem.value(), 1);
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> SemaphorePermit<'_> {
+        self.raw.acquire(None);
+        self.permit()
+    }
+
+    /// Takes a permit if one is available, without blocking.
+    ///
+    /// Python's `sem.acquire(blocking=False)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = threadkit::Semaphore::new(2);
+    /// let a = sem.try_acquire();
+    /// let b = sem.try_acquire();
+    /// assert!(a.is_some() && b.is_some());
+    /// assert!(sem.try_acquire().is_none());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        self.raw.try_acquire().then(|| self.permit())
+    }
+
+    /// Takes a permit, waiting at most `timeout` for one.
+    ///
+    /// Python's `sem.acquire(timeout=t)`. A zero timeout behaves as
+    /// [`try_acquire`](Self::try_acquire); a timeout too large for the clock waits forever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = threadkit::Semaphore::new(1);
+    /// let _held = sem.acquire();
+    /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
+    /// ```
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
+        (self.raw.try_acquire() || self.raw.acquire_slow(wait::deadline_after(timeout)))
+            .then(|| self.permit())
+    }
+
+    /// Takes a permit, waiting until `deadline` at the latest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let sem = threadkit::Semaphore::new(1);
+    /// assert!(sem.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
+    /// ```
+    #[inline]
+    pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
+        self.raw.acquire(Some(deadline)).then(|| self.permit())
+    }
+
+    /// Adds `n` permits and wakes up to `n` waiting threads: Python's `sem.release(n)`.
+    ///
+    /// Use it with permits given up by [`SemaphorePermit::forget`], or to raise the value: a
+    /// plain semaphore may go above its initial value. `release(0)` does nothing.
+    ///
+    /// With nobody waiting this is one atomic operation and no system call.
+    ///
+    /// # Panics
+    ///
+    /// If the value would exceed [`MAX_PERMITS`](Self::MAX_PERMITS); the value is left as it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = threadkit::Semaphore::new(0);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| sem.acquire().forget());
+    ///     s.spawn(|| sem.acquire().forget());
+    ///     sem.release(2); // wakes both
+    /// });
+    /// assert_eq!(sem.value(), 0);
+    /// sem.release(1);
+    /// assert_eq!(sem.value(), 1);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn release(&self, n: usize) {
+        if self.raw.release(n, MAX_VALUE).is_err() {
+            overflow_panic();
+        }
+    }
+
+    /// The number of permits available now (Python's `sem._value`).
+    ///
+    /// The answer may be stale by the time the caller looks at it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = threadkit::Semaphore::new(3);
+    /// let _p = sem.acquire();
+    /// assert_eq!(sem.value(), 2);
+    /// ```
+    #[inline]
+    #[doc(alias = "_value")]
+    #[doc(alias = "available_permits")]
+    pub fn value(&self) -> usize {
+        self.raw.value()
+    }
+
+    #[inline]
+    fn permit(&self) -> SemaphorePermit<'_> {
+        SemaphorePermit {
+            raw: &self.raw,
+            limit: MAX_VALUE,
+        }
+    }
+}
+
+#[cold]
+#[track_caller]
+fn overflow_panic() -> ! {
+    panic!("semaphore value would exceed Semaphore::MAX_PERMITS")
+}
+
+impl Default for Semaphore {
+    /// A semaphore holding one permit, Python's `Semaphore()`.
+    fn default() -> Self {
+        Semaphore::new(1)
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    /// `Semaphore { value: 3 }`, as CPython's `<threading.Semaphore at 0x…: value=3>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("value", &self.value())
+            .finish()
+    }
+}
+
+/// A semaphore that refuses to go above its initial value: Python's
+/// `threading.BoundedSemaphore`.
+///
+/// It acquires like [`Semaphore`]; its [`release`](Self::release) returns an error, and leaves the
+/// value unchanged, when the value would exceed the initial value. Releasing more than was
+/// acquired is almost always a bug, and this is how to catch it.
+///
+/// # Differences from Python
+///
+/// As for [`Semaphore`], and:
+/// - `release(n)` returns `Err(`[`OverReleaseError`]`)` where Python raises
+///   `ValueError: Semaphore released too many times`.
+/// - A [`SemaphorePermit`] cannot report an error when dropped: if the value is already at its
+///   bound (someone called [`release`](Self::release) for a permit that is still alive), dropping
+///   the permit leaves the value unchanged, where Python's `with` block would raise.
+/// - `Debug` prints `BoundedSemaphore { value: 2/3 }` where Python's repr ends in `value=2/3>`.
+///
+/// # Size
+///
+/// Two words: the counter and the initial value.
+///
+/// # Memory ordering
+///
+/// As for [`Semaphore`].
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::BoundedSemaphore;
+///
+/// let sem = BoundedSemaphore::new(2);
+/// sem.acquire().forget();
+/// sem.release(1).unwrap();
+/// let err = sem.release(1).unwrap_err();
+/// assert_eq!(err.to_string(), "semaphore released too many times");
+/// assert_eq!(sem.value(), 2);
+/// ```
+pub struct BoundedSemaphore {
+    raw: RawSemaphore,
+    initial: usize,
+}
+
+impl BoundedSemaphore {
+    /// The largest value a semaphore can hold (`usize::MAX / 2`).
+    pub const MAX_PERMITS: usize = MAX_VALUE;
+
+    /// Creates a semaphore holding `value` permits that can never hold more:
+    /// Python's `threading.BoundedSemaphore(value)`.
+    ///
+    /// `const`, so it can be a `static`. Python's default value 1 is
+    /// [`BoundedSemaphore::default`].
+    ///
+    /// # Panics
+    ///
+    /// If `value` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static CONNECTIONS: threadkit::BoundedSemaphore = threadkit::BoundedSemaphore::new(5);
+    /// assert_eq!(CONNECTIONS.value(), 5);
+    /// ```
+    #[cfg(not(loom))]
+    #[track_caller]
+    pub const fn new(value: usize) -> Self {
+        BoundedSemaphore {
+            raw: RawSemaphore::new(value),
+            initial: value,
+        }
+    }
+
+    /// Creates a bounded semaphore holding `value` permits (loom build).
+    ///
+    /// # Panics
+    ///
+    /// If `value` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS).
+    #[cfg(loom)]
+    #[track_caller]
+    pub fn new(value: usize) -> Self {
+        BoundedSemaphore {
+            raw: RawSemaphore::new(value),
+            initial: value,
+        }
+    }
+
+    /// Blocks until a permit is available, takes it, and returns the guard that gives it back
+    /// when dropped (Python's `acquire()` and `with sem:`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = threadkit::BoundedSemaphore::new(1);
+    /// let permit = sem.acquire();
+    /// assert!(sem.try_acquire().is_none());
+    /// drop(permit);
+    /// assert_eq!(sem.value(), 1);
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> SemaphorePermit<'_> {
+        self.raw.acquire(None);
+        self.permit()
+    }
+
+    /// Takes a permit if one is available, without blocking (`acquire(blocking=False)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = threadkit::BoundedSemaphore::new(1);
+    /// let _p = sem.try_acquire().unwrap();
+    /// assert!(sem.try_acquire().is_none());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        self.raw.try_acquire().then(|| self.permit())
+    }
+
+    /// Takes a permit, waiting at most `timeout` for one (`acquire(timeout=t)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = threadkit::BoundedSemaphore::new(1);
+    /// let _held = sem.acquire();
+    /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
+    /// ```
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
+        (self.raw.try_acquire() || self.raw.acquire_slow(wait::deadline_after(timeout)))
+            .then(|| self.permit())
+    }
+
+    /// Takes a permit, waiting until `deadline` at the latest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let sem = threadkit::BoundedSemaphore::new(1);
+    /// assert!(sem.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
+    /// ```
+    #[inline]
+    pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
+        self.raw.acquire(Some(deadline)).then(|| self.permit())
+    }
+
+    /// Adds `n` permits and wakes up to `n` waiting threads, unless that would take the value
+    /// above its initial value: Python's `sem.release(n)`.
+    ///
+    /// `release(0)` does nothing and succeeds. With nobody waiting a successful release is one
+    /// atomic operation and no system call.
+    ///
+    /// # Errors
+    ///
+    /// [`OverReleaseError`] if the value plus `n` would exceed the initial value (Python:
+    /// `ValueError: Semaphore released too many times`); the value is left unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = threadkit::BoundedSemaphore::new(3);
+    /// sem.acquire().forget();
+    /// sem.acquire().forget();
+    /// assert!(sem.release(3).is_err()); // 1 + 3 > 3: nothing added
+    /// assert_eq!(sem.value(), 1);
+    /// sem.release(2).unwrap();
+    /// assert_eq!(sem.value(), 3);
+    /// ```
+    #[inline]
+    pub fn release(&self, n: usize) -> Result<(), OverReleaseError> {
+        self.raw.release(n, self.initial)
+    }
+
+    /// The number of permits available now (Python's `sem._value`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = threadkit::BoundedSemaphore::new(3);
+    /// let _p = sem.acquire();
+    /// assert_eq!(sem.value(), 2);
+    /// ```
+    #[inline]
+    #[doc(alias = "_value")]
+    #[doc(alias = "available_permits")]
+    pub fn value(&self) -> usize {
+        self.raw.value()
+    }
+
+    /// The value the semaphore was created with, which it never exceeds (Python's
+    /// `sem._initial_value`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = threadkit::BoundedSemaphore::new(3);
+    /// assert_eq!(sem.initial_value(), 3);
+    /// ```
+    #[inline]
+    #[doc(alias = "_initial_value")]
+    pub fn initial_value(&self) -> usize {
+        self.initial
+    }
+
+    #[inline]
+    fn permit(&self) -> SemaphorePermit<'_> {
+        SemaphorePermit {
+            raw: &self.raw,
+            limit: self.initial,
+        }
+    }
+}
+
+impl Default for BoundedSemaphore {
+    /// A bounded semaphore holding one permit, Python's `BoundedSemaphore()`.
+    fn default() -> Self {
+        BoundedSemaphore::new(1)
+    }
+}
+
+impl fmt::Debug for BoundedSemaphore {
+    /// `BoundedSemaphore { value: 2/3 }`, as CPython's `<threading.BoundedSemaphore at 0x…:
+    /// value=2/3>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundedSemaphore")
+            .field("value", &format_args!("{}/{}", self.value(), self.initial))
+            .finish()
+    }
+}
+
+/// One permit of a [`Semaphore`] or [`BoundedSemaphore`]; gives it back when dropped.
+///
+/// Returned by the semaphores' `acquire` methods; its scope is Python's `with sem:` block. A
+/// permit may be sent to another thread and dropped there: semaphores belong to no thread.
+///
+/// # Examples
+///
+/// ```
+/// let sem = threadkit::Semaphore::new(1);
+/// let permit = sem.acquire();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(permit));
+/// });
+/// assert_eq!(sem.value(), 1);
+/// ```
+#[must_use = "if unused the permit is released at once"]
+pub struct SemaphorePermit<'a> {
+    raw: &'a RawSemaphore,
+    /// The value a release may reach: the bound of a `BoundedSemaphore`, or `MAX_VALUE`.
+    limit: usize,
+}
+
+impl SemaphorePermit<'_> {
+    /// Gives up the permit without releasing it: the value stays lower until someone calls
+    /// `release`. The Python pattern of a bare `sem.acquire()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = threadkit::Semaphore::new(1);
+    /// sem.acquire().forget();
+    /// assert_eq!(sem.value(), 0);
+    /// sem.release(1);
+    /// assert_eq!(sem.value(), 1);
+    /// ```
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for SemaphorePermit<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // An error means the value is already at its limit: someone released this permit's unit
+        // behind its back (see `BoundedSemaphore`'s differences). Leave the value as it is.
+        let _ = self.raw.release(1, self.limit);
+    }
+}
+
+impl fmt::Debug for SemaphorePermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphorePermit").finish_non_exhaustive()
+    }
+}
+
+/// The error returned by [`BoundedSemaphore::release`] when the value would exceed the initial
+/// value.
+///
+/// Python raises `ValueError: Semaphore released too many times`.
+///
+/// # Examples
+///
+/// ```
+/// let err = threadkit::BoundedSemaphore::new(1).release(1).unwrap_err();
+/// assert_eq!(err.to_string(), "semaphore released too many times");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverReleaseError(());
+
+impl fmt::Display for OverReleaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("semaphore released too many times")
+    }
+}
+
+impl std::error::Error for OverReleaseError {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(
+            std::mem::size_of::<Semaphore>(),
+            std::mem::size_of::<usize>()
+        );
+        assert_eq!(
+            std::mem::size_of::<BoundedSemaphore>(),
+            2 * std::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
+    fn parked_bit_clears_after_wakeups() {
+        let sem = Arc::new(Semaphore::new(0));
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let sem = Arc::clone(&sem);
+                std::thread::spawn(move || sem.acquire().forget())
+            })
+            .collect();
+        // Wait until all three sleep (the PARKED bit is set once the first one parks).
+        while sem.raw.state.load(Ordering::Relaxed) & PARKED == 0 {
+            std::thread::yield_now();
+        }
+        sem.release(3);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(sem.raw.state.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn timed_out_last_waiter_clears_parked() {
+        let sem = Semaphore::new(0);
+        assert!(sem.acquire_timeout(Duration::from_millis(20)).is_none());
+        assert_eq!(sem.raw.state.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn over_release_panics_and_keeps_value() {
+        let sem = Semaphore::new(Semaphore::MAX_PERMITS - 1);
+        let r = std::panic::catch_unwind(|| sem.release(2));
+        assert!(r.is_err());
+        assert_eq!(sem.value(), Semaphore::MAX_PERMITS - 1);
+        sem.release(1);
+        assert_eq!(sem.value(), Semaphore::MAX_PERMITS);
+    }
+
+    #[test]
+    fn release_zero_is_a_no_op() {
+        let sem = Semaphore::new(0);
+        sem.release(0);
+        assert_eq!(sem.value(), 0);
+        let b = BoundedSemaphore::new(1);
+        assert_eq!(b.release(0), Ok(()));
+        assert_eq!(b.value(), 1);
+    }
+
+    #[test]
+    fn contended_counts_stay_exact() {
+        let sem = Arc::new(Semaphore::new(2));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let sem = Arc::clone(&sem);
+                let inside = Arc::clone(&inside);
+                std::thread::spawn(move || {
+                    for _ in 0..5_000 {
+                        let _p = sem.acquire();
+                        assert!(inside.fetch_add(1, Ordering::SeqCst) < 2);
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(sem.raw.state.load(Ordering::Relaxed), 2 << VALUE_SHIFT);
+    }
+}
