@@ -4,17 +4,17 @@
 //! seconds at a time and does other work in between; the main thread sets the event after three
 //! seconds.
 //!
-//! Python output (3.13):
+//! Python output (3.13; Rust prints `true`/`false` where Python prints `True`/`False`):
 //! ```text
 //! (block     ) wait_for_event starting
 //! (non-block ) wait_for_event_timeout starting
 //! (MainThread) Waiting before calling Event.set()
-//! (non-block ) event set: False
+//! (non-block ) event set: false
 //! (non-block ) doing other work
 //! (non-block ) wait_for_event_timeout starting
 //! (MainThread) Event is set
-//! (block     ) event set: True
-//! (non-block ) event set: True
+//! (block     ) event set: true
+//! (non-block ) event set: true
 //! (non-block ) processing event
 //! ```
 
@@ -25,21 +25,12 @@ use std::time::Duration;
 use log::debug;
 use threadkit::{Builder, Event};
 
-/// Python's `str(bool)`.
-fn py_bool(b: bool) -> &'static str {
-    if b {
-        "True"
-    } else {
-        "False"
-    }
-}
-
 /// Wait for the event to be set before doing anything.
 fn wait_for_event(e: &Event) {
     debug!("wait_for_event starting");
-    // `wait()` returns only once the event is set: Python's `e.wait()` returns True here.
+    // `wait()` returns only once the event is set (Python's `e.wait()` returns True here).
     e.wait();
-    debug!("event set: {}", py_bool(true));
+    debug!("event set: {}", e.is_set());
 }
 
 /// Wait `t` at a time, doing other work in between, until the event is set.
@@ -47,7 +38,7 @@ fn wait_for_event_timeout(e: &Event, t: Duration) {
     while !e.is_set() {
         debug!("wait_for_event_timeout starting");
         let event_is_set = e.wait_timeout(t);
-        debug!("event set: {}", py_bool(event_is_set));
+        debug!("event set: {event_is_set}");
         if event_is_set {
             debug!("processing event");
         } else {

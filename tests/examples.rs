@@ -215,3 +215,53 @@ fn logging_backends_carry_threadkit_names() {
         assert_eq!(r.stderr, want, "{example}");
     }
 }
+
+#[test]
+fn threading_event() {
+    let r = run("threading_event");
+    let want = strings(&[
+        "(block     ) wait_for_event starting",
+        "(non-block ) wait_for_event_timeout starting",
+        "(MainThread) Waiting before calling Event.set()",
+        "(non-block ) event set: false",
+        "(non-block ) doing other work",
+        "(non-block ) wait_for_event_timeout starting",
+        "(MainThread) Event is set",
+        "(block     ) event set: true",
+        "(non-block ) event set: true",
+        "(non-block ) processing event",
+    ]);
+    assert_eq!(sorted(&r.stderr), sorted(&want));
+    // The timed-out wait comes before the set; both waiters report true only after it.
+    let set = position(&r.stderr, "(MainThread) Waiting before calling Event.set()");
+    assert!(position(&r.stderr, "(non-block ) event set: false") > set);
+    assert!(position(&r.stderr, "(non-block ) processing event") > set);
+    assert!(r.elapsed >= Duration::from_millis(2500), "{:?}", r.elapsed);
+}
+
+#[test]
+fn threading_semaphore() {
+    let r = run("threading_semaphore");
+    // "2026-11-24 17:26:51,336 (0 ) Running: ['0', '1']": check the timestamp's shape, then that
+    // never more than two names are running at once.
+    assert_eq!(r.stderr.len(), 12, "{:?}", r.stderr);
+    for line in &r.stderr {
+        let (stamp, rest) = line.split_at(23);
+        assert_eq!(stamp.as_bytes()[4], b'-', "{line}");
+        assert_eq!(stamp.as_bytes()[19], b',', "{line}");
+        assert!(rest.starts_with(" ("), "{line}");
+        if let Some(list) = rest.split("Running: ").nth(1) {
+            assert!(
+                list.matches('\'').count() <= 4,
+                "more than two running: {line}"
+            );
+        }
+    }
+    let waiting = r
+        .stderr
+        .iter()
+        .filter(|l| l.ends_with("Waiting to join the pool"))
+        .count();
+    assert_eq!(waiting, 4);
+    assert!(r.stderr.last().unwrap().ends_with("Running: []"));
+}
