@@ -32,6 +32,10 @@
 //! | `threading._register_atexit(f)`, `threading._shutdown()` | [`register_atexit`], [`shutdown`] |
 //! | `Lock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `with lock:` | [`Lock::new`]; [`acquire`](Lock::acquire) → guard, [`try_acquire`](Lock::try_acquire), [`acquire_timeout`](Lock::acquire_timeout), [`release`](Lock::release), [`locked`](Lock::locked), the guard's scope |
 //! | `Event()`; `set()`, `clear()`, `is_set()`, `wait()`, `wait(t)` | [`Event::new`]; [`set`](Event::set), [`clear`](Event::clear), [`is_set`](Event::is_set), [`wait`](Event::wait), [`wait_timeout`](Event::wait_timeout) |
+//! | `queue.Queue(maxsize)`, `LifoQueue`, `PriorityQueue`, `SimpleQueue()` | [`queue::Queue::new`], [`queue::LifoQueue::new`], [`queue::PriorityQueue::new`], [`queue::SimpleQueue::new`] (see [`queue`] for the full table) |
+//! | `q.put(x)`, `put_nowait(x)`, `put(x, timeout=t)`; `q.get()`, `get_nowait()`, `get(timeout=t)` | [`put`](queue::Queue::put), [`try_put`](queue::Queue::try_put), [`put_timeout`](queue::Queue::put_timeout); [`get`](queue::Queue::get), [`try_get`](queue::Queue::try_get), [`get_timeout`](queue::Queue::get_timeout) → `Result` |
+//! | `q.task_done()`, `q.join()`, `q.shutdown()`, `q.shutdown(immediate=True)` | [`task_done`](queue::Queue::task_done), [`join`](queue::Queue::join), [`shutdown`](queue::Queue::shutdown), [`shutdown_immediate`](queue::Queue::shutdown_immediate) |
+//! | `queue.Full`, `queue.Empty`, `queue.ShutDown` | [`queue::TryPutError::Full`], [`queue::TryGetError::Empty`], the errors' `ShutDown` variants |
 //! | `logging.basicConfig(format='(%(threadName)-10s) %(message)s')` | `threadkit::logging::basic_config(...)` (feature `logging`) |
 //!
 //! # Daemon threads and process exit
@@ -61,9 +65,10 @@
 
 mod event;
 mod lock;
-mod loom;
 #[cfg(feature = "logging")]
 pub mod logging;
+mod loom;
+pub mod queue;
 pub mod thread;
 mod wait;
 

@@ -34,6 +34,12 @@ pub(crate) enum WaitKind {
     Lock,
     /// [`crate::Event::wait`].
     Event,
+    /// A `get` on an empty queue ([`crate::queue`]).
+    QueueGet,
+    /// A `put` on a full queue ([`crate::queue`]).
+    QueuePut,
+    /// A queue's `join`, waiting for `task_done` ([`crate::queue`]).
+    QueueJoin,
 }
 
 thread_local! {
