@@ -23,7 +23,7 @@ impl<T> Buffer for Lifo<T> {
     #[inline]
     fn push(&self, item: T, state: &State) -> Result<(), (T, Refusal)> {
         let mut items = self.items.acquire();
-        if let Err(refusal) = state.admit() {
+        if let Err(refusal) = state.admit_uncached() {
             return Err((item, refusal));
         }
         items.push(item);

@@ -59,7 +59,9 @@
 //!
 //! All the waiting goes through the crate's parking layer: getters, putters and joiners park on
 //! three keys of their own, and each side keeps a count of its sleepers, so a `put` or `get` with
-//! nobody waiting makes no system call. Before parking, a blocked `get` or `put` spins briefly on
+//! nobody waiting makes no system call. The length is kept as two counters, items ever put and
+//! items ever taken, each written by one side on its own cache line, and the unfinished tasks
+//! are "items ever put" minus "tasks done", so a `put` writes nothing that consumers write. Before parking, a blocked `get` or `put` spins briefly on
 //! the queue's length, which avoids most sleeps when producer and consumer run at similar speeds.
 //! [`Queue`] and [`SimpleQueue`] keep their items in two halves, each behind its own
 //! [`Lock`](crate::Lock): producers append to one, consumers take from the other and swap the two
@@ -116,65 +118,120 @@ pub(crate) enum Refusal {
 }
 
 /// The counters every store shares, read without locks by waiters and by `len`.
+///
+/// The length is `pushed - popped`: two counters, each written by one side only (under that
+/// side's lock) and each on its own cache line, so that with the two-lock FIFO a producer and a
+/// consumer do not write to a common line on every item. Both only grow (wrapping).
 pub(crate) struct State {
-    /// Items in the store. Changed only under the store's lock (the put-side lock for increments),
-    /// so it never counts an item a consumer cannot reach yet.
-    len: AtomicUsize,
-    /// Items put and not yet marked done (Python's `unfinished_tasks`).
-    unfinished: AtomicUsize,
+    /// Items ever stored; written only under the put-side lock.
+    pushed: CachePadded<AtomicUsize>,
+    /// Items ever taken out (by a get, a drain, or lost to a panic); written only under the
+    /// get-side lock.
+    popped: CachePadded<AtomicUsize>,
+    /// Tasks finished: `task_done` calls, plus the items an immediate shutdown dropped. The
+    /// unfinished tasks (Python's `unfinished_tasks`) are `pushed - finished`, so a `put` counts
+    /// its task without touching a counter the consumers write.
+    finished: CachePadded<AtomicUsize>,
+    /// Read-mostly: the shut-down flag, the fixed settings and the waiter counts.
+    config: CachePadded<Config>,
+}
+
+/// The read-mostly part of [`State`].
+struct Config {
     /// Set once by `shutdown`, under the store's locks.
     shut_down: AtomicBool,
     /// 0 for unbounded.
     maxsize: usize,
     /// Whether `put` counts unfinished tasks (not for `SimpleQueue`).
     track_tasks: bool,
+    /// Parked getters, putters and joiners; the keys they park on are these fields' addresses.
+    waiters: Waiters,
 }
 
 impl State {
     fn new(maxsize: usize, track_tasks: bool) -> Self {
         State {
-            len: AtomicUsize::new(0),
-            unfinished: AtomicUsize::new(0),
-            shut_down: AtomicBool::new(false),
-            maxsize,
-            track_tasks,
+            pushed: CachePadded(AtomicUsize::new(0)),
+            popped: CachePadded(AtomicUsize::new(0)),
+            finished: CachePadded(AtomicUsize::new(0)),
+            config: CachePadded(Config {
+                shut_down: AtomicBool::new(false),
+                maxsize,
+                track_tasks,
+                waiters: Waiters::default(),
+            }),
         }
     }
 
-    /// Called under the put-side lock before storing an item: may it go in?
+    /// The number of items stored. Reads `popped` before `pushed`: `pushed` only grows and is
+    /// never behind `popped`, so the difference cannot go negative.
     #[inline]
-    pub(crate) fn admit(&self) -> Result<(), Refusal> {
-        if self.shut_down.load(Ordering::Relaxed) {
+    fn len(&self) -> usize {
+        let popped = self.popped.load(Ordering::SeqCst);
+        self.pushed.load(Ordering::SeqCst).wrapping_sub(popped)
+    }
+
+    /// Tasks put and not finished. Reads `finished` before `pushed`, as [`len`](Self::len) does.
+    #[inline]
+    fn unfinished(&self) -> usize {
+        let finished = self.finished.load(Ordering::SeqCst);
+        self.pushed.load(Ordering::SeqCst).wrapping_sub(finished)
+    }
+
+    #[inline]
+    fn is_shut_down(&self) -> bool {
+        self.config.shut_down.load(Ordering::SeqCst)
+    }
+
+    /// Called under the put-side lock before storing an item: may it go in?
+    ///
+    /// `popped_seen` is the put side's cache of `popped` (a value it read earlier, so never ahead
+    /// of the real one): the consumers' counter is only re-read when the cached one says "full",
+    /// so a bounded queue with room does not pull the consumers' cache line on every put.
+    #[inline]
+    pub(crate) fn admit(&self, popped_seen: &mut usize) -> Result<(), Refusal> {
+        let config = &*self.config;
+        if config.shut_down.load(Ordering::Relaxed) {
             return Err(Refusal::ShutDown);
         }
-        if self.maxsize != 0 && self.len.load(Ordering::Relaxed) >= self.maxsize {
-            return Err(Refusal::Full);
+        if config.maxsize != 0 {
+            let pushed = self.pushed.load(Ordering::Relaxed);
+            if pushed.wrapping_sub(*popped_seen) >= config.maxsize {
+                *popped_seen = self.popped.load(Ordering::SeqCst);
+                if pushed.wrapping_sub(*popped_seen) >= config.maxsize {
+                    return Err(Refusal::Full);
+                }
+            }
         }
         Ok(())
     }
 
-    /// Called under the put-side lock once the item is stored. Counts the task before the lock
-    /// is released, so a consumer's `task_done` always finds it.
+    /// [`admit`](Self::admit) for a store whose put and get sides share one lock (nothing to
+    /// cache: the counters' lines move with the lock anyway).
+    #[inline]
+    pub(crate) fn admit_uncached(&self) -> Result<(), Refusal> {
+        let mut popped = self.popped.load(Ordering::Relaxed);
+        self.admit(&mut popped)
+    }
+
+    /// Called under the put-side lock once the item is stored (which also counts its task).
     #[inline]
     pub(crate) fn pushed(&self) {
-        if self.track_tasks {
-            self.unfinished.fetch_add(1, Ordering::Relaxed);
-        }
-        // SeqCst: pairs with the getters' count in `Core::wake_getter` (see `Core::park_on`).
-        self.len.fetch_add(1, Ordering::SeqCst);
+        // SeqCst: pairs with the getters' count (see `Core::park_on`).
+        self.pushed.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Called under the get-side lock once an item is taken out.
     #[inline]
     pub(crate) fn popped(&self) {
-        self.len.fetch_sub(1, Ordering::SeqCst);
+        self.popped.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Called under the get-side lock(s) when the store is empty: `Empty`, or `ShutDown` once the
     /// queue is shut down.
     #[inline]
     pub(crate) fn refuse_get(&self) -> Refusal {
-        if self.shut_down.load(Ordering::Relaxed) {
+        if self.config.shut_down.load(Ordering::Relaxed) {
             Refusal::ShutDown
         } else {
             Refusal::Empty
@@ -183,13 +240,13 @@ impl State {
 
     /// Called under all the store's locks by `shutdown`.
     pub(crate) fn close(&self) {
-        self.shut_down.store(true, Ordering::SeqCst);
+        self.config.shut_down.store(true, Ordering::SeqCst);
     }
 
-    /// Called under all the store's locks when `shutdown_immediate` took `n` items out, or when a
+    /// Called under the get-side lock(s) when `shutdown_immediate` took `n` items out, or when a
     /// store lost `n` items to a panic.
     pub(crate) fn drained(&self, n: usize) {
-        self.len.fetch_sub(n, Ordering::SeqCst);
+        self.popped.fetch_add(n, Ordering::SeqCst);
     }
 
     /// Called under the store's lock when a panic left `n` items in it that `pushed` did not count
@@ -200,32 +257,31 @@ impl State {
         }
     }
 
-    /// Without locks: `Some` when a get must fail now. Reads the length before the flag: a flag
-    /// still clear means it was clear when the length was read, so `Empty` is a true answer for
-    /// that moment; `ShutDown` is only given after re-reading the length once the flag is seen.
+    /// Without the put-side lock: `Some` when a get must fail now. Reads the length before the
+    /// flag: a flag still clear means it was clear when the length was read, so `Empty` is a true
+    /// answer for that moment; `ShutDown` is only given after re-reading the length once the
+    /// flag is seen (no put can succeed after the flag is set).
     #[inline]
-    fn quick_refuse_get(&self) -> Option<Refusal> {
-        if self.len.load(Ordering::SeqCst) != 0 {
+    pub(crate) fn quick_refuse_get(&self) -> Option<Refusal> {
+        if self.len() != 0 {
             return None;
         }
-        if !self.shut_down.load(Ordering::Acquire) {
+        if !self.is_shut_down() {
             return Some(Refusal::Empty);
         }
-        (self.len.load(Ordering::SeqCst) == 0).then_some(Refusal::ShutDown)
+        (self.len() == 0).then_some(Refusal::ShutDown)
     }
 
     /// Whether a `get` has to wait (empty and open).
     #[inline]
     fn get_blocks(&self) -> bool {
-        self.len.load(Ordering::SeqCst) == 0 && !self.shut_down.load(Ordering::SeqCst)
+        self.len() == 0 && !self.is_shut_down()
     }
 
     /// Whether a `put` has to wait (bounded, full and open).
     #[inline]
     fn put_blocks(&self) -> bool {
-        self.maxsize != 0
-            && self.len.load(Ordering::SeqCst) >= self.maxsize
-            && !self.shut_down.load(Ordering::SeqCst)
+        self.config.maxsize != 0 && self.len() >= self.config.maxsize && !self.is_shut_down()
     }
 }
 
@@ -258,8 +314,7 @@ pub(crate) trait Buffer {
 
 /// The machinery shared by every queue type: counters, waiting and waking, over a [`Buffer`].
 pub(crate) struct Core<B> {
-    state: CachePadded<State>,
-    waiters: CachePadded<Waiters>,
+    state: State,
     buf: B,
 }
 
@@ -269,8 +324,7 @@ const TOKEN: UnparkToken = UnparkToken(0);
 impl<B: Default> Core<B> {
     pub(crate) fn new(maxsize: usize, track_tasks: bool) -> Self {
         Core {
-            state: CachePadded(State::new(maxsize, track_tasks)),
-            waiters: CachePadded::default(),
+            state: State::new(maxsize, track_tasks),
             buf: B::default(),
         }
     }
@@ -279,27 +333,27 @@ impl<B: Default> Core<B> {
 impl<B> Core<B> {
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.state.len.load(Ordering::Relaxed)
+        self.state.len()
     }
 
     #[inline]
     pub(crate) fn maxsize(&self) -> usize {
-        self.state.maxsize
+        self.state.config.maxsize
     }
 
     #[inline]
     pub(crate) fn is_full(&self) -> bool {
-        self.state.maxsize != 0 && self.len() >= self.state.maxsize
+        self.state.config.maxsize != 0 && self.len() >= self.state.config.maxsize
     }
 
     #[inline]
     pub(crate) fn unfinished_tasks(&self) -> usize {
-        self.state.unfinished.load(Ordering::Relaxed)
+        self.state.unfinished()
     }
 
     #[inline]
     pub(crate) fn is_shutdown(&self) -> bool {
-        self.state.shut_down.load(Ordering::Acquire)
+        self.state.is_shut_down()
     }
 
     /// `Debug` for the public types: kind, length, maxsize and the rest of the state.
@@ -307,7 +361,7 @@ impl<B> Core<B> {
         let mut d = f.debug_struct(kind);
         d.field("len", &self.len());
         d.field("maxsize", &self.maxsize());
-        if self.state.track_tasks {
+        if self.state.config.track_tasks {
             d.field("unfinished_tasks", &self.unfinished_tasks());
             d.field("is_shutdown", &self.is_shutdown());
         }
@@ -321,16 +375,16 @@ impl<B> Core<B> {
     /// After a put: wake one parked getter, if there is one. With nobody parked this is one load.
     #[inline]
     fn wake_getter(&self) {
-        if self.waiters.getters.load(Ordering::SeqCst) != 0 {
-            wait::unpark_one(Self::key(&self.waiters.getters), |_| TOKEN);
+        if self.state.config.waiters.getters.load(Ordering::SeqCst) != 0 {
+            wait::unpark_one(Self::key(&self.state.config.waiters.getters), |_| TOKEN);
         }
     }
 
     /// After a get: wake one parked putter, if there is one.
     #[inline]
     fn wake_putter(&self) {
-        if self.waiters.putters.load(Ordering::SeqCst) != 0 {
-            wait::unpark_one(Self::key(&self.waiters.putters), |_| TOKEN);
+        if self.state.config.waiters.putters.load(Ordering::SeqCst) != 0 {
+            wait::unpark_one(Self::key(&self.state.config.waiters.putters), |_| TOKEN);
         }
     }
 
@@ -363,44 +417,50 @@ impl<B> Core<B> {
 
     /// `task_done`: one unfinished task fewer; wakes the joiners when none is left.
     pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
-        let unfinished = &self.state.unfinished;
-        let mut n = unfinished.load(Ordering::Relaxed);
+        let (pushed, finished) = (&self.state.pushed, &self.state.finished);
+        let mut done = finished.load(Ordering::SeqCst);
         loop {
-            if n == 0 {
+            // `pushed` only grows, so "a task is unfinished" stays true until `finished` moves.
+            if pushed.load(Ordering::SeqCst).wrapping_sub(done) == 0 {
                 return Err(TaskDoneError(()));
             }
-            match unfinished.compare_exchange_weak(n, n - 1, Ordering::SeqCst, Ordering::Relaxed) {
+            match finished.compare_exchange_weak(
+                done,
+                done.wrapping_add(1),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
                 Ok(_) => break,
-                Err(now) => n = now,
+                Err(now) => done = now,
             }
         }
-        if n == 1 {
+        if pushed.load(Ordering::SeqCst) == done.wrapping_add(1) {
             self.wake_joiners();
         }
         Ok(())
     }
 
     fn wake_joiners(&self) {
-        if self.waiters.joiners.load(Ordering::SeqCst) != 0 {
-            wait::unpark_all(Self::key(&self.waiters.joiners), TOKEN);
+        if self.state.config.waiters.joiners.load(Ordering::SeqCst) != 0 {
+            wait::unpark_all(Self::key(&self.state.config.waiters.joiners), TOKEN);
         }
     }
 
     /// `join`: waits until no task is unfinished, or until `deadline`; returns whether none is.
     pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
         loop {
-            if self.state.unfinished.load(Ordering::Acquire) == 0 {
+            if self.state.unfinished() == 0 {
                 return true;
             }
-            let unfinished = &self.state.unfinished;
+            let state = &self.state;
             let timed_out = self.park_on(
                 WaitKind::QueueJoin,
-                &self.waiters.joiners,
-                || unfinished.load(Ordering::SeqCst) != 0,
+                &self.state.config.waiters.joiners,
+                || state.unfinished() != 0,
                 deadline,
             );
             if timed_out {
-                return self.state.unfinished.load(Ordering::Acquire) == 0;
+                return self.state.unfinished() == 0;
             }
         }
     }
@@ -432,10 +492,10 @@ impl<B: Buffer> Core<B> {
             if !self.state.put_blocks() {
                 continue;
             }
-            let state = &*self.state;
+            let state = &self.state;
             let timed_out = self.park_on(
                 WaitKind::QueuePut,
-                &self.waiters.putters,
+                &self.state.config.waiters.putters,
                 || state.put_blocks(),
                 deadline,
             );
@@ -449,9 +509,6 @@ impl<B: Buffer> Core<B> {
     /// A get that never waits.
     #[inline]
     pub(crate) fn try_get(&self) -> Result<B::Item, Refusal> {
-        if let Some(refusal) = self.state.quick_refuse_get() {
-            return Err(refusal);
-        }
         let item = self.buf.pop(&self.state)?;
         self.wake_putter();
         Ok(item)
@@ -469,10 +526,10 @@ impl<B: Buffer> Core<B> {
             if !self.state.get_blocks() {
                 continue;
             }
-            let state = &*self.state;
+            let state = &self.state;
             let timed_out = self.park_on(
                 WaitKind::QueueGet,
-                &self.waiters.getters,
+                &self.state.config.waiters.getters,
                 || state.get_blocks(),
                 deadline,
             );
@@ -487,8 +544,8 @@ impl<B: Buffer> Core<B> {
     /// `immediate`, also drop what is queued and count those tasks done.
     pub(crate) fn shutdown(&self, immediate: bool) {
         let (n, drained) = self.buf.close(&self.state, immediate);
-        wait::unpark_all(Self::key(&self.waiters.putters), TOKEN);
-        wait::unpark_all(Self::key(&self.waiters.getters), TOKEN);
+        wait::unpark_all(Self::key(&self.state.config.waiters.putters), TOKEN);
+        wait::unpark_all(Self::key(&self.state.config.waiters.getters), TOKEN);
         if immediate {
             self.forget_tasks(n);
             self.wake_joiners();
@@ -496,18 +553,25 @@ impl<B: Buffer> Core<B> {
         drop(drained); // outside the locks: an item's `drop` may use the queue
     }
 
-    /// Takes `n` off the unfinished tasks, stopping at zero (immediate shutdown).
+    /// Takes `n` off the unfinished tasks, stopping at zero (immediate shutdown). Called after
+    /// `close`, when no put can succeed any more, so `pushed` no longer moves.
     fn forget_tasks(&self, n: usize) {
-        if n == 0 || !self.state.track_tasks {
+        if n == 0 || !self.state.config.track_tasks {
             return;
         }
-        let unfinished = &self.state.unfinished;
-        let mut cur = unfinished.load(Ordering::Relaxed);
+        let finished = &self.state.finished;
+        let pushed = self.state.pushed.load(Ordering::SeqCst);
+        let mut done = finished.load(Ordering::SeqCst);
         loop {
-            let new = cur.saturating_sub(n);
-            match unfinished.compare_exchange_weak(cur, new, Ordering::SeqCst, Ordering::Relaxed) {
+            let forget = n.min(pushed.wrapping_sub(done));
+            match finished.compare_exchange_weak(
+                done,
+                done.wrapping_add(forget),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
                 Ok(_) => return,
-                Err(now) => cur = now,
+                Err(now) => done = now,
             }
         }
     }
@@ -520,14 +584,24 @@ impl<B: Buffer> Core<B> {
 /// in `head` is older than everything in `tail` and the order stays first in, first out.
 pub(crate) struct Fifo<T> {
     head: CachePadded<Lock<VecDeque<T>>>,
-    tail: CachePadded<Lock<VecDeque<T>>>,
+    tail: CachePadded<Lock<Tail<T>>>,
+}
+
+/// The put side of [`Fifo`].
+struct Tail<T> {
+    items: VecDeque<T>,
+    /// The put side's cache of `State::popped` (see [`State::admit`]).
+    popped_seen: usize,
 }
 
 impl<T> Default for Fifo<T> {
     fn default() -> Self {
         Fifo {
             head: CachePadded(Lock::with_value(VecDeque::new())),
-            tail: CachePadded(Lock::with_value(VecDeque::new())),
+            tail: CachePadded(Lock::with_value(Tail {
+                items: VecDeque::new(),
+                popped_seen: 0,
+            })),
         }
     }
 }
@@ -539,10 +613,10 @@ impl<T> Buffer for Fifo<T> {
     #[inline]
     fn push(&self, item: T, state: &State) -> Result<(), (T, Refusal)> {
         let mut tail = self.tail.acquire();
-        if let Err(refusal) = state.admit() {
+        if let Err(refusal) = state.admit(&mut tail.popped_seen) {
             return Err((item, refusal));
         }
-        tail.push_back(item);
+        tail.items.push_back(item);
         state.pushed();
         Ok(())
     }
@@ -551,11 +625,15 @@ impl<T> Buffer for Fifo<T> {
     fn pop(&self, state: &State) -> Result<T, Refusal> {
         let mut head = self.head.acquire();
         if head.is_empty() {
+            // Nothing on the put side either: answer without touching the producers' lock.
+            if let Some(refusal) = state.quick_refuse_get() {
+                return Err(refusal);
+            }
             let mut tail = self.tail.acquire();
-            if tail.is_empty() {
+            if tail.items.is_empty() {
                 return Err(state.refuse_get());
             }
-            std::mem::swap(&mut *head, &mut *tail);
+            std::mem::swap(&mut *head, &mut tail.items);
         }
         match head.pop_front() {
             Some(item) => {
@@ -573,7 +651,7 @@ impl<T> Buffer for Fifo<T> {
         if !immediate {
             return (0, Default::default());
         }
-        let drained = (std::mem::take(&mut *head), std::mem::take(&mut *tail));
+        let drained = (std::mem::take(&mut *head), std::mem::take(&mut tail.items));
         let n = drained.0.len() + drained.1.len();
         state.drained(n);
         (n, drained)
@@ -1204,9 +1282,18 @@ mod tests {
         q.put(1).unwrap();
         assert!(q.put_timeout(2, Duration::from_millis(1)).is_err());
         assert!(!q.join_timeout(Duration::from_millis(1)));
-        assert_eq!(q.core.waiters.getters.load(Ordering::Relaxed), 0);
-        assert_eq!(q.core.waiters.putters.load(Ordering::Relaxed), 0);
-        assert_eq!(q.core.waiters.joiners.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            q.core.state.config.waiters.getters.load(Ordering::Relaxed),
+            0
+        );
+        assert_eq!(
+            q.core.state.config.waiters.putters.load(Ordering::Relaxed),
+            0
+        );
+        assert_eq!(
+            q.core.state.config.waiters.joiners.load(Ordering::Relaxed),
+            0
+        );
     }
 
     #[test]

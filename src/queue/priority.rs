@@ -67,7 +67,7 @@ impl<T: Ord> Buffer for Prio<T> {
     #[inline]
     fn push(&self, item: T, state: &State) -> Result<(), (T, Refusal)> {
         let mut heap = self.heap.acquire();
-        if let Err(refusal) = state.admit() {
+        if let Err(refusal) = state.admit_uncached() {
             return Err((item, refusal));
         }
         let seq = heap.next_seq;
@@ -134,6 +134,13 @@ bounded_queue! {
     /// - Items must implement [`Ord`], checked at compile time (Python fails at run time when two
     ///   items cannot be compared).
     /// - Equal items come out in insertion order; Python's `heapq` does not promise that.
+    ///
+    /// # Panics
+    ///
+    /// A panic in the items' [`Ord`] propagates out of the `put` or `get` that compared them
+    /// (Python likewise propagates an exception from `_put`/`_get`). The queue stays usable and
+    /// its length right: an item whose `put` panicked stays queued (and counts as a task); an item
+    /// whose `get` panicked is dropped, and stays an unfinished task until a `task_done` for it.
     ///
     /// # Memory ordering
     ///
