@@ -64,7 +64,7 @@
 //! are "items ever put" minus "tasks done", so a `put` writes nothing that consumers write. Before parking, a blocked `get` or `put` spins briefly on
 //! the queue's length, which avoids most sleeps when producer and consumer run at similar speeds.
 //! [`Queue`] and [`SimpleQueue`] keep their items in two halves, each behind its own
-//! [`Lock`](crate::Lock): producers append to one, consumers take from the other and swap the two
+//! [`Lock`]: producers append to one, consumers take from the other and swap the two
 //! (in constant time) when theirs runs dry, so producers and consumers rarely contend for the same
 //! lock. [`LifoQueue`] and [`PriorityQueue`] keep one store behind one lock.
 
@@ -318,6 +318,12 @@ pub(crate) struct Core<B> {
     buf: B,
 }
 
+/// Whether `deadline` has passed (a zero timeout only tries once, without spinning).
+#[inline]
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
 /// Wakers pass no information.
 const TOKEN: UnparkToken = UnparkToken(0);
 
@@ -487,6 +493,9 @@ impl<B: Buffer> Core<B> {
                 Err((back, Refusal::Full)) => item = back,
                 done => return done,
             }
+            if past(deadline) {
+                return Err((item, Refusal::Full));
+            }
             // Spin a little while the queue stays full, then sleep.
             while self.state.put_blocks() && spin.spin() {}
             if !self.state.put_blocks() {
@@ -521,6 +530,9 @@ impl<B: Buffer> Core<B> {
             match self.try_get() {
                 Err(Refusal::Empty) => {}
                 done => return done,
+            }
+            if past(deadline) {
+                return Err(Refusal::Empty);
             }
             while self.state.get_blocks() && spin.spin() {}
             if !self.state.get_blocks() {
@@ -1249,6 +1261,15 @@ bounded_queue! {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn shareable_when_items_are_send() {
+        fn shareable<Q: Send + Sync>() {}
+        shareable::<Queue<std::cell::Cell<u8>>>();
+        shareable::<LifoQueue<std::cell::Cell<u8>>>();
+        shareable::<PriorityQueue<Box<u8>>>();
+        shareable::<SimpleQueue<std::cell::Cell<u8>>>();
+    }
 
     #[test]
     fn fifo_swap_keeps_order() {
