@@ -65,9 +65,9 @@
 
 mod event;
 mod lock;
+mod loom;
 #[cfg(feature = "logging")]
 pub mod logging;
-mod loom;
 pub mod queue;
 pub mod thread;
 mod wait;
