@@ -36,6 +36,10 @@
 //! | `sem.release(n)`, `sem._value`; bounded over-release `ValueError` | [`release(n)`](Semaphore::release), [`value`](Semaphore::value); [`BoundedSemaphore::release`] → `Err(`[`OverReleaseError`]`)` |
 //! | `Barrier(parties, action=f, timeout=t)`; `wait()`, `wait(t)` → index | [`Barrier::new`], [`Barrier::with_action`], [`Barrier::with_timeout`], [`Barrier::builder`]; [`wait`](Barrier::wait), [`wait_timeout`](Barrier::wait_timeout) → `Result<`[`BarrierWaitResult`]`, `[`BrokenBarrierError`]`>` |
 //! | `b.abort()`, `b.reset()`, `b.broken`, `b.n_waiting`, `b.parties` | [`abort`](Barrier::abort), [`reset`](Barrier::reset), [`is_broken`](Barrier::is_broken), [`n_waiting`](Barrier::n_waiting), [`parties`](Barrier::parties) |
+//! | `queue.Queue(maxsize)`, `LifoQueue`, `PriorityQueue`, `SimpleQueue()` | [`queue::Queue::new`], [`queue::LifoQueue::new`], [`queue::PriorityQueue::new`], [`queue::SimpleQueue::new`] (see [`queue`] for the full table) |
+//! | `q.put(x)`, `put_nowait(x)`, `put(x, timeout=t)`; `q.get()`, `get_nowait()`, `get(timeout=t)` | [`put`](queue::Queue::put), [`try_put`](queue::Queue::try_put), [`put_timeout`](queue::Queue::put_timeout); [`get`](queue::Queue::get), [`try_get`](queue::Queue::try_get), [`get_timeout`](queue::Queue::get_timeout) → `Result` |
+//! | `q.task_done()`, `q.join()`, `q.shutdown()`, `q.shutdown(immediate=True)` | [`task_done`](queue::Queue::task_done), [`join`](queue::Queue::join), [`shutdown`](queue::Queue::shutdown), [`shutdown_immediate`](queue::Queue::shutdown_immediate) |
+//! | `queue.Full`, `queue.Empty`, `queue.ShutDown` | [`queue::TryPutError::Full`], [`queue::TryGetError::Empty`], the errors' `ShutDown` variants |
 //! | `logging.basicConfig(format='(%(threadName)-10s) %(message)s')` | `threadkit::logging::basic_config(...)` (feature `logging`) |
 //!
 //! # Daemon threads and process exit
@@ -69,6 +73,7 @@ mod lock;
 #[cfg(feature = "logging")]
 pub mod logging;
 mod loom;
+pub mod queue;
 mod semaphore;
 pub mod thread;
 mod wait;

@@ -265,3 +265,26 @@ fn threading_semaphore() {
     assert_eq!(waiting, 4);
     assert!(r.stderr.last().unwrap().ends_with("Running: []"));
 }
+
+#[test]
+fn queue_workers() {
+    let r = run("queue_workers");
+    let jobs: Vec<&String> = r
+        .stderr
+        .iter()
+        .filter(|l| l.contains(") Processing job "))
+        .collect();
+    assert_eq!(jobs.len(), 6, "{:?}", r.stderr);
+    for l in &jobs {
+        assert!(l.starts_with("(worker-"), "{l}");
+    }
+    // join() returned only after every job's task_done.
+    let done = position(&r.stderr, "(MainThread) All jobs done");
+    assert!(
+        r.stderr[..done]
+            .iter()
+            .filter(|l| l.contains("Processing job"))
+            .count()
+            == 6
+    );
+}

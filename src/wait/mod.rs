@@ -38,6 +38,12 @@ pub(crate) enum WaitKind {
     Semaphore,
     /// [`crate::Barrier::wait`] before the last party arrives.
     Barrier,
+    /// A `get` on an empty queue ([`crate::queue`]).
+    QueueGet,
+    /// A `put` on a full queue ([`crate::queue`]).
+    QueuePut,
+    /// A queue's `join`, waiting for `task_done` ([`crate::queue`]).
+    QueueJoin,
 }
 
 thread_local! {

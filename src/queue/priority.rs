@@ -1,0 +1,211 @@
+//! [`PriorityQueue`]: Python's `queue.PriorityQueue`, smallest item first.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::panic::{self, AssertUnwindSafe};
+
+use super::{Buffer, Refusal, State};
+use crate::Lock;
+
+/// A heap entry: the item and its insertion number, ordered so that std's max-heap pops the
+/// smallest item, and among equal items the one put first.
+pub(crate) struct Entry<T> {
+    item: T,
+    seq: u64,
+}
+
+impl<T: Ord> PartialEq for Entry<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl<T: Ord> Eq for Entry<T> {}
+
+impl<T: Ord> PartialOrd for Entry<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T: Ord> Ord for Entry<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: the greatest entry (popped first) is the smallest item, then the oldest.
+        other
+            .item
+            .cmp(&self.item)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+/// The heap and the next insertion number.
+struct Heap<T> {
+    entries: BinaryHeap<Entry<T>>,
+    next_seq: u64,
+}
+
+/// The store of [`PriorityQueue`]: a binary heap behind one lock.
+pub(crate) struct Prio<T> {
+    heap: Lock<Heap<T>>,
+}
+
+impl<T> Default for Prio<T> {
+    fn default() -> Self {
+        Prio {
+            heap: Lock::with_value(Heap {
+                entries: BinaryHeap::new(),
+                next_seq: 0,
+            }),
+        }
+    }
+}
+
+impl<T: Ord> Buffer for Prio<T> {
+    type Item = T;
+    type Drained = BinaryHeap<Entry<T>>;
+
+    #[inline]
+    fn push(&self, item: T, state: &State) -> Result<(), (T, Refusal)> {
+        let mut heap = self.heap.acquire();
+        if let Err(refusal) = state.admit_uncached() {
+            return Err((item, refusal));
+        }
+        let seq = heap.next_seq;
+        heap.next_seq = seq.wrapping_add(1);
+        let before = heap.entries.len();
+        // A panicking `Ord` must not leave `len` out of step with the heap: the heap keeps the
+        // item (std's sift puts it back while unwinding), so count it, then let the panic go on.
+        let entries = &mut heap.entries;
+        if let Err(panic) =
+            panic::catch_unwind(AssertUnwindSafe(|| entries.push(Entry { item, seq })))
+        {
+            state.recount(heap.entries.len() - before);
+            drop(heap);
+            panic::resume_unwind(panic);
+        }
+        state.pushed();
+        Ok(())
+    }
+
+    #[inline]
+    fn pop(&self, state: &State) -> Result<T, Refusal> {
+        let mut heap = self.heap.acquire();
+        let before = heap.entries.len();
+        let entries = &mut heap.entries;
+        match panic::catch_unwind(AssertUnwindSafe(|| entries.pop())) {
+            Ok(Some(entry)) => {
+                state.popped();
+                Ok(entry.item)
+            }
+            Ok(None) => Err(state.refuse_get()),
+            Err(panic) => {
+                // A panicking `Ord` while sifting: std has already taken the item out (and
+                // dropped it). It no longer counts as queued; like an item returned by `get`, it
+                // stays an unfinished task until someone calls `task_done` for it.
+                state.drained(before - heap.entries.len());
+                drop(heap);
+                panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    fn close(&self, state: &State, immediate: bool) -> (usize, Self::Drained) {
+        let mut heap = self.heap.acquire();
+        state.close();
+        if !immediate {
+            return (0, BinaryHeap::new());
+        }
+        let drained = std::mem::take(&mut heap.entries);
+        state.drained(drained.len());
+        (drained.len(), drained)
+    }
+}
+
+bounded_queue! {
+    /// A queue that hands out its smallest item first: Python's `queue.PriorityQueue`.
+    ///
+    /// The same API as [`Queue`](super::Queue), except that [`get`](Self::get) takes the smallest
+    /// item by [`Ord`]; equal items come out in the order they were put. The usual item is a
+    /// `(priority, data)` tuple, or [`std::cmp::Reverse`] for largest first.
+    ///
+    /// # Differences from Python
+    ///
+    /// Those of [`Queue`](super::Queue#differences-from-python), and:
+    /// - Items must implement [`Ord`], checked at compile time (Python fails at run time when two
+    ///   items cannot be compared).
+    /// - Equal items come out in insertion order; Python's `heapq` does not promise that.
+    ///
+    /// # Panics
+    ///
+    /// A panic in the items' [`Ord`] propagates out of the `put` or `get` that compared them
+    /// (Python likewise propagates an exception from `_put`/`_get`). The queue stays usable and
+    /// its length right: an item whose `put` panicked stays queued (and counts as a task); an item
+    /// whose `get` panicked is dropped, and stays an unfinished task until a `task_done` for it.
+    ///
+    /// # Memory ordering
+    ///
+    /// As for [`Queue`](super::Queue#memory-ordering).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::queue::PriorityQueue;
+    ///
+    /// let q = PriorityQueue::new(0);
+    /// q.put((2, "write docs")).unwrap();
+    /// q.put((1, "fix bug")).unwrap();
+    /// q.put((2, "review")).unwrap();
+    /// assert_eq!(q.get(), Ok((1, "fix bug")));
+    /// assert_eq!(q.get(), Ok((2, "review")));
+    /// assert_eq!(q.get(), Ok((2, "write docs")));
+    /// ```
+    pub struct PriorityQueue<T> => Prio where T: Ord;
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Equal by `key` only, so that ties are visible through `tag`.
+    #[derive(Debug)]
+    struct Job {
+        key: u8,
+        tag: u32,
+    }
+    impl PartialEq for Job {
+        fn eq(&self, other: &Self) -> bool {
+            self.key == other.key
+        }
+    }
+    impl Eq for Job {}
+    impl PartialOrd for Job {
+        fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Job {
+        fn cmp(&self, other: &Self) -> Ordering {
+            self.key.cmp(&other.key)
+        }
+    }
+
+    #[test]
+    fn smallest_first_ties_in_insertion_order() {
+        let q = PriorityQueue::new(0);
+        let keys = [3u8, 1, 2, 1, 3, 2, 1];
+        for (tag, key) in keys.iter().enumerate() {
+            q.put(Job {
+                key: *key,
+                tag: tag as u32,
+            })
+            .unwrap();
+        }
+        let out: Vec<_> = std::iter::from_fn(|| q.try_get().ok())
+            .map(|j| (j.key, j.tag))
+            .collect();
+        assert_eq!(
+            out,
+            [(1, 1), (1, 3), (1, 6), (2, 2), (2, 5), (3, 0), (3, 4)]
+        );
+    }
+}
