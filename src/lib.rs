@@ -32,6 +32,9 @@
 //! | `threading._register_atexit(f)`, `threading._shutdown()` | [`register_atexit`], [`shutdown`] |
 //! | `Lock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `with lock:` | [`Lock::new`]; [`acquire`](Lock::acquire) → guard, [`try_acquire`](Lock::try_acquire), [`acquire_timeout`](Lock::acquire_timeout), [`release`](Lock::release), [`locked`](Lock::locked), the guard's scope |
 //! | `Event()`; `set()`, `clear()`, `is_set()`, `wait()`, `wait(t)` | [`Event::new`]; [`set`](Event::set), [`clear`](Event::clear), [`is_set`](Event::is_set), [`wait`](Event::wait), [`wait_timeout`](Event::wait_timeout) |
+//! | `Timer(interval, f)`; `t.start()`, `t.cancel()`, `t.join()`, `t.is_alive()`, `t.setName(n)` | [`Timer::new(d, f)`](Timer::new); [`start`](Timer::start), [`cancel`](Timer::cancel) → `bool`, [`join`](Timer::join), [`is_alive`](Timer::is_alive), [`set_name`](Timer::set_name) (no OS thread per timer: one service thread and a few workers) |
+//! | `local()`; `data.x = v`, `data.x`, `del data.x`, `hasattr(data, 'x')` | [`Local::new`] (also in a `static`); [`set`](Local::set), [`get`](Local::get) / [`with`](Local::with) / [`with_mut`](Local::with_mut), [`take`](Local::take), [`has_value`](Local::has_value) |
+//! | subclass of `local` with `__init__` | [`Local::with_init(\|\| ...)`](Local::with_init): runs once per thread, on first access |
 //! | `logging.basicConfig(format='(%(threadName)-10s) %(message)s')` | `threadkit::logging::basic_config(...)` (feature `logging`) |
 //!
 //! # Daemon threads and process exit
@@ -60,14 +63,17 @@
 // block with a `// SAFETY:` comment (clippy::undocumented_unsafe_blocks is denied).
 
 mod event;
+mod local;
 mod lock;
-mod loom;
 #[cfg(feature = "logging")]
 pub mod logging;
+mod loom;
 pub mod thread;
+mod timer;
 mod wait;
 
 pub use event::Event;
+pub use local::Local;
 pub use lock::{Lock, LockGuard, ReleaseError};
 pub use thread::{
     active_count, current_thread, default_excepthook, enumerate, get_ident, get_native_id,
@@ -75,3 +81,4 @@ pub use thread::{
     spawn, stack_size, AtexitError, Builder, DaemonError, ExceptHookArgs, JoinError, JoinHandle,
     Run, StackSizeError, StartError, Thread,
 };
+pub use timer::Timer;

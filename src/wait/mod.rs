@@ -34,6 +34,8 @@ pub(crate) enum WaitKind {
     Lock,
     /// [`crate::Event::wait`].
     Event,
+    /// The timer service waiting for the next deadline, or an idle timer worker.
+    Timer,
 }
 
 thread_local! {
