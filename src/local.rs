@@ -433,9 +433,7 @@ impl<T: Send + 'static, F: Fn() -> T> Local<T, F> {
         if let Some(value) = &*try_borrow(slot) {
             return Some(value.clone());
         }
-        if self.init.is_none() {
-            return None;
-        }
+        self.init.as_ref()?;
         Some(T::clone(&self.borrow(slot)))
     }
 

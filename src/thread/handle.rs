@@ -35,9 +35,11 @@ pub(crate) enum Kind {
 /// started record to the timer service.
 pub(crate) enum Start {
     Os(Body),
-    /// Schedules the started Timer; an error means the timer service could not be started.
-    Timer(Box<dyn FnOnce(&Thread) -> std::io::Result<()> + Send>),
+    Timer(Schedule),
 }
+
+/// Schedules a started Timer; an error means the timer service could not be started.
+pub(crate) type Schedule = Box<dyn FnOnce(&Thread) -> std::io::Result<()> + Send>;
 
 /// What a started thread runs: the target (which stores its result for a `JoinHandle`), and where
 /// a panic's payload goes once the excepthook has seen it.
@@ -141,9 +143,7 @@ impl Thread {
     /// An unstarted Timer record (for `crate::timer`): named plain `"Thread-N"` as CPython names
     /// Timers, with the creating thread's daemon flag. `start()` registers it and calls
     /// `schedule` instead of creating an OS thread.
-    pub(crate) fn new_timer(
-        schedule: Box<dyn FnOnce(&Thread) -> std::io::Result<()> + Send>,
-    ) -> Self {
+    pub(crate) fn new_timer(schedule: Schedule) -> Self {
         let name = registry::next_name("Thread");
         let daemon = registry::with_current(Thread::is_daemon);
         let start = Some(Start::Timer(schedule));

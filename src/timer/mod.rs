@@ -357,6 +357,7 @@ mod tests {
     fn debug_is_cpython_repr() {
         let t = Timer::new(Duration::from_secs(60), || {});
         t.set_name("t1");
+        t.set_daemon(false).unwrap(); // test threads are foreign, hence daemon, threads
         assert_eq!(format!("{t:?}"), "Timer(t1, initial)");
         t.start().unwrap();
         let id = t.thread().ident().unwrap();
