@@ -238,6 +238,8 @@ impl Drop for ThreadScope {
 /// A thread's value is dropped when the thread exits (for a [`Timer`](crate::Timer), when its
 /// function returns), and every remaining value when the `Local` is dropped. Thread
 /// identifiers are never reused, so a new thread never sees a value left by a finished one.
+/// (One exception to the first rule: a value created while the thread is already being torn
+/// down, by another thread-local's destructor, lives until its `Local` is dropped.)
 ///
 /// # Differences from Python
 ///

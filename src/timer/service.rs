@@ -230,6 +230,10 @@ fn run_service(svc: &'static Service) {
                 // Counted now so that a failed spawn is retried at the next stall only.
                 st.workers += 1;
             }
+            if st.heap.is_empty() && st.heap.capacity() > COMPACT_MIN {
+                // Give back the memory of a past burst of timers.
+                st.heap.shrink_to_fit();
+            }
             let top = st.heap.peek().map(|top| top.deadline);
             match (top, backlog) {
                 (Some(t), Some((since, _))) => Some(t.min(since + STALL)),
