@@ -210,10 +210,9 @@ fn run_service(svc: &'static Service) {
             if st.ready.len() <= wake.len() {
                 // Nothing waits, or every waiting job has a worker on its way.
                 backlog = None;
-            } else if st.workers == 0 {
-                grow = true;
             } else {
-                // More work than idle workers: grow if no worker has made progress for a while.
+                // More work than idle workers: grow if there is no worker at all, or if no
+                // worker has made progress for a while.
                 backlog = match backlog {
                     Some((since, taken)) if taken == st.taken => {
                         if now.duration_since(since) >= STALL && st.workers < MAX_WORKERS {
@@ -225,6 +224,7 @@ fn run_service(svc: &'static Service) {
                     }
                     _ => Some((now, st.taken)),
                 };
+                grow |= st.workers == 0;
             }
             if grow {
                 // Counted now so that a failed spawn is retried at the next stall only.
@@ -244,12 +244,13 @@ fn run_service(svc: &'static Service) {
         for worker in wake {
             worker.notify();
         }
-        if grow && spawn_thread("threadkit-timer", move || run_worker(svc)).is_err() {
-            svc.state.acquire().workers -= 1;
-        }
         if grow {
-            // Look again soon: the new worker needs a moment to start.
-            continue;
+            if spawn_thread("threadkit-timer", move || run_worker(svc)).is_ok() {
+                // Look again at once: maybe more work is due.
+                continue;
+            }
+            // Out of threads: try again after `STALL` (the backlog deadline), not in a loop.
+            svc.state.acquire().workers -= 1;
         }
         svc.wake.wait(next);
     }
