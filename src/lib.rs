@@ -40,6 +40,9 @@
 //! | `q.put(x)`, `put_nowait(x)`, `put(x, timeout=t)`; `q.get()`, `get_nowait()`, `get(timeout=t)` | [`put`](queue::Queue::put), [`try_put`](queue::Queue::try_put), [`put_timeout`](queue::Queue::put_timeout); [`get`](queue::Queue::get), [`try_get`](queue::Queue::try_get), [`get_timeout`](queue::Queue::get_timeout) → `Result` |
 //! | `q.task_done()`, `q.join()`, `q.shutdown()`, `q.shutdown(immediate=True)` | [`task_done`](queue::Queue::task_done), [`join`](queue::Queue::join), [`shutdown`](queue::Queue::shutdown), [`shutdown_immediate`](queue::Queue::shutdown_immediate) |
 //! | `queue.Full`, `queue.Empty`, `queue.ShutDown` | [`queue::TryPutError::Full`], [`queue::TryGetError::Empty`], the errors' `ShutDown` variants |
+//! | `Timer(interval, f)`; `t.start()`, `t.cancel()`, `t.join()`, `t.is_alive()`, `t.setName(n)` | [`Timer::new(d, f)`](Timer::new); [`start`](Timer::start), [`cancel`](Timer::cancel) → `bool`, [`join`](Timer::join), [`is_alive`](Timer::is_alive), [`set_name`](Timer::set_name) (no OS thread per timer: one service thread and a few workers) |
+//! | `local()`; `data.x = v`, `data.x`, `del data.x`, `hasattr(data, 'x')` | [`Local::new`] (also in a `static`); [`set`](Local::set), [`get`](Local::get) / [`with`](Local::with) / [`with_mut`](Local::with_mut), [`take`](Local::take), [`has_value`](Local::has_value) |
+//! | subclass of `local` with `__init__` | [`Local::with_init(\|\| ...)`](Local::with_init): runs once per thread, on first access |
 //! | `logging.basicConfig(format='(%(threadName)-10s) %(message)s')` | `threadkit::logging::basic_config(...)` (feature `logging`) |
 //!
 //! # Daemon threads and process exit
@@ -69,6 +72,7 @@
 
 mod barrier;
 mod event;
+mod local;
 mod lock;
 #[cfg(feature = "logging")]
 pub mod logging;
@@ -76,10 +80,12 @@ mod loom;
 pub mod queue;
 mod semaphore;
 pub mod thread;
+mod timer;
 mod wait;
 
 pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
 pub use event::Event;
+pub use local::Local;
 pub use lock::{Lock, LockGuard, ReleaseError};
 pub use semaphore::{BoundedSemaphore, OverReleaseError, Semaphore, SemaphorePermit};
 pub use thread::{
@@ -88,6 +94,7 @@ pub use thread::{
     spawn, stack_size, AtexitError, Builder, DaemonError, ExceptHookArgs, JoinError, JoinHandle,
     Run, StackSizeError, StartError, Thread,
 };
+pub use timer::Timer;
 
 /// The README's code blocks are compiled and run as doctests.
 #[cfg(doctest)]

@@ -288,3 +288,61 @@ fn queue_workers() {
             == 6
     );
 }
+
+#[test]
+fn threading_timer() {
+    let r = run("threading_timer");
+    assert_eq!(
+        r.stderr,
+        strings(&[
+            "(MainThread) starting timers",
+            "(MainThread) waiting before canceling t2",
+            "(MainThread) canceling t2",
+            "(MainThread) done",
+            "(t1        ) worker running",
+        ])
+    );
+    // t1 fires about 3 s after start, after main is done: the process waited for it.
+    assert!(r.elapsed >= Duration::from_millis(2500), "{:?}", r.elapsed);
+}
+
+#[test]
+fn threading_local() {
+    let r = run("threading_local");
+    assert_eq!(r.stderr.len(), 6, "{:?}", r.stderr);
+    assert_eq!(r.stderr[0], "(MainThread) No value yet");
+    assert_eq!(r.stderr[1], "(MainThread) value=1000");
+    for name in ["Thread-1", "Thread-2"] {
+        let mine: Vec<&String> = r
+            .stderr
+            .iter()
+            .filter(|l| l.starts_with(&format!("({name:<10})")))
+            .collect();
+        assert_eq!(mine.len(), 2, "{:?}", r.stderr);
+        assert!(mine[0].ends_with("No value yet"));
+        let v: u32 = mine[1].rsplit('=').next().unwrap().parse().unwrap();
+        assert!((1..=100).contains(&v));
+    }
+}
+
+#[test]
+fn threading_local_defaults() {
+    let r = run("threading_local_defaults");
+    assert_eq!(r.stderr.len(), 8, "{:?}", r.stderr);
+    let init: Vec<&String> = r
+        .stderr
+        .iter()
+        .filter(|l| l.contains(") Initializing <MyLocal object at 0x"))
+        .collect();
+    // The initializer ran once in each of the three threads, on the same object.
+    assert_eq!(init.len(), 3);
+    let addr = |l: &str| l.rsplit(' ').next().unwrap().to_string();
+    assert!(init.iter().all(|l| addr(l) == addr(init[0])));
+    assert_eq!(
+        r.stderr
+            .iter()
+            .filter(|l| l.ends_with(") value=1000"))
+            .count(),
+        3
+    );
+}

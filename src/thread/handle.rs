@@ -26,7 +26,20 @@ pub(crate) enum Kind {
     Main,
     /// A thread threadkit did not start (CPython's `_DummyThread`).
     Dummy,
+    /// A [`crate::Timer`]: a thread as far as users can see, but with no OS thread of its own
+    /// (the timer service runs its function on a shared worker; see `src/timer`).
+    Timer,
 }
+
+/// What `start()` does with a thread: run a [`Body`] on a new OS thread, or (for a Timer) hand the
+/// started record to the timer service.
+pub(crate) enum Start {
+    Os(Body),
+    Timer(Schedule),
+}
+
+/// Schedules a started Timer; an error means the timer service could not be started.
+pub(crate) type Schedule = Box<dyn FnOnce(&Thread) -> std::io::Result<()> + Send>;
 
 /// What a started thread runs: the target (which stores its result for a `JoinHandle`), and where
 /// a panic's payload goes once the excepthook has seen it.
@@ -48,7 +61,7 @@ pub(crate) struct Inner {
     /// Stack size for the OS thread (0: the process default from `stack_size()`).
     stack_size: AtomicUsize,
     /// The target, until `start()` takes it.
-    body: Lock<Option<Body>>,
+    body: Lock<Option<Start>>,
     /// The std handle, until a joiner reaps the OS thread.
     os_handle: Lock<Option<std::thread::JoinHandle<()>>>,
     /// Set once the new thread runs and has published its native ID (`start()` waits for it).
@@ -123,15 +136,32 @@ impl Thread {
     }
 
     pub(crate) fn new_unstarted(name: String, daemon: bool, stack_size: usize, body: Body) -> Self {
-        Thread::from_parts(
-            Kind::Spawned,
-            name,
-            daemon,
-            0,
-            INITIAL,
-            stack_size,
-            Some(body),
-        )
+        let start = Some(Start::Os(body));
+        Thread::from_parts(Kind::Spawned, name, daemon, 0, INITIAL, stack_size, start)
+    }
+
+    /// An unstarted Timer record (for `crate::timer`): named plain `"Thread-N"` as CPython names
+    /// Timers, with the creating thread's daemon flag. `start()` registers it and calls
+    /// `schedule` instead of creating an OS thread.
+    pub(crate) fn new_timer(schedule: Schedule) -> Self {
+        let name = registry::next_name("Thread");
+        let daemon = registry::with_current(Thread::is_daemon);
+        let start = Some(Start::Timer(schedule));
+        Thread::from_parts(Kind::Timer, name, daemon, 0, INITIAL, 0, start)
+    }
+
+    /// Makes the calling OS thread act as this (Timer) thread until the guard is dropped; see
+    /// `registry::act_as`.
+    pub(crate) fn act_as(&self) -> registry::ActAs {
+        registry::act_as(self)
+    }
+
+    /// Runs `f` as this thread's target: a panic that escapes it goes to the excepthook with this
+    /// thread, and is then dropped (used by timer workers, which go on to the next timer).
+    pub(crate) fn run_as_target(&self, f: Box<dyn FnOnce() + Send>) {
+        if let Err(payload) = excepthook::run_target(f) {
+            excepthook::report(self, &*payload);
+        }
     }
 
     pub(crate) fn new_running(kind: Kind, name: String, daemon: bool, ident: u64) -> Self {
@@ -147,7 +177,7 @@ impl Thread {
         ident: u64,
         state: u8,
         stack_size: usize,
-        body: Option<Body>,
+        body: Option<Start>,
     ) -> Self {
         Thread {
             inner: Arc::new(Inner {
@@ -207,6 +237,21 @@ impl Thread {
         shutdown::ensure_installed();
         excepthook::ensure_installed();
         registry::insert(self);
+
+        let body = match body {
+            Start::Os(body) => body,
+            Start::Timer(schedule) => {
+                // A Timer is alive from `start()` on (pending, then running its function on a
+                // timer worker). Mark it started *before* scheduling: a zero-interval timer may
+                // fire, finish and be marked stopped before `schedule` returns.
+                inner.state.store(STARTED, Ordering::Release);
+                inner.started.set();
+                return schedule(self).map_err(|err| {
+                    self.mark_stopped();
+                    StartError::Os(err)
+                });
+            }
+        };
 
         let spawn_name = self.name();
         let mut builder = std::thread::Builder::new().name(spawn_name.to_string());
@@ -431,7 +476,9 @@ impl Thread {
     pub fn set_name(&self, name: impl Into<String>) {
         let name: Arc<str> = Arc::from(name.into());
         *self.inner.name.acquire() = Arc::clone(&name);
-        if self.is_current() {
+        if self.inner.kind == Kind::Timer {
+            // A Timer runs on a shared worker thread: leave that OS thread's name alone.
+        } else if self.is_current() {
             set_os_name(&name);
         } else if self.inner.state.load(Ordering::Acquire) == STARTED {
             // Holding the handle keeps the pthread_t valid while we use it.
@@ -527,7 +574,7 @@ impl Thread {
 
     /// Whether this is a non-daemon thread the process must wait for at exit.
     pub(crate) fn must_join_at_exit(&self) -> bool {
-        self.inner.kind == Kind::Spawned && !self.is_daemon()
+        matches!(self.inner.kind, Kind::Spawned | Kind::Timer) && !self.is_daemon()
     }
 
     fn status(&self) -> &'static str {
@@ -562,6 +609,7 @@ impl fmt::Debug for Thread {
             Kind::Spawned => "Thread",
             Kind::Main => "MainThread",
             Kind::Dummy => "DummyThread",
+            Kind::Timer => "Timer",
         };
         write!(f, "{kind}({}, {}", self.name(), self.status())?;
         if self.is_daemon() {

@@ -7,7 +7,7 @@
 //! are woken, so a joined thread is never listed. The main thread is always listed; foreign
 //! threads are listed from their first `current_thread()` until they exit.
 
-use std::cell::OnceCell;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -27,11 +27,14 @@ static MAIN: OnceLock<Thread> = OnceLock::new();
 
 /// The calling thread's [`Thread`]; a foreign thread's record leaves the registry when the slot is
 /// destroyed at thread exit.
-struct CurrentSlot(OnceCell<Thread>);
+///
+/// A `RefCell` rather than a `OnceCell` because a timer worker swaps the record in and out (see
+/// [`act_as`]); reading it costs one non-atomic borrow-flag check more than a `OnceCell`.
+struct CurrentSlot(RefCell<Option<Thread>>);
 
 impl Drop for CurrentSlot {
     fn drop(&mut self) {
-        if let Some(thread) = self.0.get() {
+        if let Some(thread) = self.0.get_mut() {
             if thread.inner.kind == Kind::Dummy {
                 thread.mark_stopped();
             }
@@ -40,7 +43,7 @@ impl Drop for CurrentSlot {
 }
 
 thread_local! {
-    static CURRENT: CurrentSlot = const { CurrentSlot(OnceCell::new()) };
+    static CURRENT: CurrentSlot = const { CurrentSlot(RefCell::new(None)) };
 }
 
 /// The next automatic name: `"{prefix}-{N}"`.
@@ -90,7 +93,10 @@ pub(crate) fn main_thread() -> Thread {
 /// Installs `thread` as the calling thread's record (threads started by threadkit, on entry).
 pub(crate) fn set_current(thread: &Thread) {
     CURRENT.with(|slot| {
-        let _ = slot.0.set(thread.clone());
+        let mut cell = slot.0.borrow_mut();
+        if cell.is_none() {
+            *cell = Some(thread.clone());
+        }
     });
 }
 
@@ -98,7 +104,12 @@ pub(crate) fn set_current(thread: &Thread) {
 #[inline]
 pub(crate) fn current() -> Thread {
     CURRENT
-        .try_with(|slot| slot.0.get_or_init(adopt_current).clone())
+        .try_with(|slot| {
+            if let Some(thread) = &*slot.0.borrow() {
+                return thread.clone();
+            }
+            adopt_into(slot)
+        })
         .unwrap_or_else(|_| current_during_teardown())
 }
 
@@ -107,9 +118,52 @@ pub(crate) fn current() -> Thread {
 pub(crate) fn with_current<R, F: FnOnce(&Thread) -> R>(f: F) -> R {
     let mut f = Some(f);
     let run = |f: &mut Option<F>, t: &Thread| (f.take().expect("called once"))(t);
-    match CURRENT.try_with(|slot| run(&mut f, slot.0.get_or_init(adopt_current))) {
+    let outcome = CURRENT.try_with(|slot| {
+        if slot.0.borrow().is_none() {
+            adopt_into(slot);
+        }
+        // `f` never swaps the slot (only `act_as` does, and never from inside `with_current`).
+        let cell = slot.0.borrow();
+        run(&mut f, cell.as_ref().expect("just adopted"))
+    });
+    match outcome {
         Ok(r) => r,
         Err(_) => run(&mut f, &current_during_teardown()),
+    }
+}
+
+/// Fills an empty slot with the calling thread's record (main or a new "Dummy-N").
+#[cold]
+fn adopt_into(slot: &CurrentSlot) -> Thread {
+    let thread = adopt_current();
+    *slot.0.borrow_mut() = Some(thread.clone());
+    thread
+}
+
+/// While the returned guard lives, the calling OS thread *is* `thread` as far as threadkit can
+/// tell: `current_thread()`, `get_ident()`, logging's `threadName`, `Lock` ownership and
+/// `Local` storage all answer with `thread`'s record. Dropping the guard restores what was there.
+///
+/// This is how a timer worker runs a Timer's function "in" the Timer's thread.
+pub(crate) fn act_as(thread: &Thread) -> ActAs {
+    let prev_ident = ident::current();
+    ident::set_current(thread.ident_raw());
+    let prev = CURRENT.with(|slot| slot.0.replace(Some(thread.clone())));
+    ActAs { prev, prev_ident }
+}
+
+/// Restores the calling thread's own record when dropped; see [`act_as`].
+pub(crate) struct ActAs {
+    prev: Option<Thread>,
+    prev_ident: u64,
+}
+
+impl Drop for ActAs {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        // `try_with`: harmless if the slot is already gone (never, for a timer worker).
+        let _ = CURRENT.try_with(|slot| *slot.0.borrow_mut() = prev);
+        ident::set_current(self.prev_ident);
     }
 }
 

@@ -44,6 +44,8 @@ pub(crate) enum WaitKind {
     QueuePut,
     /// A queue's `join`, waiting for `task_done` ([`crate::queue`]).
     QueueJoin,
+    /// The timer service waiting for the next deadline, or an idle timer worker.
+    Timer,
 }
 
 thread_local! {

@@ -1,0 +1,765 @@
+//! [`Local`]: Python's `threading.local`, per-object thread-local data.
+//!
+//! # Design
+//!
+//! Each `Local` owns a map from thread identifier ([`get_ident`](crate::get_ident), never reused)
+//! to a heap slot holding that thread's value. A thread reaches its own slot through a small
+//! direct-mapped cache in a `const` thread-local (`Local` id → slot address), so a repeated access
+//! is a thread-local load, a compare and a `RefCell` borrow; only the first access of a thread (or
+//! a cache collision) takes the `Local`'s lock.
+//!
+//! Lifetimes follow Python: when a thread first gets a slot in a `Local`, it records a weak
+//! reference to that `Local` in a per-thread exit list; the list's destructor (thread exit)
+//! removes and drops the thread's value from every `Local` still alive. Dropping a `Local` drops
+//! every thread's value at once. Since a value may therefore be dropped by another thread, `T`
+//! must be `Send` (as for the `thread_local` crate). Values never move between threads otherwise:
+//! only the owning thread ever gets a reference to its value, and only inside a closure, so no
+//! reference can outlive the thread's ownership of the value.
+//!
+//! A timer worker (see `crate::timer`) runs each Timer's function as that Timer's thread; it wraps
+//! the call in a [`ThreadScope`], which gives the Timer a fresh exit list and cache and, when the
+//! function returns, drops the Timer's values as a thread exit would.
+
+use std::any::Any;
+use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+use std::sync::{Arc, OnceLock, Weak};
+
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::thread::ident;
+use crate::Lock;
+
+/// One thread's value in one `Local`: empty until set or initialized.
+type Slot<T> = RefCell<Option<T>>;
+
+/// The next `Local` id (0 means "no id yet"); ids are never reused, so a stale cache entry for a
+/// dropped `Local` can never match a live one.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Entries in the per-thread slot cache (a power of two).
+const CACHE_SIZE: usize = 16;
+
+/// An empty cache entry: no `Local` has id 0.
+#[allow(clippy::declare_interior_mutable_const)] // only used to initialise the array below
+const EMPTY_ENTRY: Cell<(u64, *const ())> = Cell::new((0, ptr::null()));
+
+thread_local! {
+    /// `Local` id → address of this thread's slot in it. `const`-initialised and without a
+    /// destructor, so it is a plain thread-local load and usable during thread teardown.
+    static CACHE: [Cell<(u64, *const ())>; CACHE_SIZE] = const { [EMPTY_ENTRY; CACHE_SIZE] };
+
+    /// The `Local`s this thread has a slot in; dropping it (thread exit) drops those values.
+    static THREAD_VALUES: ThreadValues = const { ThreadValues(RefCell::new(Vec::new())) };
+}
+
+#[inline]
+fn cache_lookup(id: u64) -> *const () {
+    CACHE.with(|cache| {
+        let (key, slot) = cache[id as usize & (CACHE_SIZE - 1)].get();
+        if key == id {
+            slot
+        } else {
+            ptr::null()
+        }
+    })
+}
+
+fn cache_store(id: u64, slot: *const ()) {
+    CACHE.with(|cache| cache[id as usize & (CACHE_SIZE - 1)].set((id, slot)));
+}
+
+fn cache_clear() {
+    CACHE.with(|cache| cache.iter().for_each(|e| e.set((0, ptr::null()))));
+}
+
+/// A thread's value's address in a `Local`'s map. The map owns the allocation (made with
+/// `Box::into_raw`); raw rather than `Box` so that moving map entries around never asserts
+/// uniqueness over a slot its thread is using.
+struct SlotPtr<T>(NonNull<Slot<T>>);
+
+// SAFETY: a `SlotPtr` only moves between threads inside the `Local`'s map; the value it points to
+// is only touched by its own thread, or dropped (by any thread, hence `T: Send`) once removed.
+unsafe impl<T: Send> Send for SlotPtr<T> {}
+
+/// The part of a `Local` that threads' exit lists point to.
+///
+/// Only `T: 'static` values live here, so drop-check needs no `PhantomData<T>` (which would also
+/// make it `Sync` only for `T: Sync`, while values are never shared between threads).
+struct Shared<T> {
+    slots: Lock<BTreeMap<u64, SlotPtr<T>>>,
+}
+
+impl<T> Shared<T> {
+    /// Frees slots taken out of the map.
+    fn free(slots: BTreeMap<u64, SlotPtr<T>>) {
+        for (_, slot) in slots {
+            // SAFETY: the slot was made by `Box::into_raw` and has just left the map, which was
+            // its only owner; no thread can be using it (see the callers).
+            drop(unsafe { Box::from_raw(slot.0.as_ptr()) });
+        }
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // Normally empty: `Local::drop` has already dropped every value.
+        Shared::free(std::mem::take(self.slots.get_mut()));
+    }
+}
+
+/// What a thread's exit list can do with a `Local` of any `T`.
+trait ThreadExit: Send + Sync {
+    /// Drops thread `ident`'s value, if it still has one. Called by that thread (or by the timer
+    /// worker acting as it) after clearing its slot cache.
+    fn thread_exited(&self, ident: u64);
+}
+
+impl<T: Send> ThreadExit for Shared<T> {
+    fn thread_exited(&self, ident: u64) {
+        let slot = self.slots.acquire().remove(&ident);
+        if let Some(slot) = slot {
+            // SAFETY: removed from the map under its lock, so this is now the only owner; the
+            // owning thread (the caller) has cleared its cache and holds no borrow of the value
+            // (it is exiting).
+            drop(unsafe { Box::from_raw(slot.0.as_ptr()) });
+        }
+    }
+}
+
+/// An entry in a thread's exit list.
+struct ExitEntry {
+    local: Weak<dyn ThreadExit>,
+    ident: u64,
+}
+
+impl ExitEntry {
+    fn run(self) {
+        // The value's slot is about to be freed: forget every cached slot address first.
+        cache_clear();
+        if let Some(local) = self.local.upgrade() {
+            local.thread_exited(self.ident);
+        }
+    }
+}
+
+struct ThreadValues(RefCell<Vec<ExitEntry>>);
+
+impl Drop for ThreadValues {
+    fn drop(&mut self) {
+        // Values dropped here may touch other `Local`s; those new values cannot be registered any
+        // more (this thread-local is being destroyed) and live until their `Local` is dropped.
+        while let Some(entry) = self.0.get_mut().pop() {
+            entry.run();
+        }
+        cache_clear();
+    }
+}
+
+/// Records that the calling thread has a value in `local`, to drop at thread exit.
+fn register_exit(local: Weak<dyn ThreadExit>, ident: u64) {
+    let _ = THREAD_VALUES.try_with(|values| {
+        let mut list = values.0.borrow_mut();
+        if list.len() == list.capacity() && !list.is_empty() {
+            // Forget `Local`s dropped since (amortised: only when the list would grow).
+            list.retain(|e| e.local.strong_count() > 0);
+        }
+        list.push(ExitEntry { local, ident });
+    });
+}
+
+/// Makes the code run until [`finish`](Self::finish) a thread of its own as far as [`Local`] can
+/// tell: it starts with no values, and its values are dropped at `finish`, as at a thread exit.
+/// The caller must also present a fresh identifier (`Thread::act_as` does), since values are
+/// keyed by it.
+pub(crate) struct ThreadScope {
+    saved: Option<Vec<ExitEntry>>,
+}
+
+impl ThreadScope {
+    pub(crate) fn enter() -> Self {
+        cache_clear();
+        let saved = THREAD_VALUES
+            .try_with(|values| std::mem::take(&mut *values.0.borrow_mut()))
+            .unwrap_or_default();
+        ThreadScope { saved: Some(saved) }
+    }
+
+    /// Ends the scope: drops its values (a panic in a value's `Drop` is caught; the first is
+    /// returned after all values are dropped) and restores the thread's own.
+    pub(crate) fn finish(mut self) -> Result<(), Box<dyn Any + Send>> {
+        self.end()
+    }
+
+    fn end(&mut self) -> Result<(), Box<dyn Any + Send>> {
+        let Some(saved) = self.saved.take() else {
+            return Ok(());
+        };
+        let mut outcome = Ok(());
+        loop {
+            let entry = THREAD_VALUES
+                .try_with(|values| values.0.borrow_mut().pop())
+                .ok()
+                .flatten();
+            let Some(entry) = entry else { break };
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| entry.run())) {
+                if outcome.is_ok() {
+                    outcome = Err(payload);
+                }
+            }
+        }
+        cache_clear();
+        let _ = THREAD_VALUES.try_with(|values| *values.0.borrow_mut() = saved);
+        outcome
+    }
+}
+
+impl Drop for ThreadScope {
+    fn drop(&mut self) {
+        let _ = self.end();
+    }
+}
+
+/// Data that every thread sees its own copy of: Python's `threading.local`.
+///
+/// Each thread that uses a `Local` has its own value in it, invisible to every other thread. A
+/// `Local` made with [`new`](Self::new) starts with no value in any thread (Python: the
+/// attribute is missing until set in that thread); one made with
+/// [`with_init`](Self::with_init) creates each thread's value on that thread's first access by
+/// calling the initializer (Python: a subclass whose `__init__` runs once in each thread that
+/// touches the object, the creating thread included, as soon as it touches it).
+///
+/// Values are reached through closures ([`with`](Self::with), [`with_mut`](Self::with_mut)) or
+/// copied out and in ([`get`](Self::get), [`set`](Self::set), [`take`](Self::take),
+/// [`replace`](Self::replace)), so no reference to a thread's value can leave that thread.
+///
+/// A thread's value is dropped when the thread exits (for a [`Timer`](crate::Timer), when its
+/// function returns), and every remaining value when the `Local` is dropped. Thread
+/// identifiers are never reused, so a new thread never sees a value left by a finished one.
+/// (One exception to the first rule: a value created while the thread is already being torn
+/// down, by another thread-local's destructor, lives until its `Local` is dropped.)
+///
+/// # Differences from Python
+///
+/// - One value of type `T` per thread instead of a per-thread attribute dictionary: use a struct
+///   for several attributes, and `Local<T>` with [`new`](Self::new) plus [`get`](Self::get)
+///   (`None` when unset) for Python's "no attribute yet".
+/// - The initializer is a closure given at construction (`Local::with_init(|| MyLocal::new(1000))`)
+///   rather than a subclass `__init__` re-run with remembered arguments. It runs when a thread
+///   accesses the `Local` and has no value: on its first access, and again after
+///   [`take`](Self::take). [`set`](Self::set) and [`replace`](Self::replace) store a value
+///   without running it. A panicking initializer leaves the thread without a value; the next
+///   access tries again (Python: `__init__` raising makes that access raise, and the next one
+///   retries).
+/// - `T` must be `Send` because the thread that drops the `Local` drops every thread's value.
+/// - Borrowing follows `RefCell` rules per thread: [`with_mut`](Self::with_mut),
+///   [`set`](Self::set), [`take`](Self::take) and [`replace`](Self::replace) panic if the same
+///   thread is inside [`with`](Self::with) or `with_mut` of the same `Local`.
+///
+/// # Size
+///
+/// 32 bytes on 64-bit targets with the default initializer type, plus, once used, one shared
+/// allocation and one slot (a `RefCell<Option<T>>` and a map entry) per thread holding a value.
+///
+/// # Memory ordering
+///
+/// A value is only ever seen by its own thread, so there is nothing to order; dropping values of
+/// other threads happens after those threads' last access (they can no longer reach the `Local`).
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::Local;
+///
+/// static DATA: Local<i32> = Local::new();
+///
+/// assert_eq!(DATA.get(), None);
+/// DATA.set(1000);
+/// assert_eq!(DATA.get(), Some(1000));
+/// threadkit::spawn(|| {
+///     assert_eq!(DATA.get(), None); // each thread has its own value
+///     DATA.set(7);
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(DATA.get(), Some(1000));
+/// ```
+pub struct Local<T: Send + 'static, F = fn() -> T> {
+    /// This `Local`'s cache key; 0 until the first access.
+    id: AtomicU64,
+    init: Option<F>,
+    shared: OnceLock<Arc<Shared<T>>>,
+}
+
+impl<T: Send + 'static> Local<T> {
+    /// A `Local` with no initializer: no thread has a value until it sets one (Python's
+    /// `threading.local()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static DATA: threadkit::Local<String> = threadkit::Local::new();
+    /// assert!(!DATA.has_value());
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        Local {
+            id: AtomicU64::new(0),
+            init: None,
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// A `Local` with no initializer (loom build).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Local {
+            id: AtomicU64::new(0),
+            init: None,
+            shared: OnceLock::new(),
+        }
+    }
+}
+
+impl<T: Send + 'static, F: Fn() -> T> Local<T, F> {
+    /// A `Local` whose value is created by `init` in each thread, on that thread's first access
+    /// (Python: a `threading.local` subclass with an `__init__`).
+    ///
+    /// With a function or a closure that captures nothing, the type is `Local<T>` and can be a
+    /// `static`; a capturing closure gives a `Local<T, F>` with the closure's type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use threadkit::Local;
+    ///
+    /// static COUNTER: Local<Cell<u32>> = Local::with_init(|| Cell::new(100));
+    ///
+    /// COUNTER.with(|c| c.set(c.get() + 1));
+    /// assert_eq!(COUNTER.with(Cell::get), 101);
+    /// threadkit::spawn(|| assert_eq!(COUNTER.with(Cell::get), 100)).join().unwrap();
+    ///
+    /// let start = 5;
+    /// let captured = Local::with_init(move || start * 2);
+    /// assert_eq!(captured.get(), Some(10));
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn with_init(init: F) -> Self {
+        Local {
+            id: AtomicU64::new(0),
+            init: Some(init),
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// A `Local` with a per-thread initializer (loom build).
+    #[cfg(loom)]
+    pub fn with_init(init: F) -> Self {
+        Local {
+            id: AtomicU64::new(0),
+            init: Some(init),
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// Runs `f` with a reference to the calling thread's value, creating it with the initializer
+    /// first if the thread has none.
+    ///
+    /// # Panics
+    ///
+    /// If the thread has no value and the `Local` has no initializer (Python: `AttributeError`;
+    /// use [`get`](Self::get) or [`has_value`](Self::has_value) to check first); if the calling
+    /// thread is inside [`with_mut`](Self::with_mut) of this `Local` or its initializer; and if
+    /// `f` or the initializer panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let names = threadkit::Local::with_init(|| vec!["a".to_string()]);
+    /// assert_eq!(names.with(|v| v.len()), 1);
+    /// ```
+    #[inline]
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        let slot = self.slot();
+        let value = self.borrow(slot);
+        f(&value)
+    }
+
+    /// Runs `f` with a mutable reference to the calling thread's value, creating it with the
+    /// initializer first if the thread has none (Python: assigning an attribute).
+    ///
+    /// # Panics
+    ///
+    /// As [`with`](Self::with), and also if the calling thread is inside `with` of this `Local`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let total = threadkit::Local::with_init(|| 0u64);
+    /// total.with_mut(|t| *t += 5);
+    /// total.with_mut(|t| *t += 5);
+    /// assert_eq!(total.get(), Some(10));
+    /// ```
+    #[inline]
+    pub fn with_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let slot = self.slot();
+        let mut value = self.borrow_mut(slot);
+        f(&mut value)
+    }
+
+    /// A clone of the calling thread's value, created with the initializer first if the thread
+    /// has none; `None` if it has none and there is no initializer.
+    ///
+    /// # Panics
+    ///
+    /// If the calling thread is inside [`with_mut`](Self::with_mut) of this `Local`, or if the
+    /// initializer panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let data = threadkit::Local::new();
+    /// assert_eq!(data.get(), None);
+    /// data.set(3);
+    /// assert_eq!(data.get(), Some(3));
+    /// ```
+    #[inline]
+    pub fn get(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        let slot = self.slot();
+        if let Some(value) = &*try_borrow(slot) {
+            return Some(value.clone());
+        }
+        self.init.as_ref()?;
+        Some(T::clone(&self.borrow(slot)))
+    }
+
+    /// Stores `value` as the calling thread's value, dropping the previous one. The initializer
+    /// does not run.
+    ///
+    /// # Panics
+    ///
+    /// If the calling thread is inside [`with`](Self::with) or [`with_mut`](Self::with_mut) of
+    /// this `Local`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let data = threadkit::Local::new();
+    /// data.set(String::from("x"));
+    /// assert_eq!(data.get().as_deref(), Some("x"));
+    /// ```
+    pub fn set(&self, value: T) {
+        drop(self.replace(value));
+    }
+
+    /// Stores `value` as the calling thread's value and returns the previous one, if any. The
+    /// initializer does not run.
+    ///
+    /// # Panics
+    ///
+    /// As [`set`](Self::set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let data = threadkit::Local::new();
+    /// assert_eq!(data.replace(1), None);
+    /// assert_eq!(data.replace(2), Some(1));
+    /// ```
+    pub fn replace(&self, value: T) -> Option<T> {
+        let slot = self.slot();
+        let old = try_borrow_mut(slot).replace(value);
+        old
+    }
+
+    /// Removes and returns the calling thread's value (Python: `del` of the attribute). With an
+    /// initializer, the next access creates a new value.
+    ///
+    /// # Panics
+    ///
+    /// As [`set`](Self::set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let data = threadkit::Local::with_init(|| 1);
+    /// assert_eq!(data.take(), None); // nothing was created yet
+    /// data.with_mut(|v| *v = 2);
+    /// assert_eq!(data.take(), Some(2));
+    /// assert_eq!(data.get(), Some(1)); // initialized again
+    /// ```
+    pub fn take(&self) -> Option<T> {
+        let slot = self.existing_slot()?;
+        let old = try_borrow_mut(slot).take();
+        old
+    }
+
+    /// Whether the calling thread has a value, without running the initializer (Python's
+    /// `hasattr`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let data = threadkit::Local::with_init(|| 0);
+    /// assert!(!data.has_value());
+    /// data.with(|_| ());
+    /// assert!(data.has_value());
+    /// ```
+    pub fn has_value(&self) -> bool {
+        self.existing_slot()
+            .is_some_and(|slot| slot.try_borrow().map_or(true, |v| v.is_some()))
+    }
+
+    /// The calling thread's slot, created (empty) if needed.
+    #[inline]
+    fn slot(&self) -> &Slot<T> {
+        let slot = cache_lookup(self.id.load(Ordering::Relaxed)).cast::<Slot<T>>();
+        if slot.is_null() {
+            return self.slot_slow(true).expect("created");
+        }
+        // SAFETY: the cache maps this `Local`'s id (unique for the process's lifetime) to the
+        // calling thread's slot in it. The slot is freed only by this thread's exit (which clears
+        // the cache first) or when the `Local` is dropped (impossible while `&self` lives).
+        unsafe { &*slot }
+    }
+
+    /// The calling thread's slot if it has one.
+    fn existing_slot(&self) -> Option<&Slot<T>> {
+        let slot = cache_lookup(self.id.load(Ordering::Relaxed)).cast::<Slot<T>>();
+        if slot.is_null() {
+            return self.slot_slow(false);
+        }
+        // SAFETY: as in `slot`.
+        Some(unsafe { &*slot })
+    }
+
+    #[cold]
+    fn slot_slow(&self, create: bool) -> Option<&Slot<T>> {
+        let id = self.id();
+        let shared = self.shared.get_or_init(|| {
+            Arc::new(Shared {
+                slots: Lock::with_value(BTreeMap::new()),
+            })
+        });
+        let me = ident::current();
+        let (slot, created) = {
+            let mut slots = shared.slots.acquire();
+            match slots.get(&me) {
+                Some(slot) => (slot.0, false),
+                None if create => {
+                    let slot = NonNull::from(Box::leak(Box::new(RefCell::new(None))));
+                    slots.insert(me, SlotPtr(slot));
+                    (slot, true)
+                }
+                None => return None,
+            }
+        };
+        if created {
+            let weak: Weak<dyn ThreadExit> = Arc::downgrade(shared) as Weak<Shared<T>>;
+            register_exit(weak, me);
+        }
+        cache_store(id, slot.as_ptr().cast_const().cast());
+        // SAFETY: the slot belongs to the calling thread and stays allocated while `&self` lives
+        // and the thread has not exited (see `slot`).
+        Some(unsafe { slot.as_ref() })
+    }
+
+    /// This `Local`'s id, assigned on first use.
+    fn id(&self) -> u64 {
+        let id = self.id.load(Ordering::Relaxed);
+        if id != 0 {
+            return id;
+        }
+        let fresh = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        match self
+            .id
+            .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => fresh,
+            Err(winner) => winner,
+        }
+    }
+
+    /// Borrows the value, initializing it first if needed.
+    #[inline]
+    fn borrow<'a>(&self, slot: &'a Slot<T>) -> Ref<'a, T> {
+        match Ref::filter_map(try_borrow(slot), Option::as_ref) {
+            Ok(value) => value,
+            Err(empty) => {
+                drop(empty);
+                self.initialize(slot);
+                Ref::map(try_borrow(slot), |v| v.as_ref().expect("initialized"))
+            }
+        }
+    }
+
+    #[inline]
+    fn borrow_mut<'a>(&self, slot: &'a Slot<T>) -> RefMut<'a, T> {
+        match RefMut::filter_map(try_borrow_mut(slot), Option::as_mut) {
+            Ok(value) => value,
+            Err(empty) => {
+                drop(empty);
+                self.initialize(slot);
+                RefMut::map(try_borrow_mut(slot), |v| v.as_mut().expect("initialized"))
+            }
+        }
+    }
+
+    /// Runs the initializer for an empty slot. The slot stays mutably borrowed meanwhile, so
+    /// the initializer cannot reach this `Local` in this thread; if it panics, the slot stays
+    /// empty and the next access tries again.
+    #[cold]
+    fn initialize(&self, slot: &Slot<T>) {
+        let Some(init) = &self.init else {
+            panic!("threadkit::Local: no value in this thread and no initializer");
+        };
+        let mut value = try_borrow_mut(slot);
+        if value.is_none() {
+            *value = Some(init());
+        }
+    }
+}
+
+#[inline]
+fn try_borrow<T>(slot: &Slot<T>) -> Ref<'_, Option<T>> {
+    match slot.try_borrow() {
+        Ok(value) => value,
+        Err(_) => already_borrowed(),
+    }
+}
+
+#[inline]
+fn try_borrow_mut<T>(slot: &Slot<T>) -> RefMut<'_, Option<T>> {
+    match slot.try_borrow_mut() {
+        Ok(value) => value,
+        Err(_) => already_borrowed(),
+    }
+}
+
+#[cold]
+#[track_caller]
+fn already_borrowed() -> ! {
+    panic!(
+        "threadkit::Local: this thread's value is already borrowed \
+         (inside `with`/`with_mut` of the same Local, or its initializer)"
+    )
+}
+
+impl<T: Send + 'static, F> Drop for Local<T, F> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.get_mut() {
+            // No thread can be using a value: they would need `&self`. Threads exiting right now
+            // may hold the shared part; each removes only its own slot, under the lock.
+            let slots = std::mem::take(&mut *shared.slots.acquire());
+            Shared::free(slots);
+        }
+    }
+}
+
+impl<T: Send + Default + 'static> Default for Local<T> {
+    /// A `Local` whose initializer is `T::default`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l: threadkit::Local<Vec<u8>> = Default::default();
+    /// assert_eq!(l.get(), Some(vec![]));
+    /// ```
+    fn default() -> Self {
+        Local::with_init(T::default)
+    }
+}
+
+impl<T: Send + fmt::Debug + 'static, F: Fn() -> T> fmt::Debug for Local<T, F> {
+    /// Shows the calling thread's value without running the initializer:
+    /// `Local { value: Some(5) }`, `Local { value: None }`, or `Local { value: <borrowed> }`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Borrowed;
+        impl fmt::Debug for Borrowed {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("<borrowed>")
+            }
+        }
+        let mut d = f.debug_struct("Local");
+        match self.existing_slot().map(RefCell::try_borrow) {
+            None => d.field("value", &None::<T>),
+            Some(Ok(value)) => d.field("value", &*value),
+            Some(Err(_)) => d.field("value", &Borrowed),
+        };
+        d.finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn cache_collisions_still_find_the_right_slot() {
+        // More Locals than cache entries, accessed round-robin: every lookup collides.
+        let locals: Vec<Local<usize>> = (0..CACHE_SIZE * 3).map(|_| Local::new()).collect();
+        for (i, l) in locals.iter().enumerate() {
+            l.set(i);
+        }
+        for _ in 0..3 {
+            for (i, l) in locals.iter().enumerate() {
+                assert_eq!(l.get(), Some(i));
+            }
+        }
+    }
+
+    #[test]
+    fn exit_list_forgets_dropped_locals() {
+        for _ in 0..100 {
+            let l = Local::new();
+            l.set(1u8);
+        }
+        let len = THREAD_VALUES.with(|v| v.0.borrow().len());
+        assert!(len <= 100, "{len}");
+        let live = THREAD_VALUES.with(|v| {
+            v.0.borrow()
+                .iter()
+                .filter(|e| e.local.strong_count() > 0)
+                .count()
+        });
+        assert_eq!(live, 0);
+    }
+
+    #[test]
+    fn scope_gives_a_fresh_thread_and_drops_its_values() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Counted;
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let l: Local<Counted> = Local::new();
+        l.set(Counted);
+        // Pretend to be another thread (what a timer worker does with `act_as`).
+        let own = ident::current();
+        let scope = ThreadScope::enter();
+        ident::set_current(ident::allocate());
+        assert!(!l.has_value());
+        l.set(Counted);
+        assert!(l.has_value());
+        scope.finish().unwrap();
+        assert_eq!(DROPS.load(std::sync::atomic::Ordering::SeqCst), 1);
+        ident::set_current(own);
+        assert!(l.has_value());
+        drop(l);
+        assert_eq!(DROPS.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn size() {
+        assert_eq!(std::mem::size_of::<Local<u64>>(), 32);
+    }
+}

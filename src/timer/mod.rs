@@ -1,0 +1,388 @@
+//! [`Timer`]: Python's `threading.Timer`, without one OS thread per timer.
+//!
+//! A Timer is a [`Thread`] record of its own (listed by `enumerate()`, joinable, named, with a
+//! daemon flag), but it has no OS thread while it waits: `start()` hands it to the timer service
+//! (`service.rs`), and when its interval has passed a shared worker thread runs its function
+//! *as* the Timer's thread. So 100,000 pending timers cost 100,000 small heap entries and a few
+//! OS threads, instead of CPython's 100,000 threads.
+
+mod service;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::loom::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use crate::{DaemonError, JoinError, Lock, StartError, Thread};
+
+/// The function has not run and the Timer is not cancelled.
+const WAITING: u8 = 0;
+/// `cancel()` won: the function will never run.
+const CANCELLED: u8 = 1;
+/// The service claimed the Timer: the function runs (or ran).
+const FIRED: u8 = 2;
+
+/// What a Timer handle and the timer service share.
+struct Entry {
+    state: AtomicU8,
+    interval: Duration,
+    function: Lock<Option<Box<dyn FnOnce() + Send>>>,
+    /// Whether the Timer sits in the service's heap (so a cancel leaves an entry to skip).
+    scheduled: AtomicBool,
+}
+
+/// A function that runs once, after a delay, unless cancelled first: Python's
+/// `threading.Timer`.
+///
+/// A `Timer` is a thread in every way a program can see. It has a name (`"Thread-N"` unless
+/// [`set_name`](Self::set_name) says otherwise) and a daemon flag (the creating thread's, so
+/// non-daemon from `main`: the process waits at exit for a pending Timer). Once
+/// [started](Self::start) it is [alive](Self::is_alive) and listed by
+/// [`enumerate`](crate::enumerate) until its function has returned or it is
+/// [cancelled](Self::cancel); [`join`](Self::join) waits for that. Inside the function,
+/// [`current_thread`](crate::current_thread) is the Timer's [`Thread`], so log lines carry its
+/// name, and [`Local`](crate::Local) values are the Timer's own, dropped when the function
+/// returns. A panic in the function goes to the [excepthook](crate::set_excepthook) with the
+/// Timer's thread.
+///
+/// # Differences from Python
+///
+/// - No OS thread per Timer: a timer service thread keeps the deadlines, and a small pool of
+///   worker threads runs due functions, each *acting as* the Timer's thread for the duration of
+///   the call. A function that blocks for long makes the pool grow after a couple of
+///   milliseconds, so other Timers are not held up. [`native_id`](Thread::native_id) is `None`
+///   while the Timer waits and the worker's ID once it runs; renaming a running Timer does not
+///   rename the worker's OS thread.
+/// - Arguments are captured by the closure instead of `args`/`kwargs`; `function` and `finished`
+///   are not exposed. [`cancel`](Self::cancel) returns whether it stopped the function from
+///   running (Python returns `None`).
+/// - A Timer is not a `Thread` subclass: [`thread`](Self::thread) gives its [`Thread`] record,
+///   and the common `Thread` methods are repeated here.
+/// - Deadlines use the monotonic clock; an interval too large to represent never fires.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use threadkit::Timer;
+///
+/// let (tx, rx) = mpsc::channel();
+/// let t = Timer::new(Duration::from_millis(10), move || {
+///     tx.send(threadkit::current_thread().name().to_string()).unwrap();
+/// });
+/// t.set_name("t1");
+/// t.start().unwrap();
+/// assert_eq!(rx.recv().unwrap(), "t1");
+/// t.join().unwrap();
+/// assert!(!t.is_alive());
+/// ```
+#[derive(Clone)]
+pub struct Timer {
+    thread: Thread,
+    entry: Arc<Entry>,
+}
+
+impl Timer {
+    /// Creates a Timer that will call `function` once `interval` has passed after
+    /// [`start`](Self::start). A zero interval runs it as soon as possible.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = threadkit::Timer::new(Duration::from_secs(3), || println!("worker running"));
+    /// assert!(t.name().starts_with("Thread-"));
+    /// assert!(!t.is_alive());
+    /// ```
+    pub fn new(interval: Duration, function: impl FnOnce() + Send + 'static) -> Timer {
+        let entry = Arc::new(Entry {
+            state: AtomicU8::new(WAITING),
+            interval,
+            function: Lock::with_value(Some(Box::new(function))),
+            scheduled: AtomicBool::new(false),
+        });
+        let scheduled = Arc::clone(&entry);
+        let thread =
+            Thread::new_timer(Box::new(move |thread| service::schedule(scheduled, thread)));
+        Timer { thread, entry }
+    }
+
+    /// Starts the countdown. The Timer is alive and listed by [`enumerate`](crate::enumerate)
+    /// from now until its function has returned or it is cancelled.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::AlreadyStarted`] on a second call (Python: `RuntimeError: threads can only
+    /// be started once`); [`StartError::Os`] if the timer service's thread could not be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = threadkit::Timer::new(Duration::ZERO, || {});
+    /// t.start().unwrap();
+    /// assert!(t.start().is_err());
+    /// t.join().unwrap();
+    /// ```
+    pub fn start(&self) -> Result<(), StartError> {
+        self.thread.start()
+    }
+
+    /// Stops the Timer if its function has not started yet: then the function never runs, is
+    /// dropped, and the Timer finishes at once (joiners wake, `enumerate` stops listing it).
+    /// Returns whether this call did that; cancelling a Timer whose function has started or
+    /// finished, or one already cancelled, has no effect and returns `false`.
+    ///
+    /// A Timer cancelled before [`start`](Self::start) runs nothing when started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = threadkit::Timer::new(Duration::from_secs(60), || unreachable!());
+    /// t.start().unwrap();
+    /// assert!(t.cancel());
+    /// t.join().unwrap(); // returns at once
+    /// assert!(!t.cancel());
+    /// ```
+    pub fn cancel(&self) -> bool {
+        if !service::claim_cancel(&self.entry) {
+            return false;
+        }
+        let function = self.entry.function.acquire().take();
+        drop(function);
+        if self.thread.is_alive() {
+            // Started (pending in the service's heap): finish the record now. A `start()` still
+            // in progress sees the cancellation itself and finishes the record.
+            self.thread.mark_stopped();
+        }
+        if self.entry.scheduled.load(Ordering::Acquire) {
+            service::note_cancelled();
+        }
+        true
+    }
+
+    /// Whether [`cancel`](Self::cancel) stopped this Timer's function from running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Timer::new(std::time::Duration::from_secs(1), || {});
+    /// t.cancel();
+    /// assert!(t.is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.entry.state.load(Ordering::Acquire) == CANCELLED
+    }
+
+    /// The delay between [`start`](Self::start) and the call (Python's `interval` attribute).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = threadkit::Timer::new(Duration::from_millis(1500), || {});
+    /// assert_eq!(t.interval(), Duration::from_millis(1500));
+    /// ```
+    pub fn interval(&self) -> Duration {
+        self.entry.interval
+    }
+
+    /// The Timer's [`Thread`] record: the same one [`enumerate`](crate::enumerate) lists and
+    /// [`current_thread`](crate::current_thread) returns inside the function.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Timer::new(std::time::Duration::ZERO, || {});
+    /// t.start().unwrap();
+    /// let thread = t.thread().clone();
+    /// t.join().unwrap();
+    /// assert!(!thread.is_alive());
+    /// ```
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// Waits until the function has returned or the Timer was cancelled; see [`Thread::join`].
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::NotStarted`] before [`start`](Self::start); [`JoinError::CurrentThread`]
+    /// from inside the Timer's own function.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Timer::new(std::time::Duration::from_millis(5), || {});
+    /// assert!(t.join().is_err());
+    /// t.start().unwrap();
+    /// t.join().unwrap();
+    /// ```
+    pub fn join(&self) -> Result<(), JoinError> {
+        self.thread.join()
+    }
+
+    /// Waits at most `timeout`; returns whether the Timer finished. See
+    /// [`Thread::join_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// As [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = threadkit::Timer::new(Duration::from_secs(60), || {});
+    /// t.start().unwrap();
+    /// assert_eq!(t.join_timeout(Duration::from_millis(1)), Ok(false));
+    /// t.cancel();
+    /// assert_eq!(t.join_timeout(Duration::from_secs(60)), Ok(true));
+    /// ```
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, JoinError> {
+        self.thread.join_timeout(timeout)
+    }
+
+    /// Waits until `deadline` at the latest; returns whether the Timer finished.
+    ///
+    /// # Errors
+    ///
+    /// As [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let t = threadkit::Timer::new(Duration::ZERO, || {});
+    /// t.start().unwrap();
+    /// assert_eq!(t.join_deadline(Instant::now() + Duration::from_secs(60)), Ok(true));
+    /// ```
+    pub fn join_deadline(&self, deadline: Instant) -> Result<bool, JoinError> {
+        self.thread.join_deadline(deadline)
+    }
+
+    /// Whether the Timer is started and not finished: waiting, or running its function.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Timer::new(std::time::Duration::from_secs(60), || {});
+    /// t.start().unwrap();
+    /// assert!(t.is_alive());
+    /// t.cancel();
+    /// assert!(!t.is_alive());
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        self.thread.is_alive()
+    }
+
+    /// The Timer's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Timer::new(std::time::Duration::ZERO, || {});
+    /// assert!(t.name().starts_with("Thread-"));
+    /// ```
+    pub fn name(&self) -> Arc<str> {
+        self.thread.name()
+    }
+
+    /// Renames the Timer (Python's `t.name = ...` / `t.setName(...)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Timer::new(std::time::Duration::ZERO, || {});
+    /// t.set_name("t1");
+    /// assert_eq!(&*t.name(), "t1");
+    /// ```
+    #[doc(alias = "setName")]
+    pub fn set_name(&self, name: impl Into<String>) {
+        self.thread.set_name(name);
+    }
+
+    /// Whether the Timer is a daemon: one the process does not wait for at exit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Timer::new(std::time::Duration::ZERO, || {});
+    /// assert!(!t.is_daemon()); // created by the main thread
+    /// ```
+    pub fn is_daemon(&self) -> bool {
+        self.thread.is_daemon()
+    }
+
+    /// Sets the daemon flag; only before [`start`](Self::start).
+    ///
+    /// # Errors
+    ///
+    /// [`DaemonError`] once started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = threadkit::Timer::new(std::time::Duration::from_secs(60), || {});
+    /// t.set_daemon(true).unwrap();
+    /// t.start().unwrap();
+    /// assert!(t.set_daemon(false).is_err());
+    /// t.cancel();
+    /// ```
+    pub fn set_daemon(&self, daemonic: bool) -> Result<(), DaemonError> {
+        self.thread.set_daemon(daemonic)
+    }
+}
+
+impl fmt::Debug for Timer {
+    /// As CPython's repr: `Timer(t1, started 5)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.thread, f)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_cpython_repr() {
+        let t = Timer::new(Duration::from_secs(60), || {});
+        t.set_name("t1");
+        t.set_daemon(false).unwrap(); // test threads are foreign, hence daemon, threads
+        assert_eq!(format!("{t:?}"), "Timer(t1, initial)");
+        t.start().unwrap();
+        let id = t.thread().ident().unwrap();
+        assert_eq!(format!("{t:?}"), format!("Timer(t1, started {id})"));
+        t.cancel();
+        assert_eq!(format!("{t:?}"), format!("Timer(t1, stopped {id})"));
+    }
+
+    #[test]
+    fn cancelled_entries_do_not_pile_up() {
+        let timers: Vec<Timer> = (0..3000)
+            .map(|_| Timer::new(Duration::from_secs(3600), || {}))
+            .collect();
+        for t in &timers {
+            t.set_daemon(true).unwrap();
+            t.start().unwrap();
+        }
+        for t in &timers {
+            assert!(t.cancel());
+        }
+        let heap = service_heap_len();
+        assert!(heap < 3000, "heap still holds {heap} entries");
+    }
+
+    fn service_heap_len() -> usize {
+        service::heap_len()
+    }
+}

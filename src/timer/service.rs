@@ -1,0 +1,393 @@
+//! The timer service: one internal thread holding a heap of deadlines, and a small pool of
+//! worker threads that run due timers' functions.
+//!
+//! - The service thread sleeps (through the wait layer, [`WaitKind::Timer`]) until the earliest
+//!   deadline, or until a newly scheduled timer becomes the earliest. At a deadline it pops every
+//!   due entry, claims it (`WAITING` → `FIRED`, so a racing `cancel()` loses), queues it for the
+//!   workers and wakes idle workers.
+//! - A worker runs a function *as the Timer's thread* (`Thread::act_as` plus a fresh
+//!   `local::ThreadScope`), reports a panic to the excepthook with the Timer's thread, drops the
+//!   Timer's thread-local values, marks the Timer stopped (waking joiners), and takes the next job.
+//! - The pool starts with one worker and grows by one whenever the queue has work, no worker is
+//!   idle and no worker has taken a job for [`STALL`]: so a slow or blocked function delays the
+//!   others by about that much, while short functions keep the pool small. Workers beyond the
+//!   first retire after [`IDLE_RETIRE`] without work.
+//! - `cancel()` is lazy: the heap entry stays until its deadline (then it is skipped), but the
+//!   function is dropped and the Timer's record stopped at once. When more than half of a large
+//!   heap is cancelled entries, the heap is rebuilt without them, so cancel costs amortised O(1).
+//!
+//! Neither the service thread nor the workers are registered threads: `enumerate()` lists the
+//! Timers, not them. They never end, except retiring workers, and are abandoned at process exit
+//! like daemon threads (pending non-daemon Timers are joined by the exit sequence first).
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::{Entry, CANCELLED, FIRED, WAITING};
+use crate::local::ThreadScope;
+use crate::loom::sync::atomic::{AtomicU8, Ordering};
+use crate::thread::ident;
+use crate::wait::{self, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::{Lock, Thread};
+
+/// How long the queue may hold work with no worker taking any before the pool grows by one.
+const STALL: Duration = Duration::from_millis(2);
+
+/// How long a worker beyond the first waits for work before it exits.
+const IDLE_RETIRE: Duration = Duration::from_secs(10);
+
+/// A safety limit on the pool (each worker is an OS thread).
+const MAX_WORKERS: usize = 4096;
+
+/// A heap with fewer cancelled entries than this is never compacted.
+const COMPACT_MIN: usize = 1024;
+
+/// A scheduled Timer.
+struct Item {
+    deadline: Instant,
+    /// Scheduling order: equal deadlines fire first-scheduled first.
+    seq: u64,
+    entry: Arc<Entry>,
+    thread: Thread,
+}
+
+impl PartialEq for Item {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+
+impl Eq for Item {}
+
+impl PartialOrd for Item {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Item {
+    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest deadline first.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
+    }
+}
+
+/// A due Timer, claimed for running.
+struct Job {
+    entry: Arc<Entry>,
+    thread: Thread,
+}
+
+struct State {
+    heap: BinaryHeap<Item>,
+    next_seq: u64,
+    /// About how many heap entries are cancelled (decides when to compact).
+    cancelled: usize,
+    /// Due Timers waiting for a worker.
+    ready: VecDeque<Job>,
+    /// Workers waiting for work, most recently idle last.
+    idle: Vec<Arc<Parker>>,
+    workers: usize,
+    /// Jobs taken by workers so far: the service watches it for progress.
+    taken: u64,
+    /// Whether the service thread is running.
+    running: bool,
+}
+
+struct Service {
+    state: Lock<State>,
+    /// Wakes the service thread.
+    wake: Parker,
+}
+
+static SERVICE: OnceLock<Service> = OnceLock::new();
+
+fn service() -> &'static Service {
+    SERVICE.get_or_init(|| Service {
+        state: Lock::with_value(State {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+            cancelled: 0,
+            ready: VecDeque::new(),
+            idle: Vec::new(),
+            workers: 0,
+            taken: 0,
+            running: false,
+        }),
+        wake: Parker::new(),
+    })
+}
+
+/// Schedules a started Timer (its record is registered and alive). Called by `Thread::start`.
+pub(super) fn schedule(entry: Arc<Entry>, thread: &Thread) -> std::io::Result<()> {
+    if entry.state.load(Ordering::Acquire) != WAITING {
+        // Cancelled before start: Python's thread starts, skips the function and ends.
+        thread.mark_stopped();
+        return Ok(());
+    }
+    let Some(deadline) = wait::deadline_after(entry.interval) else {
+        // Too far in the future to represent: it never fires, and stays alive until cancelled.
+        return Ok(());
+    };
+    let svc = service();
+    let notify = {
+        let mut st = svc.state.acquire();
+        if !st.running {
+            spawn_thread("threadkit-timers", move || run_service(svc))?;
+            st.running = true;
+        }
+        let earliest = st.heap.peek().map_or(true, |top| deadline < top.deadline);
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        st.heap.push(Item {
+            deadline,
+            seq,
+            entry: Arc::clone(&entry),
+            thread: thread.clone(),
+        });
+        entry.scheduled.store(true, Ordering::Release);
+        earliest
+    };
+    if notify {
+        svc.wake.notify();
+    }
+    Ok(())
+}
+
+/// Notes a cancelled entry still in the heap, compacting the heap when they dominate it.
+pub(super) fn note_cancelled() {
+    let mut st = service().state.acquire();
+    st.cancelled += 1;
+    if st.cancelled >= COMPACT_MIN && st.cancelled * 2 > st.heap.len() {
+        st.heap
+            .retain(|item| item.entry.state.load(Ordering::Acquire) == WAITING);
+        st.cancelled = 0;
+    }
+}
+
+fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    let mut builder = std::thread::Builder::new().name(name.into());
+    let stack = crate::stack_size();
+    if stack != 0 {
+        builder = builder.stack_size(stack);
+    }
+    builder.spawn(f).map(drop)
+}
+
+fn run_service(svc: &'static Service) {
+    // While the ready queue is non-empty: when it last saw a worker take a job, and the count.
+    let mut backlog: Option<(Instant, u64)> = None;
+    loop {
+        let now = Instant::now();
+        let mut wake = Vec::new();
+        let mut grow = false;
+        let next = {
+            let mut st = svc.state.acquire();
+            while st.heap.peek().is_some_and(|top| top.deadline <= now) {
+                let item = st.heap.pop().expect("peeked");
+                if item
+                    .entry
+                    .state
+                    .compare_exchange(WAITING, FIRED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    st.ready.push_back(Job {
+                        entry: item.entry,
+                        thread: item.thread,
+                    });
+                } else {
+                    st.cancelled = st.cancelled.saturating_sub(1);
+                }
+            }
+            while wake.len() < st.ready.len() {
+                match st.idle.pop() {
+                    Some(worker) => wake.push(worker),
+                    None => break,
+                }
+            }
+            if st.ready.len() <= wake.len() {
+                // Nothing waits, or every waiting job has a worker on its way.
+                backlog = None;
+            } else {
+                // More work than idle workers: grow if there is no worker at all, or if no
+                // worker has made progress for a while.
+                backlog = match backlog {
+                    Some((since, taken)) if taken == st.taken => {
+                        if now.duration_since(since) >= STALL && st.workers < MAX_WORKERS {
+                            grow = true;
+                            Some((now, taken))
+                        } else {
+                            Some((since, taken))
+                        }
+                    }
+                    _ => Some((now, st.taken)),
+                };
+                grow |= st.workers == 0;
+            }
+            if grow {
+                // Counted now so that a failed spawn is retried at the next stall only.
+                st.workers += 1;
+            }
+            if st.heap.is_empty() && st.heap.capacity() > COMPACT_MIN {
+                // Give back the memory of a past burst of timers.
+                st.heap.shrink_to_fit();
+            }
+            let top = st.heap.peek().map(|top| top.deadline);
+            match (top, backlog) {
+                (Some(t), Some((since, _))) => Some(t.min(since + STALL)),
+                (None, Some((since, _))) => Some(since + STALL),
+                (t, None) => t,
+            }
+        };
+        for worker in wake {
+            worker.notify();
+        }
+        if grow {
+            if spawn_thread("threadkit-timer", move || run_worker(svc)).is_ok() {
+                // Look again at once: maybe more work is due.
+                continue;
+            }
+            // Out of threads: try again after `STALL` (the backlog deadline), not in a loop.
+            svc.state.acquire().workers -= 1;
+        }
+        svc.wake.wait(next);
+    }
+}
+
+fn run_worker(svc: &'static Service) {
+    let me = Arc::new(Parker::new());
+    let tid = ident::native_id();
+    loop {
+        let job = {
+            let mut st = svc.state.acquire();
+            match st.ready.pop_front() {
+                Some(job) => {
+                    st.taken += 1;
+                    Some(job)
+                }
+                None => {
+                    st.idle.push(Arc::clone(&me));
+                    None
+                }
+            }
+        };
+        if let Some(job) = job {
+            run_job(job, tid);
+            continue;
+        }
+        if me.wait(wait::deadline_after(IDLE_RETIRE)) {
+            continue;
+        }
+        // Idle for a long time: retire, unless this is the last worker or the service has just
+        // handed us work (then we are no longer in the idle list and a notification is coming).
+        let mut st = svc.state.acquire();
+        if st.workers > 1 {
+            if let Some(pos) = st.idle.iter().position(|w| Arc::ptr_eq(w, &me)) {
+                st.idle.remove(pos);
+                st.workers -= 1;
+                return;
+            }
+        }
+    }
+}
+
+/// Runs one due Timer's function as the Timer's thread.
+fn run_job(job: Job, tid: u64) {
+    let Job { entry, thread } = job;
+    let function = entry.function.acquire().take();
+    let acting = thread.act_as();
+    thread.set_native_id(tid);
+    let values = ThreadScope::enter();
+    if let Some(function) = function {
+        thread.run_as_target(function);
+    }
+    // The Timer's "thread" exits: its thread-local values are dropped before joiners wake, as
+    // for a real thread. A panicking `Drop` is reported like a panicking function.
+    thread.run_as_target(Box::new(move || {
+        if let Err(payload) = values.finish() {
+            std::panic::resume_unwind(payload);
+        }
+    }));
+    thread.mark_stopped();
+    drop(acting);
+}
+
+/// Not notified, nobody parked.
+const EMPTY: u8 = 0;
+/// The owner is parked (or about to be).
+const PARKED: u8 = 1;
+/// A notification is pending.
+const NOTIFIED: u8 = 2;
+
+/// A one-owner wake-up flag: [`notify`](Self::notify) from any thread, [`wait`](Self::wait)
+/// from the owner. A notification given while the owner is not waiting is kept for its next wait.
+struct Parker {
+    state: AtomicU8,
+}
+
+impl Parker {
+    fn new() -> Self {
+        Parker {
+            state: AtomicU8::new(EMPTY),
+        }
+    }
+
+    fn key(&self) -> usize {
+        &self.state as *const AtomicU8 as usize
+    }
+
+    fn notify(&self) {
+        // No system call unless the owner is parked.
+        if self.state.swap(NOTIFIED, Ordering::Release) == PARKED {
+            wait::unpark_one(self.key(), |_| wait::UnparkToken(0));
+        }
+    }
+
+    /// Waits until notified (returns `true`, consuming the notification) or until `deadline`.
+    fn wait(&self, deadline: Option<Instant>) -> bool {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return true;
+        }
+        wait::park(
+            WaitKind::Timer,
+            self.key(),
+            || {
+                self.state
+                    .compare_exchange(EMPTY, PARKED, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            },
+            || {},
+            |_, _| {
+                let _ = self.state.compare_exchange(
+                    PARKED,
+                    EMPTY,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            },
+            DEFAULT_PARK_TOKEN,
+            deadline,
+        );
+        self.state.swap(EMPTY, Ordering::Acquire) == NOTIFIED
+    }
+}
+
+/// How many entries the heap holds (cancelled ones included).
+#[cfg(all(test, not(loom)))]
+pub(super) fn heap_len() -> usize {
+    service().state.acquire().heap.len()
+}
+
+/// Claims `entry` for cancellation.
+pub(super) fn claim_cancel(entry: &Entry) -> bool {
+    entry
+        .state
+        .compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
