@@ -61,14 +61,28 @@
 
 mod event;
 mod lock;
-mod loom;
-#[cfg(feature = "logging")]
+#[cfg(all(feature = "logging", not(loom)))]
 pub mod logging;
+mod loom;
+#[cfg(not(loom))]
 pub mod thread;
+// Under `--cfg loom` only the per-thread identifiers remain of `thread`: the registry, `atexit`
+// and the excepthook hold process-wide state in `static`s, which loom cannot model (see
+// src/loom.rs and VERIFICATION.md).
+#[cfg(loom)]
+pub(crate) mod thread {
+    pub(crate) mod ident;
+}
 mod wait;
+
+/// Hooks for the loom models (`--cfg loom` builds only; not part of the API).
+#[cfg(loom)]
+#[doc(hidden)]
+pub use wait::loom_hooks as __loom;
 
 pub use event::Event;
 pub use lock::{Lock, LockGuard, ReleaseError};
+#[cfg(not(loom))]
 pub use thread::{
     active_count, current_thread, default_excepthook, enumerate, get_ident, get_native_id,
     main_thread, register_atexit, reset_excepthook, set_excepthook, set_stack_size, shutdown,
