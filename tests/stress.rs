@@ -20,6 +20,16 @@ static SERIAL: Lock = Lock::new();
 /// How long a wait may take before the test calls it a lost wake-up.
 const HANG: Duration = Duration::from_secs(20);
 
+/// `normal`, or `miri` when running under Miri (which interprets every step and is thousands of
+/// times slower): the same test, fewer iterations.
+fn size(normal: usize, miri: usize) -> usize {
+    if cfg!(miri) {
+        miri
+    } else {
+        normal
+    }
+}
+
 /// Joins a handle, failing the test (instead of hanging) if the thread does not finish in time.
 fn join_or_fail<T>(h: threadkit::JoinHandle<T>, what: &str) -> T {
     match h.join_timeout(HANG) {
@@ -34,18 +44,17 @@ fn join_or_fail<T>(h: threadkit::JoinHandle<T>, what: &str) -> T {
 /// N threads x M increments through every way of acquiring: the counter is exactly N x M and
 /// nobody is ever inside with someone else.
 #[test]
-#[cfg_attr(miri, ignore = "160,000 contended acquires: hours under Miri")]
 fn lock_counter_is_exact_under_contention() {
     let _serial = SERIAL.acquire();
-    const THREADS: u64 = 8;
-    const OPS: u64 = 20_000;
+    let threads = size(8, 3) as u64;
+    let ops = size(20_000, 30) as u64;
     let counter = Arc::new(Lock::with_value(0u64));
     let inside = Arc::new(AtomicUsize::new(0));
-    let handles: Vec<_> = (0..THREADS)
+    let handles: Vec<_> = (0..threads)
         .map(|t| {
             let (counter, inside) = (Arc::clone(&counter), Arc::clone(&inside));
             threadkit::spawn(move || {
-                for i in 0..OPS {
+                for i in 0..ops {
                     let mut guard = match (t + i) % 3 {
                         0 => counter.acquire(),
                         1 => loop {
@@ -70,7 +79,7 @@ fn lock_counter_is_exact_under_contention() {
     for h in handles {
         join_or_fail(h, "incrementer");
     }
-    assert_eq!(*counter.acquire(), THREADS * OPS);
+    assert_eq!(*counter.acquire(), threads * ops);
     assert!(!counter.locked());
 }
 
@@ -78,21 +87,17 @@ fn lock_counter_is_exact_under_contention() {
 /// returns `true` (a waiter woken by `set` reports it even when `clear` followed at once), and
 /// none is left behind.
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "thousands of set/clear cycles with 4 waiters: too slow under Miri"
-)]
 fn event_leaves_no_waiter_behind_across_set_clear_cycles() {
     let _serial = SERIAL.acquire();
-    const WAITERS: usize = 4;
-    const WAITS: usize = 500;
+    let waiters_count = size(4, 2);
+    let waits = size(500, 5);
     let event = Arc::new(Event::new());
     let done = Arc::new(AtomicUsize::new(0));
-    let waiters: Vec<_> = (0..WAITERS)
+    let waiters: Vec<_> = (0..waiters_count)
         .map(|_| {
             let (event, done) = (Arc::clone(&event), Arc::clone(&done));
             threadkit::spawn(move || {
-                for _ in 0..WAITS {
+                for _ in 0..waits {
                     assert!(event.wait_timeout(HANG), "a waiter was left behind");
                 }
                 done.fetch_add(1, Ordering::SeqCst);
@@ -102,7 +107,7 @@ fn event_leaves_no_waiter_behind_across_set_clear_cycles() {
     // (One `set` may satisfy several successive waits of a waiter that runs before the `clear`,
     // so the number of cycles is not an invariant; every wait returning `true` is.)
     let mut cycles = 0u64;
-    while done.load(Ordering::SeqCst) < WAITERS {
+    while done.load(Ordering::SeqCst) < waiters_count {
         event.set();
         event.clear();
         cycles += 1;
@@ -120,16 +125,17 @@ fn event_leaves_no_waiter_behind_across_set_clear_cycles() {
 /// A panic while holding a guard releases the lock (no poisoning); the next acquirer proceeds
 /// and sees every completed update.
 #[test]
-#[cfg_attr(miri, ignore = "800 panics across 4 threads: too slow under Miri")]
 fn panic_inside_lock_guard_releases_it() {
     let _serial = SERIAL.acquire();
+    let threads = size(4, 2) as u64;
+    let iterations = size(200, 20) as u64;
     let counter = Arc::new(Lock::with_value(0u64));
-    let handles: Vec<_> = (0..4)
+    let handles: Vec<_> = (0..threads)
         .map(|_| {
             let counter = Arc::clone(&counter);
             threadkit::spawn(move || {
                 let mut panics = 0u64;
-                for i in 0..200u64 {
+                for i in 0..iterations {
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let mut guard = counter.acquire();
                         *guard += 1;
@@ -147,9 +153,9 @@ fn panic_inside_lock_guard_releases_it() {
         .into_iter()
         .map(|h| join_or_fail(h, "panicker"))
         .sum();
-    assert_eq!(panics, 4 * 20);
+    assert_eq!(panics, threads * iterations / 10);
     assert!(!counter.locked());
-    assert_eq!(*counter.acquire(), 4 * 200);
+    assert_eq!(*counter.acquire(), threads * iterations);
 
     // A thread that panics while holding the guard and dies of it releases the lock too.
     let c = Arc::clone(&counter);
@@ -202,7 +208,6 @@ fn thread_exiting_while_holding_lock_can_be_released_by_another() {
 /// A panic escaping a thread's target goes to the excepthook (once, with that thread), the
 /// thread leaves the registry, and its `JoinHandle` returns the panic.
 #[test]
-#[cfg_attr(miri, ignore = "installs a process-wide panic hook and excepthook")]
 fn panic_in_target_reaches_excepthook_and_join() {
     let _serial = SERIAL.acquire();
     static SEEN: Lock<Vec<(String, Option<u64>, String)>> = Lock::with_value(Vec::new());
@@ -215,8 +220,8 @@ fn panic_in_target_reaches_excepthook_and_join() {
         ));
     });
 
-    const N: usize = 8;
-    let handles: Vec<_> = (0..N)
+    let n = size(8, 2);
+    let handles: Vec<_> = (0..n)
         .map(|i| {
             Builder::new()
                 .name(format!("stress-panicker-{i}"))
@@ -240,7 +245,7 @@ fn panic_in_target_reaches_excepthook_and_join() {
     let seen = SEEN.acquire().clone();
     assert_eq!(
         seen.len(),
-        N,
+        n,
         "the hook runs exactly once per thread: {seen:?}"
     );
     let live = threadkit::enumerate();
