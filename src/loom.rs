@@ -39,7 +39,7 @@ pub(crate) mod sync {
 /// Takes one declaration with a `const { .. }` initializer (the form std makes cheapest); under
 /// loom the `const` is dropped, since loom initialises lazily:
 ///
-/// ```ignore
+/// ```text
 /// crate::loom::thread_local_shim! {
 ///     /// Docs.
 ///     static SLOT: Cell<u64> = const { Cell::new(0) };
