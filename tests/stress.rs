@@ -6,6 +6,9 @@
 //! process-wide state (the thread registry, the excepthook, the process's memory), so running
 //! them one at a time keeps each one's assertions exact. Waits that would hang on a bug have a
 //! generous timeout, so a lost wake-up fails the test instead of hanging the suite.
+//!
+//! Under `--cfg loom` the thread API is compiled out (see src/lib.rs), so this file is too.
+#![cfg(not(loom))]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
