@@ -1,8 +1,19 @@
-//! The one place that knows about loom.
+//! The one place (with `crate::wait`) that knows about loom.
 //!
 //! Every primitive imports its atomics from here, never from `std::sync::atomic` directly, so that
 //! `RUSTFLAGS="--cfg loom"` swaps them for loom's model-checked ones (tokio's `src/loom`,
-//! crossbeam's `primitive` module). The waiting layer (`crate::wait`) does the same for parking.
+//! crossbeam's `primitive` module). The waiting layer (`crate::wait`) does the same for parking,
+//! and `thread_local_shim!` for per-thread state: loom runs every model
+//! thread as a coroutine on one OS thread, so a `std` thread-local would be shared by all of them.
+//!
+//! Rules for code under `cfg(loom)`:
+//! - loom's atomics have no `const fn new`, so constructors come in pairs: a `#[cfg(not(loom))]
+//!   pub const fn` and a `#[cfg(loom)] pub fn` (see `Lock::new`).
+//! - loom's atomics must not outlive one model execution, so a process-wide `static` (an
+//!   identifier counter, a setting) keeps a `std` atomic in both builds; it is then invisible to
+//!   loom, which is only right for values no primitive's correctness depends on.
+//! - What loom cannot model (the thread registry, `atexit`, the excepthook, logging) is compiled
+//!   out under `cfg(loom)`; see `src/lib.rs`.
 
 #[cfg(not(loom))]
 pub(crate) mod sync {
@@ -15,9 +26,35 @@ pub(crate) mod sync {
 
 #[cfg(loom)]
 pub(crate) mod sync {
+    #[allow(unused_imports)] // the users of some are compiled out under loom
     pub(crate) mod atomic {
         pub(crate) use loom::sync::atomic::{
             AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering,
         };
     }
 }
+
+/// `std::thread_local!` in normal builds; loom's per-model-thread version under `cfg(loom)`.
+///
+/// Takes one declaration with a `const { .. }` initializer (the form std makes cheapest); under
+/// loom the `const` is dropped, since loom initialises lazily:
+///
+/// ```text
+/// crate::loom::thread_local_shim! {
+///     /// Docs.
+///     static SLOT: Cell<u64> = const { Cell::new(0) };
+/// }
+/// ```
+macro_rules! thread_local_shim {
+    ($(#[$attr:meta])* static $name:ident: $t:ty = const { $init:expr };) => {
+        #[cfg(not(loom))]
+        std::thread_local! {
+            $(#[$attr])* static $name: $t = const { $init };
+        }
+        #[cfg(loom)]
+        loom::thread_local! {
+            $(#[$attr])* static $name: $t = $init;
+        }
+    };
+}
+pub(crate) use thread_local_shim;

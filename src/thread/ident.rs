@@ -7,17 +7,19 @@
 //! report it; other threads get one the first time they ask.
 
 use std::cell::Cell;
-
-use crate::loom::sync::atomic::{AtomicU64, Ordering};
+// A process-wide counter: a std atomic in every build (loom's are not `const` and must not outlive
+// a model execution). Identifiers only need to be unique, which a `Relaxed` increment gives.
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The identifier of the main thread.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) const MAIN_IDENT: u64 = 1;
 
 /// The next identifier to hand out (1 is reserved for the main thread).
 static NEXT_IDENT: AtomicU64 = AtomicU64::new(2);
 
-thread_local! {
-    /// This thread's identifier; 0 until assigned.
+crate::loom::thread_local_shim! {
+    /// This thread's identifier; 0 until assigned (per model thread under loom).
     static IDENT: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -38,11 +40,23 @@ pub(crate) fn current() -> u64 {
 }
 
 /// Installs `id` as the calling thread's identifier (threads started by threadkit, on entry).
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn set_current(id: u64) {
     IDENT.with(|c| c.set(id));
 }
 
 #[cold]
+#[cfg(loom)]
+fn assign_current() -> u64 {
+    // Under loom every model thread runs on the one OS thread (maybe the main one): each gets a
+    // fresh identifier so that ownership checks (Lock's acquirer, RLock's owner) tell them apart.
+    let id = allocate();
+    IDENT.with(|c| c.set(id));
+    id
+}
+
+#[cold]
+#[cfg(not(loom))]
 fn assign_current() -> u64 {
     let id = if is_main_os_thread() {
         MAIN_IDENT
@@ -54,6 +68,7 @@ fn assign_current() -> u64 {
 }
 
 /// Whether the calling OS thread is the process's initial thread (the one that runs `main`).
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn is_main_os_thread() -> bool {
     #[cfg(target_os = "linux")]
     {
@@ -68,6 +83,7 @@ pub(crate) fn is_main_os_thread() -> bool {
 
 /// The kernel's identifier for the calling thread (`get_native_id()`): the Linux TID; elsewhere
 /// threadkit's own identifier stands in for it.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn native_id() -> u64 {
     #[cfg(target_os = "linux")]
     {

@@ -37,7 +37,8 @@ static CALLBACKS: Lock<Vec<Callback>> = Lock::with_value(Vec::new());
 /// Registers the exit handler (once).
 pub(crate) fn ensure_installed() {
     INSTALL.call_once(|| {
-        #[cfg(unix)]
+        // Miri does not implement `atexit`; under it, non-daemon threads are not joined at exit.
+        #[cfg(all(unix, not(miri)))]
         {
             // SAFETY: `at_exit` is an `extern "C" fn()` that never unwinds (it catches panics).
             let rc = unsafe { libc::atexit(at_exit) };
@@ -46,7 +47,7 @@ pub(crate) fn ensure_installed() {
     });
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, not(miri)))]
 extern "C" fn at_exit() {
     // Unwinding out of an `extern "C"` function aborts; a panicking callback must not.
     let _ = std::panic::catch_unwind(shutdown);

@@ -8,7 +8,9 @@
 //!
 //! Keeping this layer small and in one place buys three things:
 //! - the real backend (`parking_lot_core`: a global hash table of FIFO queues, one futex per
-//!   thread, deadlines as [`Instant`]s) can be swapped for a model under `--cfg loom`;
+//!   thread, deadlines as [`Instant`]s) is swapped for a model under `--cfg loom` (`model.rs`:
+//!   loom's Mutex and Condvar, same callbacks under the same lock, past deadlines time out, later
+//!   ones never do), so loom explores the primitives' real code over every interleaving;
 //! - diagnostics can see every wait: [`park`] records what the thread waits on ([`WaitKind`] and
 //!   key) for the duration of the sleep, which is what a thread dump or deadlock detector needs;
 //! - the `unsafe` contract of `parking_lot_core` is upheld in one reviewed file.
@@ -22,10 +24,19 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+#[cfg(not(loom))]
+pub(crate) use parking_lot_core::SpinWait;
 #[allow(unused_imports)] // FilterOp and ParkToken serve unpark_filter's callers
 pub(crate) use parking_lot_core::{
-    FilterOp, ParkResult, ParkToken, SpinWait, UnparkResult, UnparkToken, DEFAULT_PARK_TOKEN,
+    FilterOp, ParkResult, ParkToken, UnparkResult, UnparkToken, DEFAULT_PARK_TOKEN,
 };
+
+#[cfg(loom)]
+mod model;
+#[cfg(loom)]
+pub use model::hooks as loom_hooks;
+#[cfg(loom)]
+pub(crate) use model::SpinWait;
 
 /// What a parked thread is waiting for; recorded for diagnostics while it sleeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,10 +56,11 @@ pub(crate) enum WaitKind {
     /// A queue's `join`, waiting for `task_done` ([`crate::queue`]).
     QueueJoin,
     /// The timer service waiting for the next deadline, or an idle timer worker.
+    #[cfg_attr(loom, allow(dead_code))] // Timer is compiled out under loom
     Timer,
 }
 
-thread_local! {
+crate::loom::thread_local_shim! {
     /// The wait the current thread is parked in, if any (kind and key).
     static CURRENT_WAIT: Cell<Option<(WaitKind, usize)>> = const { Cell::new(None) };
 }
@@ -90,6 +102,7 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
 ///
 /// See the module docs for the callback contract.
 #[inline]
+#[allow(clippy::let_and_return)] // one `let` per backend
 pub(crate) fn park(
     kind: WaitKind,
     key: usize,
@@ -100,28 +113,43 @@ pub(crate) fn park(
     deadline: Option<Instant>,
 ) -> ParkResult {
     let _record = WaitRecord::enter(kind, key);
+    #[cfg(not(loom))]
     // SAFETY: `key` is the address of a state word owned by the calling primitive (module
     // contract), and the callbacks come from this crate's primitives, which keep `validate` and
     // `timed_out` to atomic loads/stores (no panics, no parking) and never park in `before_sleep`.
-    unsafe { parking_lot_core::park(key, validate, before_sleep, timed_out, token, deadline) }
+    let result =
+        unsafe { parking_lot_core::park(key, validate, before_sleep, timed_out, token, deadline) };
+    #[cfg(loom)]
+    let result = model::park(key, validate, before_sleep, timed_out, token, deadline);
+    result
 }
 
 /// Wakes the oldest thread parked on `key`; `callback` runs under the bucket lock with the
 /// result (whether a thread was woken and whether others remain) and returns its token.
 #[inline]
+#[allow(clippy::let_and_return)] // one `let` per backend
 pub(crate) fn unpark_one(
     key: usize,
     callback: impl FnOnce(UnparkResult) -> UnparkToken,
 ) -> UnparkResult {
+    #[cfg(not(loom))]
     // SAFETY: as for `park`: a key owned by the caller, a non-panicking, non-parking callback.
-    unsafe { parking_lot_core::unpark_one(key, callback) }
+    let result = unsafe { parking_lot_core::unpark_one(key, callback) };
+    #[cfg(loom)]
+    let result = model::unpark_one(key, callback);
+    result
 }
 
 /// Wakes every thread parked on `key` with `token`; returns how many were woken.
 #[inline]
+#[allow(clippy::let_and_return)] // one `let` per backend
 pub(crate) fn unpark_all(key: usize, token: UnparkToken) -> usize {
+    #[cfg(not(loom))]
     // SAFETY: a key owned by the caller; no callbacks.
-    unsafe { parking_lot_core::unpark_all(key, token) }
+    let woken = unsafe { parking_lot_core::unpark_all(key, token) };
+    #[cfg(loom)]
+    let woken = model::unpark_all(key, token);
+    woken
 }
 
 /// Walks the threads parked on `key` oldest first, waking those `filter` selects; `callback`
@@ -133,7 +161,11 @@ pub(crate) fn unpark_filter(
     filter: impl FnMut(ParkToken) -> FilterOp,
     callback: impl FnOnce(UnparkResult) -> UnparkToken,
 ) -> UnparkResult {
+    #[cfg(not(loom))]
     // SAFETY: a key owned by the caller; `filter` and `callback` only touch the caller's atomics
     // and local state, never panic and never park.
-    unsafe { parking_lot_core::unpark_filter(key, filter, callback) }
+    let result = unsafe { parking_lot_core::unpark_filter(key, filter, callback) };
+    #[cfg(loom)]
+    let result = model::unpark_filter(key, filter, callback);
+    result
 }

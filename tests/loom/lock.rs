@@ -1,0 +1,168 @@
+//! `Lock`: mutual exclusion, release from another thread, `try_acquire`, timed acquire.
+
+use std::time::Duration;
+
+use loom::cell::UnsafeCell;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use threadkit::Lock;
+
+use crate::support::{assert_nobody_parked, model, model_fair_and_unfair};
+
+/// Increments the guarded cell through a loom `UnsafeCell`, so that loom reports any two
+/// accesses not ordered by the lock as a data race, and checks that nobody else is inside.
+fn critical_section(lock: &Lock<UnsafeCell<usize>>, inside: &AtomicUsize) {
+    let guard = lock.acquire();
+    assert_eq!(
+        inside.fetch_add(1, Ordering::SeqCst),
+        0,
+        "two threads inside"
+    );
+    // SAFETY: the guard gives exclusive access (what loom verifies).
+    guard.with_mut(|p| unsafe { *p += 1 });
+    inside.fetch_sub(1, Ordering::SeqCst);
+    drop(guard);
+}
+
+fn mutual_exclusion(threads: usize) {
+    model_fair_and_unfair(move || {
+        let lock = Arc::new(Lock::with_value(UnsafeCell::new(0usize)));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..threads - 1)
+            .map(|_| {
+                let (lock, inside) = (Arc::clone(&lock), Arc::clone(&inside));
+                thread::spawn(move || critical_section(&lock, &inside))
+            })
+            .collect();
+        critical_section(&lock, &inside);
+        for h in handles {
+            h.join().unwrap();
+        }
+        let guard = lock.acquire();
+        // SAFETY: every other thread has been joined.
+        assert_eq!(guard.with(|p| unsafe { *p }), threads);
+        drop(guard);
+        assert!(!lock.locked());
+        assert_nobody_parked();
+    });
+}
+
+#[test]
+fn mutual_exclusion_two_threads() {
+    mutual_exclusion(2);
+}
+
+#[test]
+fn mutual_exclusion_three_threads() {
+    mutual_exclusion(3);
+}
+
+/// A lock acquired by one thread and released by another (Python allows it) lets a blocked
+/// acquirer in.
+#[test]
+fn release_from_another_thread_wakes_acquirer() {
+    model_fair_and_unfair(|| {
+        let lock = Arc::new(Lock::new());
+        lock.acquire().forget();
+        let releaser = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || lock.release().unwrap())
+        };
+        let guard = lock.acquire(); // blocks until the other thread releases
+        assert!(lock.locked());
+        drop(guard);
+        releaser.join().unwrap();
+        assert!(!lock.locked());
+        assert_nobody_parked();
+    });
+}
+
+/// Two threads releasing the same acquisition: exactly one succeeds, the other gets the error,
+/// and the lock ends unlocked.
+#[test]
+fn racing_releases_exactly_one_succeeds() {
+    model(|| {
+        let lock = Arc::new(Lock::new());
+        lock.acquire().forget();
+        let other = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || lock.release().is_ok())
+        };
+        let mine = lock.release().is_ok();
+        let theirs = other.join().unwrap();
+        assert!(mine ^ theirs, "mine = {mine}, theirs = {theirs}");
+        assert!(!lock.locked());
+    });
+}
+
+/// `try_acquire` never blocks; two threads retrying it still exclude each other.
+#[test]
+fn try_acquire_excludes_and_never_blocks() {
+    model(|| {
+        let lock = Arc::new(Lock::with_value(UnsafeCell::new(0usize)));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let work = |lock: &Lock<UnsafeCell<usize>>, inside: &AtomicUsize| loop {
+            if let Some(guard) = lock.try_acquire() {
+                assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
+                // SAFETY: the guard gives exclusive access.
+                guard.with_mut(|p| unsafe { *p += 1 });
+                inside.fetch_sub(1, Ordering::SeqCst);
+                break;
+            }
+            thread::yield_now();
+        };
+        let other = {
+            let (lock, inside) = (Arc::clone(&lock), Arc::clone(&inside));
+            thread::spawn(move || work(&lock, &inside))
+        };
+        work(&lock, &inside);
+        other.join().unwrap();
+        // SAFETY: the other thread has been joined.
+        assert_eq!(lock.acquire().with(|p| unsafe { *p }), 2);
+    });
+}
+
+/// A timed acquire whose deadline has passed gives up without disturbing a blocked acquirer:
+/// when it was the last parked thread it clears the PARKED bit, otherwise it must leave it, or
+/// the holder's release would take the fast path and strand the other waiter (loom reports the
+/// deadlock).
+#[test]
+fn timed_out_acquire_leaves_other_waiter_wakeable() {
+    model_fair_and_unfair(|| {
+        let lock = Arc::new(Lock::new());
+        let held = lock.acquire();
+        let blocking = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || drop(lock.acquire()))
+        };
+        let timed = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || lock.acquire_timeout(Duration::ZERO).is_some())
+        };
+        drop(held);
+        blocking.join().unwrap();
+        let _ = timed.join().unwrap(); // either outcome is fine, depending on the release
+        assert!(!lock.locked());
+        assert!(lock.try_acquire().is_some());
+        assert_nobody_parked();
+    });
+}
+
+/// A timed acquire of a lock held throughout always times out, and leaves the lock consistent.
+#[test]
+fn timed_acquire_of_held_lock_times_out() {
+    model(|| {
+        let lock = Arc::new(Lock::new());
+        let held = lock.acquire();
+        let timed = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || lock.acquire_timeout(Duration::ZERO).is_none())
+        };
+        assert!(timed.join().unwrap());
+        drop(held);
+        assert!(!lock.locked());
+        assert!(lock.try_acquire().is_some());
+        assert_nobody_parked();
+    });
+}
