@@ -72,7 +72,6 @@
 
 mod barrier;
 mod event;
-#[cfg(not(loom))] // built on process-wide statics and the thread registry
 mod local;
 mod lock;
 #[cfg(all(feature = "logging", not(loom)))]
@@ -100,7 +99,6 @@ pub use wait::loom_hooks as __loom;
 
 pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
 pub use event::Event;
-#[cfg(not(loom))]
 pub use local::Local;
 pub use lock::{Lock, LockGuard, ReleaseError};
 pub use semaphore::{BoundedSemaphore, OverReleaseError, Semaphore, SemaphorePermit};

@@ -31,6 +31,10 @@
 //! - Thread registry: compiled out under loom (process-wide statics); stress-tested instead.
 #![cfg(loom)]
 
+mod barrier;
 mod event;
+mod local;
 mod lock;
+mod queue;
+mod semaphore;
 mod support;
