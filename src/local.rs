@@ -30,8 +30,6 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::thread::ident;
-// `NEXT_ID` is a process-wide counter: a std atomic in every build (loom's are not `const` and
-// must not outlive a model execution). Ids only need to be unique, which a `Relaxed` increment gives.
 use crate::Lock;
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 
@@ -40,6 +38,9 @@ type Slot<T> = RefCell<Option<T>>;
 
 /// The next `Local` id (0 means "no id yet"); ids are never reused, so a stale cache entry for a
 /// dropped `Local` can never match a live one.
+///
+/// A process-wide counter: a std atomic in every build (loom's are not `const` and must not
+/// outlive a model execution). Ids only need to be unique, which a `Relaxed` increment gives.
 static NEXT_ID: StdAtomicU64 = StdAtomicU64::new(1);
 
 /// Entries in the per-thread slot cache (a power of two).
