@@ -256,12 +256,10 @@ impl<T: ?Sized> Lock<T> {
             return None;
         }
         let me = Self::locked_by_me();
-        match self.state.compare_exchange(
-            state,
-            state | me,
-            Ordering::Acquire,
-            Ordering::Relaxed,
-        ) {
+        match self
+            .state
+            .compare_exchange(state, state | me, Ordering::Acquire, Ordering::Relaxed)
+        {
             // SAFETY: the compare-exchange took the lock for this thread.
             Ok(_) => Some(unsafe { self.make_guard() }),
             Err(_) => self.try_acquire_slow(),
@@ -356,7 +354,6 @@ impl<T: ?Sized> Lock<T> {
     /// Acquires without making a guard; `deadline` `None` waits forever. Returns whether the lock
     /// was acquired.
     #[inline]
-    #[allow(dead_code)] // used by Condition
     pub(crate) fn raw_acquire(&self, deadline: Option<Instant>) -> bool {
         self.try_lock_fast() || self.acquire_slow(deadline)
     }
@@ -401,7 +398,12 @@ impl<T: ?Sized> Lock<T> {
     #[inline]
     fn try_lock_fast(&self) -> bool {
         self.state
-            .compare_exchange_weak(0, Self::locked_by_me(), Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange_weak(
+                0,
+                Self::locked_by_me(),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
             .is_ok()
     }
 
@@ -536,12 +538,10 @@ impl<T: ?Sized> Lock<T> {
                 break;
             }
             // Locked by another thread (or the acquirer bits changed): release it anyway.
-            match self.state.compare_exchange_weak(
-                state,
-                0,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(state, 0, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => return Ok(()),
                 Err(s) => state = s,
             }
@@ -640,7 +640,6 @@ pub struct LockGuard<'a, T: ?Sized = ()> {
 
 impl<T: ?Sized> LockGuard<'_, T> {
     /// The lock this guard holds.
-    #[allow(dead_code)] // used by Condition
     pub(crate) fn lock(&self) -> &Lock<T> {
         self.lock
     }

@@ -338,7 +338,9 @@ mod tests {
 
     #[test]
     fn pads_like_python() {
-        let l = PythonFormat::new(LevelFilter::Debug, "[%(levelname)s] (%(levelno)-4s) %(message)s|%(name)4s|%%",
+        let l = PythonFormat::new(
+            LevelFilter::Debug,
+            "[%(levelname)s] (%(levelno)-4s) %(message)s|%(name)4s|%%",
         );
         let line = l.format(
             &Record::builder()

@@ -123,7 +123,15 @@ impl Thread {
     }
 
     pub(crate) fn new_unstarted(name: String, daemon: bool, stack_size: usize, body: Body) -> Self {
-        Thread::from_parts(Kind::Spawned, name, daemon, 0, INITIAL, stack_size, Some(body))
+        Thread::from_parts(
+            Kind::Spawned,
+            name,
+            daemon,
+            0,
+            INITIAL,
+            stack_size,
+            Some(body),
+        )
     }
 
     pub(crate) fn new_running(kind: Kind, name: String, daemon: bool, ident: u64) -> Self {
@@ -227,9 +235,7 @@ impl Thread {
         let inner = &self.inner;
         ident::set_current(self.ident_raw());
         registry::set_current(&self);
-        inner
-            .native_id
-            .store(ident::native_id(), Ordering::Relaxed);
+        inner.native_id.store(ident::native_id(), Ordering::Relaxed);
         // The name may have changed between `Builder::name` and now.
         set_os_name(&self.name());
         inner.state.store(STARTED, Ordering::Release);

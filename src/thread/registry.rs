@@ -50,7 +50,9 @@ pub(crate) fn next_name(prefix: &str) -> String {
 }
 
 pub(crate) fn insert(thread: &Thread) {
-    REGISTRY.acquire().insert(thread.ident_raw(), thread.clone());
+    REGISTRY
+        .acquire()
+        .insert(thread.ident_raw(), thread.clone());
 }
 
 pub(crate) fn remove(ident: u64) {

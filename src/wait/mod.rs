@@ -34,6 +34,8 @@ pub(crate) enum WaitKind {
     Lock,
     /// [`crate::Event::wait`].
     Event,
+    /// A [`crate::Condition`] wait (notify, not the lock, wakes it).
+    Condition,
 }
 
 thread_local! {
@@ -115,7 +117,6 @@ pub(crate) fn unpark_all(key: usize, token: UnparkToken) -> usize {
 /// Walks the threads parked on `key` oldest first, waking those `filter` selects; `callback`
 /// runs under the bucket lock before any thread is woken and returns the token they receive.
 #[inline]
-#[allow(dead_code)] // used by Condition::notify(n) and Semaphore::release(n)
 pub(crate) fn unpark_filter(
     key: usize,
     filter: impl FnMut(ParkToken) -> FilterOp,
