@@ -522,6 +522,17 @@ impl<L: ConditionLock> Condition<L> {
     /// drop(ready);
     /// waiter.join().unwrap();
     /// ```
+    ///
+    /// Keeping a reference into the guarded data across a wait (when the lock is released) does
+    /// not compile:
+    ///
+    /// ```compile_fail
+    /// let cond = threadkit::Condition::with_lock(threadkit::Lock::with_value(vec![1]));
+    /// let mut g = cond.acquire();
+    /// let first = &g[0];
+    /// cond.wait(&mut g);
+    /// println!("{first}");
+    /// ```
     #[track_caller]
     pub fn wait(&self, guard: &mut L::Guard<'_>) {
         self.check(guard, "wait");

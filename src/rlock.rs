@@ -426,6 +426,16 @@ impl fmt::Debug for RLock {
 /// }
 /// assert!(!lock.locked());
 /// ```
+///
+/// Moving a guard to another thread does not compile:
+///
+/// ```compile_fail
+/// let lock = threadkit::RLock::new();
+/// let g = lock.acquire();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(g));
+/// });
+/// ```
 #[must_use = "if unused the RLock will immediately release"]
 pub struct RLockGuard<'a> {
     rlock: &'a RLock,
