@@ -15,12 +15,10 @@ const TOKEN_NOTIFIED: UnparkToken = UnparkToken(1);
 
 mod sealed {
     /// Only this crate's locks can back a [`Condition`](super::Condition).
-    #[allow(unreachable_pub)] // a supertrait of the public `ConditionLock`, deliberately unnameable
     pub trait Sealed {}
 
     /// Proof that a caller is inside this crate: the hidden methods of
     /// [`ConditionLock`](super::ConditionLock) take one, and no one else can make it.
-    #[allow(unreachable_pub)]
     #[derive(Clone, Copy, Debug)]
     pub struct Token(pub(super) ());
 }
