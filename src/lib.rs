@@ -31,6 +31,10 @@
 //! | `threading.excepthook = f` | [`set_excepthook`], [`reset_excepthook`], [`default_excepthook`] |
 //! | `threading._register_atexit(f)`, `threading._shutdown()` | [`register_atexit`], [`shutdown`] |
 //! | `Lock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `with lock:` | [`Lock::new`]; [`acquire`](Lock::acquire) → guard, [`try_acquire`](Lock::try_acquire), [`acquire_timeout`](Lock::acquire_timeout), [`release`](Lock::release), [`locked`](Lock::locked), the guard's scope |
+//! | `RLock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `_is_owned()`, `_recursion_count()` | [`RLock::new`]; [`acquire`](RLock::acquire) → [`RLockGuard`], [`try_acquire`](RLock::try_acquire), [`acquire_timeout`](RLock::acquire_timeout), [`release`](RLock::release), [`locked`](RLock::locked), [`is_owned`](RLock::is_owned), [`recursion_count`](RLock::recursion_count) |
+//! | `Condition()`, `Condition(lock)`; `with cond:` | [`Condition::new`] (over an [`RLock`]), [`Condition::with_lock(l)`](Condition::with_lock) (a [`Lock`], an [`RLock`], or an `Arc`/`&` of one); [`cond.acquire()`](Condition::acquire) → the lock's guard |
+//! | `cond.wait()`, `cond.wait(t)`, `cond.wait_for(pred)`, `cond.wait_for(pred, t)` | [`wait(&mut g)`](Condition::wait), [`wait_timeout(&mut g, d)`](Condition::wait_timeout) → `bool`, [`wait_for(&mut g, pred)`](Condition::wait_for), [`wait_for_timeout(&mut g, pred, d)`](Condition::wait_for_timeout) |
+//! | `cond.notify(n)`, `cond.notify_all()` | [`notify(&g, n)`](Condition::notify), [`notify_all(&g)`](Condition::notify_all) → number woken |
 //! | `Event()`; `set()`, `clear()`, `is_set()`, `wait()`, `wait(t)` | [`Event::new`]; [`set`](Event::set), [`clear`](Event::clear), [`is_set`](Event::is_set), [`wait`](Event::wait), [`wait_timeout`](Event::wait_timeout) |
 //! | `Semaphore(n)`, `BoundedSemaphore(n)`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `with sem:` | [`Semaphore::new`], [`BoundedSemaphore::new`]; [`acquire`](Semaphore::acquire) → [`SemaphorePermit`], [`try_acquire`](Semaphore::try_acquire), [`acquire_timeout`](Semaphore::acquire_timeout), the permit's scope |
 //! | `sem.release(n)`, `sem._value`; bounded over-release `ValueError` | [`release(n)`](Semaphore::release), [`value`](Semaphore::value); [`BoundedSemaphore::release`] → `Err(`[`OverReleaseError`]`)` |
@@ -71,6 +75,7 @@
 // block with a `// SAFETY:` comment (clippy::undocumented_unsafe_blocks is denied).
 
 mod barrier;
+mod condition;
 mod event;
 mod local;
 mod lock;
@@ -78,6 +83,7 @@ mod lock;
 pub mod logging;
 mod loom;
 pub mod queue;
+mod rlock;
 mod semaphore;
 #[cfg(not(loom))]
 pub mod thread;
@@ -98,9 +104,11 @@ mod wait;
 pub use wait::loom_hooks as __loom;
 
 pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
+pub use condition::{Condition, ConditionLock};
 pub use event::Event;
 pub use local::Local;
 pub use lock::{Lock, LockGuard, ReleaseError};
+pub use rlock::{RLock, RLockGuard, RLockReleaseError};
 pub use semaphore::{BoundedSemaphore, OverReleaseError, Semaphore, SemaphorePermit};
 #[cfg(not(loom))]
 pub use thread::{

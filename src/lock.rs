@@ -354,7 +354,6 @@ impl<T: ?Sized> Lock<T> {
     /// Acquires without making a guard; `deadline` `None` waits forever. Returns whether the lock
     /// was acquired.
     #[inline]
-    #[allow(dead_code)] // used by Condition
     pub(crate) fn raw_acquire(&self, deadline: Option<Instant>) -> bool {
         self.try_lock_fast() || self.acquire_slow(deadline)
     }
@@ -641,7 +640,6 @@ pub struct LockGuard<'a, T: ?Sized = ()> {
 
 impl<T: ?Sized> LockGuard<'_, T> {
     /// The lock this guard holds.
-    #[allow(dead_code)] // used by Condition
     pub(crate) fn lock(&self) -> &Lock<T> {
         self.lock
     }

@@ -346,3 +346,95 @@ fn threading_local_defaults() {
         3
     );
 }
+
+#[test]
+fn threading_lock() {
+    let r = run("threading_lock");
+    assert_eq!(r.stderr.last().unwrap(), "(MainThread) Counter: 4");
+    for name in ["Thread-1", "Thread-2"] {
+        let prefix = format!("({name:<10}) ");
+        let mine: Vec<&str> = r
+            .stderr
+            .iter()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .collect();
+        let acquired = mine.iter().filter(|l| **l == "Acquired lock").count();
+        assert_eq!(acquired, 2, "{mine:?}");
+        assert_eq!(mine.last(), Some(&"Done"));
+    }
+}
+
+#[test]
+fn threading_lock_noblock() {
+    let r = run("threading_lock_noblock");
+    // The LockHolder is a daemon looping forever: the program ends when the Worker is done.
+    let last = r.stderr.last().unwrap();
+    let n: usize = last
+        .strip_prefix("(Worker    ) Done after ")
+        .and_then(|rest| rest.strip_suffix(" iterations"))
+        .unwrap_or_else(|| panic!("{last}"))
+        .parse()
+        .unwrap();
+    let acquired = r
+        .stderr
+        .iter()
+        .filter(|l| l.ends_with(": Acquired"))
+        .count();
+    assert_eq!(acquired, 3, "{:?}", r.stderr);
+    assert!(n >= 3);
+    assert_eq!(
+        r.stderr
+            .iter()
+            .filter(|l| l.contains(": Not acquired"))
+            .count(),
+        n - 3
+    );
+}
+
+#[test]
+fn threading_lock_reacquire_and_rlock() {
+    let r = run("threading_lock_reacquire");
+    assert_eq!(
+        r.stdout,
+        strings(&["First try : true", "Second try: false"])
+    );
+    let r = run("threading_rlock");
+    assert_eq!(r.stdout, strings(&["First try : true", "Second try: true"]));
+}
+
+#[test]
+fn threading_lock_with() {
+    let r = run("threading_lock_with");
+    assert_eq!(
+        sorted(&r.stderr),
+        strings(&[
+            "(Thread-1  ) Lock acquired via with",
+            "(Thread-2  ) Lock acquired directly",
+        ])
+    );
+}
+
+#[test]
+fn threading_condition() {
+    let r = run("threading_condition");
+    let messages: Vec<&str> = r.stderr.iter().map(|l| &l[24..]).collect();
+    assert_eq!(
+        messages[..4],
+        [
+            "(c1) Starting consumer thread",
+            "(c2) Starting consumer thread",
+            "(p ) Starting producer thread",
+            "(p ) Making resource available",
+        ]
+    );
+    let mut rest = messages[4..].to_vec();
+    rest.sort_unstable();
+    assert_eq!(
+        rest,
+        [
+            "(c1) Resource is available to consumer",
+            "(c2) Resource is available to consumer",
+        ]
+    );
+    assert!(r.elapsed >= Duration::from_millis(3500), "{:?}", r.elapsed);
+}

@@ -58,6 +58,8 @@ pub(crate) enum WaitKind {
     /// The timer service waiting for the next deadline, or an idle timer worker.
     #[cfg_attr(loom, allow(dead_code))] // Timer is compiled out under loom
     Timer,
+    /// A [`crate::Condition`] wait (notify, not the lock, wakes it).
+    Condition,
 }
 
 crate::loom::thread_local_shim! {
@@ -155,7 +157,6 @@ pub(crate) fn unpark_all(key: usize, token: UnparkToken) -> usize {
 /// Walks the threads parked on `key` oldest first, waking those `filter` selects; `callback`
 /// runs under the bucket lock before any thread is woken and returns the token they receive.
 #[inline]
-#[allow(dead_code)] // used by Condition::notify(n) and Semaphore::release(n)
 pub(crate) fn unpark_filter(
     key: usize,
     filter: impl FnMut(ParkToken) -> FilterOp,

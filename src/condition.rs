@@ -1,0 +1,925 @@
+//! [`Condition`]: Python's `threading.Condition`, and [`ConditionLock`], the locks it works over.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::lock::{Lock, LockGuard};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::rlock::{RLock, RLockGuard};
+use crate::wait::DEFAULT_PARK_TOKEN;
+use crate::wait::{self, FilterOp, ParkResult, UnparkResult, UnparkToken, WaitKind};
+
+/// The token `notify` wakes waiters with.
+const TOKEN_NOTIFIED: UnparkToken = UnparkToken(1);
+
+mod sealed {
+    /// Only this crate's locks can back a [`Condition`](super::Condition).
+    pub trait Sealed {}
+
+    /// Proof that a caller is inside this crate: the hidden methods of
+    /// [`ConditionLock`](super::ConditionLock) take one, and no one else can make it.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Token(pub(super) ());
+}
+
+use sealed::Token;
+
+/// A lock a [`Condition`] can work over: [`Lock`] (with or without data), [`RLock`], and an
+/// [`Arc`] or a shared reference to either, so that several conditions can share one lock.
+///
+/// The trait is sealed: its methods are the crate's own business. What it tells users is the
+/// [`Guard`](Self::Guard) type: a `Condition`'s [`acquire`](Condition::acquire) returns the
+/// lock's own guard, so a `Condition<Lock<T>>` gives access to the `T` the lock guards.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use threadkit::{Condition, ConditionLock, Lock, RLock};
+///
+/// fn takes_any<L: ConditionLock>(_cond: &Condition<L>) {}
+///
+/// takes_any(&Condition::new()); // over an RLock
+/// takes_any(&Condition::with_lock(Lock::new()));
+/// takes_any(&Condition::with_lock(Arc::new(RLock::new())));
+/// let lock = Lock::with_value(0);
+/// takes_any(&Condition::with_lock(&lock));
+/// ```
+pub trait ConditionLock: sealed::Sealed {
+    /// The guard the lock's acquire methods return (`LockGuard<T>` or `RLockGuard`).
+    type Guard<'a>
+    where
+        Self: 'a;
+
+    #[doc(hidden)]
+    fn cl_acquire(&self, _: Token) -> Self::Guard<'_>;
+    #[doc(hidden)]
+    fn cl_try_acquire(&self, _: Token) -> Option<Self::Guard<'_>>;
+    #[doc(hidden)]
+    fn cl_acquire_timeout(&self, timeout: Duration, _: Token) -> Option<Self::Guard<'_>>;
+    #[doc(hidden)]
+    fn cl_acquire_deadline(&self, deadline: Instant, _: Token) -> Option<Self::Guard<'_>>;
+    /// Whether `guard` is a guard of this very lock.
+    #[doc(hidden)]
+    fn cl_is_guard_of(&self, guard: &Self::Guard<'_>, _: Token) -> bool;
+    /// Whether the lock is held in a way a guard of it can rely on (an RLock: by the caller).
+    #[doc(hidden)]
+    fn cl_is_held(&self, _: Token) -> bool;
+    /// Releases the lock completely and returns what [`cl_acquire_restore`] needs to put it back.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock through a guard of it that it borrows exclusively (so no
+    /// reference to guarded data is alive), and calls `cl_acquire_restore` with the result before
+    /// that guard is used again.
+    #[doc(hidden)]
+    unsafe fn cl_release_save(&self, _: Token) -> usize;
+    /// Acquires the lock again (blocking) and restores the state `cl_release_save` saved.
+    #[doc(hidden)]
+    fn cl_acquire_restore(&self, saved: usize, _: Token);
+}
+
+impl<T: ?Sized> sealed::Sealed for Lock<T> {}
+
+impl<T: ?Sized> ConditionLock for Lock<T> {
+    type Guard<'a>
+        = LockGuard<'a, T>
+    where
+        Self: 'a;
+
+    #[inline]
+    fn cl_acquire(&self, _: Token) -> LockGuard<'_, T> {
+        self.acquire()
+    }
+    #[inline]
+    fn cl_try_acquire(&self, _: Token) -> Option<LockGuard<'_, T>> {
+        self.try_acquire()
+    }
+    #[inline]
+    fn cl_acquire_timeout(&self, timeout: Duration, _: Token) -> Option<LockGuard<'_, T>> {
+        self.acquire_timeout(timeout)
+    }
+    #[inline]
+    fn cl_acquire_deadline(&self, deadline: Instant, _: Token) -> Option<LockGuard<'_, T>> {
+        self.acquire_deadline(deadline)
+    }
+    #[inline]
+    fn cl_is_guard_of(&self, guard: &LockGuard<'_, T>, _: Token) -> bool {
+        std::ptr::eq(guard.lock(), self)
+    }
+    #[inline]
+    fn cl_is_held(&self, _: Token) -> bool {
+        self.locked()
+    }
+    #[inline]
+    unsafe fn cl_release_save(&self, _: Token) -> usize {
+        // SAFETY: the caller holds the lock through a guard it borrows exclusively (this
+        // method's contract), so no reference to the data is alive until `cl_acquire_restore`.
+        // An error would mean someone released a plain lock behind the guard's back; it is
+        // unlocked either way.
+        let _ = unsafe { self.raw_release() };
+        0
+    }
+    #[inline]
+    fn cl_acquire_restore(&self, _saved: usize, _: Token) {
+        self.raw_acquire(None);
+    }
+}
+
+impl sealed::Sealed for RLock {}
+
+impl ConditionLock for RLock {
+    type Guard<'a> = RLockGuard<'a>;
+
+    #[inline]
+    fn cl_acquire(&self, _: Token) -> RLockGuard<'_> {
+        self.acquire()
+    }
+    #[inline]
+    fn cl_try_acquire(&self, _: Token) -> Option<RLockGuard<'_>> {
+        self.try_acquire()
+    }
+    #[inline]
+    fn cl_acquire_timeout(&self, timeout: Duration, _: Token) -> Option<RLockGuard<'_>> {
+        self.acquire_timeout(timeout)
+    }
+    #[inline]
+    fn cl_acquire_deadline(&self, deadline: Instant, _: Token) -> Option<RLockGuard<'_>> {
+        self.acquire_deadline(deadline)
+    }
+    #[inline]
+    fn cl_is_guard_of(&self, guard: &RLockGuard<'_>, _: Token) -> bool {
+        self.is_guard_of(guard)
+    }
+    #[inline]
+    fn cl_is_held(&self, _: Token) -> bool {
+        self.is_owned()
+    }
+    #[inline]
+    unsafe fn cl_release_save(&self, _: Token) -> usize {
+        self.release_save()
+    }
+    #[inline]
+    fn cl_acquire_restore(&self, saved: usize, _: Token) {
+        self.acquire_restore(saved);
+    }
+}
+
+impl<L: ConditionLock + ?Sized> sealed::Sealed for Arc<L> {}
+
+impl<L: ConditionLock + ?Sized> ConditionLock for Arc<L> {
+    type Guard<'a>
+        = L::Guard<'a>
+    where
+        Self: 'a;
+
+    #[inline]
+    fn cl_acquire(&self, t: Token) -> L::Guard<'_> {
+        (**self).cl_acquire(t)
+    }
+    #[inline]
+    fn cl_try_acquire(&self, t: Token) -> Option<L::Guard<'_>> {
+        (**self).cl_try_acquire(t)
+    }
+    #[inline]
+    fn cl_acquire_timeout(&self, timeout: Duration, t: Token) -> Option<L::Guard<'_>> {
+        (**self).cl_acquire_timeout(timeout, t)
+    }
+    #[inline]
+    fn cl_acquire_deadline(&self, deadline: Instant, t: Token) -> Option<L::Guard<'_>> {
+        (**self).cl_acquire_deadline(deadline, t)
+    }
+    #[inline]
+    fn cl_is_guard_of(&self, guard: &L::Guard<'_>, t: Token) -> bool {
+        (**self).cl_is_guard_of(guard, t)
+    }
+    #[inline]
+    fn cl_is_held(&self, t: Token) -> bool {
+        (**self).cl_is_held(t)
+    }
+    #[inline]
+    unsafe fn cl_release_save(&self, t: Token) -> usize {
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { (**self).cl_release_save(t) }
+    }
+    #[inline]
+    fn cl_acquire_restore(&self, saved: usize, t: Token) {
+        (**self).cl_acquire_restore(saved, t);
+    }
+}
+
+impl<L: ConditionLock + ?Sized> sealed::Sealed for &L {}
+
+impl<L: ConditionLock + ?Sized> ConditionLock for &L {
+    type Guard<'a>
+        = L::Guard<'a>
+    where
+        Self: 'a;
+
+    #[inline]
+    fn cl_acquire(&self, t: Token) -> L::Guard<'_> {
+        (**self).cl_acquire(t)
+    }
+    #[inline]
+    fn cl_try_acquire(&self, t: Token) -> Option<L::Guard<'_>> {
+        (**self).cl_try_acquire(t)
+    }
+    #[inline]
+    fn cl_acquire_timeout(&self, timeout: Duration, t: Token) -> Option<L::Guard<'_>> {
+        (**self).cl_acquire_timeout(timeout, t)
+    }
+    #[inline]
+    fn cl_acquire_deadline(&self, deadline: Instant, t: Token) -> Option<L::Guard<'_>> {
+        (**self).cl_acquire_deadline(deadline, t)
+    }
+    #[inline]
+    fn cl_is_guard_of(&self, guard: &L::Guard<'_>, t: Token) -> bool {
+        (**self).cl_is_guard_of(guard, t)
+    }
+    #[inline]
+    fn cl_is_held(&self, t: Token) -> bool {
+        (**self).cl_is_held(t)
+    }
+    #[inline]
+    unsafe fn cl_release_save(&self, t: Token) -> usize {
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { (**self).cl_release_save(t) }
+    }
+    #[inline]
+    fn cl_acquire_restore(&self, saved: usize, t: Token) {
+        (**self).cl_acquire_restore(saved, t);
+    }
+}
+
+/// A condition variable: Python's `threading.Condition`.
+///
+/// A `Condition` owns a lock (an [`RLock`] by default, as in Python; any [`ConditionLock`]) and
+/// lets threads holding that lock sleep until another thread changes some shared state and
+/// notifies them. [`acquire`](Self::acquire) locks the condition's lock and returns that lock's
+/// own guard (Python's `with cond:`); [`wait`](Self::wait) takes that guard, releases the lock
+/// while it sleeps, and holds the lock again when it returns;
+/// [`notify`](Self::notify) / [`notify_all`](Self::notify_all) wake waiters.
+/// [`wait_for`](Self::wait_for) loops until a predicate holds.
+///
+/// Guarantees:
+/// - **No spurious wake-ups.** A wait returns only because it was notified or, for the timed
+///   waits, because its time ran out. (Predicates are still the robust style: another thread
+///   may change the state between the notify and the waiter's return.)
+/// - **FIFO.** `notify(n)` wakes the `n` threads that have waited longest, and exactly
+///   `min(n, waiting)` of them; a waiter whose timeout expired is no longer counted.
+/// - A woken waiter returns only once it holds the lock again, so it sees everything the
+///   notifier wrote before releasing the lock.
+/// - Over an `RLock`, a wait releases every level the thread holds and restores the whole
+///   recursion depth before returning.
+///
+/// # Differences from Python
+///
+/// - `wait` and `notify` take the lock's guard as proof that the caller holds the lock, so
+///   Python's `RuntimeError("cannot wait on un-acquired lock")` and `"cannot notify on
+///   un-acquired lock"` become compile errors. Passing a guard of a *different* lock panics.
+///   This also fixes a Python quirk: with a plain `Lock`, Python accepts a `notify` from any
+///   thread while some other thread holds the lock.
+/// - `wait()` returns `()`: without a timeout it can only return when notified.
+///   `wait(timeout)` is [`wait_timeout`](Self::wait_timeout), returning Python's `bool`.
+/// - `wait_for(predicate, timeout)` is [`wait_for`](Self::wait_for) /
+///   [`wait_for_timeout`](Self::wait_for_timeout); the predicate returns a `bool` (Python
+///   accepts any truthy value and returns it) and receives the guard, so a
+///   `Condition<Lock<T>>` predicate reads the `T`.
+/// - `notify` and `notify_all` return how many threads they woke; `notifyAll` is
+///   [`notify_all`](Self::notify_all).
+/// - `release()` is dropping the guard (or, for explicit code, `cond.lock().release()`).
+/// - Waits are not interrupted by signals. A zero timeout still releases and re-acquires the
+///   lock, as in Python.
+///
+/// # Size
+///
+/// One word (the waiter count) plus the lock.
+///
+/// # Memory ordering
+///
+/// Everything that happens under the lock is ordered by the lock. A waiter woken by a notify
+/// returns after re-acquiring the lock, so everything the notifier did before releasing it
+/// happens-before the waiter's return.
+///
+/// # Examples
+///
+/// The seed's consumers and producer, with the data inside the lock:
+///
+/// ```
+/// use std::sync::Arc;
+/// use threadkit::{Condition, Lock};
+///
+/// let cond = Arc::new(Condition::with_lock(Lock::with_value(None)));
+/// let consumer = std::thread::spawn({
+///     let cond = Arc::clone(&cond);
+///     move || {
+///         let mut resource = cond.acquire();
+///         cond.wait_for(&mut resource, |r| r.is_some());
+///         resource.take().unwrap()
+///     }
+/// });
+/// {
+///     let mut resource = cond.acquire();
+///     *resource = Some("available");
+///     cond.notify_all(&resource);
+/// }
+/// assert_eq!(consumer.join().unwrap(), "available");
+/// ```
+pub struct Condition<L = RLock> {
+    /// How many threads are parked on this condition; its address is their parking key. Only
+    /// changed under the parking lot's bucket lock, so it always equals the queue's length.
+    waiters: AtomicUsize,
+    lock: L,
+}
+
+impl Condition<RLock> {
+    /// Creates a condition over a new [`RLock`], as Python's `threading.Condition()`.
+    ///
+    /// `const`, so a condition can be a `static`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static COND: threadkit::Condition = threadkit::Condition::new();
+    /// let g = COND.acquire();
+    /// let g2 = COND.acquire(); // re-entrant, like Python's default
+    /// assert_eq!(COND.lock().recursion_count(), 2);
+    /// # drop((g, g2));
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        Condition::with_lock(RLock::new())
+    }
+
+    /// Creates a condition over a new [`RLock`] (loom build).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Condition::with_lock(RLock::new())
+    }
+}
+
+impl<L> Condition<L> {
+    /// Creates a condition over `lock`: Python's `threading.Condition(lock)`.
+    ///
+    /// Pass an `Arc` (or a reference) to share one lock between several conditions, as
+    /// Python's `queue.Queue` does with its `not_empty` and `not_full` conditions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use threadkit::{Condition, Lock};
+    ///
+    /// let mutex = Arc::new(Lock::with_value(Vec::<i32>::new()));
+    /// let not_empty = Condition::with_lock(Arc::clone(&mutex));
+    /// let not_full = Condition::with_lock(Arc::clone(&mutex));
+    /// let mut items = not_full.acquire();
+    /// items.push(1);
+    /// not_empty.notify(&items, 1); // the guard of the shared lock serves both
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn with_lock(lock: L) -> Self {
+        Condition {
+            waiters: AtomicUsize::new(0),
+            lock,
+        }
+    }
+
+    /// Creates a condition over `lock` (loom build).
+    #[cfg(loom)]
+    pub fn with_lock(lock: L) -> Self {
+        Condition {
+            waiters: AtomicUsize::new(0),
+            lock,
+        }
+    }
+
+    /// The condition's lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = threadkit::Condition::new();
+    /// let _g = cond.acquire();
+    /// assert!(cond.lock().locked());
+    /// ```
+    pub fn lock(&self) -> &L {
+        &self.lock
+    }
+
+    /// Consumes the condition and returns its lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = threadkit::Condition::with_lock(threadkit::Lock::with_value(3));
+    /// assert_eq!(cond.into_inner().into_inner(), 3);
+    /// ```
+    pub fn into_inner(self) -> L {
+        self.lock
+    }
+
+    /// The parking key: the address of the condition's own state word.
+    #[inline]
+    fn key(&self) -> usize {
+        &self.waiters as *const AtomicUsize as usize
+    }
+}
+
+impl<L: ConditionLock> Condition<L> {
+    /// Acquires the condition's lock, blocking, and returns the lock's guard (Python's
+    /// `cond.acquire()` and `with cond:`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = threadkit::Condition::with_lock(threadkit::Lock::with_value(1));
+    /// *cond.acquire() += 1;
+    /// assert_eq!(*cond.acquire(), 2);
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> L::Guard<'_> {
+        self.lock.cl_acquire(Token(()))
+    }
+
+    /// Acquires the condition's lock if that needs no waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = threadkit::Condition::with_lock(threadkit::Lock::new());
+    /// let _g = cond.acquire();
+    /// assert!(cond.try_acquire().is_none());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<L::Guard<'_>> {
+        self.lock.cl_try_acquire(Token(()))
+    }
+
+    /// Acquires the condition's lock, waiting at most `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cond = threadkit::Condition::new();
+    /// assert!(cond.acquire_timeout(Duration::from_millis(10)).is_some());
+    /// ```
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<L::Guard<'_>> {
+        self.lock.cl_acquire_timeout(timeout, Token(()))
+    }
+
+    /// Acquires the condition's lock, waiting until `deadline` at the latest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let cond = threadkit::Condition::new();
+    /// assert!(cond.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
+    /// ```
+    #[inline]
+    pub fn acquire_deadline(&self, deadline: Instant) -> Option<L::Guard<'_>> {
+        self.lock.cl_acquire_deadline(deadline, Token(()))
+    }
+
+    /// Releases the lock, sleeps until notified, and re-acquires the lock before returning:
+    /// Python's `cond.wait()`.
+    ///
+    /// `guard` must be a guard of this condition's lock. Over an [`RLock`], every level the
+    /// thread holds is released during the wait and restored afterwards, so outer guards stay
+    /// valid. Returns only after a [`notify`](Self::notify) or
+    /// [`notify_all`](Self::notify_all) picked this thread (no spurious wake-ups).
+    ///
+    /// # Panics
+    ///
+    /// If `guard` is not a guard of this condition's lock, or the lock is no longer held through
+    /// it (an explicit `release` behind the guard's back).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use threadkit::{Condition, Lock};
+    ///
+    /// let cond = Arc::new(Condition::with_lock(Lock::with_value(false)));
+    /// let c2 = Arc::clone(&cond);
+    /// let waiter = std::thread::spawn(move || {
+    ///     let mut ready = c2.acquire();
+    ///     while !*ready {
+    ///         c2.wait(&mut ready);
+    ///     }
+    /// });
+    /// let mut ready = cond.acquire();
+    /// *ready = true;
+    /// cond.notify_all(&ready);
+    /// drop(ready);
+    /// waiter.join().unwrap();
+    /// ```
+    ///
+    /// Keeping a reference into the guarded data across a wait (when the lock is released) does
+    /// not compile:
+    ///
+    /// ```compile_fail
+    /// let cond = threadkit::Condition::with_lock(threadkit::Lock::with_value(vec![1]));
+    /// let mut g = cond.acquire();
+    /// let first = &g[0];
+    /// cond.wait(&mut g);
+    /// println!("{first}");
+    /// ```
+    #[track_caller]
+    pub fn wait(&self, guard: &mut L::Guard<'_>) {
+        self.check(guard, "wait");
+        self.wait_until(None);
+    }
+
+    /// As [`wait`](Self::wait), giving up after `timeout`; returns `true` if notified, `false`
+    /// if the time ran out (Python's `cond.wait(timeout)`). Either way the lock is held again
+    /// when it returns.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cond = threadkit::Condition::new();
+    /// let mut g = cond.acquire();
+    /// assert!(!cond.wait_timeout(&mut g, Duration::from_millis(10)));
+    /// assert!(cond.lock().is_owned());
+    /// ```
+    #[track_caller]
+    pub fn wait_timeout(&self, guard: &mut L::Guard<'_>, timeout: Duration) -> bool {
+        self.check(guard, "wait");
+        self.wait_until(wait::deadline_after(timeout))
+    }
+
+    /// As [`wait`](Self::wait), giving up at `deadline`; returns `true` if notified.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let cond = threadkit::Condition::new();
+    /// let mut g = cond.acquire();
+    /// assert!(!cond.wait_deadline(&mut g, Instant::now() + Duration::from_millis(10)));
+    /// ```
+    #[track_caller]
+    pub fn wait_deadline(&self, guard: &mut L::Guard<'_>, deadline: Instant) -> bool {
+        self.check(guard, "wait");
+        self.wait_until(Some(deadline))
+    }
+
+    /// Waits until `predicate` returns `true`: Python's `cond.wait_for(predicate)`.
+    ///
+    /// The predicate runs with the lock held and gets the guard (so it can read data the lock
+    /// guards). If it is already true, there is no wait at all. Always returns `true`, like
+    /// Python's call without a timeout.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Self::wait), and if `predicate` panics (the lock is then held again and the
+    /// thread no longer waits; dropping the guard during unwinding releases it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use threadkit::{Condition, Lock};
+    ///
+    /// let cond = Arc::new(Condition::with_lock(Lock::with_value(0)));
+    /// let c2 = Arc::clone(&cond);
+    /// let t = std::thread::spawn(move || {
+    ///     for _ in 0..4 {
+    ///         let mut state = c2.acquire();
+    ///         *state += 1;
+    ///         c2.notify(&state, 1);
+    ///     }
+    /// });
+    /// let mut state = cond.acquire();
+    /// assert!(cond.wait_for(&mut state, |s| **s == 4));
+    /// assert_eq!(*state, 4);
+    /// # drop(state);
+    /// # t.join().unwrap();
+    /// ```
+    #[track_caller]
+    pub fn wait_for<'g>(
+        &self,
+        guard: &mut L::Guard<'g>,
+        predicate: impl FnMut(&mut L::Guard<'g>) -> bool,
+    ) -> bool {
+        self.check(guard, "wait");
+        self.wait_for_until(guard, predicate, None)
+    }
+
+    /// As [`wait_for`](Self::wait_for), giving up after `timeout` in all (one deadline for the
+    /// whole loop, however many times the thread wakes); returns the predicate's last value
+    /// (Python's `cond.wait_for(predicate, timeout)`).
+    ///
+    /// # Panics
+    ///
+    /// As [`wait_for`](Self::wait_for).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cond = threadkit::Condition::with_lock(threadkit::Lock::with_value(0));
+    /// let mut state = cond.acquire();
+    /// assert!(!cond.wait_for_timeout(&mut state, |s| **s == 4, Duration::from_millis(10)));
+    /// ```
+    #[track_caller]
+    pub fn wait_for_timeout<'g>(
+        &self,
+        guard: &mut L::Guard<'g>,
+        predicate: impl FnMut(&mut L::Guard<'g>) -> bool,
+        timeout: Duration,
+    ) -> bool {
+        self.check(guard, "wait");
+        self.wait_for_until(guard, predicate, wait::deadline_after(timeout))
+    }
+
+    /// As [`wait_for`](Self::wait_for), giving up at `deadline`; returns the predicate's last
+    /// value.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait_for`](Self::wait_for).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let cond = threadkit::Condition::with_lock(threadkit::Lock::with_value(4));
+    /// let mut state = cond.acquire();
+    /// let deadline = Instant::now() + Duration::from_secs(1);
+    /// assert!(cond.wait_for_deadline(&mut state, |s| **s == 4, deadline)); // no wait
+    /// ```
+    #[track_caller]
+    pub fn wait_for_deadline<'g>(
+        &self,
+        guard: &mut L::Guard<'g>,
+        predicate: impl FnMut(&mut L::Guard<'g>) -> bool,
+        deadline: Instant,
+    ) -> bool {
+        self.check(guard, "wait");
+        self.wait_for_until(guard, predicate, Some(deadline))
+    }
+
+    /// Wakes up to `n` threads waiting on this condition, those that have waited longest
+    /// first, and returns how many it woke: Python's `cond.notify(n)`.
+    ///
+    /// The woken threads return from their waits once they get the lock, which the caller holds
+    /// (it passes its guard) until it drops the guard. With nobody waiting this is one load: no
+    /// system call, no queue lock.
+    ///
+    /// # Panics
+    ///
+    /// If `guard` is not a guard of this condition's lock, or the lock is no longer held through
+    /// it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = threadkit::Condition::new();
+    /// let g = cond.acquire();
+    /// assert_eq!(cond.notify(&g, 1), 0); // nobody waiting
+    /// ```
+    #[track_caller]
+    pub fn notify(&self, guard: &L::Guard<'_>, n: usize) -> usize {
+        self.check(guard, "notify");
+        self.wake(n)
+    }
+
+    /// Wakes every thread waiting on this condition and returns how many it woke: Python's
+    /// `cond.notify_all()`.
+    ///
+    /// # Panics
+    ///
+    /// As [`notify`](Self::notify).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = threadkit::Condition::new();
+    /// let g = cond.acquire();
+    /// assert_eq!(cond.notify_all(&g), 0);
+    /// ```
+    #[track_caller]
+    #[doc(alias = "notifyAll")]
+    pub fn notify_all(&self, guard: &L::Guard<'_>) -> usize {
+        self.check(guard, "notify");
+        self.wake(usize::MAX)
+    }
+
+    // ----- internals -----
+
+    /// Panics unless `guard` holds this condition's lock.
+    #[inline]
+    #[track_caller]
+    fn check(&self, guard: &L::Guard<'_>, what: &'static str) {
+        if !self.lock.cl_is_guard_of(guard, Token(())) {
+            foreign_guard(what);
+        }
+        if !self.lock.cl_is_held(Token(())) {
+            unheld_guard(what);
+        }
+    }
+
+    /// Parks until notified or `deadline`; the lock (checked held by the caller) is released
+    /// while parked and held again on return. Returns whether a notify woke the thread.
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        let mut saved = None;
+        let validate = || {
+            // Under the bucket lock, and before this thread releases the condition's lock: a
+            // notifier (who needs that lock) reads the count only after this thread is queued.
+            self.waiters.fetch_add(1, Ordering::Relaxed);
+            true
+        };
+        let before_sleep = || {
+            // SAFETY: `check` made sure the lock is held through the caller's guard, which the
+            // public wait methods borrow exclusively for the whole wait; `cl_acquire_restore`
+            // runs below before they return.
+            saved = Some(unsafe { self.lock.cl_release_save(Token(())) });
+        };
+        let timed_out = |_key, _was_last| {
+            // Under the bucket lock: the thread has left the queue and must leave the count.
+            self.waiters.fetch_sub(1, Ordering::Relaxed);
+        };
+        let result = wait::park(
+            WaitKind::Condition,
+            self.key(),
+            validate,
+            before_sleep,
+            timed_out,
+            DEFAULT_PARK_TOKEN,
+            deadline,
+        );
+        // `saved` is `None` only if the thread never went to sleep (validate never fails, so
+        // this is defence in depth): the lock was never released.
+        if let Some(saved) = saved {
+            self.lock.cl_acquire_restore(saved, Token(()));
+        }
+        matches!(result, ParkResult::Unparked(_))
+    }
+
+    /// The `wait_for` loop against one deadline (`None`: forever).
+    fn wait_for_until<'g>(
+        &self,
+        guard: &mut L::Guard<'g>,
+        mut predicate: impl FnMut(&mut L::Guard<'g>) -> bool,
+        deadline: Option<Instant>,
+    ) -> bool {
+        loop {
+            if predicate(guard) {
+                return true;
+            }
+            if let Some(deadline) = deadline {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+            }
+            self.wait_until(deadline);
+        }
+    }
+
+    /// Wakes up to `n` waiters, oldest first; returns how many.
+    #[inline]
+    fn wake(&self, n: usize) -> usize {
+        // The caller holds the lock, and every waiter counted itself before releasing it, so a
+        // zero here means nobody is queued.
+        if n == 0 || self.waiters.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.wake_slow(n)
+    }
+
+    #[cold]
+    fn wake_slow(&self, n: usize) -> usize {
+        let mut left = n;
+        let filter = |_token| {
+            if left == 0 {
+                FilterOp::Stop
+            } else {
+                left -= 1;
+                FilterOp::Unpark
+            }
+        };
+        let callback = |result: UnparkResult| {
+            self.waiters
+                .fetch_sub(result.unparked_threads, Ordering::Relaxed);
+            TOKEN_NOTIFIED
+        };
+        wait::unpark_filter(self.key(), filter, callback).unparked_threads
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn foreign_guard(what: &str) -> ! {
+    panic!("cannot {what} on un-acquired lock: the guard belongs to a different lock than this Condition's")
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn unheld_guard(what: &str) -> ! {
+    panic!("cannot {what} on un-acquired lock: the lock was released behind the guard's back")
+}
+
+impl Default for Condition<RLock> {
+    fn default() -> Self {
+        Condition::new()
+    }
+}
+
+impl<L: fmt::Debug> fmt::Debug for Condition<L> {
+    /// Like CPython's repr, `<Condition(<lock>, <waiters>)>`: the lock's state and how many
+    /// threads wait.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condition")
+            .field("lock", &self.lock)
+            .field("waiters", &self.waiters.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_is_lock_plus_one_word() {
+        assert_eq!(std::mem::size_of::<Condition<Lock>>(), 16);
+        assert_eq!(std::mem::size_of::<Condition>(), 24);
+    }
+
+    #[test]
+    fn waiter_count_follows_timeouts() {
+        let cond = Condition::with_lock(Lock::new());
+        let mut g = cond.acquire();
+        assert!(!cond.wait_timeout(&mut g, Duration::from_millis(1)));
+        assert_eq!(cond.waiters.load(Ordering::Relaxed), 0);
+        assert!(!cond.wait_timeout(&mut g, Duration::ZERO));
+        assert_eq!(cond.waiters.load(Ordering::Relaxed), 0);
+        assert!(cond.lock().locked());
+    }
+
+    #[test]
+    fn notify_counts_and_leaves_count_exact() {
+        let cond = Arc::new(Condition::with_lock(Lock::with_value(0usize)));
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let cond = Arc::clone(&cond);
+                std::thread::spawn(move || {
+                    let mut g = cond.acquire();
+                    *g += 1;
+                    cond.wait(&mut g);
+                })
+            })
+            .collect();
+        // Wait until all three are parked (they count themselves under the lock).
+        loop {
+            let g = cond.acquire();
+            if *g == 3 && cond.waiters.load(Ordering::Relaxed) == 3 {
+                break;
+            }
+            drop(g);
+            std::thread::yield_now();
+        }
+        let g = cond.acquire();
+        assert_eq!(cond.notify(&g, 2), 2);
+        assert_eq!(cond.waiters.load(Ordering::Relaxed), 1);
+        assert_eq!(cond.notify_all(&g), 1);
+        assert_eq!(cond.waiters.load(Ordering::Relaxed), 0);
+        assert_eq!(cond.notify_all(&g), 0);
+        drop(g);
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn debug_shows_lock_and_waiters() {
+        let cond = Condition::new();
+        assert_eq!(
+            format!("{cond:?}"),
+            "Condition { lock: RLock { state: unlocked, owner: 0, count: 0 }, waiters: 0 }"
+        );
+    }
+}

@@ -1,0 +1,599 @@
+//! [`RLock`]: Python's `threading.RLock`, a lock its owner may acquire again.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use crate::lock::Lock;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::thread::ident;
+
+/// A re-entrant lock: Python's `threading.RLock`.
+///
+/// An `RLock` has an *owner*, the thread that acquired it, and a *recursion count*. The owner may
+/// acquire it again without blocking, which only raises the count; each release lowers it, and
+/// the lock is free for other threads once the count is back to zero. Use it where one function
+/// holding the lock calls another that takes it too (the seed's `threading_rlock.py`); a plain
+/// [`Lock`] would deadlock there.
+///
+/// [`acquire`](Self::acquire) returns an [`RLockGuard`] that releases one level when dropped (the
+/// end of Python's `with rlock:` block). [`try_acquire`](Self::try_acquire) never blocks;
+/// [`acquire_timeout`](Self::acquire_timeout) and [`acquire_deadline`](Self::acquire_deadline)
+/// give up after a while. For Python's explicit style, [`RLockGuard::forget`] keeps a level held
+/// and [`release`](Self::release) gives it back later; only the owner may release.
+///
+/// # Differences from Python
+///
+/// - Acquire methods return an `Option<RLockGuard>` instead of `True`/`False`, and the guard is
+///   [`!Send`](Send): a level acquired by one thread is released by that thread, which is the
+///   rule Python enforces at run time.
+/// - `release()` returns `Err(`[`RLockReleaseError`]`)` where Python raises `RuntimeError`.
+/// - [`locked`](Self::locked) (added in Python 3.14) is here, reporting whether *any* thread
+///   holds the lock; Python's private `_is_owned()` and `_recursion_count()` are the public
+///   [`is_owned`](Self::is_owned) and [`recursion_count`](Self::recursion_count).
+/// - `RLock` is a real type (in Python it is a factory function); it takes no arguments.
+/// - A panic while holding a guard releases that guard's level (no poisoning). A thread that
+///   exits while it still owns the lock (through [`RLockGuard::forget`]) leaves it owned by a
+///   dead thread forever, as in CPython.
+/// - The recursion count is a `usize`; acquiring past `usize::MAX` levels panics.
+/// - Waits are not interrupted by signals.
+///
+/// # Size
+///
+/// Two words: the [`Lock`] state word (which records the owner) and the recursion count.
+///
+/// # Memory ordering
+///
+/// As for [`Lock`]: everything the owner did before its last release happens-before everything
+/// the next owner does after acquiring it. Re-entrant acquires and inner releases synchronize
+/// nothing (they stay on one thread).
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::RLock;
+///
+/// static LOCK: RLock = RLock::new();
+///
+/// fn inner() {
+///     let _g = LOCK.acquire(); // does not block: this thread owns it already
+///     assert_eq!(LOCK.recursion_count(), 2);
+/// }
+///
+/// let _g = LOCK.acquire();
+/// inner();
+/// assert_eq!(LOCK.recursion_count(), 1);
+/// ```
+pub struct RLock {
+    /// Locked while any thread owns the RLock; its acquirer bits name the owner.
+    lock: Lock,
+    /// The owner's recursion depth; 0 when unlocked. Written only by the owner (relaxed atomics
+    /// so that `Debug` may read it from any thread without a data race).
+    count: AtomicUsize,
+}
+
+impl RLock {
+    /// Creates an unlocked re-entrant lock, as Python's `threading.RLock()`.
+    ///
+    /// `const`, so an `RLock` can be a `static`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::RLock::new();
+    /// assert!(!lock.locked());
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        RLock {
+            lock: Lock::new(),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    /// Creates an unlocked re-entrant lock (loom build: loom's atomics are not `const`).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        RLock {
+            lock: Lock::new(),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    /// Acquires the lock, blocking until no other thread owns it, and returns a guard that
+    /// releases this level when dropped.
+    ///
+    /// If the calling thread owns the lock already, this only raises the recursion count.
+    /// Python's `rlock.acquire()` and `with rlock:`.
+    ///
+    /// # Panics
+    ///
+    /// If the recursion count would overflow `usize`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::RLock::new();
+    /// let outer = lock.acquire();
+    /// let inner = lock.acquire();
+    /// assert_eq!(lock.recursion_count(), 2);
+    /// drop(inner);
+    /// drop(outer);
+    /// assert!(!lock.locked());
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> RLockGuard<'_> {
+        if self.is_owned() {
+            self.bump();
+        } else {
+            self.lock.raw_acquire(None);
+            self.count.store(1, Ordering::Relaxed);
+        }
+        self.guard()
+    }
+
+    /// Acquires the lock if no other thread owns it, without blocking.
+    ///
+    /// Python's `rlock.acquire(blocking=False)`.
+    ///
+    /// # Panics
+    ///
+    /// If the recursion count would overflow `usize`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::RLock::new();
+    /// let _a = lock.try_acquire().unwrap();
+    /// let _b = lock.try_acquire().unwrap(); // re-entrant
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.try_acquire().is_none()));
+    /// });
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<RLockGuard<'_>> {
+        if self.is_owned() {
+            self.bump();
+            return Some(self.guard());
+        }
+        self.lock.try_acquire().map(|g| self.first_level(g))
+    }
+
+    /// Acquires the lock, waiting at most `timeout` for another owner to release it.
+    ///
+    /// Python's `rlock.acquire(timeout=t)`. The owner gets it at once.
+    ///
+    /// # Panics
+    ///
+    /// If the recursion count would overflow `usize`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = threadkit::RLock::new();
+    /// let _g = lock.acquire();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.acquire_timeout(Duration::from_millis(10)).is_none()));
+    /// });
+    /// ```
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
+        if self.is_owned() {
+            self.bump();
+            return Some(self.guard());
+        }
+        self.lock
+            .acquire_timeout(timeout)
+            .map(|g| self.first_level(g))
+    }
+
+    /// Acquires the lock, waiting until `deadline` at the latest.
+    ///
+    /// # Panics
+    ///
+    /// If the recursion count would overflow `usize`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let lock = threadkit::RLock::new();
+    /// assert!(lock.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
+    /// ```
+    #[inline]
+    pub fn acquire_deadline(&self, deadline: Instant) -> Option<RLockGuard<'_>> {
+        if self.is_owned() {
+            self.bump();
+            return Some(self.guard());
+        }
+        self.lock
+            .acquire_deadline(deadline)
+            .map(|g| self.first_level(g))
+    }
+
+    /// Releases one level held by the calling thread: Python's `rlock.release()`.
+    ///
+    /// Pairs with a level kept by [`RLockGuard::forget`]. When the count reaches zero the lock
+    /// becomes free for other threads. Releasing while guards of the calling thread are still
+    /// alive is a logic error (a guard would later find its level gone and do nothing), but it
+    /// cannot corrupt the lock.
+    ///
+    /// # Errors
+    ///
+    /// [`RLockReleaseError`] if the calling thread does not own the lock, whether it is unlocked
+    /// or owned by another thread (Python: `RuntimeError: cannot release un-acquired lock`); the
+    /// lock is left as it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::RLock::new();
+    /// lock.acquire().forget();
+    /// lock.acquire().forget();
+    /// lock.release().unwrap();
+    /// assert!(lock.locked());
+    /// lock.release().unwrap();
+    /// assert!(!lock.locked());
+    /// assert_eq!(lock.release().unwrap_err().to_string(), "cannot release un-acquired lock");
+    /// ```
+    #[inline]
+    pub fn release(&self) -> Result<(), RLockReleaseError> {
+        if !self.is_owned() {
+            return Err(RLockReleaseError(()));
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        if count > 1 {
+            self.count.store(count - 1, Ordering::Relaxed);
+        } else {
+            self.count.store(0, Ordering::Relaxed);
+            // We own the inner lock, so it is locked and this cannot fail.
+            let _ = self.lock.release();
+        }
+        Ok(())
+    }
+
+    /// Whether any thread holds the lock (Python 3.14's `rlock.locked()`).
+    ///
+    /// The answer may be stale by the time the caller looks at it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::RLock::new();
+    /// let g = lock.acquire();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.locked())); // held, though not by this thread
+    /// });
+    /// drop(g);
+    /// assert!(!lock.locked());
+    /// ```
+    #[inline]
+    #[doc(alias = "is_locked")]
+    pub fn locked(&self) -> bool {
+        self.lock.locked()
+    }
+
+    /// Whether the calling thread owns the lock (Python's `rlock._is_owned()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::RLock::new();
+    /// assert!(!lock.is_owned());
+    /// let _g = lock.acquire();
+    /// assert!(lock.is_owned());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(!lock.is_owned()));
+    /// });
+    /// ```
+    #[inline]
+    #[doc(alias = "_is_owned")]
+    #[doc(alias = "is_owned_by_current_thread")]
+    pub fn is_owned(&self) -> bool {
+        self.lock.acquired_by() == Some(ident::current())
+    }
+
+    /// How many levels the calling thread holds; 0 if it does not own the lock (Python's
+    /// `rlock._recursion_count()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::RLock::new();
+    /// assert_eq!(lock.recursion_count(), 0);
+    /// let _a = lock.acquire();
+    /// let _b = lock.acquire();
+    /// assert_eq!(lock.recursion_count(), 2);
+    /// ```
+    #[inline]
+    #[doc(alias = "_recursion_count")]
+    pub fn recursion_count(&self) -> usize {
+        if self.is_owned() {
+            self.count.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    // ----- for Condition -----
+
+    /// Releases every level the calling thread holds and returns the count, to be given back to
+    /// [`acquire_restore`](Self::acquire_restore) (Python's `_release_save`). Returns 0 and
+    /// changes nothing if the calling thread does not own the lock.
+    pub(crate) fn release_save(&self) -> usize {
+        if !self.is_owned() {
+            return 0;
+        }
+        let count = self.count.swap(0, Ordering::Relaxed);
+        let _ = self.lock.release();
+        count
+    }
+
+    /// Acquires the lock (blocking) and sets the recursion count to `count` (Python's
+    /// `_acquire_restore`). A `count` of 0 (nothing was released) does nothing.
+    pub(crate) fn acquire_restore(&self, count: usize) {
+        if count != 0 {
+            self.lock.raw_acquire(None);
+            self.count.store(count, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether `guard` is a guard of this lock.
+    pub(crate) fn is_guard_of(&self, guard: &RLockGuard<'_>) -> bool {
+        std::ptr::eq(self, guard.rlock)
+    }
+
+    // ----- internals -----
+
+    /// One more level for the owner.
+    #[inline]
+    fn bump(&self) {
+        let count = self.count.load(Ordering::Relaxed);
+        let Some(count) = count.checked_add(1) else {
+            overflow()
+        };
+        self.count.store(count, Ordering::Relaxed);
+    }
+
+    /// The first level, after the inner lock was taken through `guard`.
+    #[inline]
+    fn first_level(&self, guard: crate::LockGuard<'_>) -> RLockGuard<'_> {
+        guard.forget();
+        self.count.store(1, Ordering::Relaxed);
+        self.guard()
+    }
+
+    #[inline]
+    fn guard(&self) -> RLockGuard<'_> {
+        RLockGuard {
+            rlock: self,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn overflow() -> ! {
+    panic!("RLock recursion count overflow")
+}
+
+impl Default for RLock {
+    fn default() -> Self {
+        RLock::new()
+    }
+}
+
+impl fmt::Debug for RLock {
+    /// Like CPython's repr: `locked`/`unlocked`, the owner's identifier (0 when unlocked) and its
+    /// recursion count, as seen from any thread.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let owner = self.lock.acquired_by();
+        let state = if owner.is_some() {
+            "locked"
+        } else {
+            "unlocked"
+        };
+        let count = if owner.is_some() {
+            self.count.load(Ordering::Relaxed)
+        } else {
+            0
+        };
+        f.debug_struct("RLock")
+            .field("state", &format_args!("{state}"))
+            .field("owner", &owner.unwrap_or(0))
+            .field("count", &count)
+            .finish()
+    }
+}
+
+/// Proof that the current thread holds one level of an [`RLock`]; releases that level when
+/// dropped.
+///
+/// Not [`Send`]: only the owning thread may release.
+///
+/// # Examples
+///
+/// ```
+/// let lock = threadkit::RLock::new();
+/// {
+///     let _g = lock.acquire();
+///     assert!(lock.is_owned());
+/// }
+/// assert!(!lock.locked());
+/// ```
+///
+/// Moving a guard to another thread does not compile:
+///
+/// ```compile_fail
+/// let lock = threadkit::RLock::new();
+/// let g = lock.acquire();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(g));
+/// });
+/// ```
+#[must_use = "if unused the RLock will immediately release"]
+pub struct RLockGuard<'a> {
+    rlock: &'a RLock,
+    /// Keeps the guard on the owning thread.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl RLockGuard<'_> {
+    /// Gives up the guard without releasing its level, which stays held until the thread calls
+    /// [`RLock::release`]: the Python pattern of a bare `rlock.acquire()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::RLock::new();
+    /// lock.acquire().forget();
+    /// assert_eq!(lock.recursion_count(), 1);
+    /// lock.release().unwrap();
+    /// assert!(!lock.locked());
+    /// ```
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for RLockGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // An error means the thread released this level itself with `RLock::release` (a logic
+        // error); the lock is already as the guard wanted it.
+        let _ = self.rlock.release();
+    }
+}
+
+impl fmt::Debug for RLockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLockGuard")
+            .field("lock", self.rlock)
+            .finish()
+    }
+}
+
+/// The error returned by [`RLock::release`] when the calling thread does not own the lock.
+///
+/// Python raises `RuntimeError: cannot release un-acquired lock`.
+///
+/// # Examples
+///
+/// ```
+/// let err = threadkit::RLock::new().release().unwrap_err();
+/// assert_eq!(err.to_string(), "cannot release un-acquired lock");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RLockReleaseError(());
+
+impl fmt::Display for RLockReleaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot release un-acquired lock")
+    }
+}
+
+impl std::error::Error for RLockReleaseError {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_is_two_words() {
+        assert_eq!(std::mem::size_of::<RLock>(), 16);
+    }
+
+    #[test]
+    fn nested_levels_and_release_order() {
+        let lock = RLock::new();
+        let a = lock.acquire();
+        let b = lock.try_acquire().unwrap();
+        let c = lock.acquire_timeout(Duration::from_millis(1)).unwrap();
+        assert_eq!(lock.recursion_count(), 3);
+        drop(b);
+        assert_eq!(lock.recursion_count(), 2);
+        drop(a);
+        drop(c);
+        assert_eq!(lock.recursion_count(), 0);
+        assert!(!lock.locked());
+        assert_eq!(lock.count.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn release_save_and_restore() {
+        let lock = RLock::new();
+        let _a = lock.acquire();
+        let _b = lock.acquire();
+        let saved = lock.release_save();
+        assert_eq!(saved, 2);
+        assert!(!lock.locked());
+        std::thread::scope(|s| {
+            s.spawn(|| drop(lock.acquire()));
+        });
+        lock.acquire_restore(saved);
+        assert_eq!(lock.recursion_count(), 2);
+    }
+
+    #[test]
+    fn release_save_when_not_owned_changes_nothing() {
+        let lock = RLock::new();
+        assert_eq!(lock.release_save(), 0);
+        lock.acquire_restore(0);
+        assert!(!lock.locked());
+    }
+
+    #[test]
+    fn count_overflow_panics_and_leaves_lock_usable() {
+        let lock = RLock::new();
+        let g = lock.acquire();
+        lock.count.store(usize::MAX, Ordering::Relaxed);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lock.acquire()));
+        let msg = r.err().unwrap();
+        assert_eq!(
+            msg.downcast_ref::<&str>(),
+            Some(&"RLock recursion count overflow")
+        );
+        lock.count.store(1, Ordering::Relaxed);
+        drop(g);
+        assert!(!lock.locked());
+    }
+
+    #[test]
+    fn stale_guard_after_explicit_release_does_nothing() {
+        let lock = RLock::new();
+        let g = lock.acquire();
+        lock.release().unwrap();
+        // Another thread takes the lock and keeps it (then exits: it stays owned by that thread).
+        std::thread::scope(|s| {
+            s.spawn(|| lock.acquire().forget());
+        });
+        drop(g); // not the owner any more: does nothing
+        assert!(lock.locked());
+        assert!(!lock.is_owned());
+    }
+
+    #[test]
+    fn debug_like_cpython_repr() {
+        let lock = RLock::new();
+        assert_eq!(
+            format!("{lock:?}"),
+            "RLock { state: unlocked, owner: 0, count: 0 }"
+        );
+        let _a = lock.acquire();
+        let _b = lock.acquire();
+        let expected = format!(
+            "RLock {{ state: locked, owner: {}, count: 2 }}",
+            ident::current()
+        );
+        assert_eq!(format!("{lock:?}"), expected);
+        // Seen from another thread too (CPython 3.14, gh-134322).
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(format!("{lock:?}"), expected));
+        });
+    }
+}
