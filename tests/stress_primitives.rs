@@ -469,3 +469,114 @@ fn timers_fire_and_panics_are_reported_with_the_timers_name() {
         "each panic reported once, with its timer's name"
     );
 }
+
+// ----- RLock and Condition -----
+
+/// Panics inside nested RLock guards: both levels are released on unwinding (no poisoning), the
+/// next acquirer proceeds, and the counter the lock protects is exact.
+#[test]
+fn panic_inside_rlock_guard_releases_every_level() {
+    let _serial = SERIAL.acquire();
+    let threads = size(4, 2);
+    let ops = size(2_000, 20);
+    let lock = Arc::new(threadkit::RLock::new());
+    let counter = Arc::new(AtomicUsize::new(0));
+    let panics = Arc::new(AtomicUsize::new(0));
+    // Keep the default hook's "thread panicked" lines out of the test output.
+    let hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (lock, counter, panics) =
+                (Arc::clone(&lock), Arc::clone(&counter), Arc::clone(&panics));
+            threadkit::spawn(move || {
+                for i in 0..ops {
+                    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+                        let _outer = lock.acquire();
+                        let _inner = lock.acquire();
+                        // Not atomic as a whole: a second thread inside would lose updates.
+                        let v = counter.load(Ordering::Relaxed);
+                        counter.store(v + 1, Ordering::Relaxed);
+                        if (t + i) % 7 == 0 {
+                            panic!("inside the RLock");
+                        }
+                    }));
+                    if outcome.is_err() {
+                        panics.fetch_add(1, Ordering::Relaxed);
+                        assert!(!lock.is_owned(), "a panic left a level held");
+                    }
+                }
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join_timeout(HANG)).collect();
+    panic::set_hook(hook);
+    for r in results {
+        assert!(matches!(r, Ok(Ok(()))), "worker failed or hung");
+    }
+    assert_eq!(counter.load(Ordering::Relaxed), threads * ops);
+    assert!(panics.load(Ordering::Relaxed) > 0);
+    assert!(!lock.locked());
+    assert!(
+        lock.try_acquire().is_some(),
+        "the next acquirer cannot get in"
+    );
+}
+
+/// A bounded buffer on one Condition: producers and consumers wait for room / items and
+/// `notify_all`; every item is consumed exactly once and nobody is left waiting.
+#[test]
+fn condition_bounded_buffer_delivers_every_item_once() {
+    let _serial = SERIAL.acquire();
+    const PRODUCERS: usize = 3;
+    const CONSUMERS: usize = 3;
+    let per_producer = size(3_000, 10);
+    let cond = Arc::new(threadkit::Condition::with_lock(Lock::with_value(
+        std::collections::VecDeque::new(),
+    )));
+    let consumed = Arc::new(AtomicUsize::new(0));
+    let sum = Arc::new(AtomicUsize::new(0));
+    let total = PRODUCERS * per_producer;
+    let mut handles = Vec::new();
+    for p in 0..PRODUCERS {
+        let cond = Arc::clone(&cond);
+        handles.push(threadkit::spawn(move || {
+            for i in 0..per_producer {
+                let mut buf = cond.acquire();
+                assert!(
+                    cond.wait_for_timeout(&mut buf, |b| b.len() < 4, HANG),
+                    "a producer waited 20 s for room (lost wake-up?)"
+                );
+                buf.push_back(p * per_producer + i);
+                cond.notify_all(&buf);
+            }
+        }));
+    }
+    for _ in 0..CONSUMERS {
+        let (cond, consumed, sum) = (Arc::clone(&cond), Arc::clone(&consumed), Arc::clone(&sum));
+        handles.push(threadkit::spawn(move || loop {
+            let mut buf = cond.acquire();
+            assert!(
+                cond.wait_for_timeout(
+                    &mut buf,
+                    |b| !b.is_empty() || consumed.load(Ordering::SeqCst) == total,
+                    HANG,
+                ),
+                "a consumer waited 20 s for an item (lost wake-up?)"
+            );
+            let Some(item) = buf.pop_front() else {
+                return; // everything consumed
+            };
+            sum.fetch_add(item, Ordering::SeqCst);
+            consumed.fetch_add(1, Ordering::SeqCst);
+            // Room for the producers; after the last item, the other consumers' way out.
+            cond.notify_all(&buf);
+        }));
+    }
+    for h in handles {
+        join_or_fail(h, "bounded-buffer thread");
+    }
+    assert_eq!(consumed.load(Ordering::SeqCst), total);
+    assert_eq!(sum.load(Ordering::SeqCst), total * (total - 1) / 2);
+    assert!(cond.acquire().is_empty());
+}

@@ -32,9 +32,11 @@
 #![cfg(loom)]
 
 mod barrier;
+mod condition;
 mod event;
 mod local;
 mod lock;
 mod queue;
+mod rlock;
 mod semaphore;
 mod support;
