@@ -343,6 +343,9 @@ fn queue_every_item_delivered_exactly_once() {
 
 // ----- Local -----
 
+/// A `Local` whose initializer is a boxed closure (so a `Vec` of them has one type).
+type CountedLocal = Local<Counted, Box<dyn Fn() -> Counted + Send + Sync>>;
+
 /// Counts drops of the values it is put in.
 struct Counted(Arc<AtomicUsize>);
 
@@ -363,7 +366,7 @@ fn local_values_per_thread_and_dropped_at_exit() {
     let rounds = size(200, 3);
     let drops = Arc::new(AtomicUsize::new(0));
     let ids: Arc<Vec<Local<Cell<usize>>>> = Arc::new((0..LOCALS).map(|_| Local::new()).collect());
-    let guards: Arc<Vec<Local<Counted, Box<dyn Fn() -> Counted + Send + Sync>>>> = Arc::new(
+    let guards: Arc<Vec<CountedLocal>> = Arc::new(
         (0..LOCALS)
             .map(|_| {
                 let drops = Arc::clone(&drops);
