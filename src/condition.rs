@@ -4,14 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::lock::{Lock, LockGuard};
+use crate::lock::{Lock, LockGuard, TOKEN_HANDOFF};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::rlock::{RLock, RLockGuard};
 use crate::wait::DEFAULT_PARK_TOKEN;
-use crate::wait::{self, FilterOp, ParkResult, UnparkResult, UnparkToken, WaitKind};
+use crate::wait::{self, ParkResult, RequeueOp, UnparkResult, UnparkToken, WaitKind};
 
-/// The token `notify` wakes waiters with.
-const TOKEN_NOTIFIED: UnparkToken = UnparkToken(1);
+/// The token `notify` wakes waiters with when it wakes them directly (a waiter moved onto the
+/// lock's queue is woken by the lock's release instead, with the lock's own tokens).
+const TOKEN_NOTIFIED: UnparkToken = UnparkToken(2);
 
 mod sealed {
     /// Only this crate's locks can back a [`Condition`](super::Condition).
@@ -78,6 +79,19 @@ pub trait ConditionLock: sealed::Sealed {
     /// Acquires the lock again (blocking) and restores the state `cl_release_save` saved.
     #[doc(hidden)]
     fn cl_acquire_restore(&self, saved: usize, _: Token);
+    /// The key of the lock word threads wait on (notified waiters are moved there).
+    #[doc(hidden)]
+    fn cl_park_key(&self, _: Token) -> usize;
+    /// Under the bucket locks: marks the lock word as having parked threads if it is locked.
+    #[doc(hidden)]
+    fn cl_mark_parked_if_locked(&self, _: Token) -> bool;
+    /// Under the bucket lock: a waiter moved onto the lock's queue timed out there.
+    #[doc(hidden)]
+    fn cl_requeued_timed_out(&self, was_last: bool, _: Token);
+    /// The lock was handed to the calling thread by its release: restore what
+    /// `cl_release_save` saved without acquiring again.
+    #[doc(hidden)]
+    fn cl_restore_handed_off(&self, saved: usize, _: Token);
 }
 
 impl<T: ?Sized> sealed::Sealed for Lock<T> {}
@@ -125,6 +139,22 @@ impl<T: ?Sized> ConditionLock for Lock<T> {
     fn cl_acquire_restore(&self, _saved: usize, _: Token) {
         self.raw_acquire(None);
     }
+    #[inline]
+    fn cl_park_key(&self, _: Token) -> usize {
+        self.park_key()
+    }
+    #[inline]
+    fn cl_mark_parked_if_locked(&self, _: Token) -> bool {
+        self.mark_parked_if_locked()
+    }
+    #[inline]
+    fn cl_requeued_timed_out(&self, was_last: bool, _: Token) {
+        self.requeued_timed_out(was_last);
+    }
+    #[inline]
+    fn cl_restore_handed_off(&self, _saved: usize, _: Token) {
+        self.finish_handoff();
+    }
 }
 
 impl sealed::Sealed for RLock {}
@@ -163,6 +193,22 @@ impl ConditionLock for RLock {
     #[inline]
     fn cl_acquire_restore(&self, saved: usize, _: Token) {
         self.acquire_restore(saved);
+    }
+    #[inline]
+    fn cl_park_key(&self, _: Token) -> usize {
+        self.raw_lock().park_key()
+    }
+    #[inline]
+    fn cl_mark_parked_if_locked(&self, _: Token) -> bool {
+        self.raw_lock().mark_parked_if_locked()
+    }
+    #[inline]
+    fn cl_requeued_timed_out(&self, was_last: bool, _: Token) {
+        self.raw_lock().requeued_timed_out(was_last);
+    }
+    #[inline]
+    fn cl_restore_handed_off(&self, saved: usize, _: Token) {
+        self.restore_after_handoff(saved);
     }
 }
 
@@ -207,6 +253,22 @@ impl<L: ConditionLock + ?Sized> ConditionLock for Arc<L> {
     fn cl_acquire_restore(&self, saved: usize, t: Token) {
         (**self).cl_acquire_restore(saved, t);
     }
+    #[inline]
+    fn cl_park_key(&self, t: Token) -> usize {
+        (**self).cl_park_key(t)
+    }
+    #[inline]
+    fn cl_mark_parked_if_locked(&self, t: Token) -> bool {
+        (**self).cl_mark_parked_if_locked(t)
+    }
+    #[inline]
+    fn cl_requeued_timed_out(&self, was_last: bool, t: Token) {
+        (**self).cl_requeued_timed_out(was_last, t);
+    }
+    #[inline]
+    fn cl_restore_handed_off(&self, saved: usize, t: Token) {
+        (**self).cl_restore_handed_off(saved, t);
+    }
 }
 
 impl<L: ConditionLock + ?Sized> sealed::Sealed for &L {}
@@ -249,6 +311,22 @@ impl<L: ConditionLock + ?Sized> ConditionLock for &L {
     #[inline]
     fn cl_acquire_restore(&self, saved: usize, t: Token) {
         (**self).cl_acquire_restore(saved, t);
+    }
+    #[inline]
+    fn cl_park_key(&self, t: Token) -> usize {
+        (**self).cl_park_key(t)
+    }
+    #[inline]
+    fn cl_mark_parked_if_locked(&self, t: Token) -> bool {
+        (**self).cl_mark_parked_if_locked(t)
+    }
+    #[inline]
+    fn cl_requeued_timed_out(&self, was_last: bool, t: Token) {
+        (**self).cl_requeued_timed_out(was_last, t);
+    }
+    #[inline]
+    fn cl_restore_handed_off(&self, saved: usize, t: Token) {
+        (**self).cl_restore_handed_off(saved, t);
     }
 }
 
@@ -756,9 +834,18 @@ impl<L: ConditionLock> Condition<L> {
             // runs below before they return.
             saved = Some(unsafe { self.lock.cl_release_save(Token(())) });
         };
-        let timed_out = |_key, _was_last| {
-            // Under the bucket lock: the thread has left the queue and must leave the count.
-            self.waiters.fetch_sub(1, Ordering::Relaxed);
+        let lock_key = self.lock.cl_park_key(Token(()));
+        let notified_then_timed_out = std::cell::Cell::new(false);
+        let timed_out = |key, was_last| {
+            if key == lock_key {
+                // Notified and moved onto the lock's queue, then the deadline passed there: the
+                // notification stands; the lock is taken below, as after any notify.
+                self.lock.cl_requeued_timed_out(was_last, Token(()));
+                notified_then_timed_out.set(true);
+            } else {
+                // Under the bucket lock: the thread has left the queue and must leave the count.
+                self.waiters.fetch_sub(1, Ordering::Relaxed);
+            }
         };
         let result = wait::park(
             WaitKind::Condition,
@@ -772,9 +859,14 @@ impl<L: ConditionLock> Condition<L> {
         // `saved` is `None` only if the thread never went to sleep (validate never fails, so
         // this is defence in depth): the lock was never released.
         if let Some(saved) = saved {
-            self.lock.cl_acquire_restore(saved, Token(()));
+            if result == ParkResult::Unparked(TOKEN_HANDOFF) {
+                // Moved onto the lock's queue by notify, then handed the lock by its release.
+                self.lock.cl_restore_handed_off(saved, Token(()));
+            } else {
+                self.lock.cl_acquire_restore(saved, Token(()));
+            }
         }
-        matches!(result, ParkResult::Unparked(_))
+        matches!(result, ParkResult::Unparked(_)) || notified_then_timed_out.get()
     }
 
     /// The `wait_for` loop against one deadline (`None`: forever).
@@ -808,23 +900,42 @@ impl<L: ConditionLock> Condition<L> {
         self.wake_slow(n)
     }
 
+    /// Notified waiters are not woken here: they are moved onto the lock's queue (the notifier
+    /// holds the lock) and wake once, when it is released, rather than waking only to block on
+    /// the lock again (parking_lot's Condvar does the same). If the lock is not locked (a plain
+    /// lock released behind the guard's back) they are woken directly.
     #[cold]
     fn wake_slow(&self, n: usize) -> usize {
-        let mut left = n;
-        let filter = |_token| {
-            if left == 0 {
-                FilterOp::Stop
-            } else {
-                left -= 1;
-                FilterOp::Unpark
+        let lock_key = self.lock.cl_park_key(Token(()));
+        let mut moved = 0;
+        while moved < n {
+            let validate = || {
+                if self.lock.cl_mark_parked_if_locked(Token(())) {
+                    if n == usize::MAX {
+                        RequeueOp::RequeueAll
+                    } else {
+                        RequeueOp::RequeueOne
+                    }
+                } else {
+                    RequeueOp::UnparkOne
+                }
+            };
+            let callback = |_op, result: UnparkResult| {
+                // Under the bucket locks: the moved threads leave the count.
+                self.waiters.fetch_sub(
+                    result.unparked_threads + result.requeued_threads,
+                    Ordering::Relaxed,
+                );
+                TOKEN_NOTIFIED
+            };
+            let result = wait::unpark_requeue(self.key(), lock_key, validate, callback);
+            let step = result.unparked_threads + result.requeued_threads;
+            if step == 0 {
+                break;
             }
-        };
-        let callback = |result: UnparkResult| {
-            self.waiters
-                .fetch_sub(result.unparked_threads, Ordering::Relaxed);
-            TOKEN_NOTIFIED
-        };
-        wait::unpark_filter(self.key(), filter, callback).unparked_threads
+            moved += step;
+        }
+        moved
     }
 }
 

@@ -20,7 +20,7 @@ const OWNER_SHIFT: u32 = 2;
 /// A woken waiter must compete for the lock again.
 const TOKEN_NORMAL: UnparkToken = UnparkToken(0);
 /// The releaser kept the lock locked and handed it straight to the woken waiter.
-const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
+pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 
 /// A primitive lock: Python's `threading.Lock`, which can also guard a value.
 ///
@@ -379,6 +379,37 @@ impl<T: ?Sized> Lock<T> {
             return Ok(());
         }
         self.release_slow()
+    }
+
+    // ----- for Condition, which moves notified waiters onto the lock's queue -----
+
+    /// The key threads park on while waiting for this lock.
+    pub(crate) fn park_key(&self) -> usize {
+        self.key()
+    }
+
+    /// Under the parking lot's bucket locks, before threads are requeued onto this lock: sets
+    /// the PARKED bit (so the release wakes them) if the lock is locked, and says whether it was.
+    pub(crate) fn mark_parked_if_locked(&self) -> bool {
+        self.state
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                (s & LOCKED != 0).then_some(s | PARKED)
+            })
+            .is_ok()
+    }
+
+    /// A requeued thread timed out on this lock's queue (under the bucket lock): the same
+    /// bookkeeping as a timed-out acquirer.
+    pub(crate) fn requeued_timed_out(&self, was_last: bool) {
+        if was_last {
+            self.state.fetch_and(!PARKED, Ordering::Relaxed);
+        }
+    }
+
+    /// A requeued thread was woken with [`TOKEN_HANDOFF`]: the lock is already its own; record
+    /// it as the acquirer.
+    pub(crate) fn finish_handoff(&self) {
+        self.record_acquirer(Self::locked_by_me());
     }
 
     // ----- internals -----

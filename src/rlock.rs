@@ -341,6 +341,17 @@ impl RLock {
         }
     }
 
+    /// The lock word Condition requeues notified waiters onto.
+    pub(crate) fn raw_lock(&self) -> &Lock {
+        &self.lock
+    }
+
+    /// A requeued Condition waiter was handed the lock: record it and restore its depth.
+    pub(crate) fn restore_after_handoff(&self, count: usize) {
+        self.lock.finish_handoff();
+        self.count.store(count, Ordering::Relaxed);
+    }
+
     /// Whether `guard` is a guard of this lock.
     pub(crate) fn is_guard_of(&self, guard: &RLockGuard<'_>) -> bool {
         std::ptr::eq(self, guard.rlock)

@@ -520,3 +520,35 @@ fn debug_like_cpython_repr() {
         cond.notify_all(&g);
     });
 }
+
+/// A waiter notified while the notifier keeps the lock past the waiter's deadline was notified:
+/// it reports `true` once it holds the lock again (after a notify it waits on the lock's queue,
+/// and the deadline no longer decides the outcome).
+fn notified_then_deadline_passes<L>(cond: Condition<L>)
+where
+    L: ConditionLock + Send + Sync,
+{
+    let waiting = Event::new();
+    thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let mut g = cond.acquire();
+            waiting.set();
+            cond.wait_timeout(&mut g, Duration::from_millis(100))
+        });
+        waiting.wait();
+        let g = cond.acquire(); // the waiter has released the lock: it is parked
+        assert_eq!(cond.notify(&g, 1), 1);
+        thread::sleep(Duration::from_millis(300)); // past the waiter's deadline, lock held
+        drop(g);
+        assert!(waiter.join().unwrap(), "a notified waiter reports true");
+    });
+    // Nothing is left behind: the lock is free and nobody is counted as waiting.
+    let g = cond.acquire();
+    assert_eq!(cond.notify_all(&g), 0);
+}
+
+#[test]
+fn notified_waiter_whose_deadline_passes_on_the_lock_still_reports_notified() {
+    notified_then_deadline_passes(Condition::with_lock(Lock::new()));
+    notified_then_deadline_passes(Condition::new());
+}

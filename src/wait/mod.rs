@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 pub(crate) use parking_lot_core::SpinWait;
 #[allow(unused_imports)] // FilterOp and ParkToken serve unpark_filter's callers
 pub(crate) use parking_lot_core::{
-    FilterOp, ParkResult, ParkToken, UnparkResult, UnparkToken, DEFAULT_PARK_TOKEN,
+    FilterOp, ParkResult, ParkToken, RequeueOp, UnparkResult, UnparkToken, DEFAULT_PARK_TOKEN,
 };
 
 #[cfg(loom)]
@@ -168,5 +168,26 @@ pub(crate) fn unpark_filter(
     let result = unsafe { parking_lot_core::unpark_filter(key, filter, callback) };
     #[cfg(loom)]
     let result = model::unpark_filter(key, filter, callback);
+    result
+}
+
+/// Moves threads parked on `key_from` to `key_to` (or wakes one) as `validate` decides, under
+/// both bucket locks; `callback` runs before anyone is woken and returns the token a woken thread
+/// receives. A requeued thread sleeps on, now on `key_to`, and is woken by whatever wakes
+/// `key_to`'s threads (Condition moves notified waiters onto its lock this way, so they wake once,
+/// when the notifier releases the lock, instead of waking only to block on it).
+#[inline]
+pub(crate) fn unpark_requeue(
+    key_from: usize,
+    key_to: usize,
+    validate: impl FnOnce() -> RequeueOp,
+    callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
+) -> UnparkResult {
+    #[cfg(not(loom))]
+    // SAFETY: both keys belong to the caller (a Condition and its lock); `validate` and
+    // `callback` only touch their atomics, never panic and never park.
+    let result = unsafe { parking_lot_core::unpark_requeue(key_from, key_to, validate, callback) };
+    #[cfg(loom)]
+    let result = model::unpark_requeue(key_from, key_to, validate, callback);
     result
 }

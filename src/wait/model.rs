@@ -24,18 +24,21 @@
 //! under each, which shows they can see a lost wake-up at all.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use loom::sync::{Condvar, Mutex};
 
-use super::{FilterOp, ParkResult, ParkToken, UnparkResult, UnparkToken};
+use super::{FilterOp, ParkResult, ParkToken, RequeueOp, UnparkResult, UnparkToken};
 
 /// One parked thread.
 struct Waiter {
     /// What the thread passed to `park`, shown to `unpark_filter`'s filter.
     park_token: ParkToken,
+    /// The key whose queue the waiter is in (`unpark_requeue` moves it). Read and written only
+    /// with the table lock held, so a plain std atomic is enough: loom sees the lock.
+    key: AtomicUsize,
     /// Set (once) by the unparker that dequeued this waiter.
     unpark_token: Mutex<Option<UnparkToken>>,
     condvar: Condvar,
@@ -93,6 +96,7 @@ pub(super) fn park(
 ) -> ParkResult {
     let waiter = Arc::new(Waiter {
         park_token: token,
+        key: AtomicUsize::new(key),
         unpark_token: Mutex::new(None),
         condvar: Condvar::new(),
     });
@@ -111,6 +115,8 @@ pub(super) fn park(
     before_sleep();
     if deadline.is_some_and(|d| d <= Instant::now()) {
         let mut queues = LOT.queues.lock().unwrap();
+        // The waiter may have been requeued to another key meanwhile.
+        let key = waiter.key.load(Ordering::Relaxed);
         if let Some(queue) = queues.get_mut(&key) {
             if let Some(pos) = queue.iter().position(|w| Arc::ptr_eq(w, &waiter)) {
                 queue.remove(pos);
@@ -197,6 +203,50 @@ pub(super) fn unpark_filter(
     let result = unpark_result(woken.len(), have_more);
     let token = callback(result);
     for waiter in &woken {
+        waiter.wake(token);
+    }
+    result
+}
+
+pub(super) fn unpark_requeue(
+    key_from: usize,
+    key_to: usize,
+    validate: impl FnOnce() -> RequeueOp,
+    callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
+) -> UnparkResult {
+    let mut queues = LOT.queues.lock().unwrap();
+    let op = validate();
+    if op == RequeueOp::Abort {
+        return UnparkResult::default();
+    }
+    let mut from = queues.remove(&key_from).unwrap_or_default();
+    let mut woken = None;
+    let mut requeued = VecDeque::new();
+    match op {
+        RequeueOp::UnparkOne => woken = from.pop_front(),
+        RequeueOp::UnparkOneRequeueRest => {
+            woken = from.pop_front();
+            requeued = std::mem::take(&mut from);
+        }
+        RequeueOp::RequeueAll => requeued = std::mem::take(&mut from),
+        RequeueOp::RequeueOne => requeued.extend(from.pop_front()),
+        RequeueOp::Abort => unreachable!("handled above"),
+    }
+    let have_more = !from.is_empty();
+    if have_more {
+        queues.insert(key_from, from);
+    }
+    let moved = requeued.len();
+    if moved != 0 {
+        for waiter in &requeued {
+            waiter.key.store(key_to, Ordering::Relaxed);
+        }
+        queues.entry(key_to).or_default().extend(requeued);
+    }
+    let mut result = unpark_result(usize::from(woken.is_some()), have_more);
+    result.requeued_threads = moved;
+    let token = callback(op, result);
+    if let Some(waiter) = woken {
         waiter.wake(token);
     }
     result

@@ -355,6 +355,13 @@ TIMER_DELAY_MS = {"full": 2000, "quick": 1000, "smoke": 50}
 TIMER_TRIAL_LIMIT_S = 120
 
 
+def interval_ns(i, delay_ns):
+    """Timer i's interval: delay plus up to half a delay, in a scrambled order (the Rust side's
+    `interval` in src/cases/timer.rs, same integer formula)."""
+    frac = (i * 0x9E3779B9) & 0xFFFFFFFF  # of 2**32
+    return delay_ns + (((delay_ns // 2) * frac) >> 32)
+
+
 def timers_child(n, delay_ms):
     """Starts n Timers, waits for all; prints schedule ns, peak RSS KiB, p99 lateness ns."""
     late = [None] * n
@@ -366,8 +373,9 @@ def timers_child(n, delay_ms):
     t0 = now()
     timers = []
     for i in range(n):
-        due = now() + delay_ns
-        t = threading.Timer(delay_ns / 1e9, callback, args=(i, due))
+        interval = interval_ns(i, delay_ns)
+        due = now() + interval
+        t = threading.Timer(interval / 1e9, callback, args=(i, due))
         t.start()
         timers.append(t)
     scheduled = now() - t0

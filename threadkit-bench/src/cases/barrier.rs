@@ -25,8 +25,15 @@ fn barrier_2t(mode: Mode, placement: Placement) -> Case {
         }))
 }
 
-/// TODO(barrier): the threadkit side, once `threadkit::Barrier` is merged (until then: "not yet
-/// measured"): as the peer, with `threadkit::Barrier::new(2)` and `wait()`.
-fn threadkit_side(_placement: Placement) -> Option<Contender> {
-    None
+/// The threadkit side: as the peer, with `threadkit::Barrier::new(2)`.
+fn threadkit_side(placement: Placement) -> Option<Contender> {
+    Some(Contender::new("threadkit Barrier", move |n| {
+        let barrier = threadkit::Barrier::new(2);
+        let rounds = || {
+            for _ in 0..n {
+                barrier.wait().expect("the barrier broke");
+            }
+        };
+        two_threads(Some(placement), rounds, rounds)
+    }))
 }

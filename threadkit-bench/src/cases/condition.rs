@@ -1,5 +1,7 @@
 //! `Condition` against a Mutex + Condvar pair (std and parking_lot).
 
+use threadkit::{Condition, Lock};
+
 use crate::cases::monitor::{Monitor, Pl, Std};
 use crate::harness::{two_threads, Case, Contender, Mode};
 use crate::pin::Placement;
@@ -49,10 +51,31 @@ fn peer<M: Monitor<bool> + 'static>(placement: Placement) -> Contender {
     })
 }
 
-/// TODO(condition): the threadkit side, once `threadkit::Condition` is merged; until then the
-/// case runs its peers only and the table says "not yet measured". Same shape as `peer`: a
-/// `Condition` over a `Lock<bool>` turn, `notify()` after setting the turn, `wait_for`/`wait`
-/// in a loop on the other side, both in `two_threads(Some(placement), ..)`.
-fn threadkit_side(_placement: Placement) -> Option<Contender> {
-    None
+/// The threadkit side: a `Condition` over a `Lock<bool>` holding the turn. As in Python (and
+/// the CPython twin), the notify happens with the lock held (the API takes the guard), and the
+/// main side keeps the lock from setting the turn to waiting for it back; each wait is a
+/// `wait_for` (the `while` loop around `wait`).
+fn threadkit_side(placement: Placement) -> Option<Contender> {
+    Some(Contender::new("threadkit Condition", move |n| {
+        let cond = Condition::with_lock(Lock::with_value(false));
+        two_threads(
+            Some(placement),
+            || {
+                for _ in 0..n {
+                    let mut turn = cond.acquire();
+                    *turn = true;
+                    cond.notify(&turn, 1);
+                    cond.wait_for(&mut turn, |t| !**t);
+                }
+            },
+            || {
+                for _ in 0..n {
+                    let mut turn = cond.acquire();
+                    cond.wait_for(&mut turn, |t| **t);
+                    *turn = false;
+                    cond.notify(&turn, 1);
+                }
+            },
+        )
+    }))
 }

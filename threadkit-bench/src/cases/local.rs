@@ -33,9 +33,15 @@ fn local_get(mode: Mode) -> Case {
         }))
 }
 
-/// TODO(local): the threadkit side, once `threadkit::Local` is merged (until then: "not yet
-/// measured"): a `Local<Cell<u64>>` created once, then `tight_loop` over its get-or-init
-/// accessor, as the `ThreadLocal` peer.
+/// The threadkit side: a `Local<Cell<u64>>` with an initializer, its value created by a first
+/// access before the timed loop, then read through `with` (the closure form `thread_local!`
+/// uses; `get` would clone the same `u64`).
 fn threadkit_side() -> Option<Contender> {
-    None
+    Some(Contender::new("threadkit Local", |n| {
+        let local = threadkit::Local::with_init(|| Cell::new(1u64));
+        local.with(|_| ());
+        tight_loop(n, || {
+            black_box(black_box(&local).with(Cell::get));
+        })
+    }))
 }

@@ -4,6 +4,8 @@ use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use threadkit::queue::Queue;
+
 use crate::harness::{two_threads, Case, Contender, Mode};
 
 /// The bound of every queue here (CPython: `Queue(maxsize=1024)`).
@@ -100,15 +102,28 @@ fn check_sum(n: u64, sum: u64) {
     assert_eq!(sum, n * n.saturating_sub(1) / 2, "lost items");
 }
 
-/// TODO(queue): the threadkit side of `queue_spsc`, once `threadkit::Queue` is merged (until
-/// then: "not yet measured"): `Queue::new(CAPACITY)` (maxsize 1024), `put` on the other side of
-/// `two_threads(None, ..)`, `get` on the timed side, as the peers.
+/// The threadkit side of `queue_spsc`: `Queue::new(CAPACITY)`, `put` on the other thread, `get`
+/// on the timed one, as the peers. No `task_done`: the peers have nothing like it (the queue
+/// still counts unfinished tasks on every `put`, which is part of what it costs).
 fn threadkit_spsc() -> Option<Contender> {
-    None
+    Some(Contender::new("threadkit Queue(1024)", |n| {
+        let q = Queue::new(CAPACITY);
+        let mut sum = 0;
+        let d = two_threads(
+            None,
+            || (0..n).for_each(|_| sum += q.get().unwrap()),
+            || (0..n).for_each(|i| q.put(i).unwrap()),
+        );
+        check_sum(n, sum);
+        d
+    }))
 }
 
-/// TODO(queue): the threadkit side of `queue_mpmc_4x4`: `four_by_four(n, |i| q.put(i), || q.get())`
-/// on a shared `Queue::new(CAPACITY)`.
+/// The threadkit side of `queue_mpmc_4x4`: one `Queue::new(CAPACITY)` shared by the four
+/// producers (`put`) and the four consumers (`get`).
 fn threadkit_mpmc_4x4() -> Option<Contender> {
-    None
+    Some(Contender::new("threadkit Queue(1024)", |n| {
+        let q = Queue::new(CAPACITY);
+        four_by_four(n, |i| q.put(i).unwrap(), || q.get().unwrap())
+    }))
 }

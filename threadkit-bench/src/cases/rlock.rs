@@ -20,10 +20,11 @@ fn nested(mode: Mode) -> Case {
         }))
 }
 
-/// TODO(rlock): the threadkit side, once `threadkit::RLock` is merged; until then the case runs
-/// its peer only and the table says "not yet measured". It will read, with the RLock API:
-/// `let lock = threadkit::RLock::new(); let _outer = lock.acquire();
-///  tight_loop(n, || drop(black_box(&lock).acquire()))`.
+/// The threadkit side: the outer level held, then nested acquires whose guards are dropped.
 fn threadkit_side() -> Option<Contender> {
-    None
+    Some(Contender::new("threadkit RLock", |n| {
+        let lock = threadkit::RLock::new();
+        let _outer = lock.acquire();
+        tight_loop(n, || drop(black_box(&lock).acquire()))
+    }))
 }

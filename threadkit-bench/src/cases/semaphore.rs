@@ -44,15 +44,20 @@ fn contended_4t(mode: Mode) -> Case {
         .peer(peer::<Pl<usize>>())
 }
 
-/// TODO(semaphore): the threadkit side of `semaphore_uncontended`, once `threadkit::Semaphore`
-/// is merged (until then: "not yet measured"): `Semaphore::new(1)`, then
-/// `tight_loop(n, || drop(sem.acquire()))` (or acquire + release, whichever is the API).
+/// The threadkit side of `semaphore_uncontended`: the permit guard's drop is the release.
 fn threadkit_uncontended() -> Option<Contender> {
-    None
+    Some(Contender::new("threadkit Semaphore", |n| {
+        let sem = threadkit::Semaphore::new(1);
+        tight_loop(n, || drop(sem.acquire()))
+    }))
 }
 
-/// TODO(semaphore): the threadkit side of `semaphore_contended_4t`: `Semaphore::new(2)` and
-/// `contended(4, n, || { acquire; release })`, as `peer` above.
+/// The threadkit side of `semaphore_contended_4t`: a `Semaphore(2)` shared by four threads.
 fn threadkit_contended_4t() -> Option<Contender> {
-    None
+    Some(Contender::new("threadkit Semaphore", |n| {
+        let sem = threadkit::Semaphore::new(2);
+        let d = contended(4, n, || drop(sem.acquire()));
+        assert_eq!(sem.value(), 2, "lost permits");
+        d
+    }))
 }

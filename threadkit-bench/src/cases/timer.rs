@@ -2,9 +2,10 @@
 //!
 //! Each trial runs in a fresh child process (this binary, re-run with `--child-timers`), so that
 //! its peak resident memory (`getrusage` maxrss) belongs to that contender alone. The child
-//! schedules `n` timers that each fire `delay` after being scheduled, waits until every one has
-//! fired, and reports the time it took to *schedule* them all, its peak RSS and the 99th
-//! percentile of how late the timers fired (issue 4's three measures).
+//! schedules `n` timers that each fire between `delay` and 1.5 × `delay` after being scheduled
+//! (the same scrambled spread for every contender), waits until every one has fired, and
+//! reports the time it took to *schedule* them all, its peak RSS and the 99th percentile of how
+//! late the timers fired (issue 4's three measures).
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,9 +21,9 @@ pub(crate) const CHILD_FLAG: &str = "--child-timers";
 /// Timers per trial (the case's name says 10k; smoke runs use fewer).
 const TIMERS: u64 = 10_000;
 
-/// One contender: schedules `n` timers, timer `i` due `delay` after it is scheduled and calling
-/// `firings.fire(i, due)` when it fires; returns, once all are scheduled (not fired), a closure
-/// that waits until all have fired.
+/// One contender: schedules `n` timers, timer `i` due [`interval(i, delay)`](interval) after it
+/// is scheduled and calling `firings.fire(i, due)` when it fires; returns, once all are
+/// scheduled (not fired), a closure that waits until all have fired.
 type Schedule = fn(n: usize, delay: Duration, firings: &Arc<Firings>) -> Box<dyn FnOnce()>;
 
 /// What the timer callbacks record: how late each timer fired.
@@ -64,7 +65,7 @@ impl Firings {
 /// The contenders by the name the child is given.
 fn contenders() -> Vec<(&'static str, &'static str, Option<Schedule>)> {
     vec![
-        ("threadkit", "threadkit Timer", threadkit_side()),
+        ("threadkit", "threadkit Timer", Some(threadkit_timers)),
         ("threads", "thread per timer (std)", Some(thread_per_timer)),
     ]
 }
@@ -153,12 +154,22 @@ pub(crate) fn child_main(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// How long timer `i` waits: `delay` plus up to half of `delay` again, spread in a scrambled
+/// order (a multiplicative hash of `i`), so that the deadlines arrive out of order as real
+/// timers' do (a constant interval would hand a timer heap its best case: every deadline
+/// later than the last). Both contenders and the CPython twin use this same formula.
+fn interval(i: usize, delay: Duration) -> Duration {
+    let frac = (i as u64).wrapping_mul(0x9E37_79B9) & 0xFFFF_FFFF; // of 2^32
+    let half_ns = delay.as_nanos() as u64 / 2;
+    delay + Duration::from_nanos(((half_ns as u128 * frac as u128) >> 32) as u64)
+}
+
 /// Python's `threading.Timer`: a thread per timer that sleeps, then runs the callback.
 fn thread_per_timer(n: usize, delay: Duration, firings: &Arc<Firings>) -> Box<dyn FnOnce()> {
     let threads: Vec<_> = (0..n)
         .map(|i| {
             let firings = Arc::clone(firings);
-            let due = Instant::now() + delay;
+            let due = Instant::now() + interval(i, delay);
             thread::spawn(move || {
                 thread::sleep(due.saturating_duration_since(Instant::now()));
                 firings.fire(i, due);
@@ -168,12 +179,20 @@ fn thread_per_timer(n: usize, delay: Duration, firings: &Arc<Firings>) -> Box<dy
     Box::new(move || threads.into_iter().for_each(|t| t.join().unwrap()))
 }
 
-/// TODO(timer): the threadkit side, once `threadkit::Timer` is merged (until then: "not yet
-/// measured"): a `Schedule` that starts `n` `Timer`s (`due = Instant::now() + delay` taken just
-/// before each start, callback `firings.fire(i, due)`) and returns a closure that waits for all
-/// of them (join each), as `thread_per_timer` does.
-fn threadkit_side() -> Option<Schedule> {
-    None
+/// threadkit's `Timer`: `n` Timers started one after the other (no OS thread each: a timer
+/// service and a small worker pool); waits for all of them with `join`.
+fn threadkit_timers(n: usize, delay: Duration, firings: &Arc<Firings>) -> Box<dyn FnOnce()> {
+    let timers: Vec<_> = (0..n)
+        .map(|i| {
+            let firings = Arc::clone(firings);
+            let interval = interval(i, delay);
+            let due = Instant::now() + interval;
+            let timer = threadkit::Timer::new(interval, move || firings.fire(i, due));
+            timer.start().expect("cannot start a Timer");
+            timer
+        })
+        .collect();
+    Box::new(move || timers.iter().for_each(|t| t.join().unwrap()))
 }
 
 /// Peak resident set size of this process, in KiB (Linux reports `ru_maxrss` in KiB).
@@ -212,5 +231,27 @@ mod tests {
         let f = Arc::new(Firings::new(20));
         thread_per_timer(20, Duration::from_millis(1), &f)();
         assert!(f.p99_late_ns().is_ok());
+    }
+
+    #[test]
+    fn threadkit_timers_fire_every_timer() {
+        let f = Arc::new(Firings::new(20));
+        threadkit_timers(20, Duration::from_millis(1), &f)();
+        assert!(f.p99_late_ns().is_ok());
+    }
+
+    #[test]
+    fn intervals_spread_over_half_a_delay_out_of_order() {
+        let delay = Duration::from_secs(2);
+        let all: Vec<Duration> = (0..10_000).map(|i| interval(i, delay)).collect();
+        assert!(all.iter().all(|d| *d >= delay && *d < delay * 3 / 2));
+        let (min, max) = (all.iter().min().unwrap(), all.iter().max().unwrap());
+        assert!(*min < delay + delay / 100 && *max > delay * 3 / 2 - delay / 100);
+        // Scrambled: many consecutive pairs go down, not a sorted sequence.
+        let descents = all.windows(2).filter(|w| w[1] < w[0]).count();
+        assert!(descents > 1000, "{descents}");
+        // The same values as python/bench.py's interval_ns (checked there by hand).
+        assert_eq!(interval(0, delay), delay);
+        assert_eq!(interval(1, delay).as_nanos(), 2_000_000_000 + 618_033_988);
     }
 }
