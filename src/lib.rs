@@ -77,7 +77,6 @@
 mod barrier;
 mod condition;
 mod event;
-#[cfg(not(loom))] // built on process-wide statics and the thread registry
 mod local;
 mod lock;
 #[cfg(all(feature = "logging", not(loom)))]
@@ -107,7 +106,6 @@ pub use wait::loom_hooks as __loom;
 pub use barrier::{Barrier, BarrierBuilder, BarrierWaitResult, BrokenBarrierError};
 pub use condition::{Condition, ConditionLock};
 pub use event::Event;
-#[cfg(not(loom))]
 pub use local::Local;
 pub use lock::{Lock, LockGuard, ReleaseError};
 pub use rlock::{RLock, RLockGuard, RLockReleaseError};

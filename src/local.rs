@@ -31,13 +31,17 @@ use std::sync::{Arc, OnceLock, Weak};
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::thread::ident;
 use crate::Lock;
+use std::sync::atomic::AtomicU64 as StdAtomicU64;
 
 /// One thread's value in one `Local`: empty until set or initialized.
 type Slot<T> = RefCell<Option<T>>;
 
 /// The next `Local` id (0 means "no id yet"); ids are never reused, so a stale cache entry for a
 /// dropped `Local` can never match a live one.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+///
+/// A process-wide counter: a std atomic in every build (loom's are not `const` and must not
+/// outlive a model execution). Ids only need to be unique, which a `Relaxed` increment gives.
+static NEXT_ID: StdAtomicU64 = StdAtomicU64::new(1);
 
 /// Entries in the per-thread slot cache (a power of two).
 const CACHE_SIZE: usize = 16;
@@ -46,11 +50,15 @@ const CACHE_SIZE: usize = 16;
 #[allow(clippy::declare_interior_mutable_const)] // only used to initialise the array below
 const EMPTY_ENTRY: Cell<(u64, *const ())> = Cell::new((0, ptr::null()));
 
-thread_local! {
+// Through the loom shim: under `--cfg loom` every model thread has its own cache and exit list
+// (loom runs them all on one OS thread) and loom drops the exit list when the model thread ends.
+crate::loom::thread_local_shim! {
     /// `Local` id → address of this thread's slot in it. `const`-initialised and without a
     /// destructor, so it is a plain thread-local load and usable during thread teardown.
     static CACHE: [Cell<(u64, *const ())>; CACHE_SIZE] = const { [EMPTY_ENTRY; CACHE_SIZE] };
+}
 
+crate::loom::thread_local_shim! {
     /// The `Local`s this thread has a slot in; dropping it (thread exit) drops those values.
     static THREAD_VALUES: ThreadValues = const { ThreadValues(RefCell::new(Vec::new())) };
 }
@@ -149,6 +157,14 @@ struct ThreadValues(RefCell<Vec<ExitEntry>>);
 
 impl Drop for ThreadValues {
     fn drop(&mut self) {
+        // Under loom, thread exit does not drop values: loom destroys all of a model thread's
+        // thread-locals before dropping any (so `CACHE` and the thread's identifier are gone), runs
+        // these drops after `join` has returned, and may drop the model's lazy statics (the model
+        // parking lot a contended `Lock` needs) first. The values stay in their `Local`s' maps
+        // and are dropped with the `Local`, which the models check instead.
+        if cfg!(loom) {
+            return;
+        }
         // Values dropped here may touch other `Local`s; those new values cannot be registered any
         // more (this thread-local is being destroyed) and live until their `Local` is dropped.
         while let Some(entry) = self.0.get_mut().pop() {
@@ -174,10 +190,12 @@ fn register_exit(local: Weak<dyn ThreadExit>, ident: u64) {
 /// tell: it starts with no values, and its values are dropped at `finish`, as at a thread exit.
 /// The caller must also present a fresh identifier (`Thread::act_as` does), since values are
 /// keyed by it.
+#[cfg_attr(loom, allow(dead_code))] // its user, the timer service, is compiled out under loom
 pub(crate) struct ThreadScope {
     saved: Option<Vec<ExitEntry>>,
 }
 
+#[cfg_attr(loom, allow(dead_code))]
 impl ThreadScope {
     pub(crate) fn enter() -> Self {
         cache_clear();
@@ -293,6 +311,16 @@ pub struct Local<T: Send + 'static, F = fn() -> T> {
     shared: OnceLock<Arc<Shared<T>>>,
 }
 
+/// Under loom the shared part is made by the constructor: `std::sync::OnceLock` synchronises
+/// invisibly to loom, which would then report the other threads' first use of the `Lock` inside
+/// as unordered with its creation. (Racing first accesses are std's `OnceLock`'s business.)
+#[cfg(loom)]
+fn loom_shared<T>() -> OnceLock<Arc<Shared<T>>> {
+    OnceLock::from(Arc::new(Shared {
+        slots: Lock::with_value(BTreeMap::new()),
+    }))
+}
+
 impl<T: Send + 'static> Local<T> {
     /// A `Local` with no initializer: no thread has a value until it sets one (Python's
     /// `threading.local()`).
@@ -318,7 +346,7 @@ impl<T: Send + 'static> Local<T> {
         Local {
             id: AtomicU64::new(0),
             init: None,
-            shared: OnceLock::new(),
+            shared: loom_shared(),
         }
     }
 }
@@ -361,7 +389,7 @@ impl<T: Send + 'static, F: Fn() -> T> Local<T, F> {
         Local {
             id: AtomicU64::new(0),
             init: Some(init),
-            shared: OnceLock::new(),
+            shared: loom_shared(),
         }
     }
 

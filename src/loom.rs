@@ -34,6 +34,21 @@ pub(crate) mod sync {
     }
 }
 
+/// Nothing in normal builds; a `SeqCst` fence under `cfg(loom)`.
+///
+/// loom models `SeqCst` loads, stores and read-modify-writes as `AcqRel` (loom's README,
+/// "Unsupported features"; tokio-rs/loom#180), so it explores store-buffering outcomes that real
+/// `SeqCst` accesses forbid, and reports lost wake-ups in code that is correct: the Dekker-style
+/// "raise my waiter count, then re-check the state" against "change the state, then read the
+/// waiter count" of the queues (`src/queue/mod.rs`). loom does model `fence(SeqCst)`, so the
+/// queues call this between the two `SeqCst` accesses of each side; in normal builds the
+/// accesses themselves give that order and this compiles to nothing.
+#[inline(always)]
+pub(crate) fn seq_cst_fence_for_loom() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(loom::sync::atomic::Ordering::SeqCst);
+}
+
 /// `std::thread_local!` in normal builds; loom's per-model-thread version under `cfg(loom)`.
 ///
 /// Takes one declaration with a `const { .. }` initializer (the form std makes cheapest); under

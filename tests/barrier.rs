@@ -1,6 +1,9 @@
 //! Behaviour tests for `Barrier`, ported from CPython's `lock_tests.BarrierTests`
 //! (catalogue §3.7): N = 5 threads, a default timeout as a safety net.
 
+// Uses the thread API, which is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
+
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! `Condition` behaviour, after CPython's `lock_tests.ConditionTests`, plus the guarantees
 //! threadkit adds (exact FIFO notify, RLock depth restored, shared locks).
 
+// Uses the thread API, which is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
+
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;

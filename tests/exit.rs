@@ -7,20 +7,32 @@
 //! the child printed, its exit status and how long it took; run with a scenario name it *is* that
 //! child, so the scenario's `main` really is the process's main thread.
 
+// Under `--cfg loom` the thread API is compiled out (src/lib.rs), so every item here is too, and
+// `main` does nothing.
+#[cfg(loom)]
+fn main() {}
+
+#[cfg(not(loom))]
 use std::process::{Command, Output};
+#[cfg(not(loom))]
 use std::sync::Arc;
+#[cfg(not(loom))]
 use std::thread::sleep;
+#[cfg(not(loom))]
 use std::time::{Duration, Instant};
 
+#[cfg(not(loom))]
 use threadkit::{main_thread, Builder, Event};
 
 /// One scenario: its name, what the child does, and what the driver checks.
+#[cfg(not(loom))]
 struct Scenario {
     name: &'static str,
     child: fn(),
     check: fn(&Output, Duration) -> Result<(), String>,
 }
 
+#[cfg(not(loom))]
 const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "main_returns",
@@ -211,6 +223,7 @@ const SCENARIOS: &[Scenario] = &[
 ];
 
 /// Starts a thread that sleeps `ms` and then prints `line`.
+#[cfg(not(loom))]
 fn start_sleeper(name: &str, daemon: bool, ms: u64, line: &'static str) {
     Builder::new()
         .name(name)
@@ -222,6 +235,7 @@ fn start_sleeper(name: &str, daemon: bool, ms: u64, line: &'static str) {
         .unwrap();
 }
 
+#[cfg(not(loom))]
 fn expect_stdout(out: &Output, want: &str) -> Result<(), String> {
     let got = String::from_utf8_lossy(&out.stdout);
     if got == want {
@@ -234,6 +248,7 @@ fn expect_stdout(out: &Output, want: &str) -> Result<(), String> {
     }
 }
 
+#[cfg(not(loom))]
 fn expect_stderr_contains(out: &Output, want: &str) -> Result<(), String> {
     let got = String::from_utf8_lossy(&out.stderr);
     if got.contains(want) {
@@ -243,6 +258,7 @@ fn expect_stderr_contains(out: &Output, want: &str) -> Result<(), String> {
     }
 }
 
+#[cfg(not(loom))]
 fn expect_status(out: &Output, code: i32) -> Result<(), String> {
     if out.status.code() == Some(code) {
         Ok(())
@@ -251,6 +267,7 @@ fn expect_status(out: &Output, code: i32) -> Result<(), String> {
     }
 }
 
+#[cfg(not(loom))]
 fn expect_between(elapsed: Duration, lo: f64, hi: f64) -> Result<(), String> {
     let s = elapsed.as_secs_f64();
     if (lo..hi).contains(&s) {
@@ -260,6 +277,7 @@ fn expect_between(elapsed: Duration, lo: f64, hi: f64) -> Result<(), String> {
     }
 }
 
+#[cfg(not(loom))]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // libtest-style flags (`--nocapture`, `--quiet`, filters from `cargo test -- x`) are not

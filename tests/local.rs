@@ -1,6 +1,9 @@
 //! Behaviour of `Local`: CPython's `threading.local` (reference §1.10, §3.15) with Python's value
 //! lifetimes (issue 4).
 
+// Uses the thread API, which is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
+
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,5 +1,8 @@
 //! `RLock` behaviour, after CPython's `lock_tests.BaseLockTests` and `RLockTests`.
 
+// Uses the thread API, which is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
+
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;

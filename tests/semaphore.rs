@@ -2,6 +2,9 @@
 //! `lock_tests.BaseSemaphoreTests`, `SemaphoreTests`, `BoundedSemaphoreTests` and
 //! `test_threading.test_BoundedSemaphore_limit` (catalogue §3.6).
 
+// Uses the thread API, which is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
+
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

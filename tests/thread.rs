@@ -7,6 +7,9 @@
 //! threadkit, so in them `current_thread()` is a daemon `Dummy-N`; threads they create inherit
 //! that daemon flag unless told otherwise.
 
+// Uses the thread API, which is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

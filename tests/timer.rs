@@ -1,6 +1,9 @@
 //! Behaviour of `Timer`: CPython's `threading.Timer` semantics (reference §1.8, §3.13) and the
 //! "a Timer is a thread" guarantees of issue 4, on a shared timer service.
 
+// Uses the thread API, which is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -381,6 +381,7 @@ impl<B> Core<B> {
     /// After a put: wake one parked getter, if there is one. With nobody parked this is one load.
     #[inline]
     fn wake_getter(&self) {
+        crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
         if self.state.config.waiters.getters.load(Ordering::SeqCst) != 0 {
             wait::unpark_one(Self::key(&self.state.config.waiters.getters), |_| TOKEN);
         }
@@ -389,6 +390,7 @@ impl<B> Core<B> {
     /// After a get: wake one parked putter, if there is one.
     #[inline]
     fn wake_putter(&self) {
+        crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
         if self.state.config.waiters.putters.load(Ordering::SeqCst) != 0 {
             wait::unpark_one(Self::key(&self.state.config.waiters.putters), |_| TOKEN);
         }
@@ -408,6 +410,7 @@ impl<B> Core<B> {
         deadline: Option<Instant>,
     ) -> bool {
         counter.fetch_add(1, Ordering::SeqCst);
+        crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
         let result = wait::park(
             kind,
             Self::key(counter),
@@ -447,6 +450,7 @@ impl<B> Core<B> {
     }
 
     fn wake_joiners(&self) {
+        crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
         if self.state.config.waiters.joiners.load(Ordering::SeqCst) != 0 {
             wait::unpark_all(Self::key(&self.state.config.waiters.joiners), TOKEN);
         }

@@ -10,27 +10,40 @@
 //! that call [`support::model`] (or [`support::model_fair_and_unfair`]). loom allows at most 4
 //! spawned threads; keep each model to 2-3 threads and a handful of operations.
 //!
-//! What the models still to be written must check (second round):
-//! - RLock: only the owner may release (`release` from another thread is an error and changes
-//!   nothing); recursion count restored exactly; a waiter gets the lock when the count reaches 0.
-//! - Condition: no lost wake-up (`notify` after the waiter released the lock always reaches it);
-//!   `notify(n)` with >= n waiters wakes exactly n; the RLock depth is restored after `wait`;
-//!   a waiter that times out (past deadline) never swallows a notification meant for another.
-//! - Semaphore / BoundedSemaphore: never more than k inside (an `AtomicUsize` "inside" counter);
-//!   no permit stranded (value > 0 with a waiter still parked at quiescence:
-//!   `threadkit::__loom::parked_threads() == 0` after all joins); over-release of a bounded one is
-//!   an error and leaves the value unchanged.
-//! - Event: covered here (set/wait, gh-57711 set-then-clear, clear/set races, timeouts).
-//! - Barrier: all parties of a generation released together (indices are a permutation of
-//!   0..n); abort and reset break waiters with the error; the action runs once per generation.
-//! - Queue: every item delivered exactly once, per-producer FIFO; `join` returns after the last
-//!   `task_done`; a full bounded queue's `put` wakes when space frees.
-//! - Timer: `cancel` racing the expiry runs the callback at most once (needs a model clock, see
-//!   src/wait/model.rs: past deadlines time out at once, later ones never).
-//! - Local: each model thread sees only its own value (loom's `thread_local`).
-//! - Thread registry: compiled out under loom (process-wide statics); stress-tested instead.
+//! What each file checks:
+//! - `lock.rs`: mutual exclusion (2 and 3 threads), release from another thread, racing
+//!   releases, `try_acquire`, timed-out acquires leave other waiters wakeable.
+//! - `rlock.rs`: recursion with mutual exclusion (3 threads, 2 levels each); a non-owner's
+//!   `release` is an error and changes nothing; a waiter gets the lock only at count 0.
+//! - `condition.rs`: no lost wake-up (predicate loop); `notify(1)` with two parked waiters wakes
+//!   exactly one (the other stays parked); the RLock depth is restored after `wait`; a waiter
+//!   that times out never swallows a notification (notifications sent = `true`s returned).
+//! - `semaphore.rs`: never more than k inside (k = 1, 2; 3 threads); `release(2)` wakes two;
+//!   `release(1)` twice wakes two parked acquirers one by one; bounded over-release rejected
+//!   with the value unchanged (racing releases, racing an acquirer); a timed-out acquirer
+//!   strands no permit.
+//! - `event.rs`: set/wait, gh-57711 set-then-clear, clear/set races, timeouts.
+//! - `barrier.rs`: 3 parties released together, indices a permutation, one leader; 2 cycles with
+//!   an action (once per cycle, before release); abort and reset break waiters, reset repairs;
+//!   a timed-out waiter and the leader agree on the outcome (the straggler path).
+//! - `queue.rs`: 2 producers / 1 consumer through `Queue::new(1)`: each item once, per-producer
+//!   order; `join` returns only after `task_done`; shutdown wakes a blocked getter and putter.
+//! - `local.rs`: values per thread (3 threads, racing first accesses); every value dropped
+//!   exactly once with the `Local` (loom leaves exit-time drops to the `Local`, see
+//!   `ThreadValues::drop`).
+//!
+//! Not modelled: Timer (needs a model clock: src/wait/model.rs times out past deadlines at once
+//! and never times out later ones) and the thread registry (process-wide statics, compiled out
+//! under loom); both are stress-tested instead. Semaphore's "timed out while parked" branch
+//! needs a real clock too (a past deadline gives up before parking).
 #![cfg(loom)]
 
+mod barrier;
+mod condition;
 mod event;
+mod local;
 mod lock;
+mod queue;
+mod rlock;
+mod semaphore;
 mod support;
