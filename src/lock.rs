@@ -349,6 +349,13 @@ impl<T: ?Sized> Lock<T> {
         (state & LOCKED != 0).then_some(state >> OWNER_SHIFT)
     }
 
+    /// Whether the lock is held, acquired by the thread with identifier `ident`: one load and a
+    /// compare (RLock's ownership test on its hot path).
+    #[inline]
+    pub(crate) fn is_locked_by(&self, ident: u64) -> bool {
+        self.state.load(Ordering::Relaxed) & !PARKED == (ident << OWNER_SHIFT) | LOCKED
+    }
+
     // ----- raw operations, shared with Condition -----
 
     /// Acquires without making a guard; `deadline` `None` waits forever. Returns whether the lock

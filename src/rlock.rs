@@ -293,7 +293,7 @@ impl RLock {
     #[doc(alias = "_is_owned")]
     #[doc(alias = "is_owned_by_current_thread")]
     pub fn is_owned(&self) -> bool {
-        self.lock.acquired_by() == Some(ident::current())
+        self.lock.is_locked_by(ident::current())
     }
 
     /// How many levels the calling thread holds; 0 if it does not own the lock (Python's
