@@ -367,8 +367,13 @@ fn threading_lock() {
 #[test]
 fn threading_lock_noblock() {
     let r = run("threading_lock_noblock");
-    // The LockHolder is a daemon looping forever: the program ends when the Worker is done.
-    let last = r.stderr.last().unwrap();
+    // The LockHolder is a daemon looping forever: the program ends when the Worker is done (the
+    // holder may still log a line while the process exits).
+    let last = r
+        .stderr
+        .iter()
+        .find(|l| l.starts_with("(Worker    ) Done after "))
+        .unwrap_or_else(|| panic!("no Done line: {:?}", r.stderr));
     let n: usize = last
         .strip_prefix("(Worker    ) Done after ")
         .and_then(|rest| rest.strip_suffix(" iterations"))
