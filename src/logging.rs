@@ -51,6 +51,14 @@ enum Piece {
 /// A [`log::Log`] backend that writes each record to standard error in a Python `logging`
 /// format.
 ///
+/// # Differences from Python
+///
+/// - Only `%(name)s`-style fields with an optional width and `-` are understood (no `{}` or `$`
+///   styles, no precision); the supported fields are listed in the [module docs](self).
+/// - Levels are `log`'s: `WARN` prints as `WARNING` and `TRACE` (level number 5) has no Python
+///   twin. `%(name)s` is the record's target (the module path by default), not a logger name.
+/// - `%(asctime)s` is local time from the C library; there is no `datefmt`.
+///
 /// # Examples
 ///
 /// ```

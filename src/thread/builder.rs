@@ -16,6 +16,15 @@ use crate::Lock;
 /// in fields and construct it however suits you, as the seed's `MyThreadWithArgs` does. Inside
 /// `run`, [`current_thread`](crate::current_thread) is the thread running it (for its name).
 ///
+/// # Differences from Python
+///
+/// - A type implements `Run` instead of subclassing `Thread`; the [`Thread`] itself stays a
+///   separate handle (Rust has no inheritance), made with `Thread::new(obj)` or
+///   [`Builder::create`]. `run` takes `self` by value: it runs once.
+/// - `run`'s return value is not ignored: a [`JoinHandle`] hands it to the joiner.
+/// - Threads running a `Run` type are named plain `Thread-N`, as CPython names a subclass that
+///   passes no target; a named function target gets `Thread-N (name)`.
+///
 /// # Examples
 ///
 /// ```
@@ -82,6 +91,15 @@ fn fn_item_name(type_name: &'static str) -> Option<&'static str> {
 /// [`create`](Self::create) makes a [`Thread`] to [`start`](Thread::start) later (Python's
 /// `Thread(name=..., daemon=..., target=...)`); [`spawn`](Self::spawn) creates and starts it and
 /// returns a [`JoinHandle`] that also gives back the target's return value.
+///
+/// # Differences from Python
+///
+/// - Python passes everything to `Thread(group, target, name, args, kwargs, daemon=)`; here the
+///   target's arguments are captured by the closure, and the rest are builder calls. `group`
+///   does not exist.
+/// - An empty name means "choose one", as a falsy `name` does in Python.
+/// - [`spawn`](Self::spawn) (create and start in one call, returning the result-carrying
+///   [`JoinHandle`]) has no Python equivalent; [`create`](Self::create) is `Thread(...)`.
 ///
 /// # Examples
 ///
@@ -237,6 +255,12 @@ type Packet<T> = Arc<Lock<Option<std::thread::Result<T>>>>;
 /// handle and returns what the target returned, or the payload of the panic that ended it, as
 /// `std::thread::JoinHandle::join` does. Dropping the handle detaches nothing: the thread goes on,
 /// and the process still waits for it at exit unless it is a daemon.
+///
+/// # Differences from Python
+///
+/// Python has no such handle: `Thread.join()` returns `None` and an exception in the thread is
+/// only reported, never handed to the joiner. `JoinHandle` adds both (as `std::thread` does);
+/// [`Thread::join`] remains the Python-shaped join that any number of threads may call.
 ///
 /// # Examples
 ///

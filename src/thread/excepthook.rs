@@ -97,6 +97,15 @@ pub(crate) fn report(thread: &Thread, payload: &(dyn Any + Send)) {
 /// What the excepthook receives about a thread whose target panicked (Python's
 /// `ExceptHookArgs`).
 ///
+/// # Differences from Python
+///
+/// - A panic has no exception type or traceback object: Python's `exc_type`/`exc_value` are the
+///   [`payload`](Self::payload) (with [`message`](Self::message) for string payloads), and
+///   `exc_traceback` is the panic's [`location`](Self::location) plus a [`Backtrace`] captured
+///   when `RUST_BACKTRACE` asks for one.
+/// - `thread` is always set (Python allows `None`). Python's `SystemExit` has no Rust
+///   counterpart, so every escaping panic is reported.
+///
 /// # Examples
 ///
 /// ```
