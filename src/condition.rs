@@ -212,123 +212,71 @@ impl ConditionLock for RLock {
     }
 }
 
-impl<L: ConditionLock + ?Sized> sealed::Sealed for Arc<L> {}
+/// `Arc<L>` and `&L` work as `L` does, so several conditions can share one lock.
+macro_rules! forward_condition_lock {
+    ($($ptr:ty),*) => {$(
+        impl<L: ConditionLock + ?Sized> sealed::Sealed for $ptr {}
 
-impl<L: ConditionLock + ?Sized> ConditionLock for Arc<L> {
-    type Guard<'a>
-        = L::Guard<'a>
-    where
-        Self: 'a;
+        impl<L: ConditionLock + ?Sized> ConditionLock for $ptr {
+            type Guard<'a>
+                = L::Guard<'a>
+            where
+                Self: 'a;
 
-    #[inline]
-    fn cl_acquire(&self, t: Token) -> L::Guard<'_> {
-        (**self).cl_acquire(t)
-    }
-    #[inline]
-    fn cl_try_acquire(&self, t: Token) -> Option<L::Guard<'_>> {
-        (**self).cl_try_acquire(t)
-    }
-    #[inline]
-    fn cl_acquire_timeout(&self, timeout: Duration, t: Token) -> Option<L::Guard<'_>> {
-        (**self).cl_acquire_timeout(timeout, t)
-    }
-    #[inline]
-    fn cl_acquire_deadline(&self, deadline: Instant, t: Token) -> Option<L::Guard<'_>> {
-        (**self).cl_acquire_deadline(deadline, t)
-    }
-    #[inline]
-    fn cl_is_guard_of(&self, guard: &L::Guard<'_>, t: Token) -> bool {
-        (**self).cl_is_guard_of(guard, t)
-    }
-    #[inline]
-    fn cl_is_held(&self, t: Token) -> bool {
-        (**self).cl_is_held(t)
-    }
-    #[inline]
-    unsafe fn cl_release_save(&self, t: Token) -> usize {
-        // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { (**self).cl_release_save(t) }
-    }
-    #[inline]
-    fn cl_acquire_restore(&self, saved: usize, t: Token) {
-        (**self).cl_acquire_restore(saved, t);
-    }
-    #[inline]
-    fn cl_park_key(&self, t: Token) -> usize {
-        (**self).cl_park_key(t)
-    }
-    #[inline]
-    fn cl_mark_parked_if_locked(&self, t: Token) -> bool {
-        (**self).cl_mark_parked_if_locked(t)
-    }
-    #[inline]
-    fn cl_requeued_timed_out(&self, was_last: bool, t: Token) {
-        (**self).cl_requeued_timed_out(was_last, t);
-    }
-    #[inline]
-    fn cl_restore_handed_off(&self, saved: usize, t: Token) {
-        (**self).cl_restore_handed_off(saved, t);
-    }
+            #[inline]
+            fn cl_acquire(&self, t: Token) -> L::Guard<'_> {
+                (**self).cl_acquire(t)
+            }
+            #[inline]
+            fn cl_try_acquire(&self, t: Token) -> Option<L::Guard<'_>> {
+                (**self).cl_try_acquire(t)
+            }
+            #[inline]
+            fn cl_acquire_timeout(&self, timeout: Duration, t: Token) -> Option<L::Guard<'_>> {
+                (**self).cl_acquire_timeout(timeout, t)
+            }
+            #[inline]
+            fn cl_acquire_deadline(&self, deadline: Instant, t: Token) -> Option<L::Guard<'_>> {
+                (**self).cl_acquire_deadline(deadline, t)
+            }
+            #[inline]
+            fn cl_is_guard_of(&self, guard: &L::Guard<'_>, t: Token) -> bool {
+                (**self).cl_is_guard_of(guard, t)
+            }
+            #[inline]
+            fn cl_is_held(&self, t: Token) -> bool {
+                (**self).cl_is_held(t)
+            }
+            #[inline]
+            unsafe fn cl_release_save(&self, t: Token) -> usize {
+                // SAFETY: the caller's contract is passed on unchanged.
+                unsafe { (**self).cl_release_save(t) }
+            }
+            #[inline]
+            fn cl_acquire_restore(&self, saved: usize, t: Token) {
+                (**self).cl_acquire_restore(saved, t);
+            }
+            #[inline]
+            fn cl_park_key(&self, t: Token) -> usize {
+                (**self).cl_park_key(t)
+            }
+            #[inline]
+            fn cl_mark_parked_if_locked(&self, t: Token) -> bool {
+                (**self).cl_mark_parked_if_locked(t)
+            }
+            #[inline]
+            fn cl_requeued_timed_out(&self, was_last: bool, t: Token) {
+                (**self).cl_requeued_timed_out(was_last, t);
+            }
+            #[inline]
+            fn cl_restore_handed_off(&self, saved: usize, t: Token) {
+                (**self).cl_restore_handed_off(saved, t);
+            }
+        }
+    )*};
 }
 
-impl<L: ConditionLock + ?Sized> sealed::Sealed for &L {}
-
-impl<L: ConditionLock + ?Sized> ConditionLock for &L {
-    type Guard<'a>
-        = L::Guard<'a>
-    where
-        Self: 'a;
-
-    #[inline]
-    fn cl_acquire(&self, t: Token) -> L::Guard<'_> {
-        (**self).cl_acquire(t)
-    }
-    #[inline]
-    fn cl_try_acquire(&self, t: Token) -> Option<L::Guard<'_>> {
-        (**self).cl_try_acquire(t)
-    }
-    #[inline]
-    fn cl_acquire_timeout(&self, timeout: Duration, t: Token) -> Option<L::Guard<'_>> {
-        (**self).cl_acquire_timeout(timeout, t)
-    }
-    #[inline]
-    fn cl_acquire_deadline(&self, deadline: Instant, t: Token) -> Option<L::Guard<'_>> {
-        (**self).cl_acquire_deadline(deadline, t)
-    }
-    #[inline]
-    fn cl_is_guard_of(&self, guard: &L::Guard<'_>, t: Token) -> bool {
-        (**self).cl_is_guard_of(guard, t)
-    }
-    #[inline]
-    fn cl_is_held(&self, t: Token) -> bool {
-        (**self).cl_is_held(t)
-    }
-    #[inline]
-    unsafe fn cl_release_save(&self, t: Token) -> usize {
-        // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { (**self).cl_release_save(t) }
-    }
-    #[inline]
-    fn cl_acquire_restore(&self, saved: usize, t: Token) {
-        (**self).cl_acquire_restore(saved, t);
-    }
-    #[inline]
-    fn cl_park_key(&self, t: Token) -> usize {
-        (**self).cl_park_key(t)
-    }
-    #[inline]
-    fn cl_mark_parked_if_locked(&self, t: Token) -> bool {
-        (**self).cl_mark_parked_if_locked(t)
-    }
-    #[inline]
-    fn cl_requeued_timed_out(&self, was_last: bool, t: Token) {
-        (**self).cl_requeued_timed_out(was_last, t);
-    }
-    #[inline]
-    fn cl_restore_handed_off(&self, saved: usize, t: Token) {
-        (**self).cl_restore_handed_off(saved, t);
-    }
-}
+forward_condition_lock!(Arc<L>, &L);
 
 /// A condition variable: Python's `threading.Condition`.
 ///

@@ -260,8 +260,12 @@ fn wait_timeout_overrides_the_default() {
     let b = Arc::new(Barrier::with_timeout(2, Duration::from_millis(1)));
     let b2 = Arc::clone(&b);
     let t = thread::spawn(move || b2.wait_timeout(SAFETY));
+    // Once the waiter is in, give the barrier's 1 ms default far longer than it needs to expire:
+    // the waiter above uses its own, long timeout, so it is still waiting.
+    while b.n_waiting() == 0 {
+        thread::yield_now();
+    }
     thread::sleep(Duration::from_millis(50));
-    // The waiter above uses its own, long timeout: it is still waiting.
     assert!(!b.is_broken());
     assert_eq!(b.wait_timeout(SAFETY).unwrap().index(), 1);
     assert_eq!(t.join().unwrap().unwrap().index(), 0);

@@ -20,27 +20,8 @@ use threadkit::{Builder, Event, Lock, Thread};
 /// guards do not poison.
 static SERIAL: Lock = Lock::new();
 
-/// How long a wait may take before the test calls it a lost wake-up.
-const HANG: Duration = Duration::from_secs(20);
-
-/// `normal`, or `miri` when running under Miri (which interprets every step and is thousands of
-/// times slower): the same test, fewer iterations.
-fn size(normal: usize, miri: usize) -> usize {
-    if cfg!(miri) {
-        miri
-    } else {
-        normal
-    }
-}
-
-/// Joins a handle, failing the test (instead of hanging) if the thread does not finish in time.
-fn join_or_fail<T>(h: threadkit::JoinHandle<T>, what: &str) -> T {
-    match h.join_timeout(HANG) {
-        Ok(Ok(v)) => v,
-        Ok(Err(_)) => panic!("{what}: thread panicked"),
-        Err(_) => panic!("{what}: thread still blocked after {HANG:?} (lost wake-up?)"),
-    }
-}
+mod common;
+use common::{join_or_fail, size, HANG};
 
 // ----- exact invariants under contention -----
 

@@ -22,26 +22,8 @@ use threadkit::{Barrier, BoundedSemaphore, Local, Lock, Semaphore, Timer};
 /// Held by every test in this file (see the module docs).
 static SERIAL: Lock = Lock::new();
 
-/// How long a wait may take before the test calls it a lost wake-up.
-const HANG: Duration = Duration::from_secs(20);
-
-/// `normal`, or `miri` under Miri (thousands of times slower): the same test, fewer iterations.
-fn size(normal: usize, miri: usize) -> usize {
-    if cfg!(miri) {
-        miri
-    } else {
-        normal
-    }
-}
-
-/// Joins a handle, failing the test (instead of hanging) if the thread does not finish in time.
-fn join_or_fail<T>(h: threadkit::JoinHandle<T>, what: &str) -> T {
-    match h.join_timeout(HANG) {
-        Ok(Ok(v)) => v,
-        Ok(Err(payload)) => panic::resume_unwind(payload),
-        Err(_) => panic!("{what}: thread still blocked after {HANG:?} (lost wake-up?)"),
-    }
-}
+mod common;
+use common::{join_or_fail, size, HANG};
 
 // ----- Semaphore -----
 
