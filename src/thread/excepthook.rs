@@ -130,16 +130,41 @@ pub struct ExceptHookArgs<'a> {
 
 impl<'a> ExceptHookArgs<'a> {
     /// The thread whose target panicked (Python's `args.thread`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// threadkit::set_excepthook(|args| eprintln!("{} failed", args.thread().name()));
+    /// # threadkit::reset_excepthook();
+    /// ```
     pub fn thread(&self) -> &'a Thread {
         self.thread
     }
 
     /// The panic payload, the value given to `panic!` (Python's `args.exc_value`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// threadkit::set_excepthook(|args| {
+    ///     if let Some(code) = args.payload().downcast_ref::<i32>() {
+    ///         eprintln!("failed with code {code}");
+    ///     }
+    /// });
+    /// # threadkit::reset_excepthook();
+    /// ```
     pub fn payload(&self) -> &'a (dyn Any + Send) {
         self.payload
     }
 
     /// The panic message, if the payload is a string (as it is for `panic!("...")`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// threadkit::set_excepthook(|args| eprintln!("{}", args.message().unwrap_or("?")));
+    /// # threadkit::reset_excepthook();
+    /// ```
     pub fn message(&self) -> Option<&'a str> {
         if let Some(s) = self.payload.downcast_ref::<&'static str>() {
             Some(s)
@@ -149,12 +174,30 @@ impl<'a> ExceptHookArgs<'a> {
     }
 
     /// Where the panic happened, as `file:line:column`, when known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// threadkit::set_excepthook(|args| eprintln!("at {}", args.location().unwrap_or("?")));
+    /// # threadkit::reset_excepthook();
+    /// ```
     pub fn location(&self) -> Option<&'a str> {
         self.location
     }
 
     /// The backtrace captured at the panic; it is only resolved when `RUST_BACKTRACE` (or
     /// `RUST_LIB_BACKTRACE`) asks for one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// threadkit::set_excepthook(|args| {
+    ///     if let Some(bt) = args.backtrace() {
+    ///         eprintln!("{bt}");
+    ///     }
+    /// });
+    /// # threadkit::reset_excepthook();
+    /// ```
     pub fn backtrace(&self) -> Option<&'a Backtrace> {
         self.backtrace
     }
