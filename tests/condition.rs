@@ -12,19 +12,11 @@ use std::time::{Duration, Instant};
 
 use threadkit::{Condition, ConditionLock, Event, Lock, RLock};
 
+mod common;
+use common::{assert_timeout, wait_threads_blocked};
+
 /// Upper bound for waits that must end (CPython's `SHORT_TIMEOUT`).
 const LONG: Duration = Duration::from_secs(30);
-
-fn let_threads_block(n: u32) {
-    thread::sleep(Duration::from_millis(10) * n);
-}
-
-fn assert_timeout(elapsed: Duration, expected: Duration) {
-    assert!(
-        elapsed >= expected.mul_f64(0.6) && elapsed < expected * 10,
-        "waited {elapsed:?} for a {expected:?} timeout"
-    );
-}
 
 #[test]
 fn acquire_default_is_reentrant() {
@@ -106,7 +98,7 @@ fn check_notify<L: ConditionLock + Sync>(cond: &Condition<L>) {
         // Phase 1: wake 3.
         let g = cond.acquire();
         assert_eq!(cond.notify(&g, 3), 3);
-        let_threads_block(3);
+        wait_threads_blocked(3);
         phase.store(1, Ordering::Relaxed);
         drop(g);
         until(&|p| p.results1.len() >= 3);
@@ -120,7 +112,7 @@ fn check_notify<L: ConditionLock + Sync>(cond: &Condition<L>) {
         until(&|p| p.ready >= N + 3);
         let g = cond.acquire();
         assert_eq!(cond.notify(&g, 5), 5);
-        let_threads_block(N as u32);
+        wait_threads_blocked(N as u32);
         phase.store(2, Ordering::Relaxed);
         drop(g);
         until(&|p| p.results1.len() + p.results2.len() >= N + 3);
@@ -137,7 +129,7 @@ fn check_notify<L: ConditionLock + Sync>(cond: &Condition<L>) {
         until(&|p| p.ready >= 2 * N);
         let g = cond.acquire();
         assert_eq!(cond.notify_all(&g), 2);
-        let_threads_block(N as u32);
+        wait_threads_blocked(N as u32);
         phase.store(3, Ordering::Relaxed);
         drop(g);
         until(&|p| p.results2.len() >= N);
@@ -347,7 +339,7 @@ fn wait_for_deadline_returns_the_last_value() {
             let mut g = cond.acquire();
             assert!(cond.wait_for_deadline(&mut g, |g| **g, Instant::now() + LONG));
         });
-        let_threads_block(1);
+        wait_threads_blocked(1);
         let mut g = cond.acquire();
         *g = true;
         cond.notify_all(&g);

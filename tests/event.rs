@@ -7,14 +7,11 @@ use std::time::{Duration, Instant};
 
 use threadkit::{Event, Lock, Semaphore};
 
+mod common;
+use common::{assert_timeout, wait_threads_blocked};
+
 /// Upper bound for waits that should end long before it (CPython's `SHORT_TIMEOUT` is 30 s).
 const LONG: Duration = Duration::from_secs(20);
-
-/// CPython's `wait_threads_blocked(n)`: give `n` threads time to block. Only used where the
-/// assertion holds however long the threads actually took.
-fn wait_threads_blocked(n: u32) {
-    thread::sleep(Duration::from_millis(10) * n);
-}
 
 /// Runs `f` in `n` threads and returns their results once all have finished.
 fn bunch<T: Send + 'static>(n: usize, f: impl Fn() -> T + Send + Sync + 'static) -> Vec<T> {
@@ -26,18 +23,6 @@ fn bunch<T: Send + 'static>(n: usize, f: impl Fn() -> T + Send + Sync + 'static)
         })
         .collect();
     threads.into_iter().map(|t| t.join().unwrap()).collect()
-}
-
-/// CPython's `assertTimeout`, loosened for a noisy shared machine.
-fn assert_timeout(elapsed: Duration, expected: Duration) {
-    assert!(
-        elapsed >= expected.mul_f64(0.6),
-        "returned after {elapsed:?}, expected about {expected:?}"
-    );
-    assert!(
-        elapsed < expected * 10,
-        "returned after {elapsed:?}, expected about {expected:?}"
-    );
 }
 
 #[test]

@@ -11,19 +11,8 @@ use std::time::{Duration, Instant};
 
 use threadkit::{Event, Lock};
 
-/// CPython's `wait_threads_blocked(n)`: give `n` threads a moment to block. Assertions never
-/// depend on it being long enough.
-fn let_threads_block(n: u32) {
-    thread::sleep(Duration::from_millis(10) * n);
-}
-
-/// CPython's `assertTimeout`, looser (the machine is shared and noisy).
-fn assert_timeout(elapsed: Duration, expected: Duration) {
-    assert!(
-        elapsed >= expected.mul_f64(0.6) && elapsed < expected * 10,
-        "waited {elapsed:?} for a {expected:?} timeout"
-    );
-}
+mod common;
+use common::{assert_timeout, wait_threads_blocked};
 
 #[test]
 fn constructor_and_drop_while_held() {
@@ -76,7 +65,7 @@ fn acquire_contended_by_five_threads() {
                 finished.fetch_add(1, Ordering::SeqCst);
             });
         }
-        let_threads_block(5);
+        wait_threads_blocked(5);
         assert_eq!(finished.load(Ordering::SeqCst), 0, "acquired a held lock");
         drop(held);
     });
@@ -173,7 +162,7 @@ fn reacquire_blocks_until_another_thread_releases() {
             lock.release().unwrap();
         });
         started.wait();
-        let_threads_block(1);
+        wait_threads_blocked(1);
         assert_eq!(phase.load(Ordering::SeqCst), 1, "re-acquired a held Lock");
         lock.release().unwrap(); // from another thread
     });

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use threadkit::{Event, RLock};
 
-fn let_threads_block(n: u32) {
-    thread::sleep(Duration::from_millis(10) * n);
-}
+mod common;
+use common::wait_threads_blocked;
 
 /// Runs `f` on another thread while it holds `lock` (one level), then lets that thread release.
 fn while_other_thread_holds(lock: &RLock, f: impl FnOnce()) {
@@ -174,7 +173,7 @@ fn acquire_contended_by_five_threads() {
                 finished.fetch_add(1, Ordering::SeqCst);
             });
         }
-        let_threads_block(5);
+        wait_threads_blocked(5);
         assert_eq!(finished.load(Ordering::SeqCst), 0, "acquired a held RLock");
         drop(held);
     });

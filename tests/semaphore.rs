@@ -13,14 +13,11 @@ use std::time::{Duration, Instant};
 
 use threadkit::{BoundedSemaphore, Lock, OverReleaseError, Semaphore, SemaphorePermit};
 
+mod common;
+use common::wait_threads_blocked;
+
 /// Upper bound for waits that should end long before it.
 const LONG: Duration = Duration::from_secs(20);
-
-/// CPython's `wait_threads_blocked(n)`; only used where the assertion holds however long the
-/// threads actually took to block.
-fn wait_threads_blocked(n: u32) {
-    thread::sleep(Duration::from_millis(10) * n);
-}
 
 /// The operations the generic tests need, for both semaphore types.
 trait Sem: Send + Sync + 'static {
