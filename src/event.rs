@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
-use crate::wait::{self, ParkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{self, FilterOp, ParkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
 /// The flag is set.
 const SET: u8 = 1;
@@ -86,7 +86,11 @@ impl Event {
 
     /// Sets the flag and wakes every thread waiting for it.
     ///
-    /// With nobody waiting this is one atomic operation and no system call.
+    /// With nobody waiting this is one atomic operation and no system call. With threads waiting,
+    /// the flag is stored inside the wake-up (under the waiting layer's lock for this event), so
+    /// exactly the threads waiting at that moment are woken: a `set` never ends a wait that
+    /// began after it (a thread that saw the flag, cleared it and waited again sleeps until the
+    /// next `set`).
     ///
     /// # Examples
     ///
@@ -98,8 +102,12 @@ impl Event {
     /// ```
     #[inline]
     pub fn set(&self) {
-        if self.state.swap(SET, Ordering::Release) & PARKED != 0 {
-            self.wake_all();
+        // Fast path, one atomic operation: nobody parked, flag not yet set.
+        if let Err(state) =
+            self.state
+                .compare_exchange(0, SET, Ordering::Release, Ordering::Relaxed)
+        {
+            self.set_slow(state);
         }
     }
 
@@ -190,9 +198,46 @@ impl Event {
         &self.state as *const AtomicU8 as usize
     }
 
+    /// `set` when the flag is already set or a thread may be parked.
+    ///
+    /// The flag must never be stored separately from the wake-up it announces: if it were, a
+    /// waiter could see the flag, `clear` it and park again before the wake-up, and that stale
+    /// wake-up would then end a wait no `set` was made for (a lost turn in every hand-off built
+    /// on two Events). So with `PARKED` present the flag is stored inside the wake-up, under the
+    /// parking lot's lock for this key: exactly the threads parked at that moment are woken, and
+    /// any thread parking later re-checks the state under the same lock, sees the flag and does
+    /// not sleep.
     #[cold]
-    fn wake_all(&self) {
-        wait::unpark_all(self.key(), TOKEN_SET);
+    fn set_slow(&self, mut state: u8) {
+        loop {
+            if state & PARKED != 0 {
+                wait::unpark_filter(
+                    self.key(),
+                    |_| FilterOp::Unpark,
+                    |_| {
+                        // Everyone parked is being woken: PARKED goes with them. A thread that
+                        // set PARKED but has not validated yet will see SET and not sleep. A
+                        // swap, not a store: it must be ordered with such a thread's CAS of
+                        // PARKED (a plain store would do in the C++ model, but loom 0.7 lets a
+                        // racing CAS overwrite it and reports a lost waiter).
+                        self.state.swap(SET, Ordering::Release);
+                        TOKEN_SET
+                    },
+                );
+                return;
+            }
+            // Not parked: set the flag, already set or not, with a read-modify-write so that
+            // this `set`'s writes are released to whoever sees the flag next.
+            match self.state.compare_exchange_weak(
+                state,
+                state | SET,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
     }
 
     #[cold]

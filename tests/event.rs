@@ -191,3 +191,47 @@ fn debug_shows_set_or_unset() {
 fn default_is_unset() {
     assert!(!Event::default().is_set());
 }
+
+/// Two threads hand a turn back and forth through two Events (`ping.set(); pong.wait();
+/// pong.clear()` against `ping.wait(); ping.clear(); pong.set()`), the pattern that hung
+/// threadkit's benchmark. Witness: a `turn` word that each side flips before handing over, and
+/// checks after it is handed the turn; a wait that returns for a stale `set` finds it unflipped.
+/// Every wait is timed, so a lost turn fails the test instead of hanging it.
+#[test]
+fn ping_pong_never_loses_a_turn() {
+    const ROUNDS: usize = if cfg!(miri) { 200 } else { 200_000 };
+    let ping = Arc::new(Event::new());
+    let pong = Arc::new(Event::new());
+    let turn = Arc::new(AtomicUsize::new(0));
+    let partner = {
+        let (ping, pong, turn) = (Arc::clone(&ping), Arc::clone(&pong), Arc::clone(&turn));
+        thread::spawn(move || {
+            for round in 0..ROUNDS {
+                assert!(
+                    ping.wait_timeout(LONG),
+                    "partner: ping lost in round {round}"
+                );
+                ping.clear();
+                assert_eq!(
+                    turn.load(Ordering::SeqCst),
+                    2 * round + 1,
+                    "partner woke for a ping never sent (round {round})"
+                );
+                turn.store(2 * round + 2, Ordering::SeqCst);
+                pong.set();
+            }
+        })
+    };
+    for round in 0..ROUNDS {
+        turn.store(2 * round + 1, Ordering::SeqCst);
+        ping.set();
+        assert!(pong.wait_timeout(LONG), "main: pong lost in round {round}");
+        pong.clear();
+        assert_eq!(
+            turn.load(Ordering::SeqCst),
+            2 * round + 2,
+            "main woke for a pong never sent (round {round})"
+        );
+    }
+    partner.join().unwrap();
+}

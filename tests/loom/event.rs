@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use loom::sync::atomic::AtomicUsize;
+use loom::sync::atomic::Ordering::SeqCst;
 use loom::sync::Arc;
 use loom::thread;
 use threadkit::Event;
@@ -110,6 +112,84 @@ fn timed_wait_result_matches_flag() {
         assert!(!timed.join().unwrap());
         e.set();
         assert!(e.wait_timeout(Duration::ZERO));
+        assert_nobody_parked();
+    });
+}
+
+/// Witness: a wait that returns was owed a `set`. The waiter consumes the first set (wait, then
+/// clear) and waits again; that second wait may only return once a second `set` has begun
+/// (`SETS` counts sets before they are made). It catches a `set` that stores the flag and wakes
+/// the parked threads in two separate steps: the waiter sees the flag, clears it and parks again
+/// in between, and the first set's late wake-up then ends a wait that no set was made for.
+#[test]
+fn wait_consume_wait_again_is_owed_a_set() {
+    model(|| {
+        let e = Arc::new(Event::new());
+        let sets = Arc::new(AtomicUsize::new(0));
+        let cleared = Arc::new(AtomicUsize::new(0));
+        let waiter = {
+            let (e, sets, cleared) = (Arc::clone(&e), Arc::clone(&sets), Arc::clone(&cleared));
+            thread::spawn(move || {
+                e.wait();
+                assert!(sets.load(SeqCst) >= 1, "wait returned before any set");
+                e.clear();
+                cleared.store(1, SeqCst);
+                e.wait();
+                assert!(
+                    sets.load(SeqCst) >= 2,
+                    "the second wait returned, but only one set was ever made"
+                );
+            })
+        };
+        let setter = {
+            let (e, sets) = (Arc::clone(&e), Arc::clone(&sets));
+            thread::spawn(move || {
+                sets.fetch_add(1, SeqCst);
+                e.set();
+            })
+        };
+        setter.join().unwrap();
+        // The second set comes after the waiter consumed the first (else one clear eats both).
+        while cleared.load(SeqCst) == 0 {
+            thread::yield_now();
+        }
+        sets.fetch_add(1, SeqCst);
+        e.set();
+        waiter.join().unwrap();
+        assert_nobody_parked();
+    });
+}
+
+/// The same witness for timed waits: a `wait_timeout` that returns `true` was owed a set, and the
+/// turn-taking of two events (the ping-pong that hung the benchmark) never loses its turn.
+#[test]
+fn ping_pong_turns_are_owed() {
+    model(|| {
+        let ping = Arc::new(Event::new());
+        let pong = Arc::new(Event::new());
+        // Whose turn it is: 0 = the main thread's, 1 = the partner's. Each side flips it before
+        // it hands over the turn, and checks it after it is handed the turn.
+        let turn = Arc::new(AtomicUsize::new(0));
+        let partner = {
+            let (ping, pong, turn) = (Arc::clone(&ping), Arc::clone(&pong), Arc::clone(&turn));
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    assert!(ping.wait_timeout(FOREVER));
+                    ping.clear();
+                    assert_eq!(turn.load(SeqCst), 1, "partner woke for a ping never sent");
+                    turn.store(0, SeqCst);
+                    pong.set();
+                }
+            })
+        };
+        for _ in 0..2 {
+            turn.store(1, SeqCst);
+            ping.set();
+            assert!(pong.wait_timeout(FOREVER));
+            pong.clear();
+            assert_eq!(turn.load(SeqCst), 0, "main woke for a pong never sent");
+        }
+        partner.join().unwrap();
         assert_nobody_parked();
     });
 }
