@@ -6,7 +6,9 @@
 #   LOOM_MAX_PREEMPTIONS=3 .ci/loom.sh  deeper (several times slower)
 #   .ci/loom.sh lock::                  only the models whose name contains "lock::"
 #   .ci/loom.sh --mutants               build deliberately broken waiting layers and check that
-#                                       the models FAIL on each (proves they can see the bug)
+#                                       the models FAIL on each (proves they can see the bug):
+#                                       lost wake-ups (skip_validate, always_last) and wake-ups
+#                                       that end a wait begun after them (stale_wakeup)
 #
 # Uses its own target directory so `--cfg loom` builds never invalidate the normal ones.
 set -euo pipefail
@@ -17,18 +19,31 @@ export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 if [[ "${1:-}" == "--mutants" ]]; then
     shift
     status=0
-    for mutant in skip_validate always_last; do
+    # Each mutant, and the models that must catch it: "" = the whole suite must fail somewhere;
+    # otherwise every listed model must fail on its own (a witness model that can't see the bug
+    # it was written for is worthless).
+    declare -A must_catch=(
+        [skip_validate]=""
+        [always_last]=""
+        [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
+    )
+    for mutant in skip_validate always_last stale_wakeup; do
         echo "== mutant $mutant: the models must fail =="
-        # A deadlock found by loom aborts the test process (SIGABRT), so judge the exit status.
-        if RUSTFLAGS="--cfg loom --cfg threadkit_mutant=\"$mutant\"" \
-            cargo test --release --target-dir target/loom-mutant --test loom "$@" \
-            -- --test-threads=1 >"target/loom-mutant-$mutant.log" 2>&1; then
-            echo "!! mutant $mutant survived: the models did not notice (log: target/loom-mutant-$mutant.log)"
-            status=1
-        else
-            caught_by=$(grep -E '^test .* \.\.\. *$' "target/loom-mutant-$mutant.log" | tail -1 || true)
-            echo "ok: mutant $mutant caught by: ${caught_by:-a failing build or test} ($(grep -m1 -oE 'deadlock|assertion' "target/loom-mutant-$mutant.log" || echo failure))"
-        fi
+        filters=(${must_catch[$mutant]})
+        [ ${#filters[@]} -eq 0 ] && filters=("")
+        for filter in "${filters[@]}"; do
+            log="target/loom-mutant-$mutant${filter:+-${filter//:/_}}.log"
+            # A deadlock found by loom aborts the test process (SIGABRT), so judge the exit status.
+            if RUSTFLAGS="--cfg loom --cfg threadkit_mutant=\"$mutant\"" \
+                cargo test --release --target-dir target/loom-mutant --test loom "$@" \
+                -- --test-threads=1 ${filter:+--exact "$filter"} >"$log" 2>&1; then
+                echo "!! mutant $mutant survived${filter:+ $filter}: the models did not notice (log: $log)"
+                status=1
+            else
+                caught_by=$(grep -E '^test .* \.\.\. *(FAILED)?$' "$log" | tail -1 || true)
+                echo "ok: mutant $mutant caught by: ${caught_by:-a failing build or test} ($(grep -m1 -oE 'deadlock|assertion|panicked' "$log" || echo failure))"
+            fi
+        done
     done
     exit $status
 fi

@@ -21,7 +21,10 @@
 //! Mutation check: `--cfg threadkit_mutant="skip_validate"` (park without re-checking) and
 //! `--cfg threadkit_mutant="always_last"` (a timed-out waiter always reports itself the last one)
 //! break the contract the primitives rely on; `.ci/loom.sh --mutants` expects the models to fail
-//! under each, which shows they can see a lost wake-up at all.
+//! under each, which shows they can see a lost wake-up at all. `--cfg
+//! threadkit_mutant="stale_wakeup"` (a wake-up sent on a key ends the next wait on that key, even
+//! one that began after it) breaks what a wake-up *means*; the witness models of every primitive
+//! that trusts its wake-up (Event, Condition, Barrier) must fail under it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -66,6 +69,9 @@ impl Waiter {
 /// The model parking lot.
 struct Lot {
     queues: Mutex<HashMap<usize, VecDeque<Arc<Waiter>>>>,
+    /// Mutant `stale_wakeup` only: the last token each key was unparked with.
+    #[cfg(threadkit_mutant = "stale_wakeup")]
+    stale: Mutex<HashMap<usize, UnparkToken>>,
     /// Whether unparks report `be_fair` (see [`hooks::set_fair_unpark`]). Model configuration,
     /// not model state: a plain std atomic set before the model's threads start.
     fair: AtomicBool,
@@ -74,6 +80,8 @@ struct Lot {
 loom::lazy_static! {
     static ref LOT: Lot = Lot {
         queues: Mutex::new(HashMap::new()),
+        #[cfg(threadkit_mutant = "stale_wakeup")]
+        stale: Mutex::new(HashMap::new()),
         fair: AtomicBool::new(false),
     };
 }
@@ -106,6 +114,15 @@ pub(super) fn park(
         let valid = cfg!(threadkit_mutant = "skip_validate") || validate();
         if !valid {
             return ParkResult::Invalid;
+        }
+        // Mutant: a wake-up that outlives the moment it was sent ends a later wait on the same
+        // key (what Event's split set-then-wake did). Primitives that trust their wake-up must
+        // fail their witness models; those that re-check (Lock, Semaphore) may survive.
+        #[cfg(threadkit_mutant = "stale_wakeup")]
+        if let Some(token) = LOT.stale.lock().unwrap().remove(&key) {
+            drop(queues);
+            before_sleep();
+            return ParkResult::Unparked(token);
         }
         queues
             .entry(key)
@@ -153,15 +170,25 @@ pub(super) fn unpark_one(
     };
     let result = unpark_result(usize::from(woken.is_some()), have_more);
     let token = callback(result);
+    remember(key, token);
     if let Some(waiter) = woken {
         waiter.wake(token);
     }
     result
 }
 
+/// Mutant `stale_wakeup`: remembers `token` as the last wake-up sent on `key`.
+#[inline]
+#[allow(unused_variables)]
+fn remember(key: usize, token: UnparkToken) {
+    #[cfg(threadkit_mutant = "stale_wakeup")]
+    LOT.stale.lock().unwrap().insert(key, token);
+}
+
 pub(super) fn unpark_all(key: usize, token: UnparkToken) -> usize {
     let mut queues = LOT.queues.lock().unwrap();
     let woken = queues.remove(&key).unwrap_or_default();
+    remember(key, token);
     for waiter in &woken {
         waiter.wake(token);
     }
@@ -202,6 +229,7 @@ pub(super) fn unpark_filter(
     }
     let result = unpark_result(woken.len(), have_more);
     let token = callback(result);
+    remember(key, token);
     for waiter in &woken {
         waiter.wake(token);
     }
@@ -246,6 +274,7 @@ pub(super) fn unpark_requeue(
     let mut result = unpark_result(usize::from(woken.is_some()), have_more);
     result.requeued_threads = moved;
     let token = callback(op, result);
+    remember(key_from, token);
     if let Some(waiter) = woken {
         waiter.wake(token);
     }

@@ -156,3 +156,31 @@ fn timed_out_waiter_and_leader_agree() {
         assert_nobody_parked();
     });
 }
+
+/// Witness over two cycles: a `wait` that returns in cycle `c` was owed every arrival of that
+/// cycle (`arrived` counts arrivals before they are made), so a waiter of cycle 2 woken by the
+/// end of cycle 1 fails here.
+#[test]
+fn second_cycle_wait_is_owed_its_arrivals() {
+    model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let party = |barrier: &Barrier, arrived: &AtomicUsize| {
+            for cycle in 1..=2 {
+                arrived.fetch_add(1, Ordering::SeqCst);
+                barrier.wait().expect("barrier broke");
+                assert!(
+                    arrived.load(Ordering::SeqCst) >= 2 * cycle,
+                    "cycle {cycle} released before both parties arrived"
+                );
+            }
+        };
+        let other = {
+            let (barrier, arrived) = (Arc::clone(&barrier), Arc::clone(&arrived));
+            thread::spawn(move || party(&barrier, &arrived))
+        };
+        party(&barrier, &arrived);
+        other.join().unwrap();
+        assert_nobody_parked();
+    });
+}

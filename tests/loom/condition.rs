@@ -151,3 +151,47 @@ fn timed_out_waiter_never_swallows_a_notification() {
         assert_nobody_parked();
     });
 }
+
+/// Witness: a `wait` that returns was owed a notification. The waiter is notified once, then
+/// waits again; the second wait may only end after a second `notify` has been made (`notifies`
+/// counts them before they are made). A notify whose wake-up can reach a wait that began after
+/// it (a stale wake-up left behind by the first round) fails here.
+#[test]
+fn wait_consume_wait_again_is_owed_a_notify() {
+    model_fair_and_unfair(|| {
+        let cond = Arc::new(Condition::with_lock(Lock::new()));
+        let notifies = Arc::new(AtomicUsize::new(0));
+        let phase = Arc::new(AtomicUsize::new(0));
+        let waiter = {
+            let (cond, notifies, phase) =
+                (Arc::clone(&cond), Arc::clone(&notifies), Arc::clone(&phase));
+            thread::spawn(move || {
+                let mut g = cond.acquire();
+                assert!(cond.wait_timeout(&mut g, FOREVER));
+                assert!(
+                    notifies.load(Ordering::SeqCst) >= 1,
+                    "woke before any notify"
+                );
+                phase.store(1, Ordering::SeqCst);
+                cond.wait(&mut g);
+                assert!(
+                    notifies.load(Ordering::SeqCst) >= 2,
+                    "the second wait ended, but only one notify was ever made"
+                );
+            })
+        };
+        for round in 0..2 {
+            // Notify only a waiter already asleep (an earlier notify would be lost, correctly).
+            while phase.load(Ordering::SeqCst) != round {
+                thread::yield_now();
+            }
+            wait_until_parked(1);
+            let g = cond.acquire();
+            notifies.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(cond.notify(&g, 1), 1);
+            drop(g);
+        }
+        waiter.join().unwrap();
+        assert_nobody_parked();
+    });
+}

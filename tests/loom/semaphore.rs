@@ -168,3 +168,42 @@ fn release_one_wakes_one_and_keeps_the_other_wakeable() {
         assert_nobody_parked();
     });
 }
+
+/// Witness: an acquire that returns was owed a permit. One thread takes a permit from the first
+/// `release`, then acquires again; that second acquire may only return once a second release has
+/// begun (`releases` counts them before they are made).
+#[test]
+fn acquire_consume_acquire_again_is_owed_a_release() {
+    model_fair_and_unfair(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let releases = Arc::new(AtomicUsize::new(0));
+        let taker = {
+            let (sem, releases) = (Arc::clone(&sem), Arc::clone(&releases));
+            thread::spawn(move || {
+                sem.acquire().forget();
+                assert!(
+                    releases.load(Ordering::SeqCst) >= 1,
+                    "a permit out of nothing"
+                );
+                sem.acquire().forget();
+                assert!(
+                    releases.load(Ordering::SeqCst) >= 2,
+                    "two permits taken, but only one was ever released"
+                );
+            })
+        };
+        let releaser = {
+            let (sem, releases) = (Arc::clone(&sem), Arc::clone(&releases));
+            thread::spawn(move || {
+                releases.fetch_add(1, Ordering::SeqCst);
+                sem.release(1);
+            })
+        };
+        releaser.join().unwrap();
+        releases.fetch_add(1, Ordering::SeqCst);
+        sem.release(1);
+        taker.join().unwrap();
+        assert_eq!(sem.value(), 0);
+        assert_nobody_parked();
+    });
+}
