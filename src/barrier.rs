@@ -1,12 +1,14 @@
 //! [`Barrier`]: Python's `threading.Barrier`, with its result and error types.
 
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::identity::{Identity, ObjectKind};
 use crate::lock::{Lock, LockGuard};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::wait::{self, ParkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{self, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
 /// In the status word: the barrier is broken.
 const BROKEN: usize = 1;
@@ -133,7 +135,11 @@ impl Barrier {
     pub const fn new(parties: usize) -> Self {
         assert!(parties > 0, "parties must be > 0");
         Barrier {
-            state: Lock::with_value(State::new(None)),
+            // The internal lock carries the barrier's identity (no extra bytes).
+            state: Lock::with_identity(
+                Identity::new(ObjectKind::Barrier, Location::caller()),
+                State::new(None),
+            ),
             status: AtomicUsize::new(0),
             parties,
             timeout: None,
@@ -150,7 +156,11 @@ impl Barrier {
     pub fn new(parties: usize) -> Self {
         assert!(parties > 0, "parties must be > 0");
         Barrier {
-            state: Lock::with_value(State::new(None)),
+            // The internal lock carries the barrier's identity (no extra bytes).
+            state: Lock::with_identity(
+                Identity::new(ObjectKind::Barrier, Location::caller()),
+                State::new(None),
+            ),
             status: AtomicUsize::new(0),
             parties,
             timeout: None,
@@ -205,8 +215,37 @@ impl Barrier {
         Barrier::builder(parties).timeout(timeout).build()
     }
 
-    /// Starts building a barrier for `parties` threads, to give it both an action and a default
-    /// timeout.
+    /// Creates a barrier for `parties` threads with a name for
+    /// [thread dumps](crate::diagnostics) (an unnamed one is shown by its creation site).
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = threadkit::Barrier::named("stage-1", 2);
+    /// assert_eq!(b.name(), Some("stage-1"));
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<Arc<str>>, parties: usize) -> Self {
+        Barrier::builder(parties).name(name).build()
+    }
+
+    /// The name given with [`Barrier::named`] or [`BarrierBuilder::name`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Barrier::new(2).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.state.name()
+    }
+
+    /// Starts building a barrier for `parties` threads, to give it an action, a default timeout or a
+    /// name.
     ///
     /// # Panics
     ///
@@ -230,6 +269,8 @@ impl Barrier {
             parties,
             action: None,
             timeout: None,
+            name: None,
+            site: Location::caller(),
         }
     }
 
@@ -260,6 +301,7 @@ impl Barrier {
     ///     assert!(mine.is_leader() != theirs.is_leader());
     /// });
     /// ```
+    #[track_caller]
     pub fn wait(&self) -> Result<BarrierWaitResult, BrokenBarrierError> {
         self.wait_until(self.timeout.and_then(wait::deadline_after))
     }
@@ -285,6 +327,7 @@ impl Barrier {
     /// assert!(barrier.wait_timeout(Duration::from_millis(10)).is_err());
     /// assert!(barrier.is_broken());
     /// ```
+    #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> Result<BarrierWaitResult, BrokenBarrierError> {
         self.wait_until(wait::deadline_after(timeout))
     }
@@ -307,6 +350,7 @@ impl Barrier {
     /// let barrier = threadkit::Barrier::new(1);
     /// assert_eq!(barrier.wait_deadline(Instant::now()).unwrap().index(), 0);
     /// ```
+    #[track_caller]
     pub fn wait_deadline(
         &self,
         deadline: Instant,
@@ -402,6 +446,28 @@ impl Barrier {
     }
 
     /// Copies the count and the broken flag to the lock-free status word.
+    /// What a waiting thread publishes: the barrier, with its count of arrived parties.
+    fn wait_target(&self) -> Target {
+        /// # Safety
+        /// `barrier` points to a live barrier.
+        unsafe fn status(barrier: *const ()) -> String {
+            // SAFETY: the caller's contract.
+            let b = unsafe { &*(barrier as *const Barrier) };
+            let status = b.status.load(Ordering::Relaxed);
+            if status & BROKEN != 0 {
+                "broken".into()
+            } else {
+                format!("{} of {} parties waiting", status >> COUNT_SHIFT, b.parties)
+            }
+        }
+        Target::Object {
+            identity: self.state.identity(),
+            holder: None,
+            status: Some((self as *const Barrier as *const (), status)),
+            lock: None,
+        }
+    }
+
     fn publish(&self, st: &State) {
         let broken = if st.broken { BROKEN } else { 0 };
         self.status
@@ -442,6 +508,7 @@ impl Barrier {
         }
     }
 
+    #[track_caller]
     fn wait_until(
         &self,
         deadline: Option<Instant>,
@@ -474,8 +541,9 @@ impl Barrier {
         self.publish(&st);
         // Enqueue while still holding the lock and release it only once queued (before_sleep),
         // so whoever ends this cycle (under the lock) finds us in the queue or knows we timed out.
-        match wait::park(
+        match wait::park_for(
             WaitKind::Barrier,
+            self.wait_target(),
             self.key(),
             || true,
             move || drop::<LockGuard<'_, State>>(st),
@@ -571,9 +639,25 @@ pub struct BarrierBuilder {
     parties: usize,
     action: Option<Action>,
     timeout: Option<Duration>,
+    name: Option<Arc<str>>,
+    site: &'static Location<'static>,
 }
 
 impl BarrierBuilder {
+    /// Names the barrier for [thread dumps](crate::diagnostics) (an unnamed one is shown by its
+    /// creation site).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = threadkit::Barrier::builder(2).name("stage-1").build();
+    /// assert_eq!(b.name(), Some("stage-1"));
+    /// ```
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Sets the action the last arriving thread runs in each cycle, before any thread is
     /// released (Python's `action=`).
     ///
@@ -613,8 +697,12 @@ impl BarrierBuilder {
     /// assert_eq!(barrier.parties(), 3);
     /// ```
     pub fn build(self) -> Barrier {
+        let identity = match self.name {
+            Some(name) => Identity::named(ObjectKind::Barrier, name, self.site),
+            None => Identity::new(ObjectKind::Barrier, self.site),
+        };
         Barrier {
-            state: Lock::with_value(State::new(self.action)),
+            state: Lock::with_identity(identity, State::new(self.action)),
             status: AtomicUsize::new(0),
             parties: self.parties,
             timeout: self.timeout,

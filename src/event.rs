@@ -1,10 +1,15 @@
 //! [`Event`]: Python's `threading.Event`.
 
 use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::identity::{Identity, ObjectKind};
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
-use crate::wait::{self, FilterOp, ParkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{
+    self, FilterOp, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN,
+};
 
 /// The flag is set.
 const SET: u8 = 1;
@@ -58,6 +63,7 @@ const TOKEN_SET: UnparkToken = UnparkToken(1);
 /// ```
 pub struct Event {
     state: AtomicU8,
+    identity: Identity,
 }
 
 impl Event {
@@ -70,18 +76,50 @@ impl Event {
     /// assert!(!STOP.is_set());
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn new() -> Self {
         Event {
             state: AtomicU8::new(0),
+            identity: Identity::new(ObjectKind::Event, Location::caller()),
         }
     }
 
     /// Creates an event whose flag is not set (loom build).
     #[cfg(loom)]
+    #[track_caller]
     pub fn new() -> Self {
         Event {
             state: AtomicU8::new(0),
+            identity: Identity::new(ObjectKind::Event, Location::caller()),
         }
+    }
+
+    /// Creates an event whose flag is not set, with a name for
+    /// [thread dumps](crate::diagnostics) (an unnamed one is shown by its creation site).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ready = threadkit::Event::named("config-loaded");
+    /// assert_eq!(ready.name(), Some("config-loaded"));
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<Arc<str>>) -> Self {
+        Event {
+            state: AtomicU8::new(0),
+            identity: Identity::named(ObjectKind::Event, name, Location::caller()),
+        }
+    }
+
+    /// The name given with [`Event::named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Event::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.identity.name()
     }
 
     /// Sets the flag and wakes every thread waiting for it.
@@ -151,6 +189,7 @@ impl Event {
     /// e.wait();
     /// ```
     #[inline]
+    #[track_caller]
     pub fn wait(&self) {
         if !self.is_set() {
             self.wait_slow(None);
@@ -173,6 +212,7 @@ impl Event {
     /// assert!(e.wait_timeout(Duration::from_millis(10)));
     /// ```
     #[inline]
+    #[track_caller]
     #[must_use = "returns whether the event was set before the timeout"]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.is_set() || self.wait_slow(wait::deadline_after(timeout))
@@ -189,6 +229,7 @@ impl Event {
     /// assert!(!e.wait_deadline(Instant::now() + Duration::from_millis(5)));
     /// ```
     #[inline]
+    #[track_caller]
     #[must_use = "returns whether the event was set before the deadline"]
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
         self.is_set() || self.wait_slow(Some(deadline))
@@ -241,6 +282,7 @@ impl Event {
     }
 
     #[cold]
+    #[track_caller]
     fn wait_slow(&self, deadline: Option<Instant>) -> bool {
         loop {
             let state = self.state.load(Ordering::Acquire);
@@ -261,8 +303,9 @@ impl Event {
                     self.state.fetch_and(!PARKED, Ordering::Relaxed);
                 }
             };
-            match wait::park(
+            match wait::park_for(
                 WaitKind::Event,
+                Target::object(&self.identity),
                 self.key(),
                 validate,
                 || {},

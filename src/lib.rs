@@ -76,7 +76,10 @@
 
 mod barrier;
 mod condition;
+#[cfg(not(loom))]
+pub mod diagnostics;
 mod event;
+mod identity;
 mod local;
 mod lock;
 #[cfg(all(feature = "logging", not(loom)))]

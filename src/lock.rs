@@ -4,11 +4,18 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::atomic::AtomicPtr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::identity::{Identity, ObjectKind};
+use crate::loom::sync::atomic::AtomicUsize;
 use crate::thread::ident;
-use crate::wait::{self, ParkResult, UnparkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{
+    self, Holder, ParkResult, Target, UnparkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN,
+};
 
 /// The lock is held.
 const LOCKED: u64 = 1;
@@ -77,9 +84,18 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// - Which waiter gets a released lock is unspecified, as in Python; a waiter that has waited
 ///   about half a millisecond is handed the lock directly, so no waiter starves.
 ///
+/// # Names and diagnostics
+///
+/// [`Lock::named`] gives the lock a name for [thread dumps](crate::diagnostics) and deadlock
+/// reports; an unnamed lock is shown by its creation site (`Lock@src/bank.rs:42`). The lock
+/// also remembers where its holder acquired it, so a dump can say "held by alpha, acquired at
+/// src/bank.rs:88".
+///
 /// # Size
 ///
-/// One 64-bit word plus `T` (`Lock<()>` is 8 bytes).
+/// 48 bytes plus `T` (`Lock<()>` was 8 bytes before diagnostics): the state word, the holder's
+/// acquire site (one relaxed store on acquire), and the [identity](crate::diagnostics::ObjectInfo)
+/// (kind and lazily drawn id, creation site, optional name).
 ///
 /// # Memory ordering
 ///
@@ -102,7 +118,16 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 pub struct Lock<T: ?Sized = ()> {
     /// `(acquirer << OWNER_SHIFT) | PARKED | LOCKED`; the acquirer bits are zero when unlocked.
     state: AtomicU64,
+    /// Where the current holder acquired it (a `&'static Location`; stale while unlocked).
+    /// Diagnostics only, so a std atomic in every build.
+    acquired_at: AtomicPtr<Location<'static>>,
+    identity: Identity,
     data: UnsafeCell<T>,
+}
+
+/// The identifier of the thread that acquired a lock whose state word is `state`, if locked.
+pub(crate) fn owner_of(state: u64) -> Option<u64> {
+    (state & LOCKED != 0).then_some(state >> OWNER_SHIFT)
 }
 
 // SAFETY: the lock hands out access to `T` to one thread at a time, so it may be shared between
@@ -126,14 +151,33 @@ impl Lock<()> {
     /// assert!(LOCK.locked());
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn new() -> Self {
         Lock::with_value(())
     }
 
     /// Creates an unlocked lock (loom build: loom's atomics are not `const`).
     #[cfg(loom)]
+    #[track_caller]
     pub fn new() -> Self {
         Lock::with_value(())
+    }
+
+    /// Creates an unlocked lock with a name, shown by [thread dumps](crate::diagnostics) and
+    /// deadlock reports instead of its creation site.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::Lock;
+    ///
+    /// let accounts = Lock::named("accounts");
+    /// assert_eq!(accounts.name(), Some("accounts"));
+    /// assert_eq!(Lock::new().name(), None);
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<Arc<str>>) -> Self {
+        Lock::named_with_value(name, ())
     }
 
     /// Releases the lock, from any thread: Python's `lock.release()`.
@@ -183,18 +227,53 @@ impl<T> Lock<T> {
     /// assert_eq!(names.acquire().len(), 1);
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn with_value(value: T) -> Self {
-        Lock {
-            state: AtomicU64::new(0),
-            data: UnsafeCell::new(value),
-        }
+        Lock::with_identity(Identity::new(ObjectKind::Lock, Location::caller()), value)
     }
 
     /// Creates an unlocked lock guarding `value` (loom build).
     #[cfg(loom)]
+    #[track_caller]
     pub fn with_value(value: T) -> Self {
+        Lock::with_identity(Identity::new(ObjectKind::Lock, Location::caller()), value)
+    }
+
+    /// Creates an unlocked lock guarding `value`, with a name for diagnostics (see
+    /// [`Lock::named`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let balance = threadkit::Lock::named_with_value("balance", 0_i64);
+    /// assert_eq!(*balance.acquire(), 0);
+    /// ```
+    #[track_caller]
+    pub fn named_with_value(name: impl Into<Arc<str>>, value: T) -> Self {
+        Lock::with_identity(
+            Identity::named(ObjectKind::Lock, name, Location::caller()),
+            value,
+        )
+    }
+
+    /// A lock with the given identity (RLock's inner lock carries the RLock's).
+    #[cfg(not(loom))]
+    pub(crate) const fn with_identity(identity: Identity, value: T) -> Self {
         Lock {
             state: AtomicU64::new(0),
+            acquired_at: AtomicPtr::new(std::ptr::null_mut()),
+            identity,
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// A lock with the given identity (loom build).
+    #[cfg(loom)]
+    pub(crate) fn with_identity(identity: Identity, value: T) -> Self {
+        Lock {
+            state: AtomicU64::new(0),
+            acquired_at: AtomicPtr::new(std::ptr::null_mut()),
+            identity,
             data: UnsafeCell::new(value),
         }
     }
@@ -229,10 +308,12 @@ impl<T: ?Sized> Lock<T> {
     /// assert_eq!(*lock.acquire(), 1);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire(&self) -> LockGuard<'_, T> {
         if !self.try_lock_fast() {
-            self.acquire_slow(None);
+            self.acquire_slow(None, None);
         }
+        self.note_acquired(Location::caller());
         // SAFETY: the calling thread has just acquired the lock.
         unsafe { self.make_guard() }
     }
@@ -250,6 +331,7 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.try_acquire().is_none());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn try_acquire(&self) -> Option<LockGuard<'_, T>> {
         let state = self.state.load(Ordering::Relaxed);
         if state & LOCKED != 0 {
@@ -260,8 +342,11 @@ impl<T: ?Sized> Lock<T> {
             .state
             .compare_exchange(state, state | me, Ordering::Acquire, Ordering::Relaxed)
         {
-            // SAFETY: the compare-exchange took the lock for this thread.
-            Ok(_) => Some(unsafe { self.make_guard() }),
+            Ok(_) => {
+                self.note_acquired(Location::caller());
+                // SAFETY: the compare-exchange took the lock for this thread.
+                Some(unsafe { self.make_guard() })
+            }
             Err(_) => self.try_acquire_slow(),
         }
     }
@@ -281,8 +366,9 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.acquire_timeout(Duration::from_millis(10)).is_none());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
-        if self.try_lock_fast() || self.acquire_slow(wait::deadline_after(timeout)) {
+        if self.raw_acquire(wait::deadline_after(timeout)) {
             // SAFETY: the calling thread has just acquired the lock.
             Some(unsafe { self.make_guard() })
         } else {
@@ -301,8 +387,9 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<LockGuard<'_, T>> {
-        if self.try_lock_fast() || self.acquire_slow(Some(deadline)) {
+        if self.raw_acquire(Some(deadline)) {
             // SAFETY: the calling thread has just acquired the lock.
             Some(unsafe { self.make_guard() })
         } else {
@@ -345,8 +432,23 @@ impl<T: ?Sized> Lock<T> {
     /// The identifier (see [`get_ident`](crate::get_ident)) of the thread that acquired the lock,
     /// if it is locked. The lock need not be released by that thread.
     pub(crate) fn acquired_by(&self) -> Option<u64> {
-        let state = self.state.load(Ordering::Relaxed);
-        (state & LOCKED != 0).then_some(state >> OWNER_SHIFT)
+        owner_of(self.state.load(Ordering::Relaxed))
+    }
+
+    /// The name given with [`Lock::named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Lock::named("ledger").name(), Some("ledger"));
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.identity.name()
+    }
+
+    /// The lock's identity (RLock and Condition publish their waits with it).
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     /// Whether the lock is held, acquired by the thread with identifier `ident`: one load and a
@@ -361,8 +463,25 @@ impl<T: ?Sized> Lock<T> {
     /// Acquires without making a guard; `deadline` `None` waits forever. Returns whether the lock
     /// was acquired.
     #[inline]
+    #[track_caller]
     pub(crate) fn raw_acquire(&self, deadline: Option<Instant>) -> bool {
-        self.try_lock_fast() || self.acquire_slow(deadline)
+        self.raw_acquire_counted(deadline, None)
+    }
+
+    /// [`raw_acquire`](Self::raw_acquire) for an RLock, whose recursion count a thread dump
+    /// shows beside the owner.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn raw_acquire_counted(
+        &self,
+        deadline: Option<Instant>,
+        count: Option<&AtomicUsize>,
+    ) -> bool {
+        let got = self.try_lock_fast() || self.acquire_slow(deadline, count);
+        if got {
+            self.note_acquired(Location::caller());
+        }
+        got
     }
 
     /// Releases the lock.
@@ -421,6 +540,14 @@ impl<T: ?Sized> Lock<T> {
 
     // ----- internals -----
 
+    /// Records where the calling thread (which has just acquired the lock) acquired it: one
+    /// relaxed store, the only cost diagnostics add to the uncontended path.
+    #[inline]
+    fn note_acquired(&self, site: &'static Location<'static>) {
+        self.acquired_at
+            .store(site as *const Location<'static> as *mut _, Ordering::Relaxed);
+    }
+
     /// The locked state word naming the calling thread as acquirer.
     #[inline]
     fn locked_by_me() -> u64 {
@@ -457,6 +584,7 @@ impl<T: ?Sized> Lock<T> {
     }
 
     #[cold]
+    #[track_caller]
     fn try_acquire_slow(&self) -> Option<LockGuard<'_, T>> {
         let me = Self::locked_by_me();
         let mut state = self.state.load(Ordering::Relaxed);
@@ -470,8 +598,11 @@ impl<T: ?Sized> Lock<T> {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                // SAFETY: the compare-exchange took the lock for this thread.
-                Ok(_) => return Some(unsafe { self.make_guard() }),
+                Ok(_) => {
+                    self.note_acquired(Location::caller());
+                    // SAFETY: the compare-exchange took the lock for this thread.
+                    return Some(unsafe { self.make_guard() });
+                }
                 Err(s) => state = s,
             }
         }
@@ -479,7 +610,8 @@ impl<T: ?Sized> Lock<T> {
 
     /// The contended acquire: spin briefly, then park. Returns false on timeout.
     #[cold]
-    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+    #[track_caller]
+    fn acquire_slow(&self, deadline: Option<Instant>, count: Option<&AtomicUsize>) -> bool {
         let me = Self::locked_by_me();
         let mut spin = wait::SpinWait::new();
         let mut state = self.state.load(Ordering::Relaxed);
@@ -526,8 +658,13 @@ impl<T: ?Sized> Lock<T> {
                     self.state.fetch_and(!PARKED, Ordering::Relaxed);
                 }
             };
-            match wait::park(
-                WaitKind::Lock,
+            let kind = match self.identity.kind() {
+                ObjectKind::RLock => WaitKind::RLock,
+                _ => WaitKind::Lock,
+            };
+            match wait::park_for(
+                kind,
+                self.wait_target(count),
                 self.key(),
                 validate,
                 || {},
@@ -545,6 +682,20 @@ impl<T: ?Sized> Lock<T> {
             }
             spin.reset();
             state = self.state.load(Ordering::Relaxed);
+        }
+    }
+
+    /// What a thread waiting for this lock publishes (see `src/wait/record.rs`).
+    pub(crate) fn wait_target(&self, count: Option<&AtomicUsize>) -> Target {
+        Target::Object {
+            identity: &self.identity,
+            holder: Some(Holder {
+                state: &self.state,
+                acquired_at: &self.acquired_at,
+                count: count.map_or(std::ptr::null(), |c| c as *const AtomicUsize),
+            }),
+            status: None,
+            lock: None,
         }
     }
 
@@ -764,8 +915,9 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn size_is_one_word() {
-        assert_eq!(std::mem::size_of::<Lock>(), 8);
+    fn size_is_six_words() {
+        // State, holder's acquire site, identity (id word, creation site, name).
+        assert_eq!(std::mem::size_of::<Lock>(), 48);
     }
 
     #[test]

@@ -2,8 +2,11 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::panic::Location;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::identity::{Identity, ObjectKind};
 use crate::lock::Lock;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::thread::ident;
@@ -84,20 +87,53 @@ impl RLock {
     /// assert!(!lock.locked());
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn new() -> Self {
         RLock {
-            lock: Lock::new(),
+            lock: Lock::with_identity(Identity::new(ObjectKind::RLock, Location::caller()), ()),
             count: AtomicUsize::new(0),
         }
     }
 
     /// Creates an unlocked re-entrant lock (loom build: loom's atomics are not `const`).
     #[cfg(loom)]
+    #[track_caller]
     pub fn new() -> Self {
         RLock {
-            lock: Lock::new(),
+            lock: Lock::with_identity(Identity::new(ObjectKind::RLock, Location::caller()), ()),
             count: AtomicUsize::new(0),
         }
+    }
+
+    /// Creates an unlocked re-entrant lock with a name for [thread dumps](crate::diagnostics)
+    /// and deadlock reports (an unnamed one is shown by its creation site).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = threadkit::RLock::named("cache");
+    /// assert_eq!(cache.name(), Some("cache"));
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<Arc<str>>) -> Self {
+        RLock {
+            lock: Lock::with_identity(
+                Identity::named(ObjectKind::RLock, name, Location::caller()),
+                (),
+            ),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    /// The name given with [`RLock::named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::RLock::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.lock.name()
     }
 
     /// Acquires the lock, blocking until no other thread owns it, and returns a guard that
@@ -122,11 +158,12 @@ impl RLock {
     /// assert!(!lock.locked());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire(&self) -> RLockGuard<'_> {
         if self.is_owned() {
             self.bump();
         } else {
-            self.lock.raw_acquire(None);
+            self.lock.raw_acquire_counted(None, Some(&self.count));
             self.count.store(1, Ordering::Relaxed);
         }
         self.guard()
@@ -151,6 +188,7 @@ impl RLock {
     /// });
     /// ```
     #[inline]
+    #[track_caller]
     pub fn try_acquire(&self) -> Option<RLockGuard<'_>> {
         if self.is_owned() {
             self.bump();
@@ -179,14 +217,9 @@ impl RLock {
     /// });
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
-        if self.is_owned() {
-            self.bump();
-            return Some(self.guard());
-        }
-        self.lock
-            .acquire_timeout(timeout)
-            .map(|g| self.first_level(g))
+        self.acquire_until(crate::wait::deadline_after(timeout))
     }
 
     /// Acquires the lock, waiting until `deadline` at the latest.
@@ -204,14 +237,24 @@ impl RLock {
     /// assert!(lock.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<RLockGuard<'_>> {
+        self.acquire_until(Some(deadline))
+    }
+
+    /// The timed acquire against one deadline (`None`: forever).
+    #[inline]
+    #[track_caller]
+    fn acquire_until(&self, deadline: Option<Instant>) -> Option<RLockGuard<'_>> {
         if self.is_owned() {
             self.bump();
             return Some(self.guard());
         }
-        self.lock
-            .acquire_deadline(deadline)
-            .map(|g| self.first_level(g))
+        if !self.lock.raw_acquire_counted(deadline, Some(&self.count)) {
+            return None;
+        }
+        self.count.store(1, Ordering::Relaxed);
+        Some(self.guard())
     }
 
     /// Releases one level held by the calling thread: Python's `rlock.release()`.
@@ -334,9 +377,10 @@ impl RLock {
 
     /// Acquires the lock (blocking) and sets the recursion count to `count` (Python's
     /// `_acquire_restore`). A `count` of 0 (nothing was released) does nothing.
+    #[track_caller]
     pub(crate) fn acquire_restore(&self, count: usize) {
         if count != 0 {
-            self.lock.raw_acquire(None);
+            self.lock.raw_acquire_counted(None, Some(&self.count));
             self.count.store(count, Ordering::Relaxed);
         }
     }

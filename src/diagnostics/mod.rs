@@ -1,0 +1,3 @@
+//! Diagnostics (stub).
+pub use crate::identity::{ObjectInfo, ObjectKind};
+pub use crate::wait::WaitKind;
