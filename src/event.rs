@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::identity::{Identity, ObjectKind};
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
-use crate::wait::{
-    self, FilterOp, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN,
-};
+use crate::wait::{self, FilterOp, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
 /// The flag is set.
 const SET: u8 = 1;

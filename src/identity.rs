@@ -136,12 +136,10 @@ impl Identity {
             return word & ID_MASK;
         }
         let fresh = NEXT_ID.fetch_add(1, Ordering::Relaxed) & ID_MASK;
-        match self.word.compare_exchange(
-            word,
-            word | fresh,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        ) {
+        match self
+            .word
+            .compare_exchange(word, word | fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
             Ok(_) => fresh,
             // Another thread assigned one first; that one stands (a counter value is wasted).
             Err(now) => now & ID_MASK,
@@ -151,11 +149,6 @@ impl Identity {
     /// The name given at construction, if any.
     pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_deref()
-    }
-
-    /// Where the object was created.
-    pub(crate) fn site(&self) -> &'static Location<'static> {
-        self.site
     }
 
     /// An owned description, for snapshots.

@@ -9,9 +9,9 @@ use std::sync::atomic::AtomicPtr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::identity::{Identity, ObjectKind};
 use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::thread::ident;
 use crate::wait::{
     self, Holder, ParkResult, Target, UnparkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN,
@@ -544,8 +544,10 @@ impl<T: ?Sized> Lock<T> {
     /// relaxed store, the only cost diagnostics add to the uncontended path.
     #[inline]
     fn note_acquired(&self, site: &'static Location<'static>) {
-        self.acquired_at
-            .store(site as *const Location<'static> as *mut _, Ordering::Relaxed);
+        self.acquired_at.store(
+            site as *const Location<'static> as *mut _,
+            Ordering::Relaxed,
+        );
     }
 
     /// The locked state word naming the calling thread as acquirer.

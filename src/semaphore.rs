@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::identity::{Identity, ObjectKind};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::wait::{
-    self, FilterOp, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN,
-};
+use crate::wait::{self, FilterOp, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
 /// At least one thread may be parked waiting for a permit (only while the value is zero).
 const PARKED: usize = 1;

@@ -37,11 +37,11 @@ mod model;
 pub(crate) mod profile;
 pub(crate) mod record;
 
-pub(crate) use record::{announce, Holder, Target};
 #[cfg(loom)]
 pub use model::hooks as loom_hooks;
 #[cfg(loom)]
 pub(crate) use model::SpinWait;
+pub(crate) use record::{announce, Holder, Target};
 
 /// What kind of blocking call a thread is in, as a thread dump shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

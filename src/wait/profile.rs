@@ -32,13 +32,11 @@ impl Counts {
     }
 }
 
-/// The counters: by object id, and by (object id, holder's acquire site).
+/// The counters: by object id, and by (object id, holder's acquire site, waiter's call site).
 #[derive(Default)]
 pub(crate) struct Table {
     pub(crate) objects: HashMap<u64, (ObjectInfo, Counts)>,
-    pub(crate) holders: HashMap<(u64, SiteKey), Counts>,
-    /// By (object id, waiter's call site).
-    pub(crate) waiters: HashMap<(u64, SiteKey), Counts>,
+    pub(crate) pairs: HashMap<(u64, Option<SiteKey>, SiteKey), Counts>,
 }
 
 /// A `Location` compared by value (file, line, column).
@@ -73,15 +71,8 @@ fn charge_slow(r: &Record) {
         .1
         .add(waited);
     table
-        .waiters
-        .entry((id, SiteKey(r.site)))
+        .pairs
+        .entry((id, r.holder_site.map(SiteKey), SiteKey(r.site)))
         .or_default()
         .add(waited);
-    if let Some(site) = r.holder_site {
-        table
-            .holders
-            .entry((id, SiteKey(site)))
-            .or_default()
-            .add(waited);
-    }
 }

@@ -1,0 +1,353 @@
+//! Diagnostics: the thread dump, the deadlock finder, the watchdog and the contention profile,
+//! each provoked for real. Every blocking step has a timeout, so a broken detector fails the
+//! test instead of hanging it. The tests share the process's wait-for graph, so they run one at
+//! a time (SERIAL).
+
+mod common;
+
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use threadkit::diagnostics::{self, Report, ThreadSnapshot, ThreadState, WaitKind};
+use threadkit::{Barrier, Builder, Condition, Event, Lock, RLock, Semaphore};
+
+static SERIAL: StdMutex<()> = StdMutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const T: Duration = Duration::from_secs(5);
+
+/// Polls the dump until `pred` holds for the thread named `name` (fails after 10 s).
+fn until_thread(name: &str, pred: impl Fn(&ThreadSnapshot) -> bool) -> ThreadSnapshot {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let dump = diagnostics::dump();
+        if let Some(t) = dump.threads.iter().find(|t| &*t.thread.name == name) {
+            if pred(t) {
+                return t.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "{name} never got there:\n{dump}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn blocked(t: &ThreadSnapshot) -> bool {
+    t.waiting.is_some()
+}
+
+fn site(file: &str, line: u32) -> String {
+    format!("{file}:{line}")
+}
+
+#[test]
+fn abba_is_one_cycle_with_names_and_four_sites_then_nothing() {
+    let _s = serial();
+    let accounts = Arc::new(Lock::named("accounts"));
+    let ledger = Arc::new(Lock::named("ledger"));
+    let both_hold = Arc::new(Barrier::new(3));
+    let lines = Arc::new(StdMutex::new([0u32; 4]));
+
+    let spawn = |name: &str, first: Arc<Lock>, second: Arc<Lock>, slot: usize| {
+        let (b, lines) = (Arc::clone(&both_hold), Arc::clone(&lines));
+        Builder::new()
+            .name(name)
+            .spawn(move || {
+                let (l1, g1) = (line!(), first.acquire());
+                lines.lock().unwrap()[slot] = l1;
+                b.wait_timeout(T).expect("barrier");
+                lines.lock().unwrap()[slot + 1] = line!() + 1;
+                let got = second.acquire_timeout(T);
+                drop(g1);
+                got.is_some()
+            })
+            .unwrap()
+    };
+    let alpha = spawn("alpha", Arc::clone(&accounts), Arc::clone(&ledger), 0);
+    let beta = spawn("beta", Arc::clone(&ledger), Arc::clone(&accounts), 2);
+    both_hold.wait_timeout(T).expect("barrier");
+    until_thread("alpha", |t| t.state == ThreadState::Blocked);
+    until_thread("beta", |t| t.state == ThreadState::Blocked);
+
+    let found = diagnostics::find_deadlocks();
+    assert_eq!(
+        found.len(),
+        1,
+        "{found:#?}\n{:#?}",
+        diagnostics::dump()
+            .threads
+            .iter()
+            .find(|t| &*t.thread.name == "alpha")
+    );
+    let cycle = &found[0];
+    let text = cycle.to_string();
+    let [a1, a2, b1, b2] = *lines.lock().unwrap();
+    let file = file!();
+    assert_eq!(cycle.links.len(), 2, "{text}");
+    for (name, waits_for, lock, wait_line, holder_line) in [
+        ("alpha", "beta", "ledger", a2, b1),
+        ("beta", "alpha", "accounts", b2, a1),
+    ] {
+        let l = cycle
+            .links
+            .iter()
+            .find(|l| &*l.thread.name == name)
+            .unwrap_or_else(|| panic!("{name} not in the cycle:\n{text}"));
+        assert_eq!(&*l.waits_for.name, waits_for, "{text}");
+        assert_eq!(l.kind, WaitKind::Lock);
+        let obj = l.object.as_ref().expect("a lock");
+        assert_eq!(obj.name.as_deref(), Some(lock));
+        assert_eq!(
+            (l.waiting_at.file(), l.waiting_at.line()),
+            (file, wait_line)
+        );
+        let held = l.held_since.expect("holder's site");
+        assert_eq!((held.file(), held.line()), (file, holder_line));
+        assert!(text.contains(&site(file, wait_line)), "{text}");
+        assert!(text.contains(&site(file, holder_line)), "{text}");
+        assert!(l.timeout_in.is_some());
+    }
+    assert!(
+        text.contains("\"alpha\"") && text.contains("\"beta\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("Lock \"accounts\"") && text.contains("Lock \"ledger\""),
+        "{text}"
+    );
+
+    // After the timeouts: no stale cycle.
+    let a = common::join_or_fail(alpha, "alpha");
+    let b = common::join_or_fail(beta, "beta");
+    assert!(
+        !(a && b),
+        "both cannot have got their second lock while the other held it"
+    );
+    assert!(diagnostics::find_deadlocks().is_empty());
+    let dump = diagnostics::dump();
+    assert!(
+        dump.threads
+            .iter()
+            .all(|t| &*t.thread.name != "alpha" && &*t.thread.name != "beta"),
+        "{dump}"
+    );
+}
+
+#[test]
+fn join_cycle_is_found_with_the_join_edge() {
+    let _s = serial();
+    let l = Arc::new(Lock::named("L"));
+    let l_held = Arc::new(Event::new());
+    // T2 waits for T1 to hold L, then waits (5 s) for L.
+    let t2 = {
+        let (l, held) = (Arc::clone(&l), Arc::clone(&l_held));
+        Builder::new()
+            .name("t2")
+            .spawn(move || {
+                assert!(held.wait_timeout(T));
+                l.acquire_timeout(T).is_some()
+            })
+            .unwrap()
+    };
+    let t2_thread = t2.thread().clone();
+    // T1 holds L and joins T2.
+    let t1 = {
+        let (l, held) = (Arc::clone(&l), Arc::clone(&l_held));
+        Builder::new()
+            .name("t1")
+            .spawn(move || {
+                let _g = l.acquire();
+                held.set();
+                t2_thread.join_timeout(T * 2).unwrap()
+            })
+            .unwrap()
+    };
+    until_thread("t1", |t| {
+        t.waiting.as_ref().is_some_and(|w| w.kind == WaitKind::Join)
+    });
+    until_thread("t2", |t| t.state == ThreadState::Blocked);
+    let found = diagnostics::find_deadlocks();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let text = found[0].to_string();
+    let join = found[0]
+        .links
+        .iter()
+        .find(|l| &*l.thread.name == "t1")
+        .expect("t1 in cycle");
+    assert_eq!(join.kind, WaitKind::Join, "{text}");
+    assert_eq!(&*join.waits_for.name, "t2");
+    assert!(join.object.is_none());
+    assert!(text.contains("waits to join \"t2\""), "{text}");
+    let lock = found[0]
+        .links
+        .iter()
+        .find(|l| &*l.thread.name == "t2")
+        .unwrap();
+    assert_eq!(&*lock.waits_for.name, "t1", "{text}");
+    // T2 times out on L and ends; T1's join returns.
+    assert!(!common::join_or_fail(t2, "t2"));
+    assert!(common::join_or_fail(t1, "t1"));
+    assert!(diagnostics::find_deadlocks().is_empty());
+}
+
+/// Times, ids and tids masked.
+fn mask(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '#' || (out.ends_with("tid ")) {
+            while chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+                chars.next();
+            }
+            out.push('N');
+        }
+    }
+    // Durations: "1.23s" -> "T".
+    let mut masked = String::new();
+    const SEP: [char; 6] = [' ', ',', ')', '(', '\n', ';'];
+    for word in out.split_inclusive(SEP) {
+        let (core, tail) = word.split_at(word.trim_end_matches(SEP).len());
+        let is_secs = core.ends_with('s')
+            && core[..core.len() - 1].parse::<f64>().is_ok()
+            && core.contains('.');
+        masked.push_str(if is_secs { "T" } else { core });
+        masked.push_str(tail);
+    }
+    // Call and creation sites: checked against line!() in the ABBA test; masked here.
+    let masked = masked.replace(&format!("{}:", file!()), "FILE:");
+    let mut out = String::new();
+    let mut rest = masked.as_str();
+    while let Some(i) = rest.find("FILE:") {
+        out.push_str(&rest[..i + 5]);
+        rest = rest[i + 5..].trim_start_matches(|c: char| c.is_ascii_digit());
+        out.push('L');
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn dump_shows_each_kind_of_wait_golden() {
+    let _s = serial();
+    let lock = Arc::new(Lock::named("accounts"));
+    let rlock = Arc::new(RLock::new());
+    let sem = Arc::new(Semaphore::named("pool", 0));
+    let event = Arc::new(Event::named("config-loaded"));
+    let barrier = Arc::new(Barrier::named("stage", 3));
+    let cond = Arc::new(Condition::named("not-empty"));
+    let release = Arc::new(Event::new());
+    let holder_has_it = Arc::new(Event::new());
+
+    let mut handles = Vec::new();
+    let spawn =
+        |name: &str, f: Box<dyn FnOnce() + Send>| Builder::new().name(name).spawn(f).unwrap();
+    {
+        let (lock, rlock, release, ready) = (
+            Arc::clone(&lock),
+            Arc::clone(&rlock),
+            Arc::clone(&release),
+            Arc::clone(&holder_has_it),
+        );
+        handles.push(spawn(
+            "holder",
+            Box::new(move || {
+                let _g = lock.acquire(); // HOLDER_LOCK
+                let _r1 = rlock.acquire(); // HOLDER_RLOCK
+                let _r2 = rlock.acquire();
+                ready.set();
+                assert!(release.wait_timeout(Duration::from_secs(20)));
+            }),
+        ));
+    }
+    assert!(holder_has_it.wait_timeout(T));
+    let lock2 = Arc::clone(&lock);
+    handles.push(spawn(
+        "locker",
+        Box::new(move || drop(lock2.acquire_timeout(Duration::from_secs(20)))),
+    ));
+    let r2 = Arc::clone(&rlock);
+    handles.push(spawn(
+        "rlocker",
+        Box::new(move || drop(r2.acquire_timeout(Duration::from_secs(20)))),
+    ));
+    let s2 = Arc::clone(&sem);
+    handles.push(spawn(
+        "sem",
+        Box::new(move || drop(s2.acquire_timeout(Duration::from_secs(20)))),
+    ));
+    let e2 = Arc::clone(&event);
+    handles.push(spawn(
+        "event",
+        Box::new(move || {
+            let _ = e2.wait_timeout(Duration::from_secs(20));
+        }),
+    ));
+    let b2 = Arc::clone(&barrier);
+    handles.push(spawn(
+        "barrier",
+        Box::new(move || {
+            let _ = b2.wait_timeout(Duration::from_secs(20));
+        }),
+    ));
+    let c2 = Arc::clone(&cond);
+    handles.push(spawn(
+        "cond",
+        Box::new(move || {
+            let mut g = c2.acquire();
+            let _ = c2.wait_timeout(&mut g, Duration::from_secs(20));
+        }),
+    ));
+    for name in ["locker", "rlocker", "sem", "event", "barrier", "cond"] {
+        until_thread(name, blocked);
+    }
+    let dump = diagnostics::dump();
+    let para = |name: &str| {
+        let t = dump
+            .threads
+            .iter()
+            .find(|t| &*t.thread.name == name)
+            .unwrap();
+        mask(&t.to_string())
+    };
+    let holder = para("holder");
+    let got: Vec<String> = ["locker", "rlocker", "sem", "event", "barrier", "cond"]
+        .iter()
+        .map(|n| para(n))
+        .collect();
+    release.set();
+    sem.release(1);
+    event.set();
+    barrier.abort();
+    {
+        let g = cond.acquire();
+        cond.notify_all(&g);
+    }
+    for h in handles {
+        common::join_or_fail(h, "waiter");
+    }
+    assert_eq!(format!("{holder}{}", got.join("")), GOLDEN);
+}
+
+/// The dump of each kind of wait, times, ids, tids and line numbers masked.
+const GOLDEN: &str = r#""holder" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
+    waiting to wait on Event@FILE:L #N at FILE:L
+    holding Lock "accounts" #N, acquired at FILE:L; 1 waiting, the longest for T
+    holding RLock@FILE:L #N (count 2), acquired at FILE:L; 1 waiting, the longest for T
+"locker" #N daemon [tid N] BLOCKED for T (timeout in T)
+    waiting to acquire Lock "accounts" #N (created at FILE:L) at FILE:L
+        held by "holder" #N, acquired at FILE:L
+"rlocker" #N daemon [tid N] BLOCKED for T (timeout in T)
+    waiting to acquire RLock@FILE:L #N at FILE:L
+        held by "holder" #N (count 2), acquired at FILE:L
+"sem" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
+    waiting to acquire Semaphore "pool" #N (created at FILE:L) at FILE:L (value 0)
+"event" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
+    waiting to wait on Event "config-loaded" #N (created at FILE:L) at FILE:L
+"barrier" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
+    waiting to wait on Barrier "stage" #N (created at FILE:L) at FILE:L (1 of 3 parties waiting)
+"cond" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
+    waiting to wait on Condition "not-empty" #N (created at FILE:L) at FILE:L
+"#;
