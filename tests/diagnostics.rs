@@ -351,3 +351,292 @@ const GOLDEN: &str = r#""holder" #N daemon [tid N] TIMED_WAITING for T (timeout 
 "cond" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting to wait on Condition "not-empty" #N (created at FILE:L) at FILE:L
 "#;
+
+/// Collects reports from the hook for the duration of a test.
+fn capture_reports() -> Arc<StdMutex<Vec<Report>>> {
+    let got = Arc::new(StdMutex::new(Vec::new()));
+    let sink = Arc::clone(&got);
+    diagnostics::set_report_hook(move |r: &Report| sink.lock().unwrap().push(r.clone()));
+    got
+}
+
+/// A holder keeps `lock` for `hold` while "waiter" waits for it, with a watchdog checking
+/// every 20 ms for deadlocks and for stalls over `threshold`. Returns the reports.
+fn contention_under_watchdog(hold: Duration, threshold: Duration) -> Vec<Report> {
+    let lock = Arc::new(Lock::named("busy"));
+    let got = capture_reports();
+    let dog = diagnostics::Watchdog::new()
+        .interval(Duration::from_millis(20))
+        .stall_threshold(threshold)
+        .dump_with_reports(false)
+        .start()
+        .unwrap();
+    let g = lock.acquire();
+    let l2 = Arc::clone(&lock);
+    let waiter = Builder::new()
+        .name("waiter")
+        .spawn(move || l2.acquire_timeout(T).is_some())
+        .unwrap();
+    until_thread("waiter", |t| t.state == ThreadState::Blocked);
+    let start = Instant::now();
+    // The holder keeps the lock `hold`: a deliberate critical section, not synchronization.
+    std::thread::sleep(hold);
+    assert!(diagnostics::find_deadlocks().is_empty());
+    drop(g);
+    assert!(common::join_or_fail(waiter, "waiter"));
+    // Let the watchdog run at least two more checks after the wait ended.
+    std::thread::sleep(Duration::from_millis(60));
+    dog.stop();
+    diagnostics::reset_report_hook();
+    assert!(start.elapsed() >= hold);
+    let reports = got.lock().unwrap().clone();
+    reports
+}
+
+#[test]
+fn plain_contention_is_not_a_deadlock_and_a_stall_only_below_the_threshold() {
+    let _s = serial();
+    let hold = Duration::from_millis(300);
+    // Threshold above the hold: nothing at all.
+    let quiet = contention_under_watchdog(hold, Duration::from_secs(3));
+    assert!(quiet.is_empty(), "{quiet:#?}");
+    // Threshold below it: exactly one stall (reported once per wait), no deadlock.
+    let loud = contention_under_watchdog(hold, Duration::from_millis(100));
+    assert!(
+        !loud.iter().any(|r| matches!(r, Report::Deadlock(_))),
+        "{loud:#?}"
+    );
+    let stalls: Vec<_> = loud
+        .iter()
+        .filter_map(|r| match r {
+            Report::Stall(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stalls.len(), 1, "{loud:#?}");
+    let s = stalls[0];
+    assert_eq!(&*s.thread.name, "waiter");
+    assert!(s.wait.waited >= Duration::from_millis(100));
+    let holder = s.wait.holder.as_ref().expect("holder");
+    assert!(holder.thread.name.starts_with("Dummy") || &*holder.thread.name == "MainThread");
+    let text = s.to_string();
+    assert!(
+        text.contains("Stall: \"waiter\"") && text.contains("Lock \"busy\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn lock_released_by_another_thread_leaves_no_stale_holder() {
+    let _s = serial();
+    let lock = Arc::new(Lock::named("handed"));
+    lock.acquire().forget();
+    // Another thread releases it (Python allows this).
+    let l2 = Arc::clone(&lock);
+    common::join_or_fail(
+        Builder::new()
+            .name("releaser")
+            .spawn(move || l2.release().unwrap())
+            .unwrap(),
+        "releaser",
+    );
+    // A third thread now takes it and holds it while "waiter" waits: the holder shown must be
+    // the third thread, never the first acquirer.
+    let taken = Arc::new(Event::new());
+    let done = Arc::new(Event::new());
+    let taker = {
+        let (l, taken, done) = (Arc::clone(&lock), Arc::clone(&taken), Arc::clone(&done));
+        Builder::new()
+            .name("taker")
+            .spawn(move || {
+                let _g = l.acquire();
+                taken.set();
+                assert!(done.wait_timeout(T));
+            })
+            .unwrap()
+    };
+    assert!(taken.wait_timeout(T));
+    let l3 = Arc::clone(&lock);
+    let waiter = Builder::new()
+        .name("waiter")
+        .spawn(move || l3.acquire_timeout(T).is_some())
+        .unwrap();
+    let w = until_thread("waiter", |t| t.state == ThreadState::Blocked);
+    let holder = w.waiting.unwrap().holder.expect("holder");
+    assert_eq!(&*holder.thread.name, "taker");
+    let dump = diagnostics::dump();
+    let me = dump
+        .threads
+        .iter()
+        .find(|t| t.thread.ident == threadkit::get_ident())
+        .unwrap();
+    assert!(me.holding.is_empty(), "{dump}");
+    done.set();
+    assert!(common::join_or_fail(waiter, "waiter"));
+    common::join_or_fail(taker, "taker");
+    // Released and never re-taken: nobody is shown holding it, nobody waiting.
+    let dump = diagnostics::dump();
+    assert!(
+        dump.threads
+            .iter()
+            .all(|t| t.holding.is_empty() && t.waiting.is_none()
+                || t.thread.name.starts_with("Dummy")),
+        "{dump}"
+    );
+}
+
+#[test]
+fn timed_out_wait_leaves_no_stale_record() {
+    let _s = serial();
+    let lock = Lock::named("never-free");
+    let sem = Semaphore::named("empty", 0);
+    let event = Event::named("never-set");
+    let _g = lock.acquire();
+    assert!(lock.acquire_timeout(Duration::from_millis(30)).is_none());
+    assert!(sem.acquire_timeout(Duration::from_millis(30)).is_none());
+    assert!(!event.wait_timeout(Duration::from_millis(30)));
+    // Registered (a test harness thread is foreign until it asks), so the dump lists it.
+    let me = threadkit::current_thread().ident().unwrap();
+    let dump = diagnostics::dump();
+    let t = dump.threads.iter().find(|t| t.thread.ident == me).unwrap();
+    assert!(t.waiting.is_none(), "{dump}");
+    assert_eq!(t.state, ThreadState::Runnable);
+    // And from another thread, after its timeout.
+    let h = Builder::new()
+        .name("timer-outer")
+        .spawn(|| {
+            let e = Event::new();
+            e.wait_timeout(Duration::from_millis(30))
+        })
+        .unwrap();
+    assert!(!common::join_or_fail(h, "timer-outer"));
+    let dump = diagnostics::dump();
+    assert!(
+        dump.threads
+            .iter()
+            .all(|t| &*t.thread.name != "timer-outer"),
+        "{dump}"
+    );
+}
+
+#[test]
+fn contention_profile_charges_the_holders_site_and_stays_zero_when_off() {
+    let _s = serial();
+    diagnostics::reset_contention_profile();
+    let run = |profiling: bool| -> (u32, diagnostics::ContentionProfile) {
+        diagnostics::set_contention_profiling(profiling);
+        let lock = Arc::new(Lock::named(if profiling { "hot-on" } else { "hot-off" }));
+        let holding = Arc::new(Barrier::new(2));
+        let (l, b) = (Arc::clone(&lock), Arc::clone(&holding));
+        let holder_line = Arc::new(StdMutex::new(0));
+        let hl = Arc::clone(&holder_line);
+        let holder = Builder::new()
+            .name("holder")
+            .spawn(move || {
+                let (line, g) = (line!(), l.acquire());
+                *hl.lock().unwrap() = line;
+                b.wait_timeout(T).unwrap();
+                // The critical section the waiter is charged to: held >= 50 ms.
+                std::thread::sleep(Duration::from_millis(60));
+                drop(g);
+            })
+            .unwrap();
+        holding.wait_timeout(T).unwrap();
+        let got = lock.acquire_timeout(T).is_some();
+        assert!(got);
+        common::join_or_fail(holder, "holder");
+        diagnostics::set_contention_profiling(false);
+        let line = *holder_line.lock().unwrap();
+        (line, diagnostics::contention_profile())
+    };
+    let (_, off) = run(false);
+    assert!(off.objects.is_empty(), "{off}");
+    let (line, on) = run(true);
+    let hot = on
+        .objects
+        .iter()
+        .find(|o| o.object.name.as_deref() == Some("hot-on"))
+        .unwrap_or_else(|| panic!("{on}"));
+    assert!(hot.stats.waits >= 1);
+    assert!(hot.stats.max >= Duration::from_millis(40), "{on}");
+    let top = &hot.holder_sites[0];
+    let site = top.site.expect("holder site");
+    assert_eq!((site.file(), site.line()), (file!(), line), "{on}");
+    assert!(top.stats.total >= Duration::from_millis(40));
+    let folded = on.folded();
+    let expect = format!("Lock \"hot-on\" #");
+    let line_text = folded
+        .lines()
+        .find(|l| l.starts_with(&expect))
+        .unwrap_or_else(|| panic!("{folded}"));
+    assert!(
+        line_text.contains(&format!(
+            ";held at {}:{line};waited at {}:",
+            file!(),
+            file!()
+        )),
+        "{line_text}"
+    );
+    let micros: u64 = line_text.rsplit_once(' ').unwrap().1.parse().unwrap();
+    assert!(micros >= 40_000, "{line_text}");
+    assert!(!on
+        .objects
+        .iter()
+        .any(|o| o.object.name.as_deref() == Some("hot-off")));
+    diagnostics::reset_contention_profile();
+}
+
+#[test]
+fn dump_taken_while_every_other_thread_is_blocked() {
+    let _s = serial();
+    let a = Arc::new(Lock::named("A"));
+    let b = Arc::new(Lock::named("B"));
+    let both = Arc::new(Barrier::new(2));
+    let spawn = |name: &str, first: Arc<Lock>, second: Arc<Lock>| {
+        let both = Arc::clone(&both);
+        Builder::new()
+            .name(name)
+            .spawn(move || {
+                let _g = first.acquire();
+                both.wait_timeout(T).unwrap();
+                second.acquire_timeout(T).is_some()
+            })
+            .unwrap()
+    };
+    let x = spawn("x", Arc::clone(&a), Arc::clone(&b));
+    let y = spawn("y", Arc::clone(&b), Arc::clone(&a));
+    until_thread("x", |t| t.state == ThreadState::Blocked);
+    until_thread("y", |t| t.state == ThreadState::Blocked);
+    // The dumper runs while x and y are deadlocked and this thread is blocked joining it.
+    let me = threadkit::get_ident();
+    let dumper = Builder::new()
+        .name("dumper")
+        .spawn(move || {
+            // Wait (bounded) until the test thread is blocked joining this one.
+            let deadline = Instant::now() + T;
+            loop {
+                let d = diagnostics::dump();
+                let joining = d.threads.iter().any(|t| {
+                    t.thread.ident == me
+                        && t.waiting.as_ref().is_some_and(|w| w.kind == WaitKind::Join)
+                });
+                if joining || Instant::now() > deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let start = Instant::now();
+            let d = diagnostics::dump();
+            (start.elapsed(), d)
+        })
+        .unwrap();
+    let (took, dump) = common::join_or_fail(dumper, "dumper");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(dump.deadlocks.len(), 1, "{dump}");
+    let mine = dump.threads.iter().find(|t| t.thread.ident == me).unwrap();
+    let w = mine.waiting.as_ref().expect("this thread is joining");
+    assert_eq!(w.kind, WaitKind::Join);
+    assert_eq!(&*w.joining.as_ref().unwrap().name, "dumper");
+    common::join_or_fail(x, "x");
+    common::join_or_fail(y, "y");
+}
