@@ -6,7 +6,6 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::atomic::AtomicPtr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::identity::{Identity, ObjectKind};
@@ -93,9 +92,9 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 ///
 /// # Size
 ///
-/// 48 bytes plus `T` (`Lock<()>` was 8 bytes before diagnostics): the state word, the holder's
+/// 40 bytes plus `T` (`Lock<()>` was 8 bytes before diagnostics): the state word, the holder's
 /// acquire site (one relaxed store on acquire), and the [identity](crate::diagnostics::ObjectInfo)
-/// (kind and lazily drawn id, creation site, optional name).
+/// (kind and lazily drawn id, creation site, a pointer to the optional name).
 ///
 /// # Memory ordering
 ///
@@ -176,7 +175,7 @@ impl Lock<()> {
     /// assert_eq!(Lock::new().name(), None);
     /// ```
     #[track_caller]
-    pub fn named(name: impl Into<Arc<str>>) -> Self {
+    pub fn named(name: impl Into<String>) -> Self {
         Lock::named_with_value(name, ())
     }
 
@@ -249,7 +248,7 @@ impl<T> Lock<T> {
     /// assert_eq!(*balance.acquire(), 0);
     /// ```
     #[track_caller]
-    pub fn named_with_value(name: impl Into<Arc<str>>, value: T) -> Self {
+    pub fn named_with_value(name: impl Into<String>, value: T) -> Self {
         Lock::with_identity(
             Identity::named(ObjectKind::Lock, name, Location::caller()),
             value,
@@ -917,9 +916,10 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn size_is_six_words() {
-        // State, holder's acquire site, identity (id word, creation site, name).
-        assert_eq!(std::mem::size_of::<Lock>(), 48);
+    fn size_is_five_words() {
+        // 8 bytes before diagnostics. State, holder's acquire site, identity (kind and id word,
+        // creation site, name pointer).
+        assert_eq!(std::mem::size_of::<Lock>(), 40);
     }
 
     #[test]

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::Location;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::identity::{Identity, ObjectKind};
@@ -43,7 +42,9 @@ use crate::thread::ident;
 ///
 /// # Size
 ///
-/// Two words: the [`Lock`] state word (which records the owner) and the recursion count.
+/// 48 bytes (16 before diagnostics): the [`Lock`] (40 bytes: the state word, which records the
+/// owner, the holder's acquire site and the identity that names the RLock in thread dumps) and
+/// the recursion count.
 ///
 /// # Memory ordering
 ///
@@ -115,7 +116,7 @@ impl RLock {
     /// assert_eq!(cache.name(), Some("cache"));
     /// ```
     #[track_caller]
-    pub fn named(name: impl Into<Arc<str>>) -> Self {
+    pub fn named(name: impl Into<String>) -> Self {
         RLock {
             lock: Lock::with_identity(
                 Identity::named(ObjectKind::RLock, name, Location::caller()),
@@ -559,8 +560,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn size_is_two_words() {
-        assert_eq!(std::mem::size_of::<RLock>(), 16);
+    fn size_is_a_lock_and_a_word() {
+        // 16 bytes before diagnostics: the inner Lock grew from 8 to 40.
+        assert_eq!(std::mem::size_of::<RLock>(), 48);
     }
 
     #[test]

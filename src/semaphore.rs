@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::identity::{Identity, ObjectKind};
@@ -54,7 +53,7 @@ impl RawSemaphore {
     }
 
     #[track_caller]
-    fn named(value: usize, kind: ObjectKind, name: Arc<str>) -> Self {
+    fn named(value: usize, kind: ObjectKind, name: String) -> Self {
         Self::with_identity(value, Identity::named(kind, name, Location::caller()))
     }
 
@@ -297,7 +296,9 @@ impl RawSemaphore {
 ///
 /// # Size
 ///
-/// One word (`usize`).
+/// 32 bytes (one word before diagnostics): the counter and the
+/// [identity](crate::diagnostics::ObjectInfo) that names it in thread dumps (kind and id,
+/// creation site, name pointer).
 ///
 /// # Memory ordering
 ///
@@ -385,7 +386,7 @@ impl Semaphore {
     /// assert_eq!(slots.name(), Some("db-connections"));
     /// ```
     #[track_caller]
-    pub fn named(name: impl Into<Arc<str>>, value: usize) -> Self {
+    pub fn named(name: impl Into<String>, value: usize) -> Self {
         Semaphore {
             raw: RawSemaphore::named(value, ObjectKind::Semaphore, name.into()),
         }
@@ -579,7 +580,7 @@ impl fmt::Debug for Semaphore {
 ///
 /// # Size
 ///
-/// Two words: the counter and the initial value.
+/// 40 bytes (two words before diagnostics): the counter, the initial value and the identity.
 ///
 /// # Memory ordering
 ///
@@ -659,7 +660,7 @@ impl BoundedSemaphore {
     /// assert_eq!(pool.name(), Some("pool"));
     /// ```
     #[track_caller]
-    pub fn named(name: impl Into<Arc<str>>, value: usize) -> Self {
+    pub fn named(name: impl Into<String>, value: usize) -> Self {
         BoundedSemaphore {
             raw: RawSemaphore::named(value, ObjectKind::BoundedSemaphore, name.into()),
             initial: value,
@@ -912,14 +913,9 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(
-            std::mem::size_of::<Semaphore>(),
-            std::mem::size_of::<usize>()
-        );
-        assert_eq!(
-            std::mem::size_of::<BoundedSemaphore>(),
-            2 * std::mem::size_of::<usize>()
-        );
+        // One and two words before diagnostics, plus the identity (24 bytes) now.
+        assert_eq!(std::mem::size_of::<Semaphore>(), 32);
+        assert_eq!(std::mem::size_of::<BoundedSemaphore>(), 40);
     }
 
     #[test]
