@@ -14,17 +14,38 @@ use std::time::Duration;
 use threadkit::diagnostics::Watchdog;
 use threadkit::{Barrier, Builder, Lock};
 
-fn transfer(name: &str, first: Arc<Lock>, second: Arc<Lock>, both: Arc<Barrier>) -> bool {
-    let _held = first.acquire();
-    println!("{name}: holding {}", first.name().unwrap_or("?"));
+/// Alpha's job: takes `accounts`, then `ledger`.
+fn transfer(accounts: &Lock, ledger: &Lock, both: &Barrier) -> bool {
+    let _accounts = accounts.acquire();
+    println!("alpha: holding accounts");
     both.wait().expect("both threads hold their first lock");
-    let got = second.acquire_timeout(Duration::from_secs(3));
+    let ledger = ledger.acquire_timeout(Duration::from_secs(3));
     println!(
-        "{name}: {} {}",
-        if got.is_some() { "got" } else { "gave up on" },
-        second.name().unwrap_or("?")
+        "alpha: ledger {}",
+        if ledger.is_some() {
+            "acquired"
+        } else {
+            "timed out"
+        }
     );
-    got.is_some()
+    ledger.is_some()
+}
+
+/// Beta's job: takes `ledger`, then `accounts`: the opposite order.
+fn audit(accounts: &Lock, ledger: &Lock, both: &Barrier) -> bool {
+    let _ledger = ledger.acquire();
+    println!("beta: holding ledger");
+    both.wait().expect("both threads hold their first lock");
+    let accounts = accounts.acquire_timeout(Duration::from_secs(3));
+    println!(
+        "beta: accounts {}",
+        if accounts.is_some() {
+            "acquired"
+        } else {
+            "timed out"
+        }
+    );
+    accounts.is_some()
 }
 
 fn main() {
@@ -42,18 +63,21 @@ fn main() {
         let (a, l, b) = (accounts.clone(), ledger.clone(), both.clone());
         Builder::new()
             .name("alpha")
-            .spawn(move || transfer("alpha", a, l, b))
+            .spawn(move || transfer(&a, &l, &b))
             .unwrap()
     };
     let beta = {
         let (a, l, b) = (accounts.clone(), ledger.clone(), both.clone());
         Builder::new()
             .name("beta")
-            .spawn(move || transfer("beta", l, a, b))
+            .spawn(move || audit(&a, &l, &b))
             .unwrap()
     };
     let a = alpha.join().unwrap();
     let b = beta.join().unwrap();
     watchdog.stop();
-    println!("done: alpha got ledger: {a}, beta got accounts: {b}");
+    // One of them may get its second lock once the other times out and releases; never both
+    // while the other held it.
+    assert!(!(a && b));
+    println!("done: the timeouts broke the deadlock");
 }

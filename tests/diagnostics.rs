@@ -50,23 +50,37 @@ fn abba_is_one_cycle_with_names_and_four_sites_then_nothing() {
     let both_hold = Arc::new(Barrier::new(3));
     let lines = Arc::new(StdMutex::new([0u32; 4]));
 
-    let spawn = |name: &str, first: Arc<Lock>, second: Arc<Lock>, slot: usize| {
+    // Two different bodies, so the four call sites differ.
+    let alpha = {
         let (b, lines) = (Arc::clone(&both_hold), Arc::clone(&lines));
+        let (accounts, ledger) = (Arc::clone(&accounts), Arc::clone(&ledger));
         Builder::new()
-            .name(name)
+            .name("alpha")
             .spawn(move || {
-                let (l1, g1) = (line!(), first.acquire());
-                lines.lock().unwrap()[slot] = l1;
+                let (l1, g1) = (line!(), accounts.acquire());
                 b.wait_timeout(T).expect("barrier");
-                lines.lock().unwrap()[slot + 1] = line!() + 1;
-                let got = second.acquire_timeout(T);
+                let (l2, got) = (line!(), ledger.acquire_timeout(T));
+                lines.lock().unwrap()[0..2].copy_from_slice(&[l1, l2]);
                 drop(g1);
                 got.is_some()
             })
             .unwrap()
     };
-    let alpha = spawn("alpha", Arc::clone(&accounts), Arc::clone(&ledger), 0);
-    let beta = spawn("beta", Arc::clone(&ledger), Arc::clone(&accounts), 2);
+    let beta = {
+        let (b, lines) = (Arc::clone(&both_hold), Arc::clone(&lines));
+        let (accounts, ledger) = (Arc::clone(&accounts), Arc::clone(&ledger));
+        Builder::new()
+            .name("beta")
+            .spawn(move || {
+                let (l1, g1) = (line!(), ledger.acquire());
+                b.wait_timeout(T).expect("barrier");
+                let (l2, got) = (line!(), accounts.acquire_timeout(T));
+                lines.lock().unwrap()[2..4].copy_from_slice(&[l1, l2]);
+                drop(g1);
+                got.is_some()
+            })
+            .unwrap()
+    };
     both_hold.wait_timeout(T).expect("barrier");
     until_thread("alpha", |t| t.state == ThreadState::Blocked);
     until_thread("beta", |t| t.state == ThreadState::Blocked);
@@ -83,7 +97,15 @@ fn abba_is_one_cycle_with_names_and_four_sites_then_nothing() {
     );
     let cycle = &found[0];
     let text = cycle.to_string();
+    // The threads record their lines as they leave; join them (the timeouts expire) first.
+    let a = common::join_or_fail(alpha, "alpha");
+    let b = common::join_or_fail(beta, "beta");
+    assert!(
+        !(a && b),
+        "both cannot have got their second lock while the other held it"
+    );
     let [a1, a2, b1, b2] = *lines.lock().unwrap();
+    assert!(a1 != b1 && a2 != b2 && a1 != a2, "four distinct sites");
     let file = file!();
     assert_eq!(cycle.links.len(), 2, "{text}");
     for (name, waits_for, lock, wait_line, holder_line) in [
@@ -119,12 +141,6 @@ fn abba_is_one_cycle_with_names_and_four_sites_then_nothing() {
     );
 
     // After the timeouts: no stale cycle.
-    let a = common::join_or_fail(alpha, "alpha");
-    let b = common::join_or_fail(beta, "beta");
-    assert!(
-        !(a && b),
-        "both cannot have got their second lock while the other held it"
-    );
     assert!(diagnostics::find_deadlocks().is_empty());
     let dump = diagnostics::dump();
     assert!(

@@ -69,6 +69,8 @@ mod deadlock;
 mod format;
 mod profile;
 mod report;
+#[cfg(all(feature = "signal", unix))]
+mod signal;
 mod snapshot;
 mod watchdog;
 
@@ -80,6 +82,8 @@ pub use profile::{
     ContentionProfile, ObjectContention, SiteStats, WaitStats,
 };
 pub use report::{default_report_hook, reset_report_hook, set_report_hook, Report, Stall};
+#[cfg(all(feature = "signal", unix))]
+pub use signal::{dump_on_signal, SignalDump};
 pub use snapshot::{
     HeldInfo, HolderInfo, ThreadDump, ThreadRef, ThreadSnapshot, ThreadState, WaitInfo,
 };
