@@ -69,7 +69,7 @@
 //!
 //! # Minimum Rust version
 //!
-//! 1.74, raised only in a minor release.
+//! 1.79 (`Location::caller()` in `const fn new()`, for diagnostics), raised only in a minor release.
 
 // Why each lint level: see Cargo.toml [lints]; unsafe is allowed only where speed needs it, each
 // block with a `// SAFETY:` comment (clippy::undocumented_unsafe_blocks is denied).

@@ -580,10 +580,10 @@ fn contention_profile_charges_the_holders_site_and_stays_zero_when_off() {
     assert_eq!((site.file(), site.line()), (file!(), line), "{on}");
     assert!(top.stats.total >= Duration::from_millis(40));
     let folded = on.folded();
-    let expect = format!("Lock \"hot-on\" #");
+    let expect = "Lock \"hot-on\" #";
     let line_text = folded
         .lines()
-        .find(|l| l.starts_with(&expect))
+        .find(|l| l.starts_with(expect))
         .unwrap_or_else(|| panic!("{folded}"));
     assert!(
         line_text.contains(&format!(

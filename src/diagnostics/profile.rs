@@ -150,9 +150,9 @@ pub fn contention_profile() -> ContentionProfile {
                     waiter.0,
                 ));
             }
-            holder_sites.sort_by(|a, b| b.stats.total.cmp(&a.stats.total));
-            waiter_sites.sort_by(|a, b| b.stats.total.cmp(&a.stats.total));
-            pairs.sort_by(|a, b| b.0.stats.total.cmp(&a.0.stats.total));
+            holder_sites.sort_by_key(|x| std::cmp::Reverse(x.stats.total));
+            waiter_sites.sort_by_key(|x| std::cmp::Reverse(x.stats.total));
+            pairs.sort_by_key(|x| std::cmp::Reverse(x.0.stats.total));
             ObjectContention {
                 object: info.clone(),
                 stats: WaitStats::from(counts),
@@ -162,7 +162,7 @@ pub fn contention_profile() -> ContentionProfile {
             }
         })
         .collect();
-    objects.sort_by(|a, b| b.stats.total.cmp(&a.stats.total));
+    objects.sort_by_key(|x| std::cmp::Reverse(x.stats.total));
     ContentionProfile { objects }
 }
 

@@ -48,6 +48,12 @@ pub(crate) struct Holder {
     pub(crate) count: *const AtomicUsize,
 }
 
+/// Reads an object's one-line status from a pointer into it.
+///
+/// # Safety
+/// The pointer must point to the live object the function was published with.
+pub(crate) type StatusFn = unsafe fn(*const ()) -> String;
+
 /// What a blocked thread waits on.
 #[derive(Clone, Copy)]
 pub(crate) enum Target {
@@ -56,7 +62,7 @@ pub(crate) enum Target {
         identity: *const Identity,
         holder: Option<Holder>,
         /// A one-line status of the object (semaphore value, event flag, barrier count...).
-        status: Option<(*const (), unsafe fn(*const ()) -> String)>,
+        status: Option<(*const (), StatusFn)>,
         /// For a Condition: its lock's identity.
         lock: Option<*const Identity>,
     },
@@ -282,10 +288,12 @@ impl Record {
     /// For a Condition: its lock's identity.
     pub(crate) fn condition_lock(&self) -> Option<&Identity> {
         match self.target {
-            // SAFETY: as for `identity`.
             Target::Object {
                 lock: Some(lock), ..
-            } => Some(unsafe { &*lock }),
+            } => {
+                // SAFETY: as for `identity`.
+                Some(unsafe { &*lock })
+            }
             _ => None,
         }
     }
