@@ -34,6 +34,9 @@ struct CurrentSlot(RefCell<Option<Thread>>);
 
 impl Drop for CurrentSlot {
     fn drop(&mut self) {
+        // If this thread is exiting the process, the exit sequence runs first, while
+        // `current_thread()` still answers with this thread (see `shutdown`).
+        super::before_thread_teardown();
         if let Some(thread) = self.0.get_mut() {
             if thread.inner.kind == Kind::Dummy {
                 thread.mark_stopped();
