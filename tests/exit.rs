@@ -291,6 +291,24 @@ const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
+        // The same for a worker that never used a `Local`.
+        name: "atexit_in_exiting_worker_without_locals",
+        child: || {
+            threadkit::register_atexit(|| println!("callback in {}", current_thread().name()))
+                .unwrap();
+            Builder::new()
+                .name("exiter")
+                .daemon(false)
+                .spawn(|| std::process::exit(7))
+                .unwrap();
+            Event::new().wait();
+        },
+        check: |out, _| {
+            expect_stdout(out, "callback in exiter\n")?;
+            expect_status(out, 7)
+        },
+    },
+    Scenario {
         // Issue 10, defect 7: a non-daemon thread joins the main thread (so the main thread is
         // in the exit sequence, waiting for it) and then calls `exit`: the process must end at
         // once. std parks that second `exit` for good and drops its status (only the first
@@ -317,6 +335,31 @@ const SCENARIOS: &[Scenario] = &[
             println!("main returns");
         },
         check: check_lost_exit,
+    },
+    Scenario {
+        // The reverse order: a worker exits first, and main returns while the worker's exit
+        // sequence waits for another non-daemon thread. std parks main's exit, which asks for
+        // nothing more: the worker still waits for the other thread, and its status stands.
+        name: "main_returns_while_worker_exits",
+        child: || {
+            let main_may_return = Arc::new(Event::new());
+            let m = Arc::clone(&main_may_return);
+            threadkit::register_atexit(move || {
+                println!("callback");
+                m.set();
+            })
+            .unwrap();
+            start_sleeper("other", false, 300, "other done");
+            Builder::new()
+                .daemon(false)
+                .spawn(|| std::process::exit(7))
+                .unwrap();
+            main_may_return.wait();
+        },
+        check: |out, _| {
+            expect_stdout(out, "callback\nother done\n")?;
+            expect_status(out, 7)
+        },
     },
     Scenario {
         // The same with an explicit `shutdown()` in main (std's exit guard is free then).
@@ -358,6 +401,23 @@ const SCENARIOS: &[Scenario] = &[
             )?;
             expect_stderr_contains(out, "Exception in thread bad drop:\npanicked at ")?;
             expect_stderr_contains(out, "Exception in thread bad drop 2:\npanicked at ")?;
+            expect_stderr_contains(out, "value panicked on drop\n")?;
+            expect_status(out, 0)
+        },
+    },
+    Scenario {
+        // The same for a thread threadkit did not start (its values drop in its thread-local
+        // teardown).
+        name: "local_drop_panics_in_foreign_thread",
+        child: || {
+            static BAD: Local<PanicsOnDrop> = Local::new();
+            threadkit::spawn(|| {}).join().unwrap();
+            std::thread::spawn(|| BAD.set(PanicsOnDrop)).join().unwrap();
+            println!("after join");
+        },
+        check: |out, _| {
+            expect_stdout(out, "after join\n")?;
+            expect_stderr_contains(out, "Exception in thread Dummy-")?;
             expect_stderr_contains(out, "value panicked on drop\n")?;
             expect_status(out, 0)
         },

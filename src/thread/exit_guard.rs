@@ -15,15 +15,16 @@
 
 use std::time::Duration;
 
-use super::handle::Thread;
+use super::handle::{Kind, Thread};
 use super::registry;
 
 /// The first and the longest pause between checks while waiting for a thread at exit.
 const FIRST_CHECK: Duration = Duration::from_millis(10);
 const LONGEST_CHECK: Duration = Duration::from_millis(500);
 
-/// Waits until `thread` has finished (`None`), or until a thread threadkit knows (other than the
-/// caller) is parked in `std::process::exit` (`Some` of it), whichever comes first.
+/// Waits until `thread` has finished (`None`), or until a thread threadkit knows (started by it,
+/// or that called `current_thread()`; other than the caller and the main thread) is parked in
+/// `std::process::exit` (`Some` of it), whichever comes first.
 pub(crate) fn join_unless_exit_requested(thread: &Thread) -> Option<Thread> {
     if !cfg!(target_os = "linux") {
         let _ = thread.join();
@@ -38,9 +39,13 @@ pub(crate) fn join_unless_exit_requested(thread: &Thread) -> Option<Thread> {
         }
         // Polling: std gives no notice of a parked exit, so the kernel is asked now and then,
         // less often the longer the wait (at most every 0.5 s).
+        //
+        // Not the main thread: it is parked there when it returns from `main` while another
+        // thread is exiting, which asks for nothing more than that exit does (the exit sequence,
+        // then the end of the process), so the exit sequence goes on.
         if let Some(parked) = registry::snapshot()
             .into_iter()
-            .find(|t| !t.is_current() && in_pause(t))
+            .find(|t| !t.is_current() && t.inner.kind != Kind::Main && in_pause(t))
         {
             return Some(parked);
         }

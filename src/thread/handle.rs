@@ -271,7 +271,10 @@ impl Thread {
                 // report without a futex wait and wake-up pair, the dearer part of a start.
                 let mut spin = crate::wait::SpinWait::new();
                 while !inner.started.is_set() && spin.spin() {}
-                inner.started.wait();
+                // Re-checked after every wake-up (the flag is never unset).
+                while !inner.started.is_set() {
+                    inner.started.wait();
+                }
                 Ok(())
             }
             Err(err) => {

@@ -12,40 +12,7 @@
 //! is left (threads started meanwhile are joined too). Daemon threads are not waited for; they
 //! stop when the process does.
 //!
-//! # The exiting thread's thread-locals
-//!
-//! The C library's `exit()` destroys the exiting thread's thread-locals *before* it runs the
-//! `atexit` handlers. So that the exit sequence runs as in CPython, with the exiting thread's
-//! state intact, threadkit's own thread-local destructors start the exit sequence themselves
-//! (before they drop anything) when they run because the process is exiting: in the main thread,
-//! and in a thread that is inside a threadkit target (a thread's function or a Timer's) when it
-//! calls `exit`. Guaranteed, for those two cases:
-//! - the exiting thread's [`Local`](crate::Local) values are intact while the callbacks run and
-//!   while the non-daemon threads are waited for, and are dropped after;
-//! - [`current_thread`](crate::current_thread) in a callback is the exiting thread.
-//!
-//! Not guaranteed: the state of *other* thread-locals (std's `thread_local!`, other crates') of
-//! the exiting thread, whose destructors may run before or after threadkit's (std does not
-//! specify the order); and for a thread threadkit did not start that calls `exit`, its `Local`
-//! values are dropped before the callbacks run and `current_thread()` there is a fresh
-//! `Dummy-N`.
-//!
-//! # Edge cases
-//!
-//! - `std::process::abort`, a fatal signal, or `libc::_exit` skip everything, as Python's
-//!   `os._exit` does.
-//! - `std::process::exit` called by a non-daemon thread: that thread runs the handlers and waits
-//!   for the *other* non-daemon threads (never for itself), then the process ends.
-//! - A thread that calls `std::process::exit` while the main thread is waiting in an explicit
-//!   [`shutdown`] call ends the process at once, with its status (the sequence runs only once).
-//! - A thread that calls `std::process::exit` while another thread is already *exiting* the
-//!   process (`main` has returned, or another thread called `exit`): std lets only the first
-//!   caller exit (rust-lang/rust#126600) and parks this one until the process ends, and the
-//!   status it passed is lost. On Linux threadkit notices such a parked thread, stops waiting for
-//!   threads, writes a line about it to standard error, and lets the process end at once, with
-//!   the first exit's status (for `main` returning normally, 0). To let such a thread choose the
-//!   status, call [`shutdown`] at the end of `main`: `main` then waits there, not inside `exit`.
-//! - Threads started after `shutdown` finished are not waited for.
+//! The exiting thread's thread-locals and the edge cases are documented on [`shutdown`].
 
 use std::sync::Once;
 
@@ -111,6 +78,44 @@ pub(crate) fn before_thread_teardown() {
 /// anything; later calls (including the one at exit) return at once. The calling thread never
 /// waits for itself.
 ///
+/// # The exiting thread's thread-locals
+///
+/// The C library's `exit()` destroys the exiting thread's thread-locals *before* it runs the
+/// `atexit` handlers. So that the exit sequence runs as in CPython, with the exiting thread's
+/// state intact, threadkit's own thread-local destructors start the exit sequence themselves
+/// (before they drop anything) when they run because the process is exiting: in the main thread,
+/// and in a thread that is inside a threadkit target (a thread's function or a Timer's) when it
+/// calls `exit`. Guaranteed, for those two cases:
+/// - the exiting thread's [`Local`](crate::Local) values are intact while the callbacks run and
+///   while the non-daemon threads are waited for, and are dropped after;
+/// - [`current_thread`](crate::current_thread) in a callback is the exiting thread.
+///
+/// Not guaranteed: the state of *other* thread-locals (std's `thread_local!`, other crates') of
+/// the exiting thread, whose destructors may run before or after threadkit's (std does not
+/// specify the order); and for a thread threadkit did not start that calls `exit`, its `Local`
+/// values are dropped before the callbacks run and `current_thread()` there is a fresh
+/// `Dummy-N`.
+///
+/// # Edge cases
+///
+/// - `std::process::abort`, a fatal signal, or `libc::_exit` skip everything, as Python's
+///   `os._exit` does.
+/// - `std::process::exit` called by a non-daemon thread: that thread runs the handlers and waits
+///   for the *other* non-daemon threads (never for itself), then the process ends.
+/// - A thread that calls `std::process::exit` while the main thread is waiting in an explicit
+///   `shutdown` call ends the process at once, with its status (the sequence runs only once).
+/// - A thread that calls `std::process::exit` while another thread is already *exiting* the
+///   process (`main` has returned, or another thread called `exit`): std lets only the first
+///   caller exit (rust-lang/rust#126600) and parks this one until the process ends, and the
+///   status it passed is lost. On Linux threadkit notices such a parked thread (one it started,
+///   or that called [`current_thread`](crate::current_thread)), stops waiting for threads, writes
+///   a line about it to standard error, and lets the process end at once, with the first exit's
+///   status (for `main` returning normally, 0). To let such a thread choose the status, call
+///   `shutdown` at the end of `main`: `main` then waits there, not inside `exit`. (The main
+///   thread returning from `main` while another thread exits is parked the same way; that asks
+///   for nothing more, so the exiting thread's exit sequence goes on waiting for threads.)
+/// - Threads started after `shutdown` finished are not waited for.
+///
 /// # Examples
 ///
 /// ```
@@ -162,7 +167,9 @@ fn run(exiting: bool) {
 /// Registers `callback` to run at exit before the non-daemon threads are joined (CPython's
 /// `threading._register_atexit`, which `concurrent.futures` uses to stop its workers).
 ///
-/// Callbacks run last-registered first, in the thread that exits.
+/// Callbacks run last-registered first, in the thread that exits, while that thread's
+/// [`Local`](crate::Local) values are intact and [`current_thread`](crate::current_thread) is that
+/// thread (for the main thread and threads threadkit started; see [`shutdown`]).
 ///
 /// # Errors
 ///
