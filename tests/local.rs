@@ -447,3 +447,25 @@ fn every_join_returns_after_the_threads_values_are_dropped() {
         );
     }
 }
+
+#[test]
+fn a_handle_is_finished_only_once_the_threads_values_are_dropped() {
+    // Issue 10, defect 3, through `JoinHandle::is_finished`: it says `join` would return at once,
+    // so it must not say so before the values are dropped. Witness: the drop count.
+    static VALUE: Local<SlowTracked> = Local::new();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = Arc::clone(&drops);
+    let handle = threadkit::spawn(move || VALUE.set(SlowTracked(d)));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // Polling the flag is the behaviour under test.
+    while !handle.is_finished() {
+        assert!(std::time::Instant::now() < deadline, "never finished");
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "finished before its value was dropped"
+    );
+    handle.join().unwrap();
+}
