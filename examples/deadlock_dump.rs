@@ -49,6 +49,8 @@ fn audit(accounts: &Lock, ledger: &Lock, both: &Barrier) -> bool {
 }
 
 fn main() {
+    // Record where each lock's holder acquired it (on by default only in debug builds).
+    threadkit::diagnostics::set_holder_sites(true);
     // Checks every 100 ms; reports each new cycle once, followed by a full dump.
     let watchdog = Watchdog::new()
         .interval(Duration::from_millis(100))

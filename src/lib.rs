@@ -57,6 +57,26 @@
 //! when `main` panics, or when any thread calls `std::process::exit` (see [`shutdown`] for the
 //! order and the edge cases). `std::process::abort` and fatal signals skip it, as `os._exit` does.
 //!
+//! # Debugging a hung program
+//!
+//! When a threaded program hangs, threadkit says why, in names: [`diagnostics::dump`] lists every
+//! thread with what it waits on (which Lock, Event, Condition, join...), who holds it and where
+//! they acquired it; [`diagnostics::find_deadlocks`] returns the cycles of threads blocked on each
+//! other; a [`diagnostics::Watchdog`] reports deadlocks and stalls as they happen. Name the
+//! objects you care about ([`Lock::named`], [`Event::named`], ...); unnamed ones are shown by their
+//! creation site. An ABBA deadlock, as the watchdog prints it:
+//!
+//! ```text
+//! threadkit: Deadlock (cycle of 2 threads):
+//!   "alpha" #2 waits to acquire Lock "ledger" #1 at examples/deadlock_dump.rs:22 (for 0.07s, timeout in 2.93s)
+//!       held by "beta" #3, acquired at examples/deadlock_dump.rs:36
+//!   "beta" #3 waits to acquire Lock "accounts" #2 at examples/deadlock_dump.rs:39 (for 0.04s, timeout in 2.93s)
+//!       held by "alpha" #2, acquired at examples/deadlock_dump.rs:19
+//! ```
+//!
+//! The [`diagnostics`] module has the whole chapter: the ways to get a dump (on demand, after a
+//! timeout, on `kill -QUIT`), the contention profile, what threadkit cannot see, and the costs.
+//!
 //! # Differences from Python, in general
 //!
 //! - What Python raises, threadkit returns as a `Result` (`RuntimeError` on a second `start()`

@@ -87,13 +87,14 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 ///
 /// [`Lock::named`] gives the lock a name for [thread dumps](crate::diagnostics) and deadlock
 /// reports; an unnamed lock is shown by its creation site (`Lock@src/bank.rs:42`). The lock
-/// also remembers where its holder acquired it, so a dump can say "held by alpha, acquired at
-/// src/bank.rs:88".
+/// also remembers where its holder acquired it (when
+/// [holder sites](crate::diagnostics::set_holder_sites) are on: debug builds, or on request), so a
+/// dump can say "held by alpha, acquired at src/bank.rs:88".
 ///
 /// # Size
 ///
 /// 40 bytes plus `T` (`Lock<()>` was 8 bytes before diagnostics): the state word, the holder's
-/// acquire site (one relaxed store on acquire), and the [identity](crate::diagnostics::ObjectInfo)
+/// acquire site (stored on acquire when holder sites are on), and the [identity](crate::diagnostics::ObjectInfo)
 /// (kind and lazily drawn id, creation site, a pointer to the optional name).
 ///
 /// # Memory ordering
@@ -539,14 +540,18 @@ impl<T: ?Sized> Lock<T> {
 
     // ----- internals -----
 
-    /// Records where the calling thread (which has just acquired the lock) acquired it: one
-    /// relaxed store, the only cost diagnostics add to the uncontended path.
+    /// Records where the calling thread (which has just acquired the lock) acquired it, if
+    /// holder sites are on (`diagnostics::set_holder_sites`; debug builds): a relaxed load of
+    /// the switch, and then a relaxed store, the only cost diagnostics add to the uncontended
+    /// path.
     #[inline]
     fn note_acquired(&self, site: &'static Location<'static>) {
-        self.acquired_at.store(
-            site as *const Location<'static> as *mut _,
-            Ordering::Relaxed,
-        );
+        if wait::record::HOLDER_SITES.load(Ordering::Relaxed) {
+            self.acquired_at.store(
+                site as *const Location<'static> as *mut _,
+                Ordering::Relaxed,
+            );
+        }
     }
 
     /// The locked state word naming the calling thread as acquirer.

@@ -349,7 +349,7 @@ fn dump_shows_each_kind_of_wait_golden() {
 
 /// The dump of each kind of wait, times, ids, tids and line numbers masked.
 const GOLDEN: &str = r#""holder" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
-    waiting to wait on Event@FILE:L #N at FILE:L
+    waiting on Event@FILE:L #N at FILE:L
     holding Lock "accounts" #N, acquired at FILE:L; 1 waiting, the longest for T
     holding RLock@FILE:L #N (count 2), acquired at FILE:L; 1 waiting, the longest for T
 "locker" #N daemon [tid N] BLOCKED for T (timeout in T)
@@ -361,11 +361,11 @@ const GOLDEN: &str = r#""holder" #N daemon [tid N] TIMED_WAITING for T (timeout 
 "sem" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting to acquire Semaphore "pool" #N (created at FILE:L) at FILE:L (value 0)
 "event" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
-    waiting to wait on Event "config-loaded" #N (created at FILE:L) at FILE:L
+    waiting on Event "config-loaded" #N (created at FILE:L) at FILE:L
 "barrier" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
-    waiting to wait on Barrier "stage" #N (created at FILE:L) at FILE:L (1 of 3 parties waiting)
+    waiting on Barrier "stage" #N (created at FILE:L) at FILE:L (1 of 3 parties waiting)
 "cond" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
-    waiting to wait on Condition "not-empty" #N (created at FILE:L) at FILE:L
+    waiting on Condition "not-empty" #N (created at FILE:L) at FILE:L
 "#;
 
 /// Collects reports from the hook for the duration of a test.
@@ -655,4 +655,63 @@ fn dump_taken_while_every_other_thread_is_blocked() {
     assert_eq!(&*w.joining.as_ref().unwrap().name, "dumper");
     common::join_or_fail(x, "x");
     common::join_or_fail(y, "y");
+}
+
+/// How long a dump of 1,000 blocked threads takes (a measurement, not a check: run with
+/// `cargo test --release --test diagnostics -- --ignored --nocapture dump_of_1000`).
+#[test]
+#[ignore]
+fn dump_of_1000_threads() {
+    let _s = serial();
+    let locks: Vec<Arc<Lock>> = (0..10)
+        .map(|i| Arc::new(Lock::named(format!("shard-{i}"))))
+        .collect();
+    let guards: Vec<_> = locks.iter().map(|l| l.acquire()).collect();
+    let mut handles = Vec::new();
+    for i in 0..1000 {
+        let l = Arc::clone(&locks[i % 10]);
+        handles.push(
+            Builder::new()
+                .name(format!("worker-{i}"))
+                .stack_size(64 * 1024)
+                .spawn(move || l.acquire_timeout(Duration::from_secs(60)).is_some())
+                .unwrap(),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while diagnostics::dump()
+        .threads
+        .iter()
+        .filter(|t| t.state == ThreadState::Blocked)
+        .count()
+        < 1000
+    {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut times = Vec::new();
+    let mut text_len = 0;
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let d = diagnostics::dump();
+        let taken = t0.elapsed();
+        let t1 = Instant::now();
+        text_len = d.to_string().len();
+        let formatted = t1.elapsed();
+        times.push((taken, formatted));
+        assert!(d.threads.len() >= 1000);
+    }
+    let t0 = Instant::now();
+    let found = diagnostics::find_deadlocks();
+    let finder = t0.elapsed();
+    assert!(found.is_empty());
+    println!("dump of 1,000 blocked threads (5 runs): snapshot, formatting ({text_len} bytes):");
+    for (taken, formatted) in &times {
+        println!("  {taken:?}, {formatted:?}");
+    }
+    println!("find_deadlocks with 1,000 blocked threads: {finder:?}");
+    drop(guards);
+    for h in handles {
+        assert!(common::join_or_fail(h, "worker"));
+    }
 }

@@ -81,7 +81,7 @@ impl fmt::Display for Deadlock {
         for l in &self.links {
             write!(f, "  \"{}\" #{} ", l.thread.name, l.thread.ident)?;
             match &l.object {
-                Some(o) => write!(f, "waits to {} {o}", l.kind.verb())?,
+                Some(o) => write!(f, "waits {} {o}", l.kind.phrase())?,
                 None => write!(
                     f,
                     "waits to join \"{}\" #{}",

@@ -86,7 +86,7 @@ impl fmt::Display for WaitInfo {
         match (&self.object, &self.joining) {
             (_, Some(t)) => write!(f, "    waiting to join \"{}\" #{} at {at}", t.name, t.ident)?,
             (Some(o), None) => {
-                write!(f, "    waiting to {} {o}", self.kind.verb())?;
+                write!(f, "    waiting {} {o}", self.kind.phrase())?;
                 if o.name.is_some() {
                     write!(f, " (created at {})", site(o.created_at))?;
                 }

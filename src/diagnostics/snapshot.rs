@@ -86,7 +86,8 @@ pub struct WaitInfo {
     pub waited: Duration,
     /// Time left before the call times out; `None`: no timeout.
     pub timeout_in: Option<Duration>,
-    /// Identifies this wait: the same value in two dumps is one uninterrupted wait.
+    /// Identifies this wait among the thread's waits: the same thread with the same value in two
+    /// dumps is one uninterrupted wait.
     pub seq: u64,
 }
 

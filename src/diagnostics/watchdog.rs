@@ -169,7 +169,7 @@ impl Watchdog {
         let start = Instant::now();
         let mut next_dump = self.dump_after.map(|d| start + d);
         let mut reported_cycles: BTreeSet<BTreeSet<(u64, u64)>> = BTreeSet::new();
-        let mut reported_stalls: BTreeSet<u64> = BTreeSet::new();
+        let mut reported_stalls: BTreeSet<(u64, u64)> = BTreeSet::new();
         loop {
             let now = Instant::now();
             let mut wake = now + self.interval;
@@ -204,11 +204,12 @@ impl Watchdog {
             }
             if let Some(threshold) = self.stall_threshold {
                 let blocked = blocked_threads(Instant::now());
-                let live: BTreeSet<u64> = blocked.iter().map(|b| b.wait.seq).collect();
+                let live: BTreeSet<(u64, u64)> =
+                    blocked.iter().map(|b| (b.ident, b.wait.seq)).collect();
                 reported_stalls.retain(|s| live.contains(s));
                 let names = Names::load();
                 for mut b in blocked {
-                    if b.wait.waited >= threshold && reported_stalls.insert(b.wait.seq) {
+                    if b.wait.waited >= threshold && reported_stalls.insert((b.ident, b.wait.seq)) {
                         names.resolve(&mut b.wait);
                         emit(&Report::Stall(Stall {
                             thread: names.thread(b.ident),

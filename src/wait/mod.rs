@@ -74,18 +74,24 @@ pub enum WaitKind {
 }
 
 impl WaitKind {
-    /// What the thread is doing, as the dump prints it (`"acquire"`, `"wait on"`, `"join"` ...).
-    pub fn verb(self) -> &'static str {
+    /// How the dump says it, after "waiting": `"to acquire"`, `"on"`, `"to join"` ...
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::diagnostics::WaitKind;
+    /// assert_eq!(WaitKind::Lock.phrase(), "to acquire");
+    /// assert_eq!(WaitKind::Event.phrase(), "on");
+    /// ```
+    pub fn phrase(self) -> &'static str {
         match self {
-            WaitKind::Lock | WaitKind::RLock | WaitKind::Semaphore => "acquire",
-            WaitKind::ConditionReacquire => "re-acquire",
-            WaitKind::Event | WaitKind::Barrier | WaitKind::Condition | WaitKind::Timer => {
-                "wait on"
-            }
-            WaitKind::QueueGet => "get from",
-            WaitKind::QueuePut => "put into",
-            WaitKind::QueueJoin => "join",
-            WaitKind::Join => "join",
+            WaitKind::Lock | WaitKind::RLock | WaitKind::Semaphore => "to acquire",
+            WaitKind::ConditionReacquire => "to re-acquire",
+            WaitKind::Event | WaitKind::Barrier | WaitKind::Condition | WaitKind::Timer => "on",
+            WaitKind::QueueGet => "to get from",
+            WaitKind::QueuePut => "to put into",
+            WaitKind::QueueJoin => "for task_done on",
+            WaitKind::Join => "to join",
         }
     }
 }

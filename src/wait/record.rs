@@ -6,21 +6,22 @@
 //! [`Record`]: the kind of wait, the object (as raw pointers into the primitive), the call site
 //! of the blocking call, when it began and its deadline.
 //!
-//! Readers (`src/diagnostics`, the only one) go through [`for_each`], which calls them with the
-//! slot's mutex held. That mutex is what makes the raw pointers safe to follow: the waiting thread
-//! clears its record, under the same mutex, before its blocking call returns, and the object it
-//! waits on is borrowed for the whole call. So while a reader holds the mutex and sees a record,
-//! the object is alive. The mutex is held by the waiting thread only for the few instructions
-//! that set or clear the record, never while it sleeps, so a reader never waits on a user
-//! thread's progress.
+//! Readers (`src/diagnostics`, the only one) go through [`for_each`], which registers in the
+//! slot as a reader while it looks at the record (see [`Slot`]). That registration is what makes
+//! the raw pointers safe to follow: the waiting thread withdraws its record, and waits for the
+//! registered readers, before its blocking call returns, and the object it waits on is borrowed
+//! for the whole call. So while a reader is registered and sees a record, the object is alive.
+//! A waiting thread waits for readers only while withdrawing (microseconds, while a dump copies
+//! its record), never a reader for a waiting thread: a dump never blocks on a user's progress.
 //!
 //! Cost: only blocking calls publish; the uncontended paths of the primitives never come here.
-//! One record costs a thread-local lookup, one `Instant::now()` and two uncontended std mutex
-//! lock/unlock pairs, next to a park of several microseconds.
+//! One record costs a thread-local lookup, one `Instant::now()`, a few plain stores and one
+//! `SeqCst` store and load to withdraw it, next to a park of several microseconds.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
+use std::mem::MaybeUninit;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize as StdAtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -28,11 +29,12 @@ use super::WaitKind;
 use crate::identity::Identity;
 use crate::loom::sync::atomic::{AtomicU64 as StateWord, AtomicUsize};
 
-/// Counter that tells apart successive waits (revalidation of deadlock cycles).
-static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
-
 /// Every slot of a live thread.
 static SLOTS: Mutex<Vec<Arc<Slot>>> = Mutex::new(Vec::new());
+
+/// Whether Lock and RLock record where their holder acquired them (one relaxed store per
+/// acquire when on; one relaxed load of this flag when off). On by default in debug builds.
+pub(crate) static HOLDER_SITES: AtomicBool = AtomicBool::new(cfg!(debug_assertions));
 
 /// Whether waits are charged to the contention profile (see `src/diagnostics/profile.rs`).
 pub(crate) static PROFILING: AtomicBool = AtomicBool::new(false);
@@ -98,7 +100,8 @@ pub(crate) struct Record {
     pub(crate) site: &'static Location<'static>,
     pub(crate) since: Instant,
     pub(crate) deadline: Option<Instant>,
-    /// Unique per wait: the same `seq` in two snapshots means one uninterrupted wait.
+    /// Unique per wait of this thread: the same `(ident, seq)` in two snapshots means one
+    /// uninterrupted wait.
     pub(crate) seq: u64,
     /// For a lock-like target: where the holder had acquired it when this wait began (the
     /// critical section charged by the contention profile).
@@ -110,30 +113,102 @@ pub(crate) struct Record {
 unsafe impl Send for Record {}
 
 /// One thread's published state.
+///
+/// Written only by its thread, read by any. The record is valid while `present` is set; a
+/// reader registers in `readers` before looking at `present`, and the writer, after clearing
+/// `present`, waits for `readers` to drop to zero before its blocking call returns (or before it
+/// writes the next record). Both sides use `SeqCst` for the two flags (a Dekker pair): either the
+/// reader sees `present` cleared, or the writer sees the reader registered and waits for it. So
+/// a reader that sees `present` reads a complete record whose objects stay alive until it
+/// unregisters. Costs the writer one `SeqCst` store and one load per wait, no lock.
 pub(crate) struct Slot {
-    record: Mutex<Option<Record>>,
+    readers: StdAtomicUsize,
+    present: AtomicBool,
+    record: UnsafeCell<MaybeUninit<Record>>,
 }
 
-/// The calling thread's slot; it leaves the list when the thread exits.
-struct SlotHandle(Arc<Slot>);
+// SAFETY: `record` is written only by the slot's own thread while `present` is clear and no
+// reader is registered, and read by others only while registered with `present` set (see above).
+unsafe impl Sync for Slot {}
+// SAFETY: as for `Sync`; a `Record` is `Send`.
+unsafe impl Send for Slot {}
 
-impl Drop for SlotHandle {
+impl Slot {
+    /// Publishes `record` (the slot's own thread, with nothing published).
+    fn set(&self, record: Record) {
+        // SAFETY: only this thread writes, `present` is clear, and every reader that saw the
+        // previous record has unregistered (`clear` waited for that).
+        unsafe { (*self.record.get()).write(record) };
+        self.present.store(true, Ordering::SeqCst);
+    }
+
+    /// Withdraws the record and waits until no reader can still be looking at it.
+    fn clear(&self) {
+        self.present.store(false, Ordering::SeqCst);
+        let mut spins = 0u32;
+        while self.readers.load(Ordering::SeqCst) != 0 {
+            // A reader copies a few words and names; it is done within microseconds.
+            spins += 1;
+            if spins < 100 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Calls `f` with the record if one is published (any thread).
+    fn read(&self, f: &mut impl FnMut(&Record)) {
+        self.readers.fetch_add(1, Ordering::SeqCst);
+        if self.present.load(Ordering::SeqCst) {
+            // SAFETY: registered and `present` was set after the record was written: the writer
+            // neither rewrites nor withdraws it (its blocking call does not return) until we
+            // unregister.
+            f(unsafe { (*self.record.get()).assume_init_ref() });
+        }
+        self.readers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The calling thread's slot and per-thread counters; the slot leaves the list when the thread
+/// exits.
+struct Local {
+    slot: Arc<Slot>,
+    /// Whether an outer [`announce`] owns the record (nested parks leave it alone).
+    announced: Cell<bool>,
+    /// This thread's wait counter: `(ident, seq)` identifies a wait.
+    seq: Cell<u64>,
+    /// The kernel's thread id.
+    native_id: u64,
+}
+
+impl Drop for Local {
     fn drop(&mut self) {
+        // Cleared first: a wait still in progress during thread-local teardown can no longer
+        // clear its record through the thread-local, and must not leave it to readers.
+        self.slot.clear();
         let mut slots = lock(&SLOTS);
-        if let Some(i) = slots.iter().position(|s| Arc::ptr_eq(s, &self.0)) {
+        if let Some(i) = slots.iter().position(|s| Arc::ptr_eq(s, &self.slot)) {
             slots.swap_remove(i);
         }
     }
 }
 
 thread_local! {
-    static SLOT: SlotHandle = {
-        let slot = Arc::new(Slot { record: Mutex::new(None) });
+    static LOCAL: Local = {
+        let slot = Arc::new(Slot {
+            readers: StdAtomicUsize::new(0),
+            present: AtomicBool::new(false),
+            record: UnsafeCell::new(MaybeUninit::uninit()),
+        });
         lock(&SLOTS).push(Arc::clone(&slot));
-        SlotHandle(slot)
+        Local {
+            slot,
+            announced: Cell::new(false),
+            seq: Cell::new(0),
+            native_id: crate::thread::ident::native_id(),
+        }
     };
-    /// Whether an outer [`announce`] owns the record (nested parks leave it alone).
-    static ANNOUNCED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Std mutexes here are never poisoned in practice (nothing panics while holding them); ignore
@@ -144,7 +219,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Clears the calling thread's record when dropped (also on unwinding).
 pub(crate) struct Published {
-    slot: Option<Arc<Slot>>,
     announced: bool,
     record: Option<Record>,
 }
@@ -159,11 +233,14 @@ impl Published {
 
 impl Drop for Published {
     fn drop(&mut self) {
-        if let Some(slot) = &self.slot {
-            *lock(&slot.record) = None;
-            if self.announced {
-                let _ = ANNOUNCED.try_with(|a| a.set(false));
-            }
+        if self.record.is_some() {
+            let announced = self.announced;
+            let _ = LOCAL.try_with(|l| {
+                l.slot.clear();
+                if announced {
+                    l.announced.set(false);
+                }
+            });
         }
     }
 }
@@ -198,61 +275,44 @@ fn enter(
     deadline: Option<Instant>,
     announce: bool,
 ) -> Published {
-    let nothing = Published {
-        slot: None,
-        announced: false,
-        record: None,
-    };
-    if ANNOUNCED.try_with(Cell::get).unwrap_or(true) {
-        return nothing;
-    }
-    let Ok(slot) = SLOT.try_with(|s| Arc::clone(&s.0)) else {
-        return nothing;
-    };
-    let holder_site = match target {
-        Target::Object {
-            holder: Some(h), ..
-        } => {
-            // SAFETY: `h` points into an object the calling thread borrows for this wait.
-            let p = unsafe { (*h.acquired_at).load(Ordering::Relaxed) };
-            // SAFETY: only `&'static Location`s are ever stored there (or null).
-            unsafe { p.as_ref() }
+    let record = LOCAL.try_with(|l| {
+        if l.announced.get() {
+            return None;
         }
-        _ => None,
-    };
-    let record = Record {
-        ident: crate::thread::ident::current(),
-        native_id: native_id(),
-        kind,
-        target,
-        site,
-        since: Instant::now(),
-        deadline,
-        seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
-        holder_site,
-    };
-    *lock(&slot.record) = Some(record);
-    if announce {
-        ANNOUNCED.with(|a| a.set(true));
-    }
-    Published {
-        slot: Some(slot),
-        announced: announce,
-        record: Some(record),
-    }
-}
-
-/// The kernel's thread id of the caller (cached per thread).
-fn native_id() -> u64 {
-    thread_local!(static NATIVE: Cell<u64> = const { Cell::new(0) });
-    NATIVE
-        .try_with(|n| {
-            if n.get() == 0 {
-                n.set(crate::thread::ident::native_id());
+        let holder_site = match target {
+            Target::Object {
+                holder: Some(h), ..
+            } => {
+                // SAFETY: `h` points into an object the calling thread borrows for this wait.
+                let p = unsafe { (*h.acquired_at).load(Ordering::Relaxed) };
+                // SAFETY: only `&'static Location`s are ever stored there (or null).
+                unsafe { p.as_ref() }
             }
-            n.get()
-        })
-        .unwrap_or(0)
+            _ => None,
+        };
+        let seq = l.seq.get() + 1;
+        l.seq.set(seq);
+        let record = Record {
+            ident: crate::thread::ident::current(),
+            native_id: l.native_id,
+            kind,
+            target,
+            site,
+            since: Instant::now(),
+            deadline,
+            seq,
+            holder_site,
+        };
+        l.slot.set(record);
+        if announce {
+            l.announced.set(true);
+        }
+        Some(record)
+    });
+    Published {
+        announced: announce,
+        record: record.ok().flatten(),
+    }
 }
 
 /// Calls `f` with each published record, one slot at a time, with that slot's mutex held so
@@ -260,10 +320,7 @@ fn native_id() -> u64 {
 pub(crate) fn for_each(mut f: impl FnMut(&Record)) {
     let slots: Vec<Arc<Slot>> = lock(&SLOTS).clone();
     for slot in slots {
-        let guard = lock(&slot.record);
-        if let Some(record) = &*guard {
-            f(record);
-        }
+        slot.read(&mut f);
     }
 }
 
