@@ -153,6 +153,7 @@ pub(crate) struct Blocked {
 
 /// Copies every published record (one slot lock at a time; never a user's lock).
 pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
+    let clock = record::clock();
     let mut out = Vec::new();
     record::for_each(|r| {
         // Owner 0: a hand-off in progress (the new owner is about to write itself in).
@@ -186,7 +187,7 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
                 },
                 status: r.status(),
                 site: r.site,
-                waited: now.saturating_duration_since(r.since),
+                waited: clock.saturating_sub(r.since),
                 timeout_in: r.deadline.map(|d| d.saturating_duration_since(now)),
                 seq: r.seq,
             },

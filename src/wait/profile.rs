@@ -59,7 +59,7 @@ fn charge_slow(r: &Record) {
     let Some(identity) = r.identity() else {
         return;
     };
-    let waited = r.since.elapsed();
+    let waited = super::record::clock().saturating_sub(r.since);
     let info = identity.describe();
     let id = info.id;
     let mut table = TABLE.lock().unwrap_or_else(|e| e.into_inner());

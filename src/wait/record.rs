@@ -23,7 +23,7 @@ use std::mem::MaybeUninit;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize as StdAtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::WaitKind;
 use crate::identity::Identity;
@@ -98,7 +98,8 @@ pub(crate) struct Record {
     pub(crate) target: Target,
     /// The call site of the blocking call.
     pub(crate) site: &'static Location<'static>,
-    pub(crate) since: Instant,
+    /// When the wait began, on the [`clock`].
+    pub(crate) since: Duration,
     pub(crate) deadline: Option<Instant>,
     /// Unique per wait of this thread: the same `(ident, seq)` in two snapshots means one
     /// uninterrupted wait.
@@ -298,7 +299,7 @@ fn enter(
             kind,
             target,
             site,
-            since: Instant::now(),
+            since: clock(),
             deadline,
             seq,
             holder_site,
@@ -312,6 +313,27 @@ fn enter(
     Published {
         announced: announce,
         record: record.ok().flatten(),
+    }
+}
+
+/// The clock wait records are stamped with: Linux's `CLOCK_MONOTONIC_COARSE` (a few ns to read,
+/// ticking every few milliseconds, plenty for "blocked for 2.31s"), elsewhere `Instant`.
+pub(crate) fn clock() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC_COARSE exists on every
+        // Linux threadkit supports (2.6.32+) and the call cannot fail with valid arguments.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        ORIGIN.get_or_init(Instant::now).elapsed()
     }
 }
 
