@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,15 @@ fn until_thread(name: &str, pred: impl Fn(&ThreadSnapshot) -> bool) -> ThreadSna
     }
 }
 
+/// Spins (yielding) until `go` is set, for at most 10 s: alive, but blocked in nothing threadkit
+/// can see.
+fn stay_until(go: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !go.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+}
+
 fn blocked(t: &ThreadSnapshot) -> bool {
     t.waiting.is_some()
 }
@@ -50,9 +60,10 @@ fn abba_is_one_cycle_with_names_and_four_sites_then_nothing() {
     let both_hold = Arc::new(Barrier::new(3));
     let lines = Arc::new(StdMutex::new([0u32; 4]));
 
+    let go = Arc::new(AtomicBool::new(false));
     // Two different bodies, so the four call sites differ.
     let alpha = {
-        let (b, lines) = (Arc::clone(&both_hold), Arc::clone(&lines));
+        let (b, lines, go) = (Arc::clone(&both_hold), Arc::clone(&lines), Arc::clone(&go));
         let (accounts, ledger) = (Arc::clone(&accounts), Arc::clone(&ledger));
         Builder::new()
             .name("alpha")
@@ -62,12 +73,15 @@ fn abba_is_one_cycle_with_names_and_four_sites_then_nothing() {
                 let (l2, got) = (line!(), ledger.acquire_timeout(T));
                 lines.lock().unwrap()[0..2].copy_from_slice(&[l1, l2]);
                 drop(g1);
-                got.is_some()
+                drop(got);
+                // Stay alive, not blocked in threadkit, until the test has looked (bounded).
+                stay_until(&go);
+                true
             })
             .unwrap()
     };
     let beta = {
-        let (b, lines) = (Arc::clone(&both_hold), Arc::clone(&lines));
+        let (b, lines, go) = (Arc::clone(&both_hold), Arc::clone(&lines), Arc::clone(&go));
         let (accounts, ledger) = (Arc::clone(&accounts), Arc::clone(&ledger));
         Builder::new()
             .name("beta")
@@ -77,7 +91,10 @@ fn abba_is_one_cycle_with_names_and_four_sites_then_nothing() {
                 let (l2, got) = (line!(), accounts.acquire_timeout(T));
                 lines.lock().unwrap()[2..4].copy_from_slice(&[l1, l2]);
                 drop(g1);
-                got.is_some()
+                drop(got);
+                // Stay alive, not blocked in threadkit, until the test has looked (bounded).
+                stay_until(&go);
+                true
             })
             .unwrap()
     };
@@ -97,13 +114,14 @@ fn abba_is_one_cycle_with_names_and_four_sites_then_nothing() {
     );
     let cycle = &found[0];
     let text = cycle.to_string();
-    // The threads record their lines as they leave; join them (the timeouts expire) first.
-    let a = common::join_or_fail(alpha, "alpha");
-    let b = common::join_or_fail(beta, "beta");
-    assert!(
-        !(a && b),
-        "both cannot have got their second lock while the other held it"
-    );
+    // After the timeouts, with both threads still alive (not blocked in threadkit): no stale
+    // wait, no stale cycle.
+    until_thread("alpha", |t| t.waiting.is_none() && t.holding.is_empty());
+    until_thread("beta", |t| t.waiting.is_none() && t.holding.is_empty());
+    assert!(diagnostics::find_deadlocks().is_empty());
+    go.store(true, Ordering::SeqCst);
+    common::join_or_fail(alpha, "alpha");
+    common::join_or_fail(beta, "beta");
     let [a1, a2, b1, b2] = *lines.lock().unwrap();
     assert!(a1 != b1 && a2 != b2 && a1 != a2, "four distinct sites");
     let file = file!();
@@ -140,7 +158,6 @@ fn abba_is_one_cycle_with_names_and_four_sites_then_nothing() {
         "{text}"
     );
 
-    // After the timeouts: no stale cycle.
     assert!(diagnostics::find_deadlocks().is_empty());
     let dump = diagnostics::dump();
     assert!(
