@@ -34,16 +34,22 @@ pub(crate) use parking_lot_core::{
 
 #[cfg(loom)]
 mod model;
+// Under loom the diagnostics that read records (and the thread joins that announce) are
+// compiled out; the primitives still publish.
+#[cfg_attr(loom, allow(dead_code, unused_imports))]
 pub(crate) mod profile;
+#[cfg_attr(loom, allow(dead_code, unused_imports))]
 pub(crate) mod record;
 
 #[cfg(loom)]
 pub use model::hooks as loom_hooks;
 #[cfg(loom)]
 pub(crate) use model::SpinWait;
+#[cfg_attr(loom, allow(unused_imports))]
 pub(crate) use record::{announce, Holder, Target};
 
 /// What kind of blocking call a thread is in, as a thread dump shows it.
+#[cfg_attr(loom, allow(dead_code, unreachable_pub))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WaitKind {
@@ -73,6 +79,7 @@ pub enum WaitKind {
     Join,
 }
 
+#[cfg_attr(loom, allow(dead_code, unreachable_pub))]
 impl WaitKind {
     /// How the dump says it, after "waiting": `"to acquire"`, `"on"`, `"to join"` ...
     ///
