@@ -6,6 +6,8 @@
 //! *as* the Timer's thread. So 100,000 pending timers cost 100,000 small heap entries and a few
 //! OS threads, instead of CPython's 100,000 threads.
 
+#[cfg(test)]
+mod pool_tests;
 mod service;
 
 use std::fmt;
@@ -29,6 +31,8 @@ struct Entry {
     function: Lock<Option<Box<dyn FnOnce() + Send>>>,
     /// Whether the Timer sits in the service's heap (so a cancel leaves an entry to skip).
     scheduled: AtomicBool,
+    /// The service that runs it.
+    service: &'static service::Service,
 }
 
 /// A function that runs once, after a delay, unless cancelled first: Python's
@@ -97,11 +101,21 @@ impl Timer {
     /// assert!(!t.is_alive());
     /// ```
     pub fn new(interval: Duration, function: impl FnOnce() + Send + 'static) -> Timer {
+        Timer::on_service(service::service(), interval, Box::new(function))
+    }
+
+    /// A Timer run by `service` (the process's one, or a test's private one).
+    fn on_service(
+        service: &'static service::Service,
+        interval: Duration,
+        function: Box<dyn FnOnce() + Send>,
+    ) -> Timer {
         let entry = Arc::new(Entry {
             state: AtomicU8::new(WAITING),
             interval,
-            function: Lock::with_value(Some(Box::new(function))),
+            function: Lock::with_value(Some(function)),
             scheduled: AtomicBool::new(false),
+            service,
         });
         let scheduled = Arc::clone(&entry);
         let thread =
@@ -161,7 +175,7 @@ impl Timer {
             self.thread.mark_stopped();
         }
         if self.entry.scheduled.load(Ordering::Acquire) {
-            service::note_cancelled();
+            service::note_cancelled(self.entry.service);
         }
         true
     }

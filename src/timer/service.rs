@@ -38,6 +38,21 @@ const STALL: Duration = Duration::from_millis(2);
 /// How long a worker beyond the first waits for work before it exits.
 const IDLE_RETIRE: Duration = Duration::from_secs(10);
 
+/// The pool's timing: [`STALL`] and [`IDLE_RETIRE`] for the process's service; tests run private
+/// services with short ones.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Config {
+    pub(super) stall: Duration,
+    pub(super) idle_retire: Duration,
+}
+
+impl Config {
+    const DEFAULT: Config = Config {
+        stall: STALL,
+        idle_retire: IDLE_RETIRE,
+    };
+}
+
 /// A safety limit on the pool (each worker is an OS thread).
 const MAX_WORKERS: usize = 4096;
 
@@ -94,30 +109,76 @@ struct State {
     taken: u64,
     /// Whether the service thread is running.
     running: bool,
+    /// How many times an idle worker's wait for work timed out (for tests and diagnostics).
+    idle_timeouts: u64,
 }
 
-struct Service {
+/// A timer service: the process's one ([`service`]), or a private one in tests.
+pub(super) struct Service {
     state: Lock<State>,
     /// Wakes the service thread.
     wake: Parker,
+    config: Config,
+}
+
+impl Service {
+    fn new(config: Config) -> Service {
+        Service {
+            state: Lock::with_value(State {
+                heap: BinaryHeap::new(),
+                next_seq: 0,
+                cancelled: 0,
+                ready: VecDeque::new(),
+                idle: Vec::new(),
+                workers: 0,
+                taken: 0,
+                running: false,
+                idle_timeouts: 0,
+            }),
+            wake: Parker::new(),
+            config,
+        }
+    }
+
+    /// A private service with its own pool and timing, for tests (its threads live as long as
+    /// the test process).
+    #[cfg(test)]
+    pub(super) fn leak(config: Config) -> &'static Service {
+        Box::leak(Box::new(Service::new(config)))
+    }
+
+    /// What the pool looks like now (for tests).
+    #[cfg(test)]
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let st = self.state.acquire();
+        Snapshot {
+            workers: st.workers,
+            idle: st.idle.iter().map(|w| Arc::as_ptr(w) as usize).collect(),
+            ready: st.ready.len(),
+            idle_timeouts: st.idle_timeouts,
+        }
+    }
+}
+
+/// The pool's bookkeeping at one instant (for tests).
+#[cfg(test)]
+#[derive(Debug)]
+pub(super) struct Snapshot {
+    /// Workers counted (running or being spawned).
+    pub(super) workers: usize,
+    /// The idle list: one identity per entry.
+    pub(super) idle: Vec<usize>,
+    /// Due Timers waiting for a worker.
+    pub(super) ready: usize,
+    /// How many idle waits have timed out so far.
+    pub(super) idle_timeouts: u64,
 }
 
 static SERVICE: OnceLock<Service> = OnceLock::new();
 
-fn service() -> &'static Service {
-    SERVICE.get_or_init(|| Service {
-        state: Lock::with_value(State {
-            heap: BinaryHeap::new(),
-            next_seq: 0,
-            cancelled: 0,
-            ready: VecDeque::new(),
-            idle: Vec::new(),
-            workers: 0,
-            taken: 0,
-            running: false,
-        }),
-        wake: Parker::new(),
-    })
+/// The process's timer service.
+pub(super) fn service() -> &'static Service {
+    SERVICE.get_or_init(|| Service::new(Config::DEFAULT))
 }
 
 /// Schedules a started Timer (its record is registered and alive). Called by `Thread::start`.
@@ -131,7 +192,7 @@ pub(super) fn schedule(entry: Arc<Entry>, thread: &Thread) -> std::io::Result<()
         // Too far in the future to represent: it never fires, and stays alive until cancelled.
         return Ok(());
     };
-    let svc = service();
+    let svc = entry.service;
     let notify = {
         let mut st = svc.state.acquire();
         if !st.running {
@@ -157,8 +218,8 @@ pub(super) fn schedule(entry: Arc<Entry>, thread: &Thread) -> std::io::Result<()
 }
 
 /// Notes a cancelled entry still in the heap, compacting the heap when they dominate it.
-pub(super) fn note_cancelled() {
-    let mut st = service().state.acquire();
+pub(super) fn note_cancelled(svc: &Service) {
+    let mut st = svc.state.acquire();
     st.cancelled += 1;
     if st.cancelled >= COMPACT_MIN && st.cancelled * 2 > st.heap.len() {
         st.heap
@@ -215,7 +276,9 @@ fn run_service(svc: &'static Service) {
                 // worker has made progress for a while.
                 backlog = match backlog {
                     Some((since, taken)) if taken == st.taken => {
-                        if now.duration_since(since) >= STALL && st.workers < MAX_WORKERS {
+                        if now.duration_since(since) >= svc.config.stall
+                            && st.workers < MAX_WORKERS
+                        {
                             grow = true;
                             Some((now, taken))
                         } else {
@@ -236,8 +299,8 @@ fn run_service(svc: &'static Service) {
             }
             let top = st.heap.peek().map(|top| top.deadline);
             match (top, backlog) {
-                (Some(t), Some((since, _))) => Some(t.min(since + STALL)),
-                (None, Some((since, _))) => Some(since + STALL),
+                (Some(t), Some((since, _))) => Some(t.min(since + svc.config.stall)),
+                (None, Some((since, _))) => Some(since + svc.config.stall),
                 (t, None) => t,
             }
         };
@@ -277,12 +340,13 @@ fn run_worker(svc: &'static Service) {
             run_job(job, tid);
             continue;
         }
-        if me.wait(wait::deadline_after(IDLE_RETIRE)) {
+        if me.wait(wait::deadline_after(svc.config.idle_retire)) {
             continue;
         }
         // Idle for a long time: retire, unless this is the last worker or the service has just
         // handed us work (then we are no longer in the idle list and a notification is coming).
         let mut st = svc.state.acquire();
+        st.idle_timeouts += 1;
         if st.workers > 1 {
             if let Some(pos) = st.idle.iter().position(|w| Arc::ptr_eq(w, &me)) {
                 st.idle.remove(pos);
