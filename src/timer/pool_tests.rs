@@ -30,15 +30,18 @@ fn wait_for(svc: &Service, what: &str, cond: impl Fn(&Snapshot) -> bool) -> Snap
         if cond(&snap) {
             return snap;
         }
-        assert!(start.elapsed() < PATIENCE, "{what}: never happened: {snap:?}");
+        assert!(
+            start.elapsed() < PATIENCE,
+            "{what}: never happened: {snap:?}"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
-/// The idle-list invariant: every idle entry is a distinct worker, and there are no more idle
-/// workers than workers.
+/// The idle-list invariant: every idle entry is a distinct worker, no worker is both idle and
+/// handed a job, and there are no more idle workers than workers.
 fn assert_idle_list_sound(snap: &Snapshot) {
-    let distinct: HashSet<usize> = snap.idle.iter().copied().collect();
+    let distinct: HashSet<u64> = snap.idle.iter().copied().collect();
     assert_eq!(
         distinct.len(),
         snap.idle.len(),
@@ -47,6 +50,16 @@ fn assert_idle_list_sound(snap: &Snapshot) {
     assert!(
         snap.idle.len() <= snap.workers,
         "more idle entries than workers: {snap:?}"
+    );
+    let handed: HashSet<u64> = snap.handed.iter().copied().collect();
+    assert_eq!(
+        handed.len(),
+        snap.handed.len(),
+        "two jobs handed to one worker: {snap:?}"
+    );
+    assert!(
+        handed.is_disjoint(&distinct),
+        "a worker is idle with a job handed to it: {snap:?}"
     );
 }
 
@@ -72,7 +85,10 @@ fn short_retirement() -> Config {
 /// The last worker idles past its retirement timeout several times (it stays: the pool keeps
 /// one worker) and must still be in the idle list exactly once.
 #[test]
-#[cfg_attr(miri, ignore = "real-time idle timeouts: slow under Miri, and no UB question")]
+#[cfg_attr(
+    miri,
+    ignore = "real-time idle timeouts: slow under Miri, and no UB question"
+)]
 fn timer_pool_last_worker_is_idle_once_after_idling_past_retirement() {
     let svc = Service::leak(short_retirement());
     warm_up(svc);
@@ -86,7 +102,10 @@ fn timer_pool_last_worker_is_idle_once_after_idling_past_retirement() {
 /// later Timer has run must not deadlock: the pool grows (as a thread per Timer never blocks).
 /// Witness: the later Timer's message, received by the blocked function.
 #[test]
-#[cfg_attr(miri, ignore = "real-time idle timeouts: slow under Miri, and no UB question")]
+#[cfg_attr(
+    miri,
+    ignore = "real-time idle timeouts: slow under Miri, and no UB question"
+)]
 fn timer_blocked_function_does_not_hold_up_a_later_timer_after_an_idle_period() {
     let svc = Service::leak(short_retirement());
     warm_up(svc);
@@ -103,7 +122,9 @@ fn timer_blocked_function_does_not_hold_up_a_later_timer_after_an_idle_period() 
     });
     waiter.start().unwrap();
     setter.start().unwrap();
-    let got = got_rx.recv_timeout(PATIENCE).expect("the blocked function returned");
+    let got = got_rx
+        .recv_timeout(PATIENCE)
+        .expect("the blocked function returned");
     assert_eq!(
         got,
         Ok("from the later timer"),
@@ -169,10 +190,10 @@ fn timer_pool_hand_off_racing_idle_timeout_keeps_the_pool_sound() {
     assert_eq!(blocker.join_timeout(PATIENCE), Ok(true));
 }
 
-/// Rounds of the race test: `THREADKIT_POOL_ROUNDS` or 300.
+/// Rounds of the race test: `THREADKIT_POOL_ROUNDS` or 1,000.
 fn rounds() -> usize {
     std::env::var("THREADKIT_POOL_ROUNDS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(300)
+        .unwrap_or(1000)
 }

@@ -3,8 +3,8 @@
 //!
 //! - The service thread sleeps (through the wait layer, [`WaitKind::Timer`]) until the earliest
 //!   deadline, or until a newly scheduled timer becomes the earliest. At a deadline it pops every
-//!   due entry, claims it (`WAITING` → `FIRED`, so a racing `cancel()` loses), queues it for the
-//!   workers and wakes idle workers.
+//!   due entry, claims it (`WAITING` → `FIRED`, so a racing `cancel()` loses), queues it, and
+//!   hands queued jobs to idle workers (see "The hand-off" below).
 //! - A worker runs a function *as the Timer's thread* (`Thread::act_as` plus a fresh
 //!   `local::ThreadScope`), reports a panic to the excepthook with the Timer's thread, drops the
 //!   Timer's thread-local values, marks the Timer stopped (waking joiners), and takes the next job.
@@ -15,6 +15,23 @@
 //! - `cancel()` is lazy: the heap entry stays until its deadline (then it is skipped), but the
 //!   function is dropped and the Timer's record stopped at once. When more than half of a large
 //!   heap is cancelled entries, the heap is rebuilt without them, so cancel costs amortised O(1).
+//!
+//! # The hand-off
+//!
+//! Every decision about a worker is made under the service lock, from the lock-protected lists;
+//! a [`Parker`] wake-up is only a hint to look at them again, never a fact in itself.
+//! - A worker is in the idle list exactly while it waits for work with nothing handed to it. It
+//!   adds itself in one place (`run_worker`, after finding no work), and it is taken off in two:
+//!   by the service, which in the same critical section moves a job into `handed` under the
+//!   worker's id, or by the worker itself when it retires, which it may do only while it is still
+//!   listed. So a worker is listed at most once, and a hand-off and a retirement cannot both win:
+//!   whichever takes the lock first removes the entry, and the other sees that.
+//! - A worker that wakes (notified, timed out, or spuriously) takes its handed job if there is one,
+//!   even when its idle deadline has passed; otherwise it is still listed and decides by the
+//!   clock, not by how it woke, whether to retire. The last worker never retires and stays listed
+//!   once.
+//! - A job in `handed` belongs to one listed-then-woken worker, so the service counts only the
+//!   jobs left in `ready` as waiting for the pool to grow.
 //!
 //! Neither the service thread nor the workers are registered threads: `enumerate()` lists the
 //! Timers, not them. They never end, except retiring workers, and are abandoned at process exit
@@ -95,6 +112,14 @@ struct Job {
     thread: Thread,
 }
 
+/// A pool worker, as the service sees it.
+struct Worker {
+    /// Distinguishes workers in `State::handed`.
+    id: u64,
+    /// Notified when the service hands this worker a job: a hint to look at the lists.
+    parker: Parker,
+}
+
 struct State {
     heap: BinaryHeap<Item>,
     next_seq: u64,
@@ -102,9 +127,13 @@ struct State {
     cancelled: usize,
     /// Due Timers waiting for a worker.
     ready: VecDeque<Job>,
-    /// Workers waiting for work, most recently idle last.
-    idle: Vec<Arc<Parker>>,
+    /// Workers waiting for work with nothing handed to them, each once, most recently idle last.
+    idle: Vec<Arc<Worker>>,
+    /// Jobs handed to workers taken off `idle` (by worker id), until each worker takes its own.
+    handed: Vec<(u64, Job)>,
     workers: usize,
+    /// The next worker's id.
+    next_worker: u64,
     /// Jobs taken by workers so far: the service watches it for progress.
     taken: u64,
     /// Whether the service thread is running.
@@ -130,7 +159,9 @@ impl Service {
                 cancelled: 0,
                 ready: VecDeque::new(),
                 idle: Vec::new(),
+                handed: Vec::new(),
                 workers: 0,
+                next_worker: 0,
                 taken: 0,
                 running: false,
                 idle_timeouts: 0,
@@ -153,7 +184,8 @@ impl Service {
         let st = self.state.acquire();
         Snapshot {
             workers: st.workers,
-            idle: st.idle.iter().map(|w| Arc::as_ptr(w) as usize).collect(),
+            idle: st.idle.iter().map(|w| w.id).collect(),
+            handed: st.handed.iter().map(|(id, _)| *id).collect(),
             ready: st.ready.len(),
             idle_timeouts: st.idle_timeouts,
         }
@@ -166,8 +198,10 @@ impl Service {
 pub(super) struct Snapshot {
     /// Workers counted (running or being spawned).
     pub(super) workers: usize,
-    /// The idle list: one identity per entry.
-    pub(super) idle: Vec<usize>,
+    /// The idle list: one worker id per entry.
+    pub(super) idle: Vec<u64>,
+    /// The ids of workers with a job handed to them and not yet taken.
+    pub(super) handed: Vec<u64>,
     /// Due Timers waiting for a worker.
     pub(super) ready: usize,
     /// How many idle waits have timed out so far.
@@ -243,7 +277,7 @@ fn run_service(svc: &'static Service) {
     loop {
         let now = Instant::now();
         let mut wake = Vec::new();
-        let mut grow = false;
+        let mut grow = None;
         let next = {
             let mut st = svc.state.acquire();
             while st.heap.peek().is_some_and(|top| top.deadline <= now) {
@@ -262,24 +296,26 @@ fn run_service(svc: &'static Service) {
                     st.cancelled = st.cancelled.saturating_sub(1);
                 }
             }
-            while wake.len() < st.ready.len() {
-                match st.idle.pop() {
-                    Some(worker) => wake.push(worker),
-                    None => break,
-                }
+            // Hand each queued job to an idle worker, taking the worker off the idle list in the
+            // same step (see "The hand-off" in the module docs).
+            while !st.ready.is_empty() {
+                let Some(worker) = st.idle.pop() else { break };
+                let job = st.ready.pop_front().expect("checked non-empty");
+                st.handed.push((worker.id, job));
+                wake.push(worker);
             }
-            if st.ready.len() <= wake.len() {
-                // Nothing waits, or every waiting job has a worker on its way.
+            if st.ready.is_empty() {
+                // Nothing waits, or every due job belongs to a worker on its way.
                 backlog = None;
             } else {
                 // More work than idle workers: grow if there is no worker at all, or if no
                 // worker has made progress for a while.
+                let mut more = st.workers == 0;
                 backlog = match backlog {
                     Some((since, taken)) if taken == st.taken => {
-                        if now.duration_since(since) >= svc.config.stall
-                            && st.workers < MAX_WORKERS
+                        if now.duration_since(since) >= svc.config.stall && st.workers < MAX_WORKERS
                         {
-                            grow = true;
+                            more = true;
                             Some((now, taken))
                         } else {
                             Some((since, taken))
@@ -287,11 +323,16 @@ fn run_service(svc: &'static Service) {
                     }
                     _ => Some((now, st.taken)),
                 };
-                grow |= st.workers == 0;
-            }
-            if grow {
-                // Counted now so that a failed spawn is retried at the next stall only.
-                st.workers += 1;
+                if more {
+                    // Counted now so that a failed spawn is retried at the next stall only.
+                    st.workers += 1;
+                    let id = st.next_worker;
+                    st.next_worker += 1;
+                    grow = Some(Arc::new(Worker {
+                        id,
+                        parker: Parker::new(),
+                    }));
+                }
             }
             if st.heap.is_empty() && st.heap.capacity() > COMPACT_MIN {
                 // Give back the memory of a past burst of timers.
@@ -305,10 +346,10 @@ fn run_service(svc: &'static Service) {
             }
         };
         for worker in wake {
-            worker.notify();
+            worker.parker.notify();
         }
-        if grow {
-            if spawn_thread("threadkit-timer", move || run_worker(svc)).is_ok() {
+        if let Some(worker) = grow {
+            if spawn_thread("threadkit-timer", move || run_worker(svc, worker)).is_ok() {
                 // Look again at once: maybe more work is due.
                 continue;
             }
@@ -319,40 +360,52 @@ fn run_service(svc: &'static Service) {
     }
 }
 
-fn run_worker(svc: &'static Service) {
-    let me = Arc::new(Parker::new());
+/// A pool worker's life; see "The hand-off" in the module docs for the rules it keeps.
+fn run_worker(svc: &'static Service, me: Arc<Worker>) {
     let tid = ident::native_id();
+    let mut st = svc.state.acquire();
     loop {
-        let job = {
-            let mut st = svc.state.acquire();
-            match st.ready.pop_front() {
-                Some(job) => {
-                    st.taken += 1;
-                    Some(job)
-                }
-                None => {
-                    st.idle.push(Arc::clone(&me));
-                    None
-                }
-            }
+        // Work first: the job handed to this worker, else one from the queue.
+        let job = match st.handed.iter().position(|(id, _)| *id == me.id) {
+            Some(pos) => Some(st.handed.swap_remove(pos).1),
+            None => st.ready.pop_front(),
         };
         if let Some(job) = job {
+            st.taken += 1;
+            drop(st);
             run_job(job, tid);
+            st = svc.state.acquire();
             continue;
         }
-        if me.wait(wait::deadline_after(svc.config.idle_retire)) {
-            continue;
-        }
-        // Idle for a long time: retire, unless this is the last worker or the service has just
-        // handed us work (then we are no longer in the idle list and a notification is coming).
-        let mut st = svc.state.acquire();
-        st.idle_timeouts += 1;
-        if st.workers > 1 {
-            if let Some(pos) = st.idle.iter().position(|w| Arc::ptr_eq(w, &me)) {
+        // No work: become idle. The only place a worker lists itself, reached only while it is
+        // not listed (at its start, after a job, or after taking the job handed to it above).
+        debug_assert!(!st.idle.iter().any(|w| w.id == me.id));
+        st.idle.push(Arc::clone(&me));
+        let mut deadline = wait::deadline_after(svc.config.idle_retire);
+        loop {
+            drop(st);
+            me.parker.wait(deadline);
+            st = svc.state.acquire();
+            if st.handed.iter().any(|(id, _)| *id == me.id) {
+                // Handed a job (which wins over an idle timeout, whatever woke us): take it.
+                break;
+            }
+            // Nothing handed, so still listed: only a hand-off takes a worker off the list
+            // while it waits. Decide by the clock, not by how the wait ended.
+            let now = Instant::now();
+            if deadline.map_or(true, |d| now < d) {
+                continue;
+            }
+            st.idle_timeouts += 1;
+            if st.workers > 1 {
+                let pos = st.idle.iter().position(|w| w.id == me.id);
+                let pos = pos.expect("a waiting worker with nothing handed is listed");
                 st.idle.remove(pos);
                 st.workers -= 1;
                 return;
             }
+            // The last worker stays for the next Timer, listed once as it is.
+            deadline = wait::deadline_after(svc.config.idle_retire);
         }
     }
 }
@@ -410,6 +463,10 @@ impl Parker {
     }
 
     /// Waits until notified (returns `true`, consuming the notification) or until `deadline`.
+    ///
+    /// The result is a hint: `false` may also mean a spurious wake-up before `deadline`, and a
+    /// notification may be one its caller has already acted on. Callers decide from the state the
+    /// notification announces (under the service lock), never from this.
     fn wait(&self, deadline: Option<Instant>) -> bool {
         if self
             .state
