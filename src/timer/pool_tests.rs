@@ -61,6 +61,10 @@ fn assert_idle_list_sound(snap: &Snapshot) {
         handed.is_disjoint(&distinct),
         "a worker is idle with a job handed to it: {snap:?}"
     );
+    assert!(
+        snap.ready == 0 || snap.idle.is_empty(),
+        "a due job waits while a worker idles: {snap:?}"
+    );
 }
 
 /// Runs one Timer on `svc` and waits for it: the pool then has (at least) one worker.

@@ -3,7 +3,7 @@
 //!
 //! - The service thread sleeps (through the wait layer, [`WaitKind::Timer`]) until the earliest
 //!   deadline, or until a newly scheduled timer becomes the earliest. At a deadline it pops every
-//!   due entry, claims it (`WAITING` → `FIRED`, so a racing `cancel()` loses), queues it, and
+//!   due entry, claims it (`PENDING` → `FIRED`, so a racing `cancel()` loses), queues it, and
 //!   hands queued jobs to idle workers (see "The hand-off" below).
 //! - A worker runs a function *as the Timer's thread* (`Thread::act_as` plus a fresh
 //!   `local::ThreadScope`), reports a panic to the excepthook with the Timer's thread, drops the
@@ -42,7 +42,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{Entry, CANCELLED, FIRED, WAITING};
+use super::state::{FAILED, NEVER, PENDING};
+use super::Entry;
 use crate::local::ThreadScope;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::thread::ident;
@@ -215,23 +216,36 @@ pub(super) fn service() -> &'static Service {
     SERVICE.get_or_init(|| Service::new(Config::DEFAULT))
 }
 
-/// Schedules a started Timer (its record is registered and alive). Called by `Thread::start`.
+/// Schedules a started Timer (its record is registered and alive). Called by `Thread::start`,
+/// which finishes the record itself if this returns an error.
 pub(super) fn schedule(entry: Arc<Entry>, thread: &Thread) -> std::io::Result<()> {
-    if entry.state.load(Ordering::Acquire) != WAITING {
-        // Cancelled before start: Python's thread starts, skips the function and ends.
-        thread.mark_stopped();
-        return Ok(());
-    }
     let Some(deadline) = wait::deadline_after(entry.interval) else {
         // Too far in the future to represent: it never fires, and stays alive until cancelled.
+        if !entry.state.start(NEVER) {
+            // Cancelled before start: Python's thread starts, skips the function and ends.
+            thread.mark_stopped();
+        }
         return Ok(());
     };
     let svc = entry.service;
     let notify = {
         let mut st = svc.state.acquire();
         if !st.running {
-            spawn_thread("threadkit-timers", move || run_service(svc))?;
+            if let Err(err) = spawn_thread("threadkit-timers", move || run_service(svc)) {
+                drop(st);
+                if entry.state.start(FAILED) {
+                    drop(entry.function.acquire().take());
+                }
+                return Err(err);
+            }
             st.running = true;
+        }
+        // `PENDING` and the heap entry in one critical section: a `PENDING` Timer is in the heap.
+        if !entry.state.start(PENDING) {
+            drop(st);
+            // Cancelled before start: Python's thread starts, skips the function and ends.
+            thread.mark_stopped();
+            return Ok(());
         }
         let earliest = st.heap.peek().map_or(true, |top| deadline < top.deadline);
         let seq = st.next_seq;
@@ -242,7 +256,6 @@ pub(super) fn schedule(entry: Arc<Entry>, thread: &Thread) -> std::io::Result<()
             entry: Arc::clone(&entry),
             thread: thread.clone(),
         });
-        entry.scheduled.store(true, Ordering::Release);
         earliest
     };
     if notify {
@@ -251,15 +264,20 @@ pub(super) fn schedule(entry: Arc<Entry>, thread: &Thread) -> std::io::Result<()
     Ok(())
 }
 
-/// Notes a cancelled entry still in the heap, compacting the heap when they dominate it.
-pub(super) fn note_cancelled(svc: &Service) {
-    let mut st = svc.state.acquire();
+/// `cancel()` of a `PENDING` Timer: claims it under the service lock (so the service's own claim
+/// and the count of cancelled heap entries agree), compacting the heap when cancelled entries
+/// dominate it. `false`: the service fired it first.
+pub(super) fn cancel_pending(entry: &Entry) -> bool {
+    let mut st = entry.service.state.acquire();
+    if !entry.state.cancel_pending() {
+        return false;
+    }
     st.cancelled += 1;
     if st.cancelled >= COMPACT_MIN && st.cancelled * 2 > st.heap.len() {
-        st.heap
-            .retain(|item| item.entry.state.load(Ordering::Acquire) == WAITING);
+        st.heap.retain(|item| item.entry.state.is_pending());
         st.cancelled = 0;
     }
+    true
 }
 
 fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
@@ -282,17 +300,14 @@ fn run_service(svc: &'static Service) {
             let mut st = svc.state.acquire();
             while st.heap.peek().is_some_and(|top| top.deadline <= now) {
                 let item = st.heap.pop().expect("peeked");
-                if item
-                    .entry
-                    .state
-                    .compare_exchange(WAITING, FIRED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
+                if item.entry.state.fire() {
                     st.ready.push_back(Job {
                         entry: item.entry,
                         thread: item.thread,
                     });
                 } else {
+                    // Cancelled (counted by `cancel_pending`, under this lock).
+                    debug_assert!(st.cancelled > 0);
                     st.cancelled = st.cancelled.saturating_sub(1);
                 }
             }
@@ -304,6 +319,9 @@ fn run_service(svc: &'static Service) {
                 st.handed.push((worker.id, job));
                 wake.push(worker);
             }
+            // Workers list themselves only with `ready` empty, and the service empties `ready`
+            // into idle workers: no job waits while a worker idles.
+            debug_assert!(st.ready.is_empty() || st.idle.is_empty());
             if st.ready.is_empty() {
                 // Nothing waits, or every due job belongs to a worker on its way.
                 backlog = None;
@@ -503,12 +521,4 @@ impl Parker {
 #[cfg(all(test, not(loom)))]
 pub(super) fn heap_len() -> usize {
     service().state.acquire().heap.len()
-}
-
-/// Claims `entry` for cancellation.
-pub(super) fn claim_cancel(entry: &Entry) -> bool {
-    entry
-        .state
-        .compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
 }
