@@ -81,10 +81,7 @@ fn warm_up(svc: &'static Service) {
 }
 
 fn short_retirement() -> Config {
-    Config {
-        stall: Duration::from_millis(2),
-        idle_retire: Duration::from_millis(10),
-    }
+    Config::retiring_after(Duration::from_millis(10))
 }
 
 /// The last worker idles past its retirement timeout several times (it stays: the pool keeps
@@ -132,6 +129,127 @@ fn timer_blocked_function_does_not_hold_up_a_later_timer_after_an_idle_period() 
     assert_eq!(setter.join_timeout(PATIENCE), Ok(true));
 }
 
+/// Holds workers whose idle wait has just returned without a notification (a timeout), before
+/// they take the service lock, until opened; counts them.
+struct Gate {
+    state: std::sync::Mutex<(bool, usize)>,
+    changed: std::sync::Condvar,
+}
+
+impl Gate {
+    fn leak() -> &'static Gate {
+        Box::leak(Box::new(Gate {
+            state: std::sync::Mutex::new((false, 0)),
+            changed: std::sync::Condvar::new(),
+        }))
+    }
+
+    fn hold(&self, notified: bool) {
+        if notified {
+            return;
+        }
+        let mut st = self.state.lock().unwrap();
+        if st.0 {
+            return;
+        }
+        st.1 += 1;
+        self.changed.notify_all();
+        while !st.0 {
+            st = self.changed.wait(st).unwrap();
+        }
+    }
+
+    fn wait_held(&self, n: usize) {
+        let st = self.state.lock().unwrap();
+        let (st, timeout) = self
+            .changed
+            .wait_timeout_while(st, PATIENCE, |st| st.1 < n)
+            .unwrap();
+        assert!(!timeout.timed_out(), "only {} workers held", st.1);
+    }
+
+    fn open(&self) {
+        self.state.lock().unwrap().0 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// The race of an idle timeout with a hand-off, made deterministic: all workers of a pool of two
+/// (or more, if the pool grew further on a slow machine) time out and are held just after their
+/// wait returns, before they take the service lock; then the service hands a Timer to one of
+/// them, and only then do they go on. The one handed the Timer must run it (witness count) and
+/// stay listed once; the others retire.
+#[test]
+fn timer_pool_hand_off_landing_just_after_an_idle_timeout_lists_the_worker_once() {
+    let gate = Gate::leak();
+    let svc = Service::leak(Config {
+        idle_wait_returned: Some(Box::leak(Box::new(move |n| gate.hold(n)))),
+        ..Config::retiring_after(Duration::from_millis(50))
+    });
+    // Two workers: two Timers that block until both run (so the pool grew to two).
+    let running = Arc::new(AtomicUsize::new(0));
+    let mut releases = Vec::new();
+    let blockers: Vec<Timer> = (0..2)
+        .map(|_| {
+            let (release, released) = mpsc::channel::<()>();
+            releases.push(release);
+            let running = Arc::clone(&running);
+            timer(svc, Duration::ZERO, move || {
+                running.fetch_add(1, Ordering::SeqCst);
+                released.recv_timeout(PATIENCE).unwrap();
+            })
+        })
+        .collect();
+    for t in &blockers {
+        t.start().unwrap();
+    }
+    let start = Instant::now();
+    while running.load(Ordering::SeqCst) < 2 {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the pool never grew to two workers"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for release in releases {
+        release.send(()).unwrap();
+    }
+    for t in &blockers {
+        assert_eq!(t.join_timeout(PATIENCE), Ok(true));
+    }
+    // Every idle worker times out and is held before it takes the lock.
+    let workers = svc.snapshot().workers;
+    assert!(workers >= 2);
+    gate.wait_held(workers);
+    let snap = svc.snapshot();
+    assert_eq!(
+        (snap.workers, snap.idle.len()),
+        (workers, workers),
+        "{snap:?}"
+    );
+
+    // The service hands a Timer to one of them meanwhile.
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&ran);
+    let t = timer(svc, Duration::ZERO, move || {
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    t.start().unwrap();
+    wait_for(svc, "the hand-off", |s| {
+        s.idle.len() == workers - 1 && s.ready + s.handed.len() == 1
+    });
+    gate.open();
+    assert_eq!(t.join_timeout(PATIENCE), Ok(true));
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    // Settled: the others retired (one idle timeout each), and the one left has idled past
+    // retirement twice since (once only if it also counted the held timeout).
+    let snap = wait_for(svc, "the pool settles", |s| {
+        s.workers == 1 && s.idle_timeouts > workers as u64
+    });
+    assert_idle_list_sound(&snap);
+    assert_eq!(snap.idle.len(), 1, "{snap:?}");
+}
+
 /// Hand-offs racing idle timeouts: with a 1 ms retirement timeout, bursts of Timers arrive just
 /// as workers time out and retire. A blocked Timer holds one worker for the whole test, so no
 /// idle worker is ever the last one: a duplicate can only come from the race itself. Every Timer
@@ -141,7 +259,7 @@ fn timer_blocked_function_does_not_hold_up_a_later_timer_after_an_idle_period() 
 fn timer_pool_hand_off_racing_idle_timeout_keeps_the_pool_sound() {
     let svc = Service::leak(Config {
         stall: Duration::from_millis(1),
-        idle_retire: Duration::from_millis(1),
+        ..Config::retiring_after(Duration::from_millis(1))
     });
     let (release, blocked) = mpsc::channel::<()>();
     let blocker = timer(svc, Duration::ZERO, move || {

@@ -57,18 +57,33 @@ const STALL: Duration = Duration::from_millis(2);
 const IDLE_RETIRE: Duration = Duration::from_secs(10);
 
 /// The pool's timing: [`STALL`] and [`IDLE_RETIRE`] for the process's service; tests run private
-/// services with short ones.
-#[derive(Clone, Copy, Debug)]
+/// services with short ones, and can hold a worker where its idle wait has just ended.
+#[derive(Clone, Copy)]
 pub(super) struct Config {
     pub(super) stall: Duration,
     pub(super) idle_retire: Duration,
+    /// Called by a worker whose idle wait has just returned (with the wait's result), before it
+    /// takes the service lock: lets a test land a hand-off in exactly that window.
+    #[cfg(test)]
+    pub(super) idle_wait_returned: Option<&'static (dyn Fn(bool) + Sync)>,
 }
 
 impl Config {
     const DEFAULT: Config = Config {
         stall: STALL,
         idle_retire: IDLE_RETIRE,
+        #[cfg(test)]
+        idle_wait_returned: None,
     };
+
+    /// The default timing with a shorter retirement timeout (for tests).
+    #[cfg(test)]
+    pub(super) fn retiring_after(idle_retire: Duration) -> Config {
+        Config {
+            idle_retire,
+            ..Config::DEFAULT
+        }
+    }
 }
 
 /// A safety limit on the pool (each worker is an OS thread).
@@ -402,7 +417,11 @@ fn run_worker(svc: &'static Service, me: Arc<Worker>) {
         let mut deadline = wait::deadline_after(svc.config.idle_retire);
         loop {
             drop(st);
-            me.parker.wait(deadline);
+            let _notified = me.parker.wait(deadline);
+            #[cfg(test)]
+            if let Some(hook) = svc.config.idle_wait_returned {
+                hook(_notified);
+            }
             st = svc.state.acquire();
             if st.handed.iter().any(|(id, _)| *id == me.id) {
                 // Handed a job (which wins over an idle timeout, whatever woke us): take it.
