@@ -8,21 +8,26 @@
 //! cargo run --release -p threadkit-bench -- --python     # add the CPython column
 //! cargo run --release -p threadkit-bench -- lock queue   # only cases whose name contains a filter
 //! ```
+//!
+//! Each case runs in a child process under a watchdog (`watchdog.rs`): a case that stops making
+//! progress fails under its name and the run goes on; the exit status is then non-zero.
 
 mod cases;
 mod harness;
 mod pin;
 mod python;
 mod report;
+mod watchdog;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use harness::Mode;
 
 const USAGE: &str = "\
-usage: threadkit-bench [--quick | --smoke] [--python] [--list] [--out DIR] [FILTER...]
+usage: threadkit-bench [--quick | --smoke] [--python] [--list] [--out DIR] [--stall-timeout SECS]
+                       [--in-process] [FILTER...]
 
   (no flag)   full run: 9 trials per contender, full operation counts
   --quick     5 trials, a fifth of the counts (under 3 minutes on 2 cores)
@@ -30,13 +35,30 @@ usage: threadkit-bench [--quick | --smoke] [--python] [--list] [--out DIR] [FILT
   --python    also run python/bench.py (CPython threading/queue) and show its column
   --list      print the case names and exit
   --out DIR   where compare.csv and details.csv go (default: <workspace>/target/threadkit-bench)
-  FILTER      run only the cases whose name contains one of these strings";
+  --stall-timeout SECS
+              the watchdog: a case with no contender run finishing for SECS fails and is
+              killed (default 20 with --smoke, 120 otherwise)
+  --in-process
+              run the cases in this process, without the watchdog (for profilers: callgrind,
+              perf); a stuck case then hangs the run
+  --include-stuck-case
+              add a case that hangs on purpose (tests the watchdog)
+  FILTER      run only the cases whose name contains one of these strings
+
+Exit status: 0 when every case ran, 1 when a case failed (panicked, stuck) or the files could
+not be written, 2 for a usage error.";
+
+/// The flag that adds [`cases::stuck`], the watchdog's self-test.
+pub(crate) const STUCK_FLAG: &str = "--include-stuck-case";
 
 struct Options {
     mode: Mode,
     python: bool,
     list: bool,
     out: PathBuf,
+    stall: Option<Duration>,
+    in_process: bool,
+    include_stuck: bool,
     filters: Vec<String>,
 }
 
@@ -46,6 +68,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         python: false,
         list: false,
         out: default_out_dir(),
+        stall: None,
+        in_process: false,
+        include_stuck: false,
         filters: Vec::new(),
     };
     let mut args = args.iter();
@@ -56,6 +81,17 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--python" => opts.python = true,
             "--list" => opts.list = true,
             "--out" => opts.out = args.next().ok_or("--out needs a directory")?.into(),
+            "--stall-timeout" => {
+                let secs = args.next().ok_or("--stall-timeout needs seconds")?;
+                let secs: f64 = secs
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| *s > 0.0 && s.is_finite())
+                    .ok_or_else(|| format!("--stall-timeout {secs}: not a positive number"))?;
+                opts.stall = Some(Duration::from_secs_f64(secs));
+            }
+            "--in-process" => opts.in_process = true,
+            STUCK_FLAG => opts.include_stuck = true,
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
             filter => opts.filters.push(filter.to_owned()),
@@ -85,6 +121,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    if args.first().map(String::as_str) == Some(watchdog::CHILD_FLAG) {
+        return child_case(&args[1..]);
+    }
     let opts = match parse_args(&args) {
         Ok(opts) => opts,
         Err(e) => {
@@ -105,7 +144,7 @@ fn main() -> ExitCode {
     let selected = |name: &str| {
         opts.filters.is_empty() || opts.filters.iter().any(|f| name.contains(f.as_str()))
     };
-    let cases: Vec<_> = cases::all(opts.mode)
+    let cases: Vec<_> = cases::all(opts.mode, opts.include_stuck)
         .into_iter()
         .filter(|c| selected(&c.name))
         .collect();
@@ -121,15 +160,33 @@ fn main() -> ExitCode {
     let about = machine(opts.mode);
     println!("{about}");
 
+    let stall = opts.stall.unwrap_or(match opts.mode {
+        Mode::Smoke => Duration::from_secs(20),
+        Mode::Quick | Mode::Full => Duration::from_secs(120),
+    });
+    let child = watchdog::ChildCommand::this_binary(opts.mode, opts.include_stuck, stall);
     let started = Instant::now();
     let mut results = Vec::new();
     for case in &cases {
         eprint!("{:<30} ", case.name);
         let t = Instant::now();
-        let r = harness::run_case(case);
-        eprintln!("{:6.1} s", t.elapsed().as_secs_f64());
+        let r = if opts.in_process {
+            harness::run_case(case)
+        } else {
+            watchdog::run_isolated(case, &child)
+        };
+        eprint!("{:6.1} s", t.elapsed().as_secs_f64());
+        match &r.failed {
+            Some(why) => eprintln!("  FAILED: {why}"),
+            None => eprintln!(),
+        }
         results.push(r);
     }
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.failed.is_some())
+        .map(|r| r.name.as_str())
+        .collect();
 
     let python = if opts.python {
         match python::run(opts.mode, &opts.filters, &opts.out.join("python.csv")) {
@@ -148,9 +205,18 @@ fn main() -> ExitCode {
     let written = report::write_files(&opts.out, &results, &python)
         .and_then(|()| std::fs::write(opts.out.join("machine.txt"), &about));
     match written {
-        Ok(()) => {
+        Ok(()) if failed.is_empty() => {
             println!("wrote {}", opts.out.join("compare.csv").display());
             ExitCode::SUCCESS
+        }
+        Ok(()) => {
+            println!("wrote {}", opts.out.join("compare.csv").display());
+            eprintln!(
+                "threadkit-bench: {} case(s) failed: {}",
+                failed.len(),
+                failed.join(", ")
+            );
+            ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!(
@@ -160,6 +226,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--child-case MODE NAME [--include-stuck-case]`: run one case for the watchdog.
+fn child_case(args: &[String]) -> ExitCode {
+    let mode = match args.first().map(String::as_str) {
+        Some("full") => Mode::Full,
+        Some("quick") => Mode::Quick,
+        Some("smoke") => Mode::Smoke,
+        other => {
+            eprintln!(
+                "threadkit-bench: {}: bad mode {other:?}",
+                watchdog::CHILD_FLAG
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let name = args.get(1).map_or("", String::as_str);
+    let include_stuck = args.get(2).map(String::as_str) == Some(STUCK_FLAG);
+    pin::allowed_cpus();
+    let case = cases::all(mode, include_stuck)
+        .into_iter()
+        .find(|c| c.name == name);
+    watchdog::child_main(case, name)
 }
 
 /// The machine, toolchain and date, for the top of the table and BENCHMARKS.md.
@@ -210,5 +299,13 @@ mod tests {
         assert_eq!(parse_args(&[]).unwrap().mode, Mode::Full);
         assert!(parse_args(&args("--bogus")).is_err());
         assert!(parse_args(&args("--out")).is_err());
+        let o = parse_args(&args(
+            "--smoke --stall-timeout 2.5 --in-process --include-stuck-case",
+        ))
+        .unwrap();
+        assert_eq!(o.stall, Some(Duration::from_millis(2500)));
+        assert!(o.in_process && o.include_stuck);
+        assert!(parse_args(&args("--stall-timeout 0")).is_err());
+        assert!(parse_args(&args("--stall-timeout x")).is_err());
     }
 }

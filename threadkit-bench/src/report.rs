@@ -6,6 +6,9 @@
 //!   `threadkit_ns` and `ratio` are empty while the threadkit side is not written yet.
 //! * `details.csv`: every contender's median, min, max, trial count, operations per trial and,
 //!   for the timer case, peak RSS.
+//!
+//! A failed case (panicked, or stuck and killed by the watchdog) has no figures: it is in neither
+//! CSV; the table shows it as FAILED with the reason, and the run's exit status is non-zero.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -163,13 +166,13 @@ pub(crate) fn table(results: &[CaseResult], python: &[PyResult]) -> String {
     for r in results {
         let py_result = python.iter().find(|p| p.case == r.name);
         let py = py_result.map(|p| fmt_stats(&p.stats)).unwrap_or_default();
-        if let Some(why) = &r.skip {
-            let mut line = vec![
-                r.name.clone(),
-                "skipped".into(),
-                String::new(),
-                String::new(),
-            ];
+        let unfinished = match (&r.failed, &r.skip) {
+            (Some(why), _) => Some(("FAILED", why)),
+            (None, Some(why)) => Some(("skipped", why)),
+            (None, None) => None,
+        };
+        if let Some((what, why)) = unfinished {
+            let mut line = vec![r.name.clone(), what.into(), String::new(), String::new()];
             line.push(String::new());
             if show_python {
                 line.push(py);
@@ -271,6 +274,7 @@ mod tests {
                 ("parking_lot, 0.13", stats(10.0)),
             ],
             skip: None,
+            failed: None,
         }
     }
 
@@ -296,6 +300,20 @@ mod tests {
         let t = table(&[result("b", None)], &[]);
         assert!(t.contains(NOT_YET), "{t}");
         assert!(!t.contains("CPython"), "{t}");
+    }
+
+    #[test]
+    fn table_names_a_failed_case_and_why() {
+        let mut r = result("stuck_case", None);
+        r.peers.clear();
+        r.failed = Some("stuck: no progress for 20 s".into());
+        let t = table(&[r, result("a", Some(10.0))], &[]);
+        let line = t.lines().find(|l| l.starts_with("stuck_case")).unwrap();
+        assert!(
+            line.contains("FAILED") && line.contains("no progress"),
+            "{t}"
+        );
+        assert!(t.lines().any(|l| l.starts_with("a ")), "{t}");
     }
 
     #[test]
