@@ -60,14 +60,18 @@ def cpus_for(placement):
 
 
 def two_threads(placement, main_side, other_side):
-    """Runs other_side on a second thread and times main_side, both pinned per placement."""
+    """Runs main_side here and other_side on a second thread, both pinned per placement and
+    released together; the time is the threads' own, from the first start to the last end."""
     a, b = cpus_for(placement)
     start = threading.Barrier(2)
+    spans = []
 
     def other():
         os.sched_setaffinity(0, {b})  # pid 0: the calling thread only
         start.wait()
+        t0 = now()
         other_side()
+        spans.append((t0, now()))
 
     before = os.sched_getaffinity(0)
     t = threading.Thread(target=other)
@@ -77,30 +81,38 @@ def two_threads(placement, main_side, other_side):
         start.wait()
         t0 = now()
         main_side()
-        elapsed = now() - t0
+        spans.append((t0, now()))
     finally:
         os.sched_setaffinity(0, before)
     t.join()
-    return elapsed
+    return span(spans)
+
+
+def span(spans):
+    """From the first start to the last end of (start, end) pairs taken by the threads."""
+    return max(e for _, e in spans) - min(s for s, _ in spans)
 
 
 def contended(threads, n, body):
-    """`threads` threads each run body(n // threads), released together; wall time."""
+    """`threads` threads each run body(n // threads), released together; the time is the
+    workers' own, from the first one's start to the last one's end (the main thread may not run
+    again until they are done, so its clock would say nothing about when the work began)."""
     per_thread = n // threads
-    start = threading.Barrier(threads + 1)
+    start = threading.Barrier(threads)
+    spans = []
 
     def worker():
         start.wait()
+        t0 = now()
         body(per_thread)
+        spans.append((t0, now()))
 
     ts = [threading.Thread(target=worker) for _ in range(threads)]
     for t in ts:
         t.start()
-    start.wait()
-    t0 = now()
     for t in ts:
         t.join()
-    return now() - t0
+    return span(spans)
 
 
 # ----- cases: each takes n and returns elapsed ns for n operations -----------------------------------
