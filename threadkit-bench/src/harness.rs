@@ -262,6 +262,12 @@ impl Case {
         self.threadkit.iter().chain(&self.peers).collect()
     }
 
+    /// Drops the contenders whose label `keep` rejects (to profile one of them alone).
+    pub(crate) fn keep_contenders(&mut self, keep: impl Fn(&str) -> bool) {
+        self.threadkit = self.threadkit.take().filter(|c| keep(c.label));
+        self.peers.retain(|c| keep(c.label));
+    }
+
     /// The label of contender `contender` (in [`Case::contenders`] order).
     pub(crate) fn label(&self, contender: usize) -> &'static str {
         self.contenders().get(contender).map_or("?", |c| c.label)

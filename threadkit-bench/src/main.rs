@@ -41,6 +41,9 @@ usage: threadkit-bench [--quick | --smoke] [--python] [--list] [--out DIR] [--st
   --in-process
               run the cases in this process, without the watchdog (for profilers: callgrind,
               perf); a stuck case then hangs the run
+  --contender SUBSTR
+              with --in-process: run only the contenders whose label contains SUBSTR (to profile
+              one side: `valgrind --tool=callgrind ... --in-process --contender threadkit CASE`)
   --include-stuck-case
               add a case that hangs on purpose (tests the watchdog)
   FILTER      run only the cases whose name contains one of these strings
@@ -58,6 +61,7 @@ struct Options {
     out: PathBuf,
     stall: Option<Duration>,
     in_process: bool,
+    contender: Option<String>,
     include_stuck: bool,
     filters: Vec<String>,
 }
@@ -70,6 +74,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         out: default_out_dir(),
         stall: None,
         in_process: false,
+        contender: None,
         include_stuck: false,
         filters: Vec::new(),
     };
@@ -91,11 +96,17 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 opts.stall = Some(Duration::from_secs_f64(secs));
             }
             "--in-process" => opts.in_process = true,
+            "--contender" => {
+                opts.contender = Some(args.next().ok_or("--contender needs a label")?.clone());
+            }
             STUCK_FLAG => opts.include_stuck = true,
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
             filter => opts.filters.push(filter.to_owned()),
         }
+    }
+    if opts.contender.is_some() && !opts.in_process {
+        return Err("--contender needs --in-process".into());
     }
     Ok(opts)
 }
@@ -144,10 +155,15 @@ fn main() -> ExitCode {
     let selected = |name: &str| {
         opts.filters.is_empty() || opts.filters.iter().any(|f| name.contains(f.as_str()))
     };
-    let cases: Vec<_> = cases::all(opts.mode, opts.include_stuck)
+    let mut cases: Vec<_> = cases::all(opts.mode, opts.include_stuck)
         .into_iter()
         .filter(|c| selected(&c.name))
         .collect();
+    if let Some(only) = &opts.contender {
+        for case in &mut cases {
+            case.keep_contenders(|label| label.contains(only.as_str()));
+        }
+    }
     if opts.list {
         for c in &cases {
             println!("{}", c.name);
@@ -202,6 +218,8 @@ fn main() -> ExitCode {
 
     println!("\n{}", report::table(&results, &python));
     println!("total {:.1} s", started.elapsed().as_secs_f64());
+    let about = format!("{about}\nload after: {}", load_average());
+    println!("load after: {}", load_average());
     let written = report::write_files(&opts.out, &results, &python)
         .and_then(|()| std::fs::write(opts.out.join("machine.txt"), &about));
     match written {
@@ -272,13 +290,22 @@ fn machine(mode: Mode) -> String {
         })
         .unwrap_or_else(|| "?".into());
     format!(
-        "threadkit-bench ({} run)\ndate:    {}\nmachine: {cpu}; CPUs allowed: {:?}\nkernel:  {}\nrustc:   {}\npeers:   parking_lot 0.13, crossbeam-channel 0.5, thread_local 1.1, std",
+        "threadkit-bench ({} run)\ndate:    {}\nmachine: {cpu}; CPUs allowed: {:?}\nkernel:  {}\nrustc:   {}\npeers:   parking_lot 0.13, crossbeam-channel 0.5, thread_local 1.1, std\nload:    {} (1, 5, 15 min; other processes on these CPUs make every figure noisier)",
         mode.name(),
         run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         pin::allowed_cpus(),
         run("uname", &["-sr"]),
         run("rustc", &["--version"]),
+        load_average(),
     )
+}
+
+/// The 1, 5 and 15 minute load averages (Linux), or "?".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into())
 }
 
 #[cfg(test)]
@@ -307,5 +334,8 @@ mod tests {
         assert!(o.in_process && o.include_stuck);
         assert!(parse_args(&args("--stall-timeout 0")).is_err());
         assert!(parse_args(&args("--stall-timeout x")).is_err());
+        assert!(parse_args(&args("--contender tk")).is_err());
+        let o = parse_args(&args("--in-process --contender tk")).unwrap();
+        assert_eq!(o.contender.as_deref(), Some("tk"));
     }
 }
