@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::pin::{self, Placement};
 
 /// What one run of a contender measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Measured {
     /// Time spent on the `iters` operations (setup and teardown excluded where possible).
     pub(crate) elapsed: Duration,
@@ -21,6 +21,10 @@ pub(crate) struct Measured {
     pub(crate) peak_rss_kib: Option<u64>,
     /// 99th percentile of how late the timers fired, for the timer case.
     pub(crate) late_p99_ns: Option<u64>,
+    /// For [`contended`]: the sum of the workers' own times over the span they covered together.
+    /// 1.0 means they ran one after another (nothing contended); N means all N were inside
+    /// their timed loop for the whole span.
+    pub(crate) overlap: Option<f64>,
 }
 
 impl From<Duration> for Measured {
@@ -29,6 +33,7 @@ impl From<Duration> for Measured {
             elapsed,
             peak_rss_kib: None,
             late_p99_ns: None,
+            overlap: None,
         }
     }
 }
@@ -177,11 +182,23 @@ pub(crate) struct Stats {
     pub(crate) peak_rss_kib: Option<u64>,
     /// Median over the trials of the p99 timer lateness, where the case measures it.
     pub(crate) late_p99_ns: Option<u64>,
+    /// Median over the trials of [`Measured::overlap`], where the case measures it.
+    pub(crate) overlap: Option<f64>,
 }
 
 impl Stats {
     fn from_samples(ns: &mut [f64], rss: &mut [u64], late: &mut [u64]) -> Stats {
+        Stats::with_overlap(ns, rss, late, &mut [])
+    }
+
+    fn with_overlap(
+        ns: &mut [f64],
+        rss: &mut [u64],
+        late: &mut [u64],
+        overlap: &mut [f64],
+    ) -> Stats {
         ns.sort_by(f64::total_cmp);
+        overlap.sort_by(f64::total_cmp);
         Stats {
             median_ns: median(ns),
             min_ns: ns[0],
@@ -189,6 +206,7 @@ impl Stats {
             trials: ns.len(),
             peak_rss_kib: median_low(rss),
             late_p99_ns: median_low(late),
+            overlap: (!overlap.is_empty()).then(|| median(overlap)),
         }
     }
 }
@@ -313,6 +331,7 @@ pub(crate) struct Collector<'a> {
     ns: Vec<Vec<f64>>,
     rss: Vec<Vec<u64>>,
     late: Vec<Vec<u64>>,
+    overlap: Vec<Vec<f64>>,
 }
 
 impl<'a> Collector<'a> {
@@ -323,6 +342,7 @@ impl<'a> Collector<'a> {
             ns: vec![Vec::with_capacity(case.trials); n],
             rss: vec![Vec::new(); n],
             late: vec![Vec::new(); n],
+            overlap: vec![Vec::new(); n],
         }
     }
 
@@ -335,6 +355,7 @@ impl<'a> Collector<'a> {
         self.ns[i].push(m.elapsed.as_nanos() as f64 / self.case.iters as f64);
         self.rss[i].extend(m.peak_rss_kib);
         self.late[i].extend(m.late_p99_ns);
+        self.overlap[i].extend(m.overlap);
     }
 
     pub(crate) fn finish(mut self) -> CaseResult {
@@ -412,8 +433,10 @@ impl Span {
 
 /// Times `threads` threads that each call `op` `iters / threads` times, all released together by
 /// a barrier. The time is the workers' own: from the first worker's start (just after the
-/// barrier) to the last worker's end (thread start-up, exit and join are outside it).
-pub(crate) fn contended(threads: usize, iters: u64, op: impl Fn() + Sync) -> Duration {
+/// barrier) to the last worker's end (thread start-up, exit and join are outside it). Also
+/// reports how much the workers overlapped ([`Measured::overlap`]): on a busy machine they may
+/// run one after another, and then nothing was contended.
+pub(crate) fn contended(threads: usize, iters: u64, op: impl Fn() + Sync) -> Measured {
     let per_thread = iters / threads as u64;
     let start = Barrier::new(threads);
     thread::scope(|s| {
@@ -430,11 +453,16 @@ pub(crate) fn contended(threads: usize, iters: u64, op: impl Fn() + Sync) -> Dur
                 })
             })
             .collect();
-        Span::union(
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("benchmark thread panicked")),
-        )
+        let spans: Vec<Span> = workers
+            .into_iter()
+            .map(|w| w.join().expect("benchmark thread panicked"))
+            .collect();
+        let elapsed = Span::union(spans.iter().copied());
+        let busy: Duration = spans.iter().map(|s| s.end - s.start).sum();
+        Measured {
+            overlap: Some(busy.as_secs_f64() / elapsed.as_secs_f64().max(1e-12)),
+            ..Measured::from(elapsed)
+        }
     })
 }
 
@@ -556,7 +584,10 @@ mod tests {
     #[test]
     fn contended_and_two_threads_time_the_work() {
         let ms = Duration::from_millis;
-        assert!(contended(2, 4, || thread::sleep(ms(10))) >= ms(20));
+        let m = contended(2, 4, || thread::sleep(ms(10)));
+        assert!(m.elapsed >= ms(20), "{m:?}");
+        let overlap = m.overlap.unwrap();
+        assert!((1.0..=2.0 + 1e-9).contains(&overlap), "{m:?}");
         let d = two_threads(None, || thread::sleep(ms(5)), || thread::sleep(ms(20)));
         assert!(d >= ms(20), "{d:?}");
     }

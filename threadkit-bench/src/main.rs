@@ -17,6 +17,7 @@ mod harness;
 mod pin;
 mod python;
 mod report;
+mod stuck;
 mod watchdog;
 
 use std::path::{Path, PathBuf};
@@ -155,7 +156,7 @@ fn main() -> ExitCode {
     let selected = |name: &str| {
         opts.filters.is_empty() || opts.filters.iter().any(|f| name.contains(f.as_str()))
     };
-    let mut cases: Vec<_> = cases::all(opts.mode, opts.include_stuck)
+    let mut cases: Vec<_> = case_list(opts.mode, opts.include_stuck)
         .into_iter()
         .filter(|c| selected(&c.name))
         .collect();
@@ -246,6 +247,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Every case; with `include_stuck`, the watchdog's self-test case first.
+fn case_list(mode: Mode, include_stuck: bool) -> Vec<harness::Case> {
+    let mut all = cases::all(mode);
+    if include_stuck {
+        all.insert(0, stuck::case(mode));
+    }
+    all
+}
+
 /// `--child-case MODE NAME [--include-stuck-case]`: run one case for the watchdog.
 fn child_case(args: &[String]) -> ExitCode {
     let mode = match args.first().map(String::as_str) {
@@ -263,7 +273,7 @@ fn child_case(args: &[String]) -> ExitCode {
     let name = args.get(1).map_or("", String::as_str);
     let include_stuck = args.get(2).map(String::as_str) == Some(STUCK_FLAG);
     pin::allowed_cpus();
-    let case = cases::all(mode, include_stuck)
+    let case = case_list(mode, include_stuck)
         .into_iter()
         .find(|c| c.name == name);
     watchdog::child_main(case, name)

@@ -54,6 +54,9 @@ fn extras(note: &mut Vec<String>, who: &str, s: &Stats) {
     if let Some(ns) = s.late_p99_ns {
         note.push(format!("{who} p99 late {}", fmt_ns(ns as f64)));
     }
+    if let Some(o) = s.overlap {
+        note.push(format!("{who} threads overlapped {o:.1}×"));
+    }
 }
 
 /// One row of compare.csv.
@@ -110,14 +113,15 @@ pub(crate) fn compare_csv(results: &[CaseResult], python: &[PyResult]) -> String
 /// The contents of details.csv.
 pub(crate) fn details_csv(results: &[CaseResult], python: &[PyResult]) -> String {
     let mut out = String::from(
-        "case,contender,unit,iters,trials,median_ns,min_ns,max_ns,peak_rss_kib,late_p99_ns\n",
+        "case,contender,unit,iters,trials,median_ns,min_ns,max_ns,peak_rss_kib,late_p99_ns,overlap\n",
     );
     let mut line = |case: &str, who: &str, unit: &str, iters: u64, s: &Stats| {
         let rss = s.peak_rss_kib.map(|k| k.to_string()).unwrap_or_default();
         let late = s.late_p99_ns.map(|k| k.to_string()).unwrap_or_default();
+        let overlap = s.overlap.map(|o| format!("{o:.2}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{case},{},{unit},{iters},{},{:.3},{:.3},{:.3},{rss},{late}",
+            "{case},{},{unit},{iters},{},{:.3},{:.3},{:.3},{rss},{late},{overlap}",
             csv_field(who),
             s.trials,
             s.median_ns,
@@ -260,6 +264,7 @@ mod tests {
             trials: 1,
             peak_rss_kib: None,
             late_p99_ns: None,
+            overlap: None,
         }
     }
 

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! start <contender> <trial|warm>                        about to run
-//! run <contender> <trial|warm> <elapsed_ns> <rss|-> <late|->   finished one run
+//! run <contender> <trial|warm> <elapsed_ns> <rss|-> <late|-> <overlap|->   finished one run
 //! done                                                  every run finished
 //! ```
 
@@ -79,13 +79,17 @@ fn parse_line(line: &str) -> Option<Line> {
     match f.as_slice() {
         ["done"] => Some(Line::Done),
         ["start", c, t] => Some(Line::Start(c.parse().ok()?, trial(t)?)),
-        ["run", c, t, ns, rss, late] => Some(Line::Run(RunReport {
+        ["run", c, t, ns, rss, late, overlap] => Some(Line::Run(RunReport {
             contender: c.parse().ok()?,
             trial: trial(t)?,
             measured: Measured {
                 elapsed: Duration::from_nanos(ns.parse().ok()?),
                 peak_rss_kib: opt(rss)?,
                 late_p99_ns: opt(late)?,
+                overlap: match *overlap {
+                    "-" => None,
+                    v => Some(v.parse().ok()?),
+                },
             },
         })),
         _ => None,
@@ -112,12 +116,14 @@ pub(crate) fn child_main(case: Option<Case>, name: &str) -> ExitCode {
         |r| {
             let m = r.measured;
             say(format!(
-                "run {} {} {} {} {}",
+                "run {} {} {} {} {} {}",
                 r.contender,
                 fmt_trial(r.trial),
                 m.elapsed.as_nanos(),
                 fmt_opt(m.peak_rss_kib),
-                fmt_opt(m.late_p99_ns)
+                fmt_opt(m.late_p99_ns),
+                m.overlap
+                    .map_or_else(|| "-".to_owned(), |o| format!("{o:.3}"))
             ));
         },
     );
@@ -246,7 +252,7 @@ mod tests {
     fn protocol_round_trips() {
         assert_eq!(parse_line("done"), Some(Line::Done));
         assert_eq!(parse_line("start 1 warm"), Some(Line::Start(1, None)));
-        let r = parse_line("run 1 3 500 - 7").unwrap();
+        let r = parse_line("run 1 3 500 - 7 2.5").unwrap();
         let Line::Run(r) = r else { panic!() };
         assert_eq!((r.contender, r.trial), (1, Some(3)));
         assert_eq!(r.measured.elapsed, Duration::from_nanos(500));
@@ -254,15 +260,15 @@ mod tests {
             (r.measured.peak_rss_kib, r.measured.late_p99_ns),
             (None, Some(7))
         );
-        assert_eq!(parse_line("run 1 3 x - -"), None);
+        assert_eq!(parse_line("run 1 3 x - - -"), None);
         assert_eq!(parse_line("hello"), None);
     }
 
     #[test]
     fn a_finished_child_gives_its_figures() {
         let cmd = shell(
-            "echo run 0 warm 1 - -; echo run 1 warm 1 - -; \
-             echo run 0 0 20 - -; echo run 1 0 40 - -; echo run 1 1 60 - -; echo run 0 1 40 - -; \
+            "echo run 0 warm 1 - - -; echo run 1 warm 1 - - -; \
+             echo run 0 0 20 - - -; echo run 1 0 40 - - -; echo run 1 1 60 - - -; echo run 0 1 40 - - -; \
              echo done",
             Duration::from_secs(60),
         );
@@ -278,7 +284,7 @@ mod tests {
     #[test]
     fn a_stuck_child_is_killed_and_named() {
         let cmd = shell(
-            "echo run 0 warm 1 - -; echo start 1 warm; exec sleep 600",
+            "echo run 0 warm 1 - - -; echo start 1 warm; exec sleep 600",
             Duration::from_millis(500),
         );
         let t = Instant::now();
@@ -308,7 +314,7 @@ mod tests {
         );
         let r = run_isolated(
             &case(),
-            &shell("echo run 0 0 1 - -; echo done", Duration::from_secs(60)),
+            &shell("echo run 0 0 1 - - -; echo done", Duration::from_secs(60)),
         );
         assert!(r.failed.unwrap().contains("peer ran no trial"));
     }

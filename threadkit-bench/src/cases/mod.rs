@@ -11,19 +11,14 @@ mod monitor;
 mod queue;
 mod rlock;
 mod semaphore;
-pub(crate) mod stuck;
 mod thread;
 pub(crate) mod timer;
 
 use crate::harness::{Case, Mode};
 
-/// Every case, in the order of the table; with `include_stuck`, the watchdog's self-test case
-/// [`stuck`] first.
-pub(crate) fn all(mode: Mode, include_stuck: bool) -> Vec<Case> {
+/// Every case, in the order of the table.
+pub(crate) fn all(mode: Mode) -> Vec<Case> {
     let mut cases = Vec::new();
-    if include_stuck {
-        cases.push(stuck::case(mode));
-    }
     cases.extend(lock::cases(mode));
     cases.extend(rlock::cases(mode));
     cases.extend(condition::cases(mode));
@@ -64,10 +59,7 @@ mod tests {
 
     #[test]
     fn every_case_from_the_issue_is_here_once_per_placement() {
-        let names: Vec<String> = all(Mode::Smoke, false)
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
+        let names: Vec<String> = all(Mode::Smoke).into_iter().map(|c| c.name).collect();
         let mut base: Vec<&str> = names.iter().map(|n| n.split('/').next().unwrap()).collect();
         base.dedup();
         assert_eq!(base, CASE_NAMES);
@@ -81,12 +73,30 @@ mod tests {
     /// Every primitive is merged now: no case may fall back to "not yet measured".
     #[test]
     fn every_case_has_a_threadkit_side() {
-        for case in all(Mode::Smoke, false) {
+        for case in all(Mode::Smoke) {
             assert!(
                 case.threadkit.is_some(),
                 "{} has no threadkit side",
                 case.name
             );
+        }
+    }
+
+    /// Runs every case once with the smallest counts: each contender must complete (and pass its
+    /// own checks: counters, sums). The timer case is left to the smoke run (child processes).
+    #[test]
+    fn every_contender_runs() {
+        for mut case in all(Mode::Smoke) {
+            if case.name.starts_with("timers") {
+                continue;
+            }
+            case.trials = 1;
+            case.warm_up = false;
+            case.iters = case.iters.min(256);
+            let r = crate::harness::run_case(&case);
+            if r.skip.is_none() {
+                assert_eq!(r.peers.len(), case.peers.len(), "{}", case.name);
+            }
         }
     }
 }
