@@ -305,56 +305,59 @@ def queue_spsc(n):
 
 
 def two_threads_free(main_side, other_side):
-    """Unpinned two_threads."""
+    """Unpinned two_threads, timed by both threads' own clocks."""
     start = threading.Barrier(2)
+    spans = []
 
     def other():
         start.wait()
+        t0 = now()
         other_side()
+        spans.append((t0, now()))
 
     t = threading.Thread(target=other)
     t.start()
     start.wait()
     t0 = now()
     main_side()
-    elapsed = now() - t0
+    spans.append((t0, now()))
     t.join()
-    return elapsed
+    return span(spans)
 
 
 def queue_mpmc_4x4(n):
     q = queue.Queue(1024)
     per_thread = n // 4
     sums = []
-    start = threading.Barrier(9)
+    spans = []
+    start = threading.Barrier(8)
 
     def produce():
         put = q.put
         start.wait()
+        t0 = now()
         for i in range(per_thread):
             put(i)
+        spans.append((t0, now()))
 
     def consume():
         get = q.get
         start.wait()
+        t0 = now()
         s = 0
         for _ in range(per_thread):
             s += get()
+        spans.append((t0, now()))
         sums.append(s)
 
-    producers = [threading.Thread(target=produce) for _ in range(4)]
-    consumers = [threading.Thread(target=consume) for _ in range(4)]
-    for t in producers + consumers:
+    threads = [threading.Thread(target=produce) for _ in range(4)]
+    threads += [threading.Thread(target=consume) for _ in range(4)]
+    for t in threads:
         t.start()
-    start.wait()
-    t0 = now()
-    for t in consumers:
-        t.join()
-    elapsed = now() - t0
-    for t in producers:
+    for t in threads:
         t.join()
     assert sum(sums) == 4 * per_thread * (per_thread - 1) // 2, "lost items"
-    return elapsed
+    return span(spans)
 
 
 # ----- timers: one child process per trial, for its peak RSS -----------------------------------------
