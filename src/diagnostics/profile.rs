@@ -224,13 +224,16 @@ impl fmt::Display for ContentionProfile {
                 super::format::secs(o.stats.max)
             )?;
             for h in &o.holder_sites {
-                let site = h.site.map_or("unknown".into(), super::format::site);
-                writeln!(
-                    f,
-                    "    held at {site}: kept {} waiters out for {} in all",
-                    h.stats.waits,
-                    super::format::secs(h.stats.total)
-                )?;
+                match h.site {
+                    Some(site) => writeln!(
+                        f,
+                        "    held at {}: kept {} waiters out for {} in all",
+                        super::format::site(site),
+                        h.stats.waits,
+                        super::format::secs(h.stats.total)
+                    )?,
+                    None => writeln!(f, "    (no holder site: not a lock, or holder sites off)")?,
+                }
             }
         }
         Ok(())

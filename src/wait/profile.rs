@@ -59,7 +59,11 @@ fn charge_slow(r: &Record) {
     let Some(identity) = r.identity() else {
         return;
     };
-    let waited = super::record::clock().saturating_sub(r.since);
+    let waited = match r.precise_since {
+        Some(t) => t.elapsed(),
+        // Profiling was switched on during the wait: the coarse clock is all there is.
+        None => super::record::clock().saturating_sub(r.since),
+    };
     let info = identity.describe();
     let id = info.id;
     let mut table = TABLE.lock().unwrap_or_else(|e| e.into_inner());

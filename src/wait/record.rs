@@ -100,6 +100,9 @@ pub(crate) struct Record {
     pub(crate) site: &'static Location<'static>,
     /// When the wait began, on the [`clock`].
     pub(crate) since: Duration,
+    /// When the wait began, precisely: only taken while the contention profile is on, which
+    /// needs microseconds where the coarse clock ticks every few milliseconds.
+    pub(crate) precise_since: Option<Instant>,
     pub(crate) deadline: Option<Instant>,
     /// Unique per wait of this thread: the same `(ident, seq)` in two snapshots means one
     /// uninterrupted wait.
@@ -300,6 +303,7 @@ fn enter(
             target,
             site,
             since: clock(),
+            precise_since: PROFILING.load(Ordering::Relaxed).then(Instant::now),
             deadline,
             seq,
             holder_site,
@@ -319,7 +323,7 @@ fn enter(
 /// The clock wait records are stamped with: Linux's `CLOCK_MONOTONIC_COARSE` (a few ns to read,
 /// ticking every few milliseconds, plenty for "blocked for 2.31s"), elsewhere `Instant`.
 pub(crate) fn clock() -> Duration {
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(miri)))]
     {
         let mut ts = libc::timespec {
             tv_sec: 0,
@@ -330,7 +334,7 @@ pub(crate) fn clock() -> Duration {
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
         Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(not(target_os = "linux"), miri))]
     {
         static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
         ORIGIN.get_or_init(Instant::now).elapsed()
@@ -411,5 +415,57 @@ impl Record {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::identity::ObjectKind;
+    use std::sync::atomic::AtomicBool;
+
+    /// A reader follows the record's pointers while the writer publishes waits on objects that
+    /// die right after each wait: the writer must never free an object a reader still looks at
+    /// (Miri runs this and would report the use after free).
+    #[test]
+    fn readers_never_see_a_withdrawn_record() {
+        let rounds = if cfg!(miri) { 30 } else { 3_000 };
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = Arc::clone(&stop);
+        let seen = std::thread::spawn(move || {
+            let mut seen = 0u64;
+            while !stop2.load(Ordering::Relaxed) {
+                for_each(|r| {
+                    if let Some(i) = r.identity() {
+                        assert_eq!(i.name(), Some("probe"));
+                        seen += 1;
+                    }
+                });
+                std::thread::yield_now();
+            }
+            seen
+        });
+        for _ in 0..rounds {
+            let identity = Box::new(Identity::named(
+                ObjectKind::Event,
+                "probe",
+                Location::caller(),
+            ));
+            let published = publish(
+                WaitKind::Event,
+                Target::object(&identity),
+                Location::caller(),
+                None,
+            );
+            std::thread::yield_now();
+            drop(published);
+            drop(identity);
+        }
+        stop.store(true, Ordering::Relaxed);
+        seen.join().unwrap();
+        let me = crate::thread::ident::current();
+        let mut mine = 0;
+        for_each(|r| mine += usize::from(r.ident == me));
+        assert_eq!(mine, 0, "no record left behind");
     }
 }
