@@ -732,3 +732,43 @@ fn dump_of_1000_threads() {
         assert!(common::join_or_fail(h, "worker"));
     }
 }
+
+/// A report hook may use threadkit primitives itself (the watchdog holds no internal lock while
+/// it runs): here it takes a named Lock and sets an Event for every report.
+#[test]
+fn report_hook_may_use_threadkit_primitives() {
+    let _s = serial();
+    let log = Arc::new(Lock::named_with_value("hook-log", Vec::<String>::new()));
+    let reported = Arc::new(Event::named("reported"));
+    {
+        let (log, reported) = (Arc::clone(&log), Arc::clone(&reported));
+        diagnostics::set_report_hook(move |r: &Report| {
+            if let Report::Stall(s) = r {
+                log.acquire().push(s.thread.name.to_string());
+                reported.set();
+            }
+        });
+    }
+    let dog = diagnostics::Watchdog::new()
+        .interval(Duration::from_millis(10))
+        .stall_threshold(Duration::from_millis(20))
+        .dump_with_reports(false)
+        .start()
+        .unwrap();
+    let never = Arc::new(Event::named("never-set"));
+    let n2 = Arc::clone(&never);
+    let sleeper = Builder::new()
+        .name("stalled")
+        .spawn(move || n2.wait_timeout(Duration::from_secs(2)))
+        .unwrap();
+    assert!(reported.wait_timeout(T), "no stall reported");
+    dog.stop();
+    diagnostics::reset_report_hook();
+    never.set();
+    assert!(common::join_or_fail(sleeper, "stalled"));
+    assert!(
+        log.acquire().iter().any(|n| n == "stalled"),
+        "{:?}",
+        *log.acquire()
+    );
+}
