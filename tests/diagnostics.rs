@@ -766,9 +766,6 @@ fn report_hook_may_use_threadkit_primitives() {
     diagnostics::reset_report_hook();
     never.set();
     assert!(common::join_or_fail(sleeper, "stalled"));
-    assert!(
-        log.acquire().iter().any(|n| n == "stalled"),
-        "{:?}",
-        *log.acquire()
-    );
+    let names = log.acquire().clone();
+    assert!(names.iter().any(|n| n == "stalled"), "{names:?}");
 }
