@@ -324,6 +324,16 @@ fn past(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() >= d)
 }
 
+/// Runs its closure when dropped, which the queue only lets happen while unwinding (on the
+/// normal path it is `mem::forget`-ten): the wake-up owed for a change a panicking store made.
+struct OnUnwind<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnUnwind<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
 /// Wakers pass no information.
 const TOKEN: UnparkToken = UnparkToken(0);
 
@@ -480,7 +490,12 @@ impl<B: Buffer> Core<B> {
     /// A put that never waits.
     #[inline]
     pub(crate) fn try_put(&self, item: B::Item) -> Result<(), (B::Item, Refusal)> {
-        self.buf.push(item, &self.state)?;
+        // A panicking `Ord` unwinds out of `push` with the item kept in the store (and
+        // counted): the getter it is owed must still be woken (issue 10, defect 5).
+        let on_unwind = OnUnwind(|| self.wake_getter());
+        let pushed = self.buf.push(item, &self.state);
+        std::mem::forget(on_unwind);
+        pushed?;
         self.wake_getter();
         Ok(())
     }
@@ -522,7 +537,12 @@ impl<B: Buffer> Core<B> {
     /// A get that never waits.
     #[inline]
     pub(crate) fn try_get(&self) -> Result<B::Item, Refusal> {
-        let item = self.buf.pop(&self.state)?;
+        // A panicking `Ord` unwinds out of `pop` with the item taken out (and dropped): the
+        // putter owed that room must still be woken (issue 10, defect 5).
+        let on_unwind = OnUnwind(|| self.wake_putter());
+        let item = self.buf.pop(&self.state);
+        std::mem::forget(on_unwind);
+        let item = item?;
         self.wake_putter();
         Ok(item)
     }

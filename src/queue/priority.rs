@@ -141,6 +141,7 @@ bounded_queue! {
     /// (Python likewise propagates an exception from `_put`/`_get`). The queue stays usable and
     /// its length right: an item whose `put` panicked stays queued (and counts as a task); an item
     /// whose `get` panicked is dropped, and stays an unfinished task until a `task_done` for it.
+    /// A thread waiting for an item or for room is woken as if the call had returned normally.
     ///
     /// # Memory ordering
     ///
