@@ -536,8 +536,11 @@ fn fifo_order_one_producer_one_consumer() {
 /// only) dropped by the shutdown.
 #[test]
 fn shutdown_under_load_loses_nothing_and_wakes_everyone() {
-    for immediate in [false, true] {
-        shutdown_under_load(immediate);
+    // Every store: the ring (bounded), the list (unbounded), and the locked deque (huge bound).
+    for maxsize in [64, 0, 100_000] {
+        for immediate in [false, true] {
+            shutdown_under_load(maxsize, immediate);
+        }
     }
 }
 
@@ -556,9 +559,9 @@ impl Drop for Tracked {
     }
 }
 
-fn shutdown_under_load(immediate: bool) {
+fn shutdown_under_load(maxsize: usize, immediate: bool) {
     let (writers, readers, joiners) = (4, 6, 2);
-    let q = Arc::new(Queue::new(64));
+    let q = Arc::new(Queue::new(maxsize));
     let discarded = Arc::new(AtomicU64::new(0));
     let start = Arc::new(Barrier::new(writers + readers + joiners + 1));
     let put_sum = Arc::new(AtomicU64::new(0));
@@ -627,7 +630,7 @@ fn shutdown_under_load(immediate: bool) {
     assert_eq!(
         put_sum.load(Ordering::SeqCst),
         got_sum.load(Ordering::SeqCst) + discarded.load(Ordering::SeqCst),
-        "immediate: {immediate}"
+        "maxsize {maxsize}, immediate: {immediate}"
     );
     if !immediate {
         assert_eq!(discarded.load(Ordering::SeqCst), 0);
@@ -797,7 +800,7 @@ mod simple {
 mod panicking_ord {
     use super::*;
 
-    /// Compares by `key`; panics while `armed` is set.
+    /// Compares by `key`; the first comparison after `armed` is set panics (and disarms).
     #[derive(Debug)]
     struct Fragile {
         key: u32,
@@ -816,7 +819,11 @@ mod panicking_ord {
     }
     impl Ord for Fragile {
         fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            assert!(!self.armed.load(Ordering::SeqCst), "comparison failed");
+            // One shot: the woken thread's own comparisons must not fail too.
+            assert!(
+                !self.armed.swap(false, Ordering::SeqCst),
+                "comparison failed"
+            );
             self.key.cmp(&other.key)
         }
     }
@@ -936,5 +943,76 @@ mod panicking_ord {
             }
         }
         panic!("the put never panicked: the scenario was not exercised");
+    }
+}
+
+/// `task_guard`: Python's `try: ... finally: q.task_done()`.
+mod task_guard {
+    use super::*;
+
+    /// A worker whose job panics still marks its task done, so `join` returns (without the
+    /// guard it would wait forever: witness, `unfinished_tasks` before and after).
+    #[test]
+    fn a_panicking_job_does_not_leave_join_waiting() {
+        let q = Arc::new(Queue::new(0));
+        for job in 0..3 {
+            q.put(job).unwrap();
+        }
+        let worker = thread::spawn({
+            let q = Arc::clone(&q);
+            move || {
+                let mut panics = 0;
+                for _ in 0..3 {
+                    let job = q.get().unwrap();
+                    let outcome = catch_unwind(AssertUnwindSafe(|| {
+                        let _done = q.task_guard();
+                        assert!(job != 1, "job 1 fails");
+                    }));
+                    panics += usize::from(outcome.is_err());
+                }
+                panics
+            }
+        });
+        assert!(
+            q.join_timeout(PATIENCE),
+            "join waited for a task that panicked"
+        );
+        assert_eq!(join_soon(worker), 1);
+        assert_eq!(q.unfinished_tasks(), 0);
+    }
+
+    /// `done` reports the error the guard's drop would panic with; the drop panics when the
+    /// task was already marked done by hand.
+    #[test]
+    fn misuse_is_reported() {
+        let q = Queue::new(0);
+        q.put(1).unwrap();
+        q.get().unwrap();
+        let guard = q.task_guard();
+        q.task_done().unwrap();
+        assert!(guard.done().is_err());
+        assert_eq!(q.unfinished_tasks(), 0);
+        let dropped = catch_unwind(AssertUnwindSafe(|| drop(q.task_guard())));
+        assert!(dropped.is_err(), "a guard with no task left must say so");
+        q.put(2).unwrap();
+        assert_eq!(q.unfinished_tasks(), 1, "the failed guard changed nothing");
+    }
+
+    /// One guard, one `task_done`: on every queue kind.
+    #[test]
+    fn every_bounded_kind_has_it() {
+        let (q, l, p) = (Queue::new(0), LifoQueue::new(0), PriorityQueue::new(0));
+        q.put(1).unwrap();
+        l.put(1).unwrap();
+        p.put(1).unwrap();
+        drop((q.task_guard(), l.task_guard(), p.task_guard()));
+        assert_eq!(
+            (
+                q.unfinished_tasks(),
+                l.unfinished_tasks(),
+                p.unfinished_tasks()
+            ),
+            (0, 0, 0)
+        );
     }
 }

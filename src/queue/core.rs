@@ -177,6 +177,10 @@ impl<S: Store> Core<S> {
     /// begin successfully any more (shut down), so it ends within the few instructions of a put,
     /// or when a preempted putter runs again.
     fn wait_for_puts_in_flight(&self) {
+        // Mutant (loom only): trust that nothing is in flight.
+        if cfg!(all(loom, threadkit_mutant = "queue_no_flight_wait")) {
+            return;
+        }
         let mut spin = SpinWait::new();
         while !self.no_put_in_flight() {
             back_off(&mut spin);
@@ -270,6 +274,9 @@ impl<S: Store> Core<S> {
             }
             Self::wake_one(&self.config.getters);
         });
+        // Mutant (loom only): the wake-up before the change it announces.
+        #[cfg(all(loom, threadkit_mutant = "queue_wake_early"))]
+        Self::wake_one(&self.config.getters);
         let pushed = self.store.push(item);
         std::mem::forget(on_unwind);
         if let Err(item) = pushed {
@@ -281,6 +288,7 @@ impl<S: Store> Core<S> {
         if track {
             self.puts.settled.fetch_add(1, Ordering::SeqCst);
         }
+        #[cfg(not(all(loom, threadkit_mutant = "queue_wake_early")))]
         Self::wake_one(&self.config.getters);
         Ok(())
     }
@@ -407,7 +415,10 @@ impl<S: Store> Core<S> {
                 Ordering::SeqCst,
             ) {
                 Ok(_) => {
-                    if self.unfinished_given(done.wrapping_add(now)) == 0 {
+                    // Mutant (loom only): wake the joiners at every task done, not at zero.
+                    if cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake"))
+                        || self.unfinished_given(done.wrapping_add(now)) == 0
+                    {
                         self.wake_joiners();
                     }
                     return now;
@@ -431,6 +442,10 @@ impl<S: Store> Core<S> {
             );
             if timed_out {
                 return self.unfinished_tasks() == 0;
+            }
+            // Mutant (loom only): a woken joiner trusts its wake-up.
+            if cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake")) {
+                return true;
             }
         }
     }
