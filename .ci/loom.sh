@@ -17,7 +17,7 @@ export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 if [[ "${1:-}" == "--mutants" ]]; then
     shift
     status=0
-    for mutant in skip_validate always_last; do
+    for mutant in skip_validate always_last queue_wake_early queue_no_flight_wait queue_join_trusts_wake; do
         echo "== mutant $mutant: the models must fail =="
         # A deadlock found by loom aborts the test process (SIGABRT), so judge the exit status.
         if RUSTFLAGS="--cfg loom --cfg threadkit_mutant=\"$mutant\"" \

@@ -43,6 +43,7 @@
 //! | `q.get()` / `get(block=False)`, `get_nowait()` / `get(timeout=t)` | [`get`](Queue::get) / [`try_get`](Queue::try_get) / [`get_timeout`](Queue::get_timeout), [`get_deadline`](Queue::get_deadline) |
 //! | `qsize()`, `empty()`, `full()`, `maxsize` | [`len`](Queue::len), [`is_empty`](Queue::is_empty), [`is_full`](Queue::is_full), [`maxsize`](Queue::maxsize) |
 //! | `task_done()`, `join()`, `unfinished_tasks` | [`task_done`](Queue::task_done), [`join`](Queue::join) (+ [`join_timeout`](Queue::join_timeout)), [`unfinished_tasks`](Queue::unfinished_tasks) |
+//! | `try: ... finally: q.task_done()` | [`let _done = q.task_guard();`](Queue::task_guard) ([`TaskDone`]) |
 //! | `shutdown()`, `shutdown(immediate=True)`, `is_shutdown` | [`shutdown`](Queue::shutdown), [`shutdown_immediate`](Queue::shutdown_immediate), [`is_shutdown`](Queue::is_shutdown) |
 //! | `queue.Full`, `queue.Empty`, `queue.ShutDown` | [`TryPutError::Full`], [`TryGetError::Empty`] (and the `Timeout` variants), the `ShutDown` variants, [`PutError`], [`GetError`] |
 //!

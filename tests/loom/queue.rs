@@ -1,6 +1,18 @@
 //! `Queue`: nothing lost or duplicated through a bounded queue of size 1 (two producers, one
 //! consumer, per-producer order kept), `join` returns only after the last `task_done`, shutdown
-//! wakes a blocked getter and a blocked putter.
+//! wakes a blocked getter and a blocked putter; and the witness models (issue 10): every `get`,
+//! blocked `put` and `join` that returns, waited on again, is owed a put, a get, every
+//! `task_done`; a put racing `shutdown` / `shutdown_immediate` is refused or delivered, never lost.
+//!
+//! Under `--cfg loom` the FIFO store is the locked deque (`src/queue/fifo.rs`), not crossbeam's
+//! lock-free ring and list: these models check the core's protocol (waiter counts and parking,
+//! `begun`/`settled`/`finished`, the shutdown flag and the wait for puts in flight) over a store
+//! with the same contract, not crossbeam's internals (its own tests and Miri cover those).
+//!
+//! Mutants (`--cfg threadkit_mutant=...`, loom only; `.ci/loom.sh --mutants`): `queue_wake_early`
+//! (a put wakes the getter before storing), `queue_no_flight_wait` (shutdown and a shut-down get
+//! do not wait for puts in flight), `queue_join_trusts_wake` (joiners woken at every
+//! `task_done`, and a woken `join` returns without re-checking): each fails these models.
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -178,7 +190,8 @@ fn blocked_put_returns_only_for_room() {
 }
 
 /// `join`, more work, `join` again: each return is owed every `task_done` for the items put
-/// before it (counted before each `task_done`), and the unfinished count is then zero.
+/// before it (counted before each `task_done`), and the unfinished count is then zero. The first
+/// `join` waits for two tasks, so a joiner woken by the first `task_done` must wait on.
 #[test]
 fn join_returns_only_when_every_task_is_done() {
     model(|| {
@@ -187,19 +200,23 @@ fn join_returns_only_when_every_task_is_done() {
         let worker = {
             let (q, done) = (Arc::clone(&q), Arc::clone(&done));
             thread::spawn(move || {
-                for _ in 0..2 {
+                for _ in 0..3 {
                     q.get().unwrap();
                     done.fetch_add(1, Ordering::SeqCst);
                     q.task_done().unwrap();
                 }
             })
         };
-        for round in 1..=2 {
-            q.put(round).unwrap();
+        let mut put = 0;
+        for (round, items) in [(1, 2), (2, 1)] {
+            for _ in 0..items {
+                put += 1;
+                q.put(put).unwrap();
+            }
             q.join();
             assert_eq!(
                 done.load(Ordering::SeqCst),
-                round,
+                put,
                 "join #{round} returned before the task_done it waits for"
             );
             assert_eq!(q.unfinished_tasks(), 0);
