@@ -942,6 +942,12 @@ mod panicking_ord {
                 return;
             }
         }
+        // On one CPU the woken getter runs before `put(B)` and always takes A first: the
+        // window this test needs does not open there (the putter test above still runs).
+        if thread::available_parallelism().map_or(1, |n| n.get()) == 1 {
+            eprintln!("blocked_getter_woken_when_a_put_panics: not exercised on one CPU");
+            return;
+        }
         panic!("the put never panicked: the scenario was not exercised");
     }
 }

@@ -288,7 +288,7 @@ where
 /// `queue_handoff`: one producer, one consumer, through a queue of size 1: every item is a
 /// hand-off (and usually a wake-up), pinned to one CPU or to two, as the ping-pongs are.
 fn handoff(mode: Mode, placement: Placement) -> Case {
-    Case::pinned("queue_handoff", placement, "item", ITEMS / 5, mode)
+    Case::pinned("queue_handoff", placement, "item", ITEMS / 50, mode)
         .threadkit(Some(pinned_pair(
             "threadkit Queue(1)",
             placement,
