@@ -1022,3 +1022,53 @@ mod task_guard {
         );
     }
 }
+
+/// A put racing a shutdown, on real threads, many times: a put that returned `Ok` is either got
+/// after a plain shutdown or dropped by an immediate one, never left behind; the task count ends
+/// at zero once every item got is done (the loom models check the same over every interleaving
+/// of a small case).
+#[test]
+fn put_racing_shutdown_is_refused_or_delivered() {
+    for maxsize in [0, 1, 100_000] {
+        for round in 0..300 {
+            let immediate = round % 2 == 1;
+            let q = Arc::new(Queue::new(maxsize));
+            let start = Arc::new(Barrier::new(2));
+            let putter = thread::spawn({
+                let (q, start) = (Arc::clone(&q), Arc::clone(&start));
+                move || {
+                    start.wait();
+                    q.put(round).is_ok()
+                }
+            });
+            start.wait();
+            if immediate {
+                q.shutdown_immediate();
+            } else {
+                q.shutdown();
+            }
+            let put_ok = join_soon(putter);
+            let got = q.try_get();
+            match (immediate, got) {
+                (false, Ok(item)) => {
+                    assert!(put_ok && item == round);
+                    q.task_done().unwrap();
+                }
+                (false, Err(e)) => assert!(!put_ok && e.is_shut_down(), "item lost: {e:?}"),
+                (true, got) => assert_eq!(got, Err(TryGetError::ShutDown), "outlived the drain"),
+            }
+            assert!(q.is_empty());
+            assert_eq!(q.unfinished_tasks(), 0, "maxsize {maxsize} round {round}");
+        }
+    }
+}
+
+/// A bound too large to allocate up front (the locked deque) behaves as any other.
+#[test]
+fn enormous_maxsize_is_fine() {
+    let q = Queue::new(usize::MAX);
+    q.put(1).unwrap();
+    assert!(!q.is_full());
+    assert_eq!(q.maxsize(), usize::MAX);
+    assert_eq!(q.get(), Ok(1));
+}
