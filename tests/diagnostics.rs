@@ -271,6 +271,7 @@ fn dump_shows_each_kind_of_wait_golden() {
     let event = Arc::new(Event::named("config-loaded"));
     let barrier = Arc::new(Barrier::named("stage", 3));
     let cond = Arc::new(Condition::named("not-empty"));
+    let jobs = Arc::new(threadkit::queue::Queue::<u32>::named("jobs", 4));
     let release = Arc::new(Event::new());
     let holder_has_it = Arc::new(Event::new());
 
@@ -333,7 +334,16 @@ fn dump_shows_each_kind_of_wait_golden() {
             let _ = c2.wait_timeout(&mut g, Duration::from_secs(20));
         }),
     ));
-    for name in ["locker", "rlocker", "sem", "event", "barrier", "cond"] {
+    let q2 = Arc::clone(&jobs);
+    handles.push(spawn(
+        "getter",
+        Box::new(move || {
+            let _ = q2.get_timeout(Duration::from_secs(20));
+        }),
+    ));
+    for name in [
+        "locker", "rlocker", "sem", "event", "barrier", "cond", "getter",
+    ] {
         until_thread(name, blocked);
     }
     let dump = diagnostics::dump();
@@ -346,11 +356,14 @@ fn dump_shows_each_kind_of_wait_golden() {
         mask(&t.to_string())
     };
     let holder = para("holder");
-    let got: Vec<String> = ["locker", "rlocker", "sem", "event", "barrier", "cond"]
-        .iter()
-        .map(|n| para(n))
-        .collect();
+    let got: Vec<String> = [
+        "locker", "rlocker", "sem", "event", "barrier", "cond", "getter",
+    ]
+    .iter()
+    .map(|n| para(n))
+    .collect();
     release.set();
+    jobs.put(1).unwrap();
     sem.release(1);
     event.set();
     barrier.abort();
@@ -383,6 +396,8 @@ const GOLDEN: &str = r#""holder" #N daemon [tid N] TIMED_WAITING for T (timeout 
     waiting on Barrier "stage" #N (created at FILE:L) at FILE:L (1 of 3 parties waiting)
 "cond" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting on Condition "not-empty" #N (created at FILE:L) at FILE:L
+"getter" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
+    waiting to get from Queue "jobs" #N (created at FILE:L) at FILE:L (0 items, 0 unfinished tasks)
 "#;
 
 /// Collects reports from the hook for the duration of a test.

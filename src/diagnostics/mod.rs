@@ -41,15 +41,15 @@
 //! ...
 //! ```
 //!
-//! A queue whose `join` never returns (a task was taken and never marked done), and a thread
-//! waiting on an Event nobody sets:
+//! A queue whose `join` never returns (an item was put and no worker is left to take it and call
+//! `task_done`), and a thread waiting on an Event nobody sets:
 //!
 //! ```text
 //! "loader" #2 daemon [tid 10097] WAITING for 0.30s
 //!     waiting on Event "config-loaded" #1 (created at src/main.rs:7) at src/main.rs:9
 //!
 //! "flusher" #3 daemon [tid 10098] WAITING for 0.30s
-//!     waiting in a queue join at src/queue/mod.rs:414
+//!     waiting for task_done on Queue "uploads" #2 (created at src/main.rs:4) at src/main.rs:10 (1 items, 1 unfinished tasks)
 //! ```
 //!
 //! # What threadkit cannot see
@@ -62,7 +62,7 @@
 //! lock-order checker will keep one, under its own switch). A Condition waiter that was notified
 //! and moved onto the lock's queue still shows as waiting on the Condition until it wakes; that
 //! re-acquire edge is missing from the deadlock finder (the re-acquire after a plain wake-up is
-//! there). Queue and timer waits publish their kind and call site but not their object yet.
+//! there). The timer service's internal waits publish no object.
 //!
 //! # Costs
 //!

@@ -69,8 +69,7 @@ pub struct HolderInfo {
 pub struct WaitInfo {
     /// The kind of blocking call.
     pub kind: WaitKind,
-    /// The object waited on (`None` for a join, and for queue and timer waits, which do not
-    /// publish their object yet).
+    /// The object waited on (`None` for a join, and for the timer service's internal waits).
     pub object: Option<ObjectInfo>,
     /// For a Condition wait: the condition's lock.
     pub lock: Option<ObjectInfo>,
