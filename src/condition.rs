@@ -145,7 +145,7 @@ impl<T: ?Sized> ConditionLock for Lock<T> {
     }
     #[inline]
     fn cl_acquire_restore(&self, _saved: usize, _: Token) {
-        self.raw_acquire(None);
+        self.raw_reacquire_counted(None, None);
     }
     #[inline]
     fn cl_park_key(&self, _: Token) -> usize {

@@ -22,8 +22,11 @@ use std::sync::Arc;
 /// The next id to hand out. A std atomic in every build: ids only need to be unique.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// The id bits of the id word; the top byte holds the [`ObjectKind`].
-const ID_MASK: u64 = (1 << 56) - 1;
+/// The id bits of the id word; the top byte holds the [`ObjectKind`], bit 55 whether the
+/// lock-order checker has a node for the object (so that dropping it removes the node).
+const ID_MASK: u64 = (1 << 55) - 1;
+/// The lock-order checker has registered this object (`src/lock_order`).
+const IN_ORDER_GRAPH: u64 = 1 << 55;
 const KIND_SHIFT: u32 = 56;
 
 /// What kind of primitive an object is.
@@ -148,6 +151,23 @@ impl Identity {
         }
     }
 
+    /// The object's id and whether the lock-order checker has registered it (one load once the
+    /// id is drawn).
+    #[inline]
+    pub(crate) fn order_id(&self) -> (u64, bool) {
+        let word = self.word.load(Ordering::Relaxed);
+        if word & ID_MASK != 0 {
+            (word & ID_MASK, word & IN_ORDER_GRAPH != 0)
+        } else {
+            (self.id(), false)
+        }
+    }
+
+    /// Marks the object as registered with the lock-order checker.
+    pub(crate) fn set_in_order_graph(&self) {
+        self.word.fetch_or(IN_ORDER_GRAPH, Ordering::Relaxed);
+    }
+
     /// The name given at construction, if any.
     pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_deref().map(String::as_str)
@@ -160,6 +180,18 @@ impl Identity {
             id: self.id(),
             name: self.name().map(Arc::from),
             created_at: self.site,
+        }
+    }
+}
+
+/// A dropped lock leaves the lock-order graph (its id is never reused, so nothing else can
+/// inherit its edges).
+#[cfg(all(feature = "lock-order", not(loom)))]
+impl Drop for Identity {
+    fn drop(&mut self) {
+        let word = *self.word.get_mut();
+        if word & IN_ORDER_GRAPH != 0 {
+            crate::lock_order::forget(word & ID_MASK);
         }
     }
 }

@@ -104,6 +104,7 @@ mod event;
 mod identity;
 mod local;
 mod lock;
+mod lock_order;
 #[cfg(all(feature = "logging", not(loom)))]
 pub mod logging;
 mod loom;

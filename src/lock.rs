@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicPtr;
 use std::time::{Duration, Instant};
 
 use crate::identity::{Identity, ObjectKind};
+use crate::lock_order;
 use crate::loom::sync::atomic::AtomicUsize;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::thread::ident;
@@ -310,6 +311,9 @@ impl<T: ?Sized> Lock<T> {
     #[inline]
     #[track_caller]
     pub fn acquire(&self) -> LockGuard<'_, T> {
+        if lock_order::armed() {
+            lock_order::before_blocking(&self.identity, Location::caller(), false);
+        }
         if !self.try_lock_fast() {
             self.acquire_slow(None, None);
         }
@@ -477,6 +481,21 @@ impl<T: ?Sized> Lock<T> {
         deadline: Option<Instant>,
         count: Option<&AtomicUsize>,
     ) -> bool {
+        if lock_order::armed() {
+            lock_order::before_blocking(&self.identity, Location::caller(), deadline.is_some());
+        }
+        self.raw_reacquire_counted(deadline, count)
+    }
+
+    /// A Condition's re-acquire after its wait: the lock goes back on the thread's held-lock
+    /// stack, but no lock order is recorded or checked (the wait released it only for the wait).
+    #[inline]
+    #[track_caller]
+    pub(crate) fn raw_reacquire_counted(
+        &self,
+        deadline: Option<Instant>,
+        count: Option<&AtomicUsize>,
+    ) -> bool {
         let got = self.try_lock_fast() || self.acquire_slow(deadline, count);
         if got {
             self.note_acquired(Location::caller());
@@ -492,6 +511,9 @@ impl<T: ?Sized> Lock<T> {
     /// other reference to the data is alive.
     #[inline]
     pub(crate) unsafe fn raw_release(&self) -> Result<(), ReleaseError> {
+        if lock_order::armed() {
+            lock_order::releasing(&self.identity, self.acquired_by());
+        }
         if self
             .state
             .compare_exchange(
@@ -534,8 +556,12 @@ impl<T: ?Sized> Lock<T> {
 
     /// A requeued thread was woken with [`TOKEN_HANDOFF`]: the lock is already its own; record
     /// it as the acquirer.
+    #[track_caller]
     pub(crate) fn finish_handoff(&self) {
         self.record_acquirer(Self::locked_by_me());
+        if lock_order::armed() {
+            lock_order::acquired(&self.identity, Location::caller());
+        }
     }
 
     // ----- internals -----
@@ -546,6 +572,9 @@ impl<T: ?Sized> Lock<T> {
     /// path.
     #[inline]
     fn note_acquired(&self, site: &'static Location<'static>) {
+        if lock_order::armed() {
+            lock_order::acquired(&self.identity, site);
+        }
         if wait::record::HOLDER_SITES.load(Ordering::Relaxed) {
             self.acquired_at.store(
                 site as *const Location<'static> as *mut _,

@@ -381,7 +381,7 @@ impl RLock {
     #[track_caller]
     pub(crate) fn acquire_restore(&self, count: usize) {
         if count != 0 {
-            self.lock.raw_acquire_counted(None, Some(&self.count));
+            self.lock.raw_reacquire_counted(None, Some(&self.count));
             self.count.store(count, Ordering::Relaxed);
         }
     }
@@ -392,6 +392,7 @@ impl RLock {
     }
 
     /// A requeued Condition waiter was handed the lock: record it and restore its depth.
+    #[track_caller]
     pub(crate) fn restore_after_handoff(&self, count: usize) {
         self.lock.finish_handoff();
         self.count.store(count, Ordering::Relaxed);

@@ -99,13 +99,17 @@
 mod deadlock;
 mod format;
 mod profile;
-mod report;
+pub(crate) mod report;
 #[cfg(all(feature = "signal", unix))]
 mod signal;
 mod snapshot;
 mod watchdog;
 
 pub use crate::identity::{ObjectInfo, ObjectKind};
+pub use crate::lock_order::{
+    lock_order_mode, reset_lock_order, set_lock_order_mode, LockOrderMode, OrderEdge, OrderedLock,
+    PotentialDeadlock,
+};
 pub use crate::wait::WaitKind;
 pub use deadlock::{Deadlock, DeadlockLink};
 pub use profile::{

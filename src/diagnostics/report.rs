@@ -31,8 +31,8 @@ impl fmt::Display for Stall {
 
 /// What the [`Watchdog`](super::Watchdog) reports, through the [report hook](set_report_hook).
 ///
-/// Lock-order reports (potential deadlocks, a later addition) will be another variant: never
-/// confused with [`Report::Deadlock`], which is threads blocked now.
+/// A lock-order report ([`Report::PotentialDeadlock`], sent by the acquiring thread itself) is
+/// never confused with [`Report::Deadlock`], which is threads blocked now.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Report {
@@ -40,6 +40,9 @@ pub enum Report {
     Deadlock(Deadlock),
     /// A thread blocked longer than the threshold (each wait reported once).
     Stall(Stall),
+    /// A lock-order inversion: no thread is blocked, but these orders could deadlock (each
+    /// cycle reported once; see [`set_lock_order_mode`](super::set_lock_order_mode)).
+    PotentialDeadlock(crate::lock_order::PotentialDeadlock),
     /// A full thread dump (the watchdog's `dump_after`, or after a deadlock or stall report).
     Dump(ThreadDump),
 }
@@ -50,6 +53,7 @@ impl fmt::Display for Report {
             Report::Deadlock(d) => write!(f, "threadkit: {d}"),
             Report::Stall(s) => write!(f, "threadkit: {s}"),
             Report::Dump(d) => write!(f, "{d}"),
+            Report::PotentialDeadlock(p) => write!(f, "threadkit: {p}"),
         }
     }
 }
@@ -59,7 +63,9 @@ type Hook = Arc<dyn Fn(&Report) + Send + Sync>;
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 
 /// Replaces the report hook: `hook` receives every report from now on, on the watchdog's
-/// thread, with no threadkit-internal lock held (it may use threadkit primitives itself).
+/// thread (lock-order reports: on the thread whose acquire inverted the order, before it
+/// blocks), with no threadkit-internal lock held (it may use threadkit primitives itself; the
+/// lock-order checker ignores the locks it takes).
 ///
 /// # Examples
 ///

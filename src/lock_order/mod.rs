@@ -1,0 +1,393 @@
+//! The lock-order checker: reports a potential deadlock the first time two locks are taken in
+//! an order that inverts one recorded before, whether or not anything hung.
+//!
+//! The primitives call the hooks here (they never import `diagnostics`); the report goes out
+//! through the diagnostics [report hook](crate::diagnostics::set_report_hook). The public
+//! switches are re-exported from [`crate::diagnostics`].
+//!
+//! - Each thread keeps a stack of the locks it holds ([`Held`]): pushed on every acquire while
+//!   the checker is armed, popped on release.
+//! - On a *blocking* (or timed) acquire while the stack is not empty, every held lock `h` gives
+//!   an edge `h → new` in a global graph keyed by lock id (never by address). A new edge is
+//!   checked for a path `new → … → h`: if there is one, the edge closes a cycle and is reported
+//!   (once per cycle) instead of being added, so the graph stays acyclic.
+//! - A per-thread cache of edges already in the graph lets a known nested acquire skip the
+//!   global lock entirely.
+//! - A lock released by a thread other than its acquirer (Python allows it) is queued for
+//!   removal from the acquirer's stack, which the acquirer applies before its next check.
+//! - A dropped lock leaves the graph (`Identity`'s `Drop`).
+
+mod graph;
+mod report;
+
+use std::cell::RefCell;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::identity::Identity;
+
+pub use report::{OrderEdge, OrderedLock, PotentialDeadlock};
+
+/// What the checker does when an acquisition inverts a recorded order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockOrderMode {
+    /// No bookkeeping: one relaxed load per acquire and per release.
+    Off,
+    /// Send a [`Report::PotentialDeadlock`](crate::diagnostics::Report::PotentialDeadlock)
+    /// through the report hook (default: stderr), once per cycle, and go on to acquire.
+    Report,
+    /// Panic in the inverted acquire *before* it blocks, with a message naming the locks: the
+    /// lock is not taken, and the locks the thread holds are released as the panic unwinds
+    /// their guards. For tests.
+    Panic,
+}
+
+const OFF: u8 = 0;
+const REPORT: u8 = 1;
+const PANIC: u8 = 2;
+/// Not decided yet: the first acquire reads `THREADKIT_LOCK_ORDER`.
+const UNSET: u8 = 3;
+
+/// The mode; any value but [`OFF`] sends the hooks to their slow paths.
+static MODE: AtomicU8 = AtomicU8::new(if cfg!(feature = "lock-order") {
+    UNSET
+} else {
+    OFF
+});
+/// Bumped whenever the checker is armed, so a thread drops a held stack from an earlier arming
+/// (releases made while it was off were not seen).
+static EPOCH: AtomicU64 = AtomicU64::new(1);
+/// Bumped by [`reset_lock_order`]: the per-thread edge caches of an older generation are stale.
+static GRAPH_GEN: AtomicU64 = AtomicU64::new(1);
+
+/// Whether the hooks must run (one relaxed load: the whole cost of a disarmed checker).
+#[inline(always)]
+pub(crate) fn armed() -> bool {
+    cfg!(all(feature = "lock-order", not(loom))) && MODE.load(Ordering::Relaxed) != OFF
+}
+
+/// Sets the lock-order checker's mode (see [`LockOrderMode`]).
+///
+/// Without the `lock-order` feature (on by default) the checker is not compiled in and the mode
+/// stays [`LockOrderMode::Off`]. Without a call, the mode is taken from the environment variable
+/// `THREADKIT_LOCK_ORDER` (`off`, `report` or `panic`) on the first acquire, and otherwise is
+/// `Report` in debug builds and `Off` in release builds.
+///
+/// Arming the checker while threads hold locks is allowed: what they acquired before is not
+/// known to it, so it is not part of the first orders recorded.
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::diagnostics::{self, LockOrderMode};
+///
+/// diagnostics::set_lock_order_mode(LockOrderMode::Off);
+/// assert_eq!(diagnostics::lock_order_mode(), LockOrderMode::Off);
+/// ```
+pub fn set_lock_order_mode(mode: LockOrderMode) {
+    if !cfg!(all(feature = "lock-order", not(loom))) {
+        return;
+    }
+    let new = match mode {
+        LockOrderMode::Off => OFF,
+        LockOrderMode::Report => REPORT,
+        LockOrderMode::Panic => PANIC,
+    };
+    let old = MODE.swap(new, Ordering::Relaxed);
+    if new != OFF && (old == OFF || old == UNSET) {
+        EPOCH.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The lock-order checker's mode (see [`set_lock_order_mode`]).
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::diagnostics::{self, LockOrderMode};
+///
+/// if cfg!(all(debug_assertions, feature = "lock-order"))
+///     && std::env::var_os("THREADKIT_LOCK_ORDER").is_none()
+/// {
+///     assert_eq!(diagnostics::lock_order_mode(), LockOrderMode::Report);
+/// }
+/// ```
+pub fn lock_order_mode() -> LockOrderMode {
+    match current_mode() {
+        REPORT => LockOrderMode::Report,
+        PANIC => LockOrderMode::Panic,
+        _ => LockOrderMode::Off,
+    }
+}
+
+/// The mode, deciding it from the environment on first use.
+fn current_mode() -> u8 {
+    let mode = MODE.load(Ordering::Relaxed);
+    if mode != UNSET {
+        return mode;
+    }
+    let chosen = match std::env::var("THREADKIT_LOCK_ORDER").as_deref() {
+        Ok("off") | Ok("0") => OFF,
+        Ok("report") | Ok("1") => REPORT,
+        Ok("panic") => PANIC,
+        _ if cfg!(debug_assertions) => REPORT,
+        _ => OFF,
+    };
+    match MODE.compare_exchange(UNSET, chosen, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => chosen,
+        Err(now) => now,
+    }
+}
+
+/// One lock on a thread's held stack.
+#[derive(Clone, Copy)]
+struct Held {
+    id: u64,
+    site: &'static Location<'static>,
+}
+
+/// The per-thread state.
+struct Local {
+    /// The [`EPOCH`] the stack belongs to.
+    epoch: u64,
+    /// The [`GRAPH_GEN`] the cache belongs to.
+    cache_gen: u64,
+    held: Vec<Held>,
+    /// Edges this thread knows to be in the graph, direct-mapped by a hash of the pair.
+    cache: [(u64, u64); CACHE_SLOTS],
+    /// Inside the checker's slow path or the report hook: the hooks do nothing (the thread's
+    /// name is itself behind a threadkit Lock, and the hook may take locks).
+    busy: bool,
+}
+
+const CACHE_SLOTS: usize = 128;
+
+thread_local! {
+    static LOCAL: RefCell<Local> = const {
+        RefCell::new(Local { epoch: 0, cache_gen: 0, held: Vec::new(), cache: [(0, 0); CACHE_SLOTS], busy: false })
+    };
+}
+
+fn slot(from: u64, to: u64) -> usize {
+    let h = (from.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ to).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    (h >> 57) as usize % CACHE_SLOTS
+}
+
+impl Local {
+    fn sync_epoch(&mut self) {
+        let epoch = EPOCH.load(Ordering::Relaxed);
+        if self.epoch != epoch {
+            self.epoch = epoch;
+            self.held.clear();
+        }
+        let gen = GRAPH_GEN.load(Ordering::Relaxed);
+        if self.cache_gen != gen {
+            self.cache_gen = gen;
+            self.cache = [(0, 0); CACHE_SLOTS];
+        }
+    }
+}
+
+/// Releases of locks made by threads other than their acquirers: `(acquirer ident, lock id)`.
+static FOREIGN: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+static FOREIGN_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Applies the foreign releases aimed at this thread: each removes the *oldest* entry of its
+/// lock (a later re-acquire by this thread is the newer one).
+fn apply_foreign(local: &mut Local) {
+    if FOREIGN_LEN.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let me = crate::thread::ident::current();
+    let mine: Vec<u64> = {
+        let mut q = FOREIGN.lock().unwrap_or_else(|e| e.into_inner());
+        let mut mine = Vec::new();
+        q.retain(|&(t, id)| {
+            if t == me {
+                mine.push(id);
+                false
+            } else {
+                true
+            }
+        });
+        FOREIGN_LEN.store(q.len(), Ordering::Release);
+        mine
+    };
+    for id in mine {
+        if let Some(i) = local.held.iter().position(|h| h.id == id) {
+            local.held.remove(i);
+        }
+    }
+}
+
+/// Registers the lock's node (once per lock) and returns its id.
+#[inline]
+fn node(identity: &Identity) -> u64 {
+    let (id, registered) = identity.order_id();
+    if !registered {
+        graph::register(id, identity.describe());
+        identity.set_in_order_graph();
+    }
+    id
+}
+
+/// Hook: before a blocking or timed acquire of the lock with `identity` at `site`. Records the
+/// order held → this lock and reports (or panics, before blocking) if it closes a cycle.
+#[cold]
+#[inline(never)]
+pub(crate) fn before_blocking(identity: &Identity, site: &'static Location<'static>, timed: bool) {
+    let mode = current_mode();
+    if mode == OFF {
+        return;
+    }
+    let Some((new, missing, held)) = LOCAL
+        .try_with(|l| {
+            let mut l = l.try_borrow_mut().ok()?;
+            if l.busy {
+                return None;
+            }
+            l.sync_epoch();
+            apply_foreign(&mut l);
+            if l.held.is_empty() {
+                return None;
+            }
+            let (new, _) = identity.order_id();
+            let missing: Vec<Held> = l
+                .held
+                .iter()
+                .filter(|h| h.id != new && l.cache[slot(h.id, new)] != (h.id, new))
+                .copied()
+                .collect();
+            if missing.is_empty() {
+                return None;
+            }
+            l.busy = true;
+            Some((new, missing, l.held.clone()))
+        })
+        .ok()
+        .flatten()
+    else {
+        return;
+    };
+    debug_assert_eq!(new, identity.order_id().0);
+    let new = node(identity);
+    let thread = current_thread();
+    let mut reports = Vec::new();
+    let mut known = Vec::new();
+    for h in &missing {
+        match graph::add_edge(h.id, new, &thread, h.site, site, mode == PANIC) {
+            graph::Added::Known => known.push((h.id, new)),
+            graph::Added::Cycle(chain, fresh) => {
+                if mode != PANIC {
+                    // Reported (or a duplicate of a reported cycle): do not check it again.
+                    known.push((h.id, new));
+                }
+                if fresh {
+                    reports.push((h.id, chain));
+                }
+            }
+        }
+    }
+    let report = reports.into_iter().next().map(|(closing, chain)| {
+        report::build(&thread, identity, site, &held, closing, chain, timed)
+    });
+    let _ = LOCAL.try_with(|l| {
+        let Ok(mut l) = l.try_borrow_mut() else {
+            return;
+        };
+        for (from, to) in known {
+            l.cache[slot(from, to)] = (from, to);
+        }
+    });
+    if let Some(report) = report {
+        if mode == PANIC {
+            set_busy(false);
+            panic!("{}", report);
+        }
+        crate::diagnostics::report::emit(&crate::diagnostics::Report::PotentialDeadlock(report));
+    }
+    set_busy(false);
+}
+
+fn set_busy(on: bool) {
+    let _ = LOCAL.try_with(|l| {
+        if let Ok(mut l) = l.try_borrow_mut() {
+            l.busy = on;
+        }
+    });
+}
+
+/// The calling thread, as reports name it.
+fn current_thread() -> crate::diagnostics::ThreadRef {
+    let ident = crate::thread::ident::current();
+    let name = crate::current_thread().name();
+    crate::diagnostics::ThreadRef { ident, name }
+}
+
+/// Hook: the calling thread has acquired the lock with `identity` at `site` (by any path).
+#[cold]
+#[inline(never)]
+pub(crate) fn acquired(identity: &Identity, site: &'static Location<'static>) {
+    if current_mode() == OFF {
+        return;
+    }
+    let _ = LOCAL.try_with(|l| {
+        let Ok(mut l) = l.try_borrow_mut() else {
+            return;
+        };
+        if l.busy {
+            return;
+        }
+        l.sync_epoch();
+        let id = node(identity);
+        l.held.push(Held { id, site });
+    });
+}
+
+/// Hook: the lock with `identity`, acquired by the thread `acquirer` (`None` or 0: unknown), is
+/// being released by the calling thread.
+#[cold]
+#[inline(never)]
+pub(crate) fn releasing(identity: &Identity, acquirer: Option<u64>) {
+    let (id, registered) = identity.order_id();
+    if !registered {
+        return; // never pushed anywhere
+    }
+    let me = crate::thread::ident::current();
+    match acquirer {
+        Some(t) if t != 0 && t != me => {
+            let mut q = FOREIGN.lock().unwrap_or_else(|e| e.into_inner());
+            q.push((t, id));
+            FOREIGN_LEN.store(q.len(), Ordering::Release);
+        }
+        _ => {
+            let _ = LOCAL.try_with(|l| {
+                let Ok(mut l) = l.try_borrow_mut() else {
+                    return;
+                };
+                if let Some(i) = l.held.iter().rposition(|h| h.id == id) {
+                    l.held.remove(i);
+                }
+            });
+        }
+    }
+}
+
+/// A lock was dropped: its node and edges leave the graph.
+pub(crate) fn forget(id: u64) {
+    graph::forget(id);
+}
+
+/// Forgets every recorded order and every reported cycle (for tests that reuse locks across
+/// scenarios). Locks currently held stay held.
+///
+/// # Examples
+///
+/// ```
+/// threadkit::diagnostics::reset_lock_order();
+/// ```
+pub fn reset_lock_order() {
+    graph::reset();
+    GRAPH_GEN.fetch_add(1, Ordering::Relaxed);
+}
