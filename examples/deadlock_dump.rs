@@ -51,6 +51,10 @@ fn audit(accounts: &Lock, ledger: &Lock, both: &Barrier) -> bool {
 fn main() {
     // Record where each lock's holder acquired it (on by default only in debug builds).
     threadkit::diagnostics::set_holder_sites(true);
+    // This program shows the *actual* deadlock; the lock-order checker (armed in debug builds)
+    // would first report beta's inverted acquire as a potential one, before it blocks: see
+    // examples/lock_order.rs.
+    threadkit::diagnostics::set_lock_order_mode(threadkit::diagnostics::LockOrderMode::Off);
     // Checks every 100 ms; reports each new cycle once, followed by a full dump.
     let watchdog = Watchdog::new()
         .interval(Duration::from_millis(100))

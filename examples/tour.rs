@@ -57,6 +57,7 @@ const TOUR: &[(&str, &[&str])] = &[
     ("See also: Queue", &["queue_workers"]),
     // Beyond the article: what threadkit adds.
     ("Debugging a hung program", &["deadlock_dump"]),
+    ("Debugging a deadlock before it happens", &["lock_order"]),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -104,6 +104,10 @@ mod event;
 mod identity;
 mod local;
 mod lock;
+#[cfg(not(loom))]
+mod lock_order;
+#[cfg(loom)]
+#[path = "lock_order/loom_stub.rs"]
 mod lock_order;
 #[cfg(all(feature = "logging", not(loom)))]
 pub mod logging;

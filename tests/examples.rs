@@ -478,3 +478,37 @@ fn deadlock_dump() {
         Some("done: the timeouts broke the deadlock")
     );
 }
+
+#[test]
+#[cfg(feature = "lock-order")]
+fn lock_order() {
+    let r = run("lock_order");
+    let text = r.stdout.join("\n");
+    let reports = r
+        .stdout
+        .iter()
+        .filter(|l| l.starts_with("threadkit: PotentialDeadlock"))
+        .count();
+    assert_eq!(reports, 1, "{text}");
+    for needle in [
+        "\"beta\" #",
+        "is acquiring Lock \"accounts\"",
+        "Lock \"ledger\" #",
+        "first by \"alpha\" #",
+        "*** POTENTIAL DEADLOCK (not currently blocked) ***",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
+    // The four acquires: lines 20, 21 (alpha) and 27, 28 (beta) of the example.
+    let sites: BTreeSet<&str> = r
+        .stdout
+        .iter()
+        .flat_map(|l| l.split("examples/lock_order.rs:").skip(1))
+        .map(|s| s.split(|c: char| !c.is_ascii_digit()).next().unwrap())
+        .collect();
+    assert_eq!(sites.len(), 4, "{text}");
+    assert_eq!(
+        r.stdout.last().map(String::as_str),
+        Some("done: 1 potential deadlock reported, nothing hung")
+    );
+}

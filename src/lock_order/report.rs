@@ -178,7 +178,7 @@ impl fmt::Display for PotentialDeadlock {
         // The two-column scenario: this thread against the thread of the last recorded edge
         // (the one that holds what it must wait for in the chain).
         let other = self.chain.last();
-        let left = format!("{}", who(&self.thread));
+        let left = who(&self.thread);
         let right = other.map_or_else(String::new, |e| who(&e.thread));
         let step = |lock: &ObjectInfo, site: &Location<'_>| {
             format!("lock({}) at {}", lock.label(), at(site))
@@ -196,7 +196,8 @@ impl fmt::Display for PotentialDeadlock {
         let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
         writeln!(f, "  possible interleaving:")?;
         for (l, r) in rows {
-            writeln!(f, "    {l:width$} | {r}")?;
+            let gap = if r.is_empty() { "" } else { " " };
+            writeln!(f, "    {l:width$} |{gap}{r}")?;
         }
         writeln!(f, "  *** POTENTIAL DEADLOCK (not currently blocked) ***")
     }
