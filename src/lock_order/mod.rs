@@ -22,7 +22,7 @@ mod report;
 
 use std::cell::RefCell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use crate::identity::Identity;
@@ -147,13 +147,70 @@ struct Held {
     site: &'static Location<'static>,
 }
 
+/// How many locks one thread can hold at once and still have them checked (Abseil keeps 40);
+/// a lock acquired while the stack is full is not part of any order.
+const MAX_HELD: usize = 32;
+const CACHE_SLOTS: usize = 128;
+const NO_SITE: &Location<'static> = Location::caller();
+
+/// A fixed-size stack, so that the thread-local needs no destructor (the cheapest access).
+#[derive(Clone, Copy)]
+struct Stack {
+    len: usize,
+    items: [Held; MAX_HELD],
+}
+
+impl Stack {
+    fn as_slice(&self) -> &[Held] {
+        &self.items[..self.len]
+    }
+
+    fn push(&mut self, h: Held) {
+        if self.len < MAX_HELD {
+            self.items[self.len] = h;
+            self.len += 1;
+        }
+    }
+
+    #[inline]
+    fn remove_at(&mut self, i: usize) {
+        if i + 1 < self.len {
+            self.items.copy_within(i + 1..self.len, i);
+        }
+        self.len -= 1;
+    }
+
+    /// Removes the newest entry of `id` (the calling thread's own release).
+    #[inline]
+    fn remove_newest(&mut self, id: u64) {
+        // Releases are usually in reverse order of acquisition.
+        if self.len != 0 && self.items[self.len - 1].id == id {
+            self.len -= 1;
+            return;
+        }
+        if let Some(i) = self.as_slice().iter().rposition(|h| h.id == id) {
+            self.remove_at(i);
+        }
+    }
+
+    /// Removes the oldest entry of `id` (a release by another thread: a later re-acquire by
+    /// this thread is the newer one).
+    fn remove_oldest(&mut self, id: u64) {
+        if let Some(i) = self.as_slice().iter().position(|h| h.id == id) {
+            self.remove_at(i);
+        }
+    }
+}
+
 /// The per-thread state.
 struct Local {
     /// The [`EPOCH`] the stack belongs to.
     epoch: u64,
     /// The [`GRAPH_GEN`] the cache belongs to.
     cache_gen: u64,
-    held: Vec<Held>,
+    /// The [`FOREIGN_GEN`] last applied.
+    foreign_seen: u64,
+    held: Stack,
     /// Edges this thread knows to be in the graph, direct-mapped by a hash of the pair.
     cache: [(u64, u64); CACHE_SLOTS],
     /// Inside the checker's slow path or the report hook: the hooks do nothing (the thread's
@@ -161,11 +218,16 @@ struct Local {
     busy: bool,
 }
 
-const CACHE_SLOTS: usize = 128;
-
 thread_local! {
     static LOCAL: RefCell<Local> = const {
-        RefCell::new(Local { epoch: 0, cache_gen: 0, held: Vec::new(), cache: [(0, 0); CACHE_SLOTS], busy: false })
+        RefCell::new(Local {
+            epoch: 0,
+            cache_gen: 0,
+            foreign_seen: 0,
+            held: Stack { len: 0, items: [Held { id: 0, site: NO_SITE }; MAX_HELD] },
+            cache: [(0, 0); CACHE_SLOTS],
+            busy: false,
+        })
     };
 }
 
@@ -175,12 +237,18 @@ fn slot(from: u64, to: u64) -> usize {
 }
 
 impl Local {
+    /// Drops a stack from an earlier arming.
+    #[inline]
     fn sync_epoch(&mut self) {
         let epoch = EPOCH.load(Ordering::Relaxed);
         if self.epoch != epoch {
             self.epoch = epoch;
-            self.held.clear();
+            self.held.len = 0;
         }
+    }
+
+    /// Drops an edge cache from before a [`reset_lock_order`].
+    fn sync_cache(&mut self) {
         let gen = GRAPH_GEN.load(Ordering::Relaxed);
         if self.cache_gen != gen {
             self.cache_gen = gen;
@@ -191,14 +259,18 @@ impl Local {
 
 /// Releases of locks made by threads other than their acquirers: `(acquirer ident, lock id)`.
 static FOREIGN: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
-static FOREIGN_LEN: AtomicUsize = AtomicUsize::new(0);
+/// Bumped by each foreign release: a thread looks at [`FOREIGN`] only when it changed since its
+/// last look, so a known nested acquire still takes no global lock.
+static FOREIGN_GEN: AtomicU64 = AtomicU64::new(0);
 
 /// Applies the foreign releases aimed at this thread: each removes the *oldest* entry of its
 /// lock (a later re-acquire by this thread is the newer one).
 fn apply_foreign(local: &mut Local) {
-    if FOREIGN_LEN.load(Ordering::Acquire) == 0 {
+    let gen = FOREIGN_GEN.load(Ordering::Acquire);
+    if gen == local.foreign_seen {
         return;
     }
+    local.foreign_seen = gen;
     let me = crate::thread::ident::current();
     let mine: Vec<u64> = {
         let mut q = FOREIGN.lock().unwrap_or_else(|e| e.into_inner());
@@ -211,13 +283,10 @@ fn apply_foreign(local: &mut Local) {
                 true
             }
         });
-        FOREIGN_LEN.store(q.len(), Ordering::Release);
         mine
     };
     for id in mine {
-        if let Some(i) = local.held.iter().position(|h| h.id == id) {
-            local.held.remove(i);
-        }
+        local.held.remove_oldest(id);
     }
 }
 
@@ -234,9 +303,20 @@ fn node(identity: &Identity) -> u64 {
 
 /// Hook: before a blocking or timed acquire of the lock with `identity` at `site`. Records the
 /// order held → this lock and reports (or panics, before blocking) if it closes a cycle.
+/// Nothing to do (one thread-local read) when the thread holds no lock.
+#[inline]
+pub(crate) fn before_blocking(identity: &Identity, site: &'static Location<'static>, timed: bool) {
+    let holds = LOCAL
+        .try_with(|l| l.try_borrow().map_or(false, |l| l.held.len != 0))
+        .unwrap_or(false);
+    if holds {
+        check(identity, site, timed);
+    }
+}
+
 #[cold]
 #[inline(never)]
-pub(crate) fn before_blocking(identity: &Identity, site: &'static Location<'static>, timed: bool) {
+fn check(identity: &Identity, site: &'static Location<'static>, timed: bool) {
     let mode = current_mode();
     if mode == OFF {
         return;
@@ -248,13 +328,15 @@ pub(crate) fn before_blocking(identity: &Identity, site: &'static Location<'stat
                 return None;
             }
             l.sync_epoch();
+            l.sync_cache();
             apply_foreign(&mut l);
-            if l.held.is_empty() {
+            if l.held.len == 0 {
                 return None;
             }
             let (new, _) = identity.order_id();
             let missing: Vec<Held> = l
                 .held
+                .as_slice()
                 .iter()
                 .filter(|h| h.id != new && l.cache[slot(h.id, new)] != (h.id, new))
                 .copied()
@@ -263,7 +345,7 @@ pub(crate) fn before_blocking(identity: &Identity, site: &'static Location<'stat
                 return None;
             }
             l.busy = true;
-            Some((new, missing, l.held.clone()))
+            Some((new, missing, l.held.as_slice().to_vec()))
         })
         .ok()
         .flatten()
@@ -326,10 +408,9 @@ fn current_thread() -> crate::diagnostics::ThreadRef {
 }
 
 /// Hook: the calling thread has acquired the lock with `identity` at `site` (by any path).
-#[cold]
 #[inline(never)]
 pub(crate) fn acquired(identity: &Identity, site: &'static Location<'static>) {
-    if current_mode() == OFF {
+    if MODE.load(Ordering::Relaxed) == UNSET && current_mode() == OFF {
         return;
     }
     let _ = LOCAL.try_with(|l| {
@@ -347,7 +428,6 @@ pub(crate) fn acquired(identity: &Identity, site: &'static Location<'static>) {
 
 /// Hook: the lock with `identity`, acquired by the thread `acquirer` (`None` or 0: unknown), is
 /// being released by the calling thread.
-#[cold]
 #[inline(never)]
 pub(crate) fn releasing(identity: &Identity, acquirer: Option<u64>) {
     let (id, registered) = identity.order_id();
@@ -359,16 +439,14 @@ pub(crate) fn releasing(identity: &Identity, acquirer: Option<u64>) {
         Some(t) if t != 0 && t != me => {
             let mut q = FOREIGN.lock().unwrap_or_else(|e| e.into_inner());
             q.push((t, id));
-            FOREIGN_LEN.store(q.len(), Ordering::Release);
+            FOREIGN_GEN.fetch_add(1, Ordering::Release);
         }
         _ => {
             let _ = LOCAL.try_with(|l| {
                 let Ok(mut l) = l.try_borrow_mut() else {
                     return;
                 };
-                if let Some(i) = l.held.iter().rposition(|h| h.id == id) {
-                    l.held.remove(i);
-                }
+                l.held.remove_newest(id);
             });
         }
     }

@@ -7,6 +7,8 @@ mod condition;
 mod event;
 mod local;
 mod lock;
+#[cfg(feature = "lock-order-peers")]
+mod lock_order;
 mod monitor;
 mod queue;
 mod queue_locked;
@@ -31,6 +33,8 @@ pub(crate) fn all(mode: Mode) -> Vec<Case> {
     cases.extend(queue::cases(mode));
     cases.extend(queue_locked::cases(mode));
     cases.extend(timer::cases(mode));
+    #[cfg(feature = "lock-order-peers")]
+    cases.extend(lock_order::cases(mode));
     cases
 }
 
@@ -74,7 +78,11 @@ mod tests {
     #[test]
     fn every_case_from_the_issue_is_here_once_per_placement() {
         let names: Vec<String> = all(Mode::Smoke).into_iter().map(|c| c.name).collect();
-        let mut base: Vec<&str> = names.iter().map(|n| n.split('/').next().unwrap()).collect();
+        let mut base: Vec<&str> = names
+            .iter()
+            .map(|n| n.split('/').next().unwrap())
+            .filter(|n| !n.starts_with("lock_order_")) // --features lock-order-peers
+            .collect();
         base.dedup();
         assert_eq!(base, CASE_NAMES);
         for pinned in ["condition_pingpong", "event_pingpong", "barrier_2t"] {
