@@ -312,12 +312,13 @@ impl<T: ?Sized> Lock<T> {
     #[track_caller]
     pub fn acquire(&self) -> LockGuard<'_, T> {
         if lock_order::armed() {
-            lock_order::before_blocking(&self.identity, Location::caller(), false);
-        }
-        if !self.try_lock_fast() {
+            lock_order::ordered_acquire(&self.identity, Location::caller(), false, || {
+                self.try_lock_fast() || self.acquire_slow(None, None)
+            });
+        } else if !self.try_lock_fast() {
             self.acquire_slow(None, None);
         }
-        self.note_acquired(Location::caller());
+        self.note_site(Location::caller());
         // SAFETY: the calling thread has just acquired the lock.
         unsafe { self.make_guard() }
     }
@@ -481,10 +482,20 @@ impl<T: ?Sized> Lock<T> {
         deadline: Option<Instant>,
         count: Option<&AtomicUsize>,
     ) -> bool {
-        if lock_order::armed() {
-            lock_order::before_blocking(&self.identity, Location::caller(), deadline.is_some());
+        let got = if lock_order::armed() {
+            lock_order::ordered_acquire(
+                &self.identity,
+                Location::caller(),
+                deadline.is_some(),
+                || self.try_lock_fast() || self.acquire_slow(deadline, count),
+            )
+        } else {
+            self.try_lock_fast() || self.acquire_slow(deadline, count)
+        };
+        if got {
+            self.note_site(Location::caller());
         }
-        self.raw_reacquire_counted(deadline, count)
+        got
     }
 
     /// A Condition's re-acquire after its wait: the lock goes back on the thread's held-lock
@@ -511,17 +522,13 @@ impl<T: ?Sized> Lock<T> {
     /// other reference to the data is alive.
     #[inline]
     pub(crate) unsafe fn raw_release(&self) -> Result<(), ReleaseError> {
+        let me = Self::locked_by_me();
         if lock_order::armed() {
-            lock_order::releasing(&self.identity, self.acquired_by());
+            lock_order::releasing(&self.identity, self.acquired_by(), me >> OWNER_SHIFT);
         }
         if self
             .state
-            .compare_exchange(
-                Self::locked_by_me(),
-                0,
-                Ordering::Release,
-                Ordering::Relaxed,
-            )
+            .compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed)
             .is_ok()
         {
             return Ok(());
@@ -575,6 +582,13 @@ impl<T: ?Sized> Lock<T> {
         if lock_order::armed() {
             lock_order::acquired(&self.identity, site);
         }
+        self.note_site(site);
+    }
+
+    /// The holder-site half of [`note_acquired`](Self::note_acquired) (a blocking acquire has
+    /// pushed the lock on the lock-order stack already).
+    #[inline]
+    fn note_site(&self, site: &'static Location<'static>) {
         if wait::record::HOLDER_SITES.load(Ordering::Relaxed) {
             self.acquired_at.store(
                 site as *const Location<'static> as *mut _,

@@ -10,8 +10,15 @@ pub(crate) fn armed() -> bool {
     false
 }
 
-pub(crate) fn before_blocking(_: &Identity, _: &'static Location<'static>, _: bool) {}
+pub(crate) fn ordered_acquire(
+    _: &Identity,
+    _: &'static Location<'static>,
+    _: bool,
+    acquire: impl FnOnce() -> bool,
+) -> bool {
+    acquire()
+}
 
 pub(crate) fn acquired(_: &Identity, _: &'static Location<'static>) {}
 
-pub(crate) fn releasing(_: &Identity, _: Option<u64>) {}
+pub(crate) fn releasing(_: &Identity, _: Option<u64>, _: u64) {}

@@ -301,17 +301,28 @@ fn node(identity: &Identity) -> u64 {
     id
 }
 
-/// Hook: before a blocking or timed acquire of the lock with `identity` at `site`. Records the
-/// order held → this lock and reports (or panics, before blocking) if it closes a cycle.
-/// Nothing to do (one thread-local read) when the thread holds no lock.
-#[inline]
-pub(crate) fn before_blocking(identity: &Identity, site: &'static Location<'static>, timed: bool) {
-    let holds = LOCAL
-        .try_with(|l| l.try_borrow().map_or(false, |l| l.held.len != 0))
-        .unwrap_or(false);
-    if holds {
-        check(identity, site, timed);
-    }
+/// Hook: a blocking or timed acquire of the lock with `identity` at `site`, done by `acquire`
+/// (which returns whether it got the lock). First records the order held → this lock and
+/// reports (or panics, before blocking) if it closes a cycle (nothing to do when the thread
+/// holds no lock); then, if acquired, pushes the lock on the thread's stack.
+#[inline(never)]
+pub(crate) fn ordered_acquire(
+    identity: &Identity,
+    site: &'static Location<'static>,
+    timed: bool,
+    acquire: impl FnOnce() -> bool,
+) -> bool {
+    // `LOCAL` has no destructor, so it is accessible until the thread is gone.
+    LOCAL.with(|cell| {
+        if cell.try_borrow().map_or(false, |l| l.held.len != 0) {
+            check(identity, site, timed);
+        }
+        let got = acquire();
+        if got {
+            push(cell, identity, site);
+        }
+        got
+    })
 }
 
 #[cold]
@@ -407,34 +418,37 @@ fn current_thread() -> crate::diagnostics::ThreadRef {
     crate::diagnostics::ThreadRef { ident, name }
 }
 
-/// Hook: the calling thread has acquired the lock with `identity` at `site` (by any path).
+/// Hook: the calling thread has acquired the lock with `identity` at `site` without a check
+/// (a try, a Condition's re-acquire).
 #[inline(never)]
 pub(crate) fn acquired(identity: &Identity, site: &'static Location<'static>) {
+    let _ = LOCAL.try_with(|cell| push(cell, identity, site));
+}
+
+#[inline]
+fn push(cell: &RefCell<Local>, identity: &Identity, site: &'static Location<'static>) {
     if MODE.load(Ordering::Relaxed) == UNSET && current_mode() == OFF {
         return;
     }
-    let _ = LOCAL.try_with(|l| {
-        let Ok(mut l) = l.try_borrow_mut() else {
-            return;
-        };
-        if l.busy {
-            return;
-        }
-        l.sync_epoch();
-        let id = node(identity);
-        l.held.push(Held { id, site });
-    });
+    let Ok(mut l) = cell.try_borrow_mut() else {
+        return;
+    };
+    if l.busy {
+        return;
+    }
+    l.sync_epoch();
+    let id = node(identity);
+    l.held.push(Held { id, site });
 }
 
 /// Hook: the lock with `identity`, acquired by the thread `acquirer` (`None` or 0: unknown), is
-/// being released by the calling thread.
+/// being released by the calling thread, `me`.
 #[inline(never)]
-pub(crate) fn releasing(identity: &Identity, acquirer: Option<u64>) {
+pub(crate) fn releasing(identity: &Identity, acquirer: Option<u64>, me: u64) {
     let (id, registered) = identity.order_id();
     if !registered {
         return; // never pushed anywhere
     }
-    let me = crate::thread::ident::current();
     match acquirer {
         Some(t) if t != 0 && t != me => {
             let mut q = FOREIGN.lock().unwrap_or_else(|e| e.into_inner());
