@@ -465,7 +465,6 @@ impl Barrier {
             identity: self.state.identity(),
             holder: None,
             status: Some((self as *const Barrier as *const (), status)),
-            lock: None,
         }
     }
 

@@ -701,7 +701,6 @@ impl<T: ?Sized> Lock<T> {
                 count: count.map_or(std::ptr::null(), |c| c as *const AtomicUsize),
             }),
             status: None,
-            lock: None,
         }
     }
 

@@ -94,7 +94,6 @@ impl RawSemaphore {
             identity: &self.identity,
             holder: None,
             status: Some((&self.state as *const AtomicUsize as *const (), status)),
-            lock: None,
         }
     }
 

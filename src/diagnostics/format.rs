@@ -90,9 +90,6 @@ impl fmt::Display for WaitInfo {
                 if o.name.is_some() {
                     write!(f, " (created at {})", site(o.created_at))?;
                 }
-                if let Some(lock) = &self.lock {
-                    write!(f, " over {lock}")?;
-                }
                 write!(f, " at {at}")?;
             }
             (None, None) => write!(f, "    waiting in {} at {at}", kind_phrase(self.kind))?,
