@@ -21,7 +21,7 @@ if [[ "${1:-}" == "--mutants" ]]; then
         echo "== mutant $mutant: the models must fail =="
         # A deadlock found by loom aborts the test process (SIGABRT), so judge the exit status.
         if RUSTFLAGS="--cfg loom --cfg threadkit_mutant=\"$mutant\"" \
-            cargo test --release --target-dir target/loom-mutant --test loom "$@" \
+            cargo test --release --features loom --target-dir target/loom-mutant --test loom "$@" \
             -- --test-threads=1 >"target/loom-mutant-$mutant.log" 2>&1; then
             echo "!! mutant $mutant survived: the models did not notice (log: target/loom-mutant-$mutant.log)"
             status=1
@@ -33,4 +33,4 @@ if [[ "${1:-}" == "--mutants" ]]; then
     exit $status
 fi
 
-RUSTFLAGS="--cfg loom" exec cargo test --release --target-dir target/loom --test loom "$@"
+RUSTFLAGS="--cfg loom" exec cargo test --release --features loom --target-dir target/loom --test loom "$@"
