@@ -82,6 +82,7 @@ mod lock;
 #[cfg(all(feature = "logging", not(loom)))]
 pub mod logging;
 mod loom;
+mod owned_permit;
 pub mod queue;
 mod rlock;
 mod semaphore;
@@ -108,6 +109,7 @@ pub use condition::{Condition, ConditionLock};
 pub use event::Event;
 pub use local::Local;
 pub use lock::{Lock, LockGuard, ReleaseError};
+pub use owned_permit::OwnedSemaphorePermit;
 pub use rlock::{RLock, RLockGuard, RLockReleaseError};
 pub use semaphore::{BoundedSemaphore, OverReleaseError, Semaphore, SemaphorePermit};
 #[cfg(not(loom))]
