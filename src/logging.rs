@@ -5,10 +5,11 @@
 //! keeps its Python output:
 //!
 //! ```
-//! use log::debug;
+//! use threadkit::logging::{self, log::debug, LevelFilter};
 //!
-//! threadkit::logging::basic_config(log::LevelFilter::Debug, "(%(threadName)-10s) %(message)s");
+//! logging::basic_config(LevelFilter::Debug, "(%(threadName)-10s) %(message)s")?;
 //! debug!("Starting"); // prints "(MainThread) Starting" on standard error
+//! # Ok::<(), logging::ConfigError>(())
 //! ```
 //!
 //! The thread name is threadkit's ([`current_thread`](crate::current_thread)), so it follows
@@ -26,26 +27,250 @@
 //! and for `tracing`, record it as a field of a span or event
 //! (`tracing::info!(thread = %threadkit::current_thread().name(), "Starting")`).
 //!
-//! Supported fields: `threadName`, `thread` (the [`get_ident`](crate::get_ident) value),
-//! `message`, `levelname`, `levelno`, `name` (the log target), `asctime`
-//! (`2013-02-21 06:37:49,549`, local time), `module`, `lineno`, and `%%`; each may carry a width
-//! and `-` for left alignment, as in `%(threadName)-10s`.
+//! # Format strings
+//!
+//! Every attribute of CPython's `LogRecord` that a Rust `log` record can fill in is supported,
+//! with `%`-style flags (`-` left-align, `0` zero-pad, `+`, space), a width, a `.precision` and
+//! the conversions `s`, `d` (`i`, `u`) and `f` (`F`), as in `%(relativeCreated)6d`,
+//! `%(asctime)s.%(msecs)03d` or `%(threadName)-10s`:
+//!
+//! | field | value |
+//! |---|---|
+//! | `threadName`, `thread` | threadkit's thread name; its [`get_ident`](crate::get_ident) |
+//! | `message` | the formatted message |
+//! | `levelname`, `levelno` | `DEBUG`…`CRITICAL`-style name (`WARN` prints `WARNING`, `TRACE` is 5); 10/20/30/40 |
+//! | `name` | the record's target (the module path unless set) |
+//! | `asctime` | `2013-02-21 06:37:49,549`, local time |
+//! | `created`, `msecs`, `relativeCreated` | seconds since the epoch (float); its milliseconds part; milliseconds since threadkit's logging was first configured |
+//! | `pathname`, `filename`, `module`, `lineno` | the source file, its last component, the module path, the line (CPython's `(unknown file)` and 0 when the record has none) |
+//! | `process`, `processName`, `taskName` | the process id; `MainProcess`; `None` (no asyncio task) |
+//!
+//! A field Rust's records cannot fill (`funcName`, `msg`, `args`, `exc_info`, `exc_text`,
+//! `stack_info`), a name that is no `LogRecord` attribute, a conversion other than those above,
+//! or a number conversion of a string field is rejected when the format is parsed
+//! ([`PythonFormat::new`], [`basic_config`]) with a [`FormatError`] naming the field, instead of
+//! printing it raw at every record.
+//!
+//! # Without `log` in your Cargo.toml
+//!
+//! The `log` crate is re-exported as [`threadkit::logging::log`](log), with its
+//! [`LevelFilter`] and [`Level`], so a ported program needs no dependency of its own:
+//!
+//! ```
+//! use threadkit::logging::{self, log::debug, LevelFilter};
+//!
+//! logging::basic_config(LevelFilter::Debug, "%(relativeCreated)6d %(threadName)s %(message)s")?;
+//! debug!("Starting");
+//! # Ok::<(), threadkit::logging::ConfigError>(())
+//! ```
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::io::Write as _;
-use std::time::SystemTime;
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime};
 
-use log::{Level, LevelFilter, Log, Metadata, Record, SetLoggerError};
+#[doc(no_inline)]
+pub use log::{self, Level, LevelFilter, SetLoggerError};
+use log::{Log, Metadata, Record};
 
 /// One part of a parsed format string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Text(String),
-    Field {
-        name: String,
-        width: usize,
-        left: bool,
-    },
+    Field(Spec),
+}
+
+/// A `%(name)[flags][width][.precision]conversion` field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Spec {
+    field: Field,
+    left: bool,
+    zero: bool,
+    /// `+` or ` `: what to print before a non-negative number.
+    sign: Option<char>,
+    width: usize,
+    precision: Option<usize>,
+    conv: Conv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conv {
+    Str,
+    Int,
+    Float,
+}
+
+/// The `LogRecord` attributes threadkit can fill in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    ThreadName,
+    Thread,
+    Message,
+    LevelName,
+    LevelNo,
+    Name,
+    AscTime,
+    Created,
+    Msecs,
+    RelativeCreated,
+    PathName,
+    FileName,
+    Module,
+    LineNo,
+    Process,
+    ProcessName,
+    TaskName,
+}
+
+impl Field {
+    fn parse(name: &str) -> Result<Field, &'static str> {
+        Ok(match name {
+            "threadName" => Field::ThreadName,
+            "thread" => Field::Thread,
+            "message" => Field::Message,
+            "levelname" => Field::LevelName,
+            "levelno" => Field::LevelNo,
+            "name" => Field::Name,
+            "asctime" => Field::AscTime,
+            "created" => Field::Created,
+            "msecs" => Field::Msecs,
+            "relativeCreated" => Field::RelativeCreated,
+            "pathname" => Field::PathName,
+            "filename" => Field::FileName,
+            "module" => Field::Module,
+            "lineno" => Field::LineNo,
+            "process" => Field::Process,
+            "processName" => Field::ProcessName,
+            "taskName" => Field::TaskName,
+            "funcName" => {
+                return Err(
+                    "Rust's log records carry no function name (use %(module)s and %(lineno)d)",
+                )
+            }
+            "msg" | "args" => {
+                return Err("Rust's log records carry only the formatted message (use %(message)s)")
+            }
+            "exc_info" | "exc_text" | "stack_info" => {
+                return Err(
+                    "Rust's log records carry no exception or stack (log the panic's message)",
+                )
+            }
+            _ => return Err("not a LogRecord attribute"),
+        })
+    }
+
+    /// Whether the value is a string (numbers accept every conversion).
+    fn is_text(self) -> bool {
+        matches!(
+            self,
+            Field::ThreadName
+                | Field::Message
+                | Field::LevelName
+                | Field::Name
+                | Field::AscTime
+                | Field::PathName
+                | Field::FileName
+                | Field::Module
+                | Field::ProcessName
+                | Field::TaskName
+        )
+    }
+}
+
+/// A field's value for one record.
+enum Value {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+/// A Python `logging` format string threadkit cannot honour: an unknown or unsupported field, a
+/// conversion it does not support, or a malformed `%(`.
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::logging::{PythonFormat, LevelFilter};
+///
+/// let err = PythonFormat::new(LevelFilter::Info, "%(funcName)s: %(message)s").unwrap_err();
+/// assert!(err.to_string().contains("%(funcName)s"), "{err}");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct FormatError {
+    /// The offending `%(...)` text.
+    field: String,
+    reason: String,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unsupported logging format field `{}`: {}",
+            self.field, self.reason
+        )
+    }
+}
+
+impl fmt::Debug for FormatError {
+    /// The message, so that `main() -> Result` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("FormatError")
+            .field(&self.to_string())
+            .finish()
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+/// The error [`basic_config`] returns.
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The format string asks for something threadkit cannot print.
+    Format(FormatError),
+    /// A `log` backend is installed already (Python's `basicConfig` would do nothing).
+    AlreadyInstalled(SetLoggerError),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Format(e) => e.fmt(f),
+            ConfigError::AlreadyInstalled(e) => e.fmt(f),
+        }
+    }
+}
+
+impl fmt::Debug for ConfigError {
+    /// The variant and its message, so that `main() -> Result` prints the message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let variant = match self {
+            ConfigError::Format(_) => "Format",
+            ConfigError::AlreadyInstalled(_) => "AlreadyInstalled",
+        };
+        f.debug_tuple(variant).field(&self.to_string()).finish()
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Format(e) => Some(e),
+            ConfigError::AlreadyInstalled(e) => Some(e),
+        }
+    }
+}
+
+impl From<FormatError> for ConfigError {
+    fn from(e: FormatError) -> Self {
+        ConfigError::Format(e)
+    }
+}
+
+impl From<SetLoggerError> for ConfigError {
+    fn from(e: SetLoggerError) -> Self {
+        ConfigError::AlreadyInstalled(e)
+    }
 }
 
 /// A [`log::Log`] backend that writes each record to standard error in a Python `logging`
@@ -53,18 +278,22 @@ enum Piece {
 ///
 /// # Differences from Python
 ///
-/// - Only `%(name)s`-style fields with an optional width and `-` are understood (no `{}` or `$`
-///   styles, no precision); the supported fields are listed in the [module docs](self).
+/// - Only `%`-style format strings (no `{}` or `$` styles), with the fields and conversions
+///   listed in the [module docs](self); anything else is a [`FormatError`] at construction
+///   (Python fails at the first record). A `%` not followed by `(` prints as written.
 /// - Levels are `log`'s: `WARN` prints as `WARNING` and `TRACE` (level number 5) has no Python
-///   twin. `%(name)s` is the record's target (the module path by default), not a logger name.
+///   twin. `%(name)s` is the record's target (the module path by default), not a logger name;
+///   `%(module)s` is the module path, not the file's stem.
 /// - `%(asctime)s` is local time from the C library; there is no `datefmt`.
+///   `%(relativeCreated)d` counts from the first time a `PythonFormat` was made in the process
+///   (Python: from the import of `logging`).
 ///
 /// # Examples
 ///
 /// ```
-/// use threadkit::logging::PythonFormat;
+/// use threadkit::logging::{log, PythonFormat};
 ///
-/// let logger = PythonFormat::new(log::LevelFilter::Info, "[%(levelname)s] %(message)s");
+/// let logger = PythonFormat::new(log::LevelFilter::Info, "[%(levelname)s] %(message)s")?;
 /// let line = logger.format(
 ///     &log::Record::builder()
 ///         .level(log::Level::Info)
@@ -72,6 +301,7 @@ enum Piece {
 ///         .build(),
 /// );
 /// assert_eq!(line, "[INFO] ready");
+/// # Ok::<(), threadkit::logging::FormatError>(())
 /// ```
 #[derive(Debug)]
 pub struct PythonFormat {
@@ -82,19 +312,25 @@ pub struct PythonFormat {
 impl PythonFormat {
     /// A logger for records up to `level`, formatted by the Python format string `format`.
     ///
-    /// Unknown `%(...)` fields print as written, so a typo shows up in the output.
+    /// # Errors
+    ///
+    /// [`FormatError`] for a field or conversion threadkit cannot print (see the
+    /// [module docs](self)).
     ///
     /// # Examples
     ///
     /// ```
-    /// let logger = threadkit::logging::PythonFormat::new(log::LevelFilter::Debug, "%(message)s");
-    /// # let _ = logger;
+    /// use threadkit::logging::{LevelFilter, PythonFormat};
+    ///
+    /// assert!(PythonFormat::new(LevelFilter::Debug, "%(process)d %(message)s").is_ok());
+    /// assert!(PythonFormat::new(LevelFilter::Debug, "%(threadNam)s").is_err()); // typo
     /// ```
-    pub fn new(level: LevelFilter, format: &str) -> Self {
-        PythonFormat {
+    pub fn new(level: LevelFilter, format: &str) -> Result<Self, FormatError> {
+        start_time();
+        Ok(PythonFormat {
             level,
-            pieces: parse(format),
-        }
+            pieces: parse(format)?,
+        })
     }
 
     /// The line `record` becomes, without the trailing newline.
@@ -102,28 +338,23 @@ impl PythonFormat {
     /// # Examples
     ///
     /// ```
-    /// let logger = threadkit::logging::PythonFormat::new(
-    ///     log::LevelFilter::Debug,
-    ///     "(%(threadName)-10s) %(message)s",
-    /// );
+    /// use threadkit::logging::{log, PythonFormat};
+    ///
+    /// let logger = PythonFormat::new(log::LevelFilter::Debug, "(%(threadName)-10s) %(message)s")?;
     /// let line = logger.format(&log::Record::builder().args(format_args!("hi")).build());
     /// assert_eq!(line, "(MainThread) hi");
+    /// # Ok::<(), threadkit::logging::FormatError>(())
     /// ```
     pub fn format(&self, record: &Record<'_>) -> String {
+        let now = SystemTime::now();
+        let since_start = start_time().elapsed();
         let mut out = String::new();
         for piece in &self.pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Field { name, width, left } => {
-                    let value = field(name, record);
-                    let pad = width.saturating_sub(value.chars().count());
-                    if *left {
-                        out.push_str(&value);
-                        out.extend(std::iter::repeat(' ').take(pad));
-                    } else {
-                        out.extend(std::iter::repeat(' ').take(pad));
-                        out.push_str(&value);
-                    }
+                Piece::Field(spec) => {
+                    let value = field(spec.field, record, now, since_start.as_secs_f64());
+                    render(spec, value, &mut out);
                 }
             }
         }
@@ -155,22 +386,32 @@ impl Log for PythonFormat {
 ///
 /// # Errors
 ///
-/// [`SetLoggerError`] if a `log` backend is already installed.
+/// [`ConfigError::Format`] if the format asks for a field or conversion threadkit cannot print
+/// (nothing is installed), [`ConfigError::AlreadyInstalled`] if a `log` backend is already
+/// installed.
 ///
 /// # Examples
 ///
 /// ```
-/// threadkit::logging::basic_config(log::LevelFilter::Debug, "(%(threadName)-10s) %(message)s")
-///     .unwrap();
+/// use threadkit::logging::{self, log, LevelFilter};
+///
+/// logging::basic_config(LevelFilter::Debug, "(%(threadName)-10s) %(message)s")?;
 /// log::debug!("Starting");
+/// # Ok::<(), logging::ConfigError>(())
 /// ```
-pub fn basic_config(level: LevelFilter, format: &str) -> Result<(), SetLoggerError> {
-    log::set_boxed_logger(Box::new(PythonFormat::new(level, format)))?;
+pub fn basic_config(level: LevelFilter, format: &str) -> Result<(), ConfigError> {
+    log::set_boxed_logger(Box::new(PythonFormat::new(level, format)?))?;
     log::set_max_level(level);
     Ok(())
 }
 
-fn parse(format: &str) -> Vec<Piece> {
+/// When `relativeCreated` counts from: the first `PythonFormat`.
+fn start_time() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+fn parse(format: &str) -> Result<Vec<Piece>, FormatError> {
     let mut pieces = Vec::new();
     let mut text = String::new();
     let mut rest = format;
@@ -180,84 +421,207 @@ fn parse(format: &str) -> Vec<Piece> {
         if let Some(after) = rest.strip_prefix("%%") {
             text.push('%');
             rest = after;
-            continue;
-        }
-        match parse_field(rest) {
-            Some((piece, len)) => {
-                if !text.is_empty() {
-                    pieces.push(Piece::Text(std::mem::take(&mut text)));
-                }
-                pieces.push(piece);
-                rest = &rest[len..];
+        } else if rest.starts_with("%(") {
+            let (spec, len) = parse_field(rest)?;
+            if !text.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut text)));
             }
-            None => {
-                text.push('%');
-                rest = &rest[1..];
-            }
+            pieces.push(Piece::Field(spec));
+            rest = &rest[len..];
+        } else {
+            text.push('%');
+            rest = &rest[1..];
         }
     }
     text.push_str(rest);
     if !text.is_empty() {
         pieces.push(Piece::Text(text));
     }
-    pieces
+    Ok(pieces)
 }
 
-/// Parses `%(name)[-][width](s|d)` at the start of `s`; returns the piece and its length.
-fn parse_field(s: &str) -> Option<(Piece, usize)> {
-    let inner = s.strip_prefix("%(")?;
-    let close = inner.find(')')?;
-    let name = &inner[..close];
-    let spec = &inner[close + 1..];
-    let left = spec.starts_with('-');
-    let digits_start = usize::from(left);
-    let digits: String = spec[digits_start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    let conv_at = digits_start + digits.len();
-    let conv = spec[conv_at..].chars().next()?;
-    if conv != 's' && conv != 'd' {
-        return None;
+/// Parses `%(name)[flags][width][.precision]conv` at the start of `s` (which starts with `%(`);
+/// returns the spec and its length.
+fn parse_field(s: &str) -> Result<(Spec, usize), FormatError> {
+    let error = |len: usize, reason: &str| FormatError {
+        field: s[..len.min(s.len())].to_string(),
+        reason: reason.to_string(),
+    };
+    let Some(close) = s.find(')') else {
+        return Err(error(s.len(), "no closing parenthesis"));
+    };
+    let name = &s[2..close];
+    let bytes = s.as_bytes();
+    let mut i = close + 1;
+    let (mut left, mut zero, mut sign) = (false, false, None);
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'-' => left = true,
+            b'0' => zero = true,
+            b'+' => sign = Some('+'),
+            b' ' => sign = sign.or(Some(' ')),
+            _ => break,
+        }
+        i += 1;
     }
-    let width = digits.parse().unwrap_or(0);
-    let len = 2 + close + 1 + conv_at + 1;
-    Some((
-        Piece::Field {
-            name: name.to_string(),
-            width,
-            left,
-        },
-        len,
-    ))
+    let number = |i: &mut usize| {
+        let start = *i;
+        while bytes.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        s[start..*i].parse::<usize>().ok()
+    };
+    let width = number(&mut i).unwrap_or(0);
+    let precision = if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        Some(number(&mut i).unwrap_or(0))
+    } else {
+        None
+    };
+    let Some(conv_char) = s[i..].chars().next() else {
+        return Err(error(i, "the conversion (s, d or f) is missing"));
+    };
+    let len = i + conv_char.len_utf8();
+    let conv = match conv_char {
+        's' => Conv::Str,
+        'd' | 'i' | 'u' => Conv::Int,
+        'f' | 'F' => Conv::Float,
+        _ => {
+            return Err(error(
+                len,
+                "only the conversions s, d (i, u) and f (F) are supported",
+            ))
+        }
+    };
+    let field = Field::parse(name).map_err(|reason| error(len, reason))?;
+    if conv != Conv::Str && field.is_text() {
+        return Err(error(
+            len,
+            "a number conversion of a text field (Python raises TypeError at every record; use s)",
+        ));
+    }
+    let spec = Spec {
+        field,
+        left,
+        zero,
+        sign,
+        width,
+        precision,
+        conv,
+    };
+    Ok((spec, len))
 }
 
-fn field(name: &str, record: &Record<'_>) -> String {
-    match name {
-        "threadName" => crate::thread::with_current_name(str::to_string),
-        "thread" => crate::get_ident().to_string(),
-        "message" => record.args().to_string(),
-        "levelname" => match record.level() {
+fn field(field: Field, record: &Record<'_>, now: SystemTime, since_start: f64) -> Value {
+    let created = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let text = |s: &str| Value::Text(s.to_string());
+    match field {
+        Field::ThreadName => Value::Text(crate::thread::with_current_name(str::to_string)),
+        Field::Thread => Value::Int(crate::get_ident() as i64),
+        Field::Message => Value::Text(record.args().to_string()),
+        Field::LevelName => text(match record.level() {
             Level::Error => "ERROR",
             Level::Warn => "WARNING",
             Level::Info => "INFO",
             Level::Debug => "DEBUG",
             Level::Trace => "TRACE",
+        }),
+        Field::LevelNo => Value::Int(match record.level() {
+            Level::Error => 40,
+            Level::Warn => 30,
+            Level::Info => 20,
+            Level::Debug => 10,
+            Level::Trace => 5,
+        }),
+        Field::Name => text(record.target()),
+        Field::AscTime => Value::Text(asctime(now)),
+        Field::Created => Value::Float(created.as_secs_f64()),
+        Field::Msecs => Value::Float(f64::from(created.subsec_millis())),
+        Field::RelativeCreated => Value::Float(since_start * 1000.0),
+        Field::PathName => text(record.file().unwrap_or("(unknown file)")),
+        Field::FileName => text(
+            record
+                .file()
+                .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f))
+                .unwrap_or("(unknown file)"),
+        ),
+        Field::Module => text(record.module_path().unwrap_or("")),
+        Field::LineNo => Value::Int(record.line().map_or(0, i64::from)),
+        Field::Process => Value::Int(i64::from(std::process::id())),
+        Field::ProcessName => text("MainProcess"),
+        Field::TaskName => text("None"),
+    }
+}
+
+/// Appends `value` as Python's `%` operator would format it with `spec`.
+fn render(spec: &Spec, value: Value, out: &mut String) {
+    let (body, numeric) = match (spec.conv, value) {
+        (_, Value::Text(mut t)) => {
+            if let Some(p) = spec.precision {
+                if let Some((at, _)) = t.char_indices().nth(p) {
+                    t.truncate(at);
+                }
+            }
+            (t, false)
         }
-        .to_string(),
-        "levelno" => match record.level() {
-            Level::Error => "40",
-            Level::Warn => "30",
-            Level::Info => "20",
-            Level::Debug => "10",
-            Level::Trace => "5",
-        }
-        .to_string(),
-        "name" => record.target().to_string(),
-        "module" => record.module_path().unwrap_or("").to_string(),
-        "lineno" => record.line().map(|l| l.to_string()).unwrap_or_default(),
-        "asctime" => asctime(SystemTime::now()),
-        other => format!("%({other})"),
+        (Conv::Str, Value::Int(n)) => (n.to_string(), false),
+        (Conv::Str, Value::Float(x)) => (python_float_str(x), false),
+        (Conv::Int, Value::Int(n)) => (int_digits(n, spec), true),
+        // Python's `%d` of a float truncates towards zero.
+        (Conv::Int, Value::Float(x)) => (int_digits(x.trunc() as i64, spec), true),
+        (Conv::Float, Value::Int(n)) => (float_digits(n as f64, spec), true),
+        (Conv::Float, Value::Float(x)) => (float_digits(x, spec), true),
+    };
+    let pad = spec.width.saturating_sub(body.chars().count());
+    if spec.left {
+        out.push_str(&body);
+        out.extend(std::iter::repeat(' ').take(pad));
+    } else if spec.zero && numeric {
+        // Zeros go between the sign and the digits: `%05d` of -42 is `-0042`.
+        let (sign, digits) = match body.chars().next() {
+            Some(c @ ('-' | '+' | ' ')) => body.split_at(c.len_utf8()),
+            _ => ("", body.as_str()),
+        };
+        out.push_str(sign);
+        out.extend(std::iter::repeat('0').take(pad));
+        out.push_str(digits);
+    } else {
+        out.extend(std::iter::repeat(' ').take(pad));
+        out.push_str(&body);
+    }
+}
+
+fn int_digits(n: i64, spec: &Spec) -> String {
+    let digits = format!(
+        "{:0width$}",
+        n.unsigned_abs(),
+        width = spec.precision.unwrap_or(0)
+    );
+    signed(n < 0, digits, spec)
+}
+
+fn float_digits(x: f64, spec: &Spec) -> String {
+    let digits = format!("{:.*}", spec.precision.unwrap_or(6), x.abs());
+    signed(x.is_sign_negative() && x != 0.0, digits, spec)
+}
+
+fn signed(negative: bool, digits: String, spec: &Spec) -> String {
+    match (negative, spec.sign) {
+        (true, _) => format!("-{digits}"),
+        (false, Some(sign)) => format!("{sign}{digits}"),
+        (false, None) => digits,
+    }
+}
+
+/// Python's `str(float)`: the shortest repr, with `.0` on whole numbers.
+fn python_float_str(x: f64) -> String {
+    let s = x.to_string();
+    if x.is_finite() && !s.contains(['.', 'e']) {
+        s + ".0"
+    } else {
+        s
     }
 }
 
@@ -322,35 +686,76 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
 
+    fn spec_of(format: &str) -> Spec {
+        match parse(format).unwrap().as_slice() {
+            [Piece::Field(spec)] => spec.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn record_line(format: &str, record: &Record<'_>) -> String {
+        PythonFormat::new(LevelFilter::Trace, format)
+            .unwrap()
+            .format(record)
+    }
+
     #[test]
     fn parses_python_formats() {
+        let pieces = parse("(%(threadName)-10s) %(message)s").unwrap();
+        assert_eq!(pieces.len(), 4);
+        assert_eq!(pieces[0], Piece::Text("(".into()));
+        let name = spec_of("%(threadName)-10s");
         assert_eq!(
-            parse("(%(threadName)-10s) %(message)s"),
-            vec![
-                Piece::Text("(".into()),
-                Piece::Field {
-                    name: "threadName".into(),
-                    width: 10,
-                    left: true
-                },
-                Piece::Text(") ".into()),
-                Piece::Field {
-                    name: "message".into(),
-                    width: 0,
-                    left: false
-                },
-            ]
+            (name.field, name.left, name.width),
+            (Field::ThreadName, true, 10)
         );
-        assert_eq!(parse("100%% %x"), vec![Piece::Text("100% %x".into())]);
+        assert_eq!(pieces[1], Piece::Field(name));
+        assert_eq!(
+            parse("100%% %x").unwrap(),
+            vec![Piece::Text("100% %x".into())]
+        );
+    }
+
+    /// Each expected string is what CPython 3 prints for `format % {'v': value}`.
+    #[test]
+    fn numbers_and_strings_format_as_python_percent() {
+        let cases: &[(&str, Value, &str)] = &[
+            ("%(v)05d", Value::Int(-42), "-0042"),
+            ("%(v)-6d", Value::Int(42), "42    "),
+            ("%(v)+d", Value::Int(7), "+7"),
+            ("%(v) d", Value::Int(7), " 7"),
+            ("%(v)6d", Value::Float(1234.9), "  1234"),
+            ("%(v)03d", Value::Float(5.0), "005"),
+            ("%(v)s", Value::Float(1_700_000_000.0), "1700000000.0"),
+            ("%(v)s", Value::Float(549.0), "549.0"),
+            ("%(v)s", Value::Float(0.25), "0.25"),
+            ("%(v).2f", Value::Float(1.23456), "1.23"),
+            ("%(v)08.3f", Value::Float(-1.23456), "-001.235"),
+            ("%(v)f", Value::Int(2), "2.000000"),
+            ("%(v).3s", Value::Text("abcdef".into()), "abc"),
+            ("%(v)-5.2s", Value::Text("abc".into()), "ab   "),
+            ("%(v)5s", Value::Text("ab".into()), "   ab"),
+            ("%(v).4d", Value::Int(42), "0042"),
+            ("%(v)s", Value::Int(7), "7"),
+        ];
+        for (format, value, expected) in cases {
+            // Any numeric field parses the flags; the value is supplied directly.
+            let spec = spec_of(&format.replace("(v)", "(lineno)"));
+            let value = match value {
+                Value::Text(t) => Value::Text(t.clone()),
+                Value::Int(n) => Value::Int(*n),
+                Value::Float(x) => Value::Float(*x),
+            };
+            let mut out = String::new();
+            render(&spec, value, &mut out);
+            assert_eq!(&out, expected, "{format}");
+        }
     }
 
     #[test]
     fn pads_like_python() {
-        let l = PythonFormat::new(
-            LevelFilter::Debug,
+        let line = record_line(
             "[%(levelname)s] (%(levelno)-4s) %(message)s|%(name)4s|%%",
-        );
-        let line = l.format(
             &Record::builder()
                 .level(Level::Debug)
                 .target("ab")
@@ -358,6 +763,66 @@ mod tests {
                 .build(),
         );
         assert_eq!(line, "[DEBUG] (10  ) Starting|  ab|%");
+    }
+
+    #[test]
+    fn the_fields_a_rust_record_can_fill() {
+        let record = Record::builder()
+            .level(Level::Warn)
+            .file(Some("src/bin/tool.rs"))
+            .line(Some(42))
+            .module_path(Some("tool::net"))
+            .args(format_args!("m"))
+            .build();
+        let pid = std::process::id();
+        assert_eq!(
+            record_line(
+                "%(filename)s|%(pathname)s|%(lineno)4d|%(module)s|%(process)d|%(processName)s|%(taskName)s",
+                &record
+            ),
+            format!("tool.rs|src/bin/tool.rs|  42|tool::net|{pid}|MainProcess|None")
+        );
+        // CPython's fallbacks when the record has no location.
+        let bare = Record::builder().args(format_args!("m")).build();
+        assert_eq!(
+            record_line("%(filename)s %(lineno)d", &bare),
+            "(unknown file) 0"
+        );
+        // Times: created is seconds since the epoch, msecs its milliseconds, relativeCreated
+        // milliseconds since the first PythonFormat; all from one clock reading.
+        let line = record_line("%(created)f %(msecs)03d %(relativeCreated)6d", &bare);
+        let parts: Vec<&str> = line.split(' ').filter(|p| !p.is_empty()).collect();
+        let created: f64 = parts[0].parse().unwrap();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        assert!((now - created).abs() < 60.0, "{line}");
+        assert_eq!(parts[1].len(), 3, "{line}");
+        assert!(parts[1].parse::<u32>().unwrap() < 1000, "{line}");
+        assert!(parts[2].parse::<u64>().is_ok(), "{line}");
+        assert!(line.len() >= "1.000000 000      0".len(), "{line}");
+    }
+
+    #[test]
+    fn unknown_and_unsupported_fields_are_rejected_by_name() {
+        for (format, needle) in [
+            ("%(funcName)s", "function name"),
+            ("%(msg)s", "formatted message"),
+            ("%(exc_info)s", "exception"),
+            ("%(threadNam)s", "not a LogRecord attribute"),
+            ("%(message)r", "conversions"),
+            ("%(message)", "conversion"),
+            ("%(message", "closing parenthesis"),
+            ("%(threadName)d", "text field"),
+        ] {
+            let err = parse(&format!("x {format} y")).unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains(format), "{format}: {shown}");
+            assert!(shown.contains(needle), "{format}: {shown}");
+        }
+        let err = basic_config(LevelFilter::Info, "%(funcName)s").unwrap_err();
+        assert!(matches!(err, ConfigError::Format(_)), "{err:?}");
     }
 
     #[test]
