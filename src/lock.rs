@@ -120,6 +120,13 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// assert!(r.is_ok());
 /// ```
 ///
+/// Without the `AssertUnwindSafe`, a `Lock` with data does not compile there:
+///
+/// ```compile_fail
+/// let total = threadkit::Lock::with_value(0);
+/// let _ = std::panic::catch_unwind(|| *total.acquire() += 1);
+/// ```
+///
 /// # Differences from Python
 ///
 /// - `acquire(blocking=False)` is [`try_acquire`](Self::try_acquire), `acquire(timeout=t)` is

@@ -574,6 +574,29 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RLock<T> {
 ///     s.spawn(move || drop(g));
 /// });
 /// ```
+///
+/// Nor does sharing one with another thread (it would read the data while it is not the owner):
+///
+/// ```compile_fail
+/// let lock = threadkit::RLock::with_value(std::cell::Cell::new(0));
+/// let g = lock.acquire();
+/// std::thread::scope(|s| {
+///     s.spawn(|| g.set(1));
+/// });
+/// ```
+///
+/// An `RLock` with data releases only through its guards (a Python-style `release` while a guard
+/// still reads the data would let another thread in), so neither `forget` nor `release` exists:
+///
+/// ```compile_fail
+/// let lock = threadkit::RLock::with_value(1);
+/// lock.acquire().forget();
+/// ```
+///
+/// ```compile_fail
+/// let lock = threadkit::RLock::with_value(1);
+/// let _ = lock.release();
+/// ```
 #[must_use = "dropping the guard releases this level of the RLock at once: bind it to a named \
               variable (`let _guard = ...`; `let _ = ...` drops it too), or call `forget()` to \
               keep the level held until `release()`"]

@@ -760,7 +760,16 @@ impl fmt::Debug for BoundedSemaphore {
 /// give it back at once. [`forget`](Self::forget) keeps it taken without a guard (Python's bare
 /// `sem.acquire()`, paired with a later `release`). For a permit that must outlive the borrow of
 /// the semaphore (a pool handing permits to other threads or storing them in a connection),
-/// use an `Arc` and [`Semaphore::acquire_owned`], which returns an [`OwnedSemaphorePermit`].
+/// use an `Arc` and [`Semaphore::acquire_owned`], which returns an [`OwnedSemaphorePermit`](crate::OwnedSemaphorePermit).
+///
+/// An unused permit is a warning whose message says the permit is given back at once (here an
+/// error, through `deny`):
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let sem = threadkit::Semaphore::new(1);
+/// sem.acquire();
+/// ```
 ///
 /// # Examples
 ///

@@ -543,3 +543,47 @@ fn notified_waiter_whose_deadline_passes_on_the_lock_still_reports_notified() {
     notified_then_deadline_passes(Condition::with_lock(Lock::new()));
     notified_then_deadline_passes(Condition::new());
 }
+
+// ----- wait_for predicates get the data, as std's wait_while (issue 13) -----
+
+#[test]
+fn wait_for_predicate_gets_mut_data() {
+    let cond = Condition::with_lock(Lock::with_value(Vec::<u32>::new()));
+    let mut taken = Vec::new();
+    thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..3 {
+                let mut items = cond.acquire();
+                items.push(i);
+                cond.notify(&items, 1);
+            }
+        });
+        let mut items = cond.acquire();
+        // The predicate drains what it finds (it has `&mut Vec`), and is done at three.
+        let () = cond.wait_for(&mut items, |v| {
+            taken.append(v);
+            taken.len() == 3
+        });
+        assert!(items.is_empty());
+    });
+    assert_eq!(taken, [0, 1, 2]);
+}
+
+#[test]
+fn wait_for_over_rlock_with_data_gets_shared_ref() {
+    use std::cell::Cell;
+    let cond = Condition::with_lock(RLock::with_value(Cell::new(0)));
+    thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..2 {
+                let n = cond.acquire();
+                n.set(n.get() + 1);
+                cond.notify_all(&n);
+            }
+        });
+        let mut n = cond.acquire();
+        cond.wait_for(&mut n, |c: &Cell<i32>| c.get() == 2);
+        assert_eq!(n.get(), 2);
+        assert!(!cond.wait_for_timeout(&mut n, |c| c.get() == 3, Duration::ZERO));
+    });
+}
