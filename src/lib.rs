@@ -127,7 +127,11 @@ pub mod thread;
 pub(crate) mod thread {
     pub(crate) mod ident;
 }
+// `map_or(true, ..)` rather than `is_none_or` (Rust 1.82): with rust-version at 1.94 clippy now
+// suggests the newer API, which would hold the MSRV above the 1.71 the library returns to once the
+// priority queue's `impl<T> Default` is bounded `T: Ord` (README, Minimum Rust version).
 #[cfg(not(loom))]
+#[allow(clippy::unnecessary_map_or)]
 mod timer;
 mod wait;
 

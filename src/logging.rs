@@ -577,7 +577,7 @@ fn render(spec: &Spec, value: Value, out: &mut String) {
     let pad = spec.width.saturating_sub(body.chars().count());
     if spec.left {
         out.push_str(&body);
-        out.extend(std::iter::repeat(' ').take(pad));
+        push_n(out, ' ', pad);
     } else if spec.zero && numeric {
         // Zeros go between the sign and the digits: `%05d` of -42 is `-0042`.
         let (sign, digits) = match body.chars().next() {
@@ -585,11 +585,18 @@ fn render(spec: &Spec, value: Value, out: &mut String) {
             _ => ("", body.as_str()),
         };
         out.push_str(sign);
-        out.extend(std::iter::repeat('0').take(pad));
+        push_n(out, '0', pad);
         out.push_str(digits);
     } else {
-        out.extend(std::iter::repeat(' ').take(pad));
+        push_n(out, ' ', pad);
         out.push_str(&body);
+    }
+}
+
+/// `n` copies of `c` (not `repeat_n`, Rust 1.82: the library builds with older toolchains).
+fn push_n(out: &mut String, c: char, n: usize) {
+    for _ in 0..n {
+        out.push(c);
     }
 }
 
