@@ -15,6 +15,12 @@ use crate::semaphore::{BoundedSemaphore, Semaphore};
 /// (and the same methods of [`BoundedSemaphore`]), which take `self: Arc<Self>`: clone the `Arc`
 /// first if you need it again (`Arc::clone(&sem).acquire_owned()`).
 ///
+/// # Differences from Python
+///
+/// Python needs no owned permit: any object may hold on to a semaphore and call `release()`
+/// later. This is the Rust shape of that pattern, a guard that keeps its semaphore alive through
+/// the `Arc`; [`forget`](Self::forget) plus a later `release` is the explicit Python style.
+///
 /// # Examples
 ///
 /// A connection pool whose connections carry their permit, so returning a connection is

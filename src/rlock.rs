@@ -74,6 +74,9 @@ use crate::thread::ident;
 ///   exits while it still owns the lock (through [`RLockGuard::forget`]) leaves it owned by a
 ///   dead thread forever, as in CPython.
 /// - The recursion count is a `usize`; acquiring past `usize::MAX` levels panics.
+/// - `RLock<T>` can carry the data it protects (Python keeps it in the object's attributes);
+///   its guards give `&T`, so what changes goes in a `Cell` or `RefCell`
+///   ([Carrying data](#carrying-data)).
 /// - Waits are not interrupted by signals.
 ///
 /// # Size
@@ -599,7 +602,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RLock<T> {
 /// ```
 #[must_use = "dropping the guard releases this level of the RLock at once: bind it to a named \
               variable (`let _guard = ...`; `let _ = ...` drops it too), or call `forget()` to \
-              keep the level held until `release()`"]
+              keep the level of a plain RLock held until `release()`"]
 pub struct RLockGuard<'a, T: ?Sized = ()> {
     rlock: &'a RLock<T>,
     /// Keeps the guard on the owning thread.
@@ -759,6 +762,26 @@ mod tests {
         drop(g); // not the owner any more: does nothing
         assert!(lock.locked());
         assert!(!lock.is_owned());
+    }
+
+    /// Under Miri this is the data-race check of `unsafe impl Sync for RLock<T>`: the `Cell` is
+    /// plain memory, so an access the lock did not order would be reported.
+    #[test]
+    fn data_in_cell_is_ordered_between_owners() {
+        use std::cell::Cell;
+        let lock = RLock::with_value(Cell::new(0u32));
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        let outer = lock.acquire();
+                        let inner = lock.acquire();
+                        inner.set(outer.get() + 1);
+                    }
+                });
+            }
+        });
+        assert_eq!(lock.into_inner().get(), 100);
     }
 
     #[test]
