@@ -275,19 +275,28 @@ fn rlock_with_cell_is_sync_and_excludes_other_threads() {
     // Witness: every increment is a read-modify-write of a plain Cell through nested guards; a
     // missing exclusion or ordering between threads loses increments.
     let counter = RLock::with_value(Cell::new(0u64));
+    let start = std::sync::Barrier::new(4);
+    let inside = AtomicUsize::new(0);
     thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {
-                for _ in 0..5_000 {
+                start.wait(); // all four contend from the first increment
+                for _ in 0..20_000 {
                     let outer = counter.acquire();
+                    assert_eq!(
+                        inside.fetch_add(1, Ordering::SeqCst),
+                        0,
+                        "two owners at once"
+                    );
                     let inner = counter.acquire(); // re-entry sees the same value
                     inner.set(inner.get() + 1);
                     assert_eq!(outer.get(), inner.get());
+                    inside.fetch_sub(1, Ordering::SeqCst);
                 }
             });
         }
     });
-    assert_eq!(counter.into_inner().get(), 20_000);
+    assert_eq!(counter.into_inner().get(), 80_000);
 }
 
 #[test]
