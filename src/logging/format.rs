@@ -222,13 +222,15 @@ fn parse_field(s: &str) -> Result<(Spec, usize), FormatError> {
 
 /// The line `record` becomes under `pieces`; `since_start` is what `relativeCreated` counts.
 pub(super) fn line(pieces: &[Piece], record: &Record<'_>, since_start: Duration) -> String {
-    let now = SystemTime::now();
+    // One reading of the wall clock per record, shared by its time fields (as CPython's
+    // `LogRecord.created`), and none for formats without them.
+    let mut now = None;
     let mut out = String::new();
     for piece in pieces {
         match piece {
             Piece::Text(t) => out.push_str(t),
             Piece::Field(spec) => {
-                let value = field(spec.field, record, now, since_start.as_secs_f64());
+                let value = field(spec.field, record, &mut now, since_start.as_secs_f64());
                 render(spec, value, &mut out);
             }
         }
@@ -236,10 +238,14 @@ pub(super) fn line(pieces: &[Piece], record: &Record<'_>, since_start: Duration)
     out
 }
 
-fn field(field: Field, record: &Record<'_>, now: SystemTime, since_start: f64) -> Value {
-    let created = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
+fn field(
+    field: Field,
+    record: &Record<'_>,
+    now: &mut Option<SystemTime>,
+    since_start: f64,
+) -> Value {
+    let mut now = || *now.get_or_insert_with(SystemTime::now);
+    let since_epoch = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let text = |s: &str| Value::Text(s.to_string());
     match field {
         Field::ThreadName => Value::Text(crate::thread::with_current_name(str::to_string)),
@@ -260,9 +266,9 @@ fn field(field: Field, record: &Record<'_>, now: SystemTime, since_start: f64) -
             Level::Trace => 5,
         }),
         Field::Name => text(record.target()),
-        Field::AscTime => Value::Text(asctime(now)),
-        Field::Created => Value::Float(created.as_secs_f64()),
-        Field::Msecs => Value::Float(f64::from(created.subsec_millis())),
+        Field::AscTime => Value::Text(asctime(now())),
+        Field::Created => Value::Float(since_epoch(now()).as_secs_f64()),
+        Field::Msecs => Value::Float(f64::from(since_epoch(now()).subsec_millis())),
         Field::RelativeCreated => Value::Float(since_start * 1000.0),
         Field::PathName => text(record.file().unwrap_or("(unknown file)")),
         Field::FileName => text(

@@ -316,6 +316,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads the wall clock, which Miri's isolation refuses")]
     fn the_fields_a_rust_record_can_fill() {
         let record = Record::builder()
             .level(Level::Warn)
