@@ -96,7 +96,7 @@
 //!
 //! # Minimum Rust version
 //!
-//! The library builds with Rust 1.94 (`rust-version`; CI builds it with that toolchain). The
+//! The library builds with Rust 1.71 (`rust-version`; CI builds it with that toolchain). The
 //! tests and examples need 1.85 or newer (a dev-dependency uses edition 2024). Raising the
 //! MSRV is a minor-version change.
 
@@ -127,11 +127,7 @@ pub mod thread;
 pub(crate) mod thread {
     pub(crate) mod ident;
 }
-// `map_or(true, ..)` rather than `is_none_or` (Rust 1.82): with rust-version at 1.94 clippy now
-// suggests the newer API, which would hold the MSRV above the 1.71 the library returns to once the
-// priority queue's `impl<T> Default` is bounded `T: Ord` (README, Minimum Rust version).
 #[cfg(not(loom))]
-#[allow(clippy::unnecessary_map_or)]
 mod timer;
 // Under `--cfg loom` only the Timer's lifecycle word remains, for its loom models.
 #[cfg(loom)]
