@@ -115,6 +115,7 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
 /// See the module docs for the callback contract.
 #[inline]
 #[track_caller]
+#[cfg_attr(loom, allow(dead_code))] // its one user, the timer service, is compiled out
 pub(crate) fn park(
     kind: WaitKind,
     key: usize,
