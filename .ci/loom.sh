@@ -38,7 +38,7 @@ if [[ "${1:-}" == "--mutants" ]]; then
             log="target/loom-mutant-$mutant${filter:+-${filter//:/_}}.log"
             # A deadlock found by loom aborts the test process (SIGABRT), so judge the exit status.
             if RUSTFLAGS="--cfg loom --cfg threadkit_mutant=\"$mutant\"" \
-                cargo test --release --target-dir target/loom-mutant --test loom "$@" \
+                cargo test --release --features loom --target-dir target/loom-mutant --test loom "$@" \
                 -- --test-threads=1 ${filter:+--exact "$filter"} >"$log" 2>&1; then
                 echo "!! mutant $mutant survived${filter:+ $filter}: the models did not notice (log: $log)"
                 status=1
@@ -51,8 +51,8 @@ if [[ "${1:-}" == "--mutants" ]]; then
     exit $status
 fi
 
-RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --test loom "$@"
+RUSTFLAGS="--cfg loom" cargo test --release --features loom --target-dir target/loom --test loom "$@"
 # The Timer lifecycle's models live beside its private state machine (src/timer/state.rs).
 if [ $# -eq 0 ]; then
-    RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --lib timer::state
+    RUSTFLAGS="--cfg loom" cargo test --release --features loom --target-dir target/loom --lib timer::state
 fi

@@ -79,7 +79,7 @@ impl Event {
     pub const fn new() -> Self {
         Event {
             state: AtomicU8::new(0),
-            identity: Identity::new(ObjectKind::Event, Location::caller()),
+            identity: Identity::new(ObjectKind::Event, crate::identity::caller()),
         }
     }
 
@@ -89,7 +89,7 @@ impl Event {
     pub fn new() -> Self {
         Event {
             state: AtomicU8::new(0),
-            identity: Identity::new(ObjectKind::Event, Location::caller()),
+            identity: Identity::new(ObjectKind::Event, crate::identity::caller()),
         }
     }
 

@@ -95,11 +95,27 @@ impl fmt::Display for ObjectKind {
     }
 }
 
+/// The caller's location, from a `const fn` with `#[track_caller]` (the primitives' `new()`).
+///
+/// `Location::caller()` is usable in `const` only since Rust 1.79; with an older compiler
+/// (`build.rs` sets `threadkit_no_const_caller`) objects have no creation site, and dumps show
+/// them by kind and id alone.
+#[track_caller]
+#[inline]
+pub(crate) const fn caller() -> Option<&'static Location<'static>> {
+    #[cfg(not(threadkit_no_const_caller))]
+    #[allow(clippy::incompatible_msrv)] // gated on the compiler's version by build.rs
+    let site = Some(Location::caller());
+    #[cfg(threadkit_no_const_caller)]
+    let site = None;
+    site
+}
+
 /// The identity header embedded in every primitive.
 pub(crate) struct Identity {
     /// `kind << 56 | id`; the id bits are 0 until the first [`id`](Self::id) call.
     word: AtomicU64,
-    site: &'static Location<'static>,
+    site: Option<&'static Location<'static>>,
     /// Boxed twice so that the field is one word: names are read only by diagnostics.
     #[allow(clippy::box_collection)]
     name: Option<Box<String>>,
@@ -107,7 +123,7 @@ pub(crate) struct Identity {
 
 impl Identity {
     /// An unnamed object of `kind` created at `site`.
-    pub(crate) const fn new(kind: ObjectKind, site: &'static Location<'static>) -> Self {
+    pub(crate) const fn new(kind: ObjectKind, site: Option<&'static Location<'static>>) -> Self {
         Identity {
             word: AtomicU64::new((kind as u64) << KIND_SHIFT),
             site,
@@ -123,7 +139,7 @@ impl Identity {
     ) -> Self {
         Identity {
             word: AtomicU64::new((kind as u64) << KIND_SHIFT),
-            site,
+            site: Some(site),
             name: Some(Box::new(name.into())),
         }
     }
@@ -228,8 +244,9 @@ pub struct ObjectInfo {
     pub id: u64,
     /// The name given at construction (`Lock::named`), if any.
     pub name: Option<Arc<str>>,
-    /// Where the object was created.
-    pub created_at: &'static Location<'static>,
+    /// Where the object was created (`None` only for an object made by a `const fn new()`
+    /// compiled with Rust older than 1.79, which cannot tell).
+    pub created_at: Option<&'static Location<'static>>,
 }
 
 impl ObjectInfo {
@@ -242,14 +259,10 @@ impl ObjectInfo {
     /// # let _ = &lock;
     /// ```
     pub fn label(&self) -> String {
-        match &self.name {
-            Some(name) => format!("{} {:?}", self.kind, name),
-            None => format!(
-                "{}@{}:{}",
-                self.kind,
-                self.created_at.file(),
-                self.created_at.line()
-            ),
+        match (&self.name, self.created_at) {
+            (Some(name), _) => format!("{} {:?}", self.kind, name),
+            (None, Some(at)) => format!("{}@{}:{}", self.kind, at.file(), at.line()),
+            (None, None) => self.kind.to_string(),
         }
     }
 }
@@ -271,8 +284,8 @@ mod tests {
 
     #[test]
     fn ids_are_lazy_unique_and_keep_the_kind() {
-        static S: Identity = Identity::new(ObjectKind::Barrier, Location::caller());
-        let a = Identity::new(ObjectKind::Lock, Location::caller());
+        static S: Identity = Identity::new(ObjectKind::Barrier, caller());
+        let a = Identity::new(ObjectKind::Lock, caller());
         let b = Identity::named(ObjectKind::RLock, "b", Location::caller());
         assert_eq!(a.word.load(Ordering::Relaxed) & ID_MASK, 0);
         let (ia, ib, is) = (a.id(), b.id(), S.id());

@@ -87,11 +87,8 @@ impl fmt::Display for WaitInfo {
             (_, Some(t)) => write!(f, "    waiting to join \"{}\" #{} at {at}", t.name, t.ident)?,
             (Some(o), None) => {
                 write!(f, "    waiting {} {o}", self.kind.phrase())?;
-                if o.name.is_some() {
-                    write!(f, " (created at {})", site(o.created_at))?;
-                }
-                if let Some(lock) = &self.lock {
-                    write!(f, " over {lock}")?;
+                if let (Some(_), Some(at)) = (&o.name, o.created_at) {
+                    write!(f, " (created at {})", site(at))?;
                 }
                 write!(f, " at {at}")?;
             }

@@ -176,7 +176,7 @@ pub fn dump() -> ThreadDump {
 }
 
 /// The threads deadlocked right now: each cycle in the wait-for graph (Lock and RLock holders,
-/// joins, a Condition waiter's re-acquire), checked against a second snapshot so that a cycle
+/// joins, a Condition waiter taking its lock back once woken), checked against a second snapshot so that a cycle
 /// that has already broken is never reported.
 ///
 /// # Examples

@@ -71,8 +71,6 @@ pub struct WaitInfo {
     pub kind: WaitKind,
     /// The object waited on (`None` for a join, and for the timer service's internal waits).
     pub object: Option<ObjectInfo>,
-    /// For a Condition wait: the condition's lock.
-    pub lock: Option<ObjectInfo>,
     /// The holder, for a Lock or RLock acquire.
     pub holder: Option<HolderInfo>,
     /// The thread joined, for a join.
@@ -174,7 +172,6 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
             wait: WaitInfo {
                 kind: r.kind,
                 object: r.identity().map(|i| i.describe()),
-                lock: r.condition_lock().map(|i| i.describe()),
                 holder: holder.map(|(owner, at, count)| HolderInfo {
                     thread: placeholder(owner),
                     acquired_at: at,
@@ -235,7 +232,7 @@ impl Names {
 
 fn state_of(w: &WaitInfo) -> ThreadState {
     match w.kind {
-        WaitKind::Lock | WaitKind::RLock | WaitKind::ConditionReacquire => ThreadState::Blocked,
+        WaitKind::Lock | WaitKind::RLock => ThreadState::Blocked,
         _ if w.timeout_in.is_some() => ThreadState::TimedWaiting,
         _ => ThreadState::Waiting,
     }

@@ -38,10 +38,7 @@ assert!(!", stringify!($Q), "::<u8>::new(0).is_full());
                     core: $crate::queue::core::Core::new(
                         maxsize,
                         true,
-                        $crate::identity::Identity::new(
-                            $crate::identity::ObjectKind::Queue,
-                            std::panic::Location::caller(),
-                        ),
+                        $crate::identity::Identity::new($crate::identity::ObjectKind::Queue, $crate::identity::caller()),
                     ),
                 }
             }

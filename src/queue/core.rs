@@ -268,7 +268,6 @@ impl<S: Store> Core<S> {
             identity: &self.config.identity,
             holder: None,
             status: Some((self as *const Self as *const (), status::<S>)),
-            lock: None,
         }
     }
 

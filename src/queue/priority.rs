@@ -42,7 +42,7 @@ pub(crate) struct Heap<T> {
     next_seq: u64,
 }
 
-impl<T> Default for Heap<T> {
+impl<T: Ord> Default for Heap<T> {
     fn default() -> Self {
         Heap {
             entries: BinaryHeap::new(),

@@ -66,7 +66,7 @@ impl<T> SimpleQueue<T> {
             core: Core::new(
                 0,
                 false,
-                Identity::new(ObjectKind::Queue, std::panic::Location::caller()),
+                Identity::new(ObjectKind::Queue, crate::identity::caller()),
             ),
         }
     }

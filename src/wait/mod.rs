@@ -73,8 +73,6 @@ pub enum WaitKind {
     Timer,
     /// A [`crate::Condition`] wait (notify, not the lock, wakes it).
     Condition,
-    /// A [`crate::Condition`] waiter taking its lock back after the wait.
-    ConditionReacquire,
     /// A join of another thread ([`crate::Thread::join`], [`crate::JoinHandle::join`]).
     Join,
 }
@@ -93,7 +91,6 @@ impl WaitKind {
     pub fn phrase(self) -> &'static str {
         match self {
             WaitKind::Lock | WaitKind::RLock | WaitKind::Semaphore => "to acquire",
-            WaitKind::ConditionReacquire => "to re-acquire",
             WaitKind::Event | WaitKind::Barrier | WaitKind::Condition | WaitKind::Timer => "on",
             WaitKind::QueueGet => "to get from",
             WaitKind::QueuePut => "to put into",
@@ -118,6 +115,7 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
 /// See the module docs for the callback contract.
 #[inline]
 #[track_caller]
+#[cfg_attr(loom, allow(dead_code))] // its one user, the timer service, is compiled out
 pub(crate) fn park(
     kind: WaitKind,
     key: usize,

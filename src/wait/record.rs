@@ -65,8 +65,6 @@ pub(crate) enum Target {
         holder: Option<Holder>,
         /// A one-line status of the object (semaphore value, event flag, barrier count...).
         status: Option<(*const (), StatusFn)>,
-        /// For a Condition: its lock's identity.
-        lock: Option<*const Identity>,
     },
     /// The end of the thread with this identifier.
     Join { ident: u64 },
@@ -81,7 +79,6 @@ impl Target {
             identity,
             holder: None,
             status: None,
-            lock: None,
         }
     }
 }
@@ -364,19 +361,6 @@ impl Record {
         match self.target {
             // SAFETY: see the module docs: the caller holds the slot's mutex.
             Target::Object { identity, .. } => Some(unsafe { &*identity }),
-            _ => None,
-        }
-    }
-
-    /// For a Condition: its lock's identity.
-    pub(crate) fn condition_lock(&self) -> Option<&Identity> {
-        match self.target {
-            Target::Object {
-                lock: Some(lock), ..
-            } => {
-                // SAFETY: as for `identity`.
-                Some(unsafe { &*lock })
-            }
             _ => None,
         }
     }
