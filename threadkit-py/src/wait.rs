@@ -175,7 +175,11 @@ pub(crate) fn block<T: Send>(
     deadline: Option<Instant>,
     mut attempt: impl FnMut(Option<Instant>) -> Option<T> + Send,
 ) -> PyResult<Option<T>> {
-    if !is_main_thread() {
+    // Mutants that prove the tests can see the bugs they are written for (tests/mutants.sh).
+    if cfg!(threadkit_py_mutant = "hold_gil") {
+        return Ok(attempt(deadline));
+    }
+    if !is_main_thread() || cfg!(threadkit_py_mutant = "no_signal_check") {
         return Ok(py.detach(|| attempt(deadline)));
     }
     loop {

@@ -27,7 +27,13 @@ else:
 result = unittest.TextTestRunner(verbosity=2).run(suite)
 faulthandler.cancel_dump_traceback_later()
 
-failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+def base_id(test):
+    # A failing subTest is reported on its own; count the test it belongs to once.
+    return getattr(test, "test_case", test).id()
+
+
+failed = len({base_id(t) for t, _ in result.failures + result.errors}
+             | {base_id(t) for t in result.unexpectedSuccesses})
 passed = result.testsRun - failed - len(result.skipped) - len(result.expectedFailures)
 print(f"python {sys.version.split()[0]}: expected failures (listed gaps): "
       f"{len(result.expectedFailures)}; skipped: {len(result.skipped)}")
