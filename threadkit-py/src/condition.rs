@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyTuple};
 
-use crate::lock::{Lock, RLock};
+use crate::lock::{Acquire, Lock, RLock};
 use crate::wait::{self, Mode};
 
 enum Kind {
@@ -232,23 +232,12 @@ impl Condition {
     }
 
     fn __enter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match &self.kind {
-            Kind::Lock(l) => Ok(l
-                .get()
-                .acquire_mode(py, Mode::Until(None))?
-                .into_pyobject(py)?
-                .to_owned()
-                .into_any()
-                .unbind()),
-            Kind::RLock(l) => Ok(l
-                .get()
-                .acquire_mode(py, Mode::Until(None))?
-                .into_pyobject(py)?
-                .to_owned()
-                .into_any()
-                .unbind()),
-            Kind::Other => Ok(self.lock.bind(py).call_method0("__enter__")?.unbind()),
-        }
+        let got = match &self.kind {
+            Kind::Lock(l) => l.get().acquire_mode(py, Mode::Until(None))?,
+            Kind::RLock(l) => l.get().acquire_mode(py, Mode::Until(None))?,
+            Kind::Other => return Ok(self.lock.bind(py).call_method0("__enter__")?.unbind()),
+        };
+        Ok(PyBool::new(py, got).to_owned().into_any().unbind())
     }
 
     fn __exit__(

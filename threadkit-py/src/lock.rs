@@ -1,11 +1,105 @@
 //! `threading.Lock` and `threading.RLock` over threadkit's [`Lock`](threadkit::Lock) and
 //! [`RLock`](threadkit::RLock): acquire forgets the guard, release calls `release()`.
 
+use std::time::Instant;
+
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::wait::{self, truthy, Mode};
+
+/// Blocking and non-blocking acquisition of a threadkit lock whose guard is forgotten.
+pub(crate) trait Acquire: Sync {
+    fn try_take(&self) -> bool;
+    /// Waits until acquired (`None`) or until the deadline; `None` back: timed out.
+    fn take_until(&self, deadline: Option<Instant>) -> Option<()>;
+
+    /// Acquires, blocking as `mode` says. Ok(false): timed out.
+    fn acquire_mode(&self, py: Python<'_>, mode: Mode) -> PyResult<bool> {
+        if self.try_take() {
+            return Ok(true);
+        }
+        let Mode::Until(deadline) = mode else {
+            return Ok(false);
+        };
+        Ok(wait::block(py, deadline, |d| self.take_until(d))?.is_some())
+    }
+
+    /// Acquires without giving up and without running signal handlers (Condition's restore).
+    fn acquire_uninterruptibly(&self, py: Python<'_>) {
+        if !self.try_take() {
+            py.detach(|| self.take_until(None));
+        }
+    }
+}
+
+macro_rules! impl_acquire {
+    ($T:ty) => {
+        impl Acquire for $T {
+            #[inline]
+            fn try_take(&self) -> bool {
+                self.inner.try_acquire().map(|g| g.forget()).is_some()
+            }
+
+            fn take_until(&self, deadline: Option<Instant>) -> Option<()> {
+                match deadline {
+                    None => {
+                        self.inner.acquire().forget();
+                        Some(())
+                    }
+                    Some(d) => self.inner.acquire_deadline(d).map(|g| g.forget()),
+                }
+            }
+        }
+    };
+}
+
+/// The `#[pymethods]` both lock classes share (acquire, release, the context manager, locked),
+/// followed by each class's own.
+macro_rules! lock_pymethods {
+    ($T:ident { $($own:tt)* }) => {
+        #[pymethods]
+        impl $T {
+            #[pyo3(signature = (blocking=None, timeout=-1.0))]
+            fn acquire(
+                &self,
+                py: Python<'_>,
+                blocking: Option<&Bound<'_, PyAny>>,
+                timeout: f64,
+            ) -> PyResult<bool> {
+                if blocking.is_none() && timeout == -1.0 && self.try_take() {
+                    return Ok(true);
+                }
+                let mode = wait::lock_mode(truthy(blocking)?, timeout)?;
+                self.acquire_mode(py, mode)
+            }
+
+            fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+                self.acquire_mode(py, Mode::Until(None))
+            }
+
+            fn __exit__(
+                &self,
+                _ty: &Bound<'_, PyAny>,
+                _value: &Bound<'_, PyAny>,
+                _tb: &Bound<'_, PyAny>,
+            ) -> PyResult<()> {
+                self.release_impl()
+            }
+
+            fn release(&self) -> PyResult<()> {
+                self.release_impl()
+            }
+
+            fn locked(&self) -> bool {
+                self.inner.locked()
+            }
+
+            $($own)*
+        }
+    };
+}
 
 /// `threading.Lock`: a lock any thread may release.
 ///
@@ -16,35 +110,9 @@ pub(crate) struct Lock {
     pub(crate) inner: threadkit::Lock,
 }
 
+impl_acquire!(Lock);
+
 impl Lock {
-    /// Acquires, blocking as `mode` says. Ok(false): timed out.
-    pub(crate) fn acquire_mode(&self, py: Python<'_>, mode: Mode) -> PyResult<bool> {
-        if let Some(g) = self.inner.try_acquire() {
-            g.forget();
-            return Ok(true);
-        }
-        let Mode::Until(deadline) = mode else {
-            return Ok(false);
-        };
-        let got = wait::block(py, deadline, |d| match d {
-            None => {
-                self.inner.acquire().forget();
-                Some(())
-            }
-            Some(d) => self.inner.acquire_deadline(d).map(|g| g.forget()),
-        })?;
-        Ok(got.is_some())
-    }
-
-    /// Acquires without giving up and without running signal handlers (Condition's restore).
-    pub(crate) fn acquire_uninterruptibly(&self, py: Python<'_>) {
-        if let Some(g) = self.inner.try_acquire() {
-            g.forget();
-        } else {
-            py.detach(|| self.inner.acquire().forget());
-        }
-    }
-
     pub(crate) fn release_impl(&self) -> PyResult<()> {
         self.inner
             .release()
@@ -52,30 +120,12 @@ impl Lock {
     }
 }
 
-#[pymethods]
-impl Lock {
+lock_pymethods!(Lock {
     #[new]
     fn new() -> Self {
         Lock {
             inner: threadkit::Lock::new(),
         }
-    }
-
-    #[pyo3(signature = (blocking=None, timeout=-1.0))]
-    fn acquire(
-        &self,
-        py: Python<'_>,
-        blocking: Option<&Bound<'_, PyAny>>,
-        timeout: f64,
-    ) -> PyResult<bool> {
-        if blocking.is_none() && timeout == -1.0 {
-            if let Some(g) = self.inner.try_acquire() {
-                g.forget();
-                return Ok(true);
-            }
-        }
-        let mode = wait::lock_mode(truthy(blocking)?, timeout)?;
-        self.acquire_mode(py, mode)
     }
 
     #[pyo3(signature = (blocking=None, timeout=-1.0))]
@@ -88,29 +138,8 @@ impl Lock {
         self.acquire(py, blocking, timeout)
     }
 
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire_mode(py, Mode::Until(None))
-    }
-
-    fn __exit__(
-        &self,
-        _ty: &Bound<'_, PyAny>,
-        _value: &Bound<'_, PyAny>,
-        _tb: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        self.release_impl()
-    }
-
-    fn release(&self) -> PyResult<()> {
-        self.release_impl()
-    }
-
     fn release_lock(&self) -> PyResult<()> {
         self.release_impl()
-    }
-
-    fn locked(&self) -> bool {
-        self.inner.locked()
     }
 
     fn locked_lock(&self) -> bool {
@@ -134,7 +163,7 @@ impl Lock {
             wait::addr(slf)
         ))
     }
-}
+});
 
 /// `threading.RLock`: a reentrant lock owned by the thread that acquired it.
 ///
@@ -145,25 +174,9 @@ pub(crate) struct RLock {
     pub(crate) inner: threadkit::RLock,
 }
 
-impl RLock {
-    pub(crate) fn acquire_mode(&self, py: Python<'_>, mode: Mode) -> PyResult<bool> {
-        if let Some(g) = self.inner.try_acquire() {
-            g.forget();
-            return Ok(true);
-        }
-        let Mode::Until(deadline) = mode else {
-            return Ok(false);
-        };
-        let got = wait::block(py, deadline, |d| match d {
-            None => {
-                self.inner.acquire().forget();
-                Some(())
-            }
-            Some(d) => self.inner.acquire_deadline(d).map(|g| g.forget()),
-        })?;
-        Ok(got.is_some())
-    }
+impl_acquire!(RLock);
 
+impl RLock {
     pub(crate) fn release_impl(&self) -> PyResult<()> {
         self.inner
             .release()
@@ -184,10 +197,7 @@ impl RLock {
 
     /// Acquires `count` levels, waiting without giving up or running signal handlers.
     pub(crate) fn acquire_levels(&self, py: Python<'_>, count: usize) {
-        match self.inner.try_acquire() {
-            Some(g) => g.forget(),
-            None => py.detach(|| self.inner.acquire().forget()),
-        }
+        self.acquire_uninterruptibly(py);
         for _ in 1..count {
             // Reentrant: the caller owns it now, so this cannot wait.
             self.inner.acquire().forget();
@@ -195,52 +205,13 @@ impl RLock {
     }
 }
 
-#[pymethods]
-impl RLock {
+lock_pymethods!(RLock {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyAny>>) -> Self {
         RLock {
             inner: threadkit::RLock::new(),
         }
-    }
-
-    #[pyo3(signature = (blocking=None, timeout=-1.0))]
-    fn acquire(
-        &self,
-        py: Python<'_>,
-        blocking: Option<&Bound<'_, PyAny>>,
-        timeout: f64,
-    ) -> PyResult<bool> {
-        if blocking.is_none() && timeout == -1.0 {
-            if let Some(g) = self.inner.try_acquire() {
-                g.forget();
-                return Ok(true);
-            }
-        }
-        let mode = wait::lock_mode(truthy(blocking)?, timeout)?;
-        self.acquire_mode(py, mode)
-    }
-
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire_mode(py, Mode::Until(None))
-    }
-
-    fn __exit__(
-        &self,
-        _ty: &Bound<'_, PyAny>,
-        _value: &Bound<'_, PyAny>,
-        _tb: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        self.release_impl()
-    }
-
-    fn release(&self) -> PyResult<()> {
-        self.release_impl()
-    }
-
-    fn locked(&self) -> bool {
-        self.inner.locked()
     }
 
     fn _is_owned(&self) -> bool {
@@ -272,4 +243,4 @@ impl RLock {
             wait::addr(slf)
         ))
     }
-}
+});
