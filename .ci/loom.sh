@@ -48,4 +48,8 @@ if [[ "${1:-}" == "--mutants" ]]; then
     exit $status
 fi
 
-RUSTFLAGS="--cfg loom" exec cargo test --release --target-dir target/loom --test loom "$@"
+RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --test loom "$@"
+# The Timer lifecycle's models live beside its private state machine (src/timer/state.rs).
+if [ $# -eq 0 ]; then
+    RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --lib timer::state
+fi

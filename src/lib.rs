@@ -96,6 +96,12 @@ pub(crate) mod thread {
 }
 #[cfg(not(loom))]
 mod timer;
+// Under `--cfg loom` only the Timer's lifecycle word remains, for its loom models.
+#[cfg(loom)]
+#[allow(dead_code)] // used by its models only
+mod timer {
+    mod state;
+}
 mod wait;
 
 /// Hooks for the loom models (`--cfg loom` builds only; not part of the API).

@@ -9,8 +9,10 @@
 //! a cache collision) takes the `Local`'s lock.
 //!
 //! Lifetimes follow Python: when a thread first gets a slot in a `Local`, it records a weak
-//! reference to that `Local` in a per-thread exit list; the list's destructor (thread exit)
-//! removes and drops the thread's value from every `Local` still alive. Dropping a `Local` drops
+//! reference to that `Local` in a per-thread exit list. A thread threadkit started empties the
+//! list (dropping its value from every `Local` still alive) at the end of its body, before it is
+//! marked finished, so a returning `join` means its values are gone; for other threads, and for
+//! what is left, the list's destructor (thread exit) does it. Dropping a `Local` drops
 //! every thread's value at once. Since a value may therefore be dropped by another thread, `T`
 //! must be `Send` (as for the `thread_local` crate). Values never move between threads otherwise:
 //! only the owning thread ever gets a reference to its value, and only inside a closure, so no
@@ -162,16 +164,53 @@ impl Drop for ThreadValues {
         // these drops after `join` has returned, and may drop the model's lazy statics (the model
         // parking lot a contended `Lock` needs) first. The values stay in their `Local`s' maps
         // and are dropped with the `Local`, which the models check instead.
-        if cfg!(loom) {
-            return;
+        #[cfg(not(loom))]
+        {
+            // If this destructor runs because this thread is exiting the *process* (the C
+            // library destroys the exiting thread's thread-locals before it runs `atexit`
+            // handlers), run threadkit's exit sequence first, while the values are intact.
+            crate::thread::before_thread_teardown();
+            // Threads threadkit started (and Timers) have dropped their values already, before
+            // waking their joiners; this drops what is left: the values of the main thread at
+            // process exit, of foreign threads, and of values created since by other
+            // thread-locals' destructors. Values dropped here may touch other `Local`s; those new
+            // values cannot be registered any more (this thread-local is being destroyed) and
+            // live until their `Local` is dropped. A panicking `Drop` is reported, not fatal.
+            while let Some(entry) = self.0.get_mut().pop() {
+                let dropped = crate::thread::with_in_target(true, || {
+                    panic::catch_unwind(AssertUnwindSafe(|| entry.run()))
+                });
+                if let Err(payload) = dropped {
+                    crate::thread::report_teardown_panic(&*payload);
+                }
+            }
+            cache_clear();
         }
-        // Values dropped here may touch other `Local`s; those new values cannot be registered any
-        // more (this thread-local is being destroyed) and live until their `Local` is dropped.
-        while let Some(entry) = self.0.get_mut().pop() {
-            entry.run();
-        }
-        cache_clear();
     }
+}
+
+/// Drops the calling thread's value in every `Local`, as its exit does, including values that
+/// those drops create in other `Local`s; a panic in a value's `Drop` is caught and handed to
+/// `on_panic`, and the remaining values are still dropped. The thread may go on using `Local`s
+/// afterwards (it starts afresh, as a new thread would).
+///
+/// Threads threadkit starts call this at the end of their body, before waking their joiners, so
+/// that a returning `join` means the thread's values are gone.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn drop_thread_values(mut on_panic: impl FnMut(Box<dyn Any + Send>)) {
+    loop {
+        // Pop one entry at a time, without holding the list's borrow while the value drops (its
+        // `Drop` may register values in other `Local`s, which pushes onto the list).
+        let entry = THREAD_VALUES
+            .try_with(|values| values.0.borrow_mut().pop())
+            .ok()
+            .flatten();
+        let Some(entry) = entry else { break };
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| entry.run())) {
+            on_panic(payload);
+        }
+    }
+    cache_clear();
 }
 
 /// Records that the calling thread has a value in `local`, to drop at thread exit.
@@ -216,19 +255,11 @@ impl ThreadScope {
             return Ok(());
         };
         let mut outcome = Ok(());
-        loop {
-            let entry = THREAD_VALUES
-                .try_with(|values| values.0.borrow_mut().pop())
-                .ok()
-                .flatten();
-            let Some(entry) = entry else { break };
-            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| entry.run())) {
-                if outcome.is_ok() {
-                    outcome = Err(payload);
-                }
+        drop_thread_values(|payload| {
+            if outcome.is_ok() {
+                outcome = Err(payload);
             }
-        }
-        cache_clear();
+        });
         let _ = THREAD_VALUES.try_with(|values| *values.0.borrow_mut() = saved);
         outcome
     }
@@ -256,8 +287,22 @@ impl Drop for ThreadScope {
 /// A thread's value is dropped when the thread exits (for a [`Timer`](crate::Timer), when its
 /// function returns), and every remaining value when the `Local` is dropped. Thread
 /// identifiers are never reused, so a new thread never sees a value left by a finished one.
-/// (One exception to the first rule: a value created while the thread is already being torn
-/// down, by another thread-local's destructor, lives until its `Local` is dropped.)
+///
+/// In detail:
+/// - A thread threadkit started drops its values when its function returns (or panics), before
+///   it counts as finished: once any `join` of it returns (timed or not, through
+///   [`Thread`](crate::Thread) or [`JoinHandle`](crate::JoinHandle)), its values are gone,
+///   including values that their `Drop`s put into other `Local`s.
+/// - A panic in a value's `Drop` is handed to the [excepthook](crate::set_excepthook) with the
+///   thread, and the thread's other values are still dropped (Python reports an exception in
+///   `__del__` and goes on).
+/// - The main thread's values are dropped when the process exits, after the exit sequence
+///   (`register_atexit` callbacks, waiting for non-daemon threads; see
+///   [`shutdown`](crate::shutdown)), as are those of a threadkit thread that calls
+///   `std::process::exit`.
+/// - Threads threadkit did not start drop their values in their thread-local teardown.
+/// - A value created after that, while the thread is being torn down (by another
+///   thread-local's destructor), lives until its `Local` is dropped.
 ///
 /// # Differences from Python
 ///

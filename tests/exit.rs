@@ -13,7 +13,7 @@
 fn main() {}
 
 #[cfg(not(loom))]
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 #[cfg(not(loom))]
 use std::sync::Arc;
 #[cfg(not(loom))]
@@ -22,7 +22,10 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 #[cfg(not(loom))]
-use threadkit::{main_thread, Builder, Event};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[cfg(not(loom))]
+use threadkit::{current_thread, main_thread, Builder, Event, Local};
 
 /// One scenario: its name, what the child does, and what the driver checks.
 #[cfg(not(loom))]
@@ -220,7 +223,279 @@ const SCENARIOS: &[Scenario] = &[
             expect_status(out, 0)
         },
     },
+    Scenario {
+        // Issue 10, defect 4: the exit sequence runs with the main thread's `Local` values
+        // intact; they are dropped after it (witness: the value's `Drop` prints and sets a flag,
+        // which the non-daemon thread joined at exit reads).
+        name: "atexit_sees_main_locals",
+        child: || {
+            static MAIN_VALUE: Local<Noisy> = Local::new();
+            MAIN_VALUE.set(Noisy("main value dropped", Some(&MAIN_DROPPED)));
+            let release = Arc::new(Event::new());
+            let r = Arc::clone(&release);
+            Builder::new()
+                .daemon(false)
+                .spawn(move || {
+                    r.wait();
+                    let dropped = MAIN_DROPPED.load(Ordering::SeqCst);
+                    println!("worker: main value dropped = {dropped}");
+                })
+                .unwrap();
+            threadkit::register_atexit(move || {
+                let name = current_thread().name();
+                println!("callback in {name}: has value = {}", MAIN_VALUE.has_value());
+                release.set();
+            })
+            .unwrap();
+        },
+        check: |out, _| {
+            expect_stdout(
+                out,
+                "callback in MainThread: has value = true\n\
+                 worker: main value dropped = false\n\
+                 main value dropped\n",
+            )?;
+            expect_status(out, 0)
+        },
+    },
+    Scenario {
+        // Issue 10, defect 4: a worker that calls `exit` runs the callbacks as itself, with its
+        // own `Local` values intact.
+        name: "atexit_in_exiting_worker",
+        child: || {
+            static WORKER_VALUE: Local<Noisy> = Local::new();
+            threadkit::register_atexit(|| {
+                let name = current_thread().name();
+                println!(
+                    "callback in {name}: has value = {}",
+                    WORKER_VALUE.has_value()
+                );
+            })
+            .unwrap();
+            Builder::new()
+                .name("exiter")
+                .daemon(false)
+                .spawn(|| {
+                    WORKER_VALUE.set(Noisy("worker value dropped", None));
+                    std::process::exit(7);
+                })
+                .unwrap();
+            Event::new().wait();
+        },
+        check: |out, _| {
+            expect_stdout(
+                out,
+                "callback in exiter: has value = true\nworker value dropped\n",
+            )?;
+            expect_status(out, 7)
+        },
+    },
+    Scenario {
+        // The same for a worker that never used a `Local`.
+        name: "atexit_in_exiting_worker_without_locals",
+        child: || {
+            threadkit::register_atexit(|| println!("callback in {}", current_thread().name()))
+                .unwrap();
+            Builder::new()
+                .name("exiter")
+                .daemon(false)
+                .spawn(|| std::process::exit(7))
+                .unwrap();
+            Event::new().wait();
+        },
+        check: |out, _| {
+            expect_stdout(out, "callback in exiter\n")?;
+            expect_status(out, 7)
+        },
+    },
+    Scenario {
+        // Issue 10, defect 7: a non-daemon thread joins the main thread (so the main thread is
+        // in the exit sequence, waiting for it) and then calls `exit`: the process must end at
+        // once. std parks that second `exit` for good and drops its status (only the first
+        // thread to exit, here `main` by returning, may call the C library's `exit`), so the
+        // status is main's, and threadkit says so on stderr.
+        name: "exit_while_main_exits",
+        child: || {
+            spawn_exit_after_main(5);
+            println!("main returns");
+        },
+        check: check_lost_exit,
+    },
+    Scenario {
+        // The same while main waits for *another* non-daemon thread, one that never finishes:
+        // the parked `exit` still ends the process.
+        name: "exit_while_main_waits_for_another",
+        child: || {
+            Builder::new()
+                .name("blocker")
+                .daemon(false)
+                .spawn(|| Event::new().wait())
+                .unwrap();
+            spawn_exit_after_main(5);
+            println!("main returns");
+        },
+        check: check_lost_exit,
+    },
+    Scenario {
+        // The reverse order: a worker exits first, and main returns while the worker's exit
+        // sequence waits for another non-daemon thread. std parks main's exit, which asks for
+        // nothing more: the worker still waits for the other thread, and its status stands.
+        name: "main_returns_while_worker_exits",
+        child: || {
+            let main_may_return = Arc::new(Event::new());
+            let m = Arc::clone(&main_may_return);
+            threadkit::register_atexit(move || {
+                println!("callback");
+                m.set();
+            })
+            .unwrap();
+            start_sleeper("other", false, 300, "other done");
+            Builder::new()
+                .daemon(false)
+                .spawn(|| std::process::exit(7))
+                .unwrap();
+            main_may_return.wait();
+        },
+        check: |out, _| {
+            expect_stdout(out, "callback\nother done\n")?;
+            expect_status(out, 7)
+        },
+    },
+    Scenario {
+        // The same with an explicit `shutdown()` in main (std's exit guard is free then).
+        name: "exit_during_explicit_shutdown",
+        child: || {
+            spawn_exit_after_main(5);
+            threadkit::shutdown();
+            println!("shutdown returned");
+        },
+        check: |out, _| {
+            expect_stdout(out, "worker calls exit\n")?;
+            expect_status(out, 5)
+        },
+    },
+    Scenario {
+        // Issue 10, defect 8: a `Local` value whose `Drop` panics when its thread exits is
+        // reported to the excepthook (with the thread) instead of aborting the process.
+        name: "local_drop_panics_in_thread",
+        child: || {
+            static BAD: Local<PanicsOnDrop> = Local::new();
+            static GOOD: Local<Noisy> = Local::new();
+            let t = Builder::new().name("bad drop").create(|| {
+                GOOD.set(Noisy("other value dropped", None));
+                BAD.set(PanicsOnDrop);
+            });
+            t.start().unwrap();
+            t.join().unwrap();
+            println!("after join");
+            let h = Builder::new()
+                .name("bad drop 2")
+                .spawn(|| BAD.set(PanicsOnDrop))
+                .unwrap();
+            println!("handle result ok = {}", h.join().is_ok());
+        },
+        check: |out, _| {
+            expect_stdout(
+                out,
+                "other value dropped\nafter join\nhandle result ok = true\n",
+            )?;
+            expect_stderr_contains(out, "Exception in thread bad drop:\npanicked at ")?;
+            expect_stderr_contains(out, "Exception in thread bad drop 2:\npanicked at ")?;
+            expect_stderr_contains(out, "value panicked on drop\n")?;
+            expect_status(out, 0)
+        },
+    },
+    Scenario {
+        // The same for a thread threadkit did not start (its values drop in its thread-local
+        // teardown).
+        name: "local_drop_panics_in_foreign_thread",
+        child: || {
+            static BAD: Local<PanicsOnDrop> = Local::new();
+            threadkit::spawn(|| {}).join().unwrap();
+            std::thread::spawn(|| BAD.set(PanicsOnDrop)).join().unwrap();
+            println!("after join");
+        },
+        check: |out, _| {
+            expect_stdout(out, "after join\n")?;
+            expect_stderr_contains(out, "Exception in thread Dummy-")?;
+            expect_stderr_contains(out, "value panicked on drop\n")?;
+            expect_status(out, 0)
+        },
+    },
+    Scenario {
+        // The same for the main thread's values, dropped at process exit.
+        name: "local_drop_panics_in_main",
+        child: || {
+            static BAD: Local<PanicsOnDrop> = Local::new();
+            threadkit::spawn(|| {}).join().unwrap();
+            BAD.set(PanicsOnDrop);
+            println!("main returns");
+        },
+        check: |out, _| {
+            expect_stdout(out, "main returns\n")?;
+            expect_stderr_contains(out, "Exception in thread MainThread:\npanicked at ")?;
+            expect_stderr_contains(out, "value panicked on drop\n")?;
+            expect_status(out, 0)
+        },
+    },
 ];
+
+/// What threadkit writes to stderr when a second `std::process::exit` is parked by std.
+#[cfg(not(loom))]
+const LOST_EXIT: &str = "called std::process::exit while thread \"MainThread\" was already exiting";
+
+/// Set when the main thread's value in `atexit_sees_main_locals` is dropped.
+#[cfg(not(loom))]
+static MAIN_DROPPED: AtomicBool = AtomicBool::new(false);
+
+/// Prints a line (and sets a flag) when dropped.
+#[cfg(not(loom))]
+struct Noisy(&'static str, Option<&'static AtomicBool>);
+
+#[cfg(not(loom))]
+impl Drop for Noisy {
+    fn drop(&mut self) {
+        if let Some(flag) = self.1 {
+            flag.store(true, Ordering::SeqCst);
+        }
+        println!("{}", self.0);
+    }
+}
+
+/// Panics when dropped.
+#[cfg(not(loom))]
+struct PanicsOnDrop;
+
+#[cfg(not(loom))]
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("value panicked on drop");
+    }
+}
+
+/// Starts a non-daemon thread that joins the main thread (returning once main is in the exit
+/// sequence) and then calls `std::process::exit(status)`.
+#[cfg(not(loom))]
+fn spawn_exit_after_main(status: i32) {
+    Builder::new()
+        .daemon(false)
+        .spawn(move || {
+            main_thread().join().unwrap();
+            println!("worker calls exit");
+            std::process::exit(status);
+        })
+        .unwrap();
+}
+
+/// The outcome of a second `exit` parked by std while main exits: the process ends at once, with
+/// main's status, and threadkit says why on stderr.
+#[cfg(not(loom))]
+fn check_lost_exit(out: &Output, elapsed: Duration) -> Result<(), String> {
+    expect_stdout(out, "main returns\nworker calls exit\n")?;
+    expect_stderr_contains(out, LOST_EXIT)?;
+    expect_status(out, 0)?;
+    expect_between(elapsed, 0.0, 30.0)
+}
 
 /// Starts a thread that sleeps `ms` and then prints `line`.
 #[cfg(not(loom))]
@@ -277,6 +552,55 @@ fn expect_between(elapsed: Duration, lo: f64, hi: f64) -> Result<(), String> {
     }
 }
 
+/// How long a scenario may run before the driver calls it hung and kills it.
+#[cfg(not(loom))]
+const CHILD_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs one scenario as a child process; `None` if it was still running after [`CHILD_LIMIT`].
+#[cfg(not(loom))]
+fn run_child(exe: &std::path::Path, name: &str) -> Option<Output> {
+    use std::io::Read;
+    let mut child = Command::new(exe)
+        .args(["--scenario", name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the scenario");
+    // Drain both pipes on their own threads so a chatty child never blocks on a full pipe.
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + CHILD_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the scenario") {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        // Polling a child process (no portable blocking wait with a timeout in std).
+        sleep(Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (out.join().expect("reader"), err.join().expect("reader"));
+    status.map(|status| Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
 #[cfg(not(loom))]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -306,10 +630,7 @@ fn main() {
             let name = s.name;
             std::thread::spawn(move || {
                 let started = Instant::now();
-                let out = Command::new(exe)
-                    .args(["--scenario", name])
-                    .output()
-                    .expect("run the scenario");
+                let out = run_child(&exe, name);
                 (out, started.elapsed())
             })
         })
@@ -319,7 +640,13 @@ fn main() {
     println!("\nrunning {} tests", chosen.len());
     for (scenario, run) in chosen.iter().zip(running) {
         let (out, elapsed) = run.join().expect("scenario runner");
-        match (scenario.check)(&out, elapsed) {
+        let outcome = match out {
+            Some(out) => (scenario.check)(&out, elapsed),
+            None => Err(format!(
+                "still running after {CHILD_LIMIT:?} (hung); killed"
+            )),
+        };
+        match outcome {
             Ok(()) => println!("test exit::{} ... ok", scenario.name),
             Err(why) => {
                 failed += 1;

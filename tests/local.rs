@@ -360,3 +360,112 @@ fn is_send_and_sync_for_send_values_and_usable_in_statics() {
     assert_eq!(format!("{fresh:?}"), "Local { value: None }");
     assert_eq!(fresh.get(), Some(0));
 }
+
+/// A value that takes a while to drop (to widen the window between "the thread's target
+/// returned" and "its values are dropped"), then counts the drop.
+struct SlowTracked(Arc<AtomicUsize>);
+
+impl Drop for SlowTracked {
+    fn drop(&mut self) {
+        // Not synchronization: the assertion below holds however long this takes; the pause only
+        // makes a join that returns too early (before the drop) very likely to be seen doing so.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn every_join_returns_after_the_threads_values_are_dropped() {
+    // Issue 10, defect 3. Witness: the value's `Drop` counts; every joiner (untimed and timed,
+    // through `Thread` and `JoinHandle`), when its join returns, must be owed that drop.
+    static VALUE: Local<SlowTracked> = Local::new();
+    static CHAINED: Local<SlowTracked> = Local::new();
+    /// Sets a value in `CHAINED` while `VALUE`'s value is dropped (a value created by another
+    /// value's drop is dropped at the same thread exit).
+    struct SetsChained(Arc<AtomicUsize>);
+    impl Drop for SetsChained {
+        fn drop(&mut self) {
+            CHAINED.set(SlowTracked(Arc::clone(&self.0)));
+        }
+    }
+    static FIRST: Local<SetsChained> = Local::new();
+
+    for round in 0..5 {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let go = Arc::new(Event::new());
+        let (d, g) = (Arc::clone(&drops), Arc::clone(&go));
+        let handle = threadkit::Builder::new()
+            .spawn(move || {
+                VALUE.set(SlowTracked(Arc::clone(&d)));
+                FIRST.set(SetsChained(d));
+                g.wait();
+            })
+            .unwrap();
+        let thread = handle.thread().clone();
+        let timeout = std::time::Duration::from_secs(60);
+        let joiners: Vec<(&str, std::thread::JoinHandle<usize>)> = (0..6)
+            .map(|i| {
+                let (t, d) = (thread.clone(), Arc::clone(&drops));
+                let kind = [
+                    "join",
+                    "join",
+                    "join",
+                    "join_timeout",
+                    "join_timeout",
+                    "join_deadline",
+                ][i];
+                let h = std::thread::spawn(move || {
+                    match kind {
+                        "join" => t.join().unwrap(),
+                        "join_timeout" => assert!(t.join_timeout(timeout).unwrap()),
+                        _ => assert!(t
+                            .join_deadline(std::time::Instant::now() + timeout)
+                            .unwrap()),
+                    }
+                    d.load(Ordering::SeqCst)
+                });
+                (kind, h)
+            })
+            .collect();
+        go.set();
+        let result = if round % 2 == 0 {
+            handle.join()
+        } else {
+            handle.join_timeout(timeout).expect("finished")
+        };
+        result.unwrap();
+        let mut seen = vec![("JoinHandle", drops.load(Ordering::SeqCst))];
+        assert!(!thread.is_alive());
+        seen.extend(
+            joiners
+                .into_iter()
+                .map(|(kind, h)| (kind, h.join().unwrap())),
+        );
+        assert!(
+            seen.iter().all(|&(_, n)| n == 2),
+            "round {round}: drops seen by each joiner when its join returned: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn a_handle_is_finished_only_once_the_threads_values_are_dropped() {
+    // Issue 10, defect 3, through `JoinHandle::is_finished`: it says `join` would return at once,
+    // so it must not say so before the values are dropped. Witness: the drop count.
+    static VALUE: Local<SlowTracked> = Local::new();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = Arc::clone(&drops);
+    let handle = threadkit::spawn(move || VALUE.set(SlowTracked(d)));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // Polling the flag is the behaviour under test.
+    while !handle.is_finished() {
+        assert!(std::time::Instant::now() < deadline, "never finished");
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "finished before its value was dropped"
+    );
+    handle.join().unwrap();
+}

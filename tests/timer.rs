@@ -21,6 +21,15 @@ fn counting(count: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
     }
 }
 
+/// Counts its drops: a witness that a Timer's function (which captures it) was dropped.
+struct DropFlag(Arc<AtomicUsize>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 #[test]
 fn cancel_before_start_runs_nothing() {
     let ran = Arc::new(AtomicUsize::new(0));
@@ -36,12 +45,6 @@ fn cancel_before_start_runs_nothing() {
 
 #[test]
 fn cancel_while_waiting_frees_the_timer_at_once() {
-    struct DropFlag(Arc<AtomicUsize>);
-    impl Drop for DropFlag {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let dropped = Arc::new(AtomicUsize::new(0));
     let flag = DropFlag(Arc::clone(&dropped));
     let t = Timer::new(LONG, move || {
@@ -437,4 +440,87 @@ fn timer_records_are_ordinary_threads_to_the_registry() {
         "no OS thread while pending"
     );
     t.cancel();
+}
+
+/// Issue 10, defect 6: `cancel()` racing `start()`. Whichever wins, the Timer's record must end
+/// stopped (joinable, not alive, unlisted), exactly once; a `cancel()` that returns `true` means
+/// the function never runs (witness: a run counter) and is dropped (witness: a drop counter); one
+/// that returns `false` means it ran. Half the Timers have a zero interval (cancel races the
+/// firing too), half an hour-long one (cancel must win, before or after `start()`).
+///
+/// The old protocol's failure (neither side finishing the record) needs store buffering, which
+/// x86-64 cannot show there (the RMWs in between are full fences): this test guards the new
+/// protocol's outcome on any hardware; `src/timer/state.rs` argues why it holds by construction.
+#[test]
+fn cancel_racing_start_finishes_every_timer_exactly_once() {
+    use std::sync::Barrier;
+
+    const ROUNDS: usize = 2000;
+    let mut cancel_won = [0usize; 2];
+    for round in 0..ROUNDS {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let long = round % 2 == 1;
+        let interval = if long { LONG } else { Duration::ZERO };
+        let (r, flag) = (Arc::clone(&ran), DropFlag(Arc::clone(&dropped)));
+        let t = Timer::new(interval, move || {
+            let _flag = flag;
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        t.set_daemon(true).unwrap();
+        let gate = Arc::new(Barrier::new(2));
+        let canceller = std::thread::spawn({
+            let (t, gate) = (t.clone(), Arc::clone(&gate));
+            move || {
+                gate.wait();
+                t.cancel()
+            }
+        });
+        gate.wait();
+        t.start().unwrap();
+        let cancelled = canceller.join().unwrap();
+
+        assert_eq!(
+            t.join_timeout(PATIENCE),
+            Ok(true),
+            "round {round}: record never finished (cancelled: {cancelled})"
+        );
+        assert!(!t.is_alive(), "round {round}");
+        assert_eq!(t.is_cancelled(), cancelled, "round {round}");
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            1,
+            "round {round}: function not dropped"
+        );
+        if cancelled {
+            assert_eq!(
+                ran.load(Ordering::SeqCst),
+                0,
+                "round {round}: cancelled but ran"
+            );
+        } else {
+            assert!(
+                !long,
+                "round {round}: an hour-long Timer could not be cancelled"
+            );
+            assert_eq!(
+                ran.load(Ordering::SeqCst),
+                1,
+                "round {round}: neither ran nor cancelled"
+            );
+        }
+        assert!(!t.cancel(), "round {round}: a second cancel has no effect");
+        cancel_won[usize::from(long)] += usize::from(cancelled);
+        if round % 100 == 0 {
+            assert!(
+                !enumerate().contains(t.thread()),
+                "round {round}: still listed"
+            );
+        }
+    }
+    assert_eq!(
+        cancel_won[1],
+        ROUNDS / 2,
+        "every hour-long Timer was cancelled"
+    );
 }

@@ -378,7 +378,8 @@ impl<T> JoinHandle<T> {
         }
     }
 
-    /// Whether the thread has finished (its result is ready).
+    /// Whether the thread has finished: its result is ready and its [`Local`](crate::Local)
+    /// values are dropped, so [`join`](Self::join) returns at once.
     ///
     /// # Examples
     ///
@@ -388,7 +389,7 @@ impl<T> JoinHandle<T> {
     /// assert!(h.is_finished());
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.packet.acquire().is_some()
+        self.thread.is_finished()
     }
 
     fn take(self) -> std::thread::Result<T> {

@@ -63,10 +63,27 @@ pub(crate) fn ensure_installed() {
 
 /// Runs a target, catching a panic that escapes it.
 pub(crate) fn run_target(run: Box<dyn FnOnce() + Send>) -> Result<(), Box<dyn Any + Send>> {
-    IN_TARGET.with(|c| c.set(true));
-    let result = panic::catch_unwind(AssertUnwindSafe(run));
-    IN_TARGET.with(|c| c.set(false));
-    result
+    with_in_target(true, || panic::catch_unwind(AssertUnwindSafe(run)))
+}
+
+/// Runs `f` with this thread's "inside a target" flag set to `in_target` (restored afterwards,
+/// also if `f` unwinds): while set, a panic is recorded for the excepthook instead of printed by
+/// std's panic hook.
+pub(crate) fn with_in_target<R>(in_target: bool, f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = IN_TARGET.try_with(|c| c.set(self.0));
+        }
+    }
+    // `IN_TARGET` has no destructor, so it is reachable during thread teardown too.
+    let _restore = Restore(IN_TARGET.with(|c| c.replace(in_target)));
+    f()
+}
+
+/// Whether this thread is running a threadkit target (a thread's or a Timer's function) now.
+pub(crate) fn in_target() -> bool {
+    IN_TARGET.try_with(Cell::get).unwrap_or(false)
 }
 
 /// Hands a target's panic to the excepthook.

@@ -271,7 +271,10 @@ impl Thread {
                 // report without a futex wait and wake-up pair, the dearer part of a start.
                 let mut spin = crate::wait::SpinWait::new();
                 while !inner.started.is_set() && spin.spin() {}
-                inner.started.wait();
+                // Re-checked after every wake-up (the flag is never unset).
+                while !inner.started.is_set() {
+                    inner.started.wait();
+                }
                 Ok(())
             }
             Err(err) => {
@@ -301,6 +304,15 @@ impl Thread {
             excepthook::report(&self, &*payload);
             (body.keep_panic)(payload);
         }
+        // The thread exits, as far as threadkit can tell: its `Local` values are dropped *before*
+        // it is marked stopped, so that every joiner (not only the one that reaps the OS thread)
+        // finds them gone. A panicking `Drop` is reported to the excepthook with this thread, as
+        // CPython reports an exception in `__del__` and goes on; the other values are still
+        // dropped. (Left to the OS thread's exit: values that other thread-locals' destructors
+        // create afterwards.)
+        excepthook::with_in_target(true, || {
+            crate::local::drop_thread_values(|payload| excepthook::report(&self, &*payload));
+        });
         self.mark_stopped();
     }
 
@@ -312,6 +324,12 @@ impl Thread {
         self.inner.finished.set();
     }
 
+    /// Whether the thread has finished: its target returned and its `Local` values are dropped
+    /// (what a returning join waits for).
+    pub(crate) fn is_finished(&self) -> bool {
+        self.inner.finished.is_set()
+    }
+
     /// Marks the main thread as done, waking threads that join it (at process exit).
     pub(crate) fn mark_main_done(&self) {
         self.inner.finished.set();
@@ -319,6 +337,8 @@ impl Thread {
 
     /// Waits until the thread has finished.
     ///
+    /// Finished means its target has returned (or panicked) and its [`Local`](crate::Local)
+    /// values are dropped: when any join returns, timed or not, the thread's values are gone.
     /// Any number of threads may join the same thread at once; joining a finished thread returns
     /// at once. Joining the main thread waits until the process starts to exit.
     ///
@@ -406,15 +426,18 @@ impl Thread {
             // Untimed: the joiner that gets the OS handle waits in the OS join itself (one wait,
             // as std's join); the others wait for the finished event.
             let handle = inner.os_handle.acquire().take();
-            match handle {
-                Some(handle) => {
-                    let _ = handle.join();
-                }
-                None => inner.finished.wait(),
+            if let Some(handle) = handle {
+                let _ = handle.join();
+            }
+            // Whether or not this joiner reaped the OS thread, it returns only once the thread
+            // is marked finished, re-checked after every wake-up (it is never unset).
+            while !inner.finished.is_set() {
+                inner.finished.wait();
             }
             return Ok(true);
         };
-        let done = inner.finished.wait_deadline(deadline);
+        // A wake-up is not trusted: the answer is the flag's state (which is never unset).
+        let done = inner.finished.wait_deadline(deadline) && inner.finished.is_set();
         if done {
             // Reap the OS thread (its thread-local destructors have run once this returns). Only
             // one joiner gets the handle; the others return as soon as the thread has finished.

@@ -3,11 +3,13 @@
 //!
 //! Layout: `handle.rs` is the [`Thread`] record; `builder.rs` creates and starts threads;
 //! `registry.rs` holds the live threads and the current-thread slot; `ident.rs` the per-thread
-//! identifiers; `shutdown.rs` the exit-time join of non-daemon threads; `excepthook.rs` what
-//! happens to a panic that escapes a target.
+//! identifiers; `shutdown.rs` the exit-time join of non-daemon threads (`exit_guard.rs`: noticing
+//! a thread std parked in `std::process::exit`); `excepthook.rs` what happens to a panic that
+//! escapes a target.
 
 mod builder;
 mod excepthook;
+mod exit_guard;
 mod handle;
 pub(crate) mod ident;
 mod registry;
@@ -182,6 +184,15 @@ impl std::fmt::Display for StackSizeError {
 }
 
 impl std::error::Error for StackSizeError {}
+
+pub(crate) use excepthook::with_in_target;
+pub(crate) use shutdown::before_thread_teardown;
+
+/// Reports a panic caught while a thread's values are dropped in its thread-local teardown, with
+/// the calling thread, as a panicking target is reported.
+pub(crate) fn report_teardown_panic(payload: &(dyn std::any::Any + Send)) {
+    excepthook::report(&registry::current(), payload);
+}
 
 /// Runs `f` with the calling thread's name, without allocating (for log formatters).
 #[cfg_attr(not(feature = "logging"), allow(dead_code))]

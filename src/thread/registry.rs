@@ -7,8 +7,9 @@
 //! are woken, so a joined thread is never listed. The main thread is always listed; foreign
 //! threads are listed from their first `current_thread()` until they exit.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::ptr;
 use std::sync::OnceLock;
 
 use super::handle::{Kind, Thread};
@@ -34,6 +35,13 @@ struct CurrentSlot(RefCell<Option<Thread>>);
 
 impl Drop for CurrentSlot {
     fn drop(&mut self) {
+        // If this thread is exiting the process, the exit sequence runs first, and
+        // `current_thread()` must still answer with this thread, although `CURRENT` is no longer
+        // reachable (it is being destroyed): `TEARDOWN` points at the record meanwhile.
+        let record: *const Option<Thread> = self.0.get_mut();
+        TEARDOWN.with(|t| t.set(record));
+        super::before_thread_teardown();
+        TEARDOWN.with(|t| t.set(ptr::null()));
         if let Some(thread) = self.0.get_mut() {
             if thread.inner.kind == Kind::Dummy {
                 thread.mark_stopped();
@@ -44,6 +52,9 @@ impl Drop for CurrentSlot {
 
 thread_local! {
     static CURRENT: CurrentSlot = const { CurrentSlot(RefCell::new(None)) };
+    /// While `CURRENT` is being destroyed and the exit sequence may run: its record. No
+    /// destructor, so it is reachable throughout thread teardown.
+    static TEARDOWN: Cell<*const Option<Thread>> = const { Cell::new(ptr::null()) };
 }
 
 /// The next automatic name: `"{prefix}-{N}"`.
@@ -185,6 +196,15 @@ fn adopt_current() -> Thread {
 /// record that is not registered (the thread is exiting).
 #[cold]
 fn current_during_teardown() -> Thread {
+    let record = TEARDOWN.with(Cell::get);
+    if !record.is_null() {
+        // SAFETY: `TEARDOWN` is only non-null inside `CurrentSlot::drop` on this thread, where it
+        // points at the slot's record, which stays in place and unchanged until that `drop` ends
+        // (nothing else can reach the slot while it is being destroyed).
+        if let Some(thread) = unsafe { &*record } {
+            return thread.clone();
+        }
+    }
     if ident::is_main_os_thread() {
         return main_thread();
     }

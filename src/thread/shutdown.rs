@@ -1,10 +1,10 @@
 //! Process exit: waiting for non-daemon threads, as CPython's `threading._shutdown`.
 //!
-//! The first time threadkit starts a thread it registers [`shutdown`] with the C library's
-//! `atexit`. `exit()` runs those handlers on every ordinary way out of a Rust program:
-//! returning from `main`, `std::process::exit` from any thread, and a panic in `main` (std
-//! catches it, prints it and then exits with status 101). So a seed program ported line by line
-//! keeps its Python behaviour with no extra line in `main`.
+//! The first time threadkit starts a thread it registers the exit sequence with the C library's
+//! `atexit`. `exit()` runs it on every ordinary way out of a Rust program: returning from
+//! `main`, `std::process::exit` from any thread, and a panic in `main` (std catches it, prints it
+//! and then exits with status 101). So a seed program ported line by line keeps its Python
+//! behaviour with no extra line in `main`.
 //!
 //! [`shutdown`] follows CPython's order: it runs the callbacks registered with
 //! [`register_atexit`] (last registered first), marks the main thread done (waking threads that
@@ -12,18 +12,11 @@
 //! is left (threads started meanwhile are joined too). Daemon threads are not waited for; they
 //! stop when the process does.
 //!
-//! Edge cases:
-//! - `std::process::abort`, a fatal signal, or `libc::_exit` skip everything, as Python's
-//!   `os._exit` does.
-//! - `std::process::exit` called by a non-daemon thread: that thread runs the handlers and waits
-//!   for the *other* non-daemon threads (never for itself), then the process ends.
-//! - A thread that calls `exit` while the main thread is already waiting in `shutdown` ends the
-//!   process at once (the handler runs only once).
-//! - Threads started after `shutdown` finished are not waited for.
+//! The exiting thread's thread-locals and the edge cases are documented on [`shutdown`].
 
 use std::sync::Once;
 
-use super::registry;
+use super::{excepthook, exit_guard, ident, registry};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::Lock;
 
@@ -31,6 +24,8 @@ use crate::Lock;
 type Callback = Box<dyn FnOnce() + Send>;
 
 static INSTALL: Once = Once::new();
+/// Whether the exit handler is registered with `atexit` (never under Miri).
+static HANDLER: AtomicBool = AtomicBool::new(false);
 static STARTED: AtomicBool = AtomicBool::new(false);
 static CALLBACKS: Lock<Vec<Callback>> = Lock::with_value(Vec::new());
 
@@ -43,14 +38,37 @@ pub(crate) fn ensure_installed() {
             // SAFETY: `at_exit` is an `extern "C" fn()` that never unwinds (it catches panics).
             let rc = unsafe { libc::atexit(at_exit) };
             debug_assert_eq!(rc, 0, "atexit registration failed");
+            HANDLER.store(rc == 0, Ordering::Release);
         }
     });
 }
 
 #[cfg(all(unix, not(miri)))]
 extern "C" fn at_exit() {
-    // Unwinding out of an `extern "C"` function aborts; a panicking callback must not.
-    let _ = std::panic::catch_unwind(shutdown);
+    exit_sequence();
+}
+
+/// The exit sequence as part of the process's exit (from the `atexit` handler, or earlier from
+/// [`before_thread_teardown`]).
+fn exit_sequence() {
+    // Unwinding out of an `extern "C"` function or a thread-local destructor aborts; a panicking
+    // callback must not. Outside any target, so std's panic hook prints such a panic.
+    let _ = excepthook::with_in_target(false, || std::panic::catch_unwind(|| run(true)));
+}
+
+/// Called first by threadkit's thread-local destructors (`Local` values, the current-thread
+/// slot). When they run because this thread is exiting the process (the C library destroys the
+/// exiting thread's thread-locals before it runs `atexit` handlers), this runs the exit sequence
+/// now, while they are intact: in the main thread (whose thread-locals are only destroyed by
+/// `exit`), and in a thread inside a threadkit target (which only reaches its thread-local
+/// teardown from inside the target by calling `exit`; otherwise its target returns first).
+pub(crate) fn before_thread_teardown() {
+    if !HANDLER.load(Ordering::Acquire) || STARTED.load(Ordering::Acquire) {
+        return;
+    }
+    if ident::is_main_os_thread() || excepthook::in_target() {
+        exit_sequence();
+    }
 }
 
 /// Runs the exit-time sequence now: `register_atexit` callbacks (last first), then waits for
@@ -59,6 +77,44 @@ extern "C" fn at_exit() {
 /// It runs by itself when the process exits; call it to wait earlier. Only the first call does
 /// anything; later calls (including the one at exit) return at once. The calling thread never
 /// waits for itself.
+///
+/// # The exiting thread's thread-locals
+///
+/// The C library's `exit()` destroys the exiting thread's thread-locals *before* it runs the
+/// `atexit` handlers. So that the exit sequence runs as in CPython, with the exiting thread's
+/// state intact, threadkit's own thread-local destructors start the exit sequence themselves
+/// (before they drop anything) when they run because the process is exiting: in the main thread,
+/// and in a thread that is inside a threadkit target (a thread's function or a Timer's) when it
+/// calls `exit`. Guaranteed, for those two cases:
+/// - the exiting thread's [`Local`](crate::Local) values are intact while the callbacks run and
+///   while the non-daemon threads are waited for, and are dropped after;
+/// - [`current_thread`](crate::current_thread) in a callback is the exiting thread.
+///
+/// Not guaranteed: the state of *other* thread-locals (std's `thread_local!`, other crates') of
+/// the exiting thread, whose destructors may run before or after threadkit's (std does not
+/// specify the order); and for a thread threadkit did not start that calls `exit`, its `Local`
+/// values are dropped before the callbacks run and `current_thread()` there is a fresh
+/// `Dummy-N`.
+///
+/// # Edge cases
+///
+/// - `std::process::abort`, a fatal signal, or `libc::_exit` skip everything, as Python's
+///   `os._exit` does.
+/// - `std::process::exit` called by a non-daemon thread: that thread runs the handlers and waits
+///   for the *other* non-daemon threads (never for itself), then the process ends.
+/// - A thread that calls `std::process::exit` while the main thread is waiting in an explicit
+///   `shutdown` call ends the process at once, with its status (the sequence runs only once).
+/// - A thread that calls `std::process::exit` while another thread is already *exiting* the
+///   process (`main` has returned, or another thread called `exit`): std lets only the first
+///   caller exit (rust-lang/rust#126600) and parks this one until the process ends, and the
+///   status it passed is lost. On Linux threadkit notices such a parked thread (one it started,
+///   or that called [`current_thread`](crate::current_thread)), stops waiting for threads, writes
+///   a line about it to standard error, and lets the process end at once, with the first exit's
+///   status (for `main` returning normally, 0). To let such a thread choose the status, call
+///   `shutdown` at the end of `main`: `main` then waits there, not inside `exit`. (The main
+///   thread returning from `main` while another thread exits is parked the same way; that asks
+///   for nothing more, so the exiting thread's exit sequence goes on waiting for threads.)
+/// - Threads started after `shutdown` finished are not waited for.
 ///
 /// # Examples
 ///
@@ -73,6 +129,11 @@ extern "C" fn at_exit() {
 /// assert!(done.load(Ordering::SeqCst));
 /// ```
 pub fn shutdown() {
+    run(false);
+}
+
+/// The exit sequence; `exiting`: the calling thread is inside the process's `exit`.
+fn run(exiting: bool) {
     if STARTED.swap(true, Ordering::AcqRel) {
         return;
     }
@@ -93,7 +154,12 @@ pub fn shutdown() {
             break;
         }
         for thread in pending {
-            let _ = thread.join();
+            if !exiting {
+                let _ = thread.join();
+            } else if let Some(parked) = exit_guard::join_unless_exit_requested(&thread) {
+                exit_guard::report_lost_exit(&parked);
+                return;
+            }
         }
     }
 }
@@ -101,7 +167,9 @@ pub fn shutdown() {
 /// Registers `callback` to run at exit before the non-daemon threads are joined (CPython's
 /// `threading._register_atexit`, which `concurrent.futures` uses to stop its workers).
 ///
-/// Callbacks run last-registered first, in the thread that exits.
+/// Callbacks run last-registered first, in the thread that exits, while that thread's
+/// [`Local`](crate::Local) values are intact and [`current_thread`](crate::current_thread) is that
+/// thread (for the main thread and threads threadkit started; see [`shutdown`]).
 ///
 /// # Errors
 ///

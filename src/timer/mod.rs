@@ -6,29 +6,27 @@
 //! *as* the Timer's thread. So 100,000 pending timers cost 100,000 small heap entries and a few
 //! OS threads, instead of CPython's 100,000 threads.
 
+#[cfg(test)]
+mod pool_tests;
 mod service;
+mod state;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use crate::{DaemonError, JoinError, Lock, StartError, Thread};
-
-/// The function has not run and the Timer is not cancelled.
-const WAITING: u8 = 0;
-/// `cancel()` won: the function will never run.
-const CANCELLED: u8 = 1;
-/// The service claimed the Timer: the function runs (or ran).
-const FIRED: u8 = 2;
+use state::{Cancel, Lifecycle};
 
 /// What a Timer handle and the timer service share.
 struct Entry {
-    state: AtomicU8,
+    /// Started, cancelled, fired: the one word that decides who does what (`state.rs`).
+    state: Lifecycle,
     interval: Duration,
+    /// Taken by the worker that runs it, or dropped by the `cancel()` that stopped it.
     function: Lock<Option<Box<dyn FnOnce() + Send>>>,
-    /// Whether the Timer sits in the service's heap (so a cancel leaves an entry to skip).
-    scheduled: AtomicBool,
+    /// The service that runs it.
+    service: &'static service::Service,
 }
 
 /// A function that runs once, after a delay, unless cancelled first: Python's
@@ -97,11 +95,20 @@ impl Timer {
     /// assert!(!t.is_alive());
     /// ```
     pub fn new(interval: Duration, function: impl FnOnce() + Send + 'static) -> Timer {
+        Timer::on_service(service::service(), interval, Box::new(function))
+    }
+
+    /// A Timer run by `service` (the process's one, or a test's private one).
+    fn on_service(
+        service: &'static service::Service,
+        interval: Duration,
+        function: Box<dyn FnOnce() + Send>,
+    ) -> Timer {
         let entry = Arc::new(Entry {
-            state: AtomicU8::new(WAITING),
+            state: Lifecycle::new(),
             interval,
-            function: Lock::with_value(Some(Box::new(function))),
-            scheduled: AtomicBool::new(false),
+            function: Lock::with_value(Some(function)),
+            service,
         });
         let scheduled = Arc::clone(&entry);
         let thread =
@@ -150,18 +157,23 @@ impl Timer {
     /// assert!(!t.cancel());
     /// ```
     pub fn cancel(&self) -> bool {
-        if !service::claim_cancel(&self.entry) {
-            return false;
-        }
+        // Who finishes the record follows from which transition won (see `state.rs`).
+        let finish = match self.entry.state.cancel() {
+            Cancel::Lost => return false,
+            // `start()` has not claimed the Timer: it will see the cancellation and finish it.
+            Cancel::BeforeStart => false,
+            Cancel::Never => true,
+            Cancel::Pending => {
+                if !service::cancel_pending(&self.entry) {
+                    return false;
+                }
+                true
+            }
+        };
         let function = self.entry.function.acquire().take();
         drop(function);
-        if self.thread.is_alive() {
-            // Started (pending in the service's heap): finish the record now. A `start()` still
-            // in progress sees the cancellation itself and finishes the record.
+        if finish {
             self.thread.mark_stopped();
-        }
-        if self.entry.scheduled.load(Ordering::Acquire) {
-            service::note_cancelled();
         }
         true
     }
@@ -176,7 +188,7 @@ impl Timer {
     /// assert!(t.is_cancelled());
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        self.entry.state.load(Ordering::Acquire) == CANCELLED
+        self.entry.state.is_cancelled()
     }
 
     /// The delay between [`start`](Self::start) and the call (Python's `interval` attribute).

@@ -3,8 +3,8 @@
 //!
 //! - The service thread sleeps (through the wait layer, [`WaitKind::Timer`]) until the earliest
 //!   deadline, or until a newly scheduled timer becomes the earliest. At a deadline it pops every
-//!   due entry, claims it (`WAITING` → `FIRED`, so a racing `cancel()` loses), queues it for the
-//!   workers and wakes idle workers.
+//!   due entry, claims it (`PENDING` → `FIRED`, so a racing `cancel()` loses), queues it, and
+//!   hands queued jobs to idle workers (see "The hand-off" below).
 //! - A worker runs a function *as the Timer's thread* (`Thread::act_as` plus a fresh
 //!   `local::ThreadScope`), reports a panic to the excepthook with the Timer's thread, drops the
 //!   Timer's thread-local values, marks the Timer stopped (waking joiners), and takes the next job.
@@ -16,6 +16,23 @@
 //!   function is dropped and the Timer's record stopped at once. When more than half of a large
 //!   heap is cancelled entries, the heap is rebuilt without them, so cancel costs amortised O(1).
 //!
+//! # The hand-off
+//!
+//! Every decision about a worker is made under the service lock, from the lock-protected lists;
+//! a [`Parker`] wake-up is only a hint to look at them again, never a fact in itself.
+//! - A worker is in the idle list exactly while it waits for work with nothing handed to it. It
+//!   adds itself in one place (`run_worker`, after finding no work), and it is taken off in two:
+//!   by the service, which in the same critical section moves a job into `handed` under the
+//!   worker's id, or by the worker itself when it retires, which it may do only while it is still
+//!   listed. So a worker is listed at most once, and a hand-off and a retirement cannot both win:
+//!   whichever takes the lock first removes the entry, and the other sees that.
+//! - A worker that wakes (notified, timed out, or spuriously) takes its handed job if there is one,
+//!   even when its idle deadline has passed; otherwise it is still listed and decides by the
+//!   clock, not by how it woke, whether to retire. The last worker never retires and stays listed
+//!   once.
+//! - A job in `handed` belongs to one listed-then-woken worker, so the service counts only the
+//!   jobs left in `ready` as waiting for the pool to grow.
+//!
 //! Neither the service thread nor the workers are registered threads: `enumerate()` lists the
 //! Timers, not them. They never end, except retiring workers, and are abandoned at process exit
 //! like daemon threads (pending non-daemon Timers are joined by the exit sequence first).
@@ -25,7 +42,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{Entry, CANCELLED, FIRED, WAITING};
+use super::state::{FAILED, NEVER, PENDING};
+use super::Entry;
 use crate::local::ThreadScope;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::thread::ident;
@@ -37,6 +55,36 @@ const STALL: Duration = Duration::from_millis(2);
 
 /// How long a worker beyond the first waits for work before it exits.
 const IDLE_RETIRE: Duration = Duration::from_secs(10);
+
+/// The pool's timing: [`STALL`] and [`IDLE_RETIRE`] for the process's service; tests run private
+/// services with short ones, and can hold a worker where its idle wait has just ended.
+#[derive(Clone, Copy)]
+pub(super) struct Config {
+    pub(super) stall: Duration,
+    pub(super) idle_retire: Duration,
+    /// Called by a worker whose idle wait has just returned (with the wait's result), before it
+    /// takes the service lock: lets a test land a hand-off in exactly that window.
+    #[cfg(test)]
+    pub(super) idle_wait_returned: Option<&'static (dyn Fn(bool) + Sync)>,
+}
+
+impl Config {
+    const DEFAULT: Config = Config {
+        stall: STALL,
+        idle_retire: IDLE_RETIRE,
+        #[cfg(test)]
+        idle_wait_returned: None,
+    };
+
+    /// The default timing with a shorter retirement timeout (for tests).
+    #[cfg(test)]
+    pub(super) fn retiring_after(idle_retire: Duration) -> Config {
+        Config {
+            idle_retire,
+            ..Config::DEFAULT
+        }
+    }
+}
 
 /// A safety limit on the pool (each worker is an OS thread).
 const MAX_WORKERS: usize = 4096;
@@ -80,6 +128,14 @@ struct Job {
     thread: Thread,
 }
 
+/// A pool worker, as the service sees it.
+struct Worker {
+    /// Distinguishes workers in `State::handed`.
+    id: u64,
+    /// Notified when the service hands this worker a job: a hint to look at the lists.
+    parker: Parker,
+}
+
 struct State {
     heap: BinaryHeap<Item>,
     next_seq: u64,
@@ -87,56 +143,124 @@ struct State {
     cancelled: usize,
     /// Due Timers waiting for a worker.
     ready: VecDeque<Job>,
-    /// Workers waiting for work, most recently idle last.
-    idle: Vec<Arc<Parker>>,
+    /// Workers waiting for work with nothing handed to them, each once, most recently idle last.
+    idle: Vec<Arc<Worker>>,
+    /// Jobs handed to workers taken off `idle` (by worker id), until each worker takes its own.
+    handed: Vec<(u64, Job)>,
     workers: usize,
+    /// The next worker's id.
+    next_worker: u64,
     /// Jobs taken by workers so far: the service watches it for progress.
     taken: u64,
     /// Whether the service thread is running.
     running: bool,
+    /// How many times an idle worker's wait for work timed out (for tests and diagnostics).
+    idle_timeouts: u64,
 }
 
-struct Service {
+/// A timer service: the process's one ([`service`]), or a private one in tests.
+pub(super) struct Service {
     state: Lock<State>,
     /// Wakes the service thread.
     wake: Parker,
+    config: Config,
+}
+
+impl Service {
+    fn new(config: Config) -> Service {
+        Service {
+            state: Lock::with_value(State {
+                heap: BinaryHeap::new(),
+                next_seq: 0,
+                cancelled: 0,
+                ready: VecDeque::new(),
+                idle: Vec::new(),
+                handed: Vec::new(),
+                workers: 0,
+                next_worker: 0,
+                taken: 0,
+                running: false,
+                idle_timeouts: 0,
+            }),
+            wake: Parker::new(),
+            config,
+        }
+    }
+
+    /// A private service with its own pool and timing, for tests (its threads live as long as
+    /// the test process).
+    #[cfg(test)]
+    pub(super) fn leak(config: Config) -> &'static Service {
+        Box::leak(Box::new(Service::new(config)))
+    }
+
+    /// What the pool looks like now (for tests).
+    #[cfg(test)]
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let st = self.state.acquire();
+        Snapshot {
+            workers: st.workers,
+            idle: st.idle.iter().map(|w| w.id).collect(),
+            handed: st.handed.iter().map(|(id, _)| *id).collect(),
+            ready: st.ready.len(),
+            idle_timeouts: st.idle_timeouts,
+        }
+    }
+}
+
+/// The pool's bookkeeping at one instant (for tests).
+#[cfg(test)]
+#[derive(Debug)]
+pub(super) struct Snapshot {
+    /// Workers counted (running or being spawned).
+    pub(super) workers: usize,
+    /// The idle list: one worker id per entry.
+    pub(super) idle: Vec<u64>,
+    /// The ids of workers with a job handed to them and not yet taken.
+    pub(super) handed: Vec<u64>,
+    /// Due Timers waiting for a worker.
+    pub(super) ready: usize,
+    /// How many idle waits have timed out so far.
+    pub(super) idle_timeouts: u64,
 }
 
 static SERVICE: OnceLock<Service> = OnceLock::new();
 
-fn service() -> &'static Service {
-    SERVICE.get_or_init(|| Service {
-        state: Lock::with_value(State {
-            heap: BinaryHeap::new(),
-            next_seq: 0,
-            cancelled: 0,
-            ready: VecDeque::new(),
-            idle: Vec::new(),
-            workers: 0,
-            taken: 0,
-            running: false,
-        }),
-        wake: Parker::new(),
-    })
+/// The process's timer service.
+pub(super) fn service() -> &'static Service {
+    SERVICE.get_or_init(|| Service::new(Config::DEFAULT))
 }
 
-/// Schedules a started Timer (its record is registered and alive). Called by `Thread::start`.
+/// Schedules a started Timer (its record is registered and alive). Called by `Thread::start`,
+/// which finishes the record itself if this returns an error.
 pub(super) fn schedule(entry: Arc<Entry>, thread: &Thread) -> std::io::Result<()> {
-    if entry.state.load(Ordering::Acquire) != WAITING {
-        // Cancelled before start: Python's thread starts, skips the function and ends.
-        thread.mark_stopped();
-        return Ok(());
-    }
     let Some(deadline) = wait::deadline_after(entry.interval) else {
         // Too far in the future to represent: it never fires, and stays alive until cancelled.
+        if !entry.state.start(NEVER) {
+            // Cancelled before start: Python's thread starts, skips the function and ends.
+            thread.mark_stopped();
+        }
         return Ok(());
     };
-    let svc = service();
+    let svc = entry.service;
     let notify = {
         let mut st = svc.state.acquire();
         if !st.running {
-            spawn_thread("threadkit-timers", move || run_service(svc))?;
+            if let Err(err) = spawn_thread("threadkit-timers", move || run_service(svc)) {
+                drop(st);
+                if entry.state.start(FAILED) {
+                    drop(entry.function.acquire().take());
+                }
+                return Err(err);
+            }
             st.running = true;
+        }
+        // `PENDING` and the heap entry in one critical section: a `PENDING` Timer is in the heap.
+        if !entry.state.start(PENDING) {
+            drop(st);
+            // Cancelled before start: Python's thread starts, skips the function and ends.
+            thread.mark_stopped();
+            return Ok(());
         }
         let earliest = st.heap.peek().map_or(true, |top| deadline < top.deadline);
         let seq = st.next_seq;
@@ -147,7 +271,6 @@ pub(super) fn schedule(entry: Arc<Entry>, thread: &Thread) -> std::io::Result<()
             entry: Arc::clone(&entry),
             thread: thread.clone(),
         });
-        entry.scheduled.store(true, Ordering::Release);
         earliest
     };
     if notify {
@@ -156,15 +279,20 @@ pub(super) fn schedule(entry: Arc<Entry>, thread: &Thread) -> std::io::Result<()
     Ok(())
 }
 
-/// Notes a cancelled entry still in the heap, compacting the heap when they dominate it.
-pub(super) fn note_cancelled() {
-    let mut st = service().state.acquire();
+/// `cancel()` of a `PENDING` Timer: claims it under the service lock (so the service's own claim
+/// and the count of cancelled heap entries agree), compacting the heap when cancelled entries
+/// dominate it. `false`: the service fired it first.
+pub(super) fn cancel_pending(entry: &Entry) -> bool {
+    let mut st = entry.service.state.acquire();
+    if !entry.state.cancel_pending() {
+        return false;
+    }
     st.cancelled += 1;
     if st.cancelled >= COMPACT_MIN && st.cancelled * 2 > st.heap.len() {
-        st.heap
-            .retain(|item| item.entry.state.load(Ordering::Acquire) == WAITING);
+        st.heap.retain(|item| item.entry.state.is_pending());
         st.cancelled = 0;
     }
+    true
 }
 
 fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
@@ -182,41 +310,45 @@ fn run_service(svc: &'static Service) {
     loop {
         let now = Instant::now();
         let mut wake = Vec::new();
-        let mut grow = false;
+        let mut grow = None;
         let next = {
             let mut st = svc.state.acquire();
             while st.heap.peek().is_some_and(|top| top.deadline <= now) {
                 let item = st.heap.pop().expect("peeked");
-                if item
-                    .entry
-                    .state
-                    .compare_exchange(WAITING, FIRED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
+                if item.entry.state.fire() {
                     st.ready.push_back(Job {
                         entry: item.entry,
                         thread: item.thread,
                     });
                 } else {
+                    // Cancelled (counted by `cancel_pending`, under this lock).
+                    debug_assert!(st.cancelled > 0);
                     st.cancelled = st.cancelled.saturating_sub(1);
                 }
             }
-            while wake.len() < st.ready.len() {
-                match st.idle.pop() {
-                    Some(worker) => wake.push(worker),
-                    None => break,
-                }
+            // Hand each queued job to an idle worker, taking the worker off the idle list in the
+            // same step (see "The hand-off" in the module docs).
+            while !st.ready.is_empty() {
+                let Some(worker) = st.idle.pop() else { break };
+                let job = st.ready.pop_front().expect("checked non-empty");
+                st.handed.push((worker.id, job));
+                wake.push(worker);
             }
-            if st.ready.len() <= wake.len() {
-                // Nothing waits, or every waiting job has a worker on its way.
+            // Workers list themselves only with `ready` empty, and the service empties `ready`
+            // into idle workers: no job waits while a worker idles.
+            debug_assert!(st.ready.is_empty() || st.idle.is_empty());
+            if st.ready.is_empty() {
+                // Nothing waits, or every due job belongs to a worker on its way.
                 backlog = None;
             } else {
                 // More work than idle workers: grow if there is no worker at all, or if no
                 // worker has made progress for a while.
+                let mut more = st.workers == 0;
                 backlog = match backlog {
                     Some((since, taken)) if taken == st.taken => {
-                        if now.duration_since(since) >= STALL && st.workers < MAX_WORKERS {
-                            grow = true;
+                        if now.duration_since(since) >= svc.config.stall && st.workers < MAX_WORKERS
+                        {
+                            more = true;
                             Some((now, taken))
                         } else {
                             Some((since, taken))
@@ -224,11 +356,16 @@ fn run_service(svc: &'static Service) {
                     }
                     _ => Some((now, st.taken)),
                 };
-                grow |= st.workers == 0;
-            }
-            if grow {
-                // Counted now so that a failed spawn is retried at the next stall only.
-                st.workers += 1;
+                if more {
+                    // Counted now so that a failed spawn is retried at the next stall only.
+                    st.workers += 1;
+                    let id = st.next_worker;
+                    st.next_worker += 1;
+                    grow = Some(Arc::new(Worker {
+                        id,
+                        parker: Parker::new(),
+                    }));
+                }
             }
             if st.heap.is_empty() && st.heap.capacity() > COMPACT_MIN {
                 // Give back the memory of a past burst of timers.
@@ -236,16 +373,16 @@ fn run_service(svc: &'static Service) {
             }
             let top = st.heap.peek().map(|top| top.deadline);
             match (top, backlog) {
-                (Some(t), Some((since, _))) => Some(t.min(since + STALL)),
-                (None, Some((since, _))) => Some(since + STALL),
+                (Some(t), Some((since, _))) => Some(t.min(since + svc.config.stall)),
+                (None, Some((since, _))) => Some(since + svc.config.stall),
                 (t, None) => t,
             }
         };
         for worker in wake {
-            worker.notify();
+            worker.parker.notify();
         }
-        if grow {
-            if spawn_thread("threadkit-timer", move || run_worker(svc)).is_ok() {
+        if let Some(worker) = grow {
+            if spawn_thread("threadkit-timer", move || run_worker(svc, worker)).is_ok() {
                 // Look again at once: maybe more work is due.
                 continue;
             }
@@ -256,39 +393,56 @@ fn run_service(svc: &'static Service) {
     }
 }
 
-fn run_worker(svc: &'static Service) {
-    let me = Arc::new(Parker::new());
+/// A pool worker's life; see "The hand-off" in the module docs for the rules it keeps.
+fn run_worker(svc: &'static Service, me: Arc<Worker>) {
     let tid = ident::native_id();
+    let mut st = svc.state.acquire();
     loop {
-        let job = {
-            let mut st = svc.state.acquire();
-            match st.ready.pop_front() {
-                Some(job) => {
-                    st.taken += 1;
-                    Some(job)
-                }
-                None => {
-                    st.idle.push(Arc::clone(&me));
-                    None
-                }
-            }
+        // Work first: the job handed to this worker, else one from the queue.
+        let job = match st.handed.iter().position(|(id, _)| *id == me.id) {
+            Some(pos) => Some(st.handed.swap_remove(pos).1),
+            None => st.ready.pop_front(),
         };
         if let Some(job) = job {
+            st.taken += 1;
+            drop(st);
             run_job(job, tid);
+            st = svc.state.acquire();
             continue;
         }
-        if me.wait(wait::deadline_after(IDLE_RETIRE)) {
-            continue;
-        }
-        // Idle for a long time: retire, unless this is the last worker or the service has just
-        // handed us work (then we are no longer in the idle list and a notification is coming).
-        let mut st = svc.state.acquire();
-        if st.workers > 1 {
-            if let Some(pos) = st.idle.iter().position(|w| Arc::ptr_eq(w, &me)) {
+        // No work: become idle. The only place a worker lists itself, reached only while it is
+        // not listed (at its start, after a job, or after taking the job handed to it above).
+        debug_assert!(!st.idle.iter().any(|w| w.id == me.id));
+        st.idle.push(Arc::clone(&me));
+        let mut deadline = wait::deadline_after(svc.config.idle_retire);
+        loop {
+            drop(st);
+            let _notified = me.parker.wait(deadline);
+            #[cfg(test)]
+            if let Some(hook) = svc.config.idle_wait_returned {
+                hook(_notified);
+            }
+            st = svc.state.acquire();
+            if st.handed.iter().any(|(id, _)| *id == me.id) {
+                // Handed a job (which wins over an idle timeout, whatever woke us): take it.
+                break;
+            }
+            // Nothing handed, so still listed: only a hand-off takes a worker off the list
+            // while it waits. Decide by the clock, not by how the wait ended.
+            let now = Instant::now();
+            if deadline.map_or(true, |d| now < d) {
+                continue;
+            }
+            st.idle_timeouts += 1;
+            if st.workers > 1 {
+                let pos = st.idle.iter().position(|w| w.id == me.id);
+                let pos = pos.expect("a waiting worker with nothing handed is listed");
                 st.idle.remove(pos);
                 st.workers -= 1;
                 return;
             }
+            // The last worker stays for the next Timer, listed once as it is.
+            deadline = wait::deadline_after(svc.config.idle_retire);
         }
     }
 }
@@ -346,6 +500,10 @@ impl Parker {
     }
 
     /// Waits until notified (returns `true`, consuming the notification) or until `deadline`.
+    ///
+    /// The result is a hint: `false` may also mean a spurious wake-up before `deadline`, and a
+    /// notification may be one its caller has already acted on. Callers decide from the state the
+    /// notification announces (under the service lock), never from this.
     fn wait(&self, deadline: Option<Instant>) -> bool {
         if self
             .state
@@ -382,12 +540,4 @@ impl Parker {
 #[cfg(all(test, not(loom)))]
 pub(super) fn heap_len() -> usize {
     service().state.acquire().heap.len()
-}
-
-/// Claims `entry` for cancellation.
-pub(super) fn claim_cancel(entry: &Entry) -> bool {
-    entry
-        .state
-        .compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
 }

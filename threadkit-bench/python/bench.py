@@ -60,14 +60,18 @@ def cpus_for(placement):
 
 
 def two_threads(placement, main_side, other_side):
-    """Runs other_side on a second thread and times main_side, both pinned per placement."""
+    """Runs main_side here and other_side on a second thread, both pinned per placement and
+    released together; the time is the threads' own, from the first start to the last end."""
     a, b = cpus_for(placement)
     start = threading.Barrier(2)
+    spans = []
 
     def other():
         os.sched_setaffinity(0, {b})  # pid 0: the calling thread only
         start.wait()
+        t0 = now()
         other_side()
+        spans.append((t0, now()))
 
     before = os.sched_getaffinity(0)
     t = threading.Thread(target=other)
@@ -77,30 +81,38 @@ def two_threads(placement, main_side, other_side):
         start.wait()
         t0 = now()
         main_side()
-        elapsed = now() - t0
+        spans.append((t0, now()))
     finally:
         os.sched_setaffinity(0, before)
     t.join()
-    return elapsed
+    return span(spans)
+
+
+def span(spans):
+    """From the first start to the last end of (start, end) pairs taken by the threads."""
+    return max(e for _, e in spans) - min(s for s, _ in spans)
 
 
 def contended(threads, n, body):
-    """`threads` threads each run body(n // threads), released together; wall time."""
+    """`threads` threads each run body(n // threads), released together; the time is the
+    workers' own, from the first one's start to the last one's end (the main thread may not run
+    again until they are done, so its clock would say nothing about when the work began)."""
     per_thread = n // threads
-    start = threading.Barrier(threads + 1)
+    start = threading.Barrier(threads)
+    spans = []
 
     def worker():
         start.wait()
+        t0 = now()
         body(per_thread)
+        spans.append((t0, now()))
 
     ts = [threading.Thread(target=worker) for _ in range(threads)]
     for t in ts:
         t.start()
-    start.wait()
-    t0 = now()
     for t in ts:
         t.join()
-    return now() - t0
+    return span(spans)
 
 
 # ----- cases: each takes n and returns elapsed ns for n operations -----------------------------------
@@ -293,56 +305,59 @@ def queue_spsc(n):
 
 
 def two_threads_free(main_side, other_side):
-    """Unpinned two_threads."""
+    """Unpinned two_threads, timed by both threads' own clocks."""
     start = threading.Barrier(2)
+    spans = []
 
     def other():
         start.wait()
+        t0 = now()
         other_side()
+        spans.append((t0, now()))
 
     t = threading.Thread(target=other)
     t.start()
     start.wait()
     t0 = now()
     main_side()
-    elapsed = now() - t0
+    spans.append((t0, now()))
     t.join()
-    return elapsed
+    return span(spans)
 
 
 def queue_mpmc_4x4(n):
     q = queue.Queue(1024)
     per_thread = n // 4
     sums = []
-    start = threading.Barrier(9)
+    spans = []
+    start = threading.Barrier(8)
 
     def produce():
         put = q.put
         start.wait()
+        t0 = now()
         for i in range(per_thread):
             put(i)
+        spans.append((t0, now()))
 
     def consume():
         get = q.get
         start.wait()
+        t0 = now()
         s = 0
         for _ in range(per_thread):
             s += get()
+        spans.append((t0, now()))
         sums.append(s)
 
-    producers = [threading.Thread(target=produce) for _ in range(4)]
-    consumers = [threading.Thread(target=consume) for _ in range(4)]
-    for t in producers + consumers:
+    threads = [threading.Thread(target=produce) for _ in range(4)]
+    threads += [threading.Thread(target=consume) for _ in range(4)]
+    for t in threads:
         t.start()
-    start.wait()
-    t0 = now()
-    for t in consumers:
-        t.join()
-    elapsed = now() - t0
-    for t in producers:
+    for t in threads:
         t.join()
     assert sum(sums) == 4 * per_thread * (per_thread - 1) // 2, "lost items"
-    return elapsed
+    return span(spans)
 
 
 # ----- timers: one child process per trial, for its peak RSS -----------------------------------------

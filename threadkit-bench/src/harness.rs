@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::pin::{self, Placement};
 
 /// What one run of a contender measured.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Measured {
     /// Time spent on the `iters` operations (setup and teardown excluded where possible).
     pub(crate) elapsed: Duration,
@@ -21,6 +21,11 @@ pub(crate) struct Measured {
     pub(crate) peak_rss_kib: Option<u64>,
     /// 99th percentile of how late the timers fired, for the timer case.
     pub(crate) late_p99_ns: Option<u64>,
+    /// For [`contended`]: the sum of the workers' own times over the span they covered together.
+    /// N means all N workers were inside their timed loop for the whole span; 1.0 means one at a
+    /// time on average (one after another: nothing contended); below 1.0, the span is mostly
+    /// gaps between workers that started late (short runs on a busy machine).
+    pub(crate) overlap: Option<f64>,
 }
 
 impl From<Duration> for Measured {
@@ -29,6 +34,7 @@ impl From<Duration> for Measured {
             elapsed,
             peak_rss_kib: None,
             late_p99_ns: None,
+            overlap: None,
         }
     }
 }
@@ -177,11 +183,24 @@ pub(crate) struct Stats {
     pub(crate) peak_rss_kib: Option<u64>,
     /// Median over the trials of the p99 timer lateness, where the case measures it.
     pub(crate) late_p99_ns: Option<u64>,
+    /// Median over the trials of [`Measured::overlap`], where the case measures it.
+    pub(crate) overlap: Option<f64>,
 }
 
 impl Stats {
+    #[cfg(test)]
     fn from_samples(ns: &mut [f64], rss: &mut [u64], late: &mut [u64]) -> Stats {
+        Stats::with_overlap(ns, rss, late, &mut [])
+    }
+
+    fn with_overlap(
+        ns: &mut [f64],
+        rss: &mut [u64],
+        late: &mut [u64],
+        overlap: &mut [f64],
+    ) -> Stats {
         ns.sort_by(f64::total_cmp);
+        overlap.sort_by(f64::total_cmp);
         Stats {
             median_ns: median(ns),
             min_ns: ns[0],
@@ -189,6 +208,7 @@ impl Stats {
             trials: ns.len(),
             peak_rss_kib: median_low(rss),
             late_p99_ns: median_low(late),
+            overlap: (!overlap.is_empty()).then(|| median(overlap)),
         }
     }
 }
@@ -218,47 +238,158 @@ pub(crate) struct CaseResult {
     pub(crate) threadkit: Option<Stats>,
     pub(crate) peers: Vec<(&'static str, Stats)>,
     pub(crate) skip: Option<String>,
+    /// Why the case failed (a contender panicked, or the watchdog found it stuck); its figures
+    /// are then empty.
+    pub(crate) failed: Option<String>,
+}
+
+impl CaseResult {
+    fn empty(case: &Case) -> Self {
+        CaseResult {
+            name: case.name.clone(),
+            unit: case.unit,
+            iters: case.iters,
+            threadkit: None,
+            peers: Vec::new(),
+            skip: case.skip.clone(),
+            failed: None,
+        }
+    }
+
+    /// The result of a case that did not finish.
+    pub(crate) fn failed(case: &Case, why: String) -> Self {
+        CaseResult {
+            failed: Some(why),
+            ..CaseResult::empty(case)
+        }
+    }
+}
+
+/// One run of one contender, as [`drive`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct RunReport {
+    /// Index into [`Case::contenders`].
+    pub(crate) contender: usize,
+    /// `None` for the warm-up run.
+    pub(crate) trial: Option<usize>,
+    pub(crate) measured: Measured,
+}
+
+impl Case {
+    /// threadkit's side first (if written), then the peers: the order [`RunReport::contender`]
+    /// indexes.
+    pub(crate) fn contenders(&self) -> Vec<&Contender> {
+        self.threadkit.iter().chain(&self.peers).collect()
+    }
+
+    /// Drops the contenders whose label `keep` rejects (to profile one of them alone).
+    pub(crate) fn keep_contenders(&mut self, keep: impl Fn(&str) -> bool) {
+        self.threadkit = self.threadkit.take().filter(|c| keep(c.label));
+        self.peers.retain(|c| keep(c.label));
+    }
+
+    /// The label of contender `contender` (in [`Case::contenders`] order).
+    pub(crate) fn label(&self, contender: usize) -> &'static str {
+        self.contenders().get(contender).map_or("?", |c| c.label)
+    }
 }
 
 /// Runs every contender of `case`: one warm-up each, then `case.trials` rounds in which each
-/// contender runs once, the first one rotating from round to round.
-pub(crate) fn run_case(case: &Case) -> CaseResult {
-    let mut result = CaseResult {
-        name: case.name.clone(),
-        unit: case.unit,
-        iters: case.iters,
-        threadkit: None,
-        peers: Vec::new(),
-        skip: case.skip.clone(),
-    };
+/// contender runs once, the first one rotating from round to round. `before` is called before
+/// each run (the watchdog's child names what is about to run), `after` with what it measured.
+pub(crate) fn drive(
+    case: &Case,
+    mut before: impl FnMut(usize, Option<usize>),
+    mut after: impl FnMut(RunReport),
+) {
     if case.skip.is_some() {
-        return result;
+        return;
     }
-    let contenders: Vec<&Contender> = case.threadkit.iter().chain(&case.peers).collect();
+    let contenders = case.contenders();
+    let mut run = |contender: usize, trial: Option<usize>| {
+        before(contender, trial);
+        let measured = (contenders[contender].run)(case.iters);
+        after(RunReport {
+            contender,
+            trial,
+            measured,
+        });
+    };
     if case.warm_up {
-        for c in &contenders {
-            (c.run)(case.iters);
+        for i in 0..contenders.len() {
+            run(i, None);
         }
     }
-    let mut ns: Vec<Vec<f64>> = vec![Vec::with_capacity(case.trials); contenders.len()];
-    let mut rss: Vec<Vec<u64>> = vec![Vec::new(); contenders.len()];
-    let mut late: Vec<Vec<u64>> = vec![Vec::new(); contenders.len()];
     for trial in 0..case.trials {
         for k in 0..contenders.len() {
-            let i = (trial + k) % contenders.len();
-            let m = (contenders[i].run)(case.iters);
-            ns[i].push(m.elapsed.as_nanos() as f64 / case.iters as f64);
-            rss[i].extend(m.peak_rss_kib);
-            late[i].extend(m.late_p99_ns);
+            run((trial + k) % contenders.len(), Some(trial));
         }
     }
-    let mut stats =
-        (0..contenders.len()).map(|i| Stats::from_samples(&mut ns[i], &mut rss[i], &mut late[i]));
-    if case.threadkit.is_some() {
-        result.threadkit = stats.next();
+}
+
+/// Turns the [`RunReport`]s of one case into its [`CaseResult`] (warm-up runs are ignored).
+pub(crate) struct Collector<'a> {
+    case: &'a Case,
+    ns: Vec<Vec<f64>>,
+    rss: Vec<Vec<u64>>,
+    late: Vec<Vec<u64>>,
+    overlap: Vec<Vec<f64>>,
+}
+
+impl<'a> Collector<'a> {
+    pub(crate) fn new(case: &'a Case) -> Self {
+        let n = case.contenders().len();
+        Collector {
+            case,
+            ns: vec![Vec::with_capacity(case.trials); n],
+            rss: vec![Vec::new(); n],
+            late: vec![Vec::new(); n],
+            overlap: vec![Vec::new(); n],
+        }
     }
-    result.peers = case.peers.iter().map(|p| p.label).zip(stats).collect();
-    result
+
+    pub(crate) fn add(&mut self, r: RunReport) {
+        if r.trial.is_none() || r.contender >= self.ns.len() {
+            return;
+        }
+        let i = r.contender;
+        let m = r.measured;
+        self.ns[i].push(m.elapsed.as_nanos() as f64 / self.case.iters as f64);
+        self.rss[i].extend(m.peak_rss_kib);
+        self.late[i].extend(m.late_p99_ns);
+        self.overlap[i].extend(m.overlap);
+    }
+
+    pub(crate) fn finish(mut self) -> CaseResult {
+        let mut result = CaseResult::empty(self.case);
+        if self.case.skip.is_some() {
+            return result;
+        }
+        if let Some(i) = self.ns.iter().position(Vec::is_empty) {
+            result.failed = Some(format!("{} ran no trial", self.case.label(i)));
+            return result;
+        }
+        let mut stats = (0..self.ns.len()).map(|i| {
+            Stats::with_overlap(
+                &mut self.ns[i],
+                &mut self.rss[i],
+                &mut self.late[i],
+                &mut self.overlap[i],
+            )
+        });
+        if self.case.threadkit.is_some() {
+            result.threadkit = stats.next();
+        }
+        result.peers = self.case.peers.iter().map(|p| p.label).zip(stats).collect();
+        result
+    }
+}
+
+/// Runs `case` in this process (no watchdog: see `watchdog::run_isolated` for that).
+pub(crate) fn run_case(case: &Case) -> CaseResult {
+    let mut collector = Collector::new(case);
+    drive(case, |_, _| (), |r| collector.add(r));
+    collector.finish()
 }
 
 // ----- building blocks the cases share ---------------------------------------------------------
@@ -273,35 +404,79 @@ pub(crate) fn tight_loop(iters: u64, mut op: impl FnMut()) -> Duration {
     start.elapsed()
 }
 
+/// The span of time during which a group of threads did the work: from the earliest start to
+/// the latest end, each taken by the thread itself. On 2 CPUs with more busy threads than CPUs,
+/// a coordinating thread (the one that spawned the workers) may not run again until they are
+/// all done, so its own clock says nothing about when the work began; the workers' clocks do.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Span {
+    pub(crate) start: Instant,
+    pub(crate) end: Instant,
+}
+
+impl Span {
+    /// Runs `work` on the calling thread, timed by the calling thread.
+    #[inline]
+    pub(crate) fn time<R>(work: impl FnOnce() -> R) -> (Span, R) {
+        let start = Instant::now();
+        let r = work();
+        let end = Instant::now();
+        (Span { start, end }, r)
+    }
+
+    /// From the first start to the last end of `spans`.
+    ///
+    /// # Panics
+    ///
+    /// If `spans` is empty.
+    pub(crate) fn union(spans: impl IntoIterator<Item = Span>) -> Duration {
+        let mut spans = spans.into_iter();
+        let first = spans.next().expect("no thread reported a span");
+        let (start, end) = spans.fold((first.start, first.end), |(s, e), x| {
+            (s.min(x.start), e.max(x.end))
+        });
+        end - start
+    }
+}
+
 /// Times `threads` threads that each call `op` `iters / threads` times, all released together by
-/// a barrier; wall time from the release until the last thread finishes (thread start-up and
-/// exit are outside the timed region, the join of finished threads inside it).
-pub(crate) fn contended(threads: usize, iters: u64, op: impl Fn() + Sync) -> Duration {
+/// a barrier. The time is the workers' own: from the first worker's start (just after the
+/// barrier) to the last worker's end (thread start-up, exit and join are outside it). Also
+/// reports how much the workers overlapped ([`Measured::overlap`]): on a busy machine they may
+/// run one after another, and then nothing was contended.
+pub(crate) fn contended(threads: usize, iters: u64, op: impl Fn() + Sync) -> Measured {
     let per_thread = iters / threads as u64;
-    let start = Barrier::new(threads + 1);
+    let start = Barrier::new(threads);
     thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
                     start.wait();
-                    for _ in 0..per_thread {
-                        op();
-                    }
+                    Span::time(|| {
+                        for _ in 0..per_thread {
+                            op();
+                        }
+                    })
+                    .0
                 })
             })
             .collect();
-        start.wait();
-        let t = Instant::now();
-        for w in workers {
-            w.join().expect("benchmark thread panicked");
+        let spans: Vec<Span> = workers
+            .into_iter()
+            .map(|w| w.join().expect("benchmark thread panicked"))
+            .collect();
+        let elapsed = Span::union(spans.iter().copied());
+        let busy: Duration = spans.iter().map(|s| s.end - s.start).sum();
+        Measured {
+            overlap: Some(busy.as_secs_f64() / elapsed.as_secs_f64().max(1e-12)),
+            ..Measured::from(elapsed)
         }
-        t.elapsed()
     })
 }
 
 /// Runs `main_side` on the calling thread and `other_side` on a second thread, both pinned as
-/// `placement` says and released together; times `main_side`. The calling thread's CPU mask is
-/// restored afterwards.
+/// `placement` says and released together; the time is the two threads' own, from the first
+/// one's start to the last one's end. The calling thread's CPU mask is restored afterwards.
 pub(crate) fn two_threads(
     placement: Option<Placement>,
     main_side: impl FnOnce(),
@@ -311,16 +486,16 @@ pub(crate) fn two_threads(
     let start = Barrier::new(2);
     thread::scope(|s| {
         let start = &start;
-        s.spawn(move || {
+        let other = s.spawn(move || {
             let _pin = cpus.map(|(_, b)| pin::pin_current(b));
             start.wait();
-            other_side();
+            Span::time(other_side).0
         });
         let _pin = cpus.map(|(a, _)| pin::pin_current(a));
         start.wait();
-        let t = Instant::now();
-        main_side();
-        t.elapsed()
+        let (main, ()) = Span::time(main_side);
+        let other = other.join().expect("benchmark thread panicked");
+        Span::union([main, other])
     })
 }
 
@@ -375,6 +550,26 @@ mod tests {
     }
 
     #[test]
+    fn the_overlap_of_contended_runs_reaches_the_stats() {
+        let case = Case {
+            name: "x".into(),
+            unit: "op",
+            iters: 8,
+            trials: 3,
+            warm_up: false,
+            threadkit: Some(Contender::new("tk", |n| {
+                contended(2, n, || thread::sleep(Duration::from_millis(1)))
+            })),
+            peers: vec![Contender::new("a", |_| Duration::from_nanos(5))],
+            skip: None,
+        };
+        let r = run_case(&case);
+        let overlap = r.threadkit.unwrap().overlap.expect("overlap measured");
+        assert!(overlap > 0.0 && overlap <= 2.0 + 1e-9, "{overlap}");
+        assert_eq!(r.peers[0].1.overlap, None);
+    }
+
+    #[test]
     fn missing_threadkit_side_is_reported_as_missing() {
         let case = Case {
             name: "x".into(),
@@ -399,5 +594,30 @@ mod tests {
             n.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(n.into_inner(), 1000);
+    }
+
+    #[test]
+    fn span_is_first_start_to_last_end() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let s = |a, b| Span {
+            start: t0 + ms(a),
+            end: t0 + ms(b),
+        };
+        assert_eq!(Span::union([s(5, 10), s(1, 3), s(4, 20)]), ms(19));
+    }
+
+    /// The time is the workers' own and covers their work (a stand-in op that takes 10 ms; two
+    /// per thread), whenever the spawning thread gets to run.
+    #[test]
+    fn contended_and_two_threads_time_the_work() {
+        let ms = Duration::from_millis;
+        let m = contended(2, 4, || thread::sleep(ms(10)));
+        assert!(m.elapsed >= ms(20), "{m:?}");
+        let overlap = m.overlap.unwrap();
+        // At most both threads all along; less than 1 if one started late (a busy machine).
+        assert!(overlap > 0.0 && overlap <= 2.0 + 1e-9, "{m:?}");
+        let d = two_threads(None, || thread::sleep(ms(5)), || thread::sleep(ms(20)));
+        assert!(d >= ms(20), "{d:?}");
     }
 }

@@ -8,21 +8,27 @@
 //! cargo run --release -p threadkit-bench -- --python     # add the CPython column
 //! cargo run --release -p threadkit-bench -- lock queue   # only cases whose name contains a filter
 //! ```
+//!
+//! Each case runs in a child process under a watchdog (`watchdog.rs`): a case that stops making
+//! progress fails under its name and the run goes on; the exit status is then non-zero.
 
 mod cases;
 mod harness;
 mod pin;
 mod python;
 mod report;
+mod stuck;
+mod watchdog;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use harness::Mode;
 
 const USAGE: &str = "\
-usage: threadkit-bench [--quick | --smoke] [--python] [--list] [--out DIR] [FILTER...]
+usage: threadkit-bench [--quick | --smoke] [--python] [--list] [--out DIR] [--stall-timeout SECS]
+                       [--in-process] [FILTER...]
 
   (no flag)   full run: 9 trials per contender, full operation counts
   --quick     5 trials, a fifth of the counts (under 3 minutes on 2 cores)
@@ -30,13 +36,34 @@ usage: threadkit-bench [--quick | --smoke] [--python] [--list] [--out DIR] [FILT
   --python    also run python/bench.py (CPython threading/queue) and show its column
   --list      print the case names and exit
   --out DIR   where compare.csv and details.csv go (default: <workspace>/target/threadkit-bench)
-  FILTER      run only the cases whose name contains one of these strings";
+  --stall-timeout SECS
+              the watchdog: a case with no contender run finishing for SECS fails and is
+              killed (default 20 with --smoke, 120 otherwise)
+  --in-process
+              run the cases in this process, without the watchdog (for profilers: callgrind,
+              perf); a stuck case then hangs the run
+  --contender SUBSTR
+              with --in-process: run only the contenders whose label contains SUBSTR (to profile
+              one side: `valgrind --tool=callgrind ... --in-process --contender threadkit CASE`)
+  --include-stuck-case
+              add a case that hangs on purpose (tests the watchdog)
+  FILTER      run only the cases whose name contains one of these strings
+
+Exit status: 0 when every case ran, 1 when a case failed (panicked, stuck) or the files could
+not be written, 2 for a usage error.";
+
+/// The flag that adds [`cases::stuck`], the watchdog's self-test.
+pub(crate) const STUCK_FLAG: &str = "--include-stuck-case";
 
 struct Options {
     mode: Mode,
     python: bool,
     list: bool,
     out: PathBuf,
+    stall: Option<Duration>,
+    in_process: bool,
+    contender: Option<String>,
+    include_stuck: bool,
     filters: Vec<String>,
 }
 
@@ -46,6 +73,10 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         python: false,
         list: false,
         out: default_out_dir(),
+        stall: None,
+        in_process: false,
+        contender: None,
+        include_stuck: false,
         filters: Vec::new(),
     };
     let mut args = args.iter();
@@ -56,10 +87,27 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--python" => opts.python = true,
             "--list" => opts.list = true,
             "--out" => opts.out = args.next().ok_or("--out needs a directory")?.into(),
+            "--stall-timeout" => {
+                let secs = args.next().ok_or("--stall-timeout needs seconds")?;
+                let secs: f64 = secs
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| *s > 0.0 && s.is_finite())
+                    .ok_or_else(|| format!("--stall-timeout {secs}: not a positive number"))?;
+                opts.stall = Some(Duration::from_secs_f64(secs));
+            }
+            "--in-process" => opts.in_process = true,
+            "--contender" => {
+                opts.contender = Some(args.next().ok_or("--contender needs a label")?.clone());
+            }
+            STUCK_FLAG => opts.include_stuck = true,
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
             filter => opts.filters.push(filter.to_owned()),
         }
+    }
+    if opts.contender.is_some() && !opts.in_process {
+        return Err("--contender needs --in-process".into());
     }
     Ok(opts)
 }
@@ -85,6 +133,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    if args.first().map(String::as_str) == Some(watchdog::CHILD_FLAG) {
+        return child_case(&args[1..]);
+    }
     let opts = match parse_args(&args) {
         Ok(opts) => opts,
         Err(e) => {
@@ -105,10 +156,15 @@ fn main() -> ExitCode {
     let selected = |name: &str| {
         opts.filters.is_empty() || opts.filters.iter().any(|f| name.contains(f.as_str()))
     };
-    let cases: Vec<_> = cases::all(opts.mode)
+    let mut cases: Vec<_> = case_list(opts.mode, opts.include_stuck)
         .into_iter()
         .filter(|c| selected(&c.name))
         .collect();
+    if let Some(only) = &opts.contender {
+        for case in &mut cases {
+            case.keep_contenders(|label| label.contains(only.as_str()));
+        }
+    }
     if opts.list {
         for c in &cases {
             println!("{}", c.name);
@@ -121,15 +177,33 @@ fn main() -> ExitCode {
     let about = machine(opts.mode);
     println!("{about}");
 
+    let stall = opts.stall.unwrap_or(match opts.mode {
+        Mode::Smoke => Duration::from_secs(20),
+        Mode::Quick | Mode::Full => Duration::from_secs(120),
+    });
+    let child = watchdog::ChildCommand::this_binary(opts.mode, opts.include_stuck, stall);
     let started = Instant::now();
     let mut results = Vec::new();
     for case in &cases {
         eprint!("{:<30} ", case.name);
         let t = Instant::now();
-        let r = harness::run_case(case);
-        eprintln!("{:6.1} s", t.elapsed().as_secs_f64());
+        let r = if opts.in_process {
+            harness::run_case(case)
+        } else {
+            watchdog::run_isolated(case, &child)
+        };
+        eprint!("{:6.1} s", t.elapsed().as_secs_f64());
+        match &r.failed {
+            Some(why) => eprintln!("  FAILED: {why}"),
+            None => eprintln!(),
+        }
         results.push(r);
     }
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.failed.is_some())
+        .map(|r| r.name.as_str())
+        .collect();
 
     let python = if opts.python {
         match python::run(opts.mode, &opts.filters, &opts.out.join("python.csv")) {
@@ -145,12 +219,23 @@ fn main() -> ExitCode {
 
     println!("\n{}", report::table(&results, &python));
     println!("total {:.1} s", started.elapsed().as_secs_f64());
+    let about = format!("{about}\nload after: {}", load_average());
+    println!("load after: {}", load_average());
     let written = report::write_files(&opts.out, &results, &python)
         .and_then(|()| std::fs::write(opts.out.join("machine.txt"), &about));
     match written {
-        Ok(()) => {
+        Ok(()) if failed.is_empty() => {
             println!("wrote {}", opts.out.join("compare.csv").display());
             ExitCode::SUCCESS
+        }
+        Ok(()) => {
+            println!("wrote {}", opts.out.join("compare.csv").display());
+            eprintln!(
+                "threadkit-bench: {} case(s) failed: {}",
+                failed.len(),
+                failed.join(", ")
+            );
+            ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!(
@@ -160,6 +245,38 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Every case; with `include_stuck`, the watchdog's self-test case first.
+fn case_list(mode: Mode, include_stuck: bool) -> Vec<harness::Case> {
+    let mut all = cases::all(mode);
+    if include_stuck {
+        all.insert(0, stuck::case(mode));
+    }
+    all
+}
+
+/// `--child-case MODE NAME [--include-stuck-case]`: run one case for the watchdog.
+fn child_case(args: &[String]) -> ExitCode {
+    let mode = match args.first().map(String::as_str) {
+        Some("full") => Mode::Full,
+        Some("quick") => Mode::Quick,
+        Some("smoke") => Mode::Smoke,
+        other => {
+            eprintln!(
+                "threadkit-bench: {}: bad mode {other:?}",
+                watchdog::CHILD_FLAG
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let name = args.get(1).map_or("", String::as_str);
+    let include_stuck = args.get(2).map(String::as_str) == Some(STUCK_FLAG);
+    pin::allowed_cpus();
+    let case = case_list(mode, include_stuck)
+        .into_iter()
+        .find(|c| c.name == name);
+    watchdog::child_main(case, name)
 }
 
 /// The machine, toolchain and date, for the top of the table and BENCHMARKS.md.
@@ -183,13 +300,22 @@ fn machine(mode: Mode) -> String {
         })
         .unwrap_or_else(|| "?".into());
     format!(
-        "threadkit-bench ({} run)\ndate:    {}\nmachine: {cpu}; CPUs allowed: {:?}\nkernel:  {}\nrustc:   {}\npeers:   parking_lot 0.13, crossbeam-channel 0.5, thread_local 1.1, std",
+        "threadkit-bench ({} run)\ndate:    {}\nmachine: {cpu}; CPUs allowed: {:?}\nkernel:  {}\nrustc:   {}\npeers:   parking_lot 0.13, crossbeam-channel 0.5, thread_local 1.1, std\nload:    {} (1, 5, 15 min; other processes on these CPUs make every figure noisier)",
         mode.name(),
         run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         pin::allowed_cpus(),
         run("uname", &["-sr"]),
         run("rustc", &["--version"]),
+        load_average(),
     )
+}
+
+/// The 1, 5 and 15 minute load averages (Linux), or "?".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into())
 }
 
 #[cfg(test)]
@@ -210,5 +336,16 @@ mod tests {
         assert_eq!(parse_args(&[]).unwrap().mode, Mode::Full);
         assert!(parse_args(&args("--bogus")).is_err());
         assert!(parse_args(&args("--out")).is_err());
+        let o = parse_args(&args(
+            "--smoke --stall-timeout 2.5 --in-process --include-stuck-case",
+        ))
+        .unwrap();
+        assert_eq!(o.stall, Some(Duration::from_millis(2500)));
+        assert!(o.in_process && o.include_stuck);
+        assert!(parse_args(&args("--stall-timeout 0")).is_err());
+        assert!(parse_args(&args("--stall-timeout x")).is_err());
+        assert!(parse_args(&args("--contender tk")).is_err());
+        let o = parse_args(&args("--in-process --contender tk")).unwrap();
+        assert_eq!(o.contender.as_deref(), Some("tk"));
     }
 }

@@ -71,6 +71,7 @@ fn parse(text: &str) -> Result<Vec<PyResult>, String> {
                     trials: f[4].parse().map_err(|_| bad())?,
                     peak_rss_kib: opt(f[6])?,
                     late_p99_ns: opt(f[7])?,
+                    overlap: None,
                 },
             })
         })

@@ -6,6 +6,9 @@
 //!   `threadkit_ns` and `ratio` are empty while the threadkit side is not written yet.
 //! * `details.csv`: every contender's median, min, max, trial count, operations per trial and,
 //!   for the timer case, peak RSS.
+//!
+//! A failed case (panicked, or stuck and killed by the watchdog) has no figures: it is in neither
+//! CSV; the table shows it as FAILED with the reason, and the run's exit status is non-zero.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -50,6 +53,9 @@ fn extras(note: &mut Vec<String>, who: &str, s: &Stats) {
     }
     if let Some(ns) = s.late_p99_ns {
         note.push(format!("{who} p99 late {}", fmt_ns(ns as f64)));
+    }
+    if let Some(o) = s.overlap {
+        note.push(format!("{who} threads overlapped {o:.1}×"));
     }
 }
 
@@ -107,14 +113,15 @@ pub(crate) fn compare_csv(results: &[CaseResult], python: &[PyResult]) -> String
 /// The contents of details.csv.
 pub(crate) fn details_csv(results: &[CaseResult], python: &[PyResult]) -> String {
     let mut out = String::from(
-        "case,contender,unit,iters,trials,median_ns,min_ns,max_ns,peak_rss_kib,late_p99_ns\n",
+        "case,contender,unit,iters,trials,median_ns,min_ns,max_ns,peak_rss_kib,late_p99_ns,overlap\n",
     );
     let mut line = |case: &str, who: &str, unit: &str, iters: u64, s: &Stats| {
         let rss = s.peak_rss_kib.map(|k| k.to_string()).unwrap_or_default();
         let late = s.late_p99_ns.map(|k| k.to_string()).unwrap_or_default();
+        let overlap = s.overlap.map(|o| format!("{o:.2}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{case},{},{unit},{iters},{},{:.3},{:.3},{:.3},{rss},{late}",
+            "{case},{},{unit},{iters},{},{:.3},{:.3},{:.3},{rss},{late},{overlap}",
             csv_field(who),
             s.trials,
             s.median_ns,
@@ -163,13 +170,13 @@ pub(crate) fn table(results: &[CaseResult], python: &[PyResult]) -> String {
     for r in results {
         let py_result = python.iter().find(|p| p.case == r.name);
         let py = py_result.map(|p| fmt_stats(&p.stats)).unwrap_or_default();
-        if let Some(why) = &r.skip {
-            let mut line = vec![
-                r.name.clone(),
-                "skipped".into(),
-                String::new(),
-                String::new(),
-            ];
+        let unfinished = match (&r.failed, &r.skip) {
+            (Some(why), _) => Some(("FAILED", why)),
+            (None, Some(why)) => Some(("skipped", why)),
+            (None, None) => None,
+        };
+        if let Some((what, why)) = unfinished {
+            let mut line = vec![r.name.clone(), what.into(), String::new(), String::new()];
             line.push(String::new());
             if show_python {
                 line.push(py);
@@ -257,6 +264,7 @@ mod tests {
             trials: 1,
             peak_rss_kib: None,
             late_p99_ns: None,
+            overlap: None,
         }
     }
 
@@ -271,6 +279,7 @@ mod tests {
                 ("parking_lot, 0.13", stats(10.0)),
             ],
             skip: None,
+            failed: None,
         }
     }
 
@@ -296,6 +305,20 @@ mod tests {
         let t = table(&[result("b", None)], &[]);
         assert!(t.contains(NOT_YET), "{t}");
         assert!(!t.contains("CPython"), "{t}");
+    }
+
+    #[test]
+    fn table_names_a_failed_case_and_why() {
+        let mut r = result("stuck_case", None);
+        r.peers.clear();
+        r.failed = Some("stuck: no progress for 20 s".into());
+        let t = table(&[r, result("a", Some(10.0))], &[]);
+        let line = t.lines().find(|l| l.starts_with("stuck_case")).unwrap();
+        assert!(
+            line.contains("FAILED") && line.contains("no progress"),
+            "{t}"
+        );
+        assert!(t.lines().any(|l| l.starts_with("a ")), "{t}");
     }
 
     #[test]

@@ -125,6 +125,7 @@ fn in_child(id: &str, n: u64, delay: Duration) -> Measured {
             elapsed: Duration::from_nanos(ns),
             peak_rss_kib: Some(rss),
             late_p99_ns: fields.next().and_then(Result::ok),
+            overlap: None,
         },
         _ => panic!("timer child `{id}` printed {stdout:?}"),
     }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Instructions (Ir), memory reads (Dr) and writes (Dw) per operation of one contender of one
+# case, under callgrind: exact, so usable on a noisy machine (BENCHMARKS.md, "Method").
+#
+#   threadkit-bench/per-op-counts.sh CASE LABEL      e.g.  rlock_nested threadkit
+#
+# The contender runs alone (--in-process --contender LABEL) with the --quick counts and with the
+# --smoke counts; (total(quick) - total(smoke)) / (ops(quick) - ops(smoke)) is the cost of one
+# operation, the fixture and the process start-up cancelling out. Needs valgrind.
+set -euo pipefail
+[ $# -eq 2 ] || { echo "usage: $0 CASE LABEL" >&2; exit 2; }
+case_name=$1 label=$2
+cd "$(dirname "$0")/.."
+cargo build --release -q -p threadkit-bench
+bin=${BIN:-target/release/threadkit-bench}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# mode -> "Ir Dr Dw ops"
+totals() {
+    local mode=$1 runs
+    valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file="$work/$mode.cg" \
+        "$bin" --in-process "--$mode" --contender "$label" --out "$work/$mode" "$case_name" \
+        >/dev/null 2>&1
+    local iters trials
+    iters=$(awk -F, 'NR == 2 { print $4 }' "$work/$mode/details.csv")
+    trials=$(awk -F, 'NR == 2 { print $5 }' "$work/$mode/details.csv")
+    [ -n "$iters" ] || { echo "no contender of $case_name matches $label" >&2; exit 1; }
+    runs=$((trials + 1)) # the warm-up run
+    echo "$(awk '/^summary:/ { print $2, $3, $4 }' "$work/$mode.cg") $((iters * runs))"
+}
+
+read -r qi qr qw qn <<<"$(totals quick)"
+read -r si sr sw sn <<<"$(totals smoke)"
+n=$((qn - sn))
+awk -v c="$case_name" -v l="$label" -v n="$n" \
+    -v i=$((qi - si)) -v r=$((qr - sr)) -v w=$((qw - sw)) \
+    'BEGIN { printf "%-16s %-14s Ir/op %6.2f  Dr/op %5.2f  Dw/op %5.2f  (%d ops)\n", c, l, i / n, r / n, w / n, n }'
