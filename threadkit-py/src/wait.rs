@@ -170,6 +170,10 @@ pub(crate) fn queue_timeout(timeout: Option<f64>) -> PyResult<Mode> {
 /// (with the GIL): an exception they raise (`KeyboardInterrupt`) is returned, a handler that
 /// returns lets the wait go on. threadkit has no way to wake a parked thread from a signal
 /// handler, which is why this polls (20 times a second, main thread only).
+///
+/// Every blocking call of the extension goes through here: this is where the diagnostics
+/// (`threadkit.dump()`, the deadlock finder) will record "this Python thread waits on that
+/// object, called from this Python line" once threadkit's diagnostics API lands.
 pub(crate) fn block<T: Send>(
     py: Python<'_>,
     deadline: Option<Instant>,

@@ -58,7 +58,7 @@ CHILD = textwrap.dedent("""
     try:
         {call}
     except KeyboardInterrupt:
-        print("KeyboardInterrupt", flush=True)
+        print("KeyboardInterrupt" + {after}, flush=True)
         sys.exit(0)
     print("returned", flush=True)
     sys.exit(1)
@@ -96,8 +96,8 @@ def wait_until_sleeping(pid, tid=None, timeout=10.0):
 class CtrlC(unittest.TestCase):
     latencies = {}
 
-    def run_case(self, setup, call):
-        code = CHILD.format(setup=setup, call=call)
+    def run_case(self, setup, call, after='""', expect="KeyboardInterrupt"):
+        code = CHILD.format(setup=setup, call=call, after=after)
         child = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True)
         try:
             self.assertEqual(read_line(child), "ready")
@@ -108,7 +108,7 @@ class CtrlC(unittest.TestCase):
             child.send_signal(signal.SIGINT)
             line = read_line(child)
             latency = time.monotonic() - sent
-            self.assertEqual(line, "KeyboardInterrupt")
+            self.assertEqual(line, expect)
             self.assertEqual(child.wait(timeout=30), 0)
             return latency
         finally:
@@ -131,6 +131,14 @@ class CtrlC(unittest.TestCase):
             print(f"\nSIGINT -> KeyboardInterrupt latency over {len(cls.latencies)} calls: "
                   f"median {sorted(cls.latencies.values())[len(cls.latencies) // 2] * 1e3:.0f} ms, "
                   f"max {worst * 1e3:.0f} ms", file=sys.stderr)
+
+    def test_interrupted_condition_wait_holds_the_lock_again(self):
+        # CPython's Condition.wait re-acquires the lock however the wait ends.
+        for lock in ("threadkit.Lock()", "threadkit.RLock()", "threading.Lock()"):
+            with self.subTest(lock):
+                self.run_case(f"x = threadkit.Condition({lock}); x.acquire()",
+                              "x.wait()", after='" owned=%s" % x._is_owned()',
+                              expect="KeyboardInterrupt owned=True")
 
     def test_handler_that_returns_lets_the_wait_go_on(self):
         code = textwrap.dedent("""
