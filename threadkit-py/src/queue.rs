@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyBool;
 
 use threadkit::queue::{GetTimeoutError, PutTimeoutError, TaskDoneError, TryGetError, TryPutError};
 
@@ -108,10 +107,10 @@ macro_rules! bounded_queue {
                 &self,
                 py: Python<'_>,
                 item: Item,
-                block: Option<&Bound<'_, PyAny>>,
+                block: bool,
                 timeout: Option<f64>,
             ) -> PyResult<()> {
-                let mode = if wait::truthy(block)? { wait::queue_timeout(timeout)? } else { Mode::Try };
+                let mode = if block { wait::queue_timeout(timeout)? } else { Mode::Try };
                 let q = &self.inner;
                 let item = match $enter(py, || q.try_put($wrap(item)))? {
                     Ok(()) => return Ok(()),
@@ -148,10 +147,10 @@ macro_rules! bounded_queue {
             fn get_impl(
                 &self,
                 py: Python<'_>,
-                block: Option<&Bound<'_, PyAny>>,
+                block: bool,
                 timeout: Option<f64>,
             ) -> PyResult<Item> {
-                let mode = if wait::truthy(block)? { wait::queue_timeout(timeout)? } else { Mode::Try };
+                let mode = if block { wait::queue_timeout(timeout)? } else { Mode::Try };
                 let q = &self.inner;
                 match $enter(py, || q.try_get())? {
                     Ok(item) => return Ok($unwrap(item)),
@@ -214,11 +213,11 @@ macro_rules! bounded_queue {
                 block: Option<&Bound<'_, PyAny>>,
                 timeout: Option<f64>,
             ) -> PyResult<()> {
-                self.put_impl(py, item, block, timeout)
+                self.put_impl(py, item, wait::truthy(block)?, timeout)
             }
 
             fn put_nowait(&self, py: Python<'_>, item: Item) -> PyResult<()> {
-                self.put_impl(py, item, Some(&PyBool::new(py, false)), None)
+                self.put_impl(py, item, false, None)
             }
 
             #[pyo3(signature = (block=None, timeout=None))]
@@ -228,11 +227,11 @@ macro_rules! bounded_queue {
                 block: Option<&Bound<'_, PyAny>>,
                 timeout: Option<f64>,
             ) -> PyResult<Item> {
-                self.get_impl(py, block, timeout)
+                self.get_impl(py, wait::truthy(block)?, timeout)
             }
 
             fn get_nowait(&self, py: Python<'_>) -> PyResult<Item> {
-                self.get_impl(py, Some(&PyBool::new(py, false)), None)
+                self.get_impl(py, false, None)
             }
 
             fn task_done(&self, py: Python<'_>) -> PyResult<()> {
@@ -328,13 +327,8 @@ pub(crate) struct SimpleQueue {
 }
 
 impl SimpleQueue {
-    fn get_impl(
-        &self,
-        py: Python<'_>,
-        block: Option<&Bound<'_, PyAny>>,
-        timeout: Option<f64>,
-    ) -> PyResult<Item> {
-        let mode = if wait::truthy(block)? {
+    fn get_impl(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<Item> {
+        let mode = if block {
             wait::queue_timeout(timeout)?
         } else {
             Mode::Try
@@ -380,11 +374,11 @@ impl SimpleQueue {
         block: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
     ) -> PyResult<Item> {
-        self.get_impl(py, block, timeout)
+        self.get_impl(py, wait::truthy(block)?, timeout)
     }
 
     fn get_nowait(&self, py: Python<'_>) -> PyResult<Item> {
-        self.get_impl(py, Some(&PyBool::new(py, false)), None)
+        self.get_impl(py, false, None)
     }
 
     fn qsize(&self) -> usize {
