@@ -321,6 +321,9 @@ bounded_queue! {
 }
 
 /// `queue.SimpleQueue()`: unbounded FIFO without task tracking.
+///
+/// Differences from Python: none known; as CPython's, `put` never blocks and ignores `block` and
+/// `timeout`.
 #[pyclass(module = "threadkit", frozen, weakref, subclass)]
 pub(crate) struct SimpleQueue {
     pub(crate) inner: threadkit::queue::SimpleQueue<Item>,

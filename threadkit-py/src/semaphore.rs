@@ -160,6 +160,8 @@ impl Semaphore {
 }
 
 /// `threading.BoundedSemaphore(value=1)`: releasing above the initial value is a `ValueError`.
+///
+/// A subclass of `Semaphore`, as in CPython; differences from Python as for `Semaphore`.
 #[pyclass(module = "threadkit", frozen, extends = Semaphore, subclass)]
 pub(crate) struct BoundedSemaphore;
 
