@@ -13,13 +13,13 @@ use crate::queue::{Queue, SimpleQueue};
 fn spawn_lock_holder(lock: Py<Lock>, held: Py<Event>, go: Py<Event>, done: Py<Event>) {
     threadkit::spawn(move || {
         lock.get().inner.acquire().forget();
-        held.get().inner.set();
+        held.get().set_impl();
         go.get().inner.wait();
         lock.get()
             .inner
             .release()
             .expect("the holder releases what it acquired");
-        done.get().inner.set();
+        done.get().set_impl();
     });
 }
 
@@ -32,7 +32,7 @@ fn spawn_lock_churn(lock: Py<Lock>, n: usize, done: Py<Event>) {
             lock.get().inner.acquire().forget();
             lock.get().inner.release().expect("held");
         }
-        done.get().inner.set();
+        done.get().set_impl();
     });
 }
 
@@ -46,7 +46,7 @@ fn spawn_queue_producer(queue: Py<Queue>, items: Vec<Py<PyAny>>, done: Py<Event>
                 break;
             }
         }
-        done.get().inner.set();
+        done.get().set_impl();
     });
 }
 
@@ -64,12 +64,20 @@ fn spawn_queue_consumer(queue: Py<Queue>, n: usize, out: Py<SimpleQueue>, done: 
                 None => break,
             }
         }
-        done.get().inner.set();
+        done.get().set_impl();
     });
+}
+
+/// Runs `hook()` in the main thread between two slices of every blocking wait (None: stop).
+#[pyfunction]
+#[pyo3(signature = (hook))]
+fn set_slice_hook(hook: Option<Py<PyAny>>) {
+    crate::wait::set_slice_hook(hook);
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let t = PyModule::new(m.py(), "_testing")?;
+    t.add_function(wrap_pyfunction!(set_slice_hook, &t)?)?;
     t.add_function(wrap_pyfunction!(spawn_lock_holder, &t)?)?;
     t.add_function(wrap_pyfunction!(spawn_lock_churn, &t)?)?;
     t.add_function(wrap_pyfunction!(spawn_queue_producer, &t)?)?;

@@ -1,7 +1,8 @@
 //! Timeouts with CPython's rules, the standard library's exception types, and the one way every
 //! binding blocks: GIL released, and in the main thread in slices with signal checks between.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyOverflowError, PyValueError};
@@ -15,6 +16,29 @@ pub(crate) const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
 static MAIN_THREAD: OnceLock<libc::pthread_t> = OnceLock::new();
 static TIMEOUT_MAX: OnceLock<f64> = OnceLock::new();
+
+/// Test-only: a Python callable run in the main thread between two slices of a wait (so a test
+/// can act exactly in the gap). Set through `_testing.set_slice_hook`.
+static SLICE_HOOK_SET: AtomicBool = AtomicBool::new(false);
+static SLICE_HOOK: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
+
+pub(crate) fn set_slice_hook(hook: Option<Py<PyAny>>) {
+    let mut slot = SLICE_HOOK.lock().unwrap_or_else(|e| e.into_inner());
+    SLICE_HOOK_SET.store(hook.is_some(), Ordering::SeqCst);
+    *slot = hook;
+}
+
+fn run_slice_hook(py: Python<'_>) -> PyResult<()> {
+    let hook = SLICE_HOOK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|h| h.clone_ref(py));
+    if let Some(hook) = hook {
+        hook.call0(py)?;
+    }
+    Ok(())
+}
 
 struct Types {
     broken_barrier: Py<PyType>,
@@ -199,6 +223,9 @@ pub(crate) fn block<T: Send>(
             return Ok(None);
         }
         py.check_signals()?;
+        if SLICE_HOOK_SET.load(Ordering::Relaxed) {
+            run_slice_hook(py)?;
+        }
     }
 }
 

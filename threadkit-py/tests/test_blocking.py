@@ -186,6 +186,46 @@ class CtrlC(unittest.TestCase):
         self.assertLess(cpu, 0.25 * wall)
 
 
+class MainThreadSlices(unittest.TestCase):
+    """The main thread waits in slices; what happens in the gap between two must not be lost.
+    `_testing.set_slice_hook` runs a callable exactly there."""
+
+    def tearDown(self):
+        threadkit._native._testing.set_slice_hook(None)
+
+    def test_event_set_and_cleared_between_slices_ends_the_wait(self):
+        # CPython (Lib/test/lock_tests.py test_set_and_clear): a wait returns True when the event
+        # was set during it, even if cleared again before the waiter looked.
+        e = threadkit.Event()
+        pulses = []
+
+        def pulse():
+            if not pulses:
+                pulses.append(1)
+                e.set()
+                e.clear()
+
+        threadkit._native._testing.set_slice_hook(pulse)
+        self.assertTrue(e.wait(2.0))
+        self.assertEqual(pulses, [1])
+
+    def test_condition_notify_between_slices_ends_the_wait(self):
+        c = threadkit.Condition(threadkit.Lock())
+        notified = []
+
+        def notify():
+            if not notified:
+                # The waiter released the lock; take it as a notifier would.
+                with c:
+                    notified.append(1)
+                    c.notify()
+
+        threadkit._native._testing.set_slice_hook(notify)
+        with c:
+            self.assertTrue(c.wait(2.0))
+        self.assertEqual(notified, [1])
+
+
 class GilIsReleased(unittest.TestCase):
     """While one Python thread blocks, another runs Python code.
 
