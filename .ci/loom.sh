@@ -25,9 +25,12 @@ if [[ "${1:-}" == "--mutants" ]]; then
     declare -A must_catch=(
         [skip_validate]=""
         [always_last]=""
+        [queue_wake_early]=""
+        [queue_no_flight_wait]=""
+        [queue_join_trusts_wake]=""
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
     )
-    for mutant in skip_validate always_last stale_wakeup; do
+    for mutant in skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake; do
         echo "== mutant $mutant: the models must fail =="
         filters=(${must_catch[$mutant]})
         [ ${#filters[@]} -eq 0 ] && filters=("")
