@@ -268,8 +268,14 @@ where
 
 #[test]
 fn condition_wait_reacquire_adds_no_edge_from_a_lock_taken_after_it() {
-    assert_eq!(wait_while_holding_a_later_lock(Condition::with_lock(Lock::named("c"))), 0);
-    assert_eq!(wait_while_holding_a_later_lock(Condition::with_lock(RLock::named("c"))), 0);
+    assert_eq!(
+        wait_while_holding_a_later_lock(Condition::with_lock(Lock::named("c"))),
+        0
+    );
+    assert_eq!(
+        wait_while_holding_a_later_lock(Condition::with_lock(RLock::named("c"))),
+        0
+    );
 }
 
 #[test]

@@ -151,23 +151,28 @@ struct Held {
 /// a lock acquired while the stack is full is not part of any order.
 const MAX_HELD: usize = 32;
 const CACHE_SLOTS: usize = 128;
-const NO_SITE: &Location<'static> = Location::caller();
 
 /// A fixed-size stack, so that the thread-local needs no destructor (the cheapest access).
 #[derive(Clone, Copy)]
 struct Stack {
     len: usize,
-    items: [Held; MAX_HELD],
+    /// `Some` below `len` (an `Option` only for the `const` initializer).
+    items: [Option<Held>; MAX_HELD],
 }
 
 impl Stack {
-    fn as_slice(&self) -> &[Held] {
-        &self.items[..self.len]
+    /// The held locks, oldest first.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &Held> + '_ {
+        self.items[..self.len].iter().flatten()
+    }
+
+    fn is(&self, i: usize, id: u64) -> bool {
+        matches!(self.items[i], Some(h) if h.id == id)
     }
 
     fn push(&mut self, h: Held) {
         if self.len < MAX_HELD {
-            self.items[self.len] = h;
+            self.items[self.len] = Some(h);
             self.len += 1;
         }
     }
@@ -184,11 +189,11 @@ impl Stack {
     #[inline]
     fn remove_newest(&mut self, id: u64) {
         // Releases are usually in reverse order of acquisition.
-        if self.len != 0 && self.items[self.len - 1].id == id {
+        if self.len != 0 && self.is(self.len - 1, id) {
             self.len -= 1;
             return;
         }
-        if let Some(i) = self.as_slice().iter().rposition(|h| h.id == id) {
+        if let Some(i) = (0..self.len).rev().find(|&i| self.is(i, id)) {
             self.remove_at(i);
         }
     }
@@ -196,7 +201,7 @@ impl Stack {
     /// Removes the oldest entry of `id` (a release by another thread: a later re-acquire by
     /// this thread is the newer one).
     fn remove_oldest(&mut self, id: u64) {
-        if let Some(i) = self.as_slice().iter().position(|h| h.id == id) {
+        if let Some(i) = (0..self.len).find(|&i| self.is(i, id)) {
             self.remove_at(i);
         }
     }
@@ -224,7 +229,7 @@ thread_local! {
             epoch: 0,
             cache_gen: 0,
             foreign_seen: 0,
-            held: Stack { len: 0, items: [Held { id: 0, site: NO_SITE }; MAX_HELD] },
+            held: Stack { len: 0, items: [None; MAX_HELD] },
             cache: [(0, 0); CACHE_SLOTS],
             busy: false,
         })
@@ -314,7 +319,7 @@ pub(crate) fn ordered_acquire(
 ) -> bool {
     // `LOCAL` has no destructor, so it is accessible until the thread is gone.
     LOCAL.with(|cell| {
-        if cell.try_borrow().map_or(false, |l| l.held.len != 0) {
+        if cell.try_borrow().is_ok_and(|l| l.held.len != 0) {
             check(identity, site, timed);
         }
         let got = acquire();
@@ -347,7 +352,6 @@ fn check(identity: &Identity, site: &'static Location<'static>, timed: bool) {
             let (new, _) = identity.order_id();
             let missing: Vec<Held> = l
                 .held
-                .as_slice()
                 .iter()
                 .filter(|h| h.id != new && l.cache[slot(h.id, new)] != (h.id, new))
                 .copied()
@@ -356,7 +360,7 @@ fn check(identity: &Identity, site: &'static Location<'static>, timed: bool) {
                 return None;
             }
             l.busy = true;
-            Some((new, missing, l.held.as_slice().to_vec()))
+            Some((new, missing, l.held.iter().copied().collect::<Vec<_>>()))
         })
         .ok()
         .flatten()
