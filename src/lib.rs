@@ -112,6 +112,10 @@
 //!   It adds one package (`log`) to a dependent's lockfile and installs nothing unless
 //!   `basic_config` is called; libraries that only want the primitives can turn it off with
 //!   `default-features = false`.
+//! - `lock-order` (on by default): the [lock-order checker](diagnostics#lock-order-checking-a-deadlock-reported-before-it-happens),
+//!   which reports a potential deadlock the first time two locks are taken in inverted orders;
+//!   armed by default in debug builds only (one relaxed load per acquire and release when not).
+//!   No dependencies.
 //! - `signal` (Unix): [`diagnostics::dump_on_signal`], a thread dump on `kill -QUIT <pid>`
 //!   (the plumbing from `signal-hook`).
 //! - `loom`: the model checker's, used only with `RUSTFLAGS="--cfg loom"` (`.ci/loom.sh`).
