@@ -388,14 +388,15 @@ impl<T: ?Sized> Lock<T> {
     #[track_caller]
     #[doc(alias = "lock")]
     pub fn acquire(&self) -> LockGuard<'_, T> {
+        let site = Location::caller();
         if lock_order::armed() {
-            lock_order::ordered_acquire(&self.identity, Location::caller(), false, || {
-                self.try_lock_fast() || self.acquire_slow(None, None)
+            lock_order::ordered_acquire(&self.identity, site, false, || {
+                self.try_lock_fast() || self.acquire_slow(None, None, site)
             });
         } else if !self.try_lock_fast() {
-            self.acquire_slow(None, None);
+            self.acquire_slow(None, None, site);
         }
-        self.note_site(Location::caller());
+        self.note_site(site);
         // SAFETY: the calling thread has just acquired the lock.
         unsafe { self.make_guard() }
     }
@@ -568,18 +569,16 @@ impl<T: ?Sized> Lock<T> {
         deadline: Option<Instant>,
         count: Option<&AtomicUsize>,
     ) -> bool {
+        let site = Location::caller();
         let got = if lock_order::armed() {
-            lock_order::ordered_acquire(
-                &self.identity,
-                Location::caller(),
-                deadline.is_some(),
-                || self.try_lock_fast() || self.acquire_slow(deadline, count),
-            )
+            lock_order::ordered_acquire(&self.identity, site, deadline.is_some(), || {
+                self.try_lock_fast() || self.acquire_slow(deadline, count, site)
+            })
         } else {
-            self.try_lock_fast() || self.acquire_slow(deadline, count)
+            self.try_lock_fast() || self.acquire_slow(deadline, count, site)
         };
         if got {
-            self.note_site(Location::caller());
+            self.note_site(site);
         }
         got
     }
@@ -593,9 +592,10 @@ impl<T: ?Sized> Lock<T> {
         deadline: Option<Instant>,
         count: Option<&AtomicUsize>,
     ) -> bool {
-        let got = self.try_lock_fast() || self.acquire_slow(deadline, count);
+        let site = Location::caller();
+        let got = self.try_lock_fast() || self.acquire_slow(deadline, count, site);
         if got {
-            self.note_acquired(Location::caller());
+            self.note_acquired(site);
         }
         got
     }
@@ -744,9 +744,15 @@ impl<T: ?Sized> Lock<T> {
     }
 
     /// The contended acquire: spin briefly, then park. Returns false on timeout.
+    /// `site` is the public method's call site (passed, not `#[track_caller]`: with the
+    /// lock-order checker armed this runs inside a closure, which cannot forward it).
     #[cold]
-    #[track_caller]
-    fn acquire_slow(&self, deadline: Option<Instant>, count: Option<&AtomicUsize>) -> bool {
+    fn acquire_slow(
+        &self,
+        deadline: Option<Instant>,
+        count: Option<&AtomicUsize>,
+        site: &'static Location<'static>,
+    ) -> bool {
         let me = Self::locked_by_me();
         let mut spin = wait::SpinWait::new();
         let mut state = self.state.load(Ordering::Relaxed);
@@ -797,7 +803,8 @@ impl<T: ?Sized> Lock<T> {
                 ObjectKind::RLock => WaitKind::RLock,
                 _ => WaitKind::Lock,
             };
-            match wait::park_for(
+            match wait::park_for_at(
+                site,
                 kind,
                 self.wait_target(count),
                 self.key(),

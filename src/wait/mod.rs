@@ -144,7 +144,7 @@ pub(crate) fn park(
 /// See the module docs for the callback contract.
 #[inline]
 #[track_caller]
-#[allow(clippy::too_many_arguments, clippy::let_and_return)] // one `let` per backend
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn park_for(
     kind: WaitKind,
     target: Target,
@@ -155,7 +155,35 @@ pub(crate) fn park_for(
     token: ParkToken,
     deadline: Option<Instant>,
 ) -> ParkResult {
-    let record = record::publish(kind, target, Location::caller(), deadline);
+    park_for_at(
+        Location::caller(),
+        kind,
+        target,
+        key,
+        validate,
+        before_sleep,
+        timed_out,
+        token,
+        deadline,
+    )
+}
+
+/// [`park_for`] with the call site given (for a caller that cannot pass it by
+/// `#[track_caller]`: `Lock`'s acquire runs inside the lock-order checker's closure).
+#[inline]
+#[allow(clippy::too_many_arguments, clippy::let_and_return)] // one `let` per backend
+pub(crate) fn park_for_at(
+    site: &'static Location<'static>,
+    kind: WaitKind,
+    target: Target,
+    key: usize,
+    validate: impl FnOnce() -> bool,
+    before_sleep: impl FnOnce(),
+    timed_out: impl FnOnce(usize, bool),
+    token: ParkToken,
+    deadline: Option<Instant>,
+) -> ParkResult {
+    let record = record::publish(kind, target, site, deadline);
     #[cfg(not(loom))]
     // SAFETY: `key` is the address of a state word owned by the calling primitive (module
     // contract), and the callbacks come from this crate's primitives, which keep `validate` and
