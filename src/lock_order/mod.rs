@@ -415,10 +415,15 @@ fn set_busy(on: bool) {
     });
 }
 
-/// The calling thread, as reports name it.
+/// The calling thread, as reports name it. Never registers the thread (the checker may run
+/// inside the registry's own set-up): a thread threadkit has not met yet is `"<ident N>"`, as
+/// in dumps.
 fn current_thread() -> crate::diagnostics::ThreadRef {
     let ident = crate::thread::ident::current();
-    let name = crate::current_thread().name();
+    let name = match crate::thread::registry::current_if_known() {
+        Some(t) => t.name(),
+        None => format!("<ident {ident}>").into(),
+    };
     crate::diagnostics::ThreadRef { ident, name }
 }
 

@@ -12,7 +12,7 @@ mod excepthook;
 mod exit_guard;
 mod handle;
 pub(crate) mod ident;
-mod registry;
+pub(crate) mod registry;
 mod shutdown;
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};

@@ -124,6 +124,15 @@ pub(crate) fn current() -> Thread {
         .unwrap_or_else(|_| current_during_teardown())
 }
 
+/// The calling thread's record if it has one already (never registers it: for the lock-order
+/// checker, which may run while the registry itself is being set up).
+pub(crate) fn current_if_known() -> Option<Thread> {
+    CURRENT
+        .try_with(|slot| slot.0.try_borrow().ok().and_then(|t| t.clone()))
+        .ok()
+        .flatten()
+}
+
 /// Runs `f` with the calling thread's record without cloning the handle.
 #[inline]
 pub(crate) fn with_current<R, F: FnOnce(&Thread) -> R>(f: F) -> R {
