@@ -148,12 +148,12 @@
 //! - A thread's stack holds 32 locks; locks acquired beyond that are not checked.
 //! - The report hook runs with the checker off for its thread: locks it takes are not recorded.
 //!
-//! **Costs** (`threadkit-bench --features lock-order-peers`, 8 quick runs on a loaded 2-vCPU
+//! **Costs** (`threadkit-bench --features lock-order-peers`, 8 to 11 quick runs on a loaded 2-vCPU
 //! VM, median ratio to the peer, spread across runs in brackets): compiled in but disarmed, an
 //! uncontended `Lock` acquire+release pays one relaxed load more on acquire and on release:
 //! 1.02 [0.90–1.17] × parking_lot's `Mutex<()>` (the high ones are the bimodal 13.7 / 15.8 ns
 //! that `lock_uncontended` shows in the same runs, checker or not). Armed, one lock:
-//! 1.12 [1.06–1.20] × tracing-mutex (1.5–3.5 ns more: the stack push and pop; *slower*, the
+//! 1.18 [1.06–1.22] × tracing-mutex (1.5–4 ns more: the stack push and pop; *slower*, the
 //! issue's goal is not met for this case), about the same against parking_lot with
 //! `deadlock_detection`; A then B: 0.73 [0.61–0.83] × tracing-mutex (a known order is a
 //! per-thread cache hit, no global lock), 1.2–1.4 × parking_lot with `deadlock_detection`
