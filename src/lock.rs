@@ -179,6 +179,9 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// drop(guard);
 /// assert!(!lock.locked());
 /// ```
+// `repr(C)`: the state word first, the holder's site beside it, then the identity that only
+// diagnostics read, then the data.
+#[repr(C)]
 pub struct Lock<T: ?Sized = ()> {
     /// `(acquirer << OWNER_SHIFT) | PARKED | LOCKED`; the acquirer bits are zero when unlocked.
     state: AtomicU64,

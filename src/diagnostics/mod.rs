@@ -67,12 +67,12 @@
 //! # Costs
 //!
 //! Measured with `threadkit-bench` against parking_lot in the same run, alternating runs of the
-//! code before diagnostics and after (3 to 5 runs each), on a shared 2-vCPU VM (median ratio to
-//! the peer; spread across runs in brackets):
+//! code before diagnostics and after (3 to 8 runs each), on a shared, loaded 2-vCPU VM (median
+//! ratio to the peer; spread across runs in brackets):
 //!
 //! | case | before | after |
 //! |---|---|---|
-//! | `Lock` acquire+release, uncontended, holder sites off (release default) | 1.03 [1.02–1.15] | 1.03 [1.00–1.16] |
+//! | `Lock` acquire+release, uncontended, holder sites off (release default) | 1.04 [0.91–1.20] | 1.04 [0.85–1.29] |
 //! | the same with a store of the holder's site (holder sites on) | 1.03 [1.02–1.03] | 1.31 [1.31–1.32] |
 //! | `Condition` ping-pong, one CPU | 1.07 [1.05–1.08] | 1.09 [1.07–1.10] |
 //! | `Event` ping-pong, one CPU | 0.97 [0.94–1.00] | 1.00 [0.99–1.00] |
