@@ -30,6 +30,7 @@
 //! | `get_ident()`, `get_native_id()`, `stack_size(n)` | [`get_ident`], [`get_native_id`], [`stack_size`] / [`set_stack_size`] |
 //! | `threading.excepthook = f` | [`set_excepthook`], [`reset_excepthook`], [`default_excepthook`] |
 //! | `threading._register_atexit(f)`, `threading._shutdown()` | [`register_atexit`], [`shutdown`] |
+//! | `os._exit(code)` | [`exit_now(code)`](exit_now); a bounded exit-time wait: [`set_exit_timeout`] |
 //! | `Lock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `with lock:` | [`Lock::new`]; [`acquire`](Lock::acquire) → guard, [`try_acquire`](Lock::try_acquire), [`acquire_timeout`](Lock::acquire_timeout), [`release`](Lock::release), [`locked`](Lock::locked), the guard's scope |
 //! | `RLock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `_is_owned()`, `_recursion_count()` | [`RLock::new`]; [`acquire`](RLock::acquire) → [`RLockGuard`], [`try_acquire`](RLock::try_acquire), [`acquire_timeout`](RLock::acquire_timeout), [`release`](RLock::release), [`locked`](RLock::locked), [`is_owned`](RLock::is_owned), [`recursion_count`](RLock::recursion_count) |
 //! | `Condition()`, `Condition(lock)`; `with cond:` | [`Condition::new`] (over an [`RLock`]), [`Condition::with_lock(l)`](Condition::with_lock) (a [`Lock`], an [`RLock`], or an `Arc`/`&` of one); [`cond.acquire()`](Condition::acquire) → the lock's guard |
@@ -56,6 +57,12 @@
 //! thread it registers an exit handler that joins every non-daemon thread when `main` returns,
 //! when `main` panics, or when any thread calls `std::process::exit` (see [`shutdown`] for the
 //! order and the edge cases). `std::process::abort` and fatal signals skip it, as `os._exit` does.
+//!
+//! So a non-daemon thread that never finishes (a worker blocked in `q.get()`) keeps the process
+//! alive, also after `std::process::exit(code)` or a panic in `main`. Three ways out: make it a
+//! daemon thread; bound the wait with [`set_exit_timeout`] (threads still running then are named
+//! on standard error and abandoned); or end the process at once, running nothing, with
+//! [`exit_now`] (Python's `os._exit`).
 //!
 //! # Differences from Python, in general
 //!
@@ -118,10 +125,11 @@ pub use rlock::{RLock, RLockGuard, RLockReleaseError};
 pub use semaphore::{BoundedSemaphore, OverReleaseError, Semaphore, SemaphorePermit};
 #[cfg(not(loom))]
 pub use thread::{
-    active_count, current_thread, default_excepthook, enumerate, get_ident, get_native_id,
-    main_thread, register_atexit, reset_excepthook, set_excepthook, set_stack_size, shutdown,
-    spawn, stack_size, AtexitError, Builder, DaemonError, ExceptHookArgs, JoinError, JoinHandle,
-    Run, StackSizeError, StartError, Thread,
+    active_count, current_thread, default_excepthook, enumerate, exit_now, get_ident,
+    get_native_id, install_panic_hook, main_thread, register_atexit, reset_excepthook,
+    set_excepthook, set_exit_timeout, set_stack_size, shutdown, spawn, stack_size, AtexitError,
+    Builder, DaemonError, ExceptHookArgs, JoinError, JoinHandle, Run, StackSizeError, StartError,
+    Thread,
 };
 #[cfg(not(loom))]
 pub use timer::Timer;

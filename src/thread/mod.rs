@@ -18,9 +18,11 @@ mod shutdown;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 
 pub use builder::{Builder, JoinHandle, Run};
-pub use excepthook::{default_excepthook, reset_excepthook, set_excepthook, ExceptHookArgs};
+pub use excepthook::{
+    default_excepthook, install_panic_hook, reset_excepthook, set_excepthook, ExceptHookArgs,
+};
 pub use handle::{DaemonError, JoinError, StartError, Thread};
-pub use shutdown::{register_atexit, shutdown, AtexitError};
+pub use shutdown::{exit_now, register_atexit, set_exit_timeout, shutdown, AtexitError};
 
 /// The process-wide default stack size for new threads (0: the platform's default).
 static STACK_SIZE: AtomicUsize = AtomicUsize::new(0);
