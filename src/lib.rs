@@ -26,6 +26,7 @@
 //! | `t.join()` / `t.join(timeout)` | [`t.join()?`](Thread::join) / [`t.join_timeout(d)?`](Thread::join_timeout) → `bool` |
 //! | `t.is_alive()`, `t.name`, `t.daemon`, `t.ident`, `t.native_id` | [`is_alive`](Thread::is_alive), [`name`](Thread::name)/[`set_name`](Thread::set_name), [`is_daemon`](Thread::is_daemon)/[`set_daemon`](Thread::set_daemon), [`ident`](Thread::ident), [`native_id`](Thread::native_id) |
 //! | subclass `Thread`, override `run()` | implement [`Run`] |
+//! | threads that borrow local data (Rust's `std::thread::scope`) | [`scope(\|s\| s.spawn(f))`](scope), [`Builder::spawn_scoped`] |
 //! | `current_thread()`, `main_thread()`, `enumerate()`, `active_count()` | [`current_thread`], [`main_thread`], [`enumerate`], [`active_count`] |
 //! | `get_ident()`, `get_native_id()`, `stack_size(n)` | [`get_ident`], [`get_native_id`], [`stack_size`] / [`set_stack_size`] |
 //! | `threading.excepthook = f` | [`set_excepthook`], [`reset_excepthook`], [`default_excepthook`] |
@@ -126,10 +127,10 @@ pub use semaphore::{BoundedSemaphore, OverReleaseError, Semaphore, SemaphorePerm
 #[cfg(not(loom))]
 pub use thread::{
     active_count, current_thread, default_excepthook, enumerate, exit_now, get_ident,
-    get_native_id, install_panic_hook, main_thread, register_atexit, reset_excepthook,
+    get_native_id, install_panic_hook, main_thread, register_atexit, reset_excepthook, scope,
     set_excepthook, set_exit_timeout, set_stack_size, shutdown, spawn, stack_size, AtexitError,
-    Builder, DaemonError, ExceptHookArgs, JoinError, JoinHandle, Run, StackSizeError, StartError,
-    Thread,
+    Builder, DaemonError, ExceptHookArgs, JoinError, JoinHandle, Run, Scope, ScopedJoinHandle,
+    StackSizeError, StartError, Thread,
 };
 #[cfg(not(loom))]
 pub use timer::Timer;

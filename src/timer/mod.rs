@@ -57,6 +57,8 @@ struct Entry {
 /// - A Timer is not a `Thread` subclass: [`thread`](Self::thread) gives its [`Thread`] record,
 ///   and the common `Thread` methods are repeated here.
 /// - Deadlines use the monotonic clock; an interval too large to represent never fires.
+/// - `Timer` is [`UnwindSafe`](std::panic::UnwindSafe) and
+///   [`RefUnwindSafe`](std::panic::RefUnwindSafe), so `catch_unwind` accepts closures using one.
 ///
 /// # Examples
 ///
@@ -353,6 +355,11 @@ impl Timer {
         self.thread.set_daemon(daemonic)
     }
 }
+
+// As `Thread`: a Timer's state is its record and one atomic lifecycle word, consistent at every
+// point a panic can be observed, and its function is never reachable through the handle.
+impl std::panic::UnwindSafe for Timer {}
+impl std::panic::RefUnwindSafe for Timer {}
 
 impl fmt::Debug for Timer {
     /// As CPython's repr: `Timer(t1, started 5)`.
