@@ -25,9 +25,12 @@ if [[ "${1:-}" == "--mutants" ]]; then
     declare -A must_catch=(
         [skip_validate]=""
         [always_last]=""
+        [queue_wake_early]=""
+        [queue_no_flight_wait]=""
+        [queue_join_trusts_wake]=""
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
     )
-    for mutant in skip_validate always_last stale_wakeup; do
+    for mutant in skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake; do
         echo "== mutant $mutant: the models must fail =="
         filters=(${must_catch[$mutant]})
         [ ${#filters[@]} -eq 0 ] && filters=("")
@@ -35,7 +38,7 @@ if [[ "${1:-}" == "--mutants" ]]; then
             log="target/loom-mutant-$mutant${filter:+-${filter//:/_}}.log"
             # A deadlock found by loom aborts the test process (SIGABRT), so judge the exit status.
             if RUSTFLAGS="--cfg loom --cfg threadkit_mutant=\"$mutant\"" \
-                cargo test --release --target-dir target/loom-mutant --test loom "$@" \
+                cargo test --release --features loom --target-dir target/loom-mutant --test loom "$@" \
                 -- --test-threads=1 ${filter:+--exact "$filter"} >"$log" 2>&1; then
                 echo "!! mutant $mutant survived${filter:+ $filter}: the models did not notice (log: $log)"
                 status=1
@@ -48,8 +51,8 @@ if [[ "${1:-}" == "--mutants" ]]; then
     exit $status
 fi
 
-RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --test loom "$@"
+RUSTFLAGS="--cfg loom" cargo test --release --features loom --target-dir target/loom --test loom "$@"
 # The Timer lifecycle's models live beside its private state machine (src/timer/state.rs).
 if [ $# -eq 0 ]; then
-    RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --lib timer::state
+    RUSTFLAGS="--cfg loom" cargo test --release --features loom --target-dir target/loom --lib timer::state
 fi

@@ -90,6 +90,15 @@ pub struct Barrier {
     timeout: Option<Duration>,
 }
 
+// Unwind safety: a `&Barrier` (or a `Barrier`) crossing `catch_unwind` cannot show a broken
+// invariant. The one piece of user code the barrier runs, the action, runs under `catch_unwind`
+// itself and a panic there breaks the barrier (every waiter and later caller is told, as a poisoned
+// std lock tells them); everything else under the state lock is panic-free bookkeeping, and a
+// thread that panics cannot be inside `wait` (it is parked there). The boxed action and the
+// `UnsafeCell` in the lock are what make the compiler refuse it otherwise.
+impl std::panic::UnwindSafe for Barrier {}
+impl std::panic::RefUnwindSafe for Barrier {}
+
 /// Everything `wait`, `abort` and `reset` change, behind the barrier's lock.
 struct State {
     /// Threads that have arrived in the current cycle.
@@ -683,8 +692,17 @@ impl BarrierWaitResult {
 /// barrier.abort();
 /// assert_eq!(barrier.wait().unwrap_err().to_string(), "barrier is broken");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BrokenBarrierError(());
+
+impl fmt::Debug for BrokenBarrierError {
+    /// The type and its message, so that `main() -> Result` prints what CPython would.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BrokenBarrierError")
+            .field(&self.to_string())
+            .finish()
+    }
+}
 
 impl fmt::Display for BrokenBarrierError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

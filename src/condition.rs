@@ -48,11 +48,23 @@ use sealed::Token;
 /// takes_any(&Condition::with_lock(&lock));
 /// ```
 pub trait ConditionLock: sealed::Sealed {
-    /// The guard the lock's acquire methods return (`LockGuard<T>` or `RLockGuard`).
+    /// The guard the lock's acquire methods return (`LockGuard<T>` or `RLockGuard<T>`).
     type Guard<'a>
     where
         Self: 'a;
 
+    /// What a [`wait_for`](Condition::wait_for) predicate receives: `&mut T` for a
+    /// [`Lock<T>`](Lock) (as std's and parking_lot's `Condvar::wait_while` hand it), `&T` for an
+    /// [`RLock<T>`](RLock), whose data is shared between the owner's nested guards.
+    type Data<'a>
+    where
+        Self: 'a;
+
+    /// The guarded data, for a `wait_for` predicate.
+    #[doc(hidden)]
+    fn cl_data<'a, 'g: 'a>(guard: &'a mut Self::Guard<'g>, _: Token) -> Self::Data<'a>
+    where
+        Self: 'g;
     #[doc(hidden)]
     fn cl_acquire(&self, _: Token) -> Self::Guard<'_>;
     #[doc(hidden)]
@@ -101,7 +113,18 @@ impl<T: ?Sized> ConditionLock for Lock<T> {
         = LockGuard<'a, T>
     where
         Self: 'a;
+    type Data<'a>
+        = &'a mut T
+    where
+        Self: 'a;
 
+    #[inline]
+    fn cl_data<'a, 'g: 'a>(guard: &'a mut LockGuard<'g, T>, _: Token) -> &'a mut T
+    where
+        Self: 'g,
+    {
+        guard
+    }
     #[inline]
     fn cl_acquire(&self, _: Token) -> LockGuard<'_, T> {
         self.acquire()
@@ -157,29 +180,43 @@ impl<T: ?Sized> ConditionLock for Lock<T> {
     }
 }
 
-impl sealed::Sealed for RLock {}
+impl<T: ?Sized> sealed::Sealed for RLock<T> {}
 
-impl ConditionLock for RLock {
-    type Guard<'a> = RLockGuard<'a>;
+impl<T: ?Sized> ConditionLock for RLock<T> {
+    type Guard<'a>
+        = RLockGuard<'a, T>
+    where
+        Self: 'a;
+    type Data<'a>
+        = &'a T
+    where
+        Self: 'a;
 
     #[inline]
-    fn cl_acquire(&self, _: Token) -> RLockGuard<'_> {
+    fn cl_data<'a, 'g: 'a>(guard: &'a mut RLockGuard<'g, T>, _: Token) -> &'a T
+    where
+        Self: 'g,
+    {
+        guard
+    }
+    #[inline]
+    fn cl_acquire(&self, _: Token) -> RLockGuard<'_, T> {
         self.acquire()
     }
     #[inline]
-    fn cl_try_acquire(&self, _: Token) -> Option<RLockGuard<'_>> {
+    fn cl_try_acquire(&self, _: Token) -> Option<RLockGuard<'_, T>> {
         self.try_acquire()
     }
     #[inline]
-    fn cl_acquire_timeout(&self, timeout: Duration, _: Token) -> Option<RLockGuard<'_>> {
+    fn cl_acquire_timeout(&self, timeout: Duration, _: Token) -> Option<RLockGuard<'_, T>> {
         self.acquire_timeout(timeout)
     }
     #[inline]
-    fn cl_acquire_deadline(&self, deadline: Instant, _: Token) -> Option<RLockGuard<'_>> {
+    fn cl_acquire_deadline(&self, deadline: Instant, _: Token) -> Option<RLockGuard<'_, T>> {
         self.acquire_deadline(deadline)
     }
     #[inline]
-    fn cl_is_guard_of(&self, guard: &RLockGuard<'_>, _: Token) -> bool {
+    fn cl_is_guard_of(&self, guard: &RLockGuard<'_, T>, _: Token) -> bool {
         self.is_guard_of(guard)
     }
     #[inline]
@@ -222,6 +259,18 @@ macro_rules! forward_condition_lock {
                 = L::Guard<'a>
             where
                 Self: 'a;
+            type Data<'a>
+                = L::Data<'a>
+            where
+                Self: 'a;
+
+            #[inline]
+            fn cl_data<'a, 'g: 'a>(guard: &'a mut L::Guard<'g>, t: Token) -> L::Data<'a>
+            where
+                Self: 'g,
+            {
+                L::cl_data(guard, t)
+            }
 
             #[inline]
             fn cl_acquire(&self, t: Token) -> L::Guard<'_> {
@@ -310,8 +359,8 @@ forward_condition_lock!(Arc<L>, &L);
 ///   `wait(timeout)` is [`wait_timeout`](Self::wait_timeout), returning Python's `bool`.
 /// - `wait_for(predicate, timeout)` is [`wait_for`](Self::wait_for) /
 ///   [`wait_for_timeout`](Self::wait_for_timeout); the predicate returns a `bool` (Python
-///   accepts any truthy value and returns it) and receives the guard, so a
-///   `Condition<Lock<T>>` predicate reads the `T`.
+///   accepts any truthy value and returns it) and receives the guarded data (`&mut T` for a
+///   `Condition<Lock<T>>`, as std's `wait_while`). The untimed `wait_for` returns `()`.
 /// - `notify` and `notify_all` return how many threads they woke; `notifyAll` is
 ///   [`notify_all`](Self::notify_all).
 /// - `release()` is dropping the guard (or, for explicit code, `cond.lock().release()`).
@@ -608,11 +657,15 @@ impl<L: ConditionLock> Condition<L> {
         self.wait_until(Some(deadline))
     }
 
-    /// Waits until `predicate` returns `true`: Python's `cond.wait_for(predicate)`.
+    /// Waits until `predicate` returns `true`: Python's `cond.wait_for(predicate)`, std's
+    /// `Condvar::wait_while` with the predicate the other way round.
     ///
-    /// The predicate runs with the lock held and gets the guard (so it can read data the lock
-    /// guards). If it is already true, there is no wait at all. Always returns `true`, like
-    /// Python's call without a timeout.
+    /// The predicate runs with the lock held and gets the data the lock guards: `&mut T` for a
+    /// [`Lock<T>`](Lock) (as std's and parking_lot's `wait_while`), `&T` for an
+    /// [`RLock<T>`](RLock) (see [`ConditionLock::Data`]); a plain lock's predicate gets `&mut ()`
+    /// and reads whatever state it captured. If it is already true, there is no wait at all.
+    /// Returns nothing: without a timeout it can only return once the predicate holds (Python's
+    /// call returns the predicate's value, which is then always true).
     ///
     /// # Panics
     ///
@@ -635,19 +688,15 @@ impl<L: ConditionLock> Condition<L> {
     ///     }
     /// });
     /// let mut state = cond.acquire();
-    /// assert!(cond.wait_for(&mut state, |s| **s == 4));
+    /// cond.wait_for(&mut state, |s| *s == 4);
     /// assert_eq!(*state, 4);
     /// # drop(state);
     /// # t.join().unwrap();
     /// ```
     #[track_caller]
-    pub fn wait_for<'g>(
-        &self,
-        guard: &mut L::Guard<'g>,
-        predicate: impl FnMut(&mut L::Guard<'g>) -> bool,
-    ) -> bool {
+    pub fn wait_for(&self, guard: &mut L::Guard<'_>, predicate: impl FnMut(L::Data<'_>) -> bool) {
         self.check(guard, "wait");
-        self.wait_for_until(guard, predicate, None)
+        self.wait_for_until(guard, predicate, None);
     }
 
     /// As [`wait_for`](Self::wait_for), giving up after `timeout` in all (one deadline for the
@@ -665,13 +714,13 @@ impl<L: ConditionLock> Condition<L> {
     ///
     /// let cond = threadkit::Condition::with_lock(threadkit::Lock::with_value(0));
     /// let mut state = cond.acquire();
-    /// assert!(!cond.wait_for_timeout(&mut state, |s| **s == 4, Duration::from_millis(10)));
+    /// assert!(!cond.wait_for_timeout(&mut state, |s| *s == 4, Duration::from_millis(10)));
     /// ```
     #[track_caller]
-    pub fn wait_for_timeout<'g>(
+    pub fn wait_for_timeout(
         &self,
-        guard: &mut L::Guard<'g>,
-        predicate: impl FnMut(&mut L::Guard<'g>) -> bool,
+        guard: &mut L::Guard<'_>,
+        predicate: impl FnMut(L::Data<'_>) -> bool,
         timeout: Duration,
     ) -> bool {
         self.check(guard, "wait");
@@ -693,13 +742,13 @@ impl<L: ConditionLock> Condition<L> {
     /// let cond = threadkit::Condition::with_lock(threadkit::Lock::with_value(4));
     /// let mut state = cond.acquire();
     /// let deadline = Instant::now() + Duration::from_secs(1);
-    /// assert!(cond.wait_for_deadline(&mut state, |s| **s == 4, deadline)); // no wait
+    /// assert!(cond.wait_for_deadline(&mut state, |s| *s == 4, deadline)); // no wait
     /// ```
     #[track_caller]
-    pub fn wait_for_deadline<'g>(
+    pub fn wait_for_deadline(
         &self,
-        guard: &mut L::Guard<'g>,
-        predicate: impl FnMut(&mut L::Guard<'g>) -> bool,
+        guard: &mut L::Guard<'_>,
+        predicate: impl FnMut(L::Data<'_>) -> bool,
         deadline: Instant,
     ) -> bool {
         self.check(guard, "wait");
@@ -818,14 +867,14 @@ impl<L: ConditionLock> Condition<L> {
     }
 
     /// The `wait_for` loop against one deadline (`None`: forever).
-    fn wait_for_until<'g>(
+    fn wait_for_until(
         &self,
-        guard: &mut L::Guard<'g>,
-        mut predicate: impl FnMut(&mut L::Guard<'g>) -> bool,
+        guard: &mut L::Guard<'_>,
+        mut predicate: impl FnMut(L::Data<'_>) -> bool,
         deadline: Option<Instant>,
     ) -> bool {
         loop {
-            if predicate(guard) {
+            if predicate(L::cl_data(guard, Token(()))) {
                 return true;
             }
             if let Some(deadline) = deadline {
@@ -978,7 +1027,7 @@ mod tests {
         let cond = Condition::new();
         assert_eq!(
             format!("{cond:?}"),
-            "Condition { lock: RLock { state: unlocked, owner: 0, count: 0 }, waiters: 0 }"
+            "Condition { lock: RLock { state: unlocked, count: 0, data: () }, waiters: 0 }"
         );
     }
 }

@@ -34,12 +34,14 @@
 //! | `os._exit(code)` | [`exit_now(code)`](exit_now); a bounded exit-time wait: [`set_exit_timeout`] |
 //! | `Lock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `with lock:` | [`Lock::new`]; [`acquire`](Lock::acquire) → guard, [`try_acquire`](Lock::try_acquire), [`acquire_timeout`](Lock::acquire_timeout), [`release`](Lock::release), [`locked`](Lock::locked), the guard's scope |
 //! | `RLock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `_is_owned()`, `_recursion_count()` | [`RLock::new`]; [`acquire`](RLock::acquire) → [`RLockGuard`], [`try_acquire`](RLock::try_acquire), [`acquire_timeout`](RLock::acquire_timeout), [`release`](RLock::release), [`locked`](RLock::locked), [`is_owned`](RLock::is_owned), [`recursion_count`](RLock::recursion_count) |
+//! | a class whose methods re-enter `with self._lock:` around its fields | [`RLock::with_value(fields)`](RLock::with_value): guards give `&T`; put what changes in a `Cell`/`RefCell` |
 //! | `Condition()`, `Condition(lock)`; `with cond:` | [`Condition::new`] (over an [`RLock`]), [`Condition::with_lock(l)`](Condition::with_lock) (a [`Lock`], an [`RLock`], or an `Arc`/`&` of one); [`cond.acquire()`](Condition::acquire) → the lock's guard |
-//! | `cond.wait()`, `cond.wait(t)`, `cond.wait_for(pred)`, `cond.wait_for(pred, t)` | [`wait(&mut g)`](Condition::wait), [`wait_timeout(&mut g, d)`](Condition::wait_timeout) → `bool`, [`wait_for(&mut g, pred)`](Condition::wait_for), [`wait_for_timeout(&mut g, pred, d)`](Condition::wait_for_timeout) |
+//! | `cond.wait()`, `cond.wait(t)`, `cond.wait_for(pred)`, `cond.wait_for(pred, t)` | [`wait(&mut g)`](Condition::wait), [`wait_timeout(&mut g, d)`](Condition::wait_timeout) → `bool`, [`wait_for(&mut g, \|v\| ...)`](Condition::wait_for), [`wait_for_timeout(&mut g, \|v\| ..., d)`](Condition::wait_for_timeout) → `bool` (the predicate gets `&mut T`) |
 //! | `cond.notify(n)`, `cond.notify_all()` | [`notify(&g, n)`](Condition::notify), [`notify_all(&g)`](Condition::notify_all) → number woken |
 //! | `Event()`; `set()`, `clear()`, `is_set()`, `wait()`, `wait(t)` | [`Event::new`]; [`set`](Event::set), [`clear`](Event::clear), [`is_set`](Event::is_set), [`wait`](Event::wait), [`wait_timeout`](Event::wait_timeout) |
 //! | `Semaphore(n)`, `BoundedSemaphore(n)`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `with sem:` | [`Semaphore::new`], [`BoundedSemaphore::new`]; [`acquire`](Semaphore::acquire) → [`SemaphorePermit`], [`try_acquire`](Semaphore::try_acquire), [`acquire_timeout`](Semaphore::acquire_timeout), the permit's scope |
 //! | `sem.release(n)`, `sem._value`; bounded over-release `ValueError` | [`release(n)`](Semaphore::release), [`value`](Semaphore::value); [`BoundedSemaphore::release`] → `Err(`[`OverReleaseError`]`)` |
+//! | a permit kept by a pooled resource or handed to another thread | [`Arc::clone(&sem).acquire_owned()`](Semaphore::acquire_owned) → [`OwnedSemaphorePermit`] (`'static`) |
 //! | `Barrier(parties, action=f, timeout=t)`; `wait()`, `wait(t)` → index | [`Barrier::new`], [`Barrier::with_action`], [`Barrier::with_timeout`], [`Barrier::builder`]; [`wait`](Barrier::wait), [`wait_timeout`](Barrier::wait_timeout) → `Result<`[`BarrierWaitResult`]`, `[`BrokenBarrierError`]`>` |
 //! | `b.abort()`, `b.reset()`, `b.broken`, `b.n_waiting`, `b.parties` | [`abort`](Barrier::abort), [`reset`](Barrier::reset), [`is_broken`](Barrier::is_broken), [`n_waiting`](Barrier::n_waiting), [`parties`](Barrier::parties) |
 //! | `queue.Queue(maxsize)`, `LifoQueue`, `PriorityQueue`, `SimpleQueue()` | [`queue::Queue::new`], [`queue::LifoQueue::new`], [`queue::PriorityQueue::new`], [`queue::SimpleQueue::new`] (see [`queue`] for the full table) |
@@ -49,7 +51,24 @@
 //! | `Timer(interval, f)`; `t.start()`, `t.cancel()`, `t.join()`, `t.is_alive()`, `t.setName(n)` | [`Timer::new(d, f)`](Timer::new); [`start`](Timer::start), [`cancel`](Timer::cancel) → `bool`, [`join`](Timer::join), [`is_alive`](Timer::is_alive), [`set_name`](Timer::set_name) (no OS thread per timer: one service thread and a few workers) |
 //! | `local()`; `data.x = v`, `data.x`, `del data.x`, `hasattr(data, 'x')` | [`Local::new`] (also in a `static`); [`set`](Local::set), [`get`](Local::get) / [`with`](Local::with) / [`with_mut`](Local::with_mut), [`take`](Local::take), [`has_value`](Local::has_value) |
 //! | subclass of `local` with `__init__` | [`Local::with_init(\|\| ...)`](Local::with_init): runs once per thread, on first access |
-//! | `logging.basicConfig(format='(%(threadName)-10s) %(message)s')` | `threadkit::logging::basic_config(...)` (feature `logging`) |
+//! | `logging.basicConfig(format='(%(threadName)-10s) %(message)s')` | `threadkit::logging::basic_config(LevelFilter::Debug, "(%(threadName)-10s) %(message)s")?` (feature `logging`, on by default) |
+//!
+//! # From std, parking_lot and crossbeam
+//!
+//! | std / parking_lot / crossbeam | threadkit |
+//! |---|---|
+//! | `Mutex::new(v)`; `m.lock().unwrap()`; `try_lock()`; parking_lot `try_lock_for(d)` | [`Lock::with_value(v)`](Lock::with_value) (or `v.into()`; [`Lock::new()`](Lock::new) is the plain `Lock<()>`); [`acquire()`](Lock::acquire) (no poisoning, no `Result`); [`try_acquire()`](Lock::try_acquire); [`acquire_timeout(d)`](Lock::acquire_timeout) |
+//! | `#[derive(Default)]` over `Mutex<T>` fields | the same over [`Lock<T>`](Lock) fields ([`Lock<T>: Default`](Lock::default)) |
+//! | parking_lot `ReentrantMutex<T>` | [`RLock<T>`](RLock): guards give `&T`, re-entry on the owning thread |
+//! | `Condvar`: `cv.wait(g)`, `cv.wait_while(g, \|v\| cond)`, `cv.wait_timeout(g, d)` | a [`Condition`] owns its lock: [`cond.wait(&mut g)`](Condition::wait), [`cond.wait_for(&mut g, \|v\| !cond)`](Condition::wait_for) (the predicate says when to *stop* waiting and gets `&mut T`), [`cond.wait_timeout(&mut g, d)`](Condition::wait_timeout) → `bool` |
+//! | `cv.notify_one()`, `cv.notify_all()` | [`cond.notify(&g, 1)`](Condition::notify), [`cond.notify_all(&g)`](Condition::notify_all): the guard proves the lock is held |
+//! | `std::sync::Barrier::wait()` → `BarrierWaitResult::is_leader()` | [`Barrier::wait()`](Barrier::wait) → `Result<`[`BarrierWaitResult`]`, _>` ([`index`](BarrierWaitResult::index), [`is_leader`](BarrierWaitResult::is_leader)); a barrier can break |
+//! | tokio `Semaphore::acquire_owned`, `add_permits(n)`, `available_permits()` | [`Semaphore::acquire_owned`] (blocking), [`release(n)`](Semaphore::release), [`value()`](Semaphore::value) |
+//! | crossbeam `bounded(n)` / `unbounded()`: `send`, `recv`, `try_recv`, `recv_timeout` | [`queue::Queue::new(n)`](queue::Queue::new) (`0`: unbounded) shared by `Arc`: [`put`](queue::Queue::put), [`get`](queue::Queue::get), [`try_get`](queue::Queue::try_get), [`get_timeout`](queue::Queue::get_timeout); closing is [`shutdown`](queue::Queue::shutdown) |
+//! | `std::thread::spawn(f).join()` → `Result<T, panic>` | [`spawn(f)`](spawn) → [`JoinHandle`], [`join()`](JoinHandle::join) → the same `Result`; the thread is named and registered, and a panic also goes to the excepthook |
+//! | `std::thread::Builder::new().name(n).stack_size(s)` | [`Builder::new().name(n).daemon(d)`](Builder::new) ([`set_stack_size`] for all new threads) |
+//! | `thread_local!` / `thread_local::ThreadLocal<T>` | [`Local<T>`](Local) (per object, also in a `static`; [`Local::with_init`] for a default) |
+//! | `catch_unwind(\|\| ...)` over code using a `Mutex` | works with [`Lock`] (plain), [`RLock`], [`Condition`], [`Semaphore`], [`Barrier`], [`Event`]; a `Lock<T>` with data needs `AssertUnwindSafe` (see [`Lock`]) |
 //!
 //! # Daemon threads and process exit
 //!
@@ -75,9 +94,21 @@
 //! - A panic escaping a thread's target goes to the excepthook (as an exception does in Python)
 //!   and is also handed to whoever joins the thread's [`JoinHandle`].
 //!
+//! # Features
+//!
+//! - `logging` (on by default): [`logging`], a `log` backend with Python's format strings.
+//!   It adds one package (`log`) to a dependent's lockfile and installs nothing unless
+//!   `basic_config` is called; libraries that only want the primitives can turn it off with
+//!   `default-features = false`.
+//! - `loom`: the model checker's, used only with `RUSTFLAGS="--cfg loom"` (`.ci/loom.sh`).
+//!
 //! # Minimum Rust version
 //!
-//! 1.74, raised only in a minor release.
+//! The library builds with Rust 1.71 (`rust-version`; CI builds it with that toolchain). The
+//! tests and examples need 1.85 or newer (a dev-dependency uses edition 2024). Raising the
+//! MSRV is a minor-version change.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Why each lint level: see Cargo.toml [lints]; unsafe is allowed only where speed needs it, each
 // block with a `// SAFETY:` comment (clippy::undocumented_unsafe_blocks is denied).
@@ -88,8 +119,10 @@ mod event;
 mod local;
 mod lock;
 #[cfg(all(feature = "logging", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 pub mod logging;
 mod loom;
+mod owned_permit;
 pub mod queue;
 mod rlock;
 mod semaphore;
@@ -112,6 +145,12 @@ mod timer {
 }
 mod wait;
 
+#[cfg(all(loom, not(feature = "loom")))]
+compile_error!(
+    "`--cfg loom` builds need `--features loom` (the model checker is an optional dependency, \
+     kept out of dependents' lockfiles): run .ci/loom.sh"
+);
+
 /// Hooks for the loom models (`--cfg loom` builds only; not part of the API).
 #[cfg(loom)]
 #[doc(hidden)]
@@ -122,6 +161,7 @@ pub use condition::{Condition, ConditionLock};
 pub use event::Event;
 pub use local::Local;
 pub use lock::{Lock, LockGuard, ReleaseError};
+pub use owned_permit::OwnedSemaphorePermit;
 pub use rlock::{RLock, RLockGuard, RLockReleaseError};
 pub use semaphore::{BoundedSemaphore, OverReleaseError, Semaphore, SemaphorePermit};
 #[cfg(not(loom))]

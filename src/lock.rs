@@ -64,6 +64,69 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// thread's guard still gives access to it would be a data race, so `Lock<T>` releases only
 /// through its guard.
 ///
+/// # Coming from `std::sync::Mutex` or parking_lot
+///
+/// | `std::sync::Mutex<T>` / `parking_lot::Mutex<T>` | `Lock<T>` |
+/// |---|---|
+/// | `Mutex::new(value)` | [`Lock::with_value(value)`](Lock::with_value), `Lock::from(value)`, `value.into()` ([`Lock::new()`](Lock::new) is Python's `Lock()`, which guards no value) |
+/// | `Mutex::default()`, `#[derive(Default)]` on a struct of mutexes | [`Lock::default()`](Lock::default) (for `T: Default`) and the same derive |
+/// | `m.lock().unwrap()` / `m.lock()` | [`acquire()`](Lock::acquire): no `Result`, nothing is poisoned |
+/// | `m.try_lock()` | [`try_acquire()`](Lock::try_acquire) → `Option` |
+/// | `m.try_lock_for(d)` / `try_lock_until(t)` (parking_lot) | [`acquire_timeout(d)`](Lock::acquire_timeout) / [`acquire_deadline(t)`](Lock::acquire_deadline) |
+/// | `m.is_locked()` (parking_lot) | [`locked()`](Lock::locked) |
+/// | `m.get_mut()`, `m.into_inner()` | [`get_mut()`](Lock::get_mut), [`into_inner()`](Lock::into_inner) (no `Result`) |
+/// | `MutexGuard::map`, `unlock_fair`, `force_unlock` | not offered (a plain lock's [`release`](Lock::release) is the Python-style unlock) |
+///
+/// ```
+/// use threadkit::Lock;
+///
+/// #[derive(Default)]
+/// struct Stats {
+///     hits: Lock<u64>,
+///     names: Lock<Vec<String>>,
+/// }
+///
+/// let stats = Stats::default();
+/// *stats.hits.acquire() += 1;
+/// let names: Lock<Vec<String>> = vec!["a".to_string()].into();
+/// assert_eq!(names.acquire().len(), 1);
+/// assert_eq!(*stats.hits.acquire(), 1);
+/// ```
+///
+/// # Unwind safety
+///
+/// The plain `Lock` (`Lock<()>`) is [`UnwindSafe`](std::panic::UnwindSafe) and
+/// [`RefUnwindSafe`](std::panic::RefUnwindSafe), so `catch_unwind` accepts closures that use it:
+/// a panic releases the lock and there is no data a half-finished update could be left in.
+/// `Lock<T>` with data is `UnwindSafe` when `T` is, but not `RefUnwindSafe`: std's `Mutex` is,
+/// because it poisons, and threadkit's lock does not, so a panic halfway through an update leaves
+/// the half-updated `T` for the next acquirer, exactly what the marker warns about. Wrap the
+/// closure in [`AssertUnwindSafe`](std::panic::AssertUnwindSafe) once you know the updates cannot
+/// be left half-done (as with parking_lot's `Mutex`).
+///
+/// ```
+/// use std::panic::{catch_unwind, AssertUnwindSafe};
+/// use threadkit::Lock;
+///
+/// let lock = Lock::new();
+/// let r = catch_unwind(|| {
+///     let _g = lock.acquire();
+///     panic!("boom");
+/// });
+/// assert!(r.is_err() && !lock.locked()); // released, usable
+///
+/// let total = Lock::with_value(0);
+/// let r = catch_unwind(AssertUnwindSafe(|| *total.acquire() += 1));
+/// assert!(r.is_ok());
+/// ```
+///
+/// Without the `AssertUnwindSafe`, a `Lock` with data does not compile there:
+///
+/// ```compile_fail
+/// let total = threadkit::Lock::with_value(0);
+/// let _ = std::panic::catch_unwind(|| *total.acquire() += 1);
+/// ```
+///
 /// # Differences from Python
 ///
 /// - `acquire(blocking=False)` is [`try_acquire`](Self::try_acquire), `acquire(timeout=t)` is
@@ -110,6 +173,10 @@ pub struct Lock<T: ?Sized = ()> {
 unsafe impl<T: ?Sized + Send> Sync for Lock<T> {}
 // SAFETY: sending the lock sends the `T` inside it.
 unsafe impl<T: ?Sized + Send> Send for Lock<T> {}
+
+// A plain lock has no data a panic could leave half-updated (see "Unwind safety" above); the
+// `UnsafeCell<()>` inside is what makes the compiler refuse it otherwise.
+impl std::panic::RefUnwindSafe for Lock<()> {}
 
 impl Lock<()> {
     /// Creates an unlocked lock, as Python's `threading.Lock()`.
@@ -171,7 +238,10 @@ impl Lock<()> {
 }
 
 impl<T> Lock<T> {
-    /// Creates an unlocked lock guarding `value`.
+    /// Creates an unlocked lock guarding `value`: std's `Mutex::new(value)`.
+    ///
+    /// ([`Lock::new()`](Lock::new) takes no value because it is Python's `Lock()`; `Lock::from(v)`
+    /// and `v.into()` work too.)
     ///
     /// # Examples
     ///
@@ -229,6 +299,7 @@ impl<T: ?Sized> Lock<T> {
     /// assert_eq!(*lock.acquire(), 1);
     /// ```
     #[inline]
+    #[doc(alias = "lock")]
     pub fn acquire(&self) -> LockGuard<'_, T> {
         if !self.try_lock_fast() {
             self.acquire_slow(None);
@@ -250,6 +321,9 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.try_acquire().is_none());
     /// ```
     #[inline]
+    #[doc(alias = "try_lock")]
+    #[must_use = "if unused the lock, when acquired, is released at once; `if lock.try_acquire().is_some()` \
+                  also releases it at once: bind the guard (`if let Some(_guard) = ...`)"]
     pub fn try_acquire(&self) -> Option<LockGuard<'_, T>> {
         let state = self.state.load(Ordering::Relaxed);
         if state & LOCKED != 0 {
@@ -281,6 +355,9 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.acquire_timeout(Duration::from_millis(10)).is_none());
     /// ```
     #[inline]
+    #[doc(alias = "try_lock_for")]
+    #[must_use = "if unused the lock, when acquired, is released at once: bind the guard \
+                  (`let Some(_guard) = lock.acquire_timeout(t) else { ... };`)"]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
         if self.try_lock_fast() || self.acquire_slow(wait::deadline_after(timeout)) {
             // SAFETY: the calling thread has just acquired the lock.
@@ -301,6 +378,9 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
+    #[doc(alias = "try_lock_until")]
+    #[must_use = "if unused the lock, when acquired, is released at once: bind the guard \
+                  (`let Some(_guard) = lock.acquire_deadline(t) else { ... };`)"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<LockGuard<'_, T>> {
         if self.try_lock_fast() || self.acquire_slow(Some(deadline)) {
             // SAFETY: the calling thread has just acquired the lock.
@@ -620,9 +700,11 @@ impl<T: ?Sized> Lock<T> {
     }
 }
 
-impl Default for Lock<()> {
+impl<T: Default> Default for Lock<T> {
+    /// An unlocked lock guarding `T::default()` (for the plain `Lock<()>`, Python's `Lock()`), so
+    /// `#[derive(Default)]` works on structs of locks, as with std's `Mutex`.
     fn default() -> Self {
-        Lock::new()
+        Lock::with_value(T::default())
     }
 }
 
@@ -669,7 +751,9 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
 /// drop(guard);
 /// assert_eq!(&*lock.acquire(), "ab");
 /// ```
-#[must_use = "if unused the Lock will immediately unlock"]
+#[must_use = "dropping the guard releases the lock at once: bind it to a named variable \
+              (`let _guard = ...`; `let _ = ...` drops it too), or call `forget()` to keep a plain \
+              lock locked until `release()`"]
 pub struct LockGuard<'a, T: ?Sized = ()> {
     lock: &'a Lock<T>,
     /// Makes the guard `Send`/`Sync` exactly when `&mut T` is.
@@ -747,8 +831,17 @@ impl<T: ?Sized + fmt::Display> fmt::Display for LockGuard<'_, T> {
 /// let err = threadkit::Lock::new().release().unwrap_err();
 /// assert_eq!(err.to_string(), "release unlocked lock");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ReleaseError(());
+
+impl fmt::Debug for ReleaseError {
+    /// `ReleaseError("release unlocked lock")`, so that `main() -> Result` prints the message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ReleaseError")
+            .field(&self.to_string())
+            .finish()
+    }
+}
 
 impl fmt::Display for ReleaseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -49,6 +49,16 @@ pub(crate) fn seq_cst_fence_for_loom() {
     loom::sync::atomic::fence(loom::sync::atomic::Ordering::SeqCst);
 }
 
+/// `std::thread::yield_now` in normal builds; loom's under `cfg(loom)`, so that a model thread
+/// waiting for another (a queue waiting for a put in flight) lets loom run it.
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
 /// `std::thread_local!` in normal builds; loom's per-model-thread version under `cfg(loom)`.
 ///
 /// Takes one declaration with a `const { .. }` initializer (the form std makes cheapest); under

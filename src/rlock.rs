@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 use crate::lock::Lock;
@@ -22,11 +23,48 @@ use crate::thread::ident;
 /// give up after a while. For Python's explicit style, [`RLockGuard::forget`] keeps a level held
 /// and [`release`](Self::release) gives it back later; only the owner may release.
 ///
+/// # Carrying data
+///
+/// `RLock<T>` may carry the value it protects, as parking_lot's `ReentrantMutex<T>` does: the
+/// port of a Python class whose methods re-enter `with self._lock:`. Its guards dereference to
+/// **`&T`, never `&mut T`**: the owner may hold several guards at once (that is the point of
+/// re-entry), so handing out `&mut T` would alias. Put the fields that change behind interior
+/// mutability, [`Cell`](std::cell::Cell) or [`RefCell`](std::cell::RefCell): the `RLock` makes
+/// them safe to share between threads (`RLock<T>` is [`Sync`] when `T` is only [`Send`]), and a
+/// `RefCell` reports a conflicting borrow across nested calls as a panic instead of a data race.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use threadkit::RLock;
+///
+/// struct Account {
+///     state: RLock<RefCell<Vec<i64>>>,
+/// }
+///
+/// impl Account {
+///     fn deposit(&self, amount: i64) {
+///         let entries = self.state.acquire();
+///         entries.borrow_mut().push(amount);
+///     }
+///     fn deposit_twice(&self, amount: i64) {
+///         let _whole = self.state.acquire(); // held across both calls, as `with self._lock:`
+///         self.deposit(amount); // re-enters: no deadlock
+///         self.deposit(amount);
+///     }
+/// }
+///
+/// let account = Account { state: RLock::with_value(RefCell::new(Vec::new())) };
+/// account.deposit_twice(5);
+/// assert_eq!(*account.state.acquire().borrow(), [5, 5]);
+/// ```
+///
+/// The plain `RLock` is `RLock<()>`, made with [`RLock::new`].
+///
 /// # Differences from Python
 ///
 /// - Acquire methods return an `Option<RLockGuard>` instead of `True`/`False`, and the guard is
-///   [`!Send`](Send): a level acquired by one thread is released by that thread, which is the
-///   rule Python enforces at run time.
+///   neither [`Send`] nor [`Sync`]: a level acquired by one thread is released by that thread,
+///   which is the rule Python enforces at run time.
 /// - `release()` returns `Err(`[`RLockReleaseError`]`)` where Python raises `RuntimeError`.
 /// - [`locked`](Self::locked) (added in Python 3.14) is here, reporting whether *any* thread
 ///   holds the lock; Python's private `_is_owned()` and `_recursion_count()` are the public
@@ -36,11 +74,15 @@ use crate::thread::ident;
 ///   exits while it still owns the lock (through [`RLockGuard::forget`]) leaves it owned by a
 ///   dead thread forever, as in CPython.
 /// - The recursion count is a `usize`; acquiring past `usize::MAX` levels panics.
+/// - `RLock<T>` can carry the data it protects (Python keeps it in the object's attributes);
+///   its guards give `&T`, so what changes goes in a `Cell` or `RefCell`
+///   ([Carrying data](#carrying-data)).
 /// - Waits are not interrupted by signals.
 ///
 /// # Size
 ///
-/// Two words: the [`Lock`] state word (which records the owner) and the recursion count.
+/// Two words (the [`Lock`] state word, which records the owner, and the recursion count) plus
+/// `T`.
 ///
 /// # Memory ordering
 ///
@@ -64,15 +106,23 @@ use crate::thread::ident;
 /// inner();
 /// assert_eq!(LOCK.recursion_count(), 1);
 /// ```
-pub struct RLock {
+pub struct RLock<T: ?Sized = ()> {
     /// Locked while any thread owns the RLock; its acquirer bits name the owner.
     lock: Lock,
     /// The owner's recursion depth; 0 when unlocked. Written only by the owner (relaxed atomics
     /// so that `Debug` may read it from any thread without a data race).
     count: AtomicUsize,
+    /// Reached only through guards, which only the owning thread holds.
+    data: T,
 }
 
-impl RLock {
+// SAFETY: `&T` is handed out only through guards, which are neither `Send` nor `Sync`, and only
+// to the thread that owns the lock; the lock's release/acquire orders one owner's accesses before
+// the next owner's. So `T` is used by one thread at a time and need only be `Send` (the bound
+// parking_lot's `ReentrantMutex` uses), not `Sync`.
+unsafe impl<T: ?Sized + Send> Sync for RLock<T> {}
+
+impl RLock<()> {
     /// Creates an unlocked re-entrant lock, as Python's `threading.RLock()`.
     ///
     /// `const`, so an `RLock` can be a `static`.
@@ -85,21 +135,99 @@ impl RLock {
     /// ```
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        RLock {
-            lock: Lock::new(),
-            count: AtomicUsize::new(0),
-        }
+        RLock::with_value(())
     }
 
     /// Creates an unlocked re-entrant lock (loom build: loom's atomics are not `const`).
     #[cfg(loom)]
     pub fn new() -> Self {
+        RLock::with_value(())
+    }
+
+    /// Releases one level held by the calling thread: Python's `rlock.release()`.
+    ///
+    /// Pairs with a level kept by [`RLockGuard::forget`]. When the count reaches zero the lock
+    /// becomes free for other threads. Releasing while guards of the calling thread are still
+    /// alive is a logic error (a guard would later find its level gone and do nothing), but it
+    /// cannot corrupt the lock: a plain `RLock` guards no data. (An `RLock<T>` with data releases
+    /// only through its guards, as [`Lock<T>`](Lock) does.)
+    ///
+    /// # Errors
+    ///
+    /// [`RLockReleaseError`] if the calling thread does not own the lock, whether it is unlocked
+    /// or owned by another thread (Python: `RuntimeError: cannot release un-acquired lock`); the
+    /// lock is left as it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::RLock::new();
+    /// lock.acquire().forget();
+    /// lock.acquire().forget();
+    /// lock.release().unwrap();
+    /// assert!(lock.locked());
+    /// lock.release().unwrap();
+    /// assert!(!lock.locked());
+    /// assert_eq!(lock.release().unwrap_err().to_string(), "cannot release un-acquired lock");
+    /// ```
+    #[inline]
+    pub fn release(&self) -> Result<(), RLockReleaseError> {
+        self.release_level()
+    }
+}
+
+impl<T> RLock<T> {
+    /// Creates an unlocked re-entrant lock guarding `value` (parking_lot's
+    /// `ReentrantMutex::new(value)`); its guards give `&T` (see
+    /// [Carrying data](RLock#carrying-data)).
+    ///
+    /// `const`, so it can be a `static`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    ///
+    /// let hits = threadkit::RLock::with_value(Cell::new(0));
+    /// let outer = hits.acquire();
+    /// outer.set(outer.get() + 1);
+    /// let inner = hits.acquire(); // re-entrant: both guards read the same value
+    /// inner.set(inner.get() + 1);
+    /// assert_eq!(outer.get(), 2);
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn with_value(value: T) -> Self {
         RLock {
             lock: Lock::new(),
             count: AtomicUsize::new(0),
+            data: value,
         }
     }
 
+    /// Creates an unlocked re-entrant lock guarding `value` (loom build).
+    #[cfg(loom)]
+    pub fn with_value(value: T) -> Self {
+        RLock {
+            lock: Lock::new(),
+            count: AtomicUsize::new(0),
+            data: value,
+        }
+    }
+
+    /// Consumes the lock and returns the value it guarded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::RLock::with_value(String::from("a"));
+    /// assert_eq!(lock.into_inner(), "a");
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.data
+    }
+}
+
+impl<T: ?Sized> RLock<T> {
     /// Acquires the lock, blocking until no other thread owns it, and returns a guard that
     /// releases this level when dropped.
     ///
@@ -122,7 +250,7 @@ impl RLock {
     /// assert!(!lock.locked());
     /// ```
     #[inline]
-    pub fn acquire(&self) -> RLockGuard<'_> {
+    pub fn acquire(&self) -> RLockGuard<'_, T> {
         if self.is_owned() {
             self.bump();
         } else {
@@ -151,7 +279,7 @@ impl RLock {
     /// });
     /// ```
     #[inline]
-    pub fn try_acquire(&self) -> Option<RLockGuard<'_>> {
+    pub fn try_acquire(&self) -> Option<RLockGuard<'_, T>> {
         if self.is_owned() {
             self.bump();
             return Some(self.guard());
@@ -179,7 +307,7 @@ impl RLock {
     /// });
     /// ```
     #[inline]
-    pub fn acquire_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_, T>> {
         if self.is_owned() {
             self.bump();
             return Some(self.guard());
@@ -204,7 +332,7 @@ impl RLock {
     /// assert!(lock.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
-    pub fn acquire_deadline(&self, deadline: Instant) -> Option<RLockGuard<'_>> {
+    pub fn acquire_deadline(&self, deadline: Instant) -> Option<RLockGuard<'_, T>> {
         if self.is_owned() {
             self.bump();
             return Some(self.guard());
@@ -214,33 +342,10 @@ impl RLock {
             .map(|g| self.first_level(g))
     }
 
-    /// Releases one level held by the calling thread: Python's `rlock.release()`.
-    ///
-    /// Pairs with a level kept by [`RLockGuard::forget`]. When the count reaches zero the lock
-    /// becomes free for other threads. Releasing while guards of the calling thread are still
-    /// alive is a logic error (a guard would later find its level gone and do nothing), but it
-    /// cannot corrupt the lock.
-    ///
-    /// # Errors
-    ///
-    /// [`RLockReleaseError`] if the calling thread does not own the lock, whether it is unlocked
-    /// or owned by another thread (Python: `RuntimeError: cannot release un-acquired lock`); the
-    /// lock is left as it was.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lock = threadkit::RLock::new();
-    /// lock.acquire().forget();
-    /// lock.acquire().forget();
-    /// lock.release().unwrap();
-    /// assert!(lock.locked());
-    /// lock.release().unwrap();
-    /// assert!(!lock.locked());
-    /// assert_eq!(lock.release().unwrap_err().to_string(), "cannot release un-acquired lock");
-    /// ```
+    /// Releases one level held by the calling thread (the guard's drop, and the plain lock's
+    /// `release`).
     #[inline]
-    pub fn release(&self) -> Result<(), RLockReleaseError> {
+    fn release_level(&self) -> Result<(), RLockReleaseError> {
         if !self.is_owned() {
             return Err(RLockReleaseError(()));
         }
@@ -318,6 +423,20 @@ impl RLock {
         }
     }
 
+    /// A mutable reference to the guarded value; no locking is needed since the borrow is
+    /// exclusive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lock = threadkit::RLock::with_value(1);
+    /// *lock.get_mut() += 1;
+    /// assert_eq!(*lock.acquire(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+
     // ----- for Condition -----
 
     /// Releases every level the calling thread holds and returns the count, to be given back to
@@ -353,7 +472,7 @@ impl RLock {
     }
 
     /// Whether `guard` is a guard of this lock.
-    pub(crate) fn is_guard_of(&self, guard: &RLockGuard<'_>) -> bool {
+    pub(crate) fn is_guard_of(&self, guard: &RLockGuard<'_, T>) -> bool {
         std::ptr::eq(self, guard.rlock)
     }
 
@@ -371,14 +490,14 @@ impl RLock {
 
     /// The first level, after the inner lock was taken through `guard`.
     #[inline]
-    fn first_level(&self, guard: crate::LockGuard<'_>) -> RLockGuard<'_> {
+    fn first_level(&self, guard: crate::LockGuard<'_>) -> RLockGuard<'_, T> {
         guard.forget();
         self.count.store(1, Ordering::Relaxed);
         self.guard()
     }
 
     #[inline]
-    fn guard(&self) -> RLockGuard<'_> {
+    fn guard(&self) -> RLockGuard<'_, T> {
         RLockGuard {
             rlock: self,
             _not_send: PhantomData,
@@ -393,39 +512,50 @@ fn overflow() -> ! {
     panic!("RLock recursion count overflow")
 }
 
-impl Default for RLock {
+impl<T: Default> Default for RLock<T> {
+    /// An unlocked `RLock` guarding `T::default()` (for `RLock<()>`, Python's `RLock()`).
     fn default() -> Self {
-        RLock::new()
+        RLock::with_value(T::default())
     }
 }
 
-impl fmt::Debug for RLock {
-    /// Like CPython's repr: `locked`/`unlocked`, the owner's identifier (0 when unlocked) and its
-    /// recursion count, as seen from any thread.
+impl<T> From<T> for RLock<T> {
+    fn from(value: T) -> Self {
+        RLock::with_value(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RLock<T> {
+    /// Like CPython's repr: `locked` with the owner's identifier and its recursion count (as seen
+    /// from any thread), or `unlocked` with a count of 0 and no owner; then the data, when the calling thread may read it
+    /// without blocking (it owns the lock, or the lock is free).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let owner = self.lock.acquired_by();
-        let state = if owner.is_some() {
-            "locked"
-        } else {
-            "unlocked"
+        let mut d = f.debug_struct("RLock");
+        match self.lock.acquired_by() {
+            Some(owner) => {
+                d.field("state", &format_args!("locked"));
+                d.field("owner", &owner);
+                d.field("count", &self.count.load(Ordering::Relaxed));
+            }
+            None => {
+                // No owner field: 0 would name no thread. The count is CPython's `count=0`.
+                d.field("state", &format_args!("unlocked"));
+                d.field("count", &0usize);
+            }
+        }
+        match self.try_acquire() {
+            Some(guard) => d.field("data", &&*guard),
+            None => d.field("data", &format_args!("<locked>")),
         };
-        let count = if owner.is_some() {
-            self.count.load(Ordering::Relaxed)
-        } else {
-            0
-        };
-        f.debug_struct("RLock")
-            .field("state", &format_args!("{state}"))
-            .field("owner", &owner.unwrap_or(0))
-            .field("count", &count)
-            .finish()
+        d.finish()
     }
 }
 
 /// Proof that the current thread holds one level of an [`RLock`]; releases that level when
 /// dropped.
 ///
-/// Not [`Send`]: only the owning thread may release.
+/// Dereferences to `&T` (never `&mut T`: the owner may hold several guards at once). Neither
+/// [`Send`] nor [`Sync`]: only the owning thread may release, or read through it.
 ///
 /// # Examples
 ///
@@ -447,9 +577,34 @@ impl fmt::Debug for RLock {
 ///     s.spawn(move || drop(g));
 /// });
 /// ```
-#[must_use = "if unused the RLock will immediately release"]
-pub struct RLockGuard<'a> {
-    rlock: &'a RLock,
+///
+/// Nor does sharing one with another thread (it would read the data while it is not the owner):
+///
+/// ```compile_fail
+/// let lock = threadkit::RLock::with_value(std::cell::Cell::new(0));
+/// let g = lock.acquire();
+/// std::thread::scope(|s| {
+///     s.spawn(|| g.set(1));
+/// });
+/// ```
+///
+/// An `RLock` with data releases only through its guards (a Python-style `release` while a guard
+/// still reads the data would let another thread in), so neither `forget` nor `release` exists:
+///
+/// ```compile_fail
+/// let lock = threadkit::RLock::with_value(1);
+/// lock.acquire().forget();
+/// ```
+///
+/// ```compile_fail
+/// let lock = threadkit::RLock::with_value(1);
+/// let _ = lock.release();
+/// ```
+#[must_use = "dropping the guard releases this level of the RLock at once: bind it to a named \
+              variable (`let _guard = ...`; `let _ = ...` drops it too), or call `forget()` to \
+              keep the level of a plain RLock held until `release()`"]
+pub struct RLockGuard<'a, T: ?Sized = ()> {
+    rlock: &'a RLock<T>,
     /// Keeps the guard on the owning thread.
     _not_send: PhantomData<*const ()>,
 }
@@ -472,20 +627,32 @@ impl RLockGuard<'_> {
     }
 }
 
-impl Drop for RLockGuard<'_> {
+impl<T: ?Sized> Deref for RLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.rlock.data
+    }
+}
+
+impl<T: ?Sized> Drop for RLockGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // An error means the thread released this level itself with `RLock::release` (a logic
         // error); the lock is already as the guard wanted it.
-        let _ = self.rlock.release();
+        let _ = self.rlock.release_level();
     }
 }
 
-impl fmt::Debug for RLockGuard<'_> {
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RLockGuard<'_, T> {
+    /// The guarded value, as std's `MutexGuard` prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RLockGuard")
-            .field("lock", self.rlock)
-            .finish()
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RLockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
     }
 }
 
@@ -499,8 +666,17 @@ impl fmt::Debug for RLockGuard<'_> {
 /// let err = threadkit::RLock::new().release().unwrap_err();
 /// assert_eq!(err.to_string(), "cannot release un-acquired lock");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RLockReleaseError(());
+
+impl fmt::Debug for RLockReleaseError {
+    /// The type and its message, so that `main() -> Result` prints what CPython would.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RLockReleaseError")
+            .field(&self.to_string())
+            .finish()
+    }
+}
 
 impl fmt::Display for RLockReleaseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -588,23 +764,49 @@ mod tests {
         assert!(!lock.is_owned());
     }
 
+    /// Under Miri this is the data-race check of `unsafe impl Sync for RLock<T>`: the `Cell` is
+    /// plain memory, so an access the lock did not order would be reported.
+    #[test]
+    fn data_in_cell_is_ordered_between_owners() {
+        use std::cell::Cell;
+        let lock = RLock::with_value(Cell::new(0u32));
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        let outer = lock.acquire();
+                        let inner = lock.acquire();
+                        inner.set(outer.get() + 1);
+                    }
+                });
+            }
+        });
+        assert_eq!(lock.into_inner().get(), 100);
+    }
+
     #[test]
     fn debug_like_cpython_repr() {
         let lock = RLock::new();
+        // Unlocked: no owner to show (the old `owner: 0` named no thread).
         assert_eq!(
             format!("{lock:?}"),
-            "RLock { state: unlocked, owner: 0, count: 0 }"
+            "RLock { state: unlocked, count: 0, data: () }"
         );
         let _a = lock.acquire();
         let _b = lock.acquire();
-        let expected = format!(
-            "RLock {{ state: locked, owner: {}, count: 2 }}",
-            ident::current()
+        let me = ident::current();
+        assert_eq!(
+            format!("{lock:?}"),
+            format!("RLock {{ state: locked, owner: {me}, count: 2, data: () }}")
         );
-        assert_eq!(format!("{lock:?}"), expected);
-        // Seen from another thread too (CPython 3.14, gh-134322).
+        // Seen from another thread too (CPython 3.14, gh-134322); the data is out of its reach.
         std::thread::scope(|s| {
-            s.spawn(|| assert_eq!(format!("{lock:?}"), expected));
+            s.spawn(|| {
+                assert_eq!(
+                    format!("{lock:?}"),
+                    format!("RLock {{ state: locked, owner: {me}, count: 2, data: <locked> }}")
+                )
+            });
         });
     }
 }

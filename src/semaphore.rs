@@ -363,6 +363,9 @@ impl Semaphore {
     /// assert!(sem.try_acquire().is_none());
     /// ```
     #[inline]
+    #[must_use = "if unused the permit, when taken, is given back at once; \
+                  `if sem.try_acquire().is_none()` gives it back at once too: bind the permit \
+                  (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         self.raw.try_acquire().then(|| self.permit())
     }
@@ -372,16 +375,25 @@ impl Semaphore {
     /// Python's `sem.acquire(timeout=t)`. A zero timeout behaves as
     /// [`try_acquire`](Self::try_acquire); a timeout too large for the clock waits forever.
     ///
+    /// Python's `if not sem.acquire(timeout=t): ...` becomes `let Some(_permit) = ... else`:
+    /// testing the result with `.is_none()` drops the permit at once, giving it straight back.
+    ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
     ///
     /// let sem = threadkit::Semaphore::new(1);
-    /// let _held = sem.acquire();
+    /// let Some(_permit) = sem.acquire_timeout(Duration::from_secs(1)) else {
+    ///     panic!("no permit within a second");
+    /// };
+    /// assert_eq!(sem.value(), 0); // held until `_permit` goes out of scope
     /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
     /// ```
     #[inline]
+    #[must_use = "if unused the permit, when taken, is given back at once; \
+                  `if sem.acquire_timeout(t).is_none()` gives it back at once too: bind the permit \
+                  (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         (self.raw.try_acquire() || self.raw.acquire_slow(wait::deadline_after(timeout)))
             .then(|| self.permit())
@@ -398,6 +410,8 @@ impl Semaphore {
     /// assert!(sem.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the permit, when taken, is given back at once: bind the permit \
+                  (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
         self.raw.acquire(Some(deadline)).then(|| self.permit())
     }
@@ -458,6 +472,12 @@ impl Semaphore {
             raw: &self.raw,
             limit: MAX_VALUE,
         }
+    }
+
+    /// Gives back one permit as a dropped permit guard does.
+    #[inline]
+    pub(crate) fn give_back(&self) {
+        drop(self.permit());
     }
 }
 
@@ -596,6 +616,9 @@ impl BoundedSemaphore {
     /// assert!(sem.try_acquire().is_none());
     /// ```
     #[inline]
+    #[must_use = "if unused the permit, when taken, is given back at once; \
+                  `if sem.try_acquire().is_none()` gives it back at once too: bind the permit \
+                  (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         self.raw.try_acquire().then(|| self.permit())
     }
@@ -612,6 +635,9 @@ impl BoundedSemaphore {
     /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
     /// ```
     #[inline]
+    #[must_use = "if unused the permit, when taken, is given back at once; \
+                  `if sem.acquire_timeout(t).is_none()` gives it back at once too: bind the permit \
+                  (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         (self.raw.try_acquire() || self.raw.acquire_slow(wait::deadline_after(timeout)))
             .then(|| self.permit())
@@ -628,6 +654,8 @@ impl BoundedSemaphore {
     /// assert!(sem.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the permit, when taken, is given back at once: bind the permit \
+                  (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
         self.raw.acquire(Some(deadline)).then(|| self.permit())
     }
@@ -697,6 +725,12 @@ impl BoundedSemaphore {
             limit: self.initial,
         }
     }
+
+    /// Gives back one permit as a dropped permit guard does (never above the bound).
+    #[inline]
+    pub(crate) fn give_back(&self) {
+        drop(self.permit());
+    }
 }
 
 impl Default for BoundedSemaphore {
@@ -721,6 +755,22 @@ impl fmt::Debug for BoundedSemaphore {
 /// Returned by the semaphores' `acquire` methods; its scope is Python's `with sem:` block. A
 /// permit may be sent to another thread and dropped there: semaphores belong to no thread.
 ///
+/// The permit is given back when it is dropped, so keep it in a named variable for as long as
+/// the resource is in use: `let _ = sem.acquire();` and `if sem.try_acquire().is_none()` both
+/// give it back at once. [`forget`](Self::forget) keeps it taken without a guard (Python's bare
+/// `sem.acquire()`, paired with a later `release`). For a permit that must outlive the borrow of
+/// the semaphore (a pool handing permits to other threads or storing them in a connection),
+/// use an `Arc` and [`Semaphore::acquire_owned`], which returns an [`OwnedSemaphorePermit`](crate::OwnedSemaphorePermit).
+///
+/// An unused permit is a warning whose message says the permit is given back at once (here an
+/// error, through `deny`):
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let sem = threadkit::Semaphore::new(1);
+/// sem.acquire();
+/// ```
+///
 /// # Examples
 ///
 /// ```
@@ -731,7 +781,9 @@ impl fmt::Debug for BoundedSemaphore {
 /// });
 /// assert_eq!(sem.value(), 1);
 /// ```
-#[must_use = "if unused the permit is released at once"]
+#[must_use = "dropping the permit gives it back at once: bind it to a named variable \
+              (`let _permit = ...`; `let _ = ...` drops it too), or call `forget()` to keep it \
+              taken until `release()`"]
 pub struct SemaphorePermit<'a> {
     raw: &'a RawSemaphore,
     /// The value a release may reach: the bound of a `BoundedSemaphore`, or `MAX_VALUE`.
@@ -782,8 +834,18 @@ impl fmt::Debug for SemaphorePermit<'_> {
 /// let err = threadkit::BoundedSemaphore::new(1).release(1).unwrap_err();
 /// assert_eq!(err.to_string(), "semaphore released too many times");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct OverReleaseError(());
+
+impl fmt::Debug for OverReleaseError {
+    /// `OverReleaseError("semaphore released too many times")`, so that `main() -> Result`
+    /// prints the message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OverReleaseError")
+            .field(&self.to_string())
+            .finish()
+    }
+}
 
 impl fmt::Display for OverReleaseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

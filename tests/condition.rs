@@ -171,7 +171,7 @@ fn notify_is_fifo_and_exact() {
     let until = |c: &Condition<Lock<usize>>, n: usize| {
         let mut g = c.acquire();
         assert!(
-            c.wait_for_timeout(&mut g, |g| **g >= n, LONG),
+            c.wait_for_timeout(&mut g, |g| *g >= n, LONG),
             "workers stuck"
         );
     };
@@ -271,8 +271,8 @@ fn wait_for() {
         let waiter = s.spawn(|| {
             let mut state = cond.acquire();
             let start = Instant::now();
-            let result = cond.wait_for(&mut state, |s| **s == 4);
-            (result, *state, start.elapsed())
+            cond.wait_for(&mut state, |s| *s == 4);
+            (*state, start.elapsed())
         });
         for _ in 0..4 {
             thread::sleep(Duration::from_millis(10));
@@ -280,8 +280,7 @@ fn wait_for() {
             *state += 1;
             cond.notify(&state, 1);
         }
-        let (result, state, _) = waiter.join().unwrap();
-        assert!(result);
+        let (state, _) = waiter.join().unwrap();
         assert_eq!(state, 4);
     });
 }
@@ -301,7 +300,7 @@ fn wait_for_true_at_once_does_not_wait() {
     ));
     assert_eq!(calls, 1);
     // A zero timeout with a false predicate checks once and gives up.
-    assert!(!cond.wait_for_timeout(&mut g, |g| **g == 2, Duration::ZERO));
+    assert!(!cond.wait_for_timeout(&mut g, |g| *g == 2, Duration::ZERO));
 }
 
 #[test]
@@ -322,7 +321,7 @@ fn wait_for_timeout_keeps_one_deadline() {
         });
         let mut state = cond.acquire();
         let start = Instant::now();
-        let result = cond.wait_for_timeout(&mut state, |s| **s == 4, timeout);
+        let result = cond.wait_for_timeout(&mut state, |s| *s == 4, timeout);
         let elapsed = start.elapsed();
         drop(state);
         stop.set();
@@ -337,7 +336,7 @@ fn wait_for_deadline_returns_the_last_value() {
     thread::scope(|s| {
         s.spawn(|| {
             let mut g = cond.acquire();
-            assert!(cond.wait_for_deadline(&mut g, |g| **g, Instant::now() + LONG));
+            assert!(cond.wait_for_deadline(&mut g, |g| *g, Instant::now() + LONG));
         });
         wait_threads_blocked(1);
         let mut g = cond.acquire();
@@ -543,4 +542,48 @@ where
 fn notified_waiter_whose_deadline_passes_on_the_lock_still_reports_notified() {
     notified_then_deadline_passes(Condition::with_lock(Lock::new()));
     notified_then_deadline_passes(Condition::new());
+}
+
+// ----- wait_for predicates get the data, as std's wait_while (issue 13) -----
+
+#[test]
+fn wait_for_predicate_gets_mut_data() {
+    let cond = Condition::with_lock(Lock::with_value(Vec::<u32>::new()));
+    let mut taken = Vec::new();
+    thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..3 {
+                let mut items = cond.acquire();
+                items.push(i);
+                cond.notify(&items, 1);
+            }
+        });
+        let mut items = cond.acquire();
+        // The predicate drains what it finds (it has `&mut Vec`), and is done at three.
+        let () = cond.wait_for(&mut items, |v| {
+            taken.append(v);
+            taken.len() == 3
+        });
+        assert!(items.is_empty());
+    });
+    assert_eq!(taken, [0, 1, 2]);
+}
+
+#[test]
+fn wait_for_over_rlock_with_data_gets_shared_ref() {
+    use std::cell::Cell;
+    let cond = Condition::with_lock(RLock::with_value(Cell::new(0)));
+    thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..2 {
+                let n = cond.acquire();
+                n.set(n.get() + 1);
+                cond.notify_all(&n);
+            }
+        });
+        let mut n = cond.acquire();
+        cond.wait_for(&mut n, |c: &Cell<i32>| c.get() == 2);
+        assert_eq!(n.get(), 2);
+        assert!(!cond.wait_for_timeout(&mut n, |c| c.get() == 3, Duration::ZERO));
+    });
 }

@@ -231,3 +231,29 @@ fn many_foreign_threads_leave_no_threads_behind() {
     });
     assert!(threadkit::active_count() <= before);
 }
+
+// ----- std's Mutex habits (issue 13) -----
+
+#[test]
+fn default_guards_t_default_so_derive_works() {
+    #[derive(Default)]
+    struct Stats {
+        hits: Lock<u64>,
+        names: Lock<Vec<String>>,
+        plain: Lock,
+    }
+    let stats = Stats::default();
+    assert_eq!(*stats.hits.acquire(), 0);
+    assert!(stats.names.acquire().is_empty());
+    assert!(!stats.plain.locked() && !stats.hits.locked());
+    *stats.hits.acquire() += 2;
+    assert_eq!(stats.hits.into_inner(), 2);
+}
+
+#[test]
+fn from_and_into_are_mutex_new() {
+    let a = Lock::from(5);
+    let b: Lock<String> = String::from("x").into();
+    assert_eq!(*a.acquire(), 5);
+    assert_eq!(&*b.acquire(), "x");
+}

@@ -95,7 +95,7 @@ fn event_leaves_no_waiter_behind_across_set_clear_cycles() {
         event.set();
         event.clear();
         cycles += 1;
-        if cycles % 64 == 0 {
+        if cycles & 63 == 0 {
             std::thread::yield_now();
         }
     }

@@ -263,11 +263,18 @@ fn barrier_action_panic_breaks_barrier_and_reaches_leader() {
 
 /// P producers x M items through a bounded queue to C consumers: every item delivered exactly
 /// once, each producer's items in order for every consumer, `join` returns once every item had
-/// its `task_done`, and shutdown ends the consumers. Run with room for 8 items and for 1.
+/// its `task_done`, and shutdown ends the consumers. Run with room for 8 items, for 1, unbounded
+/// and with a bound too large for the preallocated ring.
 #[test]
 fn queue_every_item_delivered_exactly_once() {
     let _serial = SERIAL.acquire();
-    for (maxsize, per_producer) in [(8, size(5_000, 20)), (1, size(1_000, 10))] {
+    // The ring store (bounded), the list store (unbounded), the locked deque (huge bound).
+    for (maxsize, per_producer) in [
+        (8, size(5_000, 20)),
+        (1, size(1_000, 10)),
+        (0, size(5_000, 20)),
+        (1 << 20, size(2_000, 10)),
+    ] {
         const PRODUCERS: usize = 4;
         const CONSUMERS: usize = 3;
         let q = Arc::new(Queue::new(maxsize));

@@ -1,59 +1,9 @@
 //! [`LifoQueue`]: Python's `queue.LifoQueue`, a stack shared between threads.
 
-use super::{Buffer, Refusal, State};
-use crate::Lock;
+use super::locked::Locked;
 
 /// The store of [`LifoQueue`]: a vector behind one lock, pushed and popped at its end.
-pub(crate) struct Lifo<T> {
-    items: Lock<Vec<T>>,
-}
-
-impl<T> Default for Lifo<T> {
-    fn default() -> Self {
-        Lifo {
-            items: Lock::with_value(Vec::new()),
-        }
-    }
-}
-
-impl<T> Buffer for Lifo<T> {
-    type Item = T;
-    type Drained = Vec<T>;
-
-    #[inline]
-    fn push(&self, item: T, state: &State) -> Result<(), (T, Refusal)> {
-        let mut items = self.items.acquire();
-        if let Err(refusal) = state.admit_uncached() {
-            return Err((item, refusal));
-        }
-        items.push(item);
-        state.pushed();
-        Ok(())
-    }
-
-    #[inline]
-    fn pop(&self, state: &State) -> Result<T, Refusal> {
-        let mut items = self.items.acquire();
-        match items.pop() {
-            Some(item) => {
-                state.popped();
-                Ok(item)
-            }
-            None => Err(state.refuse_get()),
-        }
-    }
-
-    fn close(&self, state: &State, immediate: bool) -> (usize, Vec<T>) {
-        let mut items = self.items.acquire();
-        state.close();
-        if !immediate {
-            return (0, Vec::new());
-        }
-        let drained = std::mem::take(&mut *items);
-        state.drained(drained.len());
-        (drained.len(), drained)
-    }
-}
+pub(crate) type Lifo<T> = Locked<Vec<T>>;
 
 bounded_queue! {
     /// A last-in, first-out queue (a stack) for passing items between threads: Python's

@@ -2,10 +2,8 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::panic::{self, AssertUnwindSafe};
 
-use super::{Buffer, Refusal, State};
-use crate::Lock;
+use super::locked::{Container, Locked};
 
 /// A heap entry: the item and its insertion number, ordered so that std's max-heap pops the
 /// smallest item, and among equal items the one put first.
@@ -39,87 +37,40 @@ impl<T: Ord> Ord for Entry<T> {
 }
 
 /// The heap and the next insertion number.
-struct Heap<T> {
+pub(crate) struct Heap<T> {
     entries: BinaryHeap<Entry<T>>,
     next_seq: u64,
 }
 
-/// The store of [`PriorityQueue`]: a binary heap behind one lock.
-pub(crate) struct Prio<T> {
-    heap: Lock<Heap<T>>,
-}
-
-impl<T> Default for Prio<T> {
+impl<T: Ord> Default for Heap<T> {
     fn default() -> Self {
-        Prio {
-            heap: Lock::with_value(Heap {
-                entries: BinaryHeap::new(),
-                next_seq: 0,
-            }),
+        Heap {
+            entries: BinaryHeap::new(),
+            next_seq: 0,
         }
     }
 }
 
-impl<T: Ord> Buffer for Prio<T> {
+/// Smallest item first, ties in insertion order. A panicking `Ord` unwinds out of `put` with the
+/// item in the heap (std's sift puts the element it moves back), and out of `take` with the item
+/// taken out and dropped: what [`Container`] asks.
+impl<T: Ord> Container for Heap<T> {
     type Item = T;
-    type Drained = BinaryHeap<Entry<T>>;
-
-    #[inline]
-    fn push(&self, item: T, state: &State) -> Result<(), (T, Refusal)> {
-        let mut heap = self.heap.acquire();
-        if let Err(refusal) = state.admit_uncached() {
-            return Err((item, refusal));
-        }
-        let seq = heap.next_seq;
-        heap.next_seq = seq.wrapping_add(1);
-        let before = heap.entries.len();
-        // A panicking `Ord` must not leave `len` out of step with the heap: the heap keeps the
-        // item (std's sift puts it back while unwinding), so count it, then let the panic go on.
-        let entries = &mut heap.entries;
-        if let Err(panic) =
-            panic::catch_unwind(AssertUnwindSafe(|| entries.push(Entry { item, seq })))
-        {
-            state.recount(heap.entries.len() - before);
-            drop(heap);
-            panic::resume_unwind(panic);
-        }
-        state.pushed();
-        Ok(())
+    fn put(&mut self, item: T) {
+        let seq = self.next_seq;
+        self.next_seq = seq.wrapping_add(1);
+        self.entries.push(Entry { item, seq });
     }
-
-    #[inline]
-    fn pop(&self, state: &State) -> Result<T, Refusal> {
-        let mut heap = self.heap.acquire();
-        let before = heap.entries.len();
-        let entries = &mut heap.entries;
-        match panic::catch_unwind(AssertUnwindSafe(|| entries.pop())) {
-            Ok(Some(entry)) => {
-                state.popped();
-                Ok(entry.item)
-            }
-            Ok(None) => Err(state.refuse_get()),
-            Err(panic) => {
-                // A panicking `Ord` while sifting: std has already taken the item out (and
-                // dropped it). It no longer counts as queued; like an item returned by `get`, it
-                // stays an unfinished task until someone calls `task_done` for it.
-                state.drained(before - heap.entries.len());
-                drop(heap);
-                panic::resume_unwind(panic);
-            }
-        }
+    fn take(&mut self) -> Option<T> {
+        self.entries.pop().map(|entry| entry.item)
     }
-
-    fn close(&self, state: &State, immediate: bool) -> (usize, Self::Drained) {
-        let mut heap = self.heap.acquire();
-        state.close();
-        if !immediate {
-            return (0, BinaryHeap::new());
-        }
-        let drained = std::mem::take(&mut heap.entries);
-        state.drained(drained.len());
-        (drained.len(), drained)
+    fn len(&self) -> usize {
+        self.entries.len()
     }
 }
+
+/// The store of [`PriorityQueue`]: a binary heap behind one lock.
+pub(crate) type Prio<T> = Locked<Heap<T>>;
 
 bounded_queue! {
     /// A queue that hands out its smallest item first: Python's `queue.PriorityQueue`.
@@ -141,6 +92,7 @@ bounded_queue! {
     /// (Python likewise propagates an exception from `_put`/`_get`). The queue stays usable and
     /// its length right: an item whose `put` panicked stays queued (and counts as a task); an item
     /// whose `get` panicked is dropped, and stays an unfinished task until a `task_done` for it.
+    /// A thread waiting for an item or for room is woken as if the call had returned normally.
     ///
     /// # Memory ordering
     ///

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::{Core, Fifo};
+use super::core::Core;
+use super::fifo::Fifo;
 use crate::wait;
 
 /// An unbounded first-in, first-out queue without task tracking: Python's `queue.SimpleQueue`.

@@ -773,7 +773,6 @@ fn os_name(name: &str) -> std::ffi::CString {
 }
 
 /// The error returned by [`Thread::start`].
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum StartError {
     /// The thread was started before (Python: `RuntimeError: threads can only be started once`).
@@ -791,6 +790,19 @@ impl fmt::Display for StartError {
     }
 }
 
+impl fmt::Debug for StartError {
+    /// The variant and CPython's message, so that `main() -> Result` prints the message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::AlreadyStarted => f
+                .debug_tuple("AlreadyStarted")
+                .field(&self.to_string())
+                .finish(),
+            StartError::Os(e) => f.debug_tuple("Os").field(e).finish(),
+        }
+    }
+}
+
 impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -801,7 +813,7 @@ impl std::error::Error for StartError {
 }
 
 /// The error returned by [`Thread::join`] and its timed variants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JoinError {
     /// The thread was never started.
@@ -822,11 +834,32 @@ impl fmt::Display for JoinError {
     }
 }
 
+impl fmt::Debug for JoinError {
+    /// The variant and CPython's message, so that `main() -> Result` prints the message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let variant = match self {
+            JoinError::NotStarted => "NotStarted",
+            JoinError::CurrentThread => "CurrentThread",
+            JoinError::Dummy => "Dummy",
+        };
+        f.debug_tuple(variant).field(&self.to_string()).finish()
+    }
+}
+
 impl std::error::Error for JoinError {}
 
 /// The error returned by [`Thread::set_daemon`] once the thread has started.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct DaemonError(());
+
+impl fmt::Debug for DaemonError {
+    /// The type and its message, so that `main() -> Result` prints what CPython would.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DaemonError")
+            .field(&self.to_string())
+            .finish()
+    }
+}
 
 impl fmt::Display for DaemonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -187,8 +187,17 @@ pub fn set_stack_size(size: usize) -> Result<usize, StackSizeError> {
 }
 
 /// The error returned by [`set_stack_size`] for a size below [`MIN_STACK_SIZE`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct StackSizeError(usize);
+
+impl std::fmt::Debug for StackSizeError {
+    /// The type and its message, so that `main() -> Result` prints what CPython would.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StackSizeError")
+            .field(&self.to_string())
+            .finish()
+    }
+}
 
 impl std::fmt::Display for StackSizeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

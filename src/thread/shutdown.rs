@@ -311,8 +311,17 @@ pub fn register_atexit(callback: impl FnOnce() + Send + 'static) -> Result<(), A
 }
 
 /// The error returned by [`register_atexit`] once the process has begun to exit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct AtexitError(());
+
+impl std::fmt::Debug for AtexitError {
+    /// The type and its message, so that `main() -> Result` prints what CPython would.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AtexitError")
+            .field(&self.to_string())
+            .finish()
+    }
+}
 
 impl std::fmt::Display for AtexitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -27,7 +27,9 @@
 //!   an action (once per cycle, before release); abort and reset break waiters, reset repairs;
 //!   a timed-out waiter and the leader agree on the outcome (the straggler path).
 //! - `queue.rs`: 2 producers / 1 consumer through `Queue::new(1)`: each item once, per-producer
-//!   order; `join` returns only after `task_done`; shutdown wakes a blocked getter and putter.
+//!   order; `join` returns only after `task_done`; shutdown wakes a blocked getter and putter;
+//!   witnesses: get owed a put, blocked put owed a get, join owed every task_done, a put racing
+//!   a shutdown refused or delivered (over the locked FIFO store; see the file's header).
 //! - `local.rs`: values per thread (3 threads, racing first accesses); every value dropped
 //!   exactly once with the `Local` (loom leaves exit-time drops to the `Local`, see
 //!   `ThreadValues::drop`).

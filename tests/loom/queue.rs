@@ -1,8 +1,20 @@
 //! `Queue`: nothing lost or duplicated through a bounded queue of size 1 (two producers, one
 //! consumer, per-producer order kept), `join` returns only after the last `task_done`, shutdown
-//! wakes a blocked getter and a blocked putter.
+//! wakes a blocked getter and a blocked putter; and the witness models (issue 10): every `get`,
+//! blocked `put` and `join` that returns, waited on again, is owed a put, a get, every
+//! `task_done`; a put racing `shutdown` / `shutdown_immediate` is refused or delivered, never lost.
+//!
+//! Under `--cfg loom` the FIFO store is the locked deque (`src/queue/fifo.rs`), not crossbeam's
+//! lock-free ring and list: these models check the core's protocol (waiter counts and parking,
+//! `begun`/`settled`/`finished`, the shutdown flag and the wait for puts in flight) over a store
+//! with the same contract, not crossbeam's internals (its own tests and Miri cover those).
+//!
+//! Mutants (`--cfg threadkit_mutant=...`, loom only; `.ci/loom.sh --mutants`): `queue_wake_early`
+//! (a put wakes the getter before storing), `queue_no_flight_wait` (shutdown and a shut-down get
+//! do not wait for puts in flight), `queue_join_trusts_wake` (joiners woken at every
+//! `task_done`, and a woken `join` returns without re-checking): each fails these models.
 
-use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 use threadkit::queue::{GetError, Queue};
@@ -101,6 +113,157 @@ fn shutdown_wakes_blocked_putter() {
         q.shutdown();
         assert_eq!(putter.join().unwrap(), Err(2));
         assert_eq!(q.get(), Ok(1));
+        assert_eq!(q.get(), Err(GetError));
+        assert_nobody_parked();
+    });
+}
+
+// ----- Witness models (issue 10): a wake-up means what it says. -----
+//
+// Each wait below is waited on, consumed, and waited on again, and every return is checked
+// against a count of the operations that could have released it: a `get` that returns is owed a
+// put, a `put` that returns from a full queue is owed a get, a `join` that returns is owed every
+// `task_done`. The counts are raised *before* the releasing call, so they are an upper bound on
+// what has been released: a wait that returns beyond them returned for nothing.
+
+/// Consumer waits, takes, waits again: the k-th `get` returns item k, and only once at least k
+/// puts have begun. Size 1, so the producer waits for room in between.
+#[test]
+fn get_returns_only_what_was_put() {
+    model(|| {
+        let q = Arc::new(Queue::new(1));
+        let puts_begun = Arc::new(AtomicUsize::new(0));
+        let producer = {
+            let (q, puts_begun) = (Arc::clone(&q), Arc::clone(&puts_begun));
+            thread::spawn(move || {
+                for i in 1..=2 {
+                    puts_begun.fetch_add(1, Ordering::SeqCst);
+                    q.put(i).unwrap();
+                }
+            })
+        };
+        for k in 1..=2 {
+            let item = q.get().unwrap();
+            assert!(
+                k <= puts_begun.load(Ordering::SeqCst),
+                "get #{k} returned before its put began"
+            );
+            assert_eq!(item, k, "lost, duplicated or reordered");
+        }
+        producer.join().unwrap();
+        assert!(q.is_empty());
+        assert_nobody_parked();
+    });
+}
+
+/// Producer fills a queue of size 1 and waits, is given room, waits again: its k-th blocked
+/// `put` returns only once at least k gets have begun (each put beyond the first needs room).
+#[test]
+fn blocked_put_returns_only_for_room() {
+    model(|| {
+        let q = Arc::new(Queue::new(1));
+        let gets_begun = Arc::new(AtomicUsize::new(0));
+        q.put(0).unwrap();
+        let producer = {
+            let (q, gets_begun) = (Arc::clone(&q), Arc::clone(&gets_begun));
+            thread::spawn(move || {
+                for k in 1..=2 {
+                    q.put(k).unwrap();
+                    assert!(
+                        gets_begun.load(Ordering::SeqCst) >= k,
+                        "put #{k} returned from a full queue with no get to make room"
+                    );
+                    assert!(q.len() <= 1, "more items than maxsize");
+                }
+            })
+        };
+        let got: Vec<usize> = (0..3)
+            .map(|_| {
+                gets_begun.fetch_add(1, Ordering::SeqCst);
+                q.get().unwrap()
+            })
+            .collect();
+        producer.join().unwrap();
+        assert_eq!(got, [0, 1, 2]);
+        assert_nobody_parked();
+    });
+}
+
+/// `join`, more work, `join` again: each return is owed every `task_done` for the items put
+/// before it (counted before each `task_done`), and the unfinished count is then zero. The first
+/// `join` waits for two tasks, so a joiner woken by the first `task_done` must wait on.
+#[test]
+fn join_returns_only_when_every_task_is_done() {
+    model(|| {
+        let q = Arc::new(Queue::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let worker = {
+            let (q, done) = (Arc::clone(&q), Arc::clone(&done));
+            thread::spawn(move || {
+                for _ in 0..3 {
+                    q.get().unwrap();
+                    done.fetch_add(1, Ordering::SeqCst);
+                    q.task_done().unwrap();
+                }
+            })
+        };
+        let mut put = 0;
+        for (round, items) in [(1, 2), (2, 1)] {
+            for _ in 0..items {
+                put += 1;
+                q.put(put).unwrap();
+            }
+            q.join();
+            assert_eq!(
+                done.load(Ordering::SeqCst),
+                put,
+                "join #{round} returned before the task_done it waits for"
+            );
+            assert_eq!(q.unfinished_tasks(), 0);
+        }
+        worker.join().unwrap();
+        assert_nobody_parked();
+    });
+}
+
+/// A put racing `shutdown`: it either fails, or its item is still there for a `get` after the
+/// shutdown (a `get` never answers "shut down" while a put that began before it is in flight).
+#[test]
+fn put_racing_shutdown_is_refused_or_delivered() {
+    model(|| {
+        let q = Arc::new(Queue::new(0));
+        let putter = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put(7).is_ok())
+        };
+        q.shutdown();
+        let got = q.get();
+        let put_ok = putter.join().unwrap();
+        match got {
+            Ok(item) => assert!(put_ok && item == 7),
+            Err(GetError) => assert!(!put_ok, "a put succeeded but its item was never got"),
+        }
+        assert_eq!(q.get(), Err(GetError));
+        assert_nobody_parked();
+    });
+}
+
+/// A put racing `shutdown_immediate`: afterwards nothing is queued and no task is unfinished,
+/// whether the put won or lost (the drain waits for a put in flight).
+#[test]
+fn put_racing_immediate_shutdown_leaves_nothing() {
+    model(|| {
+        let q = Arc::new(Queue::new(0));
+        let putter = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put(7).is_ok())
+        };
+        q.shutdown_immediate();
+        let after_shutdown = q.len();
+        putter.join().unwrap();
+        assert_eq!(after_shutdown, 0, "an item outlived the immediate shutdown");
+        assert_eq!(q.len(), 0, "an item landed after the immediate shutdown");
+        assert_eq!(q.unfinished_tasks(), 0);
         assert_eq!(q.get(), Err(GetError));
         assert_nobody_parked();
     });

@@ -65,13 +65,13 @@ fn threadkit_side(placement: Placement) -> Option<Contender> {
                     let mut turn = cond.acquire();
                     *turn = true;
                     cond.notify(&turn, 1);
-                    cond.wait_for(&mut turn, |t| !**t);
+                    cond.wait_for(&mut turn, |t| !*t);
                 }
             },
             || {
                 for _ in 0..n {
                     let mut turn = cond.acquire();
-                    cond.wait_for(&mut turn, |t| **t);
+                    cond.wait_for(&mut turn, |t| *t);
                     *turn = false;
                     cond.notify(&turn, 1);
                 }

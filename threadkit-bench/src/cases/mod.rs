@@ -9,6 +9,7 @@ mod local;
 mod lock;
 mod monitor;
 mod queue;
+mod queue_locked;
 mod rlock;
 mod semaphore;
 mod thread;
@@ -28,6 +29,7 @@ pub(crate) fn all(mode: Mode) -> Vec<Case> {
     cases.extend(thread::cases(mode));
     cases.extend(local::cases(mode));
     cases.extend(queue::cases(mode));
+    cases.extend(queue_locked::cases(mode));
     cases.extend(timer::cases(mode));
     cases
 }
@@ -37,7 +39,7 @@ mod tests {
     use super::*;
 
     /// The names BENCHMARKS.md, compare.csv and python/bench.py agree on.
-    const CASE_NAMES: [&str; 17] = [
+    const CASE_NAMES: [&str; 29] = [
         "lock_uncontended",
         "lock_try_held",
         "lock_contended_2t",
@@ -54,6 +56,18 @@ mod tests {
         "local_get",
         "queue_spsc",
         "queue_mpmc_4x4",
+        "queue_bounded_1p4c",
+        "queue_bounded_4p1c",
+        "queue_unbounded_1p1c",
+        "queue_unbounded_4p4c",
+        "queue_unbounded_1p4c",
+        "queue_unbounded_4p1c",
+        "queue_handoff",
+        "queue_task_done",
+        "lifo_1p1c",
+        "priority_1p1c",
+        "lifo_4p4c",
+        "priority_4p4c",
         "timers_10k",
     ];
 

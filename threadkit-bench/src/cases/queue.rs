@@ -1,129 +1,366 @@
-//! `Queue` against `crossbeam_channel::bounded` and `std::sync::mpsc::sync_channel`.
+//! `Queue` (and `SimpleQueue`) against the channels Rust users already use: crossbeam-channel,
+//! flume, kanal and std's `mpsc`, bounded(1024) and unbounded, with 1 or 4 producers and 1 or 4
+//! consumers; a bounded(1) hand-off, pinned; and the cost of `task_done`.
+//!
+//! Every multi-threaded case here is timed from the workers' own clocks (first worker's start to
+//! last worker's end; see [`workers`]), not from the main thread, which may not run again until
+//! the workers are done on a 2-CPU machine.
 
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use threadkit::queue::Queue;
+use threadkit::queue::{Queue, SimpleQueue};
 
-use crate::harness::{two_threads, Case, Contender, Mode};
+use crate::harness::{Case, Contender, Mode};
+use crate::pin::{self, Placement};
 
-/// The bound of every queue here (CPython: `Queue(maxsize=1024)`).
+/// The bound of every bounded queue here (CPython: `Queue(maxsize=1024)`).
 const CAPACITY: usize = 1024;
+/// Items per trial in a full run.
+const ITEMS: u64 = 1_000_000;
+
+/// `f(label, shape_or_placement, make, send, recv)` for a channel whose halves have the usual
+/// `send(i).unwrap()` / `recv().unwrap()`.
+macro_rules! send_recv {
+    ($f:ident, $label:expr, $arg:expr, $make:expr) => {
+        $f(
+            $label,
+            $arg,
+            $make,
+            |tx, i| tx.send(i).unwrap(),
+            |rx| rx.recv().unwrap(),
+        )
+    };
+}
+
+/// Producers and consumers of one case.
+#[derive(Clone, Copy)]
+struct Shape {
+    producers: usize,
+    consumers: usize,
+}
+
+impl Shape {
+    const ALL: [(Shape, &'static str); 4] = [
+        (Shape::new(1, 1), "1p1c"),
+        (Shape::new(4, 4), "4p4c"),
+        (Shape::new(1, 4), "1p4c"),
+        (Shape::new(4, 1), "4p1c"),
+    ];
+
+    const fn new(producers: usize, consumers: usize) -> Self {
+        Shape {
+            producers,
+            consumers,
+        }
+    }
+}
 
 pub(crate) fn cases(mode: Mode) -> Vec<Case> {
-    vec![spsc(mode), mpmc_4x4(mode)]
+    let mut cases = Vec::new();
+    for (shape, tag) in Shape::ALL {
+        // The first two keep the names BENCHMARKS.md and python/bench.py have used all along.
+        let name = match tag {
+            "1p1c" => "queue_spsc".to_owned(),
+            "4p4c" => "queue_mpmc_4x4".to_owned(),
+            _ => format!("queue_bounded_{tag}"),
+        };
+        cases.push(through(name, shape, Some(CAPACITY), mode));
+    }
+    for (shape, tag) in Shape::ALL {
+        cases.push(through(format!("queue_unbounded_{tag}"), shape, None, mode));
+    }
+    cases.extend(Placement::BOTH.map(|p| handoff(mode, p)));
+    cases.push(task_done(mode));
+    cases
 }
 
-/// `queue_spsc`: one producer puts `n` integers, one consumer gets them; wall time per item.
-fn spsc(mode: Mode) -> Case {
-    Case::new("queue_spsc", "item", 1_000_000, mode)
-        .threadkit(threadkit_spsc())
-        .peer(Contender::new("crossbeam bounded(1024)", |n| {
-            let (tx, rx) = crossbeam_channel::bounded(CAPACITY);
-            let mut sum = 0;
-            let d = two_threads(
-                None,
-                || (0..n).for_each(|_| sum += rx.recv().unwrap()),
-                move || (0..n).for_each(|i| tx.send(i).unwrap()),
-            );
-            check_sum(n, sum);
-            d
-        }))
-        .peer(Contender::new("std sync_channel(1024)", |n| {
-            let (tx, rx) = mpsc::sync_channel(CAPACITY);
-            let mut sum = 0;
-            let d = two_threads(
-                None,
-                || (0..n).for_each(|_| sum += rx.recv().unwrap()),
-                move || (0..n).for_each(|i| tx.send(i).unwrap()),
-            );
-            check_sum(n, sum);
-            d
-        }))
-}
-
-/// `queue_mpmc_4x4`: four producers and four consumers share one queue; wall time per item.
-/// std's channel has a single receiver, so its consumers share it behind a `Mutex` (what std
-/// users write); crossbeam's receiver is cloned.
-fn mpmc_4x4(mode: Mode) -> Case {
-    Case::new("queue_mpmc_4x4", "item", 1_000_000, mode)
-        .divisible_by(4)
-        .threadkit(threadkit_mpmc_4x4())
-        .peer(Contender::new("crossbeam bounded(1024)", |n| {
-            let (tx, rx) = crossbeam_channel::bounded(CAPACITY);
-            four_by_four(n, move |i| tx.send(i).unwrap(), move || rx.recv().unwrap())
-        }))
-        .peer(Contender::new("std sync_channel(1024)", |n| {
-            let (tx, rx) = mpsc::sync_channel(CAPACITY);
-            let rx = Mutex::new(rx);
-            four_by_four(
-                n,
-                move |i| tx.send(i).unwrap(),
-                move || rx.lock().unwrap().recv().unwrap(),
-            )
-        }))
-}
-
-/// Four producer threads each put `n / 4` items with `put`, four consumer threads each take
-/// `n / 4` with `get`; times from the release of all eight until the last consumer is done.
-fn four_by_four(n: u64, put: impl Fn(u64) + Sync, get: impl Fn() -> u64 + Sync) -> Duration {
-    let per_thread = n / 4;
-    let start = std::sync::Barrier::new(9);
-    let (elapsed, sum) = thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| {
-                start.wait();
-                (0..per_thread).for_each(&put);
-            });
-        }
-        let consumers: Vec<_> = (0..4)
-            .map(|_| {
-                s.spawn(|| {
+/// Runs `producers` threads that each call `put(i)` for their share of `0..n` and `consumers`
+/// threads that each call `get()` for their share, all released by one barrier; returns the time
+/// from the first worker's start to the last worker's end, and checks that every item arrived.
+/// Each thread gets its own `put`/`get` (a cloned sender or receiver).
+pub(super) fn workers<P, G>(
+    n: u64,
+    puts: Vec<P>,
+    gets: Vec<G>,
+    pins: Option<(usize, usize)>,
+) -> Duration
+where
+    P: FnMut(u64) + Send,
+    G: FnMut() -> u64 + Send,
+{
+    let (np, nc) = (puts.len() as u64, gets.len() as u64);
+    let start = Barrier::new(puts.len() + gets.len());
+    let (spans, sum) = thread::scope(|s| {
+        let start = &start;
+        let producers: Vec<_> = puts
+            .into_iter()
+            .enumerate()
+            .map(|(t, mut put)| {
+                s.spawn(move || {
+                    let _pin = pins.map(|(_, b)| pin::pin_current(b));
                     start.wait();
-                    (0..per_thread).map(|_| get()).sum::<u64>()
+                    let t0 = Instant::now();
+                    (t as u64..n).step_by(np as usize).for_each(&mut put);
+                    (t0, Instant::now())
                 })
             })
             .collect();
-        start.wait();
-        let t = Instant::now();
-        let sum: u64 = consumers.into_iter().map(|c| c.join().unwrap()).sum();
-        (t.elapsed(), sum)
-    });
-    assert_eq!(
-        sum,
-        4 * per_thread * per_thread.saturating_sub(1) / 2,
-        "lost items"
-    );
-    elapsed
-}
-
-fn check_sum(n: u64, sum: u64) {
-    assert_eq!(sum, n * n.saturating_sub(1) / 2, "lost items");
-}
-
-/// The threadkit side of `queue_spsc`: `Queue::new(CAPACITY)`, `put` on the other thread, `get`
-/// on the timed one, as the peers. No `task_done`: the peers have nothing like it (the queue
-/// still counts unfinished tasks on every `put`, which is part of what it costs).
-fn threadkit_spsc() -> Option<Contender> {
-    Some(Contender::new("threadkit Queue(1024)", |n| {
-        let q = Queue::new(CAPACITY);
+        let consumers: Vec<_> = gets
+            .into_iter()
+            .map(|mut get| {
+                s.spawn(move || {
+                    let _pin = pins.map(|(a, _)| pin::pin_current(a));
+                    start.wait();
+                    let t0 = Instant::now();
+                    let sum: u64 = (0..n / nc).map(|_| get()).sum();
+                    (t0, Instant::now(), sum)
+                })
+            })
+            .collect();
+        let mut spans: Vec<(Instant, Instant)> = producers
+            .into_iter()
+            .map(|p| p.join().expect("producer panicked"))
+            .collect();
         let mut sum = 0;
-        let d = two_threads(
-            None,
-            || (0..n).for_each(|_| sum += q.get().unwrap()),
-            || (0..n).for_each(|i| q.put(i).unwrap()),
-        );
-        check_sum(n, sum);
-        d
-    }))
+        for c in consumers {
+            let (t0, t1, part) = c.join().expect("consumer panicked");
+            spans.push((t0, t1));
+            sum += part;
+        }
+        (spans, sum)
+    });
+    assert_eq!(sum, n * n.saturating_sub(1) / 2, "lost items");
+    let first = spans.iter().map(|s| s.0).min().expect("no workers");
+    let last = spans.iter().map(|s| s.1).max().expect("no workers");
+    last - first
 }
 
-/// The threadkit side of `queue_mpmc_4x4`: one `Queue::new(CAPACITY)` shared by the four
-/// producers (`put`) and the four consumers (`get`).
-fn threadkit_mpmc_4x4() -> Option<Contender> {
-    Some(Contender::new("threadkit Queue(1024)", |n| {
-        let q = Queue::new(CAPACITY);
-        four_by_four(n, |i| q.put(i).unwrap(), || q.get().unwrap())
-    }))
+/// A contender over a channel-like pair: `make` builds it, each producer thread gets a clone of
+/// the sending half and each consumer a clone of the receiving half.
+fn channel<S, R>(
+    label: &'static str,
+    shape: Shape,
+    make: impl Fn() -> (S, R) + 'static,
+    send: impl Fn(&S, u64) + Copy + Send + 'static,
+    recv: impl Fn(&R) -> u64 + Copy + Send + 'static,
+) -> Contender
+where
+    S: Clone + Send + 'static,
+    R: Clone + Send + 'static,
+{
+    Contender::new(label, move |n| {
+        let (tx, rx) = make();
+        let puts = (0..shape.producers)
+            .map(|_| {
+                let tx = tx.clone();
+                move |i| send(&tx, i)
+            })
+            .collect();
+        let gets = (0..shape.consumers)
+            .map(|_| {
+                let rx = rx.clone();
+                move || recv(&rx)
+            })
+            .collect();
+        workers(n, puts, gets, None)
+    })
+}
+
+/// One FIFO case: `n` items from `shape.producers` to `shape.consumers` through a queue bounded
+/// to `bound` (`None`: unbounded). std's receiver cannot be shared, so its consumers share it
+/// behind a `Mutex` (what std users write).
+fn through(name: String, shape: Shape, bound: Option<usize>, mode: Mode) -> Case {
+    let mut case = Case::new(name, "item", ITEMS, mode)
+        .divisible_by(4)
+        .threadkit(Some(channel(
+            if bound.is_some() {
+                "threadkit Queue(1024)"
+            } else {
+                "threadkit Queue(0)"
+            },
+            shape,
+            move || {
+                let q = Arc::new(Queue::new(bound.unwrap_or(0)));
+                (Arc::clone(&q), q)
+            },
+            |q, i| q.put(i).unwrap(),
+            |q| q.get().unwrap(),
+        )));
+    case = match bound {
+        Some(cap) => case
+            .peer(send_recv!(
+                channel,
+                "crossbeam bounded(1024)",
+                shape,
+                move || crossbeam_channel::bounded(cap)
+            ))
+            .peer(send_recv!(
+                channel,
+                "flume bounded(1024)",
+                shape,
+                move || flume::bounded(cap)
+            ))
+            .peer(send_recv!(
+                channel,
+                "kanal bounded(1024)",
+                shape,
+                move || kanal::bounded(cap)
+            ))
+            .peer(channel(
+                "std sync_channel(1024)",
+                shape,
+                move || {
+                    let (tx, rx) = mpsc::sync_channel(cap);
+                    (tx, Arc::new(Mutex::new(rx)))
+                },
+                |tx, i| tx.send(i).unwrap(),
+                |rx| rx.lock().unwrap().recv().unwrap(),
+            )),
+        None => case
+            .peer(channel(
+                "threadkit SimpleQueue",
+                shape,
+                || {
+                    let q = Arc::new(SimpleQueue::new());
+                    (Arc::clone(&q), q)
+                },
+                |q, i| q.put(i),
+                |q| q.get(),
+            ))
+            .peer(send_recv!(
+                channel,
+                "crossbeam unbounded",
+                shape,
+                crossbeam_channel::unbounded
+            ))
+            .peer(send_recv!(
+                channel,
+                "flume unbounded",
+                shape,
+                flume::unbounded
+            ))
+            .peer(send_recv!(
+                channel,
+                "kanal unbounded",
+                shape,
+                kanal::unbounded
+            ))
+            .peer(channel(
+                "std channel",
+                shape,
+                || {
+                    let (tx, rx) = mpsc::channel();
+                    (tx, Arc::new(Mutex::new(rx)))
+                },
+                |tx, i| tx.send(i).unwrap(),
+                |rx| rx.lock().unwrap().recv().unwrap(),
+            )),
+    };
+    case
+}
+
+/// A pinned 1P1C contender over a channel-like pair (the hand-off case).
+fn pinned_pair<S, R>(
+    label: &'static str,
+    placement: Placement,
+    make: impl Fn() -> (S, R) + 'static,
+    send: impl Fn(&S, u64) + Copy + Send + 'static,
+    recv: impl Fn(&R) -> u64 + Copy + Send + 'static,
+) -> Contender
+where
+    S: Send + 'static,
+    R: Send + 'static,
+{
+    Contender::new(label, move |n| {
+        let (tx, rx) = make();
+        let pins = placement.cpus();
+        workers(
+            n,
+            vec![move |i| send(&tx, i)],
+            vec![move || recv(&rx)],
+            pins,
+        )
+    })
+}
+
+/// `queue_handoff`: one producer, one consumer, through a queue of size 1: every item is a
+/// hand-off (and usually a wake-up), pinned to one CPU or to two, as the ping-pongs are.
+fn handoff(mode: Mode, placement: Placement) -> Case {
+    Case::pinned("queue_handoff", placement, "item", ITEMS / 50, mode)
+        .threadkit(Some(pinned_pair(
+            "threadkit Queue(1)",
+            placement,
+            || {
+                let q = Arc::new(Queue::new(1));
+                (Arc::clone(&q), q)
+            },
+            |q, i| q.put(i).unwrap(),
+            |q| q.get().unwrap(),
+        )))
+        .peer(send_recv!(
+            pinned_pair,
+            "crossbeam bounded(1)",
+            placement,
+            || crossbeam_channel::bounded(1)
+        ))
+        .peer(send_recv!(
+            pinned_pair,
+            "flume bounded(1)",
+            placement,
+            || flume::bounded(1)
+        ))
+        .peer(send_recv!(
+            pinned_pair,
+            "kanal bounded(1)",
+            placement,
+            || kanal::bounded(1)
+        ))
+        .peer(send_recv!(
+            pinned_pair,
+            "std sync_channel(1)",
+            placement,
+            || mpsc::sync_channel(1)
+        ))
+}
+
+/// `queue_task_done`: 1P1C through an unbounded `Queue` with a `task_done` after every `get`
+/// (the worker-pool idiom), against the same queue without it and against `SimpleQueue` (the
+/// same store, no task counting, no shutdown): the ratios are what task accounting costs.
+fn task_done(mode: Mode) -> Case {
+    let shape = Shape::new(1, 1);
+    let queue = || {
+        let q = Arc::new(Queue::new(0));
+        (Arc::clone(&q), q)
+    };
+    Case::new("queue_task_done", "item", ITEMS, mode)
+        .threadkit(Some(channel(
+            "threadkit put+get+task_done",
+            shape,
+            queue,
+            |q, i| q.put(i).unwrap(),
+            |q| {
+                let item = q.get().unwrap();
+                q.task_done().unwrap();
+                item
+            },
+        )))
+        .peer(channel(
+            "threadkit put+get",
+            shape,
+            queue,
+            |q, i| q.put(i).unwrap(),
+            |q| q.get().unwrap(),
+        ))
+        .peer(channel(
+            "threadkit SimpleQueue",
+            shape,
+            || {
+                let q = Arc::new(SimpleQueue::new());
+                (Arc::clone(&q), q)
+            },
+            |q, i| q.put(i),
+            |q| q.get(),
+        ))
 }

@@ -1,0 +1,484 @@
+//! [`Core`]: what every queue type does on top of its [`Store`]: blocking and waking, the task
+//! accounting behind `task_done`/`join`, and shutdown.
+//!
+//! # The protocol
+//!
+//! Three words, besides the store:
+//! - `begun` (producers' cache line): puts begun, times two, with the shut-down flag in bit 0.
+//!   A put adds 2 *before* touching the store and reads the flag in the same atomic step, so a
+//!   put either began before the shutdown or sees it. Every put begun is a task from then on,
+//!   so a consumer can never hold an item whose task is not counted yet: unfinished tasks =
+//!   `begun / 2 - finished`.
+//! - `settled` (same line): puts that are over, their item stored or refused (full, shut down).
+//!   A refused put also finishes its task (at most down to zero, as a `task_done` would, and
+//!   waking joiners at zero): a put in flight only ever makes `join` wait a little longer.
+//! - `finished` (its own line): `task_done` calls, refused puts, and the items an immediate
+//!   shutdown dropped.
+//!
+//! `begun / 2 - settled` is the number of puts *in flight*. Whoever must know that no more items
+//! can arrive once the queue is shut down (a `get` about to answer "shut down", the drain of an
+//! immediate shutdown) waits for it to reach zero: a few instructions, unless the putter was
+//! preempted (then it yields). Consumers never write a producer word: a `put`/`get` pair shares
+//! only the store's own slots; `finished` is written only by `task_done` and refusals.
+//!
+//! Waiting: getters, putters and joiners each have a count of sleepers and park on its address.
+//! A sleeper raises its count, then re-checks the store under the parking lot's bucket lock; a
+//! waker changes the store, then reads the count (all `SeqCst`): either the waker sees the
+//! sleeper, or the sleeper sees the change.
+
+use std::fmt;
+use std::time::Instant;
+
+use super::error::TaskDoneError;
+use super::store::{CachePadded, Store};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::wait::{self, ParkResult, SpinWait, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+
+/// Why a queue operation could not go ahead (mapped to the public error types by each method).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The queue is full (or stayed full until the deadline).
+    Full,
+    /// The queue is empty (or stayed empty until the deadline).
+    Empty,
+    /// The queue is shut down (and, for a get, empty).
+    ShutDown,
+}
+
+/// The shut-down flag in `begun`.
+const SHUT: usize = 1;
+/// One put in `begun`.
+const ONE_PUT: usize = 2;
+/// Counts of puts live in `begun`'s upper bits, so all task arithmetic is modulo this + 1.
+const MASK: usize = usize::MAX >> 1;
+
+/// The producers' words: written by every put, read by consumers only on the slow paths.
+#[derive(Default)]
+struct Puts {
+    /// Puts begun × 2, plus [`SHUT`].
+    begun: AtomicUsize,
+    /// Puts over (stored or refused).
+    settled: AtomicUsize,
+}
+
+/// The read-mostly part: settings, the shut-down flag as waiters read it, the sleeper counts.
+struct Config {
+    /// Set by `shutdown` after [`SHUT`]; what blocked callers check before sleeping.
+    shut_down: AtomicBool,
+    /// 0 for unbounded.
+    maxsize: usize,
+    /// Whether the queue counts tasks and can be shut down (not for `SimpleQueue`).
+    track_tasks: bool,
+    getters: AtomicUsize,
+    putters: AtomicUsize,
+    joiners: AtomicUsize,
+}
+
+/// The machinery shared by every queue type, over a [`Store`].
+pub(crate) struct Core<S> {
+    puts: CachePadded<Puts>,
+    finished: CachePadded<AtomicUsize>,
+    config: CachePadded<Config>,
+    store: S,
+}
+
+/// Runs its closure when dropped, which the core only lets happen while unwinding (on the normal
+/// path it is `mem::forget`-ten): the bookkeeping and the wake-up owed for a change that a
+/// panicking store (a user's `Ord`) made before unwinding (issue 10, defect 5).
+struct OnUnwind<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnUnwind<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// Whether `deadline` has passed (a zero timeout only tries once, without spinning).
+#[inline]
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// Wakers pass no information.
+const TOKEN: UnparkToken = UnparkToken(0);
+
+fn key(counter: &AtomicUsize) -> usize {
+    counter as *const AtomicUsize as usize
+}
+
+/// Lets a thread in flight (a preempted putter) run: a yield, which loom also sees.
+fn back_off(spin: &mut SpinWait) {
+    if !spin.spin() {
+        crate::loom::yield_now();
+    }
+}
+
+impl<S: Store> Core<S> {
+    pub(crate) fn new(maxsize: usize, track_tasks: bool) -> Self {
+        Core {
+            puts: CachePadded(Puts::default()),
+            finished: CachePadded(AtomicUsize::new(0)),
+            config: CachePadded(Config {
+                shut_down: AtomicBool::new(false),
+                maxsize,
+                track_tasks,
+                getters: AtomicUsize::new(0),
+                putters: AtomicUsize::new(0),
+                joiners: AtomicUsize::new(0),
+            }),
+            store: S::new(maxsize),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    #[inline]
+    pub(crate) fn maxsize(&self) -> usize {
+        self.config.maxsize
+    }
+
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.store.is_full()
+    }
+
+    #[inline]
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.config.shut_down.load(Ordering::SeqCst)
+    }
+
+    /// Tasks put and not finished. Reads `finished` before `begun`: `begun` only grows and is
+    /// never behind `finished`, so the difference cannot go negative.
+    #[inline]
+    pub(crate) fn unfinished_tasks(&self) -> usize {
+        let finished = self.finished.load(Ordering::SeqCst);
+        self.unfinished_given(finished)
+    }
+
+    /// Unfinished tasks, `finished` already read.
+    #[inline]
+    fn unfinished_given(&self, finished: usize) -> usize {
+        let begun = self.puts.begun.load(Ordering::SeqCst) >> 1;
+        begun.wrapping_sub(finished) & MASK
+    }
+
+    /// Whether every put begun is over. Reads `begun` first: a put counted there is over once
+    /// `settled` counts it too.
+    fn no_put_in_flight(&self) -> bool {
+        let begun = self.puts.begun.load(Ordering::SeqCst) >> 1;
+        let settled = self.puts.settled.load(Ordering::SeqCst);
+        begun == settled & MASK
+    }
+
+    /// Waits (spinning, then yielding) until no put is in flight. Only called once no put can
+    /// begin successfully any more (shut down), so it ends within the few instructions of a put,
+    /// or when a preempted putter runs again.
+    fn wait_for_puts_in_flight(&self) {
+        // Mutant (loom only): trust that nothing is in flight.
+        if cfg!(all(loom, threadkit_mutant = "queue_no_flight_wait")) {
+            return;
+        }
+        let mut spin = SpinWait::new();
+        while !self.no_put_in_flight() {
+            back_off(&mut spin);
+        }
+    }
+
+    /// `Debug` for the public types: kind, length, maxsize and the rest of the state.
+    pub(crate) fn debug(&self, kind: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct(kind);
+        d.field("len", &self.len());
+        d.field("maxsize", &self.maxsize());
+        if self.config.track_tasks {
+            d.field("unfinished_tasks", &self.unfinished_tasks());
+            d.field("is_shutdown", &self.is_shutdown());
+        }
+        d.finish()
+    }
+
+    /// Wakes one thread parked on `counter`'s key, if its count says there is one. With nobody
+    /// parked this is one load.
+    #[inline]
+    fn wake_one(counter: &AtomicUsize) {
+        crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
+        if counter.load(Ordering::SeqCst) != 0 {
+            wait::unpark_one(key(counter), |_| TOKEN);
+        }
+    }
+
+    fn wake_joiners(&self) {
+        crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
+        if self.config.joiners.load(Ordering::SeqCst) != 0 {
+            wait::unpark_all(key(&self.config.joiners), TOKEN);
+        }
+    }
+
+    /// Parks on `counter`'s key while `still_blocked` holds, until woken or `deadline`; returns
+    /// whether the wait timed out.
+    ///
+    /// The counter is raised before `still_blocked` is checked under the bucket lock, and wakers
+    /// change the state before reading the counter (both `SeqCst`, see [`Store`]): either the
+    /// waker sees the sleeper and wakes it, or the sleeper's check sees the change.
+    fn park_on(
+        kind: WaitKind,
+        counter: &AtomicUsize,
+        still_blocked: impl FnOnce() -> bool,
+        deadline: Option<Instant>,
+    ) -> bool {
+        counter.fetch_add(1, Ordering::SeqCst);
+        crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
+        let result = wait::park(
+            kind,
+            key(counter),
+            still_blocked,
+            || {},
+            |_, _| {},
+            DEFAULT_PARK_TOKEN,
+            deadline,
+        );
+        counter.fetch_sub(1, Ordering::Relaxed);
+        matches!(result, ParkResult::TimedOut)
+    }
+
+    /// Whether a `get` has to wait (empty and open).
+    #[inline]
+    fn get_blocks(&self) -> bool {
+        self.store.is_empty() && !self.is_shutdown()
+    }
+
+    /// Whether a `put` has to wait (full and open).
+    #[inline]
+    fn put_blocks(&self) -> bool {
+        self.store.is_full() && !self.is_shutdown()
+    }
+
+    /// A put that never waits.
+    #[inline]
+    pub(crate) fn try_put(&self, item: S::Item) -> Result<(), (S::Item, Refusal)> {
+        let track = self.config.track_tasks;
+        if track {
+            let begun = self.puts.begun.fetch_add(ONE_PUT, Ordering::SeqCst);
+            if begun & SHUT != 0 {
+                self.refused();
+                return Err((item, Refusal::ShutDown));
+            }
+        }
+        // A panicking `Ord` unwinds out of `push` with the item in the store: settle the put and
+        // wake the getter it is owed all the same.
+        let on_unwind = OnUnwind(|| {
+            if track {
+                self.puts.settled.fetch_add(1, Ordering::SeqCst);
+            }
+            Self::wake_one(&self.config.getters);
+        });
+        // Mutant (loom only): the wake-up before the change it announces.
+        #[cfg(all(loom, threadkit_mutant = "queue_wake_early"))]
+        Self::wake_one(&self.config.getters);
+        let pushed = self.store.push(item);
+        std::mem::forget(on_unwind);
+        if let Err(item) = pushed {
+            if track {
+                self.refused();
+            }
+            return Err((item, Refusal::Full));
+        }
+        if track {
+            self.puts.settled.fetch_add(1, Ordering::SeqCst);
+        }
+        #[cfg(not(all(loom, threadkit_mutant = "queue_wake_early")))]
+        Self::wake_one(&self.config.getters);
+        Ok(())
+    }
+
+    /// A put that began and stored nothing: settled, and its task finished (see the module docs).
+    #[cold]
+    fn refused(&self) {
+        self.puts.settled.fetch_add(1, Ordering::SeqCst);
+        self.forget_tasks(1);
+    }
+
+    /// A put that waits for room until `deadline` (`None`: forever). `Full` means timed out.
+    pub(crate) fn put(
+        &self,
+        mut item: S::Item,
+        deadline: Option<Instant>,
+    ) -> Result<(), (S::Item, Refusal)> {
+        let mut spin = SpinWait::new();
+        loop {
+            match self.try_put(item) {
+                Err((back, Refusal::Full)) => item = back,
+                done => return done,
+            }
+            if past(deadline) {
+                return Err((item, Refusal::Full));
+            }
+            // Spin a little while the queue stays full, then sleep.
+            while self.put_blocks() && spin.spin() {}
+            if !self.put_blocks() {
+                continue;
+            }
+            let timed_out = Self::park_on(
+                WaitKind::QueuePut,
+                &self.config.putters,
+                || self.put_blocks(),
+                deadline,
+            );
+            if timed_out {
+                return self.try_put(item);
+            }
+            spin.reset();
+        }
+    }
+
+    /// A get that never waits.
+    #[inline]
+    pub(crate) fn try_get(&self) -> Result<S::Item, Refusal> {
+        if let Some(item) = self.pop() {
+            return Ok(item);
+        }
+        if !self.is_shutdown() {
+            return Err(Refusal::Empty);
+        }
+        // Shut down and empty, unless a put that began before the shutdown is still on its way:
+        // wait for it, then look once more.
+        self.wait_for_puts_in_flight();
+        self.pop().ok_or(Refusal::ShutDown)
+    }
+
+    /// Takes an item out of the store and wakes the putter owed its room.
+    #[inline]
+    fn pop(&self) -> Option<S::Item> {
+        // A panicking `Ord` unwinds out of `pop` with an item gone: wake the putter all the same.
+        let on_unwind = OnUnwind(|| Self::wake_one(&self.config.putters));
+        let item = self.store.pop();
+        std::mem::forget(on_unwind);
+        if item.is_some() {
+            Self::wake_one(&self.config.putters);
+        }
+        item
+    }
+
+    /// A get that waits for an item until `deadline` (`None`: forever). `Empty` means timed out.
+    pub(crate) fn get(&self, deadline: Option<Instant>) -> Result<S::Item, Refusal> {
+        let mut spin = SpinWait::new();
+        loop {
+            match self.try_get() {
+                Err(Refusal::Empty) => {}
+                done => return done,
+            }
+            if past(deadline) {
+                return Err(Refusal::Empty);
+            }
+            while self.get_blocks() && spin.spin() {}
+            if !self.get_blocks() {
+                continue;
+            }
+            let timed_out = Self::park_on(
+                WaitKind::QueueGet,
+                &self.config.getters,
+                || self.get_blocks(),
+                deadline,
+            );
+            if timed_out {
+                return self.try_get();
+            }
+            spin.reset();
+        }
+    }
+
+    /// `task_done`: one unfinished task fewer; wakes the joiners when none is left.
+    pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
+        if self.finish(1) == 0 {
+            return Err(TaskDoneError(()));
+        }
+        Ok(())
+    }
+
+    /// Finishes up to `n` unfinished tasks (never below zero); returns how many it finished and
+    /// wakes the joiners if none is left.
+    fn finish(&self, n: usize) -> usize {
+        let mut done = self.finished.load(Ordering::SeqCst);
+        loop {
+            // `begun` only grows, so "this many are unfinished" stays true until `finished`
+            // moves.
+            let now = n.min(self.unfinished_given(done));
+            if now == 0 {
+                return 0;
+            }
+            match self.finished.compare_exchange_weak(
+                done,
+                done.wrapping_add(now),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    // Mutant (loom only): wake the joiners at every task done, not at zero.
+                    if cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake"))
+                        || self.unfinished_given(done.wrapping_add(now)) == 0
+                    {
+                        self.wake_joiners();
+                    }
+                    return now;
+                }
+                Err(seen) => done = seen,
+            }
+        }
+    }
+
+    /// `join`: waits until no task is unfinished, or until `deadline`; returns whether none is.
+    pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            if self.unfinished_tasks() == 0 {
+                return true;
+            }
+            let timed_out = Self::park_on(
+                WaitKind::QueueJoin,
+                &self.config.joiners,
+                || self.unfinished_tasks() != 0,
+                deadline,
+            );
+            if timed_out {
+                return self.unfinished_tasks() == 0;
+            }
+            // Mutant (loom only): a woken joiner trusts its wake-up.
+            if cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake")) {
+                return true;
+            }
+        }
+    }
+
+    /// `shutdown(immediate)`: refuse further puts, wake every blocked getter and putter; with
+    /// `immediate`, also drop what is queued and count those tasks done.
+    pub(crate) fn shutdown(&self, immediate: bool) {
+        self.puts.begun.fetch_or(SHUT, Ordering::SeqCst);
+        self.config.shut_down.store(true, Ordering::SeqCst);
+        wait::unpark_all(key(&self.config.putters), TOKEN);
+        wait::unpark_all(key(&self.config.getters), TOKEN);
+        if !immediate {
+            return;
+        }
+        // Every put that began before the flag is stored (or refused) first: none after it.
+        self.wait_for_puts_in_flight();
+        let (n, drained) = self.store.drain();
+        self.forget_tasks(n);
+        drop(drained); // an item's `drop` may use the queue
+    }
+
+    /// Takes `n` off the unfinished tasks, stopping at zero, and wakes the joiners if none is
+    /// left (a refused put, the items an immediate shutdown dropped).
+    fn forget_tasks(&self, n: usize) {
+        if n != 0 && self.config.track_tasks {
+            self.finish(n);
+        }
+    }
+
+    /// The sleeper counts (getters, putters, joiners), for tests.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn sleepers(&self) -> [usize; 3] {
+        let c = &self.config;
+        [&c.getters, &c.putters, &c.joiners].map(|n| n.load(Ordering::Relaxed))
+    }
+}

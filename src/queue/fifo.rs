@@ -1,0 +1,258 @@
+//! [`Queue`]: Python's `queue.Queue`, and [`Fifo`], the first-in, first-out store it shares
+//! with [`SimpleQueue`](super::SimpleQueue).
+
+use std::collections::VecDeque;
+
+#[cfg(not(loom))]
+use crossbeam_queue::{ArrayQueue, SegQueue};
+
+use super::locked::Locked;
+use super::store::Store;
+
+/// The largest bound kept in a preallocated ring ([`ArrayQueue`]); larger bounds would allocate
+/// too much up front, and use a deque behind a lock instead.
+#[cfg(not(loom))]
+const RING_LIMIT: usize = 1 << 16;
+
+/// The FIFO store: crossbeam-queue's lock-free ring for a bound (one allocation of `maxsize`
+/// slots), its lock-free list of blocks when unbounded, and a locked deque for bounds above
+/// [`RING_LIMIT`]. Producers and consumers share no lock and no cache line but the slots.
+///
+/// Under `--cfg loom` it is always the locked deque: crossbeam's atomics are not loom's, so the
+/// models check the core's protocol over a simpler store with the same contract (see
+/// [`Store`]); crossbeam-queue's own tests (and Miri, here) cover the lock-free stores.
+pub(crate) enum Fifo<T> {
+    #[cfg(not(loom))]
+    Ring(ArrayQueue<T>),
+    #[cfg(not(loom))]
+    List(SegQueue<T>),
+    Locked(Locked<VecDeque<T>>),
+}
+
+impl<T> Store for Fifo<T> {
+    type Item = T;
+    type Drained = Vec<T>;
+
+    fn new(maxsize: usize) -> Self {
+        #[cfg(not(loom))]
+        {
+            if maxsize == 0 {
+                return Fifo::List(SegQueue::new());
+            }
+            if maxsize <= RING_LIMIT {
+                return Fifo::Ring(ArrayQueue::new(maxsize));
+            }
+        }
+        Fifo::Locked(Locked::new(maxsize))
+    }
+
+    #[inline]
+    fn push(&self, item: T) -> Result<(), T> {
+        match self {
+            #[cfg(not(loom))]
+            Fifo::Ring(q) => q.push(item),
+            #[cfg(not(loom))]
+            Fifo::List(q) => {
+                q.push(item);
+                Ok(())
+            }
+            Fifo::Locked(q) => q.push(item),
+        }
+    }
+
+    #[inline]
+    fn pop(&self) -> Option<T> {
+        match self {
+            #[cfg(not(loom))]
+            Fifo::Ring(q) => q.pop(),
+            #[cfg(not(loom))]
+            Fifo::List(q) => q.pop(),
+            Fifo::Locked(q) => q.pop(),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            #[cfg(not(loom))]
+            Fifo::Ring(q) => q.len(),
+            #[cfg(not(loom))]
+            Fifo::List(q) => q.len(),
+            Fifo::Locked(q) => q.len(),
+        }
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        match self {
+            #[cfg(not(loom))]
+            Fifo::Ring(q) => q.is_empty(),
+            #[cfg(not(loom))]
+            Fifo::List(q) => q.is_empty(),
+            Fifo::Locked(q) => q.is_empty(),
+        }
+    }
+
+    #[inline]
+    fn is_full(&self) -> bool {
+        match self {
+            #[cfg(not(loom))]
+            Fifo::Ring(q) => q.is_full(),
+            #[cfg(not(loom))]
+            Fifo::List(_) => false,
+            Fifo::Locked(q) => q.is_full(),
+        }
+    }
+
+    fn drain(&self) -> (usize, Vec<T>) {
+        let items: Vec<T> = match self {
+            Fifo::Locked(q) => q.drain().1.into(),
+            #[cfg(not(loom))]
+            _ => std::iter::from_fn(|| self.pop()).collect(),
+        };
+        (items.len(), items)
+    }
+}
+
+bounded_queue! {
+    /// A first-in, first-out queue for passing items between threads: Python's `queue.Queue`.
+    ///
+    /// [`put`](Self::put) appends an item, waiting while the queue holds `maxsize` items;
+    /// [`get`](Self::get) takes the oldest, waiting while the queue is empty. Both have non-blocking
+    /// (`try_`), timeout and deadline variants. Each item put counts as an unfinished task until a
+    /// consumer calls [`task_done`](Self::task_done); [`join`](Self::join) waits for them all.
+    /// [`shutdown`](Self::shutdown) and [`shutdown_immediate`](Self::shutdown_immediate) end the
+    /// queue's life as in Python 3.13. Share it with [`Arc`](std::sync::Arc) or a scoped thread.
+    ///
+    /// # Differences from Python
+    ///
+    /// - `put(x, block=False)` / `put_nowait` is [`try_put`](Self::try_put) and `put(x, timeout=t)`
+    ///   is [`put_timeout`](Self::put_timeout); the same for `get`. Errors hand the item back.
+    /// - `qsize()`, `empty()`, `full()` are [`len`](Self::len), [`is_empty`](Self::is_empty),
+    ///   [`is_full`](Self::is_full); `maxsize` cannot change after creation.
+    /// - `shutdown(immediate=True)` is [`shutdown_immediate`](Self::shutdown_immediate).
+    /// - [`join_timeout`](Self::join_timeout) / [`join_deadline`](Self::join_deadline) are
+    ///   additions.
+    /// - The store is not a subclassable deque; see the [module docs](crate::queue) for how it is
+    ///   built. A bounded queue of up to 65,536 items allocates its `maxsize` slots when it is
+    ///   made (Python's deque grows as needed).
+    ///
+    /// # Memory ordering
+    ///
+    /// Everything a thread did before putting an item happens-before everything the thread that
+    /// gets it does afterwards; everything before a `task_done` happens-before the return of a
+    /// `join` that it released.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::queue::Queue;
+    ///
+    /// let q = Queue::new(0);
+    /// for item in [111, 333, 222] {
+    ///     q.put(item).unwrap();
+    /// }
+    /// let order: Vec<_> = std::iter::from_fn(|| q.try_get().ok()).collect();
+    /// assert_eq!(order, [111, 333, 222]);
+    /// ```
+    pub struct Queue<T> => Fifo;
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::queue::{TryGetError, TryPutError};
+    use std::time::Duration;
+
+    #[test]
+    fn shareable_when_items_are_send() {
+        fn shareable<Q: Send + Sync>() {}
+        shareable::<Queue<std::cell::Cell<u8>>>();
+        shareable::<super::super::LifoQueue<std::cell::Cell<u8>>>();
+        shareable::<super::super::PriorityQueue<Box<u8>>>();
+        shareable::<super::super::SimpleQueue<std::cell::Cell<u8>>>();
+    }
+
+    #[test]
+    fn every_store_keeps_order() {
+        for maxsize in [0, 3, RING_LIMIT + 1] {
+            let q = Queue::new(maxsize);
+            q.put(1).unwrap();
+            q.put(2).unwrap();
+            assert_eq!(q.get(), Ok(1));
+            q.put(3).unwrap();
+            assert_eq!(q.get(), Ok(2));
+            assert_eq!(q.get(), Ok(3));
+            assert_eq!(q.len(), 0);
+        }
+    }
+
+    #[test]
+    fn bounds_hold_in_every_store() {
+        // The largest ring and the smallest locked deque (too slow to fill under Miri).
+        let edges: &[usize] = if cfg!(miri) {
+            &[]
+        } else {
+            &[RING_LIMIT, RING_LIMIT + 1]
+        };
+        for &maxsize in [1, 3].iter().chain(edges) {
+            let q = Queue::new(maxsize);
+            for i in 0..maxsize {
+                q.try_put(i).unwrap();
+            }
+            assert!(q.is_full());
+            assert_eq!(q.try_put(0), Err(TryPutError::Full(0)));
+            assert_eq!(q.len(), maxsize);
+        }
+    }
+
+    #[test]
+    fn counters_track_puts_and_gets() {
+        let q = Queue::new(3);
+        for i in 0..3 {
+            q.put(i).unwrap();
+        }
+        assert_eq!((q.len(), q.unfinished_tasks()), (3, 3));
+        assert!(q.try_put(9).unwrap_err().is_full());
+        assert_eq!(q.unfinished_tasks(), 3, "a refused put is not a task");
+        q.get().unwrap();
+        assert_eq!((q.len(), q.unfinished_tasks()), (2, 3));
+    }
+
+    #[test]
+    fn no_waiters_left_behind() {
+        let q = Queue::<u8>::new(1);
+        assert!(q.get_timeout(Duration::from_millis(1)).is_err());
+        q.put(1).unwrap();
+        assert!(q.put_timeout(2, Duration::from_millis(1)).is_err());
+        assert!(!q.join_timeout(Duration::from_millis(1)));
+        assert_eq!(q.core.sleepers(), [0, 0, 0]);
+    }
+
+    #[test]
+    fn immediate_shutdown_drains_everything() {
+        let q = Queue::new(0);
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        assert_eq!(q.get(), Ok(1));
+        q.put(3).unwrap();
+        q.shutdown_immediate();
+        assert_eq!(q.len(), 0);
+        assert_eq!(
+            q.unfinished_tasks(),
+            1,
+            "the item taken is still unfinished"
+        );
+        assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
+    }
+
+    #[test]
+    fn debug_shows_kind_len_maxsize() {
+        let q = Queue::new(4);
+        q.put("x").unwrap();
+        assert_eq!(
+            format!("{q:?}"),
+            "Queue { len: 1, maxsize: 4, unfinished_tasks: 1, is_shutdown: false }"
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! [`Locked`]: a store behind one [`Lock`], for the stores no lock-free crate offers (a stack, a
+//! heap) and for FIFO queues too large to allocate up front.
+
+use std::collections::VecDeque;
+
+use super::store::Store;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::Lock;
+
+/// The collection inside a [`Locked`] store: where an item goes and which comes out next.
+pub(crate) trait Container: Default {
+    /// What the collection holds.
+    type Item;
+    /// Adds `item`. If it unwinds, the item must be in the collection (std's heap keeps it).
+    fn put(&mut self, item: Self::Item);
+    /// Takes the next item out.
+    fn take(&mut self) -> Option<Self::Item>;
+    /// How many items it holds.
+    fn len(&self) -> usize;
+}
+
+/// A stack: last in, first out.
+impl<T> Container for Vec<T> {
+    type Item = T;
+    fn put(&mut self, item: T) {
+        self.push(item);
+    }
+    fn take(&mut self) -> Option<T> {
+        self.pop()
+    }
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+}
+
+/// First in, first out.
+impl<T> Container for VecDeque<T> {
+    type Item = T;
+    fn put(&mut self, item: T) {
+        self.push_back(item);
+    }
+    fn take(&mut self) -> Option<T> {
+        self.pop_front()
+    }
+    fn len(&self) -> usize {
+        VecDeque::len(self)
+    }
+}
+
+/// A [`Container`] behind one lock, with its length mirrored in an atomic so that waiters can
+/// check it without the lock (under the parking lot's bucket lock they must not block).
+pub(crate) struct Locked<C> {
+    items: Lock<C>,
+    /// The collection's length, stored (`SeqCst`) under the lock after every change, also when
+    /// the change unwinds.
+    len: AtomicUsize,
+    maxsize: usize,
+}
+
+/// Stores the collection's length into the mirror when dropped: after a change, or while a
+/// panic in the change (a user's `Ord`) unwinds.
+struct SyncLen<'a, C: Container> {
+    items: &'a mut C,
+    len: &'a AtomicUsize,
+}
+
+impl<C: Container> Drop for SyncLen<'_, C> {
+    fn drop(&mut self) {
+        self.len.store(self.items.len(), Ordering::SeqCst);
+    }
+}
+
+impl<C: Container> Store for Locked<C> {
+    type Item = C::Item;
+    type Drained = C;
+
+    fn new(maxsize: usize) -> Self {
+        Locked {
+            items: Lock::with_value(C::default()),
+            len: AtomicUsize::new(0),
+            maxsize,
+        }
+    }
+
+    #[inline]
+    fn push(&self, item: C::Item) -> Result<(), C::Item> {
+        let mut items = self.items.acquire();
+        if self.maxsize != 0 && items.len() >= self.maxsize {
+            return Err(item);
+        }
+        let sync = SyncLen {
+            items: &mut *items,
+            len: &self.len,
+        };
+        sync.items.put(item);
+        Ok(())
+    }
+
+    #[inline]
+    fn pop(&self) -> Option<C::Item> {
+        let mut items = self.items.acquire();
+        let sync = SyncLen {
+            items: &mut *items,
+            len: &self.len,
+        };
+        sync.items.take()
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.len.load(Ordering::SeqCst)
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    fn is_full(&self) -> bool {
+        self.maxsize != 0 && self.len() >= self.maxsize
+    }
+
+    fn drain(&self) -> (usize, C) {
+        let mut items = self.items.acquire();
+        let drained = std::mem::take(&mut *items);
+        self.len.store(0, Ordering::SeqCst);
+        (drained.len(), drained)
+    }
+}
