@@ -49,6 +49,7 @@
 //! | `q.task_done()`, `q.join()`, `q.shutdown()`, `q.shutdown(immediate=True)` | [`task_done`](queue::Queue::task_done), [`join`](queue::Queue::join), [`shutdown`](queue::Queue::shutdown), [`shutdown_immediate`](queue::Queue::shutdown_immediate) |
 //! | `queue.Full`, `queue.Empty`, `queue.ShutDown` | [`queue::TryPutError::Full`], [`queue::TryGetError::Empty`], the errors' `ShutDown` variants |
 //! | `Timer(interval, f)`; `t.start()`, `t.cancel()`, `t.join()`, `t.is_alive()`, `t.setName(n)` | [`Timer::new(d, f)`](Timer::new); [`start`](Timer::start), [`cancel`](Timer::cancel) → `bool`, [`join`](Timer::join), [`is_alive`](Timer::is_alive), [`set_name`](Timer::set_name) (no OS thread per timer: one service thread and a few workers) |
+//! | a `Timer` whose function starts the next `Timer` | [`RepeatingTimer::new(d, f)`](RepeatingTimer::new): drift-free, cancellable, the same timer service |
 //! | `local()`; `data.x = v`, `data.x`, `del data.x`, `hasattr(data, 'x')` | [`Local::new`] (also in a `static`); [`set`](Local::set), [`get`](Local::get) / [`with`](Local::with) / [`with_mut`](Local::with_mut), [`take`](Local::take), [`has_value`](Local::has_value) |
 //! | subclass of `local` with `__init__` | [`Local::with_init(\|\| ...)`](Local::with_init): runs once per thread, on first access |
 //! | `logging.basicConfig(format='(%(threadName)-10s) %(message)s')` | `threadkit::logging::basic_config(LevelFilter::Debug, "(%(threadName)-10s) %(message)s")?` (feature `logging`, on by default) |
@@ -173,7 +174,7 @@ pub use thread::{
     StackSizeError, StartError, Thread,
 };
 #[cfg(not(loom))]
-pub use timer::Timer;
+pub use timer::{RepeatingTimer, Timer};
 
 /// The README's code blocks are compiled and run as doctests.
 #[cfg(doctest)]

@@ -192,9 +192,12 @@ impl<T> Default for SimpleQueue<T> {
 }
 
 impl<T> fmt::Debug for SimpleQueue<T> {
-    /// Shows the kind and the length (and `maxsize: 0`, for symmetry with the other queues).
+    /// Shows the kind and the length: a `SimpleQueue` has no `maxsize` (nor task counts), so
+    /// none is shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.core.debug("SimpleQueue", f)
+        f.debug_struct("SimpleQueue")
+            .field("len", &self.core.len())
+            .finish()
     }
 }
 
@@ -207,7 +210,7 @@ mod tests {
         let q = SimpleQueue::new();
         q.put(1);
         q.put(2);
-        assert_eq!(format!("{q:?}"), "SimpleQueue { len: 2, maxsize: 0 }");
+        assert_eq!(format!("{q:?}"), "SimpleQueue { len: 2 }");
         assert_eq!(q.get(), 1);
         assert_eq!(q.try_get(), Some(2));
         assert_eq!(q.try_get(), None);

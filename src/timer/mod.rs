@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 mod pool_tests;
+mod repeat;
 mod service;
 mod state;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::{DaemonError, JoinError, Lock, StartError, Thread};
+pub use repeat::RepeatingTimer;
 use state::{Cancel, Lifecycle};
 
 /// What a Timer handle and the timer service share.
@@ -27,6 +29,8 @@ struct Entry {
     function: Lock<Option<Box<dyn FnOnce() + Send>>>,
     /// The service that runs it.
     service: &'static service::Service,
+    /// For one run of a [`RepeatingTimer`]: what schedules the next run after this one.
+    repeat: Option<Arc<repeat::Repeat>>,
 }
 
 /// A function that runs once, after a delay, unless cancelled first: Python's
@@ -111,6 +115,7 @@ impl Timer {
             interval,
             function: Lock::with_value(Some(function)),
             service,
+            repeat: None,
         });
         let scheduled = Arc::clone(&entry);
         let thread =
