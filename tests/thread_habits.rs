@@ -223,6 +223,17 @@ fn thread_timer_local_cross_catch_unwind() {
         local.get()
     });
     assert_eq!(r.unwrap(), Some(1));
+    // Queues (not PriorityQueue: a panicking `Ord` may leave its order unspecified).
+    unwind_safe::<threadkit::queue::Queue<u32>>();
+    unwind_safe::<threadkit::queue::LifoQueue<u32>>();
+    unwind_safe::<threadkit::queue::SimpleQueue<u32>>();
+    let q = threadkit::queue::Queue::new(1);
+    let r = catch_unwind(|| {
+        q.put(7).unwrap();
+        panic!("inside");
+    });
+    assert!(r.is_err());
+    assert_eq!(q.try_get().ok(), Some(7)); // the item went in whole, the queue is usable
     let borrowed = Local::<u32>::new();
     let r = catch_unwind(AssertUnwindSafe(|| borrowed.set(2)));
     assert!(r.is_ok());

@@ -50,6 +50,11 @@ pub struct SimpleQueue<T> {
     core: Core<Fifo<T>>,
 }
 
+// Items go in and come out whole (no `&mut T` is handed out), and the queue's counts are kept
+// consistent on every unwind path (`OnUnwind` in core.rs), so a reference may cross
+// `catch_unwind` (issue 13); the `Lock` inside is what makes the compiler refuse it otherwise.
+impl<T: std::panic::UnwindSafe> std::panic::RefUnwindSafe for SimpleQueue<T> {}
+
 impl<T> SimpleQueue<T> {
     /// Creates an empty queue: Python's `SimpleQueue()`.
     ///
