@@ -1,0 +1,47 @@
+"""threadkit: Python's threading and queue primitives, backed by the threadkit Rust library.
+
+Drop-in replacements::
+
+    from threadkit import Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event, Barrier, Timer
+    from threadkit import Queue, LifoQueue, PriorityQueue, SimpleQueue
+
+The exceptions are the standard library's own (threading.BrokenBarrierError, queue.Empty,
+queue.Full, queue.ShutDown where the interpreter has it), so existing ``except`` clauses work.
+"""
+
+import queue as _queue
+import threading as _threading
+
+from . import _native
+from ._native import (
+    TIMEOUT_MAX,
+    Barrier,
+    BoundedSemaphore,
+    Condition,
+    Event,
+    LifoQueue,
+    Lock,
+    PriorityQueue,
+    Queue,
+    RLock,
+    Semaphore,
+    ShutDown,
+    SimpleQueue,
+    Timer,
+)
+
+BrokenBarrierError = _threading.BrokenBarrierError
+Empty = _queue.Empty
+Full = _queue.Full
+ThreadError = RuntimeError
+
+__all__ = [
+    "TIMEOUT_MAX", "Barrier", "BoundedSemaphore", "BrokenBarrierError", "Condition", "Empty",
+    "Event", "Full", "LifoQueue", "Lock", "PriorityQueue", "Queue", "RLock", "Semaphore",
+    "ShutDown", "SimpleQueue", "ThreadError", "Timer",
+]
+
+# Non-daemon Timers run on threadkit's service, which Python's exit does not know about: join
+# them in threading's own exit sequence, before the interpreter finalizes (as Python joins a
+# pending threading.Timer).
+_threading._register_atexit(_native._shutdown)

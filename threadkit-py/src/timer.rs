@@ -1,0 +1,179 @@
+//! `threading.Timer` on threadkit's timer service: no OS thread per pending timer.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use pyo3::exceptions::{PyRuntimeError, PySystemExit};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple, PyWeakrefReference};
+
+use crate::wait::{self, Mode};
+
+/// `threading.Timer(interval, function, args=None, kwargs=None)`.
+///
+/// Differences from Python: not a `threading.Thread` subclass and not listed by
+/// `threading.enumerate()` (it has no thread of its own); the function runs on one of
+/// threadkit's timer workers; `function`, `args`, `kwargs`, `finished` and `run()` are absent.
+/// An exception in the function goes to `threading.excepthook`, with this Timer as the thread.
+#[pyclass(module = "threadkit", frozen, weakref, subclass)]
+pub(crate) struct Timer {
+    inner: threadkit::Timer,
+    interval: f64,
+    me: Arc<OnceLock<Py<PyWeakrefReference>>>,
+}
+
+fn run(
+    py: Python<'_>,
+    f: &Py<PyAny>,
+    args: &Py<PyTuple>,
+    kwargs: &Option<Py<PyDict>>,
+    me: &OnceLock<Py<PyWeakrefReference>>,
+) {
+    let Err(err) = f.call(py, args.bind(py), kwargs.as_ref().map(|k| k.bind(py))) else {
+        return;
+    };
+    if err.is_instance_of::<PySystemExit>(py) {
+        return;
+    }
+    let report = || -> PyResult<()> {
+        let threading = py.import("threading")?;
+        let thread = match me.get() {
+            Some(w) => w
+                .bind(py)
+                .upgrade()
+                .map_or_else(|| py.None(), |t| t.unbind()),
+            None => py.None(),
+        };
+        let value = err.value(py);
+        let hook_args = threading.getattr("ExceptHookArgs")?.call1(((
+            value.get_type(),
+            value,
+            err.traceback(py),
+            thread,
+        ),))?;
+        threading.getattr("excepthook")?.call1((hook_args,))?;
+        Ok(())
+    };
+    if let Err(e) = report() {
+        e.print(py);
+    }
+}
+
+#[pymethods]
+impl Timer {
+    #[new]
+    #[pyo3(signature = (interval, function, args=None, kwargs=None))]
+    fn new(
+        py: Python<'_>,
+        interval: f64,
+        function: Py<PyAny>,
+        args: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<Py<PyDict>>,
+    ) -> PyResult<Self> {
+        let args: Py<PyTuple> = match args {
+            None => PyTuple::empty(py).unbind(),
+            Some(a) => PyTuple::new(py, a.try_iter()?.collect::<PyResult<Vec<_>>>()?)?.unbind(),
+        };
+        let me: Arc<OnceLock<Py<PyWeakrefReference>>> = Arc::new(OnceLock::new());
+        let me2 = Arc::clone(&me);
+        let d = Duration::try_from_secs_f64(interval.max(0.0)).unwrap_or(Duration::MAX);
+        let inner = threadkit::Timer::new(d, move || {
+            // Nothing to run once the interpreter is gone.
+            let _ = Python::try_attach(|py| run(py, &function, &args, &kwargs, &me2));
+        });
+        Ok(Timer {
+            inner,
+            interval,
+            me,
+        })
+    }
+
+    fn start(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let me = slf.get();
+        if me.me.get().is_none() {
+            let weak = PyWeakrefReference::new(slf)?.unbind();
+            let _ = me.me.set(weak);
+        }
+        me.inner
+            .start()
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    fn cancel(&self) {
+        self.inner.cancel();
+    }
+
+    #[pyo3(signature = (timeout=None))]
+    fn join(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        // Errors (not started, joining itself) first, as CPython checks them before waiting.
+        if let Err(e) = self.inner.join_timeout(Duration::ZERO) {
+            return Err(PyRuntimeError::new_err(e.to_string()));
+        }
+        let deadline = match wait::optional_timeout(timeout.map(|t| t.max(0.0)))? {
+            Mode::Try => return Ok(()),
+            Mode::Until(d) => d,
+        };
+        wait::block(py, deadline, |d| match d {
+            None => self.inner.join().ok(),
+            Some(d) => match self.inner.join_deadline(d) {
+                Ok(true) | Err(_) => Some(()),
+                Ok(false) => None,
+            },
+        })?;
+        Ok(())
+    }
+
+    fn is_alive(&self) -> bool {
+        self.inner.is_alive()
+    }
+
+    #[getter]
+    fn interval(&self) -> f64 {
+        self.interval
+    }
+
+    #[getter]
+    fn get_name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    #[setter]
+    fn set_name(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.set_name(name.str()?.to_string());
+        Ok(())
+    }
+
+    #[getter]
+    fn get_daemon(&self) -> bool {
+        self.inner.is_daemon()
+    }
+
+    #[setter]
+    fn set_daemon(&self, daemonic: bool) -> PyResult<()> {
+        self.inner
+            .set_daemon(daemonic)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    #[getter]
+    fn ident(&self) -> Option<u64> {
+        self.inner.thread().ident()
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let t = &slf.get().inner;
+        let status = if t.is_alive() {
+            "started"
+        } else if t.thread().ident().is_some() {
+            "stopped"
+        } else {
+            "initial"
+        };
+        let daemon = if t.is_daemon() { " daemon" } else { "" };
+        Ok(format!(
+            "<{}({}, {status}{daemon})>",
+            slf.get_type().qualname()?,
+            t.name()
+        ))
+    }
+}

@@ -1,0 +1,241 @@
+//! Timeouts with CPython's rules, the standard library's exception types, and the one way every
+//! binding blocks: GIL released, and in the main thread in slices with signal checks between.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::{PyOverflowError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+/// How long the main thread waits before it looks for a pending signal (Ctrl-C). Other threads
+/// never poll: Python runs signal handlers only in the main thread.
+pub(crate) const SIGNAL_SLICE: Duration = Duration::from_millis(50);
+
+static MAIN_THREAD: OnceLock<libc::pthread_t> = OnceLock::new();
+static TIMEOUT_MAX: OnceLock<f64> = OnceLock::new();
+
+/// Test-only: a Python callable run in the main thread between two slices of a wait (so a test
+/// can act exactly in the gap). Set through `_testing.set_slice_hook`.
+static SLICE_HOOK_SET: AtomicBool = AtomicBool::new(false);
+static SLICE_HOOK: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
+
+pub(crate) fn set_slice_hook(hook: Option<Py<PyAny>>) {
+    let mut slot = SLICE_HOOK.lock().unwrap_or_else(|e| e.into_inner());
+    SLICE_HOOK_SET.store(hook.is_some(), Ordering::SeqCst);
+    *slot = hook;
+}
+
+fn run_slice_hook(py: Python<'_>) -> PyResult<()> {
+    let hook = SLICE_HOOK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|h| h.clone_ref(py));
+    if let Some(hook) = hook {
+        hook.call0(py)?;
+    }
+    Ok(())
+}
+
+struct Types {
+    broken_barrier: Py<PyType>,
+    empty: Py<PyType>,
+    full: Py<PyType>,
+    shutdown: Py<PyType>,
+}
+
+static TYPES: PyOnceLock<Types> = PyOnceLock::new();
+
+/// Records the main thread and `_thread.TIMEOUT_MAX`, and looks up the exception types.
+pub(crate) fn init(py: Python<'_>) -> PyResult<()> {
+    let threading = py.import("threading")?;
+    let main_ident: u64 = threading
+        .call_method0("main_thread")?
+        .getattr("ident")?
+        .extract()?;
+    // CPython's `get_ident()` is `pthread_self()` cast to an integer.
+    let _ = MAIN_THREAD.set(main_ident as libc::pthread_t);
+    let max: f64 = py.import("_thread")?.getattr("TIMEOUT_MAX")?.extract()?;
+    let _ = TIMEOUT_MAX.set(max);
+    let queue = py.import("queue")?;
+    let ty = |m: &Bound<'_, PyModule>, name: &str| -> PyResult<Py<PyType>> {
+        Ok(m.getattr(name)?.cast_into::<PyType>()?.unbind())
+    };
+    let shutdown = match queue.getattr("ShutDown") {
+        Ok(t) => t.cast_into::<PyType>()?.unbind(),
+        Err(_) => py.get_type::<crate::ShutDown>().unbind(),
+    };
+    let types = Types {
+        broken_barrier: ty(&threading, "BrokenBarrierError")?,
+        empty: ty(&queue, "Empty")?,
+        full: ty(&queue, "Full")?,
+        shutdown,
+    };
+    let _ = TYPES.set(py, types);
+    Ok(())
+}
+
+fn types(py: Python<'_>) -> &Types {
+    TYPES.get(py).expect("threadkit._native initialised")
+}
+
+pub(crate) fn shutdown_type(py: Python<'_>) -> &Py<PyType> {
+    &types(py).shutdown
+}
+
+pub(crate) fn broken_barrier(py: Python<'_>) -> PyErr {
+    PyErr::from_type(types(py).broken_barrier.bind(py).clone(), ())
+}
+pub(crate) fn empty(py: Python<'_>) -> PyErr {
+    PyErr::from_type(types(py).empty.bind(py).clone(), ())
+}
+pub(crate) fn full(py: Python<'_>) -> PyErr {
+    PyErr::from_type(types(py).full.bind(py).clone(), ())
+}
+pub(crate) fn shut_down(py: Python<'_>) -> PyErr {
+    PyErr::from_type(types(py).shutdown.bind(py).clone(), ())
+}
+
+/// `threading.TIMEOUT_MAX` of this interpreter.
+pub(crate) fn timeout_max() -> f64 {
+    *TIMEOUT_MAX.get().unwrap_or(&9223372036.0)
+}
+
+/// Whether the caller is the thread Python runs signal handlers in.
+pub(crate) fn is_main_thread() -> bool {
+    // SAFETY: pthread_self has no preconditions and cannot fail.
+    let me = unsafe { libc::pthread_self() };
+    MAIN_THREAD.get() == Some(&me)
+}
+
+/// The calling thread's `threading.get_ident()`.
+pub(crate) fn get_ident() -> u64 {
+    // SAFETY: pthread_self has no preconditions and cannot fail.
+    unsafe { libc::pthread_self() as u64 }
+}
+
+/// Python truthiness of an optional `block`/`blocking` argument (absent: true), as the
+/// standard library reads it (`q.put(x, block=0)`).
+pub(crate) fn truthy(flag: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    flag.map_or(Ok(true), |b| b.is_truthy())
+}
+
+/// A deadline `secs` from now; `None` (wait forever) past what `Instant` can hold.
+pub(crate) fn deadline_after(secs: f64) -> Option<Instant> {
+    Instant::now().checked_add(Duration::from_secs_f64(secs.max(0.0)))
+}
+
+/// What a lock's `acquire(blocking, timeout)` asks for.
+pub(crate) enum Mode {
+    /// Do not wait.
+    Try,
+    /// Wait until the deadline (`None`: forever).
+    Until(Option<Instant>),
+}
+
+/// CPython's `lock_acquire_parse_args`: `Lock.acquire` / `RLock.acquire`.
+pub(crate) fn lock_mode(blocking: bool, timeout: f64) -> PyResult<Mode> {
+    if timeout.is_nan() {
+        return Err(PyValueError::new_err("Invalid value NaN (not a number)"));
+    }
+    if timeout > timeout_max() {
+        return Err(PyOverflowError::new_err("timeout value is too large"));
+    }
+    if !blocking && timeout != -1.0 {
+        return Err(PyValueError::new_err(
+            "can't specify a timeout for a non-blocking call",
+        ));
+    }
+    if timeout < 0.0 && timeout != -1.0 {
+        return Err(PyValueError::new_err(
+            "timeout value must be a non-negative number",
+        ));
+    }
+    Ok(if !blocking || timeout == 0.0 {
+        Mode::Try
+    } else if timeout == -1.0 {
+        Mode::Until(None)
+    } else {
+        Mode::Until(deadline_after(timeout))
+    })
+}
+
+/// `timeout=None|float` as `Event.wait`, `Condition.wait`, `Thread.join` take it: `None` waits
+/// forever, zero or less only checks. NaN is a `ValueError`, more than `TIMEOUT_MAX` an
+/// `OverflowError` (as the C lock under CPython's `Condition.wait` raises).
+pub(crate) fn optional_timeout(timeout: Option<f64>) -> PyResult<Mode> {
+    match timeout {
+        None => Ok(Mode::Until(None)),
+        Some(t) if t.is_nan() => Err(PyValueError::new_err("Invalid value NaN (not a number)")),
+        Some(t) if t > timeout_max() => Err(PyOverflowError::new_err("timeout value is too large")),
+        Some(t) if t <= 0.0 => Ok(Mode::Try),
+        Some(t) => Ok(Mode::Until(deadline_after(t))),
+    }
+}
+
+/// `queue`'s `timeout`: negative is a `ValueError`.
+pub(crate) fn queue_timeout(timeout: Option<f64>) -> PyResult<Mode> {
+    match timeout {
+        Some(t) if t < 0.0 => Err(PyValueError::new_err(
+            "'timeout' must be a non-negative number",
+        )),
+        other => optional_timeout(other),
+    }
+}
+
+/// Blocks in `attempt` with the GIL released until it succeeds (`Some`) or `deadline` passes
+/// (`Ok(None)`).
+///
+/// `attempt(None)` must wait until it succeeds; `attempt(Some(d))` gives up at `d`. In the main
+/// thread the wait is cut into [`SIGNAL_SLICE`]s and Python's signal handlers run between them
+/// (with the GIL): an exception they raise (`KeyboardInterrupt`) is returned, a handler that
+/// returns lets the wait go on. threadkit has no way to wake a parked thread from a signal
+/// handler, which is why this polls (20 times a second, main thread only).
+///
+/// Every blocking call of the extension goes through here: this is where the diagnostics
+/// (`threadkit.dump()`, the deadlock finder) will record "this Python thread waits on that
+/// object, called from this Python line" once threadkit's diagnostics API lands.
+pub(crate) fn block<T: Send>(
+    py: Python<'_>,
+    deadline: Option<Instant>,
+    mut attempt: impl FnMut(Option<Instant>) -> Option<T> + Send,
+) -> PyResult<Option<T>> {
+    // Mutants that prove the tests can see the bugs they are written for (tests/mutants.sh).
+    if cfg!(threadkit_py_mutant = "hold_gil") {
+        return Ok(attempt(deadline));
+    }
+    if !is_main_thread() || cfg!(threadkit_py_mutant = "no_signal_check") {
+        return Ok(py.detach(|| attempt(deadline)));
+    }
+    loop {
+        let slice_end = Instant::now() + SIGNAL_SLICE;
+        let (end, last) = match deadline {
+            Some(d) if d <= slice_end => (d, true),
+            _ => (slice_end, false),
+        };
+        if let Some(v) = py.detach(|| attempt(Some(end))) {
+            return Ok(Some(v));
+        }
+        if last {
+            return Ok(None);
+        }
+        py.check_signals()?;
+        if SLICE_HOOK_SET.load(Ordering::Relaxed) {
+            run_slice_hook(py)?;
+        }
+    }
+}
+
+/// The address Python shows in reprs (`at 0x...`).
+pub(crate) fn addr<T>(obj: &Bound<'_, T>) -> String {
+    format!("{:#x}", obj.as_ptr() as usize)
+}
+
+/// `module.qualname` of the object's type, as CPython's reprs print it.
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    let ty = obj.get_type();
+    Ok(format!("{}.{}", ty.module()?, ty.qualname()?))
+}

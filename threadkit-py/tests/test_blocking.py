@@ -1,0 +1,323 @@
+"""Blocking calls release the GIL, and Ctrl-C (SIGINT) interrupts them in the main thread.
+
+Ctrl-C tests run a child process whose main thread blocks; the parent waits until that thread
+sleeps in the kernel, sends SIGINT and times the KeyboardInterrupt. The witness that the call
+was really blocked (and not merely about to block) is the thread's 'S' state in /proc.
+"""
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import unittest
+
+import threadkit
+
+PY = sys.executable
+
+
+# Each case: (name, setup code, the blocking call). The call must block forever in the main thread.
+BLOCKING_CALLS = [
+    ("Lock.acquire", "x = threadkit.Lock(); x.acquire()", "x.acquire()"),
+    ("Lock.acquire(timeout)", "x = threadkit.Lock(); x.acquire()", "x.acquire(timeout=60)"),
+    ("RLock.acquire", "x = threadkit.RLock(); hold_in_thread(x)", "x.acquire()"),
+    ("Condition.wait", "x = threadkit.Condition(); x.acquire()", "x.wait()"),
+    ("Condition.wait_for", "x = threadkit.Condition(); x.acquire()", "x.wait_for(lambda: False)"),
+    ("Semaphore.acquire", "x = threadkit.Semaphore(0)", "x.acquire()"),
+    ("Event.wait", "x = threadkit.Event()", "x.wait()"),
+    ("Event.wait(timeout)", "x = threadkit.Event()", "x.wait(60)"),
+    ("Queue.get", "x = threadkit.Queue()", "x.get()"),
+    ("Queue.get(timeout)", "x = threadkit.Queue()", "x.get(timeout=60)"),
+    ("Queue.put (full)", "x = threadkit.Queue(1); x.put(1)", "x.put(2)"),
+    ("Queue.join", "x = threadkit.Queue(); x.put(1)", "x.join()"),
+    ("LifoQueue.get", "x = threadkit.LifoQueue()", "x.get()"),
+    ("PriorityQueue.get", "x = threadkit.PriorityQueue()", "x.get()"),
+    ("SimpleQueue.get", "x = threadkit.SimpleQueue()", "x.get()"),
+    ("Timer.join", "x = threadkit.Timer(60, print); x.daemon = True; x.start()", "x.join()"),
+]
+
+CHILD = textwrap.dedent("""
+    import sys, threading, time
+    import threadkit
+
+    def hold_in_thread(lock):
+        got = threading.Event()
+        def run():
+            lock.acquire()
+            got.set()
+            threading.Event().wait()
+        threading.Thread(target=run, daemon=True).start()
+        got.wait()
+
+    {setup}
+    print("ready", flush=True)
+    try:
+        {call}
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt" + {after}, flush=True)
+        sys.exit(0)
+    print("returned", flush=True)
+    sys.exit(1)
+""")
+
+
+def read_line(child, timeout=10.0):
+    """The child's next line, or '' if it prints none within `timeout` (no hang on a bug)."""
+    ready, _, _ = select.select([child.stdout], [], [], timeout)
+    return child.stdout.readline().strip() if ready else ""
+
+
+def thread_state(pid, tid):
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "?"
+
+
+def wait_until_sleeping(pid, tid=None, timeout=10.0):
+    """Waits until thread `tid` (default: the main thread) of process `pid` has slept in the
+    kernel on several looks in a row."""
+    tid = pid if tid is None else tid
+    deadline = time.monotonic() + timeout
+    in_a_row = 0
+    while time.monotonic() < deadline:
+        in_a_row = in_a_row + 1 if thread_state(pid, tid) == "S" else 0
+        if in_a_row >= 5:
+            return True
+        time.sleep(0.005)
+    return False
+
+
+class CtrlC(unittest.TestCase):
+    latencies = {}
+
+    def run_case(self, setup, call, after='""', expect="KeyboardInterrupt"):
+        code = CHILD.format(setup=setup, call=call, after=after)
+        child = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(read_line(child), "ready")
+            self.assertTrue(wait_until_sleeping(child.pid), "the call never blocked")
+            # Still blocked: it has not printed anything or exited.
+            self.assertIsNone(child.poll())
+            sent = time.monotonic()
+            child.send_signal(signal.SIGINT)
+            line = read_line(child)
+            latency = time.monotonic() - sent
+            self.assertEqual(line, expect)
+            self.assertEqual(child.wait(timeout=30), 0)
+            return latency
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+    def test_sigint_interrupts_every_blocking_call(self):
+        for name, setup, call in BLOCKING_CALLS:
+            with self.subTest(name):
+                latency = self.run_case(setup, call)
+                type(self).latencies[name] = latency
+                # ~0.05 s expected (one signal slice); loose bound for a noisy 2-core machine.
+                self.assertLess(latency, 2.0, name)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.latencies:
+            worst = max(cls.latencies.values())
+            print(f"\nSIGINT -> KeyboardInterrupt latency over {len(cls.latencies)} calls: "
+                  f"median {sorted(cls.latencies.values())[len(cls.latencies) // 2] * 1e3:.0f} ms, "
+                  f"max {worst * 1e3:.0f} ms", file=sys.stderr)
+
+    def test_interrupted_condition_wait_holds_the_lock_again(self):
+        # CPython's Condition.wait re-acquires the lock however the wait ends.
+        for lock in ("threadkit.Lock()", "threadkit.RLock()", "threading.Lock()"):
+            with self.subTest(lock):
+                self.run_case(f"x = threadkit.Condition({lock}); x.acquire()",
+                              "x.wait()", after='" owned=%s" % x._is_owned()',
+                              expect="KeyboardInterrupt owned=True")
+
+    def test_handler_that_returns_lets_the_wait_go_on(self):
+        code = textwrap.dedent("""
+            import signal, threading, sys
+            import threadkit
+            hits = []
+            signal.signal(signal.SIGUSR1, lambda *a: hits.append(1))
+            lock = threadkit.Lock(); lock.acquire()
+            def later():
+                # released only after the parent's SIGUSR1 was handled
+                while not hits:
+                    threading.Event().wait(0.01)
+                lock.release()
+            print("ready", flush=True)
+            threading.Thread(target=later).start()
+            got = lock.acquire(timeout=30)
+            print("acquired", got, len(hits), flush=True)
+        """)
+        child = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(read_line(child), "ready")
+            self.assertTrue(wait_until_sleeping(child.pid))
+            child.send_signal(signal.SIGUSR1)
+            self.assertEqual(read_line(child), "acquired True 1")
+            self.assertEqual(child.wait(timeout=30), 0)
+        finally:
+            if child.poll() is None:
+                child.kill()
+
+    def test_a_sleeping_main_thread_costs_almost_no_cpu(self):
+        code = textwrap.dedent("""
+            import resource, time, threadkit
+            e = threadkit.Event()
+            r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.monotonic()
+            e.wait(2.0)
+            r1 = resource.getrusage(resource.RUSAGE_SELF); t1 = time.monotonic()
+            cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+            print(cpu, t1 - t0)
+        """)
+        out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60)
+        cpu, wall = map(float, out.stdout.split())
+        print(f"\nmain thread blocked {wall:.2f} s in Event.wait: {cpu * 1e3:.1f} ms CPU",
+              file=sys.stderr)
+        # A busy loop would burn ~wall seconds; 40 wake-ups cost well under 0.1 s.
+        self.assertLess(cpu, 0.25 * wall)
+
+
+class MainThreadSlices(unittest.TestCase):
+    """The main thread waits in slices; what happens in the gap between two must not be lost.
+    `_testing.set_slice_hook` runs a callable exactly there."""
+
+    def tearDown(self):
+        threadkit._native._testing.set_slice_hook(None)
+
+    def test_event_set_and_cleared_between_slices_ends_the_wait(self):
+        # CPython (Lib/test/lock_tests.py test_set_and_clear): a wait returns True when the event
+        # was set during it, even if cleared again before the waiter looked.
+        e = threadkit.Event()
+        pulses = []
+
+        def pulse():
+            if not pulses:
+                pulses.append(1)
+                e.set()
+                e.clear()
+
+        threadkit._native._testing.set_slice_hook(pulse)
+        self.assertTrue(e.wait(2.0))
+        self.assertEqual(pulses, [1])
+
+    def test_condition_notify_between_slices_ends_the_wait(self):
+        c = threadkit.Condition(threadkit.Lock())
+        notified = []
+
+        def notify():
+            if not notified:
+                # The waiter released the lock; take it as a notifier would.
+                with c:
+                    notified.append(1)
+                    c.notify()
+
+        threadkit._native._testing.set_slice_hook(notify)
+        with c:
+            self.assertTrue(c.wait(2.0))
+        self.assertEqual(notified, [1])
+
+
+class GilIsReleased(unittest.TestCase):
+    """While one Python thread blocks, another runs Python code.
+
+    The blocked thread waits with a timeout of BLOCK seconds. If the call held the GIL, the main
+    thread could not run a single bytecode until that timeout, so the waiter would have returned
+    (timed out) before the main thread counted to N: the witness is that it is still blocked.
+    """
+
+    BLOCK = 5.0
+    N = 200_000
+
+    def check(self, make_blocker, release):
+        started = threading.Event()
+        finished = []
+        tid = []
+
+        def waiter():
+            tid.append(threading.get_native_id())
+            started.set()
+            finished.append(make_blocker())
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        started.wait()
+        # Asleep in the kernel on five looks 5 ms apart, while this thread sleeps without the
+        # GIL in between: the waiter is in its blocking call, not waiting for the GIL.
+        self.assertTrue(wait_until_sleeping(os.getpid(), tid[0]), "the waiter never blocked")
+        # Python work in this thread while the waiter blocks.
+        count = 0
+        for _ in range(self.N):
+            count += 1
+        self.assertEqual(finished, [], "the waiter returned while it should still be blocked")
+        release()
+        t.join(self.BLOCK * 2)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(count, self.N)
+        return finished[0]
+
+    def test_lock_acquire(self):
+        lock = threadkit.Lock()
+        lock.acquire()
+        self.assertTrue(self.check(lambda: lock.acquire(timeout=self.BLOCK), lock.release))
+
+    def test_rlock_acquire(self):
+        lock = threadkit.RLock()
+        lock.acquire()
+        self.assertTrue(self.check(lambda: lock.acquire(timeout=self.BLOCK), lock.release))
+
+    def test_event_wait(self):
+        e = threadkit.Event()
+        self.assertTrue(self.check(lambda: e.wait(self.BLOCK), e.set))
+
+    def test_condition_wait(self):
+        c = threadkit.Condition()
+        flag = []
+
+        def block():
+            with c:
+                return c.wait_for(lambda: flag, self.BLOCK)
+
+        def release():
+            with c:
+                flag.append(1)
+                c.notify()
+
+        self.assertEqual(self.check(block, release), [1])
+
+    def test_semaphore_acquire(self):
+        s = threadkit.Semaphore(0)
+        self.assertTrue(self.check(lambda: s.acquire(timeout=self.BLOCK), s.release))
+
+    def test_queue_get(self):
+        for cls in (threadkit.Queue, threadkit.LifoQueue, threadkit.PriorityQueue):
+            with self.subTest(cls.__name__):
+                q = cls()
+                self.assertEqual(self.check(lambda: q.get(timeout=self.BLOCK),
+                                            lambda: q.put(7)), 7)
+
+    def test_queue_put_full(self):
+        q = threadkit.Queue(1)
+        q.put(0)
+        self.check(lambda: q.put(1, timeout=self.BLOCK), q.get)
+        self.assertEqual(q.get_nowait(), 1)
+
+    def test_simple_queue_get(self):
+        q = threadkit.SimpleQueue()
+        self.assertEqual(self.check(lambda: q.get(timeout=self.BLOCK), lambda: q.put(5)), 5)
+
+    def test_barrier_wait(self):
+        b = threadkit.Barrier(2)
+        self.assertIn(self.check(lambda: b.wait(self.BLOCK), lambda: b.wait()), (0, 1))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,249 @@
+"""threadkit-specific behaviour: Rust threads and Python threads sharing one primitive, the
+Timer service, Python exceptions out of a priority queue's comparisons and a Barrier's action."""
+
+import subprocess
+import sys
+import textwrap
+import threading
+import unittest
+from collections import Counter
+
+import threadkit
+from threadkit import _native
+
+testing = _native._testing
+
+
+class MixedRustAndPythonThreads(unittest.TestCase):
+    def test_rust_thread_holds_a_lock_python_waits(self):
+        lock = threadkit.Lock()
+        held, go, done = threadkit.Event(), threadkit.Event(), threadkit.Event()
+        testing.spawn_lock_holder(lock, held, go, done)
+        self.assertTrue(held.wait(30))
+        self.assertTrue(lock.locked())
+        self.assertFalse(lock.acquire(False))
+        self.assertFalse(lock.acquire(timeout=0.05))
+        got = []
+
+        def python_waiter():
+            ok = lock.acquire(timeout=30)
+            # Witness: the Rust holder was told to let go before this acquire could succeed.
+            got.append((ok, go.is_set()))
+
+        t = threading.Thread(target=python_waiter)
+        t.start()
+        go.set()
+        t.join(60)
+        self.assertEqual(got, [(True, True)])
+        self.assertTrue(done.wait(30))
+        lock.release()
+        self.assertFalse(lock.locked())
+
+    def test_rust_and_python_threads_contend_on_one_lock(self):
+        lock = threadkit.Lock()
+        done = threadkit.Event()
+        testing.spawn_lock_churn(lock, 200_000, done)
+        inside = []
+        overlaps = []
+
+        def python_side():
+            for _ in range(2_000):
+                with lock:
+                    inside.append(1)
+                    if len(inside) != 1:
+                        overlaps.append(len(inside))
+                    inside.pop()
+
+        threads = [threading.Thread(target=python_side) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertTrue(done.wait(120))
+        self.assertEqual(overlaps, [])
+        self.assertFalse(lock.locked())
+
+    def test_rust_producer_python_consumers_exactly_once(self):
+        q = threadkit.Queue(4)
+        items = [object() for _ in range(3_000)]
+        done = threadkit.Event()
+        testing.spawn_queue_producer(q, items, done)
+        got = []
+
+        def consume(n):
+            for _ in range(n):
+                got.append(q.get(timeout=60))
+                q.task_done()
+
+        threads = [threading.Thread(target=consume, args=(1_000,)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertTrue(done.wait(60))
+        q.join()
+        self.assertEqual(Counter(map(id, got)), Counter(map(id, items)))
+        self.assertTrue(q.empty())
+
+    def test_python_producers_rust_consumer_exactly_once(self):
+        q = threadkit.Queue(8)
+        out = threadkit.SimpleQueue()
+        done = threadkit.Event()
+        testing.spawn_queue_consumer(q, 2_000, out, done)
+
+        def produce(base):
+            for i in range(1_000):
+                q.put(base + i)
+
+        threads = [threading.Thread(target=produce, args=(b,)) for b in (0, 10_000)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        q.join()  # the Rust consumer calls task_done for each item
+        self.assertTrue(done.wait(60))
+        received = [out.get_nowait() for _ in range(out.qsize())]
+        self.assertEqual(sorted(received), list(range(1_000)) + list(range(10_000, 11_000)))
+
+
+class TimerOnTheService(unittest.TestCase):
+    def test_fires_once_with_args(self):
+        calls = threadkit.SimpleQueue()
+        t = threadkit.Timer(0.01, lambda *a, **k: calls.put((a, k)), args=[1, 2], kwargs={"x": 3})
+        t.start()
+        t.join(30)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(calls.get(timeout=5), ((1, 2), {"x": 3}))
+        self.assertTrue(calls.empty())
+        with self.assertRaises(RuntimeError):
+            t.start()
+
+    def test_cancel_before_it_fires(self):
+        fired = []
+        t = threadkit.Timer(30, lambda: fired.append(1))
+        t.start()
+        self.assertTrue(t.is_alive())
+        t.cancel()
+        t.join(30)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(fired, [])
+
+    def test_join_before_start_raises(self):
+        with self.assertRaises(RuntimeError):
+            threadkit.Timer(1, print).join()
+
+    def test_exception_goes_to_threading_excepthook(self):
+        seen = threadkit.SimpleQueue()
+        old = threading.excepthook
+        threading.excepthook = lambda args: seen.put(args)
+        try:
+            t = threadkit.Timer(0, lambda: 1 / 0)
+            t.name = "boom"
+            t.start()
+            t.join(30)
+            args = seen.get(timeout=30)
+        finally:
+            threading.excepthook = old
+        self.assertIs(args.exc_type, ZeroDivisionError)
+        self.assertIs(args.thread, t)
+        self.assertEqual(args.thread.name, "boom")
+
+    def test_many_timers_fire_exactly_once(self):
+        fired = threadkit.SimpleQueue()
+        timers = [threadkit.Timer(0.001 * (i % 20), fired.put, args=(i,)) for i in range(500)]
+        for t in timers:
+            t.start()
+        for t in timers[::2]:
+            t.cancel()
+        for t in timers:
+            t.join(60)
+        got = sorted(fired.get_nowait() for _ in range(fired.qsize()))
+        # Every odd timer fired exactly once; an even one fired only if it beat its cancel.
+        self.assertEqual([i for i in got if i % 2], list(range(1, 500, 2)))
+        self.assertEqual(len(got), len(set(got)))
+
+    def test_pending_non_daemon_timer_runs_before_exit(self):
+        code = textwrap.dedent("""
+            import threadkit
+            threadkit.Timer(0.2, print, args=("fired",)).start()
+            print("main done", flush=True)
+        """)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.split(), ["main", "done", "fired"])
+
+
+class PythonExceptionsThroughRust(unittest.TestCase):
+    def test_priority_queue_comparison_error(self):
+        q = threadkit.PriorityQueue()
+        q.put(1)
+        with self.assertRaises(TypeError):
+            q.put("a")  # '<' not supported between str and int
+        # As heapq's heappush: the item stays queued, and the queue still works.
+        self.assertEqual(q.qsize(), 2)
+        q2 = threadkit.PriorityQueue()
+        for x in (5, 3, 4, 1, 2):
+            q2.put(x)
+        self.assertEqual([q2.get() for _ in range(5)], [1, 2, 3, 4, 5])
+
+    def test_priority_queue_tuples_and_fifo_ties(self):
+        q = threadkit.PriorityQueue()
+        for item in [(2, "b"), (1, "z"), (2, "a"), (1, "y")]:
+            q.put(item)
+        self.assertEqual([q.get() for _ in range(4)], [(1, "y"), (1, "z"), (2, "a"), (2, "b")])
+
+    def test_barrier_action_exception(self):
+        b = threadkit.Barrier(2, action=lambda: 1 / 0)
+        results = []
+
+        def other():
+            try:
+                b.wait(30)
+                results.append("passed")
+            except threading.BrokenBarrierError:
+                results.append("broken")
+            except ZeroDivisionError:
+                results.append("raised")
+
+        t = threading.Thread(target=other)
+        t.start()
+        try:
+            b.wait(30)
+            results.append("passed")
+        except threading.BrokenBarrierError:
+            results.append("broken")
+        except ZeroDivisionError:
+            results.append("raised")
+        t.join(30)
+        # The leader (last to arrive) gets the action's exception, the other BrokenBarrierError.
+        self.assertEqual(sorted(results), ["broken", "raised"])
+        self.assertTrue(b.broken)
+
+
+class TimeoutRules(unittest.TestCase):
+    def test_lock_timeout_rules(self):
+        for lock in (threadkit.Lock(), threadkit.RLock()):
+            with self.assertRaises(ValueError):
+                lock.acquire(False, 1)
+            with self.assertRaises(ValueError):
+                lock.acquire(timeout=-0.5)
+            with self.assertRaises(OverflowError):
+                lock.acquire(timeout=threadkit.TIMEOUT_MAX * 2)
+            with self.assertRaises(ValueError):
+                lock.acquire(timeout=float("nan"))
+            with self.assertRaises(TypeError):
+                lock.acquire(timeout=None)
+            self.assertTrue(lock.acquire(False, -1))
+            lock.release()
+
+    def test_queue_negative_timeout(self):
+        for q in (threadkit.Queue(), threadkit.SimpleQueue(), threadkit.PriorityQueue()):
+            with self.assertRaises(ValueError):
+                q.get(True, -1)
+            with self.assertRaises(threadkit.Empty):
+                q.get(False, -1)  # timeout is ignored when not blocking
+
+
+if __name__ == "__main__":
+    unittest.main()
