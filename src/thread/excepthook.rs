@@ -19,7 +19,9 @@
 //! - a panic inside a target (a thread's or a Timer's function) is recorded for the excepthook;
 //!   the previous hook is called too if the program installed one (a crash reporter set with
 //!   `std::panic::set_hook` before threadkit's first thread sees every panic), but not std's
-//!   default hook, which would print the panic a second time before the excepthook does.
+//!   default hook, which would print the panic a second time before the excepthook does. (A
+//!   program hook that itself calls std's default hook, as libtest's does, prints std's message
+//!   too; set a quiet excepthook, or leave std's default out of that hook, to get one report.)
 //!
 //! A hook installed *after* threadkit's that calls the previous one (the usual
 //! `let prev = std::panic::take_hook(); std::panic::set_hook(Box::new(move |info| { ...;
