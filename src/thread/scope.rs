@@ -191,3 +191,19 @@ impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Runs the `repr(transparent)` cast in `Scope::wrap` (also under Miri).
+    #[test]
+    fn scoped_threads_write_borrowed_slots() {
+        let mut slots = [0usize; 3];
+        super::scope(|s| {
+            for (i, slot) in slots.iter_mut().enumerate() {
+                let h = s.spawn(move || *slot = i + 1);
+                assert!(h.thread().ident().is_some());
+            }
+        });
+        assert_eq!(slots, [1, 2, 3]);
+    }
+}
