@@ -55,6 +55,8 @@ const TOUR: &[(&str, &[&str])] = &[
         &["threading_local", "threading_local_defaults"],
     ),
     ("See also: Queue", &["queue_workers"]),
+    // Beyond the article: what threadkit adds.
+    ("Debugging a hung program", &["deadlock_dump"]),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -71,7 +73,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("\n=== {section} ===");
         for program in programs {
             let exe = dir.join(program);
-            println!("\n$ {program}   (ported {program}.py)");
+            if section.starts_with("Debugging") {
+                println!("\n$ {program}");
+            } else {
+                println!("\n$ {program}   (ported {program}.py)");
+            }
             if !exe.exists() {
                 println!("(not ported yet)");
                 continue;

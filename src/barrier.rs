@@ -1,12 +1,13 @@
 //! [`Barrier`]: Python's `threading.Barrier`, with its result and error types.
 
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::time::{Duration, Instant};
 
+use crate::identity::{Identity, ObjectKind};
 use crate::lock::{Lock, LockGuard};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::wait::{self, ParkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{self, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
 /// In the status word: the barrier is broken.
 const BROKEN: usize = 1;
@@ -56,8 +57,10 @@ type Action = Box<dyn FnMut() + Send + 'static>;
 ///
 /// # Size
 ///
-/// 112 bytes on 64-bit targets: the state under its [`Lock`](crate::Lock) (counts, generation,
-/// the boxed action, the default timeout) and the lock-free status word waiters park on.
+/// 144 bytes on 64-bit targets (112 before diagnostics): the state under its
+/// [`Lock`](crate::Lock) (counts, generation, the boxed action, the default timeout) and the
+/// lock-free status word waiters park on. The lock carries the barrier's name and creation site
+/// for [diagnostics](crate::diagnostics), so the barrier adds no identity of its own.
 ///
 /// # Memory ordering
 ///
@@ -142,7 +145,11 @@ impl Barrier {
     pub const fn new(parties: usize) -> Self {
         assert!(parties > 0, "parties must be > 0");
         Barrier {
-            state: Lock::with_value(State::new(None)),
+            // The internal lock carries the barrier's identity (no extra bytes).
+            state: Lock::with_identity(
+                Identity::new(ObjectKind::Barrier, crate::identity::caller()),
+                State::new(None),
+            ),
             status: AtomicUsize::new(0),
             parties,
             timeout: None,
@@ -159,7 +166,11 @@ impl Barrier {
     pub fn new(parties: usize) -> Self {
         assert!(parties > 0, "parties must be > 0");
         Barrier {
-            state: Lock::with_value(State::new(None)),
+            // The internal lock carries the barrier's identity (no extra bytes).
+            state: Lock::with_identity(
+                Identity::new(ObjectKind::Barrier, crate::identity::caller()),
+                State::new(None),
+            ),
             status: AtomicUsize::new(0),
             parties,
             timeout: None,
@@ -214,8 +225,37 @@ impl Barrier {
         Barrier::builder(parties).timeout(timeout).build()
     }
 
-    /// Starts building a barrier for `parties` threads, to give it both an action and a default
-    /// timeout.
+    /// Creates a barrier for `parties` threads with a name for
+    /// [thread dumps](crate::diagnostics) (an unnamed one is shown by its creation site).
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = threadkit::Barrier::named("stage-1", 2);
+    /// assert_eq!(b.name(), Some("stage-1"));
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<String>, parties: usize) -> Self {
+        Barrier::builder(parties).name(name).build()
+    }
+
+    /// The name given with [`Barrier::named`] or [`BarrierBuilder::name`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Barrier::new(2).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.state.name()
+    }
+
+    /// Starts building a barrier for `parties` threads, to give it an action, a default timeout or a
+    /// name.
     ///
     /// # Panics
     ///
@@ -239,6 +279,8 @@ impl Barrier {
             parties,
             action: None,
             timeout: None,
+            name: None,
+            site: Location::caller(),
         }
     }
 
@@ -269,6 +311,7 @@ impl Barrier {
     ///     assert!(mine.is_leader() != theirs.is_leader());
     /// });
     /// ```
+    #[track_caller]
     pub fn wait(&self) -> Result<BarrierWaitResult, BrokenBarrierError> {
         self.wait_until(self.timeout.and_then(wait::deadline_after))
     }
@@ -294,6 +337,7 @@ impl Barrier {
     /// assert!(barrier.wait_timeout(Duration::from_millis(10)).is_err());
     /// assert!(barrier.is_broken());
     /// ```
+    #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> Result<BarrierWaitResult, BrokenBarrierError> {
         self.wait_until(wait::deadline_after(timeout))
     }
@@ -316,6 +360,7 @@ impl Barrier {
     /// let barrier = threadkit::Barrier::new(1);
     /// assert_eq!(barrier.wait_deadline(Instant::now()).unwrap().index(), 0);
     /// ```
+    #[track_caller]
     pub fn wait_deadline(
         &self,
         deadline: Instant,
@@ -411,6 +456,27 @@ impl Barrier {
     }
 
     /// Copies the count and the broken flag to the lock-free status word.
+    /// What a waiting thread publishes: the barrier, with its count of arrived parties.
+    fn wait_target(&self) -> Target {
+        /// # Safety
+        /// `barrier` points to a live barrier.
+        unsafe fn status(barrier: *const ()) -> String {
+            // SAFETY: the caller's contract.
+            let b = unsafe { &*(barrier as *const Barrier) };
+            let status = b.status.load(Ordering::Relaxed);
+            if status & BROKEN != 0 {
+                "broken".into()
+            } else {
+                format!("{} of {} parties waiting", status >> COUNT_SHIFT, b.parties)
+            }
+        }
+        Target::Object {
+            identity: self.state.identity(),
+            holder: None,
+            status: Some((self as *const Barrier as *const (), status)),
+        }
+    }
+
     fn publish(&self, st: &State) {
         let broken = if st.broken { BROKEN } else { 0 };
         self.status
@@ -451,6 +517,7 @@ impl Barrier {
         }
     }
 
+    #[track_caller]
     fn wait_until(
         &self,
         deadline: Option<Instant>,
@@ -483,8 +550,9 @@ impl Barrier {
         self.publish(&st);
         // Enqueue while still holding the lock and release it only once queued (before_sleep),
         // so whoever ends this cycle (under the lock) finds us in the queue or knows we timed out.
-        match wait::park(
+        match wait::park_for(
             WaitKind::Barrier,
+            self.wait_target(),
             self.key(),
             || true,
             move || drop::<LockGuard<'_, State>>(st),
@@ -580,9 +648,25 @@ pub struct BarrierBuilder {
     parties: usize,
     action: Option<Action>,
     timeout: Option<Duration>,
+    name: Option<String>,
+    site: &'static Location<'static>,
 }
 
 impl BarrierBuilder {
+    /// Names the barrier for [thread dumps](crate::diagnostics) (an unnamed one is shown by its
+    /// creation site).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = threadkit::Barrier::builder(2).name("stage-1").build();
+    /// assert_eq!(b.name(), Some("stage-1"));
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Sets the action the last arriving thread runs in each cycle, before any thread is
     /// released (Python's `action=`).
     ///
@@ -622,8 +706,12 @@ impl BarrierBuilder {
     /// assert_eq!(barrier.parties(), 3);
     /// ```
     pub fn build(self) -> Barrier {
+        let identity = match self.name {
+            Some(name) => Identity::named(ObjectKind::Barrier, name, self.site),
+            None => Identity::new(ObjectKind::Barrier, Some(self.site)),
+        };
         Barrier {
-            state: Lock::with_value(State::new(self.action)),
+            state: Lock::with_identity(identity, State::new(self.action)),
             status: AtomicUsize::new(0),
             parties: self.parties,
             timeout: self.timeout,

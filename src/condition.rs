@@ -1,14 +1,17 @@
 //! [`Condition`]: Python's `threading.Condition`, and [`ConditionLock`], the locks it works over.
 
 use std::fmt;
+use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::identity::{Identity, ObjectKind};
 
 use crate::lock::{Lock, LockGuard, TOKEN_HANDOFF};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::rlock::{RLock, RLockGuard};
 use crate::wait::DEFAULT_PARK_TOKEN;
-use crate::wait::{self, ParkResult, RequeueOp, UnparkResult, UnparkToken, WaitKind};
+use crate::wait::{self, ParkResult, RequeueOp, Target, UnparkResult, UnparkToken, WaitKind};
 
 /// The token `notify` wakes waiters with when it wakes them directly (a waiter moved onto the
 /// lock's queue is woken by the lock's release instead, with the lock's own tokens).
@@ -66,12 +69,16 @@ pub trait ConditionLock: sealed::Sealed {
     where
         Self: 'g;
     #[doc(hidden)]
+    #[track_caller]
     fn cl_acquire(&self, _: Token) -> Self::Guard<'_>;
     #[doc(hidden)]
+    #[track_caller]
     fn cl_try_acquire(&self, _: Token) -> Option<Self::Guard<'_>>;
     #[doc(hidden)]
+    #[track_caller]
     fn cl_acquire_timeout(&self, timeout: Duration, _: Token) -> Option<Self::Guard<'_>>;
     #[doc(hidden)]
+    #[track_caller]
     fn cl_acquire_deadline(&self, deadline: Instant, _: Token) -> Option<Self::Guard<'_>>;
     /// Whether `guard` is a guard of this very lock.
     #[doc(hidden)]
@@ -90,6 +97,7 @@ pub trait ConditionLock: sealed::Sealed {
     unsafe fn cl_release_save(&self, _: Token) -> usize;
     /// Acquires the lock again (blocking) and restores the state `cl_release_save` saved.
     #[doc(hidden)]
+    #[track_caller]
     fn cl_acquire_restore(&self, saved: usize, _: Token);
     /// The key of the lock word threads wait on (notified waiters are moved there).
     #[doc(hidden)]
@@ -369,7 +377,9 @@ forward_condition_lock!(Arc<L>, &L);
 ///
 /// # Size
 ///
-/// One word (the waiter count) plus the lock.
+/// One word (the waiter count), the [identity](crate::diagnostics::ObjectInfo) for diagnostics
+/// (24 bytes: kind and id, creation site, name pointer), plus the lock (`Condition<Lock>` is 72
+/// bytes, 16 before diagnostics).
 ///
 /// # Memory ordering
 ///
@@ -405,6 +415,7 @@ pub struct Condition<L = RLock> {
     /// How many threads are parked on this condition; its address is their parking key. Only
     /// changed under the parking lot's bucket lock, so it always equals the queue's length.
     waiters: AtomicUsize,
+    identity: Identity,
     lock: L,
 }
 
@@ -423,14 +434,33 @@ impl Condition<RLock> {
     /// # drop((g, g2));
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn new() -> Self {
         Condition::with_lock(RLock::new())
     }
 
     /// Creates a condition over a new [`RLock`] (loom build).
     #[cfg(loom)]
+    #[track_caller]
     pub fn new() -> Self {
         Condition::with_lock(RLock::new())
+    }
+
+    /// Creates a condition over a new [`RLock`], with a name for
+    /// [thread dumps](crate::diagnostics); the lock is named `"<name>.lock"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = threadkit::Condition::named("buf-not-empty");
+    /// assert_eq!(cond.name(), Some("buf-not-empty"));
+    /// assert_eq!(cond.lock().name(), Some("buf-not-empty.lock"));
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<String>) -> Self {
+        let name = name.into();
+        let lock = RLock::named(format!("{name}.lock"));
+        Condition::with_lock_named(name, lock)
     }
 }
 
@@ -454,20 +484,55 @@ impl<L> Condition<L> {
     /// not_empty.notify(&items, 1); // the guard of the shared lock serves both
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn with_lock(lock: L) -> Self {
         Condition {
             waiters: AtomicUsize::new(0),
+            identity: Identity::new(ObjectKind::Condition, crate::identity::caller()),
             lock,
         }
     }
 
     /// Creates a condition over `lock` (loom build).
     #[cfg(loom)]
+    #[track_caller]
     pub fn with_lock(lock: L) -> Self {
         Condition {
             waiters: AtomicUsize::new(0),
+            identity: Identity::new(ObjectKind::Condition, crate::identity::caller()),
             lock,
         }
+    }
+
+    /// Creates a condition over `lock` with a name for [thread dumps](crate::diagnostics) (an
+    /// unnamed one is shown by its creation site).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::{Condition, Lock};
+    ///
+    /// let not_full = Condition::with_lock_named("not-full", Lock::named("buf"));
+    /// assert_eq!(not_full.name(), Some("not-full"));
+    /// ```
+    #[track_caller]
+    pub fn with_lock_named(name: impl Into<String>, lock: L) -> Self {
+        Condition {
+            waiters: AtomicUsize::new(0),
+            identity: Identity::named(ObjectKind::Condition, name, Location::caller()),
+            lock,
+        }
+    }
+
+    /// The name given with [`Condition::named`] or [`Condition::with_lock_named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Condition::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.identity.name()
     }
 
     /// The condition's lock.
@@ -514,6 +579,7 @@ impl<L: ConditionLock> Condition<L> {
     /// assert_eq!(*cond.acquire(), 2);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire(&self) -> L::Guard<'_> {
         self.lock.cl_acquire(Token(()))
     }
@@ -528,6 +594,7 @@ impl<L: ConditionLock> Condition<L> {
     /// assert!(cond.try_acquire().is_none());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn try_acquire(&self) -> Option<L::Guard<'_>> {
         self.lock.cl_try_acquire(Token(()))
     }
@@ -543,6 +610,7 @@ impl<L: ConditionLock> Condition<L> {
     /// assert!(cond.acquire_timeout(Duration::from_millis(10)).is_some());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<L::Guard<'_>> {
         self.lock.cl_acquire_timeout(timeout, Token(()))
     }
@@ -558,6 +626,7 @@ impl<L: ConditionLock> Condition<L> {
     /// assert!(cond.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<L::Guard<'_>> {
         self.lock.cl_acquire_deadline(deadline, Token(()))
     }
@@ -817,6 +886,7 @@ impl<L: ConditionLock> Condition<L> {
 
     /// Parks until notified or `deadline`; the lock (checked held by the caller) is released
     /// while parked and held again on return. Returns whether a notify woke the thread.
+    #[track_caller]
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
         let mut saved = None;
         let validate = || {
@@ -844,8 +914,9 @@ impl<L: ConditionLock> Condition<L> {
                 self.waiters.fetch_sub(1, Ordering::Relaxed);
             }
         };
-        let result = wait::park(
+        let result = wait::park_for(
             WaitKind::Condition,
+            Target::object(&self.identity),
             self.key(),
             validate,
             before_sleep,
@@ -867,6 +938,7 @@ impl<L: ConditionLock> Condition<L> {
     }
 
     /// The `wait_for` loop against one deadline (`None`: forever).
+    #[track_caller]
     fn wait_for_until(
         &self,
         guard: &mut L::Guard<'_>,
@@ -972,9 +1044,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn size_is_lock_plus_one_word() {
-        assert_eq!(std::mem::size_of::<Condition<Lock>>(), 16);
-        assert_eq!(std::mem::size_of::<Condition>(), 24);
+    fn size_is_lock_plus_one_word_and_an_identity() {
+        // 16 and 24 bytes before diagnostics: the lock grew and the identity is 24 bytes.
+        assert_eq!(std::mem::size_of::<Condition<Lock>>(), 72);
+        assert_eq!(std::mem::size_of::<Condition>(), 80);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! [`Event`]: Python's `threading.Event`.
 
 use std::fmt;
+use std::panic::Location;
 use std::time::{Duration, Instant};
 
+use crate::identity::{Identity, ObjectKind};
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
-use crate::wait::{self, FilterOp, ParkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{self, FilterOp, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
 /// The flag is set.
 const SET: u8 = 1;
@@ -33,7 +35,9 @@ const TOKEN_SET: UnparkToken = UnparkToken(1);
 ///
 /// # Size
 ///
-/// One byte.
+/// 32 bytes (1 before diagnostics): the state byte and the
+/// [identity](crate::diagnostics::ObjectInfo) that names it in thread dumps (24 bytes: kind and
+/// id, creation site, name pointer).
 ///
 /// # Memory ordering
 ///
@@ -58,6 +62,7 @@ const TOKEN_SET: UnparkToken = UnparkToken(1);
 /// ```
 pub struct Event {
     state: AtomicU8,
+    identity: Identity,
 }
 
 impl Event {
@@ -70,18 +75,50 @@ impl Event {
     /// assert!(!STOP.is_set());
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn new() -> Self {
         Event {
             state: AtomicU8::new(0),
+            identity: Identity::new(ObjectKind::Event, crate::identity::caller()),
         }
     }
 
     /// Creates an event whose flag is not set (loom build).
     #[cfg(loom)]
+    #[track_caller]
     pub fn new() -> Self {
         Event {
             state: AtomicU8::new(0),
+            identity: Identity::new(ObjectKind::Event, crate::identity::caller()),
         }
+    }
+
+    /// Creates an event whose flag is not set, with a name for
+    /// [thread dumps](crate::diagnostics) (an unnamed one is shown by its creation site).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ready = threadkit::Event::named("config-loaded");
+    /// assert_eq!(ready.name(), Some("config-loaded"));
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<String>) -> Self {
+        Event {
+            state: AtomicU8::new(0),
+            identity: Identity::named(ObjectKind::Event, name, Location::caller()),
+        }
+    }
+
+    /// The name given with [`Event::named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Event::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.identity.name()
     }
 
     /// Sets the flag and wakes every thread waiting for it.
@@ -151,6 +188,7 @@ impl Event {
     /// e.wait();
     /// ```
     #[inline]
+    #[track_caller]
     pub fn wait(&self) {
         if !self.is_set() {
             self.wait_slow(None);
@@ -173,6 +211,7 @@ impl Event {
     /// assert!(e.wait_timeout(Duration::from_millis(10)));
     /// ```
     #[inline]
+    #[track_caller]
     #[must_use = "returns whether the event was set before the timeout"]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.is_set() || self.wait_slow(wait::deadline_after(timeout))
@@ -189,6 +228,7 @@ impl Event {
     /// assert!(!e.wait_deadline(Instant::now() + Duration::from_millis(5)));
     /// ```
     #[inline]
+    #[track_caller]
     #[must_use = "returns whether the event was set before the deadline"]
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
         self.is_set() || self.wait_slow(Some(deadline))
@@ -241,6 +281,7 @@ impl Event {
     }
 
     #[cold]
+    #[track_caller]
     fn wait_slow(&self, deadline: Option<Instant>) -> bool {
         loop {
             let state = self.state.load(Ordering::Acquire);
@@ -261,8 +302,9 @@ impl Event {
                     self.state.fetch_and(!PARKED, Ordering::Relaxed);
                 }
             };
-            match wait::park(
+            match wait::park_for(
                 WaitKind::Event,
+                Target::object(&self.identity),
                 self.key(),
                 validate,
                 || {},
@@ -302,8 +344,9 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn size_is_one_byte() {
-        assert_eq!(std::mem::size_of::<Event>(), 1);
+    fn size_is_a_byte_and_an_identity() {
+        // 1 byte before diagnostics; the identity (24 bytes) and alignment make it 32.
+        assert_eq!(std::mem::size_of::<Event>(), 32);
     }
 
     #[test]

@@ -85,6 +85,26 @@
 //! on standard error and abandoned); or end the process at once, running nothing, with
 //! [`exit_now`] (Python's `os._exit`).
 //!
+//! # Debugging a hung program
+//!
+//! When a threaded program hangs, threadkit says why, in names: [`diagnostics::dump`] lists every
+//! thread with what it waits on (which Lock, Event, Condition, join...), who holds it and where
+//! they acquired it; [`diagnostics::find_deadlocks`] returns the cycles of threads blocked on each
+//! other; a [`diagnostics::Watchdog`] reports deadlocks and stalls as they happen. Name the
+//! objects you care about ([`Lock::named`], [`Event::named`], ...); unnamed ones are shown by their
+//! creation site. An ABBA deadlock, as the watchdog prints it:
+//!
+//! ```text
+//! threadkit: Deadlock (cycle of 2 threads):
+//!   "alpha" #2 waits to acquire Lock "ledger" #1 at examples/deadlock_dump.rs:22 (for 0.07s, timeout in 2.93s)
+//!       held by "beta" #3, acquired at examples/deadlock_dump.rs:36
+//!   "beta" #3 waits to acquire Lock "accounts" #2 at examples/deadlock_dump.rs:39 (for 0.04s, timeout in 2.93s)
+//!       held by "alpha" #2, acquired at examples/deadlock_dump.rs:19
+//! ```
+//!
+//! The [`diagnostics`] module has the whole chapter: the ways to get a dump (on demand, after a
+//! timeout, on `kill -QUIT`), the contention profile, what threadkit cannot see, and the costs.
+//!
 //! # Differences from Python, in general
 //!
 //! - What Python raises, threadkit returns as a `Result` (`RuntimeError` on a second `start()`
@@ -101,6 +121,8 @@
 //!   It adds one package (`log`) to a dependent's lockfile and installs nothing unless
 //!   `basic_config` is called; libraries that only want the primitives can turn it off with
 //!   `default-features = false`.
+//! - `signal` (Unix): [`diagnostics::dump_on_signal`], a thread dump on `kill -QUIT <pid>`
+//!   (the plumbing from `signal-hook`).
 //! - `loom`: the model checker's, used only with `RUSTFLAGS="--cfg loom"` (`.ci/loom.sh`).
 //!
 //! # Minimum Rust version
@@ -116,7 +138,12 @@
 
 mod barrier;
 mod condition;
+#[cfg(not(loom))]
+pub mod diagnostics;
 mod event;
+// Under loom the diagnostics that read identities are compiled out.
+#[cfg_attr(loom, allow(unreachable_pub, dead_code))]
+mod identity;
 mod local;
 mod lock;
 #[cfg(all(feature = "logging", not(loom)))]

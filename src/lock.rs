@@ -4,11 +4,17 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::atomic::AtomicPtr;
 use std::time::{Duration, Instant};
 
+use crate::identity::{Identity, ObjectKind};
+use crate::loom::sync::atomic::AtomicUsize;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::thread::ident;
-use crate::wait::{self, ParkResult, UnparkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{
+    self, Holder, ParkResult, Target, UnparkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN,
+};
 
 /// The lock is held.
 const LOCKED: u64 = 1;
@@ -140,9 +146,19 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// - Which waiter gets a released lock is unspecified, as in Python; a waiter that has waited
 ///   about half a millisecond is handed the lock directly, so no waiter starves.
 ///
+/// # Names and diagnostics
+///
+/// [`Lock::named`] gives the lock a name for [thread dumps](crate::diagnostics) and deadlock
+/// reports; an unnamed lock is shown by its creation site (`Lock@src/bank.rs:42`). The lock
+/// also remembers where its holder acquired it (when
+/// [holder sites](crate::diagnostics::set_holder_sites) are on: debug builds, or on request), so a
+/// dump can say "held by alpha, acquired at src/bank.rs:88".
+///
 /// # Size
 ///
-/// One 64-bit word plus `T` (`Lock<()>` is 8 bytes).
+/// 40 bytes plus `T` (`Lock<()>` was 8 bytes before diagnostics): the state word, the holder's
+/// acquire site (stored on acquire when holder sites are on), and the [identity](crate::diagnostics::ObjectInfo)
+/// (kind and lazily drawn id, creation site, a pointer to the optional name).
 ///
 /// # Memory ordering
 ///
@@ -162,10 +178,22 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// drop(guard);
 /// assert!(!lock.locked());
 /// ```
+// `repr(C)`: the state word first, the holder's site beside it, then the identity that only
+// diagnostics read, then the data.
+#[repr(C)]
 pub struct Lock<T: ?Sized = ()> {
     /// `(acquirer << OWNER_SHIFT) | PARKED | LOCKED`; the acquirer bits are zero when unlocked.
     state: AtomicU64,
+    /// Where the current holder acquired it (a `&'static Location`; stale while unlocked).
+    /// Diagnostics only, so a std atomic in every build.
+    acquired_at: AtomicPtr<Location<'static>>,
+    identity: Identity,
     data: UnsafeCell<T>,
+}
+
+/// The identifier of the thread that acquired a lock whose state word is `state`, if locked.
+pub(crate) fn owner_of(state: u64) -> Option<u64> {
+    (state & LOCKED != 0).then_some(state >> OWNER_SHIFT)
 }
 
 // SAFETY: the lock hands out access to `T` to one thread at a time, so it may be shared between
@@ -193,14 +221,33 @@ impl Lock<()> {
     /// assert!(LOCK.locked());
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn new() -> Self {
         Lock::with_value(())
     }
 
     /// Creates an unlocked lock (loom build: loom's atomics are not `const`).
     #[cfg(loom)]
+    #[track_caller]
     pub fn new() -> Self {
         Lock::with_value(())
+    }
+
+    /// Creates an unlocked lock with a name, shown by [thread dumps](crate::diagnostics) and
+    /// deadlock reports instead of its creation site.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::Lock;
+    ///
+    /// let accounts = Lock::named("accounts");
+    /// assert_eq!(accounts.name(), Some("accounts"));
+    /// assert_eq!(Lock::new().name(), None);
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<String>) -> Self {
+        Lock::named_with_value(name, ())
     }
 
     /// Releases the lock, from any thread: Python's `lock.release()`.
@@ -253,18 +300,59 @@ impl<T> Lock<T> {
     /// assert_eq!(names.acquire().len(), 1);
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn with_value(value: T) -> Self {
-        Lock {
-            state: AtomicU64::new(0),
-            data: UnsafeCell::new(value),
-        }
+        Lock::with_identity(
+            Identity::new(ObjectKind::Lock, crate::identity::caller()),
+            value,
+        )
     }
 
     /// Creates an unlocked lock guarding `value` (loom build).
     #[cfg(loom)]
+    #[track_caller]
     pub fn with_value(value: T) -> Self {
+        Lock::with_identity(
+            Identity::new(ObjectKind::Lock, crate::identity::caller()),
+            value,
+        )
+    }
+
+    /// Creates an unlocked lock guarding `value`, with a name for diagnostics (see
+    /// [`Lock::named`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let balance = threadkit::Lock::named_with_value("balance", 0_i64);
+    /// assert_eq!(*balance.acquire(), 0);
+    /// ```
+    #[track_caller]
+    pub fn named_with_value(name: impl Into<String>, value: T) -> Self {
+        Lock::with_identity(
+            Identity::named(ObjectKind::Lock, name, Location::caller()),
+            value,
+        )
+    }
+
+    /// A lock with the given identity (RLock's inner lock carries the RLock's).
+    #[cfg(not(loom))]
+    pub(crate) const fn with_identity(identity: Identity, value: T) -> Self {
         Lock {
             state: AtomicU64::new(0),
+            acquired_at: AtomicPtr::new(std::ptr::null_mut()),
+            identity,
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// A lock with the given identity (loom build).
+    #[cfg(loom)]
+    pub(crate) fn with_identity(identity: Identity, value: T) -> Self {
+        Lock {
+            state: AtomicU64::new(0),
+            acquired_at: AtomicPtr::new(std::ptr::null_mut()),
+            identity,
             data: UnsafeCell::new(value),
         }
     }
@@ -299,11 +387,13 @@ impl<T: ?Sized> Lock<T> {
     /// assert_eq!(*lock.acquire(), 1);
     /// ```
     #[inline]
+    #[track_caller]
     #[doc(alias = "lock")]
     pub fn acquire(&self) -> LockGuard<'_, T> {
         if !self.try_lock_fast() {
-            self.acquire_slow(None);
+            self.acquire_slow(None, None);
         }
+        self.note_acquired(Location::caller());
         // SAFETY: the calling thread has just acquired the lock.
         unsafe { self.make_guard() }
     }
@@ -321,6 +411,7 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.try_acquire().is_none());
     /// ```
     #[inline]
+    #[track_caller]
     #[doc(alias = "try_lock")]
     #[must_use = "if unused the lock, when acquired, is released at once; `if lock.try_acquire().is_some()` \
                   also releases it at once: bind the guard (`if let Some(_guard) = ...`)"]
@@ -334,8 +425,11 @@ impl<T: ?Sized> Lock<T> {
             .state
             .compare_exchange(state, state | me, Ordering::Acquire, Ordering::Relaxed)
         {
-            // SAFETY: the compare-exchange took the lock for this thread.
-            Ok(_) => Some(unsafe { self.make_guard() }),
+            Ok(_) => {
+                self.note_acquired(Location::caller());
+                // SAFETY: the compare-exchange took the lock for this thread.
+                Some(unsafe { self.make_guard() })
+            }
             Err(_) => self.try_acquire_slow(),
         }
     }
@@ -355,11 +449,12 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.acquire_timeout(Duration::from_millis(10)).is_none());
     /// ```
     #[inline]
+    #[track_caller]
     #[doc(alias = "try_lock_for")]
     #[must_use = "if unused the lock, when acquired, is released at once: bind the guard \
                   (`let Some(_guard) = lock.acquire_timeout(t) else { ... };`)"]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
-        if self.try_lock_fast() || self.acquire_slow(wait::deadline_after(timeout)) {
+        if self.raw_acquire(wait::deadline_after(timeout)) {
             // SAFETY: the calling thread has just acquired the lock.
             Some(unsafe { self.make_guard() })
         } else {
@@ -378,11 +473,12 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
+    #[track_caller]
     #[doc(alias = "try_lock_until")]
     #[must_use = "if unused the lock, when acquired, is released at once: bind the guard \
                   (`let Some(_guard) = lock.acquire_deadline(t) else { ... };`)"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<LockGuard<'_, T>> {
-        if self.try_lock_fast() || self.acquire_slow(Some(deadline)) {
+        if self.raw_acquire(Some(deadline)) {
             // SAFETY: the calling thread has just acquired the lock.
             Some(unsafe { self.make_guard() })
         } else {
@@ -425,8 +521,23 @@ impl<T: ?Sized> Lock<T> {
     /// The identifier (see [`get_ident`](crate::get_ident)) of the thread that acquired the lock,
     /// if it is locked. The lock need not be released by that thread.
     pub(crate) fn acquired_by(&self) -> Option<u64> {
-        let state = self.state.load(Ordering::Relaxed);
-        (state & LOCKED != 0).then_some(state >> OWNER_SHIFT)
+        owner_of(self.state.load(Ordering::Relaxed))
+    }
+
+    /// The name given with [`Lock::named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Lock::named("ledger").name(), Some("ledger"));
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.identity.name()
+    }
+
+    /// The lock's identity (RLock and Condition publish their waits with it).
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     /// Whether the lock is held, acquired by the thread with identifier `ident`: one load and a
@@ -441,8 +552,25 @@ impl<T: ?Sized> Lock<T> {
     /// Acquires without making a guard; `deadline` `None` waits forever. Returns whether the lock
     /// was acquired.
     #[inline]
+    #[track_caller]
     pub(crate) fn raw_acquire(&self, deadline: Option<Instant>) -> bool {
-        self.try_lock_fast() || self.acquire_slow(deadline)
+        self.raw_acquire_counted(deadline, None)
+    }
+
+    /// [`raw_acquire`](Self::raw_acquire) for an RLock, whose recursion count a thread dump
+    /// shows beside the owner.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn raw_acquire_counted(
+        &self,
+        deadline: Option<Instant>,
+        count: Option<&AtomicUsize>,
+    ) -> bool {
+        let got = self.try_lock_fast() || self.acquire_slow(deadline, count);
+        if got {
+            self.note_acquired(Location::caller());
+        }
+        got
     }
 
     /// Releases the lock.
@@ -501,6 +629,20 @@ impl<T: ?Sized> Lock<T> {
 
     // ----- internals -----
 
+    /// Records where the calling thread (which has just acquired the lock) acquired it, if
+    /// holder sites are on (`diagnostics::set_holder_sites`; debug builds): a relaxed load of
+    /// the switch, and then a relaxed store, the only cost diagnostics add to the uncontended
+    /// path.
+    #[inline]
+    fn note_acquired(&self, site: &'static Location<'static>) {
+        if wait::record::HOLDER_SITES.load(Ordering::Relaxed) {
+            self.acquired_at.store(
+                site as *const Location<'static> as *mut _,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
     /// The locked state word naming the calling thread as acquirer.
     #[inline]
     fn locked_by_me() -> u64 {
@@ -537,6 +679,7 @@ impl<T: ?Sized> Lock<T> {
     }
 
     #[cold]
+    #[track_caller]
     fn try_acquire_slow(&self) -> Option<LockGuard<'_, T>> {
         let me = Self::locked_by_me();
         let mut state = self.state.load(Ordering::Relaxed);
@@ -550,8 +693,11 @@ impl<T: ?Sized> Lock<T> {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                // SAFETY: the compare-exchange took the lock for this thread.
-                Ok(_) => return Some(unsafe { self.make_guard() }),
+                Ok(_) => {
+                    self.note_acquired(Location::caller());
+                    // SAFETY: the compare-exchange took the lock for this thread.
+                    return Some(unsafe { self.make_guard() });
+                }
                 Err(s) => state = s,
             }
         }
@@ -559,7 +705,8 @@ impl<T: ?Sized> Lock<T> {
 
     /// The contended acquire: spin briefly, then park. Returns false on timeout.
     #[cold]
-    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+    #[track_caller]
+    fn acquire_slow(&self, deadline: Option<Instant>, count: Option<&AtomicUsize>) -> bool {
         let me = Self::locked_by_me();
         let mut spin = wait::SpinWait::new();
         let mut state = self.state.load(Ordering::Relaxed);
@@ -606,8 +753,13 @@ impl<T: ?Sized> Lock<T> {
                     self.state.fetch_and(!PARKED, Ordering::Relaxed);
                 }
             };
-            match wait::park(
-                WaitKind::Lock,
+            let kind = match self.identity.kind() {
+                ObjectKind::RLock => WaitKind::RLock,
+                _ => WaitKind::Lock,
+            };
+            match wait::park_for(
+                kind,
+                self.wait_target(count),
                 self.key(),
                 validate,
                 || {},
@@ -625,6 +777,19 @@ impl<T: ?Sized> Lock<T> {
             }
             spin.reset();
             state = self.state.load(Ordering::Relaxed);
+        }
+    }
+
+    /// What a thread waiting for this lock publishes (see `src/wait/record.rs`).
+    pub(crate) fn wait_target(&self, count: Option<&AtomicUsize>) -> Target {
+        Target::Object {
+            identity: &self.identity,
+            holder: Some(Holder {
+                state: &self.state,
+                acquired_at: &self.acquired_at,
+                count: count.map_or(std::ptr::null(), |c| c as *const AtomicUsize),
+            }),
+            status: None,
         }
     }
 
@@ -857,8 +1022,10 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn size_is_one_word() {
-        assert_eq!(std::mem::size_of::<Lock>(), 8);
+    fn size_is_five_words() {
+        // 8 bytes before diagnostics. State, holder's acquire site, identity (kind and id word,
+        // creation site, name pointer).
+        assert_eq!(std::mem::size_of::<Lock>(), 40);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::panic::Location;
 use std::time::{Duration, Instant};
 
+use crate::identity::{Identity, ObjectKind};
 use crate::lock::Lock;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::thread::ident;
@@ -81,8 +83,9 @@ use crate::thread::ident;
 ///
 /// # Size
 ///
-/// Two words (the [`Lock`] state word, which records the owner, and the recursion count) plus
-/// `T`.
+/// 48 bytes plus `T` (16 before diagnostics): the [`Lock`] (40 bytes: the state word, which
+/// records the owner, the holder's acquire site and the identity that names the RLock in thread
+/// dumps) and the recursion count.
 ///
 /// # Memory ordering
 ///
@@ -134,14 +137,38 @@ impl RLock<()> {
     /// assert!(!lock.locked());
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn new() -> Self {
         RLock::with_value(())
     }
 
     /// Creates an unlocked re-entrant lock (loom build: loom's atomics are not `const`).
     #[cfg(loom)]
+    #[track_caller]
     pub fn new() -> Self {
         RLock::with_value(())
+    }
+
+    /// Creates an unlocked re-entrant lock with a name for [thread dumps](crate::diagnostics)
+    /// and deadlock reports (an unnamed one is shown by its creation site).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = threadkit::RLock::named("cache");
+    /// assert_eq!(cache.name(), Some("cache"));
+    /// assert_eq!(threadkit::RLock::new().name(), None);
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<String>) -> Self {
+        RLock {
+            lock: Lock::with_identity(
+                Identity::named(ObjectKind::RLock, name, Location::caller()),
+                (),
+            ),
+            count: AtomicUsize::new(0),
+            data: (),
+        }
     }
 
     /// Releases one level held by the calling thread: Python's `rlock.release()`.
@@ -196,9 +223,13 @@ impl<T> RLock<T> {
     /// assert_eq!(outer.get(), 2);
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub const fn with_value(value: T) -> Self {
         RLock {
-            lock: Lock::new(),
+            lock: Lock::with_identity(
+                Identity::new(ObjectKind::RLock, crate::identity::caller()),
+                (),
+            ),
             count: AtomicUsize::new(0),
             data: value,
         }
@@ -206,9 +237,13 @@ impl<T> RLock<T> {
 
     /// Creates an unlocked re-entrant lock guarding `value` (loom build).
     #[cfg(loom)]
+    #[track_caller]
     pub fn with_value(value: T) -> Self {
         RLock {
-            lock: Lock::new(),
+            lock: Lock::with_identity(
+                Identity::new(ObjectKind::RLock, crate::identity::caller()),
+                (),
+            ),
             count: AtomicUsize::new(0),
             data: value,
         }
@@ -250,11 +285,12 @@ impl<T: ?Sized> RLock<T> {
     /// assert!(!lock.locked());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire(&self) -> RLockGuard<'_, T> {
         if self.is_owned() {
             self.bump();
         } else {
-            self.lock.raw_acquire(None);
+            self.lock.raw_acquire_counted(None, Some(&self.count));
             self.count.store(1, Ordering::Relaxed);
         }
         self.guard()
@@ -279,6 +315,7 @@ impl<T: ?Sized> RLock<T> {
     /// });
     /// ```
     #[inline]
+    #[track_caller]
     pub fn try_acquire(&self) -> Option<RLockGuard<'_, T>> {
         if self.is_owned() {
             self.bump();
@@ -307,14 +344,9 @@ impl<T: ?Sized> RLock<T> {
     /// });
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_, T>> {
-        if self.is_owned() {
-            self.bump();
-            return Some(self.guard());
-        }
-        self.lock
-            .acquire_timeout(timeout)
-            .map(|g| self.first_level(g))
+        self.acquire_until(crate::wait::deadline_after(timeout))
     }
 
     /// Acquires the lock, waiting until `deadline` at the latest.
@@ -332,14 +364,35 @@ impl<T: ?Sized> RLock<T> {
     /// assert!(lock.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<RLockGuard<'_, T>> {
+        self.acquire_until(Some(deadline))
+    }
+
+    /// The timed acquire against one deadline (`None`: forever).
+    #[inline]
+    #[track_caller]
+    fn acquire_until(&self, deadline: Option<Instant>) -> Option<RLockGuard<'_, T>> {
         if self.is_owned() {
             self.bump();
             return Some(self.guard());
         }
-        self.lock
-            .acquire_deadline(deadline)
-            .map(|g| self.first_level(g))
+        if !self.lock.raw_acquire_counted(deadline, Some(&self.count)) {
+            return None;
+        }
+        self.count.store(1, Ordering::Relaxed);
+        Some(self.guard())
+    }
+
+    /// The name given with [`RLock::named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::RLock::named("cache").name(), Some("cache"));
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.lock.name()
     }
 
     /// Releases one level held by the calling thread (the guard's drop, and the plain lock's
@@ -453,9 +506,10 @@ impl<T: ?Sized> RLock<T> {
 
     /// Acquires the lock (blocking) and sets the recursion count to `count` (Python's
     /// `_acquire_restore`). A `count` of 0 (nothing was released) does nothing.
+    #[track_caller]
     pub(crate) fn acquire_restore(&self, count: usize) {
         if count != 0 {
-            self.lock.raw_acquire(None);
+            self.lock.raw_acquire_counted(None, Some(&self.count));
             self.count.store(count, Ordering::Relaxed);
         }
     }
@@ -691,8 +745,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn size_is_two_words() {
-        assert_eq!(std::mem::size_of::<RLock>(), 16);
+    fn size_is_a_lock_and_a_word() {
+        // 16 bytes before diagnostics: the inner Lock grew from 8 to 40.
+        assert_eq!(std::mem::size_of::<RLock>(), 48);
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! `threading.BoundedSemaphore`, with the [`SemaphorePermit`] guard they share.
 
 use std::fmt;
+use std::panic::Location;
 use std::time::{Duration, Instant};
 
+use crate::identity::{Identity, ObjectKind};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::wait::{self, FilterOp, ParkResult, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{self, FilterOp, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
 /// At least one thread may be parked waiting for a permit (only while the value is zero).
 const PARKED: usize = 1;
@@ -27,36 +29,72 @@ const TOKEN_RETRY: UnparkToken = UnparkToken(0);
 /// sleepers, under the parking lot's bucket lock, and clears `PARKED` when none remain.
 struct RawSemaphore {
     state: AtomicUsize,
+    identity: Identity,
 }
 
 impl RawSemaphore {
     #[cfg(not(loom))]
     #[track_caller]
-    const fn new(value: usize) -> Self {
+    const fn new(value: usize, kind: ObjectKind) -> Self {
+        Self::with_identity(value, Identity::new(kind, crate::identity::caller()))
+    }
+
+    #[cfg(not(loom))]
+    #[track_caller]
+    const fn with_identity(value: usize, identity: Identity) -> Self {
         assert!(
             value <= MAX_VALUE,
             "semaphore initial value exceeds Semaphore::MAX_PERMITS"
         );
         RawSemaphore {
             state: AtomicUsize::new(value << VALUE_SHIFT),
+            identity,
         }
+    }
+
+    #[track_caller]
+    fn named(value: usize, kind: ObjectKind, name: String) -> Self {
+        Self::with_identity(value, Identity::named(kind, name, Location::caller()))
     }
 
     #[cfg(loom)]
     #[track_caller]
-    fn new(value: usize) -> Self {
+    fn new(value: usize, kind: ObjectKind) -> Self {
+        Self::with_identity(value, Identity::new(kind, crate::identity::caller()))
+    }
+
+    #[cfg(loom)]
+    #[track_caller]
+    fn with_identity(value: usize, identity: Identity) -> Self {
         assert!(
             value <= MAX_VALUE,
             "semaphore initial value exceeds Semaphore::MAX_PERMITS"
         );
         RawSemaphore {
             state: AtomicUsize::new(value << VALUE_SHIFT),
+            identity,
         }
     }
 
     #[inline]
     fn key(&self) -> usize {
         &self.state as *const AtomicUsize as usize
+    }
+
+    /// What a waiting thread publishes: the semaphore and its value.
+    fn wait_target(&self) -> Target {
+        /// # Safety
+        /// `state` points to a live semaphore's state word.
+        unsafe fn status(state: *const ()) -> String {
+            // SAFETY: the caller's contract.
+            let state = unsafe { &*(state as *const AtomicUsize) };
+            format!("value {}", state.load(Ordering::Relaxed) >> VALUE_SHIFT)
+        }
+        Target::Object {
+            identity: &self.identity,
+            holder: None,
+            status: Some((&self.state as *const AtomicUsize as *const (), status)),
+        }
     }
 
     #[inline]
@@ -84,6 +122,7 @@ impl RawSemaphore {
 
     /// Takes a permit, waiting until `deadline` (`None`: forever). Returns whether it got one.
     #[inline]
+    #[track_caller]
     fn acquire(&self, deadline: Option<Instant>) -> bool {
         let state = self.state.load(Ordering::Relaxed);
         if state >= ONE
@@ -99,6 +138,7 @@ impl RawSemaphore {
 
     /// The contended acquire: spin briefly, then park until a release wakes us.
     #[cold]
+    #[track_caller]
     fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
         let mut spin = wait::SpinWait::new();
         let mut state = self.state.load(Ordering::Relaxed);
@@ -152,8 +192,9 @@ impl RawSemaphore {
                     self.state.fetch_and(!PARKED, Ordering::Relaxed);
                 }
             };
-            match wait::park(
+            match wait::park_for(
                 WaitKind::Semaphore,
+                self.wait_target(),
                 self.key(),
                 validate,
                 || {},
@@ -254,7 +295,9 @@ impl RawSemaphore {
 ///
 /// # Size
 ///
-/// One word (`usize`).
+/// 32 bytes (one word before diagnostics): the counter and the
+/// [identity](crate::diagnostics::ObjectInfo) that names it in thread dumps (kind and id,
+/// creation site, name pointer).
 ///
 /// # Memory ordering
 ///
@@ -311,7 +354,7 @@ impl Semaphore {
     #[track_caller]
     pub const fn new(value: usize) -> Self {
         Semaphore {
-            raw: RawSemaphore::new(value),
+            raw: RawSemaphore::new(value, ObjectKind::Semaphore),
         }
     }
 
@@ -324,8 +367,39 @@ impl Semaphore {
     #[track_caller]
     pub fn new(value: usize) -> Self {
         Semaphore {
-            raw: RawSemaphore::new(value),
+            raw: RawSemaphore::new(value, ObjectKind::Semaphore),
         }
+    }
+
+    /// Creates a semaphore with `value` permits and a name for [thread dumps](crate::diagnostics)
+    /// (an unnamed one is shown by its creation site).
+    ///
+    /// # Panics
+    ///
+    /// If `value` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let slots = threadkit::Semaphore::named("db-connections", 4);
+    /// assert_eq!(slots.name(), Some("db-connections"));
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<String>, value: usize) -> Self {
+        Semaphore {
+            raw: RawSemaphore::named(value, ObjectKind::Semaphore, name.into()),
+        }
+    }
+
+    /// The name given with [`Semaphore::named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Semaphore::new(1).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.raw.identity.name()
     }
 
     /// Blocks until a permit is available, takes it, and returns the guard that gives it back
@@ -344,6 +418,7 @@ impl Semaphore {
     /// assert_eq!(sem.value(), 1);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
         self.raw.acquire(None);
         self.permit()
@@ -391,6 +466,7 @@ impl Semaphore {
     /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
     /// ```
     #[inline]
+    #[track_caller]
     #[must_use = "if unused the permit, when taken, is given back at once; \
                   `if sem.acquire_timeout(t).is_none()` gives it back at once too: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
@@ -410,6 +486,7 @@ impl Semaphore {
     /// assert!(sem.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
+    #[track_caller]
     #[must_use = "if unused the permit, when taken, is given back at once: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
@@ -522,7 +599,7 @@ impl fmt::Debug for Semaphore {
 ///
 /// # Size
 ///
-/// Two words: the counter and the initial value.
+/// 40 bytes (two words before diagnostics): the counter, the initial value and the identity.
 ///
 /// # Memory ordering
 ///
@@ -569,7 +646,7 @@ impl BoundedSemaphore {
     #[track_caller]
     pub const fn new(value: usize) -> Self {
         BoundedSemaphore {
-            raw: RawSemaphore::new(value),
+            raw: RawSemaphore::new(value, ObjectKind::BoundedSemaphore),
             initial: value,
         }
     }
@@ -583,9 +660,41 @@ impl BoundedSemaphore {
     #[track_caller]
     pub fn new(value: usize) -> Self {
         BoundedSemaphore {
-            raw: RawSemaphore::new(value),
+            raw: RawSemaphore::new(value, ObjectKind::BoundedSemaphore),
             initial: value,
         }
+    }
+
+    /// Creates a bounded semaphore with `value` permits and a name for
+    /// [thread dumps](crate::diagnostics).
+    ///
+    /// # Panics
+    ///
+    /// If `value` exceeds [`BoundedSemaphore::MAX_PERMITS`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = threadkit::BoundedSemaphore::named("pool", 2);
+    /// assert_eq!(pool.name(), Some("pool"));
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<String>, value: usize) -> Self {
+        BoundedSemaphore {
+            raw: RawSemaphore::named(value, ObjectKind::BoundedSemaphore, name.into()),
+            initial: value,
+        }
+    }
+
+    /// The name given with [`BoundedSemaphore::named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::BoundedSemaphore::new(1).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.raw.identity.name()
     }
 
     /// Blocks until a permit is available, takes it, and returns the guard that gives it back
@@ -601,6 +710,7 @@ impl BoundedSemaphore {
     /// assert_eq!(sem.value(), 1);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
         self.raw.acquire(None);
         self.permit()
@@ -635,6 +745,7 @@ impl BoundedSemaphore {
     /// assert!(sem.acquire_timeout(Duration::from_millis(10)).is_none());
     /// ```
     #[inline]
+    #[track_caller]
     #[must_use = "if unused the permit, when taken, is given back at once; \
                   `if sem.acquire_timeout(t).is_none()` gives it back at once too: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
@@ -654,6 +765,7 @@ impl BoundedSemaphore {
     /// assert!(sem.acquire_deadline(Instant::now() + Duration::from_secs(1)).is_some());
     /// ```
     #[inline]
+    #[track_caller]
     #[must_use = "if unused the permit, when taken, is given back at once: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
@@ -862,14 +974,9 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(
-            std::mem::size_of::<Semaphore>(),
-            std::mem::size_of::<usize>()
-        );
-        assert_eq!(
-            std::mem::size_of::<BoundedSemaphore>(),
-            2 * std::mem::size_of::<usize>()
-        );
+        // One and two words before diagnostics, plus the identity (24 bytes) now.
+        assert_eq!(std::mem::size_of::<Semaphore>(), 32);
+        assert_eq!(std::mem::size_of::<BoundedSemaphore>(), 40);
     }
 
     #[test]

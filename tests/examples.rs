@@ -443,3 +443,38 @@ fn threading_condition() {
     );
     assert!(r.elapsed >= Duration::from_millis(3500), "{:?}", r.elapsed);
 }
+
+#[test]
+fn deadlock_dump() {
+    let r = run("deadlock_dump");
+    // The watchdog reports the cycle once, then a dump that contains it again.
+    let reports: Vec<_> = r
+        .stderr
+        .iter()
+        .filter(|l| l.starts_with("threadkit: Deadlock (cycle of 2 threads):"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{:#?}", r.stderr);
+    let text = r.stderr.join("\n");
+    for needle in [
+        "\"alpha\" #",
+        "waits to acquire Lock \"ledger\"",
+        "waits to acquire Lock \"accounts\"",
+        "held by \"beta\"",
+        "held by \"alpha\"",
+        "threadkit thread dump (3 threads, 1 deadlock)",
+        "waiting to join \"alpha\"",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
+    // Four distinct call sites in the report: two acquires and two holders' acquires.
+    let sites: BTreeSet<&str> = r.stderr[..6]
+        .iter()
+        .filter_map(|l| l.split("deadlock_dump.rs:").nth(1))
+        .map(|s| s.split(|c: char| !c.is_ascii_digit()).next().unwrap())
+        .collect();
+    assert_eq!(sites.len(), 4, "{:#?}", r.stderr);
+    assert_eq!(
+        r.stdout.last().map(String::as_str),
+        Some("done: the timeouts broke the deadlock")
+    );
+}

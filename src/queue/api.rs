@@ -32,10 +32,53 @@ q.put(2).unwrap();
 assert!(q.is_full());
 assert!(!", stringify!($Q), "::<u8>::new(0).is_full());
 ```")]
+            #[track_caller]
             pub fn new(maxsize: usize) -> Self {
                 $Q {
-                    core: $crate::queue::core::Core::new(maxsize, true),
+                    core: $crate::queue::core::Core::new(
+                        maxsize,
+                        true,
+                        $crate::identity::Identity::new($crate::identity::ObjectKind::Queue, $crate::identity::caller()),
+                    ),
                 }
+            }
+
+            #[doc = concat!("Creates a queue of at most `maxsize` items (`0`: no limit) with a name
+for [thread dumps](crate::diagnostics); an unnamed queue is shown by its creation site.
+
+# Examples
+
+```
+use threadkit::queue::", stringify!($Q), ";
+
+let jobs = ", stringify!($Q), "::<u32>::named(\"jobs\", 8);
+assert_eq!(jobs.name(), Some(\"jobs\"));
+assert_eq!(", stringify!($Q), "::<u32>::new(8).name(), None);
+```")]
+            #[track_caller]
+            pub fn named(name: impl Into<String>, maxsize: usize) -> Self {
+                $Q {
+                    core: $crate::queue::core::Core::new(
+                        maxsize,
+                        true,
+                        $crate::identity::Identity::named(
+                            $crate::identity::ObjectKind::Queue,
+                            name,
+                            std::panic::Location::caller(),
+                        ),
+                    ),
+                }
+            }
+
+            #[doc = concat!("The name given with `named`, if any.
+
+# Examples
+
+```
+assert_eq!(threadkit::queue::", stringify!($Q), "::<u8>::named(\"q\", 0).name(), Some(\"q\"));
+```")]
+            pub fn name(&self) -> Option<&str> {
+                self.core.name()
             }
 
             #[doc = concat!("Puts `item` in the queue, waiting for room if it is full.
@@ -63,6 +106,7 @@ assert_eq!(q.len(), 1);
 # getter.join().unwrap();
 ```")]
             #[inline]
+            #[track_caller]
             pub fn put(&self, item: T) -> Result<(), $crate::queue::PutError<T>> {
                 self.core
                     .put(item, None)
@@ -121,6 +165,7 @@ let err = q.put_timeout(2, Duration::from_millis(10)).unwrap_err();
 assert!(err.is_timeout());
 assert_eq!(err.into_inner(), 2);
 ```")]
+            #[track_caller]
             pub fn put_timeout(
                 &self,
                 item: T,
@@ -147,6 +192,7 @@ let deadline = Instant::now() + Duration::from_millis(10);
 q.put_deadline(1, deadline).unwrap();
 assert!(q.put_deadline(2, deadline).unwrap_err().is_timeout());
 ```")]
+            #[track_caller]
             pub fn put_deadline(
                 &self,
                 item: T,
@@ -155,6 +201,7 @@ assert!(q.put_deadline(2, deadline).unwrap_err().is_timeout());
                 self.put_until(item, Some(deadline))
             }
 
+            #[track_caller]
             fn put_until(
                 &self,
                 item: T,
@@ -191,6 +238,7 @@ assert_eq!(q.get(), Ok(42)); // waits for the other thread's put
 # putter.join().unwrap();
 ```")]
             #[inline]
+            #[track_caller]
             pub fn get(&self) -> Result<T, $crate::queue::GetError> {
                 self.core.get(None).map_err(|_| $crate::queue::GetError)
             }
@@ -245,6 +293,7 @@ q.put(1).unwrap();
 assert_eq!(q.get_timeout(Duration::from_millis(10)), Ok(1));
 assert_eq!(q.get_timeout(Duration::from_millis(10)), Err(GetTimeoutError::Timeout));
 ```")]
+            #[track_caller]
             pub fn get_timeout(
                 &self,
                 timeout: std::time::Duration,
@@ -269,6 +318,7 @@ let q = ", stringify!($Q), "::<u8>::new(0);
 let deadline = Instant::now() + Duration::from_millis(10);
 assert!(q.get_deadline(deadline).unwrap_err().is_timeout());
 ```")]
+            #[track_caller]
             pub fn get_deadline(
                 &self,
                 deadline: std::time::Instant,
@@ -276,6 +326,7 @@ assert!(q.get_deadline(deadline).unwrap_err().is_timeout());
                 self.get_until(Some(deadline))
             }
 
+            #[track_caller]
             fn get_until(
                 &self,
                 deadline: Option<std::time::Instant>,

@@ -90,6 +90,7 @@ q.join();
 assert_eq!(q.unfinished_tasks(), 0);
 # worker.join().unwrap();
 ```")]
+            #[track_caller]
             pub fn join(&self) {
                 self.core.join(None);
             }
@@ -112,6 +113,7 @@ q.get().unwrap();
 q.task_done().unwrap();
 assert!(q.join_timeout(Duration::from_millis(10)));
 ```")]
+            #[track_caller]
             pub fn join_timeout(&self, timeout: std::time::Duration) -> bool {
                 self.core.join($crate::wait::deadline_after(timeout))
             }
@@ -128,6 +130,7 @@ use threadkit::queue::", stringify!($Q), ";
 let q = ", stringify!($Q), "::<u8>::new(0);
 assert!(q.join_deadline(Instant::now() + Duration::from_millis(10)));
 ```")]
+            #[track_caller]
             pub fn join_deadline(&self, deadline: std::time::Instant) -> bool {
                 self.core.join(Some(deadline))
             }

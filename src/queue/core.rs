@@ -29,10 +29,12 @@
 use std::fmt;
 use std::time::Instant;
 
+use crate::identity::Identity;
+
 use super::error::TaskDoneError;
 use super::store::{CachePadded, Store};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crate::wait::{self, ParkResult, SpinWait, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{self, ParkResult, SpinWait, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
 /// Why a queue operation could not go ahead (mapped to the public error types by each method).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +71,8 @@ struct Config {
     maxsize: usize,
     /// Whether the queue counts tasks and can be shut down (not for `SimpleQueue`).
     track_tasks: bool,
+    /// Kind, id, name and creation site, for thread dumps.
+    identity: Identity,
     getters: AtomicUsize,
     putters: AtomicUsize,
     joiners: AtomicUsize,
@@ -114,7 +118,7 @@ fn back_off(spin: &mut SpinWait) {
 }
 
 impl<S: Store> Core<S> {
-    pub(crate) fn new(maxsize: usize, track_tasks: bool) -> Self {
+    pub(crate) fn new(maxsize: usize, track_tasks: bool, identity: Identity) -> Self {
         Core {
             puts: CachePadded(Puts::default()),
             finished: CachePadded(AtomicUsize::new(0)),
@@ -122,6 +126,7 @@ impl<S: Store> Core<S> {
                 shut_down: AtomicBool::new(false),
                 maxsize,
                 track_tasks,
+                identity,
                 getters: AtomicUsize::new(0),
                 putters: AtomicUsize::new(0),
                 joiners: AtomicUsize::new(0),
@@ -222,7 +227,9 @@ impl<S: Store> Core<S> {
     /// The counter is raised before `still_blocked` is checked under the bucket lock, and wakers
     /// change the state before reading the counter (both `SeqCst`, see [`Store`]): either the
     /// waker sees the sleeper and wakes it, or the sleeper's check sees the change.
+    #[track_caller]
     fn park_on(
+        &self,
         kind: WaitKind,
         counter: &AtomicUsize,
         still_blocked: impl FnOnce() -> bool,
@@ -230,8 +237,9 @@ impl<S: Store> Core<S> {
     ) -> bool {
         counter.fetch_add(1, Ordering::SeqCst);
         crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
-        let result = wait::park(
+        let result = wait::park_for(
             kind,
+            self.wait_target(),
             key(counter),
             still_blocked,
             || {},
@@ -241,6 +249,31 @@ impl<S: Store> Core<S> {
         );
         counter.fetch_sub(1, Ordering::Relaxed);
         matches!(result, ParkResult::TimedOut)
+    }
+
+    /// What a blocked caller publishes: the queue, with its length and unfinished tasks.
+    fn wait_target(&self) -> Target {
+        /// # Safety
+        /// `core` points to a live `Core<S>`.
+        unsafe fn status<S: Store>(core: *const ()) -> String {
+            // SAFETY: the caller's contract.
+            let core = unsafe { &*(core as *const Core<S>) };
+            let mut s = format!("{} items", core.len());
+            if core.config.track_tasks {
+                s += &format!(", {} unfinished tasks", core.unfinished_tasks());
+            }
+            s
+        }
+        Target::Object {
+            identity: &self.config.identity,
+            holder: None,
+            status: Some((self as *const Self as *const (), status::<S>)),
+        }
+    }
+
+    /// The name given at construction, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.config.identity.name()
     }
 
     /// Whether a `get` has to wait (empty and open).
@@ -301,6 +334,7 @@ impl<S: Store> Core<S> {
     }
 
     /// A put that waits for room until `deadline` (`None`: forever). `Full` means timed out.
+    #[track_caller]
     pub(crate) fn put(
         &self,
         mut item: S::Item,
@@ -320,7 +354,7 @@ impl<S: Store> Core<S> {
             if !self.put_blocks() {
                 continue;
             }
-            let timed_out = Self::park_on(
+            let timed_out = self.park_on(
                 WaitKind::QueuePut,
                 &self.config.putters,
                 || self.put_blocks(),
@@ -362,6 +396,7 @@ impl<S: Store> Core<S> {
     }
 
     /// A get that waits for an item until `deadline` (`None`: forever). `Empty` means timed out.
+    #[track_caller]
     pub(crate) fn get(&self, deadline: Option<Instant>) -> Result<S::Item, Refusal> {
         let mut spin = SpinWait::new();
         loop {
@@ -376,7 +411,7 @@ impl<S: Store> Core<S> {
             if !self.get_blocks() {
                 continue;
             }
-            let timed_out = Self::park_on(
+            let timed_out = self.park_on(
                 WaitKind::QueueGet,
                 &self.config.getters,
                 || self.get_blocks(),
@@ -429,12 +464,13 @@ impl<S: Store> Core<S> {
     }
 
     /// `join`: waits until no task is unfinished, or until `deadline`; returns whether none is.
+    #[track_caller]
     pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
         loop {
             if self.unfinished_tasks() == 0 {
                 return true;
             }
-            let timed_out = Self::park_on(
+            let timed_out = self.park_on(
                 WaitKind::QueueJoin,
                 &self.config.joiners,
                 || self.unfinished_tasks() != 0,

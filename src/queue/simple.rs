@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::core::Core;
 use super::fifo::Fifo;
+use crate::identity::{Identity, ObjectKind};
 use crate::wait;
 
 /// An unbounded first-in, first-out queue without task tracking: Python's `queue.SimpleQueue`.
@@ -64,10 +65,46 @@ impl<T> SimpleQueue<T> {
     /// let q = threadkit::queue::SimpleQueue::<String>::new();
     /// assert!(q.is_empty());
     /// ```
+    #[track_caller]
     pub fn new() -> Self {
         SimpleQueue {
-            core: Core::new(0, false),
+            core: Core::new(
+                0,
+                false,
+                Identity::new(ObjectKind::Queue, crate::identity::caller()),
+            ),
         }
+    }
+
+    /// Creates an empty queue with a name for [thread dumps](crate::diagnostics); an unnamed
+    /// queue is shown by its creation site.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = threadkit::queue::SimpleQueue::<u8>::named("events");
+    /// assert_eq!(q.name(), Some("events"));
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<String>) -> Self {
+        SimpleQueue {
+            core: Core::new(
+                0,
+                false,
+                Identity::named(ObjectKind::Queue, name, std::panic::Location::caller()),
+            ),
+        }
+    }
+
+    /// The name given with [`SimpleQueue::named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::queue::SimpleQueue::<u8>::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.core.name()
     }
 
     /// Appends `item`; never waits. Python's `q.put(item)` and `q.put_nowait(item)`.
@@ -101,6 +138,7 @@ impl<T> SimpleQueue<T> {
     /// # putter.join().unwrap();
     /// ```
     #[inline]
+    #[track_caller]
     pub fn get(&self) -> T {
         loop {
             // Without a deadline or a shutdown, `Core::get` only returns with an item.
@@ -138,6 +176,7 @@ impl<T> SimpleQueue<T> {
     /// let q = threadkit::queue::SimpleQueue::<u8>::new();
     /// assert_eq!(q.get_timeout(Duration::from_millis(1)), None);
     /// ```
+    #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Option<T> {
         self.core.get(wait::deadline_after(timeout)).ok()
     }
@@ -153,6 +192,7 @@ impl<T> SimpleQueue<T> {
     /// q.put('x');
     /// assert_eq!(q.get_deadline(Instant::now() + Duration::from_millis(1)), Some('x'));
     /// ```
+    #[track_caller]
     pub fn get_deadline(&self, deadline: Instant) -> Option<T> {
         self.core.get(Some(deadline)).ok()
     }

@@ -436,6 +436,7 @@ impl Thread {
     /// t.join().unwrap();
     /// assert_eq!(current_thread().join(), Err(JoinError::CurrentThread));
     /// ```
+    #[track_caller]
     pub fn join(&self) -> Result<(), JoinError> {
         self.join_until(None).map(|_| ())
     }
@@ -466,6 +467,7 @@ impl Thread {
     /// go.set();
     /// assert_eq!(t.join_timeout(Duration::from_secs(60)), Ok(true));
     /// ```
+    #[track_caller]
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, JoinError> {
         self.join_until(crate::wait::deadline_after(timeout))
     }
@@ -485,10 +487,12 @@ impl Thread {
     /// t.start().unwrap();
     /// assert_eq!(t.join_deadline(Instant::now() + Duration::from_secs(60)), Ok(true));
     /// ```
+    #[track_caller]
     pub fn join_deadline(&self, deadline: Instant) -> Result<bool, JoinError> {
         self.join_until(Some(deadline))
     }
 
+    #[track_caller]
     fn join_until(&self, deadline: Option<Instant>) -> Result<bool, JoinError> {
         let inner = &self.inner;
         if inner.kind == Kind::Dummy {
@@ -500,6 +504,16 @@ impl Thread {
         if self.is_current() {
             return Err(JoinError::CurrentThread);
         }
+        // Published for diagnostics as a join of this thread (a wait-for edge), also while the
+        // joiner sits in the OS join, which does not go through the waiting layer.
+        let _published = crate::wait::announce(
+            crate::wait::WaitKind::Join,
+            crate::wait::Target::Join {
+                ident: self.ident_raw(),
+            },
+            std::panic::Location::caller(),
+            deadline,
+        );
         let Some(deadline) = deadline else {
             // Untimed: the joiner that gets the OS handle waits in the OS join itself (one wait,
             // as std's join); the others wait for the finished event.

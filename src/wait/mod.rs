@@ -11,8 +11,9 @@
 //!   thread, deadlines as [`Instant`]s) is swapped for a model under `--cfg loom` (`model.rs`:
 //!   loom's Mutex and Condvar, same callbacks under the same lock, past deadlines time out, later
 //!   ones never do), so loom explores the primitives' real code over every interleaving;
-//! - diagnostics can see every wait: [`park`] records what the thread waits on ([`WaitKind`] and
-//!   key) for the duration of the sleep, which is what a thread dump or deadlock detector needs;
+//! - diagnostics can see every wait: [`park_for`] publishes what the thread waits on (kind,
+//!   object, call site, since, deadline; `record.rs`) for the duration of the sleep, which is
+//!   what the thread dump and the deadlock finder (`src/diagnostics`) read;
 //! - the `unsafe` contract of `parking_lot_core` is upheld in one reviewed file.
 //!
 //! # Contract for callers (all inside this crate)
@@ -21,7 +22,7 @@
 //! Keys are addresses of state words owned by the calling primitive, so two live primitives
 //! never share a key.
 
-use std::cell::Cell;
+use std::panic::Location;
 use std::time::{Duration, Instant};
 
 #[cfg(not(loom))]
@@ -33,16 +34,29 @@ pub(crate) use parking_lot_core::{
 
 #[cfg(loom)]
 mod model;
+// Under loom the diagnostics that read records (and the thread joins that announce) are
+// compiled out; the primitives still publish.
+#[cfg_attr(loom, allow(dead_code, unused_imports))]
+pub(crate) mod profile;
+#[cfg_attr(loom, allow(dead_code, unused_imports))]
+pub(crate) mod record;
+
 #[cfg(loom)]
 pub use model::hooks as loom_hooks;
 #[cfg(loom)]
 pub(crate) use model::SpinWait;
+#[cfg_attr(loom, allow(unused_imports))]
+pub(crate) use record::{announce, Holder, Target};
 
-/// What a parked thread is waiting for; recorded for diagnostics while it sleeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum WaitKind {
+/// What kind of blocking call a thread is in, as a thread dump shows it.
+#[cfg_attr(loom, allow(dead_code, unreachable_pub))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WaitKind {
     /// A contended [`crate::Lock`] acquire.
     Lock,
+    /// A contended [`crate::RLock`] acquire.
+    RLock,
     /// [`crate::Event::wait`].
     Event,
     /// A [`crate::Semaphore`] or [`crate::BoundedSemaphore`] acquire with no permit available.
@@ -56,39 +70,34 @@ pub(crate) enum WaitKind {
     /// A queue's `join`, waiting for `task_done` ([`crate::queue`]).
     QueueJoin,
     /// The timer service waiting for the next deadline, or an idle timer worker.
-    #[cfg_attr(loom, allow(dead_code))] // Timer is compiled out under loom
     Timer,
     /// A [`crate::Condition`] wait (notify, not the lock, wakes it).
     Condition,
+    /// A join of another thread ([`crate::Thread::join`], [`crate::JoinHandle::join`]).
+    Join,
 }
 
-crate::loom::thread_local_shim! {
-    /// The wait the current thread is parked in, if any (kind and key).
-    static CURRENT_WAIT: Cell<Option<(WaitKind, usize)>> = const { Cell::new(None) };
-}
-
-/// Restores the previous wait record when dropped (also on unwinding).
-struct WaitRecord(Option<(WaitKind, usize)>);
-
-impl WaitRecord {
-    fn enter(kind: WaitKind, key: usize) -> Self {
-        WaitRecord(CURRENT_WAIT.with(|c| c.replace(Some((kind, key)))))
+#[cfg_attr(loom, allow(dead_code, unreachable_pub))]
+impl WaitKind {
+    /// How the dump says it, after "waiting": `"to acquire"`, `"on"`, `"to join"` ...
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::diagnostics::WaitKind;
+    /// assert_eq!(WaitKind::Lock.phrase(), "to acquire");
+    /// assert_eq!(WaitKind::Event.phrase(), "on");
+    /// ```
+    pub fn phrase(self) -> &'static str {
+        match self {
+            WaitKind::Lock | WaitKind::RLock | WaitKind::Semaphore => "to acquire",
+            WaitKind::Event | WaitKind::Barrier | WaitKind::Condition | WaitKind::Timer => "on",
+            WaitKind::QueueGet => "to get from",
+            WaitKind::QueuePut => "to put into",
+            WaitKind::QueueJoin => "for task_done on",
+            WaitKind::Join => "to join",
+        }
     }
-}
-
-impl Drop for WaitRecord {
-    fn drop(&mut self) {
-        let prev = self.0;
-        // `try_with`: the record may be dropped during thread-local teardown.
-        let _ = CURRENT_WAIT.try_with(|c| c.set(prev));
-    }
-}
-
-/// What the calling thread is currently parked on, if anything. Only meaningful from inside a
-/// `before_sleep` callback or for the thread dumps that will read it.
-#[allow(dead_code)] // read by the diagnostics that come after the primitives
-pub(crate) fn current_wait() -> Option<(WaitKind, usize)> {
-    CURRENT_WAIT.with(Cell::get)
 }
 
 /// The instant `timeout` from now, or `None` ("wait forever") when that is not representable.
@@ -100,11 +109,13 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
-/// Parks the current thread on `key` until woken, or until `deadline` passes.
+/// Parks the current thread on `key` until woken, or until `deadline` passes, publishing the
+/// wait as `kind` with no object (see [`park_for`]).
 ///
 /// See the module docs for the callback contract.
 #[inline]
-#[allow(clippy::let_and_return)] // one `let` per backend
+#[track_caller]
+#[cfg_attr(loom, allow(dead_code))] // its one user, the timer service, is compiled out
 pub(crate) fn park(
     kind: WaitKind,
     key: usize,
@@ -114,7 +125,37 @@ pub(crate) fn park(
     token: ParkToken,
     deadline: Option<Instant>,
 ) -> ParkResult {
-    let _record = WaitRecord::enter(kind, key);
+    park_for(
+        kind,
+        Target::Internal,
+        key,
+        validate,
+        before_sleep,
+        timed_out,
+        token,
+        deadline,
+    )
+}
+
+/// Parks the current thread on `key` until woken, or until `deadline` passes, publishing for
+/// diagnostics that it waits (as `kind`) on `target`, called from the caller's call site
+/// (`#[track_caller]` all the way from the public blocking method).
+///
+/// See the module docs for the callback contract.
+#[inline]
+#[track_caller]
+#[allow(clippy::too_many_arguments, clippy::let_and_return)] // one `let` per backend
+pub(crate) fn park_for(
+    kind: WaitKind,
+    target: Target,
+    key: usize,
+    validate: impl FnOnce() -> bool,
+    before_sleep: impl FnOnce(),
+    timed_out: impl FnOnce(usize, bool),
+    token: ParkToken,
+    deadline: Option<Instant>,
+) -> ParkResult {
+    let record = record::publish(kind, target, Location::caller(), deadline);
     #[cfg(not(loom))]
     // SAFETY: `key` is the address of a state word owned by the calling primitive (module
     // contract), and the callbacks come from this crate's primitives, which keep `validate` and
@@ -123,6 +164,11 @@ pub(crate) fn park(
         unsafe { parking_lot_core::park(key, validate, before_sleep, timed_out, token, deadline) };
     #[cfg(loom)]
     let result = model::park(key, validate, before_sleep, timed_out, token, deadline);
+    if let ParkResult::Unparked(_) = result {
+        if let Some(r) = record.record() {
+            profile::charge(r);
+        }
+    }
     result
 }
 

@@ -1,0 +1,308 @@
+//! Taking a thread dump: joining the thread registry with the published wait records.
+
+use std::collections::BTreeMap;
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::identity::ObjectInfo;
+use crate::wait::record::{self, Target};
+use crate::wait::WaitKind;
+
+/// A thread as reports name it: identifier and name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ThreadRef {
+    /// threadkit's identifier ([`crate::get_ident`]).
+    pub ident: u64,
+    /// The thread's name; `"<ident N>"` for a thread that never registered (a foreign thread
+    /// that used a threadkit primitive but never called [`crate::current_thread`]).
+    pub name: Arc<str>,
+}
+
+/// What a thread is doing, in the JVM's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ThreadState {
+    /// Not blocked in threadkit (running, or blocked somewhere threadkit cannot see: I/O, a std
+    /// lock, a channel, a sleep).
+    Runnable,
+    /// Waiting to acquire a Lock or RLock (or to take a Condition's lock back).
+    Blocked,
+    /// In any other threadkit wait, with no timeout.
+    Waiting,
+    /// In any other threadkit wait, with a timeout.
+    TimedWaiting,
+}
+
+impl ThreadState {
+    /// `"RUNNABLE"`, `"BLOCKED"`, `"WAITING"` or `"TIMED_WAITING"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(threadkit::diagnostics::ThreadState::Blocked.as_str(), "BLOCKED");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreadState::Runnable => "RUNNABLE",
+            ThreadState::Blocked => "BLOCKED",
+            ThreadState::Waiting => "WAITING",
+            ThreadState::TimedWaiting => "TIMED_WAITING",
+        }
+    }
+}
+
+/// Who holds a Lock or RLock that a thread waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HolderInfo {
+    /// The thread that acquired it. A `Lock` may be released by another thread (Python allows
+    /// it); the holder is whoever acquired it last and has not released it.
+    pub thread: ThreadRef,
+    /// Where the holder acquired it (the call site of `acquire`).
+    pub acquired_at: Option<&'static Location<'static>>,
+    /// An RLock's recursion count (1 for a Lock).
+    pub count: usize,
+}
+
+/// One blocked thread's wait.
+#[derive(Clone, Debug)]
+pub struct WaitInfo {
+    /// The kind of blocking call.
+    pub kind: WaitKind,
+    /// The object waited on (`None` for a join, and for the timer service's internal waits).
+    pub object: Option<ObjectInfo>,
+    /// The holder, for a Lock or RLock acquire.
+    pub holder: Option<HolderInfo>,
+    /// The thread joined, for a join.
+    pub joining: Option<ThreadRef>,
+    /// A one-line status of the object: a semaphore's value, a barrier's arrivals.
+    pub status: Option<String>,
+    /// Where the blocking call was made.
+    pub site: &'static Location<'static>,
+    /// How long the thread has been blocked in this call.
+    pub waited: Duration,
+    /// Time left before the call times out; `None`: no timeout.
+    pub timeout_in: Option<Duration>,
+    /// Identifies this wait among the thread's waits: the same thread with the same value in two
+    /// dumps is one uninterrupted wait.
+    pub seq: u64,
+}
+
+/// A lock a thread holds that another thread is waiting for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldInfo {
+    /// The lock.
+    pub object: ObjectInfo,
+    /// Where this thread acquired it.
+    pub acquired_at: Option<&'static Location<'static>>,
+    /// An RLock's recursion count (1 for a Lock).
+    pub count: usize,
+    /// How long the longest waiter has been waiting for it: the lock has been held at least
+    /// this long.
+    pub contended_for: Duration,
+    /// How many threads wait for it.
+    pub waiters: usize,
+}
+
+/// One thread in a dump.
+#[derive(Clone, Debug)]
+pub struct ThreadSnapshot {
+    /// Identifier and name.
+    pub thread: ThreadRef,
+    /// The kernel's thread id, if known.
+    pub native_id: Option<u64>,
+    /// Whether it is a daemon thread (`None` for an unregistered thread).
+    pub daemon: Option<bool>,
+    /// What it is doing.
+    pub state: ThreadState,
+    /// What it waits on, if it is blocked in threadkit.
+    pub waiting: Option<WaitInfo>,
+    /// The locks it holds that other threads wait for. (A lock nobody waits for is not listed:
+    /// finding it would cost the uncontended path a per-thread list; see the module docs.)
+    pub holding: Vec<HeldInfo>,
+}
+
+/// A snapshot of every thread threadkit knows, with what each waits on and holds.
+///
+/// Made by [`dump`](super::dump); `Display` gives the text a person reads.
+#[derive(Clone, Debug)]
+pub struct ThreadDump {
+    /// When it was taken.
+    pub taken_at: SystemTime,
+    /// Every live thread: registered ones in [`crate::enumerate`] order, then threads that are
+    /// blocked in threadkit without being registered.
+    pub threads: Vec<ThreadSnapshot>,
+    /// The deadlocks among them ([`find_deadlocks`](super::find_deadlocks) at the same moment).
+    pub deadlocks: Vec<super::Deadlock>,
+}
+
+/// A published record, copied out with its pointers resolved.
+#[derive(Clone, Debug)]
+pub(crate) struct Blocked {
+    pub(crate) ident: u64,
+    pub(crate) native_id: u64,
+    pub(crate) wait: WaitInfo,
+    /// The owner ident, for a lock-like wait; the joined thread's for a join.
+    pub(crate) waits_for: Option<u64>,
+    pub(crate) holder_site: Option<&'static Location<'static>>,
+    pub(crate) holder_count: usize,
+}
+
+/// Copies every published record (one slot lock at a time; never a user's lock).
+pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
+    let clock = record::clock();
+    let mut out = Vec::new();
+    record::for_each(|r| {
+        // Owner 0: a hand-off in progress (the new owner is about to write itself in).
+        let holder = r.holder().filter(|h| h.0 != 0);
+        let waits_for = match r.target {
+            Target::Join { ident } => Some(ident),
+            _ => holder.map(|(owner, _, _)| owner),
+        };
+        let placeholder = |ident| ThreadRef {
+            ident,
+            name: Arc::from(""),
+        };
+        out.push(Blocked {
+            ident: r.ident,
+            native_id: r.native_id,
+            waits_for,
+            holder_site: holder.and_then(|h| h.1),
+            holder_count: holder.map_or(0, |h| h.2),
+            wait: WaitInfo {
+                kind: r.kind,
+                object: r.identity().map(|i| i.describe()),
+                holder: holder.map(|(owner, at, count)| HolderInfo {
+                    thread: placeholder(owner),
+                    acquired_at: at,
+                    count,
+                }),
+                joining: match r.target {
+                    Target::Join { ident } => Some(placeholder(ident)),
+                    _ => None,
+                },
+                status: r.status(),
+                site: r.site,
+                waited: clock.saturating_sub(r.since),
+                timeout_in: r.deadline.map(|d| d.saturating_duration_since(now)),
+                seq: r.seq,
+            },
+        });
+    });
+    out
+}
+
+/// Names for identifiers: the registry's threads.
+pub(crate) struct Names {
+    threads: BTreeMap<u64, crate::Thread>,
+    order: Vec<u64>,
+}
+
+impl Names {
+    pub(crate) fn load() -> Names {
+        let mut threads = BTreeMap::new();
+        let mut order = Vec::new();
+        for t in crate::enumerate() {
+            if let Some(id) = t.ident() {
+                order.push(id);
+                threads.insert(id, t);
+            }
+        }
+        Names { threads, order }
+    }
+
+    pub(crate) fn thread(&self, ident: u64) -> ThreadRef {
+        let name = match self.threads.get(&ident) {
+            Some(t) => t.name(),
+            None => Arc::from(format!("<ident {ident}>")),
+        };
+        ThreadRef { ident, name }
+    }
+
+    /// Fills in the names of the placeholders in `w`.
+    pub(crate) fn resolve(&self, w: &mut WaitInfo) {
+        if let Some(h) = &mut w.holder {
+            h.thread = self.thread(h.thread.ident);
+        }
+        if let Some(j) = &mut w.joining {
+            *j = self.thread(j.ident);
+        }
+    }
+}
+
+fn state_of(w: &WaitInfo) -> ThreadState {
+    match w.kind {
+        WaitKind::Lock | WaitKind::RLock => ThreadState::Blocked,
+        _ if w.timeout_in.is_some() => ThreadState::TimedWaiting,
+        _ => ThreadState::Waiting,
+    }
+}
+
+/// Takes the dump: one pass over the records, one over the registry.
+pub(crate) fn take() -> ThreadDump {
+    let now = Instant::now();
+    let taken_at = SystemTime::now();
+    let mut blocked = blocked_threads(now);
+    let names = Names::load();
+    for b in &mut blocked {
+        names.resolve(&mut b.wait);
+    }
+    // Locks held, from the waiters' side.
+    let mut holding: BTreeMap<u64, Vec<HeldInfo>> = BTreeMap::new();
+    for b in &blocked {
+        let (Some(h), Some(object)) = (&b.wait.holder, &b.wait.object) else {
+            continue;
+        };
+        let list = holding.entry(h.thread.ident).or_default();
+        match list.iter_mut().find(|x| x.object.id == object.id) {
+            Some(x) => {
+                x.waiters += 1;
+                x.contended_for = x.contended_for.max(b.wait.waited);
+            }
+            None => list.push(HeldInfo {
+                object: object.clone(),
+                acquired_at: b.holder_site,
+                count: b.holder_count,
+                contended_for: b.wait.waited,
+                waiters: 1,
+            }),
+        }
+    }
+    let mut by_ident: BTreeMap<u64, Blocked> = blocked.into_iter().map(|b| (b.ident, b)).collect();
+    // Registered threads in `enumerate()` order, then unregistered ones: blocked threads, and
+    // holders that are not blocked.
+    let mut order = names.order.clone();
+    let mut rest: Vec<u64> = by_ident
+        .keys()
+        .chain(holding.keys())
+        .filter(|i| !names.threads.contains_key(i))
+        .copied()
+        .collect();
+    rest.sort_unstable();
+    rest.dedup();
+    order.extend(rest);
+    let threads = order
+        .into_iter()
+        .map(|ident| {
+            let b = by_ident.remove(&ident);
+            let registered = names.threads.get(&ident);
+            let native_id = registered
+                .and_then(|t| t.native_id())
+                .or_else(|| b.as_ref().map(|b| b.native_id).filter(|&n| n != 0));
+            let waiting = b.map(|b| b.wait);
+            ThreadSnapshot {
+                thread: names.thread(ident),
+                native_id,
+                daemon: registered.map(|t| t.is_daemon()),
+                state: waiting.as_ref().map_or(ThreadState::Runnable, state_of),
+                waiting,
+                holding: holding.remove(&ident).unwrap_or_default(),
+            }
+        })
+        .collect();
+    ThreadDump {
+        taken_at,
+        threads,
+        deadlocks: super::find_deadlocks(),
+    }
+}

@@ -1,0 +1,269 @@
+//! Object identity for diagnostics: what kind of primitive an object is, a never-reused id, an
+//! optional name, and the site that created it.
+//!
+//! Every threadkit primitive embeds one [`Identity`]. It is what a thread dump, the deadlock
+//! finder and the contention profile print for the object: `Lock "accounts" #12` when the object
+//! was named, `Lock@src/bank.rs:42 #12` (its creation site, captured with `#[track_caller]`)
+//! when not. Addresses are never used: memory is reused, ids are not.
+//!
+//! Ids are assigned lazily, the first time diagnostics need one (a thread parks on the object, a
+//! dump describes it, a profile charges it), so `const fn new()` stays `const`. A `static`'s
+//! identity is therefore its creation site (the `Lock::new()` in the static's initializer), plus
+//! an id drawn the first time it is needed; the id is then stable for the life of the program.
+//!
+//! The kind lives in the top byte of the id word and the name is behind a thin pointer, so an
+//! `Identity` is three words: 24 bytes.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The next id to hand out. A std atomic in every build: ids only need to be unique.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The id bits of the id word; the top byte holds the [`ObjectKind`].
+const ID_MASK: u64 = (1 << 56) - 1;
+const KIND_SHIFT: u32 = 56;
+
+/// What kind of primitive an object is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ObjectKind {
+    /// [`crate::Lock`].
+    Lock,
+    /// [`crate::RLock`].
+    RLock,
+    /// [`crate::Condition`].
+    Condition,
+    /// [`crate::Semaphore`].
+    Semaphore,
+    /// [`crate::BoundedSemaphore`].
+    BoundedSemaphore,
+    /// [`crate::Event`].
+    Event,
+    /// [`crate::Barrier`].
+    Barrier,
+    /// A queue of [`crate::queue`].
+    Queue,
+    /// A [`crate::Timer`].
+    Timer,
+}
+
+impl ObjectKind {
+    const ALL: [ObjectKind; 9] = [
+        ObjectKind::Lock,
+        ObjectKind::RLock,
+        ObjectKind::Condition,
+        ObjectKind::Semaphore,
+        ObjectKind::BoundedSemaphore,
+        ObjectKind::Event,
+        ObjectKind::Barrier,
+        ObjectKind::Queue,
+        ObjectKind::Timer,
+    ];
+
+    /// The type's name, as printed in dumps (`"Lock"`, `"RLock"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::diagnostics::ObjectKind;
+    /// assert_eq!(ObjectKind::RLock.as_str(), "RLock");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Lock => "Lock",
+            ObjectKind::RLock => "RLock",
+            ObjectKind::Condition => "Condition",
+            ObjectKind::Semaphore => "Semaphore",
+            ObjectKind::BoundedSemaphore => "BoundedSemaphore",
+            ObjectKind::Event => "Event",
+            ObjectKind::Barrier => "Barrier",
+            ObjectKind::Queue => "Queue",
+            ObjectKind::Timer => "Timer",
+        }
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The caller's location, from a `const fn` with `#[track_caller]` (the primitives' `new()`).
+///
+/// `Location::caller()` is usable in `const` only since Rust 1.79; with an older compiler
+/// (`build.rs` sets `threadkit_no_const_caller`) objects have no creation site, and dumps show
+/// them by kind and id alone.
+#[track_caller]
+#[inline]
+pub(crate) const fn caller() -> Option<&'static Location<'static>> {
+    #[cfg(not(threadkit_no_const_caller))]
+    #[allow(clippy::incompatible_msrv)] // gated on the compiler's version by build.rs
+    let site = Some(Location::caller());
+    #[cfg(threadkit_no_const_caller)]
+    let site = None;
+    site
+}
+
+/// The identity header embedded in every primitive.
+pub(crate) struct Identity {
+    /// `kind << 56 | id`; the id bits are 0 until the first [`id`](Self::id) call.
+    word: AtomicU64,
+    site: Option<&'static Location<'static>>,
+    /// Boxed twice so that the field is one word: names are read only by diagnostics.
+    #[allow(clippy::box_collection)]
+    name: Option<Box<String>>,
+}
+
+impl Identity {
+    /// An unnamed object of `kind` created at `site`.
+    pub(crate) const fn new(kind: ObjectKind, site: Option<&'static Location<'static>>) -> Self {
+        Identity {
+            word: AtomicU64::new((kind as u64) << KIND_SHIFT),
+            site,
+            name: None,
+        }
+    }
+
+    /// A named object of `kind` created at `site`.
+    pub(crate) fn named(
+        kind: ObjectKind,
+        name: impl Into<String>,
+        site: &'static Location<'static>,
+    ) -> Self {
+        Identity {
+            word: AtomicU64::new((kind as u64) << KIND_SHIFT),
+            site: Some(site),
+            name: Some(Box::new(name.into())),
+        }
+    }
+
+    /// The object's kind.
+    pub(crate) fn kind(&self) -> ObjectKind {
+        let k = (self.word.load(Ordering::Relaxed) >> KIND_SHIFT) as usize;
+        ObjectKind::ALL[k]
+    }
+
+    /// The object's id, drawn from the process-wide counter on first call.
+    pub(crate) fn id(&self) -> u64 {
+        let word = self.word.load(Ordering::Relaxed);
+        if word & ID_MASK != 0 {
+            return word & ID_MASK;
+        }
+        let fresh = NEXT_ID.fetch_add(1, Ordering::Relaxed) & ID_MASK;
+        match self
+            .word
+            .compare_exchange(word, word | fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => fresh,
+            // Another thread assigned one first; that one stands (a counter value is wasted).
+            Err(now) => now & ID_MASK,
+        }
+    }
+
+    /// The name given at construction, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(String::as_str)
+    }
+
+    /// An owned description, for snapshots.
+    pub(crate) fn describe(&self) -> ObjectInfo {
+        ObjectInfo {
+            kind: self.kind(),
+            id: self.id(),
+            name: self.name().map(Arc::from),
+            created_at: self.site,
+        }
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.describe(), f)
+    }
+}
+
+/// Which object: kind, id, name and creation site, as diagnostics print it.
+///
+/// `Display` gives `Lock "accounts" #12` for a named object and `Lock@src/bank.rs:42 #12` for
+/// an unnamed one.
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::{diagnostics, Lock};
+/// use std::time::Duration;
+///
+/// let lock = Lock::named("accounts");
+/// let _held = lock.acquire();
+/// // The holder appears in a dump of this thread's state once someone waits for it.
+/// assert!(lock.acquire_timeout(Duration::from_millis(1)).is_none());
+/// let text = diagnostics::dump().to_string();
+/// assert!(text.contains("MainThread"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectInfo {
+    /// The kind of primitive.
+    pub kind: ObjectKind,
+    /// Never reused within the process.
+    pub id: u64,
+    /// The name given at construction (`Lock::named`), if any.
+    pub name: Option<Arc<str>>,
+    /// Where the object was created (`None` only for an object made by a `const fn new()`
+    /// compiled with Rust older than 1.79, which cannot tell).
+    pub created_at: Option<&'static Location<'static>>,
+}
+
+impl ObjectInfo {
+    /// `Lock "accounts"` or `Lock@src/bank.rs:42`: the label without the id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = threadkit::Lock::named("accounts");
+    /// # let _ = &lock;
+    /// ```
+    pub fn label(&self) -> String {
+        match (&self.name, self.created_at) {
+            (Some(name), _) => format!("{} {:?}", self.kind, name),
+            (None, Some(at)) => format!("{}@{}:{}", self.kind, at.file(), at.line()),
+            (None, None) => self.kind.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} #{}", self.label(), self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_words() {
+        assert_eq!(std::mem::size_of::<Identity>(), 24);
+    }
+
+    #[test]
+    fn ids_are_lazy_unique_and_keep_the_kind() {
+        static S: Identity = Identity::new(ObjectKind::Barrier, caller());
+        let a = Identity::new(ObjectKind::Lock, caller());
+        let b = Identity::named(ObjectKind::RLock, "b", Location::caller());
+        assert_eq!(a.word.load(Ordering::Relaxed) & ID_MASK, 0);
+        let (ia, ib, is) = (a.id(), b.id(), S.id());
+        assert!(ia != ib && ib != is && ia != is);
+        assert_eq!(a.id(), ia);
+        assert_eq!(S.id(), is);
+        assert_eq!(a.kind(), ObjectKind::Lock);
+        assert_eq!(b.kind(), ObjectKind::RLock);
+        assert_eq!(S.kind(), ObjectKind::Barrier);
+        assert_eq!(b.describe().label(), "RLock \"b\"");
+        assert!(a.describe().label().starts_with("Lock@src/identity.rs:"));
+    }
+}
