@@ -66,10 +66,20 @@ pub(crate) fn ensure_installed() {
     INSTALL.call_once(install_panic_hook);
 }
 
-/// Puts threadkit's panic hook on top of the process's current one, chaining to it; see the
-/// [module docs](self) for what it does with each panic.
+/// Puts threadkit's panic hook on top of the process's current one, chaining to it.
 ///
-/// threadkit does this by itself the first time it starts a thread. Call it after installing a
+/// threadkit's hook hands a panic outside threadkit targets to the previous hook, unchanged. A
+/// panic inside a target (a thread's or a Timer's function) is recorded for the excepthook (its
+/// location, and a backtrace when `RUST_BACKTRACE` asks for one); the previous hook is called
+/// too if the program installed one (so a crash reporter set with `std::panic::set_hook` sees
+/// every panic), but not std's default hook, which would print the panic a second time before
+/// the excepthook does. (A program hook that itself calls std's default hook prints std's
+/// message too; set a quiet excepthook, or leave std's default out of that hook, to get one
+/// report.)
+///
+/// threadkit does this by itself the first time it starts a thread. A hook installed later
+/// that calls the previous one (`let prev = std::panic::take_hook();
+/// std::panic::set_hook(Box::new(move |info| { ...; prev(info) }))`) keeps all of this working. Call it after installing a
 /// panic hook of your own that does not call the previous hook, so that
 /// [`ExceptHookArgs::location`] and [`ExceptHookArgs::backtrace`] are known again (your hook is
 /// still called for every panic). Each call adds one layer; calling it more than needed costs a
