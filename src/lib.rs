@@ -121,7 +121,7 @@
 //!   It adds one package (`log`) to a dependent's lockfile and installs nothing unless
 //!   `basic_config` is called; libraries that only want the primitives can turn it off with
 //!   `default-features = false`.
-//! - `signal` (Unix): [`diagnostics::dump_on_signal`], a thread dump on `kill -QUIT <pid>`
+//! - `signal` (Unix): `diagnostics::dump_on_signal`, a thread dump on `kill -QUIT <pid>`
 //!   (the plumbing from `signal-hook`).
 //! - `loom`: the model checker's, used only with `RUSTFLAGS="--cfg loom"` (`.ci/loom.sh`).
 //!
