@@ -26,10 +26,12 @@
 //! | `t.join()` / `t.join(timeout)` | [`t.join()?`](Thread::join) / [`t.join_timeout(d)?`](Thread::join_timeout) → `bool` |
 //! | `t.is_alive()`, `t.name`, `t.daemon`, `t.ident`, `t.native_id` | [`is_alive`](Thread::is_alive), [`name`](Thread::name)/[`set_name`](Thread::set_name), [`is_daemon`](Thread::is_daemon)/[`set_daemon`](Thread::set_daemon), [`ident`](Thread::ident), [`native_id`](Thread::native_id) |
 //! | subclass `Thread`, override `run()` | implement [`Run`] |
+//! | threads that borrow local data (Rust's `std::thread::scope`) | [`scope(\|s\| s.spawn(f))`](scope), [`Builder::spawn_scoped`] |
 //! | `current_thread()`, `main_thread()`, `enumerate()`, `active_count()` | [`current_thread`], [`main_thread`], [`enumerate`], [`active_count`] |
 //! | `get_ident()`, `get_native_id()`, `stack_size(n)` | [`get_ident`], [`get_native_id`], [`stack_size`] / [`set_stack_size`] |
 //! | `threading.excepthook = f` | [`set_excepthook`], [`reset_excepthook`], [`default_excepthook`] |
 //! | `threading._register_atexit(f)`, `threading._shutdown()` | [`register_atexit`], [`shutdown`] |
+//! | `os._exit(code)` | [`exit_now(code)`](exit_now); a bounded exit-time wait: [`set_exit_timeout`] |
 //! | `Lock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `with lock:` | [`Lock::new`]; [`acquire`](Lock::acquire) → guard, [`try_acquire`](Lock::try_acquire), [`acquire_timeout`](Lock::acquire_timeout), [`release`](Lock::release), [`locked`](Lock::locked), the guard's scope |
 //! | `RLock()`; `acquire()`, `acquire(False)`, `acquire(timeout=t)`, `release()`, `locked()`, `_is_owned()`, `_recursion_count()` | [`RLock::new`]; [`acquire`](RLock::acquire) → [`RLockGuard`], [`try_acquire`](RLock::try_acquire), [`acquire_timeout`](RLock::acquire_timeout), [`release`](RLock::release), [`locked`](RLock::locked), [`is_owned`](RLock::is_owned), [`recursion_count`](RLock::recursion_count) |
 //! | a class whose methods re-enter `with self._lock:` around its fields | [`RLock::with_value(fields)`](RLock::with_value): guards give `&T`; put what changes in a `Cell`/`RefCell` |
@@ -47,6 +49,7 @@
 //! | `q.task_done()`, `q.join()`, `q.shutdown()`, `q.shutdown(immediate=True)` | [`task_done`](queue::Queue::task_done), [`join`](queue::Queue::join), [`shutdown`](queue::Queue::shutdown), [`shutdown_immediate`](queue::Queue::shutdown_immediate) |
 //! | `queue.Full`, `queue.Empty`, `queue.ShutDown` | [`queue::TryPutError::Full`], [`queue::TryGetError::Empty`], the errors' `ShutDown` variants |
 //! | `Timer(interval, f)`; `t.start()`, `t.cancel()`, `t.join()`, `t.is_alive()`, `t.setName(n)` | [`Timer::new(d, f)`](Timer::new); [`start`](Timer::start), [`cancel`](Timer::cancel) → `bool`, [`join`](Timer::join), [`is_alive`](Timer::is_alive), [`set_name`](Timer::set_name) (no OS thread per timer: one service thread and a few workers) |
+//! | a `Timer` whose function starts the next `Timer` | [`RepeatingTimer::new(d, f)`](RepeatingTimer::new): drift-free, cancellable, the same timer service |
 //! | `local()`; `data.x = v`, `data.x`, `del data.x`, `hasattr(data, 'x')` | [`Local::new`] (also in a `static`); [`set`](Local::set), [`get`](Local::get) / [`with`](Local::with) / [`with_mut`](Local::with_mut), [`take`](Local::take), [`has_value`](Local::has_value) |
 //! | subclass of `local` with `__init__` | [`Local::with_init(\|\| ...)`](Local::with_init): runs once per thread, on first access |
 //! | `logging.basicConfig(format='(%(threadName)-10s) %(message)s')` | `threadkit::logging::basic_config(LevelFilter::Debug, "(%(threadName)-10s) %(message)s")?` (feature `logging`, on by default) |
@@ -75,6 +78,12 @@
 //! thread it registers an exit handler that joins every non-daemon thread when `main` returns,
 //! when `main` panics, or when any thread calls `std::process::exit` (see [`shutdown`] for the
 //! order and the edge cases). `std::process::abort` and fatal signals skip it, as `os._exit` does.
+//!
+//! So a non-daemon thread that never finishes (a worker blocked in `q.get()`) keeps the process
+//! alive, also after `std::process::exit(code)` or a panic in `main`. Three ways out: make it a
+//! daemon thread; bound the wait with [`set_exit_timeout`] (threads still running then are named
+//! on standard error and abandoned); or end the process at once, running nothing, with
+//! [`exit_now`] (Python's `os._exit`).
 //!
 //! # Debugging a hung program
 //!
@@ -116,7 +125,7 @@
 //!   which reports a potential deadlock the first time two locks are taken in inverted orders;
 //!   armed by default in debug builds only (one relaxed load per acquire and release when not).
 //!   No dependencies.
-//! - `signal` (Unix): [`diagnostics::dump_on_signal`], a thread dump on `kill -QUIT <pid>`
+//! - `signal` (Unix): `diagnostics::dump_on_signal`, a thread dump on `kill -QUIT <pid>`
 //!   (the plumbing from `signal-hook`).
 //! - `loom`: the model checker's, used only with `RUSTFLAGS="--cfg loom"` (`.ci/loom.sh`).
 //!
@@ -194,13 +203,14 @@ pub use rlock::{RLock, RLockGuard, RLockReleaseError};
 pub use semaphore::{BoundedSemaphore, OverReleaseError, Semaphore, SemaphorePermit};
 #[cfg(not(loom))]
 pub use thread::{
-    active_count, current_thread, default_excepthook, enumerate, get_ident, get_native_id,
-    main_thread, register_atexit, reset_excepthook, set_excepthook, set_stack_size, shutdown,
-    spawn, stack_size, AtexitError, Builder, DaemonError, ExceptHookArgs, JoinError, JoinHandle,
-    Run, StackSizeError, StartError, Thread,
+    active_count, current_thread, default_excepthook, enumerate, exit_now, get_ident,
+    get_native_id, install_panic_hook, main_thread, register_atexit, reset_excepthook, scope,
+    set_excepthook, set_exit_timeout, set_stack_size, shutdown, spawn, stack_size, AtexitError,
+    Builder, DaemonError, ExceptHookArgs, JoinError, JoinHandle, Run, Scope, ScopedJoinHandle,
+    StackSizeError, StartError, Thread,
 };
 #[cfg(not(loom))]
-pub use timer::Timer;
+pub use timer::{RepeatingTimer, Timer};
 
 /// The README's code blocks are compiled and run as doctests.
 #[cfg(doctest)]

@@ -26,7 +26,7 @@ use std::any::Any;
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, UnwindSafe};
 use std::ptr::{self, NonNull};
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -320,6 +320,33 @@ impl Drop for ThreadScope {
 /// - Borrowing follows `RefCell` rules per thread: [`with_mut`](Self::with_mut),
 ///   [`set`](Self::set), [`take`](Self::take) and [`replace`](Self::replace) panic if the same
 ///   thread is inside [`with`](Self::with) or `with_mut` of the same `Local`.
+///
+/// # Unwind safety
+///
+/// A `Local` in a `static` is not captured by closures, so `catch_unwind` accepts any closure
+/// that uses one. An owned `Local<T>` is [`UnwindSafe`](std::panic::UnwindSafe) when `T` is.
+/// A borrowed one is not [`RefUnwindSafe`](std::panic::RefUnwindSafe), for the reason `RefCell`
+/// is not: a [`with_mut`](Self::with_mut) cut short by a panic leaves the thread's value as it was
+/// at the panic, and nothing marks it. Wrap the closure in
+/// [`AssertUnwindSafe`](std::panic::AssertUnwindSafe) when that cannot matter.
+///
+/// ```
+/// use std::panic::catch_unwind;
+/// use threadkit::Local;
+///
+/// static COUNT: Local<u32> = Local::new();
+/// let r = catch_unwind(|| {
+///     COUNT.set(1);
+///     panic!("boom");
+/// });
+/// assert!(r.is_err());
+/// assert_eq!(COUNT.get(), Some(1));
+/// ```
+///
+/// ```compile_fail
+/// let local = threadkit::Local::<u32>::new();
+/// let _ = std::panic::catch_unwind(|| local.with_mut(|v| *v += 1));
+/// ```
 ///
 /// # Size
 ///
@@ -734,6 +761,11 @@ impl<T: Send + 'static, F> Drop for Local<T, F> {
         }
     }
 }
+
+// Owned, a `Local` takes its values with it: after a panic nothing can reach them, so it is
+// unwind safe when its values and initializer are (the `Lock` inside is what makes the compiler
+// refuse it). Borrowed, it is not (see "Unwind safety" above).
+impl<T: Send + UnwindSafe + 'static, F: UnwindSafe> UnwindSafe for Local<T, F> {}
 
 impl<T: Send + Default + 'static> Default for Local<T> {
     /// A `Local` whose initializer is `T::default`.

@@ -13,7 +13,14 @@
 fn main() {}
 
 #[cfg(not(loom))]
-use std::process::{Command, Output, Stdio};
+mod common;
+
+#[cfg(not(loom))]
+use common::child::{
+    expect_between, expect_status, expect_stderr_contains, expect_stdout, run_child, CHILD_LIMIT,
+};
+#[cfg(not(loom))]
+use std::process::Output;
 #[cfg(not(loom))]
 use std::sync::Arc;
 #[cfg(not(loom))]
@@ -511,97 +518,6 @@ fn start_sleeper(name: &str, daemon: bool, ms: u64, line: &'static str) {
 }
 
 #[cfg(not(loom))]
-fn expect_stdout(out: &Output, want: &str) -> Result<(), String> {
-    let got = String::from_utf8_lossy(&out.stdout);
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!(
-            "stdout {got:?}, expected {want:?}; stderr {:?}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-#[cfg(not(loom))]
-fn expect_stderr_contains(out: &Output, want: &str) -> Result<(), String> {
-    let got = String::from_utf8_lossy(&out.stderr);
-    if got.contains(want) {
-        Ok(())
-    } else {
-        Err(format!("stderr {got:?} lacks {want:?}"))
-    }
-}
-
-#[cfg(not(loom))]
-fn expect_status(out: &Output, code: i32) -> Result<(), String> {
-    if out.status.code() == Some(code) {
-        Ok(())
-    } else {
-        Err(format!("exit status {:?}, expected {code}", out.status))
-    }
-}
-
-#[cfg(not(loom))]
-fn expect_between(elapsed: Duration, lo: f64, hi: f64) -> Result<(), String> {
-    let s = elapsed.as_secs_f64();
-    if (lo..hi).contains(&s) {
-        Ok(())
-    } else {
-        Err(format!("took {s:.2} s, expected {lo}..{hi} s"))
-    }
-}
-
-/// How long a scenario may run before the driver calls it hung and kills it.
-#[cfg(not(loom))]
-const CHILD_LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs one scenario as a child process; `None` if it was still running after [`CHILD_LIMIT`].
-#[cfg(not(loom))]
-fn run_child(exe: &std::path::Path, name: &str) -> Option<Output> {
-    use std::io::Read;
-    let mut child = Command::new(exe)
-        .args(["--scenario", name])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the scenario");
-    // Drain both pipes on their own threads so a chatty child never blocks on a full pipe.
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stdout.read_to_end(&mut v);
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stderr.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + CHILD_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the scenario") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        // Polling a child process (no portable blocking wait with a timeout in std).
-        sleep(Duration::from_millis(20));
-    };
-    let (stdout, stderr) = (out.join().expect("reader"), err.join().expect("reader"));
-    status.map(|status| Output {
-        status,
-        stdout,
-        stderr,
-    })
-}
-
-#[cfg(not(loom))]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // libtest-style flags (`--nocapture`, `--quiet`, filters from `cargo test -- x`) are not
@@ -630,7 +546,7 @@ fn main() {
             let name = s.name;
             std::thread::spawn(move || {
                 let started = Instant::now();
-                let out = run_child(&exe, name);
+                let out = run_child(&exe, name, &[]);
                 (out, started.elapsed())
             })
         })

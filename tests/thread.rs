@@ -307,8 +307,12 @@ fn a_joined_thread_is_never_enumerated() {
     }
 }
 
+/// The excepthook is process-wide: tests that set it take turns.
+static EXCEPTHOOK_TURN: Mutex<()> = Mutex::new(());
+
 #[test]
 fn join_handle_returns_value_or_panic() {
+    let _turn = EXCEPTHOOK_TURN.lock().unwrap_or_else(|e| e.into_inner());
     threadkit::set_excepthook(|_| {});
     let h = threadkit::spawn(|| 40 + 2);
     assert_eq!(h.join().unwrap(), 42);
@@ -337,6 +341,7 @@ fn join_handle_returns_value_or_panic() {
 
 #[test]
 fn excepthook_receives_thread_and_payload_and_registry_is_clean() {
+    let _turn = EXCEPTHOOK_TURN.lock().unwrap_or_else(|e| e.into_inner());
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     let seen: Arc<Mutex<Vec<(String, String, bool)>>> = Arc::default();
     let s = Arc::clone(&seen);

@@ -35,6 +35,12 @@ bounded_queue! {
     pub struct LifoQueue<T> => Lifo;
 }
 
+// Items go in and come out whole (no `&mut T` is handed out), and the queue's counts are kept
+// consistent on every unwind path (`OnUnwind` in core.rs), so a reference may cross
+// `catch_unwind` (issue 13); the `Lock` inside is what makes the compiler refuse it otherwise.
+// (Not `PriorityQueue`: a panicking `Ord` may leave the heap's order unspecified.)
+impl<T: std::panic::UnwindSafe> std::panic::RefUnwindSafe for LifoQueue<T> {}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

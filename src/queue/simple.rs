@@ -51,6 +51,11 @@ pub struct SimpleQueue<T> {
     core: Core<Fifo<T>>,
 }
 
+// Items go in and come out whole (no `&mut T` is handed out), and the queue's counts are kept
+// consistent on every unwind path (`OnUnwind` in core.rs), so a reference may cross
+// `catch_unwind` (issue 13); the `Lock` inside is what makes the compiler refuse it otherwise.
+impl<T: std::panic::UnwindSafe> std::panic::RefUnwindSafe for SimpleQueue<T> {}
+
 impl<T> SimpleQueue<T> {
     /// Creates an empty queue: Python's `SimpleQueue()`.
     ///
@@ -232,9 +237,12 @@ impl<T> Default for SimpleQueue<T> {
 }
 
 impl<T> fmt::Debug for SimpleQueue<T> {
-    /// Shows the kind and the length (and `maxsize: 0`, for symmetry with the other queues).
+    /// Shows the kind and the length: a `SimpleQueue` has no `maxsize` (nor task counts), so
+    /// none is shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.core.debug("SimpleQueue", f)
+        f.debug_struct("SimpleQueue")
+            .field("len", &self.core.len())
+            .finish()
     }
 }
 
@@ -247,7 +255,7 @@ mod tests {
         let q = SimpleQueue::new();
         q.put(1);
         q.put(2);
-        assert_eq!(format!("{q:?}"), "SimpleQueue { len: 2, maxsize: 0 }");
+        assert_eq!(format!("{q:?}"), "SimpleQueue { len: 2 }");
         assert_eq!(q.get(), 1);
         assert_eq!(q.try_get(), Some(2));
         assert_eq!(q.try_get(), None);

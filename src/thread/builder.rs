@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::handle::{Body, StartError, Thread};
 use super::registry;
+use super::scope::{Scope, ScopedJoinHandle};
 use crate::Lock;
 
 /// What a thread runs: Python's "subclass `Thread` and override `run()`".
@@ -218,17 +219,51 @@ impl Builder {
         Ok(JoinHandle { thread, packet })
     }
 
-    fn create_with<R: Run>(
+    /// Creates and starts a thread in `scope` (see [`scope`](crate::scope)): it may borrow
+    /// what outlives the scope, and the scope waits for it. Named, registered and reported to
+    /// the excepthook as any threadkit thread.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Os`] if the OS could not create the thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let total = std::sync::atomic::AtomicU32::new(0);
+    /// threadkit::scope(|s| {
+    ///     for i in 1..=3 {
+    ///         let total = &total;
+    ///         threadkit::Builder::new()
+    ///             .name(format!("adder-{i}"))
+    ///             .spawn_scoped(s, move || total.fetch_add(i, std::sync::atomic::Ordering::Relaxed))
+    ///             .unwrap();
+    ///     }
+    /// });
+    /// assert_eq!(total.into_inner(), 6);
+    /// ```
+    pub fn spawn_scoped<'scope, 'env, F, T>(
         self,
-        target: R,
-        keep: impl FnOnce(R::Output) + Send + 'static,
-        keep_panic: impl FnOnce(Box<dyn Any + Send>) + Send + 'static,
-    ) -> Thread {
+        scope: &'scope Scope<'scope, 'env>,
+        f: F,
+    ) -> Result<ScopedJoinHandle<'scope, T>, StartError>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let (name, daemon, stack_size) = self.settings(fn_item_name(std::any::type_name::<F>()));
+        let thread = Thread::new_scoped(name, daemon, stack_size);
+        let inner = thread.start_scoped(scope.std(), f)?;
+        Ok(ScopedJoinHandle::new(thread, inner))
+    }
+
+    /// The name (chosen now if none was given), daemon flag and stack size of a new thread.
+    fn settings(self, target_name: Option<&str>) -> (String, bool, usize) {
         let name = match self.name {
             Some(name) if !name.is_empty() => name,
             _ => {
                 let base = registry::next_name("Thread");
-                match R::target_name() {
+                match target_name {
                     Some(target) => format!("{base} ({target})"),
                     None => base,
                 }
@@ -237,11 +272,21 @@ impl Builder {
         let daemon = self
             .daemon
             .unwrap_or_else(|| registry::with_current(Thread::is_daemon));
+        (name, daemon, self.stack_size.unwrap_or(0))
+    }
+
+    fn create_with<R: Run>(
+        self,
+        target: R,
+        keep: impl FnOnce(R::Output) + Send + 'static,
+        keep_panic: impl FnOnce(Box<dyn Any + Send>) + Send + 'static,
+    ) -> Thread {
+        let (name, daemon, stack_size) = self.settings(R::target_name());
         let body = Body {
             run: Box::new(move || keep(target.run())),
             keep_panic: Box::new(keep_panic),
         };
-        Thread::new_unstarted(name, daemon, self.stack_size.unwrap_or(0), body)
+        Thread::new_unstarted(name, daemon, stack_size, body)
     }
 }
 

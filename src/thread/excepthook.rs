@@ -10,10 +10,25 @@
 //! run failed
 //! ```
 //!
-//! To give the hook the panic's location (and a backtrace when `RUST_BACKTRACE` asks for one)
-//! without std's panic hook printing the same thing first, threadkit wraps the process's panic
-//! hook the first time it starts a thread: panics inside a threadkit target are recorded for the
-//! excepthook instead of printed; every other panic goes to the previous hook unchanged.
+//! # The process's panic hook
+//!
+//! To give the excepthook the panic's location (and a backtrace when `RUST_BACKTRACE` asks for
+//! one), threadkit wraps the process's panic hook the first time it starts a thread (or when
+//! [`install_panic_hook`] is called):
+//! - a panic outside threadkit targets goes to the previous hook, unchanged;
+//! - a panic inside a target (a thread's or a Timer's function) is recorded for the excepthook;
+//!   the previous hook is called too if the program installed one (a crash reporter set with
+//!   `std::panic::set_hook` before threadkit's first thread sees every panic), but not std's
+//!   default hook, which would print the panic a second time before the excepthook does. (A
+//!   program hook that itself calls std's default hook, as libtest's does, prints std's message
+//!   too; set a quiet excepthook, or leave std's default out of that hook, to get one report.)
+//!
+//! A hook installed *after* threadkit's that calls the previous one (the usual
+//! `let prev = std::panic::take_hook(); std::panic::set_hook(Box::new(move |info| { ...;
+//! prev(info) }))`) keeps all of this working. One that does not call it replaces threadkit's:
+//! the excepthook still runs for every panicking thread, but [`ExceptHookArgs::location`] and
+//! [`ExceptHookArgs::backtrace`] are `None`; call [`install_panic_hook`] after installing it to
+//! put threadkit's back on top (chaining to yours).
 
 use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
@@ -43,27 +58,90 @@ thread_local! {
 
 /// Wraps the process's panic hook once (see the module docs).
 pub(crate) fn ensure_installed() {
-    INSTALL.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let in_target = IN_TARGET.try_with(Cell::get).unwrap_or(false);
-            if in_target {
-                let location = info
-                    .location()
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| "<unknown>".into());
-                let backtrace = Backtrace::capture();
-                let _ = LAST_PANIC.try_with(|p| *p.borrow_mut() = Some((location, backtrace)));
-            } else {
+    // `take_hook` panics in a panicking thread (a thread started from a `Drop` during
+    // unwinding): install at the next start instead.
+    if std::thread::panicking() {
+        return;
+    }
+    INSTALL.call_once(install_panic_hook);
+}
+
+/// Puts threadkit's panic hook on top of the process's current one, chaining to it.
+///
+/// threadkit's hook hands a panic outside threadkit targets to the previous hook, unchanged. A
+/// panic inside a target (a thread's or a Timer's function) is recorded for the excepthook (its
+/// location, and a backtrace when `RUST_BACKTRACE` asks for one); the previous hook is called
+/// too if the program installed one (so a crash reporter set with `std::panic::set_hook` sees
+/// every panic), but not std's default hook, which would print the panic a second time before
+/// the excepthook does. (A program hook that itself calls std's default hook prints std's
+/// message too; set a quiet excepthook, or leave std's default out of that hook, to get one
+/// report.)
+///
+/// threadkit does this by itself the first time it starts a thread. A hook installed later
+/// that calls the previous one (`let prev = std::panic::take_hook();
+/// std::panic::set_hook(Box::new(move |info| { ...; prev(info) }))`) keeps all of this working. Call it after installing a
+/// panic hook of your own that does not call the previous hook, so that
+/// [`ExceptHookArgs::location`] and [`ExceptHookArgs::backtrace`] are known again (your hook is
+/// still called for every panic). Each call adds one layer; calling it more than needed costs a
+/// little time per panic and changes nothing else.
+///
+/// # Panics
+///
+/// If called while the calling thread is panicking (as `std::panic::take_hook` does).
+///
+/// # Examples
+///
+/// ```
+/// std::panic::set_hook(Box::new(|info| eprintln!("reported: {info}")));
+/// threadkit::install_panic_hook();
+/// let h = threadkit::spawn(|| panic!("boom"));
+/// # threadkit::set_excepthook(|_| {});
+/// assert!(h.join().is_err()); // "reported: ..." and the excepthook's report, with the location
+/// # threadkit::reset_excepthook();
+/// ```
+pub fn install_panic_hook() {
+    let previous = panic::take_hook();
+    // After `take_hook` std's default hook is in place, so taking it again yields the default:
+    // comparing the two trait objects (both zero-sized, so the vtables decide) tells whether the
+    // previous hook was std's default. If the comparison ever fails to match, the only effect is
+    // std's message printed as well as the excepthook's.
+    let default = panic::take_hook();
+    let previous_is_default = std::ptr::eq(&*previous, &*default);
+    drop(default);
+    panic::set_hook(Box::new(move |info| {
+        let in_target = IN_TARGET.try_with(Cell::get).unwrap_or(false);
+        if in_target {
+            let location = info
+                .location()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "<unknown>".into());
+            let backtrace = Backtrace::capture();
+            let _ = LAST_PANIC.try_with(|p| *p.borrow_mut() = Some((location, backtrace)));
+            if !previous_is_default {
                 previous(info);
             }
-        }));
-    });
+        } else {
+            previous(info);
+        }
+    }));
 }
 
 /// Runs a target, catching a panic that escapes it.
-pub(crate) fn run_target(run: Box<dyn FnOnce() + Send>) -> Result<(), Box<dyn Any + Send>> {
-    with_in_target(true, || panic::catch_unwind(AssertUnwindSafe(run)))
+pub(crate) fn run_target(run: impl FnOnce()) -> Result<(), Box<dyn Any + Send>> {
+    // A location left by a panic the target caught itself must not be taken for this one's.
+    let _ = LAST_PANIC.try_with(|p| p.borrow_mut().take());
+    with_in_target(true, || {
+        panic::catch_unwind(AssertUnwindSafe(|| __rust_begin_short_backtrace(run)))
+    })
+}
+
+/// Calls `f`. Its name marks where the short backtrace stops (as std's own marker of that name
+/// does for a thread's closure): the frames below it are threadkit's and std's thread start.
+#[inline(never)]
+fn __rust_begin_short_backtrace(f: impl FnOnce()) {
+    f();
+    // Not a tail call, so this frame stays on the stack.
+    std::hint::black_box(());
 }
 
 /// Runs `f` with this thread's "inside a target" flag set to `in_target` (restored afterwards,
@@ -278,9 +356,118 @@ pub fn default_excepthook(args: &ExceptHookArgs<'_>) {
     out.push('\n');
     if let Some(bt) = args.backtrace {
         if bt.status() == BacktraceStatus::Captured {
-            out.push_str(&format!("stack backtrace:\n{bt}"));
+            out.push_str("stack backtrace:\n");
+            if backtrace_full() {
+                out.push_str(&bt.to_string());
+            } else {
+                out.push_str(&short_backtrace(&bt.to_string()));
+                out.push_str(
+                    "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a \
+                     verbose backtrace.\n",
+                );
+            }
         }
     }
     // One write, so lines from two panicking threads do not interleave.
     let _ = std::io::stderr().write_all(out.as_bytes());
+}
+
+/// Whether `RUST_BACKTRACE` (or `RUST_LIB_BACKTRACE`, which std's `Backtrace` reads first) asks
+/// for every frame.
+fn backtrace_full() -> bool {
+    let var = std::env::var_os("RUST_LIB_BACKTRACE").or_else(|| std::env::var_os("RUST_BACKTRACE"));
+    var.is_some_and(|v| v == "full")
+}
+
+/// std's short backtrace, from a full one as `Backtrace` prints it: the frames after the panic
+/// machinery (the last `__rust_end_short_backtrace` frame) up to the target's start (the first
+/// `__rust_begin_short_backtrace` frame), renumbered from 0.
+///
+/// Trailing frames of threadkit's and std's own plumbing between the target and the marker
+/// (`FnOnce::call_once`, `Run::run`, the builder's closure) are left out too.
+fn short_backtrace(full: &str) -> String {
+    // Each frame: its symbol line (`  N: name`) and its `at file:line` lines.
+    let mut frames: Vec<(&str, Vec<&str>)> = Vec::new();
+    for line in full.lines() {
+        match frame_symbol(line) {
+            Some(symbol) => frames.push((symbol, Vec::new())),
+            None => {
+                if let Some((_, at)) = frames.last_mut() {
+                    at.push(line);
+                }
+            }
+        }
+    }
+    let start = frames
+        .iter()
+        .rposition(|(sym, _)| sym.contains("__rust_end_short_backtrace"))
+        .map_or(0, |i| i + 1);
+    let mut end = frames[start..]
+        .iter()
+        .position(|(sym, _)| sym.contains("__rust_begin_short_backtrace"))
+        .map_or(frames.len(), |i| start + i);
+    while end > start && is_plumbing(frames[end - 1].0) {
+        end -= 1;
+    }
+    let mut out = String::new();
+    for (n, (symbol, at)) in frames[start..end].iter().enumerate() {
+        out.push_str(&format!("{n:>4}: {symbol}\n"));
+        for line in at {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The symbol of a frame's first line (`"  12: name"`), or `None` for another line.
+fn frame_symbol(line: &str) -> Option<&str> {
+    let trimmed = line.trim_start();
+    let (number, symbol) = trimmed.split_once(": ")?;
+    (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then_some(symbol)
+}
+
+/// Frames that call a target's closure: std's `FnOnce` forwarding and threadkit's own.
+fn is_plumbing(symbol: &str) -> bool {
+    symbol.starts_with("core::ops::function::FnOnce::call_once")
+        || symbol.starts_with("<alloc::boxed::Box<")
+        || symbol.contains("threadkit::thread::")
+        || symbol.contains("threadkit::timer::")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_backtrace;
+
+    #[test]
+    fn short_backtrace_keeps_the_panic_and_the_target() {
+        let full = "   0: threadkit::thread::excepthook::install_panic_hook::{{closure}}
+             at ./src/thread/excepthook.rs:106:29
+   1: std::panicking::panic_with_hook
+   2: std::sys::backtrace::__rust_end_short_backtrace::<F, !>
+             at /rustc/x/library/std/src/sys/backtrace.rs:182:18
+   3: __rustc::rust_begin_unwind
+   4: core::panicking::panic_fmt
+   5: demo::deep
+             at ./src/main.rs:2:27
+   6: demo::main::{{closure}}
+             at ./src/main.rs:4:58
+   7: core::ops::function::FnOnce::call_once
+   8: <F as threadkit::thread::builder::Run>::run
+   9: <alloc::boxed::Box<F,A> as core::ops::function::FnOnce<Args>>::call_once
+  10: threadkit::thread::excepthook::__rust_begin_short_backtrace
+  11: std::sys::backtrace::__rust_begin_short_backtrace
+  12: start_thread
+";
+        assert_eq!(
+            short_backtrace(full),
+            "   0: __rustc::rust_begin_unwind
+   1: core::panicking::panic_fmt
+   2: demo::deep
+             at ./src/main.rs:2:27
+   3: demo::main::{{closure}}
+             at ./src/main.rs:4:58
+"
+        );
+    }
 }

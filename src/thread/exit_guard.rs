@@ -13,7 +13,7 @@
 //! `pause()` is `ppoll(NULL, 0, NULL, NULL)`). A thread blocked in `pause()` for another reason
 //! (waiting for a signal) while the process exits is taken for one parked by std.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::handle::{Kind, Thread};
 use super::registry;
@@ -22,20 +22,43 @@ use super::registry;
 const FIRST_CHECK: Duration = Duration::from_millis(10);
 const LONGEST_CHECK: Duration = Duration::from_millis(500);
 
-/// Waits until `thread` has finished (`None`), or until a thread threadkit knows (started by it,
-/// or that called `current_thread()`; other than the caller and the main thread) is parked in
-/// `std::process::exit` (`Some` of it), whichever comes first.
-pub(crate) fn join_unless_exit_requested(thread: &Thread) -> Option<Thread> {
+/// How a wait for a thread at exit ended.
+pub(crate) enum ExitWait {
+    /// The thread finished.
+    Finished,
+    /// The deadline (from [`set_exit_timeout`](crate::set_exit_timeout)) passed first.
+    TimedOut,
+    /// This thread (one threadkit knows) is parked in `std::process::exit`.
+    ExitRequested(Thread),
+}
+
+/// Waits until `thread` has finished, until `deadline` (if any) has passed, or until a thread
+/// threadkit knows (started by it, or that called `current_thread()`; other than the caller and
+/// the main thread) is parked in `std::process::exit`, whichever comes first.
+pub(crate) fn join_unless_exit_requested(thread: &Thread, deadline: Option<Instant>) -> ExitWait {
     if !cfg!(target_os = "linux") {
-        let _ = thread.join();
-        return None;
+        return match deadline {
+            None => {
+                let _ = thread.join();
+                ExitWait::Finished
+            }
+            Some(d) if thread.join_deadline(d) == Ok(true) => ExitWait::Finished,
+            Some(_) => ExitWait::TimedOut,
+        };
     }
     let mut check = FIRST_CHECK;
     loop {
+        let step = match deadline {
+            Some(d) => check.min(d.saturating_duration_since(Instant::now())),
+            None => check,
+        };
         // The thread is not the caller and was started (it is in the registry), so the only
         // answers are "finished" and "timed out".
-        if thread.join_timeout(check) != Ok(false) {
-            return None;
+        if thread.join_timeout(step) != Ok(false) {
+            return ExitWait::Finished;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return ExitWait::TimedOut;
         }
         // Polling: std gives no notice of a parked exit, so the kernel is asked now and then,
         // less often the longer the wait (at most every 0.5 s).
@@ -47,7 +70,7 @@ pub(crate) fn join_unless_exit_requested(thread: &Thread) -> Option<Thread> {
             .into_iter()
             .find(|t| !t.is_current() && t.inner.kind != Kind::Main && in_pause(t))
         {
-            return Some(parked);
+            return ExitWait::ExitRequested(parked);
         }
         check = (check * 2).min(LONGEST_CHECK);
     }

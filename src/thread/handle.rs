@@ -82,9 +82,21 @@ pub(crate) struct Inner {
 /// # Names
 ///
 /// Every thread has a name: the one given, `"Thread-N"` (with `" (target)"` appended when the
-/// target is a named function, as CPython 3.10+ does), `"MainThread"`, or `"Dummy-N"` for threads
-/// threadkit did not start. Names can be changed at any time; the OS-level name (seen by `top -H`,
-/// debuggers and panic messages) follows, truncated to the OS limit (15 bytes on Linux).
+/// target is a named function, as CPython 3.10+ does), `"MainThread"`, and for threads threadkit
+/// did not start the name std gave them, or `"Dummy-N"` when they have none. Names can be changed
+/// at any time; the OS-level name (seen by `top -H`, debuggers and panic messages) follows,
+/// truncated to the OS limit (15 bytes on Linux).
+///
+/// [`name`](Self::name) returns an `Arc<str>` (a cheap clone, safe to keep while the thread is
+/// renamed). `Arc<str>` does not compare with `&str` directly (the standard library has no such
+/// impl, and a crate cannot add one); compare the `str` inside:
+///
+/// ```
+/// let t = threadkit::Builder::new().name("worker").create(|| {});
+/// assert_eq!(&*t.name(), "worker");
+/// assert!(t.name().as_ref() == "worker");
+/// assert_eq!(t.name().to_string(), "worker");
+/// ```
 ///
 /// # Differences from Python
 ///
@@ -97,6 +109,8 @@ pub(crate) struct Inner {
 /// - [`ident`](Self::ident) is threadkit's own identifier: never reused, the main thread's is 1.
 /// - The process waits for non-daemon threads when `main` returns, panics, or calls
 ///   `std::process::exit`; see [the module docs](crate#daemon-threads-and-process-exit).
+/// - `Thread` is [`UnwindSafe`](std::panic::UnwindSafe) and
+///   [`RefUnwindSafe`](std::panic::RefUnwindSafe): `catch_unwind` accepts closures that use one.
 ///
 /// # Examples
 ///
@@ -219,25 +233,13 @@ impl Thread {
     /// t.join().unwrap();
     /// ```
     pub fn start(&self) -> Result<(), StartError> {
+        self.claim_start()?;
         let inner = &self.inner;
-        if inner
-            .state
-            .compare_exchange(INITIAL, STARTING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return Err(StartError::AlreadyStarted);
-        }
         let body = inner
             .body
             .acquire()
             .take()
             .expect("an unstarted thread has its body");
-        let id = ident::allocate();
-        inner.ident.store(id, Ordering::Release);
-        shutdown::ensure_installed();
-        excepthook::ensure_installed();
-        registry::insert(self);
-
         let body = match body {
             Start::Os(body) => body,
             Start::Timer(schedule) => {
@@ -252,29 +254,12 @@ impl Thread {
                 });
             }
         };
-
-        let spawn_name = self.name();
-        let mut builder = std::thread::Builder::new().name(spawn_name.to_string());
-        let stack = match inner.stack_size.load(Ordering::Relaxed) {
-            0 => super::stack_size(),
-            n => n,
-        };
-        if stack != 0 {
-            builder = builder.stack_size(stack);
-        }
+        let (builder, spawn_name) = self.os_builder();
         let me = self.clone();
-        match builder.spawn(move || me.run_body(body, spawn_name)) {
+        match builder.spawn(move || me.run_body(body.run, body.keep_panic, spawn_name)) {
             Ok(handle) => {
                 *inner.os_handle.acquire() = Some(handle);
-                // As CPython: return once the new thread runs (and has published its native ID).
-                // Spinning and yielding first lets the new thread run (on this core, too) and
-                // report without a futex wait and wake-up pair, the dearer part of a start.
-                let mut spin = crate::wait::SpinWait::new();
-                while !inner.started.is_set() && spin.spin() {}
-                // Re-checked after every wake-up (the flag is never unset).
-                while !inner.started.is_set() {
-                    inner.started.wait();
-                }
+                self.wait_running();
                 Ok(())
             }
             Err(err) => {
@@ -284,8 +269,101 @@ impl Thread {
         }
     }
 
-    /// What the new OS thread runs.
-    fn run_body(self, body: Body, spawn_name: Arc<str>) {
+    /// An unstarted record for a scoped thread, which [`start_scoped`](Self::start_scoped)
+    /// starts at once.
+    pub(crate) fn new_scoped(name: String, daemon: bool, stack_size: usize) -> Self {
+        Thread::from_parts(Kind::Spawned, name, daemon, 0, INITIAL, stack_size, None)
+    }
+
+    /// Starts a record made by [`new_scoped`](Self::new_scoped) on an OS thread of `scope`,
+    /// running `f` as any threadkit thread runs its target (registered, named, its panic
+    /// reported to the excepthook, its `Local` values dropped before joiners wake). A panic is
+    /// then passed on to std's scope, so that its handle's `join` returns it, and the scope
+    /// panics if nobody joined it, as `std::thread::scope` does.
+    pub(crate) fn start_scoped<'scope, T: Send + 'scope>(
+        &self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        f: impl FnOnce() -> T + Send + 'scope,
+    ) -> Result<std::thread::ScopedJoinHandle<'scope, T>, StartError> {
+        self.claim_start()?;
+        let (builder, spawn_name) = self.os_builder();
+        let me = self.clone();
+        let spawned = builder.spawn_scoped(scope, move || {
+            let mut value = None;
+            let mut panic = None;
+            me.run_body(|| value = Some(f()), |p| panic = Some(p), spawn_name);
+            match panic {
+                Some(payload) => std::panic::resume_unwind(payload),
+                None => value.expect("the target returned"),
+            }
+        });
+        match spawned {
+            Ok(handle) => {
+                self.wait_running();
+                Ok(handle)
+            }
+            Err(err) => {
+                self.mark_stopped();
+                Err(StartError::Os(err))
+            }
+        }
+    }
+
+    /// The first step of every start: `INITIAL` → `STARTING` (so a second start fails), an
+    /// identifier, the exit handler and the panic hook, and a place in the registry.
+    fn claim_start(&self) -> Result<(), StartError> {
+        let inner = &self.inner;
+        if inner
+            .state
+            .compare_exchange(INITIAL, STARTING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(StartError::AlreadyStarted);
+        }
+        let id = ident::allocate();
+        inner.ident.store(id, Ordering::Release);
+        shutdown::ensure_installed();
+        excepthook::ensure_installed();
+        registry::insert(self);
+        Ok(())
+    }
+
+    /// A std builder with this thread's name and stack size, and the name it was given.
+    fn os_builder(&self) -> (std::thread::Builder, Arc<str>) {
+        let spawn_name = self.name();
+        let mut builder = std::thread::Builder::new().name(spawn_name.to_string());
+        let stack = match self.inner.stack_size.load(Ordering::Relaxed) {
+            0 => super::stack_size(),
+            n => n,
+        };
+        if stack != 0 {
+            builder = builder.stack_size(stack);
+        }
+        (builder, spawn_name)
+    }
+
+    /// Returns once the new OS thread runs and has published its native ID, as CPython's
+    /// `start()` does.
+    fn wait_running(&self) {
+        let started = &self.inner.started;
+        // Spinning and yielding first lets the new thread run (on this core, too) and report
+        // without a futex wait and wake-up pair, the dearer part of a start.
+        let mut spin = crate::wait::SpinWait::new();
+        while !started.is_set() && spin.spin() {}
+        // Re-checked after every wake-up (the flag is never unset).
+        while !started.is_set() {
+            started.wait();
+        }
+    }
+
+    /// What the new OS thread runs: `run` as the target, then `keep_panic` with the payload of
+    /// a panic that escaped it, once the excepthook has seen it.
+    fn run_body(
+        self,
+        run: impl FnOnce(),
+        keep_panic: impl FnOnce(Box<dyn std::any::Any + Send>),
+        spawn_name: Arc<str>,
+    ) {
         let inner = &self.inner;
         ident::set_current(self.ident_raw());
         registry::set_current(&self);
@@ -300,9 +378,9 @@ impl Thread {
                 .compare_exchange(STARTING, STARTED, Ordering::AcqRel, Ordering::Acquire);
         inner.started.set();
 
-        if let Err(payload) = excepthook::run_target(body.run) {
+        if let Err(payload) = excepthook::run_target(run) {
             excepthook::report(&self, &*payload);
-            (body.keep_panic)(payload);
+            keep_panic(payload);
         }
         // The thread exits, as far as threadkit can tell: its `Local` values are dropped *before*
         // it is marked stopped, so that every joiner (not only the one that reaps the OS thread)
@@ -623,6 +701,13 @@ impl Thread {
         }
     }
 }
+
+// A `Thread` gives access to no data that a panic could leave half-updated: its state is atomics
+// and locks that are consistent at every point a panic can be observed, and the target it holds
+// until `start` is never reachable through it. So, as std's `Thread`, it may cross
+// `catch_unwind` (the `Lock`s and the boxed target inside are what make the compiler refuse it).
+impl std::panic::UnwindSafe for Thread {}
+impl std::panic::RefUnwindSafe for Thread {}
 
 impl PartialEq for Thread {
     fn eq(&self, other: &Self) -> bool {

@@ -13,14 +13,18 @@ mod exit_guard;
 mod handle;
 pub(crate) mod ident;
 pub(crate) mod registry;
+mod scope;
 mod shutdown;
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 
 pub use builder::{Builder, JoinHandle, Run};
-pub use excepthook::{default_excepthook, reset_excepthook, set_excepthook, ExceptHookArgs};
+pub use excepthook::{
+    default_excepthook, install_panic_hook, reset_excepthook, set_excepthook, ExceptHookArgs,
+};
 pub use handle::{DaemonError, JoinError, StartError, Thread};
-pub use shutdown::{register_atexit, shutdown, AtexitError};
+pub use scope::{scope, Scope, ScopedJoinHandle};
+pub use shutdown::{exit_now, register_atexit, set_exit_timeout, shutdown, AtexitError};
 
 /// The process-wide default stack size for new threads (0: the platform's default).
 static STACK_SIZE: AtomicUsize = AtomicUsize::new(0);
@@ -51,8 +55,10 @@ pub fn spawn<R: Run>(target: R) -> JoinHandle<R::Output> {
 /// The [`Thread`] of the caller (Python's `current_thread()`).
 ///
 /// Works in every thread: threads threadkit started, the main thread, and threads it did not
-/// start, which are registered on their first call as daemon threads named `"Dummy-N"` and leave
-/// the registry when they exit.
+/// start (`std::thread::spawn`, rayon's or tokio's pools), which are registered on their first
+/// call as daemon threads and leave the registry when they exit. Such a thread keeps the name
+/// std gave it (`std::thread::Builder::name`, as rayon and tokio name their workers); one
+/// without a name is `"Dummy-N"`, as CPython names them.
 ///
 /// # Examples
 ///
@@ -68,6 +74,13 @@ pub fn spawn<R: Run>(target: R) -> JoinHandle<R::Output> {
 /// })
 /// .join()
 /// .unwrap();
+///
+/// std::thread::Builder::new()
+///     .name("pool-worker-1".into())
+///     .spawn(|| assert_eq!(threadkit::current_thread().name().as_ref(), "pool-worker-1"))
+///     .unwrap()
+///     .join()
+///     .unwrap();
 /// ```
 #[inline]
 #[doc(alias = "currentThread")]

@@ -195,7 +195,15 @@ fn adopt_current() -> Thread {
         return main;
     }
     let id = ident::current();
-    let dummy = Thread::new_running(Kind::Dummy, next_name("Dummy"), true, id);
+    // The name std gave the thread (`std::thread::Builder::name`, which rayon's and tokio's
+    // pools set), else CPython's "Dummy-N". `std::thread::current()` panics only once std's own
+    // thread-local handle is destroyed, which std does after every `thread_local!` destructor
+    // (this slot is alive here, and its destructor never adopts).
+    let name = match std::thread::current().name() {
+        Some(name) => name.to_owned(),
+        None => next_name("Dummy"),
+    };
+    let dummy = Thread::new_running(Kind::Dummy, name, true, id);
     dummy.set_native_id(ident::native_id());
     insert(&dummy);
     dummy

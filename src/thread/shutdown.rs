@@ -15,8 +15,11 @@
 //! The exiting thread's thread-locals and the edge cases are documented on [`shutdown`].
 
 use std::sync::Once;
+use std::time::{Duration, Instant};
 
-use super::{excepthook, exit_guard, ident, registry};
+use super::exit_guard::{self, ExitWait};
+use super::handle::Thread;
+use super::{excepthook, ident, registry};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::Lock;
 
@@ -28,6 +31,8 @@ static INSTALL: Once = Once::new();
 static HANDLER: AtomicBool = AtomicBool::new(false);
 static STARTED: AtomicBool = AtomicBool::new(false);
 static CALLBACKS: Lock<Vec<Callback>> = Lock::with_value(Vec::new());
+/// How long the exit sequence waits for non-daemon threads; `None`: until they finish.
+static EXIT_TIMEOUT: Lock<Option<Duration>> = Lock::with_value(None);
 
 /// Registers the exit handler (once).
 pub(crate) fn ensure_installed() {
@@ -115,6 +120,9 @@ pub(crate) fn before_thread_teardown() {
 ///   thread returning from `main` while another thread exits is parked the same way; that asks
 ///   for nothing more, so the exiting thread's exit sequence goes on waiting for threads.)
 /// - Threads started after `shutdown` finished are not waited for.
+/// - With an [exit timeout](set_exit_timeout), the wait for threads ends at the timeout, with a
+///   line on standard error naming the threads still running; [`exit_now`] ends the process
+///   without any of this.
 ///
 /// # Examples
 ///
@@ -145,22 +153,133 @@ fn run(exiting: bool) {
         }
     }
     registry::main_thread().mark_main_done();
+    let timeout = *EXIT_TIMEOUT.acquire();
+    let deadline = timeout.and_then(crate::wait::deadline_after);
     loop {
-        let pending: Vec<_> = registry::snapshot()
-            .into_iter()
-            .filter(|t| t.must_join_at_exit() && !t.is_current())
-            .collect();
+        let pending = pending_threads();
         if pending.is_empty() {
             break;
         }
         for thread in pending {
-            if !exiting {
-                let _ = thread.join();
-            } else if let Some(parked) = exit_guard::join_unless_exit_requested(&thread) {
-                exit_guard::report_lost_exit(&parked);
-                return;
+            let outcome = if exiting {
+                exit_guard::join_unless_exit_requested(&thread, deadline)
+            } else {
+                join_before(&thread, deadline)
+            };
+            match outcome {
+                ExitWait::Finished => {}
+                ExitWait::TimedOut => {
+                    report_not_waited_for(timeout.unwrap_or_default());
+                    return;
+                }
+                ExitWait::ExitRequested(parked) => {
+                    exit_guard::report_lost_exit(&parked);
+                    return;
+                }
             }
         }
+    }
+}
+
+/// The non-daemon threads the exit sequence waits for (never the caller).
+fn pending_threads() -> Vec<Thread> {
+    registry::snapshot()
+        .into_iter()
+        .filter(|t| t.must_join_at_exit() && !t.is_current())
+        .collect()
+}
+
+/// Joins `thread`, giving up at `deadline` (if any).
+fn join_before(thread: &Thread, deadline: Option<Instant>) -> ExitWait {
+    let finished = match deadline {
+        None => {
+            let _ = thread.join();
+            true
+        }
+        Some(d) => thread.join_deadline(d) != Ok(false),
+    };
+    if finished {
+        ExitWait::Finished
+    } else {
+        ExitWait::TimedOut
+    }
+}
+
+/// Writes one line to standard error naming the non-daemon threads the exit sequence stopped
+/// waiting for when the [exit timeout](set_exit_timeout) ran out.
+fn report_not_waited_for(timeout: Duration) {
+    use std::io::Write;
+    let names: Vec<String> = pending_threads().iter().map(|t| format!("{t:?}")).collect();
+    let line = format!(
+        "threadkit: exit waited {timeout:?} for non-daemon threads; not waiting for {} still \
+         running: {}\n",
+        names.len(),
+        names.join(", "),
+    );
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// Bounds how long the process waits for non-daemon threads when it exits (`main` returns or
+/// panics, or a thread calls `std::process::exit`) or in an explicit [`shutdown`]; returns the
+/// previous setting.
+///
+/// `None`, the default, waits until they have finished, as Python does. `Some(t)` waits at most
+/// `t` in all (the [`register_atexit`] callbacks run first and are not timed); if non-daemon
+/// threads are still running then, threadkit writes one line to standard error naming them
+/// (`threadkit: exit waited 2s for non-daemon threads; not waiting for 1 still running:
+/// Thread(worker, started 3)`) and lets the process end, abandoning them as daemon threads are.
+/// `Some(Duration::ZERO)` does not wait at all (the line is still written if any were running).
+///
+/// Call it early in `main` (the setting is read when the exit sequence starts). To end the
+/// process at once from any one place instead, use [`exit_now`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // A worker blocked for good in `q.get()` must not keep the process alive for more than 2 s.
+/// let previous = threadkit::set_exit_timeout(Some(Duration::from_secs(2)));
+/// assert_eq!(previous, None);
+/// # threadkit::set_exit_timeout(None);
+/// ```
+pub fn set_exit_timeout(timeout: Option<Duration>) -> Option<Duration> {
+    std::mem::replace(&mut *EXIT_TIMEOUT.acquire(), timeout)
+}
+
+/// Ends the process now with status `code`, running nothing: no [`register_atexit`] callbacks,
+/// no wait for non-daemon threads, no `atexit` handlers, no destructors (Python's `os._exit`).
+///
+/// Use it where `std::process::exit` would wait for a non-daemon thread that may never finish
+/// (a worker blocked in `q.get()`), for example on a fatal error in any thread. It also ends
+/// the process when another thread is already exiting it (std would park a second
+/// `std::process::exit` for good and drop its status; see [`shutdown`]).
+///
+/// Standard output is line-buffered: complete lines are already written, but text printed with
+/// `print!` and no newline since is lost, as are buffered writers that were not flushed. Flush
+/// what must get out first (`std::io::stdout().flush()`).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::io::Write;
+///
+/// threadkit::spawn(|| loop { std::thread::park() }); // never finishes, not a daemon
+/// println!("fatal error, exiting");
+/// std::io::stdout().flush().unwrap();
+/// threadkit::exit_now(2); // the process ends here, with status 2
+/// ```
+pub fn exit_now(code: i32) -> ! {
+    #[cfg(unix)]
+    {
+        // SAFETY: `_exit` has no preconditions; it ends the process and never returns.
+        unsafe { libc::_exit(code) }
+    }
+    #[cfg(not(unix))]
+    {
+        // The exit handler is only registered on Unix (see `ensure_installed`), so nothing of
+        // threadkit's runs here; the C runtime's own `atexit` handlers still do.
+        std::process::exit(code)
     }
 }
 

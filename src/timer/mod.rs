@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 mod pool_tests;
+mod repeat;
 mod service;
 mod state;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::{DaemonError, JoinError, Lock, StartError, Thread};
+pub use repeat::RepeatingTimer;
 use state::{Cancel, Lifecycle};
 
 /// What a Timer handle and the timer service share.
@@ -27,6 +29,8 @@ struct Entry {
     function: Lock<Option<Box<dyn FnOnce() + Send>>>,
     /// The service that runs it.
     service: &'static service::Service,
+    /// For one run of a [`RepeatingTimer`]: what schedules the next run after this one.
+    repeat: Option<Arc<repeat::Repeat>>,
 }
 
 /// A function that runs once, after a delay, unless cancelled first: Python's
@@ -57,6 +61,8 @@ struct Entry {
 /// - A Timer is not a `Thread` subclass: [`thread`](Self::thread) gives its [`Thread`] record,
 ///   and the common `Thread` methods are repeated here.
 /// - Deadlines use the monotonic clock; an interval too large to represent never fires.
+/// - `Timer` is [`UnwindSafe`](std::panic::UnwindSafe) and
+///   [`RefUnwindSafe`](std::panic::RefUnwindSafe), so `catch_unwind` accepts closures using one.
 ///
 /// # Examples
 ///
@@ -109,6 +115,7 @@ impl Timer {
             interval,
             function: Lock::with_value(Some(function)),
             service,
+            repeat: None,
         });
         let scheduled = Arc::clone(&entry);
         let thread =
@@ -353,6 +360,11 @@ impl Timer {
         self.thread.set_daemon(daemonic)
     }
 }
+
+// As `Thread`: a Timer's state is its record and one atomic lifecycle word, consistent at every
+// point a panic can be observed, and its function is never reachable through the handle.
+impl std::panic::UnwindSafe for Timer {}
+impl std::panic::RefUnwindSafe for Timer {}
 
 impl fmt::Debug for Timer {
     /// As CPython's repr: `Timer(t1, started 5)`.

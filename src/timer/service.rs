@@ -234,7 +234,17 @@ pub(super) fn service() -> &'static Service {
 /// Schedules a started Timer (its record is registered and alive). Called by `Thread::start`,
 /// which finishes the record itself if this returns an error.
 pub(super) fn schedule(entry: Arc<Entry>, thread: &Thread) -> std::io::Result<()> {
-    let Some(deadline) = wait::deadline_after(entry.interval) else {
+    let deadline = wait::deadline_after(entry.interval);
+    schedule_at(entry, thread, deadline)
+}
+
+/// [`schedule`] with the deadline given (`None`: never), for a repeating timer's next tick.
+pub(super) fn schedule_at(
+    entry: Arc<Entry>,
+    thread: &Thread,
+    deadline: Option<Instant>,
+) -> std::io::Result<()> {
+    let Some(deadline) = deadline else {
         // Too far in the future to represent: it never fires, and stays alive until cancelled.
         if !entry.state.start(NEVER) {
             // Cancelled before start: Python's thread starts, skips the function and ends.
@@ -464,7 +474,12 @@ fn run_job(job: Job, tid: u64) {
             std::panic::resume_unwind(payload);
         }
     }));
-    thread.mark_stopped();
+    match &entry.repeat {
+        // A repeating timer's record stays alive between runs: it schedules its next run, or
+        // finishes the record once cancelled.
+        Some(repeat) => repeat.after_run(&thread),
+        None => thread.mark_stopped(),
+    }
     drop(acting);
 }
 

@@ -4,6 +4,10 @@
 #![allow(dead_code)]
 
 use std::thread;
+
+/// Child-process tests' driver helpers (not under loom, which compiles the thread API out).
+#[cfg(not(loom))]
+pub(crate) mod child;
 use std::time::Duration;
 
 /// How long a wait may take before a test calls it a lost wake-up.
