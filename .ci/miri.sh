@@ -37,7 +37,9 @@ echo "== Miri, seed 0: Timer tests (the timer service outlives main: leaks not c
 MIRIFLAGS="$base -Zmiri-seed=0 -Zmiri-ignore-leaks" cargo +nightly miri test "${targets[@]}" -- timer
 
 # Other scheduler seeds find interleavings one seed misses; skip the slowest tests here.
-seeds="${MIRI_SEEDS:-1..4}"
+# Two extra seeds in CI (1 and 2) keep the whole CI run well under 30 minutes on 2 cores now that
+# the lock-order checker (armed in debug builds) runs inside every Miri test; more by hand.
+seeds="${MIRI_SEEDS:-1..3}"
 echo "== Miri, seeds $seeds: the fast tests =="
 MIRIFLAGS="$base -Zmiri-many-seeds=$seeds" cargo +nightly miri test "${targets[@]}" \
     -- --skip counter_under_contention --skip contended_counts_stay_exact --skip timer
