@@ -573,7 +573,8 @@ fn contention_profile_charges_the_holders_site_and_stays_zero_when_off() {
     diagnostics::reset_contention_profile();
     let run = |profiling: bool| -> (u32, diagnostics::ContentionProfile) {
         diagnostics::set_contention_profiling(profiling);
-        let lock = Arc::new(Lock::named(if profiling { "hot-on" } else { "hot-off" }));
+        let lock_name = if profiling { "hot-on" } else { "hot-off" };
+        let lock = Arc::new(Lock::named(lock_name));
         let holding = Arc::new(Barrier::new(2));
         let (l, b) = (Arc::clone(&lock), Arc::clone(&holding));
         let holder_line = Arc::new(StdMutex::new(0));
@@ -584,6 +585,18 @@ fn contention_profile_charges_the_holders_site_and_stays_zero_when_off() {
                 let (line, g) = (line!(), l.acquire());
                 *hl.lock().unwrap() = line;
                 b.wait_timeout(T).unwrap();
+                // Keep the lock until the waiter is seen parked on it (bounded), so the wait
+                // below is charged in full even when the waiter is descheduled after the barrier.
+                let deadline = Instant::now() + T;
+                while Instant::now() < deadline
+                    && !diagnostics::dump().threads.iter().any(|t| {
+                        t.waiting.as_ref().is_some_and(|w| {
+                            w.object.as_ref().and_then(|o| o.name.as_deref()) == Some(lock_name)
+                        })
+                    })
+                {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
                 // The critical section the waiter is charged to: held >= 50 ms.
                 std::thread::sleep(Duration::from_millis(60));
                 drop(g);
