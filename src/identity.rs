@@ -23,10 +23,13 @@ use std::sync::Arc;
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The id bits of the id word; the top byte holds the [`ObjectKind`], bit 55 whether the
-/// lock-order checker has a node for the object (so that dropping it removes the node).
-const ID_MASK: u64 = (1 << 55) - 1;
+/// lock-order checker has a node for the object (so that dropping it removes the node), bit 54
+/// whether a semaphore opted in to lock-order checking.
+const ID_MASK: u64 = (1 << 54) - 1;
 /// The lock-order checker has registered this object (`src/lock_order`).
 const IN_ORDER_GRAPH: u64 = 1 << 55;
+/// A semaphore used as a lock: the lock-order checker tracks it (`with_lock_order`).
+const TRACKED_AS_LOCK: u64 = 1 << 54;
 const KIND_SHIFT: u32 = 56;
 
 /// What kind of primitive an object is.
@@ -177,6 +180,17 @@ impl Identity {
         } else {
             (self.id(), false)
         }
+    }
+
+    /// Whether a semaphore opted in to lock-order checking (one relaxed load).
+    #[inline]
+    pub(crate) fn tracked_as_lock(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & TRACKED_AS_LOCK != 0
+    }
+
+    /// Opts the object in to lock-order checking (a semaphore used as a lock).
+    pub(crate) fn track_as_lock(&mut self) {
+        *self.word.get_mut() |= TRACKED_AS_LOCK;
     }
 
     /// Marks the object as registered with the lock-order checker.

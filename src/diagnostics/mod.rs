@@ -171,8 +171,8 @@ mod watchdog;
 
 pub use crate::identity::{ObjectInfo, ObjectKind};
 pub use crate::lock_order::{
-    lock_order_mode, reset_lock_order, set_lock_order_mode, LockOrderMode, OrderEdge, OrderedLock,
-    PotentialDeadlock,
+    lock_order_backtraces, lock_order_mode, reset_lock_order, set_lock_order_backtraces,
+    set_lock_order_mode, LockOrderMode, OrderEdge, OrderedLock, PotentialDeadlock,
 };
 pub use crate::wait::WaitKind;
 pub use deadlock::{Deadlock, DeadlockLink};
