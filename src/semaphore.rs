@@ -591,7 +591,9 @@ impl Semaphore {
     #[must_use = "if unused the permit, when taken, is given back at once: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
-        self.raw.acquire_checked(Some(deadline)).then(|| self.permit())
+        self.raw
+            .acquire_checked(Some(deadline))
+            .then(|| self.permit())
     }
 
     /// Adds `n` permits and wakes up to `n` waiting threads: Python's `sem.release(n)`.
@@ -913,7 +915,9 @@ impl BoundedSemaphore {
     #[must_use = "if unused the permit, when taken, is given back at once: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
-        self.raw.acquire_checked(Some(deadline)).then(|| self.permit())
+        self.raw
+            .acquire_checked(Some(deadline))
+            .then(|| self.permit())
     }
 
     /// Adds `n` permits and wakes up to `n` waiting threads, unless that would take the value

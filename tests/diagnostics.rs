@@ -380,8 +380,8 @@ fn dump_shows_each_kind_of_wait_golden() {
 /// The dump of each kind of wait, times, ids, tids and line numbers masked.
 const GOLDEN: &str = r#""holder" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting on Event@FILE:L #N at FILE:L
-    holding Lock "accounts" #N, acquired at FILE:L; 1 waiting, the longest for T
-    holding RLock@FILE:L #N (count 2), acquired at FILE:L; 1 waiting, the longest for T
+    holding Lock "accounts" #N, acquired at FILE:L, for T; 1 waiting, the longest for T
+    holding RLock@FILE:L #N (count 2), acquired at FILE:L, for T; 1 waiting, the longest for T
 "locker" #N daemon [tid N] BLOCKED for T (timeout in T)
     waiting to acquire Lock "accounts" #N (created at FILE:L) at FILE:L
         held by "holder" #N, acquired at FILE:L

@@ -27,6 +27,14 @@ impl fmt::Display for ThreadDump {
             if n == 1 { "" } else { "s" },
             if d == 1 { "" } else { "s" }
         )?;
+        if !self.held_complete {
+            writeln!(
+                f,
+                "(held locks: only those a thread waits for; arm the lock-order checker to list \
+                 every lock held: diagnostics::set_lock_order_mode(LockOrderMode::Report) or \
+                 THREADKIT_LOCK_ORDER=report)"
+            )?;
+        }
         for t in &self.threads {
             writeln!(f)?;
             write!(f, "{t}")?;
@@ -68,12 +76,18 @@ impl fmt::Display for ThreadSnapshot {
             if let Some(at) = h.acquired_at {
                 write!(f, ", acquired at {}", site(at))?;
             }
-            writeln!(
-                f,
-                "; {} waiting, the longest for {}",
-                h.waiters,
-                secs(h.contended_for)
-            )?;
+            if let Some(d) = h.held_for {
+                write!(f, ", for {}", secs(d))?;
+            }
+            if h.waiters > 0 {
+                write!(
+                    f,
+                    "; {} waiting, the longest for {}",
+                    h.waiters,
+                    secs(h.contended_for)
+                )?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }

@@ -88,14 +88,25 @@ pub struct WaitInfo {
     pub seq: u64,
 }
 
-/// A lock a thread holds that another thread is waiting for.
+/// A lock a thread holds.
+///
+/// While the [lock-order checker](super::set_lock_order_mode) is armed (debug builds, by
+/// default) a dump lists every Lock, RLock (and semaphore opted in with `with_lock_order`) each
+/// thread holds, from the checker's per-thread list of held locks. Disarmed, it lists only the
+/// locks some thread is waiting for, known from the waiters' side
+/// ([`ThreadDump::held_complete`] says which).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeldInfo {
     /// The lock.
     pub object: ObjectInfo,
     /// Where this thread acquired it.
     pub acquired_at: Option<&'static Location<'static>>,
-    /// An RLock's recursion count (1 for a Lock).
+    /// How long this thread has held it, when known: recorded at the acquire while the checker
+    /// is armed and [holder sites](super::set_holder_sites) are on (both by default in debug
+    /// builds).
+    pub held_for: Option<Duration>,
+    /// An RLock's recursion count, as a waiter sees it (1 for a Lock, and for a lock nobody
+    /// waits for: the list of held locks does not count re-entries).
     pub count: usize,
     /// How long the longest waiter has been waiting for it: the lock has been held at least
     /// this long.
@@ -117,8 +128,8 @@ pub struct ThreadSnapshot {
     pub state: ThreadState,
     /// What it waits on, if it is blocked in threadkit.
     pub waiting: Option<WaitInfo>,
-    /// The locks it holds that other threads wait for. (A lock nobody waits for is not listed:
-    /// finding it would cost the uncontended path a per-thread list; see the module docs.)
+    /// The locks it holds, oldest first: every one while the lock-order checker is armed, else
+    /// only those other threads wait for (see [`HeldInfo`] and [`ThreadDump::held_complete`]).
     pub holding: Vec<HeldInfo>,
 }
 
@@ -134,6 +145,9 @@ pub struct ThreadDump {
     pub threads: Vec<ThreadSnapshot>,
     /// The deadlocks among them ([`find_deadlocks`](super::find_deadlocks) at the same moment).
     pub deadlocks: Vec<super::Deadlock>,
+    /// Whether each thread's `holding` lists every lock it holds (the lock-order checker is
+    /// armed and keeps the per-thread lists), or only the locks somebody waits for.
+    pub held_complete: bool,
 }
 
 /// A published record, copied out with its pointers resolved.
@@ -262,12 +276,14 @@ pub(crate) fn take() -> ThreadDump {
             None => list.push(HeldInfo {
                 object: object.clone(),
                 acquired_at: b.holder_site,
+                held_for: None,
                 count: b.holder_count,
                 contended_for: b.wait.waited,
                 waiters: 1,
             }),
         }
     }
+    let held_complete = merge_checker_lists(&mut holding);
     let mut by_ident: BTreeMap<u64, Blocked> = blocked.into_iter().map(|b| (b.ident, b)).collect();
     // Registered threads in `enumerate()` order, then unregistered ones: blocked threads, and
     // holders that are not blocked.
@@ -304,5 +320,41 @@ pub(crate) fn take() -> ThreadDump {
         taken_at,
         threads,
         deadlocks: super::find_deadlocks(),
+        held_complete,
     }
+}
+
+/// Adds every lock the lock-order checker's per-thread lists show held (oldest first) to the
+/// locks known from their waiters, which keep their waiter counts. Returns whether the lists
+/// were available (the checker is armed).
+fn merge_checker_lists(holding: &mut BTreeMap<u64, Vec<HeldInfo>>) -> bool {
+    let Some(lists) = crate::lock_order::held_locks() else {
+        return false;
+    };
+    for (ident, locks) in lists {
+        let from_waiters = holding.remove(&ident).unwrap_or_default();
+        let mut merged: Vec<HeldInfo> = Vec::new();
+        for h in locks {
+            if merged.iter().any(|m| m.object.id == h.object.id) {
+                continue; // a Lock re-acquired after another thread released it
+            }
+            let known = from_waiters.iter().find(|w| w.object.id == h.object.id);
+            merged.push(HeldInfo {
+                object: h.object,
+                acquired_at: Some(h.acquired_at),
+                held_for: h.held_for,
+                count: known.map_or(1, |w| w.count),
+                contended_for: known.map_or(Duration::ZERO, |w| w.contended_for),
+                waiters: known.map_or(0, |w| w.waiters),
+            });
+        }
+        // Held locks the list does not show (acquired before the checker was armed).
+        let unlisted: Vec<HeldInfo> = from_waiters
+            .into_iter()
+            .filter(|w| !merged.iter().any(|m| m.object.id == w.object.id))
+            .collect();
+        merged.extend(unlisted);
+        holding.insert(ident, merged);
+    }
+    true
 }

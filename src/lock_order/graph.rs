@@ -2,8 +2,8 @@
 //! acquired b while holding a", with who did it first and where. Kept acyclic: an edge that would
 //! close a cycle is reported instead of added.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::backtrace::Backtrace;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -229,15 +229,23 @@ impl fmt::Display for PotentialDeadlock {
                 step(&self.closing.lock, self.closing.acquired_at),
                 step(&self.acquiring, self.site),
             )];
-            columns.extend(
-                self.chain
-                    .iter()
-                    .map(|e| (who(&e.thread), step(&e.from, e.from_site), step(&e.to, e.to_site))),
-            );
+            columns.extend(self.chain.iter().map(|e| {
+                (
+                    who(&e.thread),
+                    step(&e.from, e.from_site),
+                    step(&e.to, e.to_site),
+                )
+            }));
             let n = columns.len();
             let row = |i: usize, cell: &str| -> Vec<String> {
                 (0..n)
-                    .map(|j| if j == i { cell.to_string() } else { String::new() })
+                    .map(|j| {
+                        if j == i {
+                            cell.to_string()
+                        } else {
+                            String::new()
+                        }
+                    })
                     .collect()
             };
             let mut rows: Vec<Vec<String>> = vec![
@@ -268,13 +276,18 @@ impl fmt::Display for PotentialDeadlock {
 fn table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> fmt::Result {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|j| rows.iter().map(|r| r.get(j).map_or(0, String::len)).max().unwrap_or(0))
+        .map(|j| {
+            rows.iter()
+                .map(|r| r.get(j).map_or(0, String::len))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for r in rows {
         let mut line = String::from("    ");
         for (j, cell) in r.iter().enumerate() {
             if j > 0 {
-                line.push_str(if cell.is_empty() { " |" } else { " | " });
+                line.push_str(" | ");
             }
             if j + 1 < r.len() {
                 line.push_str(&format!("{cell:w$}", w = widths[j]));
