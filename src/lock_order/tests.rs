@@ -169,3 +169,53 @@ fn a_reader_never_keeps_a_torn_copy_of_a_held_stack() {
     }
     owner.join().unwrap();
 }
+
+/// The sequence lock itself, at full speed: an owner pushes and pops two different entries into
+/// the same slot as fast as it can while a reader copies the stack. A copy that mixes the two
+/// (one entry's id with the other's site) must never be kept.
+#[test]
+fn a_reader_never_keeps_a_torn_entry() {
+    use std::panic::Location;
+    let rounds = if cfg!(miri) { 50 } else { 2_000_000 };
+    let sites: [&'static Location<'static>; 2] = [Location::caller(), {
+        #[track_caller]
+        fn here() -> &'static Location<'static> {
+            Location::caller()
+        }
+        here()
+    }];
+    let shared = held::Shared::register();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s, st) = (Arc::clone(&shared), Arc::clone(&stop));
+    let owner = std::thread::spawn(move || {
+        for i in 0..rounds {
+            let id = 1 + (i & 1) as u64;
+            s.push(held::Held {
+                id,
+                site: sites[i & 1],
+                since: id,
+            });
+            assert!(s.remove_newest(id));
+        }
+        st.store(true, Ordering::Relaxed);
+    });
+    let mut copies = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(held) = shared.snapshot() {
+            for h in &held {
+                let want = sites[(h.id - 1) as usize];
+                assert!(
+                    std::ptr::eq(h.site, want) && h.since == h.id,
+                    "torn entry: id {} with site {} and since {}",
+                    h.id,
+                    h.site,
+                    h.since
+                );
+            }
+            copies += 1;
+        }
+    }
+    owner.join().unwrap();
+    shared.unregister();
+    assert!(copies > 0);
+}
