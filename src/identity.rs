@@ -193,6 +193,13 @@ impl Identity {
         *self.word.get_mut() |= TRACKED_AS_LOCK;
     }
 
+    /// The object's id if the lock-order checker has registered it (one load, no call).
+    #[inline]
+    pub(crate) fn registered_order_id(&self) -> Option<u64> {
+        let word = self.word.load(Ordering::Relaxed);
+        (word & IN_ORDER_GRAPH != 0).then_some(word & ID_MASK)
+    }
+
     /// Marks the object as registered with the lock-order checker.
     pub(crate) fn set_in_order_graph(&self) {
         self.word.fetch_or(IN_ORDER_GRAPH, Ordering::Relaxed);

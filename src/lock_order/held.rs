@@ -55,6 +55,9 @@ pub(super) struct Shared {
     foreign: Mutex<Vec<u64>>,
     /// Whether the thread-local owning this is gone (a reader may still hold an `Arc`).
     gone: AtomicBool,
+    /// Set by whoever changes what the owner must bring up to date (an arming, a reset of the
+    /// graph, a release by another thread): the owner's hot path loads this one flag.
+    stale: AtomicBool,
 }
 
 /// Every live thread's [`Shared`].
@@ -83,6 +86,7 @@ impl Shared {
             pending: AtomicUsize::new(0),
             foreign: Mutex::new(Vec::new()),
             gone: AtomicBool::new(false),
+            stale: AtomicBool::new(true),
         });
         lock(&REGISTRY).push(Arc::clone(&shared));
         shared
@@ -104,10 +108,21 @@ impl Shared {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Whether other threads released locks of this thread's stack (one relaxed load).
-    #[inline(always)]
+    /// Whether other threads released locks of this thread's stack.
     pub(super) fn has_pending(&self) -> bool {
         self.pending.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether the owner must bring its state up to date first (one relaxed load).
+    #[inline(always)]
+    pub(super) fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Relaxed)
+    }
+
+    /// The owner is bringing its state up to date: changes made from now on set the flag again.
+    /// A swap, acquiring: whatever the setters wrote before setting it is visible afterwards.
+    pub(super) fn clear_stale(&self) {
+        self.stale.swap(false, Ordering::AcqRel);
     }
 
     #[inline(always)]
@@ -194,9 +209,12 @@ impl Shared {
     #[inline(always)]
     pub(super) fn remove_newest(&self, id: u64) -> bool {
         let n = self.len();
-        if n != 0 && self.items[n - 1].id.load(Ordering::Relaxed) == id {
-            self.len.store(n - 1, Ordering::Relaxed);
-            return true;
+        // `n - 1` wraps for an empty stack: out of range, like an index past the top.
+        if let Some(top) = self.items.get(n.wrapping_sub(1)) {
+            if top.id.load(Ordering::Relaxed) == id {
+                self.len.store(n - 1, Ordering::Relaxed);
+                return true;
+            }
         }
         self.remove_newest_slow(id)
     }
@@ -283,6 +301,7 @@ impl Shared {
     fn queue(&self, id: u64) {
         lock(&self.foreign).push(id);
         self.pending.fetch_add(1, Ordering::Relaxed);
+        self.stale.store(true, Ordering::SeqCst);
     }
 }
 
@@ -302,6 +321,14 @@ pub(super) fn release_elsewhere(id: u64, acquirer: Option<u64>) {
         .or_else(|| reg.iter().find(|s| is_acquirer(s)));
     if let Some(s) = target {
         s.queue(id);
+    }
+}
+
+/// Every thread must bring its state up to date before its next check or push (an arming, a
+/// reset of the graph).
+pub(super) fn mark_all_stale() {
+    for s in lock(&REGISTRY).iter() {
+        s.stale.store(true, Ordering::SeqCst);
     }
 }
 

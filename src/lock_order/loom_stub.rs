@@ -14,9 +14,10 @@ pub(crate) fn ordered_acquire(
     _: &Identity,
     _: &'static Location<'static>,
     _: bool,
-    acquire: impl FnOnce() -> bool,
+    fast: impl Fn() -> bool,
+    slow: impl Fn() -> bool,
 ) -> bool {
-    acquire()
+    fast() || slow()
 }
 
 pub(crate) fn acquired(_: &Identity, _: &'static Location<'static>) {}

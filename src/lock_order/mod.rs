@@ -101,6 +101,7 @@ pub fn set_lock_order_mode(mode: LockOrderMode) {
     let old = MODE.swap(new, Ordering::Relaxed);
     if new != OFF && (old == OFF || old == UNSET) {
         EPOCH.fetch_add(1, Ordering::Relaxed);
+        held::mark_all_stale();
     }
 }
 
@@ -268,8 +269,7 @@ impl Local {
     /// The stack, caches and mode are current: nothing to bring up to date first.
     #[inline(always)]
     fn in_sync(&self) -> bool {
-        self.shared.epoch.load(Ordering::Relaxed) == EPOCH.load(Ordering::Relaxed)
-            && !self.shared.has_pending()
+        !self.shared.is_stale()
     }
 
     /// Brings the thread's state up to date: drops a stack from an earlier arming (releases
@@ -282,6 +282,7 @@ impl Local {
         if current_mode() == OFF {
             return false;
         }
+        self.shared.clear_stale();
         let epoch = EPOCH.load(Ordering::Relaxed);
         if self.shared.epoch.load(Ordering::Relaxed) != epoch {
             self.shared.clear();
@@ -322,36 +323,85 @@ fn register(identity: &Identity) {
     identity.set_in_order_graph();
 }
 
-/// Hook: a blocking or timed acquire of the lock with `identity` at `site`, done by `acquire`
-/// (which returns whether it got the lock). First records the order held → this lock and
-/// reports (or panics, before blocking) if it closes a cycle (nothing to do when the thread
-/// holds no lock); then, if acquired, pushes the lock on the thread's stack.
+/// Hook: a blocking or timed acquire of the lock with `identity` at `site`: `fast` tries once
+/// without blocking, `slow` blocks (both return whether they got the lock). First records the
+/// order held → this lock and reports (or panics, before blocking) if it closes a cycle (nothing
+/// to do when the thread holds no lock); then, if acquired, pushes the lock on the thread's
+/// stack.
 ///
 /// Out of line (as are the other hooks), so that the disarmed acquire stays small enough to be
-/// inlined into its caller; the acquire itself is inlined here.
+/// inlined into its caller. The common case (no lock held, lock free, nothing to bring up to
+/// date) calls nothing, so that it saves no registers; anything else goes to
+/// [`ordered_acquire_full`].
 #[inline(never)]
 pub(crate) fn ordered_acquire(
     identity: &Identity,
     site: &'static Location<'static>,
     timed: bool,
-    acquire: impl FnOnce() -> bool,
+    fast: impl Fn() -> bool,
+    slow: impl Fn() -> bool,
 ) -> bool {
-    let mut acquire = Some(acquire);
+    /// What is left to do after the fast path.
+    enum Next {
+        Done,
+        Push,
+        Full,
+    }
+    let next = LOCAL.try_with(|l| {
+        if l.shared.len() != 0 || !fast() {
+            return Next::Full;
+        }
+        match identity.registered_order_id() {
+            Some(id)
+                if !l.busy.get()
+                    && !l.shared.is_stale()
+                    && !crate::wait::record::HOLDER_SITES.load(Ordering::Relaxed) =>
+            {
+                l.shared.push(Held { id, site, since: 0 });
+                Next::Done
+            }
+            _ => Next::Push,
+        }
+    });
+    // Only tail calls from here: nothing returns into this frame.
+    match next {
+        Ok(Next::Done) => true,
+        Ok(Next::Push) => push_acquired(identity, site),
+        _ => ordered_acquire_full(identity, site, timed, fast, slow),
+    }
+}
+
+/// The rest of [`ordered_acquire`]'s fast path when the push needs more than a push.
+#[inline(never)]
+fn push_acquired(identity: &Identity, site: &'static Location<'static>) -> bool {
+    acquired(identity, site);
+    true
+}
+
+/// [`ordered_acquire`] in full: the check (when the thread holds locks), the acquire, the push.
+#[inline(never)]
+fn ordered_acquire_full(
+    identity: &Identity,
+    site: &'static Location<'static>,
+    timed: bool,
+    fast: impl Fn() -> bool,
+    slow: impl Fn() -> bool,
+) -> bool {
     // One thread-local access for the check, the acquire and the push. `try_with`: during
     // thread-local teardown the checker steps aside and the lock is simply acquired.
     let done = LOCAL.try_with(|l| {
         if l.shared.len() != 0 {
             check(l, identity, site, timed);
         }
-        let got = acquire.take().is_some_and(|f| f());
+        let got = fast() || slow();
         if got {
-            push(l, identity, site);
+            push_slow(l, identity, site);
         }
         got
     });
     match done {
         Ok(got) => got,
-        Err(_) => acquire.take().is_some_and(|f| f()),
+        Err(_) => fast() || slow(),
     }
 }
 
@@ -460,12 +510,13 @@ fn current_thread() -> crate::diagnostics::ThreadRef {
 /// (a try, a Condition's re-acquire).
 #[inline(never)]
 pub(crate) fn acquired(identity: &Identity, site: &'static Location<'static>) {
-    let _ = LOCAL.try_with(|l| push(l, identity, site));
+    let _ = LOCAL.try_with(|l| push_slow(l, identity, site));
 }
 
-/// Pushes an acquired lock on the thread's stack.
-#[inline(always)]
-fn push(l: &Local, identity: &Identity, site: &'static Location<'static>) {
+/// Pushes an acquired lock on the thread's stack, bringing the thread's state up to date
+/// first, registering the lock's node and stamping the time as needed.
+#[inline(never)]
+fn push_slow(l: &Local, identity: &Identity, site: &'static Location<'static>) {
     if l.busy.get() || !l.in_sync() && !l.sync() {
         return;
     }
@@ -479,8 +530,6 @@ fn push(l: &Local, identity: &Identity, site: &'static Location<'static>) {
 }
 
 /// The acquire time stamped on held-lock entries (nonzero).
-#[cold]
-#[inline(never)]
 fn now_nanos() -> u64 {
     (crate::wait::record::clock().as_nanos() as u64).max(1)
 }
@@ -568,4 +617,5 @@ pub(crate) fn forget(id: u64) {
 pub fn reset_lock_order() {
     graph::reset();
     GRAPH_GEN.fetch_add(1, Ordering::Relaxed);
+    held::mark_all_stale();
 }

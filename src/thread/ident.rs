@@ -39,6 +39,13 @@ pub(crate) fn current() -> u64 {
     }
 }
 
+/// The calling thread's identifier, or 0 if none is assigned yet (never assigns one: calls
+/// nothing, for the lock-order checker's fast path).
+#[inline]
+pub(crate) fn current_or_zero() -> u64 {
+    IDENT.with(Cell::get)
+}
+
 /// Installs `id` as the calling thread's identifier (threads started by threadkit, on entry).
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn set_current(id: u64) {
