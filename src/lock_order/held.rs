@@ -248,7 +248,7 @@ impl Shared {
 
     /// A consistent copy of the stack, read by any thread; `None` if the owner kept rewriting
     /// it (a reader never waits for the owner).
-    fn snapshot(&self) -> Option<Vec<Held>> {
+    pub(super) fn snapshot(&self) -> Option<Vec<Held>> {
         for _ in 0..64 {
             let s1 = self.seq.load(Ordering::Acquire);
             if s1 & 1 == 0 {
