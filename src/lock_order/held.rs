@@ -72,17 +72,16 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     /// A fresh, empty stack, registered.
     pub(super) fn register() -> Arc<Shared> {
-        const EMPTY: Entry = Entry {
-            id: AtomicU64::new(0),
-            site: AtomicPtr::new(std::ptr::null_mut()),
-            since: AtomicU64::new(0),
-        };
         let shared = Arc::new(Shared {
             ident: AtomicU64::new(crate::thread::ident::current()),
             epoch: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             len: AtomicUsize::new(0),
-            items: [EMPTY; MAX_HELD],
+            items: std::array::from_fn(|_| Entry {
+                id: AtomicU64::new(0),
+                site: AtomicPtr::new(std::ptr::null_mut()),
+                since: AtomicU64::new(0),
+            }),
             pending: AtomicUsize::new(0),
             foreign: Mutex::new(Vec::new()),
             gone: AtomicBool::new(false),

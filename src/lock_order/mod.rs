@@ -243,11 +243,10 @@ impl Drop for Local {
 
 thread_local! {
     static LOCAL: Local = {
-        const EMPTY: Cell<(u64, u64)> = Cell::new((0, 0));
         Local {
             shared: Shared::register(),
             cache_gen: Cell::new(0),
-            cache: [EMPTY; CACHE_SLOTS],
+            cache: std::array::from_fn(|_| Cell::new((0, 0))),
             busy: Cell::new(false),
         }
     };
