@@ -152,6 +152,9 @@ impl Timer {
     ///
     /// A Timer cancelled before [`start`](Self::start) runs nothing when started.
     ///
+    /// The function is dropped here, as the Timer's thread: a panic in its `Drop` goes to the
+    /// [excepthook](crate::set_excepthook) with the Timer's thread, and the Timer still finishes.
+    ///
     /// # Examples
     ///
     /// ```
@@ -178,7 +181,7 @@ impl Timer {
             }
         };
         let function = self.entry.function.acquire().take();
-        drop(function);
+        drop_function(&self.thread, function);
         if finish {
             self.thread.mark_stopped();
         }
@@ -358,6 +361,16 @@ impl Timer {
     /// ```
     pub fn set_daemon(&self, daemonic: bool) -> Result<(), DaemonError> {
         self.thread.set_daemon(daemonic)
+    }
+}
+
+/// Drops a Timer's function (or what is left of it) as the Timer's thread: a panic in its `Drop`
+/// goes to the excepthook with the Timer's thread, as a panicking [`Local`](crate::Local) value's
+/// does, and never unwinds the bookkeeping around the call (the caller still finishes the record,
+/// and a timer worker goes on to its next job).
+fn drop_function<F: Send + 'static>(thread: &Thread, function: Option<F>) {
+    if let Some(function) = function {
+        thread.run_as_target(Box::new(move || drop(function)));
     }
 }
 

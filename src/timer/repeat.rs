@@ -89,9 +89,11 @@ impl Repeat {
         self.finish(thread);
     }
 
-    /// Drops the function and finishes the record (joiners wake).
+    /// Drops the function and finishes the record (joiners wake), even if the function's `Drop`
+    /// panics (that goes to the excepthook).
     fn finish(&self, thread: &Thread) {
-        drop(self.function.acquire().take());
+        let function = self.function.acquire().take();
+        super::drop_function(thread, function);
         thread.mark_stopped();
     }
 }
@@ -210,12 +212,15 @@ impl RepeatingTimer {
                 scheduled.finish(thread);
                 return Ok(());
             }
-            scheduled.schedule_next(&mut state, thread).map_err(|err| {
+            let scheduled_next = scheduled.schedule_next(&mut state, thread);
+            if scheduled_next.is_err() {
                 // `Thread::start` finishes the record on an error.
                 state.current = None;
-                drop(scheduled.function.acquire().take());
-                err
-            })
+                drop(state);
+                let function = scheduled.function.acquire().take();
+                super::drop_function(thread, function);
+            }
+            scheduled_next
         }));
         RepeatingTimer { thread, repeat }
     }
