@@ -71,8 +71,21 @@ impl Repeat {
             return;
         }
         self.runs.fetch_add(1, Ordering::Relaxed);
-        if let Some(f) = self.function.acquire().as_mut() {
-            f();
+        // The function runs with no lock of the timer's held: taken out for the run and put back
+        // after it (also when it panics). Runs never overlap, and the function is only dropped
+        // (`finish`) when no run is in progress, so nobody misses it meanwhile. Holding the
+        // `Lock` across the call would make every lock the function takes look ordered after it,
+        // and a `cancel()` made while holding one of those (it drops the function under that
+        // `Lock`) a lock-order inversion.
+        let function = self.function.acquire().take();
+        if let Some(function) = function {
+            let mut run = PutBack {
+                slot: &self.function,
+                function: Some(function),
+            };
+            if let Some(f) = run.function.as_mut() {
+                f();
+            }
         }
         self.returned.store(true, Ordering::Relaxed);
     }
@@ -95,6 +108,18 @@ impl Repeat {
         let function = self.function.acquire().take();
         super::drop_function(thread, function);
         thread.mark_stopped();
+    }
+}
+
+/// Puts a repeating timer's function back where it was taken from for a run, when dropped.
+struct PutBack<'a> {
+    slot: &'a Lock<Option<Box<dyn FnMut() + Send>>>,
+    function: Option<Box<dyn FnMut() + Send>>,
+}
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        *self.slot.acquire() = self.function.take();
     }
 }
 
