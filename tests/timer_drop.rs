@@ -59,6 +59,30 @@ fn assert_reported(name: &str, message: &str) {
     }
 }
 
+/// Cancels a started, pending timer whose function panics when dropped, and checks the witnesses:
+/// the record finished (`join` returns, not alive, not listed), `cancel()` returned `true` without
+/// unwinding into its caller, and the excepthook got the drop's panic with the timer's thread.
+fn check_cancel(
+    name: &str,
+    thread: &threadkit::Thread,
+    cancel: impl FnOnce() -> bool,
+    dropped: &str,
+) {
+    let cancelled = catch_unwind(AssertUnwindSafe(cancel));
+    assert_eq!(
+        thread.join_timeout(HANG),
+        Ok(true),
+        "the record was never finished"
+    );
+    assert!(!thread.is_alive());
+    assert!(!threadkit::enumerate().contains(thread));
+    assert!(
+        matches!(cancelled, Ok(true)),
+        "cancel() must stop the timer and return true, not unwind into its caller"
+    );
+    assert_reported(name, dropped);
+}
+
 #[test]
 fn cancel_finishes_the_timer_when_its_function_panics_on_drop() {
     reports();
@@ -69,19 +93,12 @@ fn cancel_finishes_the_timer_when_its_function_panics_on_drop() {
     t.set_name("cancel-drop");
     t.set_daemon(true).unwrap();
     t.start().unwrap();
-    let cancelled = catch_unwind(AssertUnwindSafe(|| t.cancel()));
-    assert_eq!(
-        t.join_timeout(HANG),
-        Ok(true),
-        "the record was never finished"
+    check_cancel(
+        "cancel-drop",
+        t.thread(),
+        || t.cancel(),
+        "one-shot function dropped",
     );
-    assert!(!t.is_alive());
-    assert!(!threadkit::enumerate().contains(t.thread()));
-    assert!(
-        matches!(cancelled, Ok(true)),
-        "cancel() must stop the timer and return true, not unwind into its caller"
-    );
-    assert_reported("cancel-drop", "one-shot function dropped");
 }
 
 #[test]
@@ -94,18 +111,8 @@ fn repeating_cancel_finishes_the_timer_when_its_function_panics_on_drop() {
     t.set_name("repeat-cancel-drop");
     t.set_daemon(true).unwrap();
     t.start().unwrap();
-    let cancelled = catch_unwind(AssertUnwindSafe(|| t.cancel()));
-    assert_eq!(
-        t.join_timeout(HANG),
-        Ok(true),
-        "the record was never finished"
-    );
-    assert!(!t.is_alive());
-    assert!(
-        matches!(cancelled, Ok(true)),
-        "cancel() must stop the timer and return true, not unwind into its caller"
-    );
-    assert_reported("repeat-cancel-drop", "repeating function (cancel) dropped");
+    let dropped = "repeating function (cancel) dropped";
+    check_cancel("repeat-cancel-drop", t.thread(), || t.cancel(), dropped);
 }
 
 /// The worker's side: the function panics (which ends the repetition), then the worker drops it
