@@ -82,12 +82,9 @@ const SCENARIOS: &[Scenario] = &[
         name: "thread_from_thread",
         env: &[],
         child: || {
-            Builder::new()
-                .daemon(false)
-                .spawn(|| {
-                    start_sleeper("t2", false, 50, "OK");
-                })
-                .unwrap();
+            spawn_non_daemon(None, || {
+                start_sleeper("t2", false, 50, "OK");
+            });
         },
         check: |out, _| {
             expect_stdout(out, "OK\n")?;
@@ -99,13 +96,10 @@ const SCENARIOS: &[Scenario] = &[
         name: "join_main_thread",
         env: &[],
         child: || {
-            Builder::new()
-                .daemon(false)
-                .spawn(|| {
-                    main_thread().join().unwrap();
-                    println!("end of thread");
-                })
-                .unwrap();
+            spawn_non_daemon(None, || {
+                main_thread().join().unwrap();
+                println!("end of thread");
+            });
             sleep(Duration::from_millis(50));
             println!("end of main");
         },
@@ -121,13 +115,10 @@ const SCENARIOS: &[Scenario] = &[
         child: || {
             let release = Arc::new(Event::new());
             let r = Arc::clone(&release);
-            Builder::new()
-                .daemon(false)
-                .spawn(move || {
-                    r.wait();
-                    println!("thread done");
-                })
-                .unwrap();
+            spawn_non_daemon(None, move || {
+                r.wait();
+                println!("thread done");
+            });
             threadkit::register_atexit(move || {
                 println!("atexit 1");
                 release.set();
@@ -146,13 +137,10 @@ const SCENARIOS: &[Scenario] = &[
         env: &[],
         child: || {
             start_sleeper("other", false, 300, "other done");
-            Builder::new()
-                .daemon(false)
-                .spawn(|| {
-                    println!("worker calls exit");
-                    std::process::exit(7);
-                })
-                .unwrap();
+            spawn_non_daemon(None, || {
+                println!("worker calls exit");
+                std::process::exit(7);
+            });
             // Main blocks forever; the worker's exit ends the process.
             Event::new().wait();
         },
@@ -244,14 +232,11 @@ const SCENARIOS: &[Scenario] = &[
             MAIN_VALUE.set(Noisy("main value dropped", Some(&MAIN_DROPPED)));
             let release = Arc::new(Event::new());
             let r = Arc::clone(&release);
-            Builder::new()
-                .daemon(false)
-                .spawn(move || {
-                    r.wait();
-                    let dropped = MAIN_DROPPED.load(Ordering::SeqCst);
-                    println!("worker: main value dropped = {dropped}");
-                })
-                .unwrap();
+            spawn_non_daemon(None, move || {
+                r.wait();
+                let dropped = MAIN_DROPPED.load(Ordering::SeqCst);
+                println!("worker: main value dropped = {dropped}");
+            });
             threadkit::register_atexit(move || {
                 let name = current_thread().name();
                 println!("callback in {name}: has value = {}", MAIN_VALUE.has_value());
@@ -284,14 +269,10 @@ const SCENARIOS: &[Scenario] = &[
                 );
             })
             .unwrap();
-            Builder::new()
-                .name("exiter")
-                .daemon(false)
-                .spawn(|| {
-                    WORKER_VALUE.set(Noisy("worker value dropped", None));
-                    std::process::exit(7);
-                })
-                .unwrap();
+            spawn_non_daemon(Some("exiter"), || {
+                WORKER_VALUE.set(Noisy("worker value dropped", None));
+                std::process::exit(7);
+            });
             Event::new().wait();
         },
         check: |out, _| {
@@ -309,11 +290,7 @@ const SCENARIOS: &[Scenario] = &[
         child: || {
             threadkit::register_atexit(|| println!("callback in {}", current_thread().name()))
                 .unwrap();
-            Builder::new()
-                .name("exiter")
-                .daemon(false)
-                .spawn(|| std::process::exit(7))
-                .unwrap();
+            spawn_non_daemon(Some("exiter"), || std::process::exit(7));
             Event::new().wait();
         },
         check: |out, _| {
@@ -341,11 +318,7 @@ const SCENARIOS: &[Scenario] = &[
         name: "exit_while_main_waits_for_another",
         env: &[],
         child: || {
-            Builder::new()
-                .name("blocker")
-                .daemon(false)
-                .spawn(|| Event::new().wait())
-                .unwrap();
+            spawn_non_daemon(Some("blocker"), || Event::new().wait());
             spawn_exit_after_main(5);
             println!("main returns");
         },
@@ -366,10 +339,7 @@ const SCENARIOS: &[Scenario] = &[
             })
             .unwrap();
             start_sleeper("other", false, 300, "other done");
-            Builder::new()
-                .daemon(false)
-                .spawn(|| std::process::exit(7))
-                .unwrap();
+            spawn_non_daemon(None, || std::process::exit(7));
             main_may_return.wait();
         },
         check: |out, _| {
@@ -497,14 +467,11 @@ impl Drop for PanicsOnDrop {
 /// sequence) and then calls `std::process::exit(status)`.
 #[cfg(not(loom))]
 fn spawn_exit_after_main(status: i32) {
-    Builder::new()
-        .daemon(false)
-        .spawn(move || {
-            main_thread().join().unwrap();
-            println!("worker calls exit");
-            std::process::exit(status);
-        })
-        .unwrap();
+    spawn_non_daemon(None, move || {
+        main_thread().join().unwrap();
+        println!("worker calls exit");
+        std::process::exit(status);
+    });
 }
 
 /// The outcome of a second `exit` parked by std while main exits: the process ends at once, with
@@ -515,6 +482,17 @@ fn check_lost_exit(out: &Output, elapsed: Duration) -> Result<(), String> {
     expect_stderr_contains(out, LOST_EXIT)?;
     expect_status(out, 0)?;
     expect_between(elapsed, 0.0, 30.0)
+}
+
+/// Starts a non-daemon thread (named `name`, else `Thread-N`) running `body`.
+#[cfg(not(loom))]
+fn spawn_non_daemon(name: Option<&str>, body: impl FnOnce() + Send + 'static) {
+    let builder = Builder::new().daemon(false);
+    let builder = match name {
+        Some(name) => builder.name(name),
+        None => builder,
+    };
+    builder.spawn(body).unwrap();
 }
 
 /// Starts a thread that sleeps `ms` and then prints `line`.
