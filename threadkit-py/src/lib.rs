@@ -24,6 +24,25 @@ pyo3::create_exception!(
      the interpreter has it, 3.13+)."
 );
 
+// Python allocates objects 16-byte aligned, and pyo3 places a class's Rust value at its
+// alignment after the object header: a value aligned more strictly (threadkit's queues pad their
+// counters to cache lines) would be misaligned, which is undefined behaviour. Such values are
+// boxed; this keeps it so.
+const _: () = {
+    use std::mem::align_of;
+    assert!(align_of::<lock::Lock>() <= 16);
+    assert!(align_of::<lock::RLock>() <= 16);
+    assert!(align_of::<condition::Condition>() <= 16);
+    assert!(align_of::<semaphore::Semaphore>() <= 16);
+    assert!(align_of::<event::Event>() <= 16);
+    assert!(align_of::<barrier::Barrier>() <= 16);
+    assert!(align_of::<timer::Timer>() <= 16);
+    assert!(align_of::<queue::Queue>() <= 16);
+    assert!(align_of::<queue::LifoQueue>() <= 16);
+    assert!(align_of::<queue::PriorityQueue>() <= 16);
+    assert!(align_of::<queue::SimpleQueue>() <= 16);
+};
+
 /// Runs threadkit's exit sequence (non-daemon Timers finish) with the GIL released; installed
 /// with `threading._register_atexit` so it runs before Python finalizes.
 #[pyfunction]
