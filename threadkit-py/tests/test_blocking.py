@@ -319,5 +319,54 @@ class GilIsReleased(unittest.TestCase):
         self.assertIn(self.check(lambda: b.wait(self.BLOCK), lambda: b.wait()), (0, 1))
 
 
+# A Barrier's action runs under the barrier's internal lock and needs the GIL; abort()/reset()
+# take that lock. If they held the GIL while waiting for it, the process would hang.
+BARRIER_ACTION_CHILD = textwrap.dedent("""
+    import faulthandler, sys, threading, time
+    import threadkit
+    faulthandler.dump_traceback_later(10, exit=True)
+    in_action = threading.Event()
+    actions = []
+    def action():
+        actions.append(1)
+        in_action.set()
+        time.sleep(0.2)  # releases the GIL, then needs it back
+    b = threadkit.Barrier(2, action=action)
+    outcomes = []
+    def party():
+        try:
+            b.wait()
+            outcomes.append("passed")
+        except threading.BrokenBarrierError:
+            outcomes.append("broken")
+    ts = [threading.Thread(target=party) for _ in range(2)]
+    for t in ts:
+        t.start()
+    assert in_action.wait(10)
+    b.{call}()
+    for t in ts:
+        t.join()
+    print("done", len(actions), len(outcomes), flush=True)
+""")
+
+
+class BarrierCallsDuringTheAction(unittest.TestCase):
+    def run_child(self, call):
+        code = BARRIER_ACTION_CHILD.format(call=call)
+        try:
+            out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            self.fail(f"Barrier.{call}() during the action hung")
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        # The action ran once, and each party came out of wait() once.
+        self.assertEqual(out.stdout.split(), ["done", "1", "2"])
+
+    def test_abort_while_the_action_waits_for_the_gil(self):
+        self.run_child("abort")
+
+    def test_reset_while_the_action_waits_for_the_gil(self):
+        self.run_child("reset")
+
+
 if __name__ == "__main__":
     unittest.main()
