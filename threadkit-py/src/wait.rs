@@ -123,9 +123,11 @@ pub(crate) fn truthy(flag: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
     flag.map_or(Ok(true), |b| b.is_truthy())
 }
 
-/// A deadline `secs` from now; `None` (wait forever) past what `Instant` can hold.
+/// A deadline `secs` from now; `None` (wait forever) past what `Duration` or `Instant` can hold
+/// (infinity included: never a panic).
 pub(crate) fn deadline_after(secs: f64) -> Option<Instant> {
-    Instant::now().checked_add(Duration::from_secs_f64(secs.max(0.0)))
+    let d = Duration::try_from_secs_f64(secs.max(0.0)).ok()?;
+    Instant::now().checked_add(d)
 }
 
 /// What a lock's `acquire(blocking, timeout)` asks for.

@@ -237,6 +237,47 @@ class TimeoutRules(unittest.TestCase):
             self.assertTrue(lock.acquire(False, -1))
             lock.release()
 
+    def raised_by(self, call):
+        """The exception type `call()` raises, run in a daemon thread: a call that blocks
+        instead (a timeout taken as centuries) fails the test rather than hanging it."""
+        got = []
+
+        def run():
+            try:
+                call()
+                got.append(None)
+            except BaseException as e:  # PanicException is a BaseException
+                got.append(type(e))
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(10)
+        self.assertFalse(t.is_alive(), "blocked instead of raising")
+        return got[0]
+
+    def test_infinite_or_huge_timeout_is_overflow_error(self):
+        # As CPython: OverflowError (not a Rust panic, not a wait of centuries) for a timeout
+        # past TIMEOUT_MAX.
+        for t in (float("inf"), 1e300, threadkit.TIMEOUT_MAX * 2):
+            for s in (threadkit.Semaphore(0), threadkit.BoundedSemaphore(1)):
+                if isinstance(s, threadkit.BoundedSemaphore):
+                    s.acquire()
+                with self.subTest(type(s).__name__, timeout=t):
+                    self.assertIs(self.raised_by(lambda: s.acquire(timeout=t)), OverflowError)
+            c = threadkit.Condition()
+            calls = []
+
+            def wait_for():
+                with c:
+                    c.wait_for(lambda: calls.append(1), timeout=t)
+
+            with self.subTest("Condition.wait_for", timeout=t):
+                self.assertIs(self.raised_by(wait_for), OverflowError)
+                # The predicate was checked once, and the lock was released.
+                self.assertEqual(calls, [1])
+                self.assertTrue(c.acquire(False))
+                c.release()
+
     def test_queue_negative_timeout(self):
         for q in (threadkit.Queue(), threadkit.SimpleQueue(), threadkit.PriorityQueue()):
             with self.assertRaises(ValueError):
