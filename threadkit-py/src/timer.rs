@@ -81,6 +81,18 @@ impl Timer {
             // Nothing to run once the interpreter is gone.
             let _ = Python::try_attach(|py| run(py, &function, &args, &kwargs, &me2));
         });
+        // CPython's Timer inherits `threading.current_thread().daemon`. threadkit takes its own
+        // current thread's flag, which is right in a thread Python does not know (a Timer's
+        // function, a threadkit thread: a `_DummyThread` to Python) but not in a thread Python
+        // started, which is foreign (so a daemon) to threadkit.
+        let threading = py.import("threading")?;
+        let current = threading.call_method0("current_thread")?;
+        if !current.is_instance(&threading.getattr("_DummyThread")?)? {
+            let daemon: bool = current.getattr("daemon")?.extract()?;
+            inner
+                .set_daemon(daemon)
+                .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        }
         Ok(Timer {
             inner,
             interval,

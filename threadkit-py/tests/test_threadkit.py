@@ -174,6 +174,37 @@ class TimerOnTheService(unittest.TestCase):
         self.assertEqual(out.stdout.split(), ["main", "done", "fired"])
 
 
+    def run_exit_script(self, code):
+        out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout.split()
+
+    def test_timer_made_in_a_python_thread_is_not_a_daemon(self):
+        # CPython's Timer inherits threading.current_thread().daemon: False in an ordinary
+        # thread, so the process waits for it at exit.
+        got = self.run_exit_script("""
+            import threading, threadkit
+            def worker():
+                t = threadkit.Timer(0.3, print, args=("fired",))
+                print("daemon" if t.daemon else "not-daemon", flush=True)
+                t.start()
+            threading.Thread(target=worker).start()
+        """)
+        self.assertEqual(got, ["not-daemon", "fired"])
+
+    def test_timer_made_in_a_daemon_python_thread_is_a_daemon(self):
+        got = self.run_exit_script("""
+            import threading, threadkit
+            def worker():
+                print(threadkit.Timer(60, print).daemon, flush=True)
+            t = threading.Thread(target=worker, daemon=True)
+            t.start()
+            t.join()
+        """)
+        self.assertEqual(got, ["True"])
+
+
 class PythonExceptionsThroughRust(unittest.TestCase):
     def test_priority_queue_comparison_error(self):
         q = threadkit.PriorityQueue()
