@@ -47,7 +47,15 @@ const _: () = {
 /// with `threading._register_atexit` so it runs before Python finalizes.
 #[pyfunction]
 fn _shutdown(py: Python<'_>) {
+    timer::exit_started();
     py.detach(threadkit::shutdown);
+}
+
+/// Joins the non-daemon Timers started after [`_shutdown`] began, which threadkit's exit sequence
+/// no longer waits for; installed with `atexit`, which runs after `threading._shutdown`.
+#[pyfunction]
+fn _join_late_timers(py: Python<'_>) {
+    timer::join_late(py);
 }
 
 #[pymodule]
@@ -70,6 +78,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ShutDown", wait::shutdown_type(py).clone_ref(py))?;
     m.add("_OwnShutDown", py.get_type::<ShutDown>())?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(_join_late_timers, m)?)?;
     testing::register(m)?;
     Ok(())
 }

@@ -204,6 +204,38 @@ class TimerOnTheService(unittest.TestCase):
         """)
         self.assertEqual(got, ["True"])
 
+    def test_timer_started_while_python_joins_threads_at_exit_runs(self):
+        # Started by a thread that Python's exit sequence is joining, after threadkit's own
+        # exit step ran: CPython's Timer would still run, so this one must too.
+        got = self.run_exit_script("""
+            import threading, time, threadkit
+            def worker():
+                time.sleep(0.3)  # main has returned by now
+                t = threadkit.Timer(0.1, print, args=("fired",))
+                t.daemon = False
+                t.start()
+            threading.Thread(target=worker).start()
+            print("main done", flush=True)
+        """)
+        self.assertEqual(got, ["main", "done", "fired"])
+
+    def test_timer_started_by_a_late_timer_runs(self):
+        got = self.run_exit_script("""
+            import threading, time, threadkit
+            def second():
+                print("second", flush=True)
+            def first():
+                print("first", flush=True)
+                threadkit.Timer(0.1, second).start()
+            def worker():
+                time.sleep(0.3)
+                t = threadkit.Timer(0.1, first)
+                t.daemon = False
+                t.start()
+            threading.Thread(target=worker).start()
+        """)
+        self.assertEqual(got, ["first", "second"])
+
 
 class PythonExceptionsThroughRust(unittest.TestCase):
     def test_priority_queue_comparison_error(self):

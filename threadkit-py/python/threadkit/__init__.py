@@ -9,6 +9,7 @@ The exceptions are the standard library's own (threading.BrokenBarrierError, que
 queue.Full, queue.ShutDown where the interpreter has it), so existing ``except`` clauses work.
 """
 
+import atexit as _atexit
 import queue as _queue
 import threading as _threading
 
@@ -45,3 +46,7 @@ __all__ = [
 # them in threading's own exit sequence, before the interpreter finalizes (as Python joins a
 # pending threading.Timer).
 _threading._register_atexit(_native._shutdown)
+# threadkit's exit step above runs at the start of threading._shutdown, before Python joins its
+# non-daemon threads: a non-daemon Timer one of them starts after that is joined here (atexit
+# runs after threading._shutdown), as CPython's exit would join such a threading.Timer.
+_atexit.register(_native._join_late_timers)
