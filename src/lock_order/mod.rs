@@ -367,6 +367,9 @@ fn check(identity: &Identity, site: &'static Location<'static>, timed: bool) {
     else {
         return;
     };
+    // `busy` is set: clear it however this returns (a panic in Panic mode, or anything else
+    // unwinding), or the checker would stay off for this thread for ever.
+    let _not_busy = NotBusy;
     debug_assert_eq!(new, identity.order_id().0);
     let new = node(identity);
     let thread = current_thread();
@@ -404,7 +407,15 @@ fn check(identity: &Identity, site: &'static Location<'static>, timed: bool) {
         }
         crate::diagnostics::report::emit(&crate::diagnostics::Report::PotentialDeadlock(report));
     }
-    set_busy(false);
+}
+
+/// Clears the thread's `busy` flag when dropped.
+struct NotBusy;
+
+impl Drop for NotBusy {
+    fn drop(&mut self) {
+        set_busy(false);
+    }
 }
 
 fn set_busy(on: bool) {
