@@ -1,6 +1,6 @@
 //! Failing tests for review findings in files other helpers own (see
-//! /work/notes/review-findings.md). Each is `#[ignore]`d until its fix lands, so that CI stays
-//! green: run them with `cargo test --test review_routed -- --ignored`.
+//! /work/notes/review-findings.md), written by the reviewer; un-ignored as their fixes landed
+//! (branch `fixes`).
 #![cfg(all(feature = "lock-order", not(loom)))]
 
 mod common;
@@ -69,7 +69,6 @@ fn a_panicking_report_hook_does_not_switch_the_checker_off_for_the_thread() {
 /// ident, which the worker never has again. The next Timer run on that worker "holds" it too, and
 /// a correct program gets a POTENTIAL DEADLOCK report. Witness: reports (none may come).
 #[test]
-#[ignore = "routed finding R4: fails until a Timer's run gets its own lock-order held stack"]
 fn a_lock_left_held_by_one_timer_is_not_held_by_the_next() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use std::time::Duration;
