@@ -58,6 +58,12 @@ fn _join_late_timers(py: Python<'_>) {
     timer::join_late(py);
 }
 
+/// Called in the child after `os.fork()` (registered with `os.register_at_fork`).
+#[pyfunction]
+fn _after_fork_in_child() {
+    wait::after_fork_in_child();
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -79,6 +85,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("_OwnShutDown", py.get_type::<ShutDown>())?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(_join_late_timers, m)?)?;
+    m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     testing::register(m)?;
     Ok(())
 }

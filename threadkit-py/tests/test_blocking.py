@@ -368,5 +368,43 @@ class BarrierCallsDuringTheAction(unittest.TestCase):
         self.run_child("reset")
 
 
+# os.fork() from a non-main thread: in the child, the forking thread is the main thread (CPython
+# runs signal handlers there), so its blocking calls must see a signal's exception.
+FORK_CHILD = textwrap.dedent("""
+    import faulthandler, os, signal, threading
+    import threadkit
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    def forker():
+        pid = os.fork()
+        if pid == 0:
+            faulthandler.dump_traceback_later(10, exit=True)
+            signal.signal(signal.SIGALRM, interrupt)
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            try:
+                threadkit.Event().wait()
+            except KeyboardInterrupt:
+                os.write(1, b"interrupted\\n")
+                os._exit(0)
+            os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+
+    t = threading.Thread(target=forker)
+    t.start()
+    t.join()
+""")
+
+
+class ForkFromAThread(unittest.TestCase):
+    def test_the_forking_thread_is_the_childs_main_thread(self):
+        out = subprocess.run([PY, "-c", FORK_CHILD], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        self.assertEqual(out.stdout.split(), ["interrupted", "child", "exit", "0"],
+                         out.stderr[-2000:])
+
+
 if __name__ == "__main__":
     unittest.main()
