@@ -154,7 +154,8 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
     let mut out = Vec::new();
     record::for_each(|r| {
         // Owner 0: a hand-off in progress (the new owner is about to write itself in).
-        let holder = r.holder().filter(|h| h.0 != 0);
+        // SAFETY: inside `for_each`'s closure.
+        let holder = unsafe { r.holder() }.filter(|h| h.0 != 0);
         let waits_for = match r.target {
             Target::Join { ident } => Some(ident),
             _ => holder.map(|(owner, _, _)| owner),
@@ -171,7 +172,8 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
             holder_count: holder.map_or(0, |h| h.2),
             wait: WaitInfo {
                 kind: r.kind,
-                object: r.identity().map(|i| i.describe()),
+                // SAFETY: inside `for_each`'s closure.
+                object: unsafe { r.identity() }.map(|i| i.describe()),
                 holder: holder.map(|(owner, at, count)| HolderInfo {
                     thread: placeholder(owner),
                     acquired_at: at,
@@ -181,7 +183,8 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
                     Target::Join { ident } => Some(placeholder(ident)),
                     _ => None,
                 },
-                status: r.status(),
+                // SAFETY: inside `for_each`'s closure.
+                status: unsafe { r.status() },
                 site: r.site,
                 waited: clock.saturating_sub(r.since),
                 timeout_in: r.deadline.map(|d| d.saturating_duration_since(now)),

@@ -264,6 +264,9 @@ impl Local {
 
 /// Releases of locks made by threads other than their acquirers: `(acquirer ident, lock id)`.
 static FOREIGN: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+/// Locks that a Timer's run left held, `(Timer ident, lock id)` (see [`exit_scope`]): their
+/// release by another thread removes the entry instead of queueing it. Locked inside FOREIGN.
+static ENDED: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
 /// Bumped by each foreign release: a thread looks at [`FOREIGN`] only when it changed since its
 /// last look, so a known nested acquire still takes no global lock.
 static FOREIGN_GEN: AtomicU64 = AtomicU64::new(0);
@@ -293,6 +296,70 @@ fn apply_foreign(local: &mut Local) {
     for id in mine {
         local.held.remove_oldest(id);
     }
+}
+
+/// A thread's held stack, set aside by [`enter_scope`] while the thread runs as another
+/// (a timer worker running a Timer's function as the Timer's thread).
+pub(crate) struct Scope {
+    held: Stack,
+    foreign_seen: u64,
+}
+
+/// Starts a scope with an empty held stack: called by a timer worker once it acts as the
+/// Timer's thread, before the Timer's function runs. The stack, like the releases queued for
+/// it, belongs to the thread's ident, and a Timer has its own.
+pub(crate) fn enter_scope() -> Scope {
+    let empty = Stack {
+        len: 0,
+        items: [None; MAX_HELD],
+    };
+    LOCAL
+        .try_with(|l| {
+            let mut l = l.try_borrow_mut().ok()?;
+            let held = std::mem::replace(&mut l.held, empty);
+            Some(Scope {
+                held,
+                foreign_seen: l.foreign_seen,
+            })
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(Scope {
+            held: empty,
+            foreign_seen: 0,
+        })
+}
+
+/// Ends a scope from [`enter_scope`], still acting as the Timer's thread: applies (and so
+/// removes) the releases queued for the Timer's ident, records what the Timer left on its stack
+/// (a lock it returned holding) in [`ENDED`] so that its later release by another thread is not
+/// queued for an ident nobody runs as again, and gives the thread its own stack back.
+pub(crate) fn exit_scope(saved: Scope) {
+    let _ = LOCAL.try_with(|l| {
+        let Ok(mut l) = l.try_borrow_mut() else {
+            return;
+        };
+        let current = l.epoch == EPOCH.load(Ordering::Relaxed);
+        if current && (l.held.len != 0 || FOREIGN_GEN.load(Ordering::Acquire) != l.foreign_seen) {
+            let me = crate::thread::ident::current();
+            // Under FOREIGN's lock, as `releasing` looks at ENDED: a release either was queued
+            // (and is applied here) or finds the lock in ENDED.
+            let mut q = FOREIGN.lock().unwrap_or_else(|e| e.into_inner());
+            q.retain(|&(t, id)| {
+                if t == me {
+                    l.held.remove_oldest(id);
+                }
+                t != me
+            });
+            if l.held.len != 0 {
+                let mut ended = ENDED.lock().unwrap_or_else(|e| e.into_inner());
+                ended.extend(l.held.iter().map(|h| (me, h.id)));
+            }
+        }
+        l.held = saved.held;
+        // The thread's own queued releases (if any) are looked for again.
+        l.foreign_seen = saved.foreign_seen;
+    });
 }
 
 /// Registers the lock's node (once per lock) and returns its id.
@@ -367,6 +434,9 @@ fn check(identity: &Identity, site: &'static Location<'static>, timed: bool) {
     else {
         return;
     };
+    // `busy` is set: clear it however this returns (a panic in Panic mode, or anything else
+    // unwinding), or the checker would stay off for this thread for ever.
+    let _not_busy = NotBusy;
     debug_assert_eq!(new, identity.order_id().0);
     let new = node(identity);
     let thread = current_thread();
@@ -404,7 +474,15 @@ fn check(identity: &Identity, site: &'static Location<'static>, timed: bool) {
         }
         crate::diagnostics::report::emit(&crate::diagnostics::Report::PotentialDeadlock(report));
     }
-    set_busy(false);
+}
+
+/// Clears the thread's `busy` flag when dropped.
+struct NotBusy;
+
+impl Drop for NotBusy {
+    fn drop(&mut self) {
+        set_busy(false);
+    }
 }
 
 fn set_busy(on: bool) {
@@ -461,6 +539,12 @@ pub(crate) fn releasing(identity: &Identity, acquirer: Option<u64>, me: u64) {
     match acquirer {
         Some(t) if t != 0 && t != me => {
             let mut q = FOREIGN.lock().unwrap_or_else(|e| e.into_inner());
+            let mut ended = ENDED.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = ended.iter().position(|&e| e == (t, id)) {
+                ended.swap_remove(i);
+                return;
+            }
+            drop(ended);
             q.push((t, id));
             FOREIGN_GEN.fetch_add(1, Ordering::Release);
         }

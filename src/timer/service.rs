@@ -465,6 +465,7 @@ fn run_job(job: Job, tid: u64) {
     let acting = thread.act_as();
     thread.set_native_id(tid);
     let values = ThreadScope::enter();
+    let held = crate::lock_order::enter_scope();
     if let Some(function) = function {
         thread.run_as_target(function);
     }
@@ -475,6 +476,7 @@ fn run_job(job: Job, tid: u64) {
             std::panic::resume_unwind(payload);
         }
     }));
+    crate::lock_order::exit_scope(held);
     match &entry.repeat {
         // A repeating timer's record stays alive between runs: it schedules its next run, or
         // finishes the record once cancelled.

@@ -56,7 +56,8 @@ pub(crate) fn charge(r: &Record) {
 
 #[cold]
 fn charge_slow(r: &Record) {
-    let Some(identity) = r.identity() else {
+    // SAFETY: called by the waiting thread during the wait `r` describes (see `charge`).
+    let Some(identity) = (unsafe { r.identity() }) else {
         return;
     };
     let waited = match r.precise_since {

@@ -109,8 +109,11 @@ pub(crate) struct Record {
     pub(crate) holder_site: Option<&'static Location<'static>>,
 }
 
-// SAFETY: the raw pointers in a record are only followed by `for_each`'s readers with the slot's
-// mutex held, while the record is published, which (module docs) keeps their referents alive.
+// SAFETY: a record's raw pointers are followed only through its `unsafe` accessors, whose
+// callers guarantee the referents are alive: a reader inside `for_each` (registered in the
+// slot's `readers` while it sees `present` set, so the waiting thread cannot withdraw the
+// record and return, module docs), or the waiting thread itself during its wait. Moving the
+// pointers to another thread does not follow them.
 unsafe impl Send for Record {}
 
 /// One thread's published state.
@@ -137,6 +140,11 @@ unsafe impl Send for Slot {}
 impl Slot {
     /// Publishes `record` (the slot's own thread, with nothing published).
     fn set(&self, record: Record) {
+        // A nested non-announced publish would overwrite a record a reader may be reading.
+        debug_assert!(
+            !self.present.load(Ordering::Relaxed),
+            "a wait record is already published on this thread"
+        );
         // SAFETY: only this thread writes, `present` is clear, and every reader that saw the
         // previous record has unregistered (`clear` waited for that).
         unsafe { (*self.record.get()).write(record) };
@@ -160,14 +168,21 @@ impl Slot {
 
     /// Calls `f` with the record if one is published (any thread).
     fn read(&self, f: &mut impl FnMut(&Record)) {
+        /// Unregisters the reader, also if `f` panics (else the writer would wait for ever).
+        struct Registered<'a>(&'a StdAtomicUsize);
+        impl Drop for Registered<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
         self.readers.fetch_add(1, Ordering::SeqCst);
+        let _registered = Registered(&self.readers);
         if self.present.load(Ordering::SeqCst) {
             // SAFETY: registered and `present` was set after the record was written: the writer
             // neither rewrites nor withdraws it (its blocking call does not return) until we
             // unregister.
             f(unsafe { (*self.record.get()).assume_init_ref() });
         }
-        self.readers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -338,8 +353,10 @@ pub(crate) fn clock() -> Duration {
     }
 }
 
-/// Calls `f` with each published record, one slot at a time, with that slot's mutex held so
-/// that `f` may follow the record's pointers (through [`Record`]'s accessors).
+/// Calls `f` with each published record, one slot at a time, registered as a reader of that
+/// slot (see [`Slot`]) while `f` runs, so that `f` may follow the record's pointers (through
+/// [`Record`]'s `unsafe` accessors). The record must not be used that way after `f` returns: a
+/// copy kept past it may point to freed objects.
 pub(crate) fn for_each(mut f: impl FnMut(&Record)) {
     let slots: Vec<Arc<Slot>> = lock(&SLOTS).clone();
     for slot in slots {
@@ -356,24 +373,32 @@ pub(crate) fn slot_count() -> usize {
 impl Record {
     /// The target object's identity, if it has one.
     ///
-    /// Only valid inside [`for_each`] (or by the waiting thread itself).
-    pub(crate) fn identity(&self) -> Option<&Identity> {
+    /// # Safety
+    ///
+    /// The record's object must be alive for the returned lifetime: call it only on the record
+    /// [`for_each`] passes, inside its closure (the reader registration keeps the object
+    /// alive), or from the waiting thread during the wait the record describes.
+    pub(crate) unsafe fn identity(&self) -> Option<&Identity> {
         match self.target {
-            // SAFETY: see the module docs: the caller holds the slot's mutex.
+            // SAFETY: the object is alive (this function's contract).
             Target::Object { identity, .. } => Some(unsafe { &*identity }),
             _ => None,
         }
     }
 
     /// For a lock-like target: `(owner ident, where acquired, recursion count)` now.
-    pub(crate) fn holder(&self) -> Option<(u64, Option<&'static Location<'static>>, usize)> {
+    ///
+    /// # Safety
+    ///
+    /// As for [`identity`](Self::identity).
+    pub(crate) unsafe fn holder(&self) -> Option<(u64, Option<&'static Location<'static>>, usize)> {
         let Target::Object {
             holder: Some(h), ..
         } = self.target
         else {
             return None;
         };
-        // SAFETY: as for `identity`.
+        // SAFETY: the object is alive (this function's contract); these point into it.
         let (state, site, count) = unsafe {
             (
                 (*h.state).load(Ordering::Relaxed),
@@ -387,14 +412,18 @@ impl Record {
     }
 
     /// The object's one-line status, if it has one.
-    pub(crate) fn status(&self) -> Option<String> {
+    ///
+    /// # Safety
+    ///
+    /// As for [`identity`](Self::identity).
+    pub(crate) unsafe fn status(&self) -> Option<String> {
         match self.target {
             Target::Object {
                 status: Some((data, f)),
                 ..
             } => {
-                // SAFETY: `data` points into the object (alive, module docs) and `f` is the
-                // object's own reader for it.
+                // SAFETY: `data` points into the object (alive: this function's contract) and
+                // `f` is the object's own reader for it.
                 Some(unsafe { f(data) })
             }
             _ => None,
@@ -420,7 +449,8 @@ mod tests {
             let mut seen = 0u64;
             while !stop2.load(Ordering::Relaxed) {
                 for_each(|r| {
-                    if let Some(i) = r.identity() {
+                    // SAFETY: inside `for_each`'s closure.
+                    if let Some(i) = unsafe { r.identity() } {
                         assert_eq!(i.name(), Some("probe"));
                         seen += 1;
                     }
@@ -451,5 +481,27 @@ mod tests {
         let mut mine = 0;
         for_each(|r| mine += usize::from(r.ident == me));
         assert_eq!(mine, 0, "no record left behind");
+    }
+
+    /// A second (non-announced) publish while a record is published would overwrite the record
+    /// under a reader's feet: refused in debug builds.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "already published")]
+    fn a_nested_publish_is_refused() {
+        // Named as `readers_never_see_a_withdrawn_record`'s records, whose reader may see it.
+        let identity = Identity::named(ObjectKind::Event, "probe", Location::caller());
+        let _outer = publish(
+            WaitKind::Event,
+            Target::object(&identity),
+            Location::caller(),
+            None,
+        );
+        let _inner = publish(
+            WaitKind::Event,
+            Target::object(&identity),
+            Location::caller(),
+            None,
+        );
     }
 }

@@ -70,12 +70,14 @@ impl Barrier {
         }
     }
 
-    fn reset(&self) {
-        self.inner.reset();
+    // With the GIL released: both take the barrier's lock, which the action (a Python callable,
+    // so it needs the GIL) holds while it runs.
+    fn reset(&self, py: Python<'_>) {
+        py.detach(|| self.inner.reset());
     }
 
-    fn abort(&self) {
-        self.inner.abort();
+    fn abort(&self, py: Python<'_>) {
+        py.detach(|| self.inner.abort());
     }
 
     #[getter]

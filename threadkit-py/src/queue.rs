@@ -98,7 +98,7 @@ macro_rules! bounded_queue {
         $(#[$doc])*
         #[pyclass(module = "threadkit", frozen, weakref, subclass)]
         pub(crate) struct $Py {
-            inner: threadkit::queue::$Tk<$Elem>,
+            inner: Box<threadkit::queue::$Tk<$Elem>>,
             maxsize: i64,
         }
 
@@ -202,7 +202,7 @@ macro_rules! bounded_queue {
             #[new]
             #[pyo3(signature = (maxsize=0))]
             fn new(maxsize: i64) -> Self {
-                $Py { inner: threadkit::queue::$Tk::new(maxsize_of(maxsize)), maxsize }
+                $Py { inner: Box::new(threadkit::queue::$Tk::new(maxsize_of(maxsize))), maxsize }
             }
 
             #[pyo3(signature = (item, block=None, timeout=None))]
@@ -326,7 +326,7 @@ bounded_queue! {
 /// `timeout`.
 #[pyclass(module = "threadkit", frozen, weakref, subclass)]
 pub(crate) struct SimpleQueue {
-    pub(crate) inner: threadkit::queue::SimpleQueue<Item>,
+    pub(crate) inner: Box<threadkit::queue::SimpleQueue<Item>>,
 }
 
 impl SimpleQueue {
@@ -356,7 +356,7 @@ impl SimpleQueue {
     #[new]
     fn new() -> Self {
         SimpleQueue {
-            inner: threadkit::queue::SimpleQueue::new(),
+            inner: Box::new(threadkit::queue::SimpleQueue::new()),
         }
     }
 

@@ -120,6 +120,9 @@ impl Semaphore {
             (true, Some(t)) if t.is_nan() => {
                 return Err(PyValueError::new_err("Invalid value NaN (not a number)"))
             }
+            (true, Some(t)) if t > wait::timeout_max() => {
+                return Err(PyOverflowError::new_err("timeout value is too large"))
+            }
             (true, Some(t)) if t <= 0.0 => Mode::Try,
             (true, Some(t)) => Mode::Until(wait::deadline_after(t)),
         };

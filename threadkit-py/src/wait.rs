@@ -1,7 +1,7 @@
 //! Timeouts with CPython's rules, the standard library's exception types, and the one way every
 //! binding blocks: GIL released, and in the main thread in slices with signal checks between.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,9 @@ use pyo3::types::PyType;
 /// never poll: Python runs signal handlers only in the main thread.
 pub(crate) const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
-static MAIN_THREAD: OnceLock<libc::pthread_t> = OnceLock::new();
+/// The `pthread_self()` of the thread Python runs signal handlers in (0 until `init`); after an
+/// `os.fork()` in the child, the forking thread ([`after_fork_in_child`]).
+static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
 static TIMEOUT_MAX: OnceLock<f64> = OnceLock::new();
 
 /// Test-only: a Python callable run in the main thread between two slices of a wait (so a test
@@ -57,7 +59,7 @@ pub(crate) fn init(py: Python<'_>) -> PyResult<()> {
         .getattr("ident")?
         .extract()?;
     // CPython's `get_ident()` is `pthread_self()` cast to an integer.
-    let _ = MAIN_THREAD.set(main_ident as libc::pthread_t);
+    MAIN_THREAD.store(main_ident, Ordering::Relaxed);
     let max: f64 = py.import("_thread")?.getattr("TIMEOUT_MAX")?.extract()?;
     let _ = TIMEOUT_MAX.set(max);
     let queue = py.import("queue")?;
@@ -106,9 +108,13 @@ pub(crate) fn timeout_max() -> f64 {
 
 /// Whether the caller is the thread Python runs signal handlers in.
 pub(crate) fn is_main_thread() -> bool {
-    // SAFETY: pthread_self has no preconditions and cannot fail.
-    let me = unsafe { libc::pthread_self() };
-    MAIN_THREAD.get() == Some(&me)
+    MAIN_THREAD.load(Ordering::Relaxed) == get_ident()
+}
+
+/// In the child of an `os.fork()` (from `os.register_at_fork`): the forking thread, the only
+/// one in the child, is its main thread now (CPython runs signal handlers there).
+pub(crate) fn after_fork_in_child() {
+    MAIN_THREAD.store(get_ident(), Ordering::Relaxed);
 }
 
 /// The calling thread's `threading.get_ident()`.
@@ -123,9 +129,11 @@ pub(crate) fn truthy(flag: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
     flag.map_or(Ok(true), |b| b.is_truthy())
 }
 
-/// A deadline `secs` from now; `None` (wait forever) past what `Instant` can hold.
+/// A deadline `secs` from now; `None` (wait forever) past what `Duration` or `Instant` can hold
+/// (infinity included: never a panic).
 pub(crate) fn deadline_after(secs: f64) -> Option<Instant> {
-    Instant::now().checked_add(Duration::from_secs_f64(secs.max(0.0)))
+    let d = Duration::try_from_secs_f64(secs.max(0.0)).ok()?;
+    Instant::now().checked_add(d)
 }
 
 /// What a lock's `acquire(blocking, timeout)` asks for.

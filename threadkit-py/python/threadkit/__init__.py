@@ -9,6 +9,8 @@ The exceptions are the standard library's own (threading.BrokenBarrierError, que
 queue.Full, queue.ShutDown where the interpreter has it), so existing ``except`` clauses work.
 """
 
+import atexit as _atexit
+import os as _os
 import queue as _queue
 import threading as _threading
 
@@ -45,3 +47,12 @@ __all__ = [
 # them in threading's own exit sequence, before the interpreter finalizes (as Python joins a
 # pending threading.Timer).
 _threading._register_atexit(_native._shutdown)
+# threadkit's exit step above runs at the start of threading._shutdown, before Python joins its
+# non-daemon threads: a non-daemon Timer one of them starts after that is joined here (atexit
+# runs after threading._shutdown), as CPython's exit would join such a threading.Timer.
+_atexit.register(_native._join_late_timers)
+
+# After os.fork() from any thread, the forking thread is the child's main thread: the one whose
+# blocking calls look for signals (Ctrl-C).
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_native._after_fork_in_child)
