@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 mod barrier;
 mod condition;
+mod diag;
 mod event;
 mod lock;
 mod queue;
@@ -51,6 +52,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ShutDown", wait::shutdown_type(py).clone_ref(py))?;
     m.add("_OwnShutDown", py.get_type::<ShutDown>())?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
+    diag::register(m)?;
     testing::register(m)?;
     Ok(())
 }
