@@ -4,7 +4,7 @@
 sure each holds its first lock before asking for the second, so they deadlock every time.
 The second acquires have a timeout so that the program ends (after 3 s) instead of hanging.
 
-    python abba.py                    # hangs for 3 s, prints "timed out" twice: why?
+    python abba.py                    # stuck for 3 s, then "alpha timed out": why?
     python -m threadkit abba.py       # threadkit's watchdog says why, in this file's terms
 """
 

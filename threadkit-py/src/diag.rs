@@ -122,9 +122,41 @@ pub(crate) fn with_site<R>(site: Option<Site>, f: impl FnOnce() -> R) -> R {
     }
 }
 
+thread_local! {
+    /// Inside [`checked`]: a lock-order panic here becomes an exception, so the panic hook must
+    /// not print it.
+    static CHECKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a panic message is the lock-order checker's (mode 'panic').
+fn is_lock_order_panic(text: &str) -> bool {
+    text.starts_with("PotentialDeadlock")
+}
+
+/// Wraps the process's panic hook so that the lock-order panics [`checked`] turns into
+/// `PotentialDeadlockError` are not also printed as Rust panics; every other panic goes to the
+/// previous hook.
+fn quiet_lock_order_panics() {
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        let checking = CHECKING.try_with(Cell::get).unwrap_or(false);
+        if checking && info.payload_as_str().is_some_and(is_lock_order_panic) {
+            return;
+        }
+        previous(info);
+    }));
+}
+
 /// Runs a blocking attempt, turning a lock-order panic (mode 'panic') into the error it stands
 /// for; any other panic goes on unwinding.
 pub(crate) fn checked<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let _ = CHECKING.try_with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(CHECKING.try_with(|c| c.replace(true)).unwrap_or(false));
     match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => Ok(r),
         Err(payload) => {
@@ -133,7 +165,7 @@ pub(crate) fn checked<R>(f: impl FnOnce() -> R) -> Result<R, String> {
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
             match text {
-                Some(t) if t.starts_with("PotentialDeadlock") => Err(t),
+                Some(t) if is_lock_order_panic(&t) => Err(t),
                 _ => panic::resume_unwind(payload),
             }
         }
@@ -747,6 +779,7 @@ fn _site(py: Python<'_>) -> Option<String> {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    quiet_lock_order_panics();
     m.add(
         "PotentialDeadlockError",
         py.get_type::<PotentialDeadlockError>(),
