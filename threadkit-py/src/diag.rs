@@ -75,6 +75,9 @@ thread_local! {
 /// Registers the calling Python thread with threadkit under its `threading` name (once per
 /// thread; a later rename shows in dumps taken with `threadkit.dump()`, which refreshes names).
 fn name_thread(py: Python<'_>) {
+    if cfg!(threadkit_py_mutant = "no_thread_names") {
+        return;
+    }
     if NAMED.with(|n| n.replace(true)) {
         return;
     }
@@ -116,6 +119,9 @@ pub(crate) fn lock_order_armed() -> bool {
 /// Runs `f` with `site` as threadkit's call site (nothing when `None`).
 #[inline]
 pub(crate) fn with_site<R>(site: Option<Site>, f: impl FnOnce() -> R) -> R {
+    if cfg!(threadkit_py_mutant = "no_call_site") {
+        return f();
+    }
     match site {
         Some(s) => diagnostics::with_call_site(s, f),
         None => f(),
@@ -165,7 +171,9 @@ pub(crate) fn checked<R>(f: impl FnOnce() -> R) -> Result<R, String> {
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
             match text {
-                Some(t) if is_lock_order_panic(&t) => Err(t),
+                Some(t) if is_lock_order_panic(&t) && !cfg!(threadkit_py_mutant = "no_order_error") => {
+                    Err(t)
+                }
                 _ => panic::resume_unwind(payload),
             }
         }
@@ -179,6 +187,9 @@ pub(crate) fn potential_deadlock(text: String) -> PyErr {
 
 /// Gives a primitive created from Python its Python creation site.
 pub(crate) fn created<T: Diagnosable>(py: Python<'_>, obj: &T) -> Option<Site> {
+    if cfg!(threadkit_py_mutant = "no_created_site") {
+        return None;
+    }
     let site = python_site(py);
     if let Some(s) = site {
         obj.set_created_at(s);

@@ -34,7 +34,10 @@ pub(crate) trait Acquire: Sync {
         }
         let site = diag::enter(py);
         match mode {
-            Mode::Until(deadline) if diag::lock_order_armed() => {
+            Mode::Until(deadline)
+                if diag::lock_order_armed()
+                    && !cfg!(threadkit_py_mutant = "try_under_lock_order") =>
+            {
                 Ok(wait::block_at(py, site, deadline, |d| self.take_until(d))?.is_some())
             }
             _ if diag::with_site(site, || self.try_take()) => Ok(true),
