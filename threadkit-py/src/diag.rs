@@ -171,7 +171,9 @@ pub(crate) fn checked<R>(f: impl FnOnce() -> R) -> Result<R, String> {
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
             match text {
-                Some(t) if is_lock_order_panic(&t) && !cfg!(threadkit_py_mutant = "no_order_error") => {
+                Some(t)
+                    if is_lock_order_panic(&t) && !cfg!(threadkit_py_mutant = "no_order_error") =>
+                {
                     Err(t)
                 }
                 _ => panic::resume_unwind(payload),
