@@ -335,6 +335,7 @@ mod tests {
         assert_eq!((f.file(), f.line(), f.column()), ("x.py", 3, None));
         // SAFETY: from as_ptr.
         assert_eq!(unsafe { Site::from_ptr(f.as_ptr()) }, Some(f));
+        // SAFETY: null is allowed.
         assert_eq!(unsafe { Site::from_ptr(std::ptr::null_mut()) }, None);
     }
 

@@ -146,7 +146,12 @@ fn quiet_lock_order_panics() {
     let previous = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
         let checking = CHECKING.try_with(Cell::get).unwrap_or(false);
-        if checking && info.payload_as_str().is_some_and(is_lock_order_panic) {
+        let payload = info.payload();
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        if checking && text.is_some_and(is_lock_order_panic) {
             return;
         }
         previous(info);
