@@ -204,6 +204,27 @@ pub(crate) fn created<T: Diagnosable>(py: Python<'_>, obj: &T) -> Option<Site> {
     site
 }
 
+/// `threading`'s daemon flag of each Python thread, by native id (threadkit counts threads it did
+/// not start as daemon threads).
+fn python_daemon_flags(py: Python<'_>, dump: &mut ThreadDump) -> PyResult<()> {
+    let threads = py.import("threading")?.call_method0("enumerate")?;
+    for t in threads.try_iter()? {
+        let t = t?;
+        let Ok(Some(native)) = t.getattr("native_id")?.extract::<Option<u64>>() else {
+            continue;
+        };
+        let daemon: bool = t.getattr("daemon")?.extract()?;
+        for s in dump
+            .threads
+            .iter_mut()
+            .filter(|s| s.native_id == Some(native))
+        {
+            s.daemon = Some(daemon);
+        }
+    }
+    Ok(())
+}
+
 /// Brings threadkit's names of Python threads up to date (`t.name = ...` after the thread first
 /// used threadkit), matching them by native thread id.
 fn refresh_names(py: Python<'_>) -> PyResult<()> {
@@ -435,9 +456,9 @@ impl PyReport {
 fn dump(py: Python<'_>) -> PyResult<PyThreadDump> {
     name_thread(py);
     refresh_names(py)?;
-    Ok(PyThreadDump {
-        inner: py.detach(diagnostics::dump),
-    })
+    let mut inner = py.detach(diagnostics::dump);
+    python_daemon_flags(py, &mut inner)?;
+    Ok(PyThreadDump { inner })
 }
 
 /// `threadkit.find_deadlocks()`: the cycles of threads blocked on each other now.

@@ -92,6 +92,7 @@ class Diagnostics(unittest.TestCase):
             t = until(lambda: waiting_thread("waiter-thread"), what="waiter blocked")
             wait = t["waiting"]
             self.assertEqual(t["state"], "BLOCKED")
+            self.assertIs(t["daemon"], False)  # threading's flag, not threadkit's view
             self.assertEqual(wait["kind"], "Lock")
             self.assertEqual(wait["site"], site("SITE:dump-wait"))
             self.assertEqual(wait["object"]["created_at"], site("SITE:dump-create"))
