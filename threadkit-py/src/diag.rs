@@ -37,6 +37,11 @@ pyo3::create_exception!(
 static PACKAGE_DIR: OnceLock<String> = OnceLock::new();
 
 /// The file and line of the innermost Python frame outside threadkit's own package.
+///
+/// Cost (every blocking call, every object creation, every acquire while holder sites or the
+/// lock-order checker are on): the frame's code object and line number through the C API, one
+/// attribute read (`co_filename`), and a per-thread cache of sites keyed by the filename object
+/// and line, so that the interned site is looked up in the global table only on a miss.
 pub(crate) fn python_site(py: Python<'_>) -> Option<Site> {
     // SAFETY: called with the GIL held (a `Python` token); returns a borrowed reference to the
     // current thread's frame, or null when no Python code is running.
@@ -48,16 +53,24 @@ pub(crate) fn python_site(py: Python<'_>) -> Option<Site> {
     let mut frame = unsafe { Bound::from_borrowed_ptr(py, frame.cast()) };
     let own = PACKAGE_DIR.get();
     for _ in 0..32 {
-        let code = frame.getattr(intern!(py, "f_code")).ok()?;
-        let file = code.getattr(intern!(py, "co_filename")).ok()?;
-        let file = file.cast::<PyString>().ok()?.to_str().ok()?.to_owned();
-        if !own.is_some_and(|dir| file.starts_with(dir.as_str())) {
-            let line: i64 = frame
-                .getattr(intern!(py, "f_lineno"))
-                .ok()?
-                .extract()
-                .ok()?;
-            return Some(Site::foreign(&file, line.max(0) as u32));
+        // SAFETY: `frame` is a frame object (from PyEval_GetFrame or a frame's f_back); the
+        // call returns a new reference to its code object.
+        let code = unsafe { ffi::PyFrame_GetCode(frame.as_ptr().cast()) };
+        if code.is_null() {
+            return None;
+        }
+        // SAFETY: a new, non-null reference.
+        let code = unsafe { Bound::from_owned_ptr(py, code.cast()) };
+        let file = code
+            .getattr(intern!(py, "co_filename"))
+            .ok()?
+            .cast_into::<PyString>()
+            .ok()?;
+        let text = file.to_str().ok()?;
+        if !own.is_some_and(|dir| text.starts_with(dir.as_str())) {
+            // SAFETY: `frame` is a frame object and the GIL is held.
+            let line = unsafe { ffi::PyFrame_GetLineNumber(frame.as_ptr().cast()) };
+            return Some(cached_site(&file, text, line.max(0) as u32));
         }
         frame = frame.getattr(intern!(py, "f_back")).ok()?;
         if frame.is_none() {
@@ -65,6 +78,43 @@ pub(crate) fn python_site(py: Python<'_>) -> Option<Site> {
         }
     }
     None
+}
+
+/// Per-thread cache of recent sites: `(filename object, line) -> site`. Each entry keeps its
+/// filename string alive, so the address it is keyed by cannot be reused by another string.
+const SITE_CACHE: usize = 64;
+
+type SiteEntry = Option<(usize, u32, Py<PyString>, Site)>;
+
+thread_local! {
+    static SITES: std::cell::RefCell<Vec<SiteEntry>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn cached_site(file: &Bound<'_, PyString>, text: &str, line: u32) -> Site {
+    let key = file.as_ptr() as usize;
+    let slot = (key >> 4).wrapping_mul(31).wrapping_add(line as usize) % SITE_CACHE;
+    let hit = SITES
+        .try_with(|c| {
+            let c = c.borrow();
+            match c.get(slot) {
+                Some(Some((k, l, _, site))) if *k == key && *l == line => Some(*site),
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten();
+    if let Some(site) = hit {
+        return site;
+    }
+    let site = Site::foreign(text, line);
+    let _ = SITES.try_with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() < SITE_CACHE {
+            c.resize_with(SITE_CACHE, || None);
+        }
+        c[slot] = Some((key, line, file.clone().unbind(), site));
+    });
+    site
 }
 
 thread_local! {
