@@ -11,6 +11,7 @@ mod condition;
 mod diag;
 mod event;
 mod lock;
+mod pysite;
 mod queue;
 mod semaphore;
 mod testing;
