@@ -419,6 +419,8 @@ pub struct Condition<L = RLock> {
     lock: L,
 }
 
+crate::identity::diagnosable!([L] Condition<L>, |c| &c.identity);
+
 impl Condition<RLock> {
     /// Creates a condition over a new [`RLock`], as Python's `threading.Condition()`.
     ///

@@ -65,6 +65,8 @@ pub struct Event {
     identity: Identity,
 }
 
+crate::identity::diagnosable!([] Event, |e| &e.identity);
+
 impl Event {
     /// Creates an event whose flag is not set.
     ///

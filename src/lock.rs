@@ -185,12 +185,15 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 pub struct Lock<T: ?Sized = ()> {
     /// `(acquirer << OWNER_SHIFT) | PARKED | LOCKED`; the acquirer bits are zero when unlocked.
     state: AtomicU64,
-    /// Where the current holder acquired it (a `&'static Location`; stale while unlocked).
+    /// Where the current holder acquired it (a [`Site::as_ptr`](crate::site::Site); stale
+    /// while unlocked).
     /// Diagnostics only, so a std atomic in every build.
-    acquired_at: AtomicPtr<Location<'static>>,
+    acquired_at: AtomicPtr<u8>,
     identity: Identity,
     data: UnsafeCell<T>,
 }
+
+crate::identity::diagnosable!([T: ?Sized] Lock<T>, |l| &l.identity);
 
 /// The identifier of the thread that acquired a lock whose state word is `state`, if locked.
 pub(crate) fn owner_of(state: u64) -> Option<u64> {
@@ -679,10 +682,9 @@ impl<T: ?Sized> Lock<T> {
     #[inline]
     fn note_site(&self, site: &'static Location<'static>) {
         if wait::record::HOLDER_SITES.load(Ordering::Relaxed) {
-            self.acquired_at.store(
-                site as *const Location<'static> as *mut _,
-                Ordering::Relaxed,
-            );
+            // A binding's caller's site, if it set one (read only with holder sites on).
+            self.acquired_at
+                .store(crate::site::resolve(site).as_ptr(), Ordering::Relaxed);
         }
     }
 

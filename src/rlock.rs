@@ -119,6 +119,8 @@ pub struct RLock<T: ?Sized = ()> {
     data: T,
 }
 
+crate::identity::diagnosable!([T: ?Sized] RLock<T>, |r| r.lock.identity());
+
 // SAFETY: `&T` is handed out only through guards, which are neither `Send` nor `Sync`, and only
 // to the thread that owns the lock; the lock's release/acquire orders one owner's accesses before
 // the next owner's. So `T` is used by one thread at a time and need only be `Send` (the bound

@@ -11,9 +11,9 @@
 //! the cycle was real at the second one. A timed wait in a cycle is still a deadlock until its
 //! timeout expires; it is reported with its time left.
 
+use crate::site::Site;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use super::snapshot::{blocked_threads, Blocked, Names, ThreadRef};
@@ -30,7 +30,7 @@ pub struct DeadlockLink {
     /// The lock it waits for (`None` for a join).
     pub object: Option<ObjectInfo>,
     /// Where it called the blocking method.
-    pub waiting_at: &'static Location<'static>,
+    pub waiting_at: Site,
     /// How long it has waited.
     pub waited: Duration,
     /// Time left before the wait times out; `None`: never.
@@ -38,7 +38,7 @@ pub struct DeadlockLink {
     /// The thread it waits for: the lock's holder, or the thread it joins.
     pub waits_for: ThreadRef,
     /// Where that thread acquired the lock (`None` for a join).
-    pub held_since: Option<&'static Location<'static>>,
+    pub held_since: Option<Site>,
     /// The wait's sequence number ([`WaitInfo::seq`](super::WaitInfo::seq)).
     pub seq: u64,
 }

@@ -1,15 +1,15 @@
 //! The text of a thread dump, as a person reads it (JVM-like, with names and durations inline).
 
+use std::borrow::Borrow;
 use std::fmt;
-use std::panic::Location;
 use std::time::Duration;
 
 use super::snapshot::{ThreadDump, ThreadSnapshot, WaitInfo};
 use crate::wait::WaitKind;
 
-/// `src/bank.rs:42`.
-pub(crate) fn site(loc: &Location<'_>) -> String {
-    format!("{}:{}", loc.file(), loc.line())
+/// `src/bank.rs:42` (or a binding's caller's `app.py:12`).
+pub(crate) fn site(site: impl Borrow<crate::site::Site>) -> String {
+    site.borrow().to_string()
 }
 
 /// `2.31s`.

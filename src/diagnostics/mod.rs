@@ -169,11 +169,12 @@ mod signal;
 mod snapshot;
 mod watchdog;
 
-pub use crate::identity::{ObjectInfo, ObjectKind};
+pub use crate::identity::{Diagnosable, ObjectInfo, ObjectKind};
 pub use crate::lock_order::{
     lock_order_mode, reset_lock_order, set_lock_order_mode, LockOrderMode, OrderEdge, OrderedLock,
     PotentialDeadlock,
 };
+pub use crate::site::{with_call_site, Site};
 pub use crate::wait::WaitKind;
 pub use deadlock::{Deadlock, DeadlockLink};
 pub use profile::{

@@ -7,8 +7,8 @@
 //! critical section), with the acquire site standing in for Go's unlock stack: threadkit cannot
 //! walk stacks, and the acquire site names the critical section just as well.
 
+use crate::site::Site;
 use std::fmt;
-use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -85,7 +85,7 @@ impl WaitStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SiteStats {
     /// The site (`None`: the holder's site was unknown, or the object has no holder).
-    pub site: Option<&'static Location<'static>>,
+    pub site: Option<Site>,
     /// What was charged to it.
     pub stats: WaitStats,
 }
@@ -103,7 +103,7 @@ pub struct ObjectContention {
     /// By the waiters' call sites, most delay first.
     pub waiter_sites: Vec<SiteStats>,
     /// By (holder's site, waiter's site): the frames of the folded output.
-    pub pairs: Vec<(SiteStats, &'static Location<'static>)>,
+    pub pairs: Vec<(SiteStats, Site)>,
 }
 
 /// A snapshot of the contention profile, most delayed object first.
@@ -166,7 +166,7 @@ pub fn contention_profile() -> ContentionProfile {
     ContentionProfile { objects }
 }
 
-fn merge(list: &mut Vec<SiteStats>, site: Option<&'static Location<'static>>, s: &WaitStats) {
+fn merge(list: &mut Vec<SiteStats>, site: Option<Site>, s: &WaitStats) {
     match list.iter_mut().find(|x| x.site == site) {
         Some(x) => x.stats.add(s),
         None => list.push(SiteStats { site, stats: *s }),

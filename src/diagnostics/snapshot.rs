@@ -1,7 +1,7 @@
 //! Taking a thread dump: joining the thread registry with the published wait records.
 
+use crate::site::Site;
 use std::collections::BTreeMap;
-use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -59,7 +59,7 @@ pub struct HolderInfo {
     /// it); the holder is whoever acquired it last and has not released it.
     pub thread: ThreadRef,
     /// Where the holder acquired it (the call site of `acquire`).
-    pub acquired_at: Option<&'static Location<'static>>,
+    pub acquired_at: Option<Site>,
     /// An RLock's recursion count (1 for a Lock).
     pub count: usize,
 }
@@ -78,7 +78,7 @@ pub struct WaitInfo {
     /// A one-line status of the object: a semaphore's value, a barrier's arrivals.
     pub status: Option<String>,
     /// Where the blocking call was made.
-    pub site: &'static Location<'static>,
+    pub site: Site,
     /// How long the thread has been blocked in this call.
     pub waited: Duration,
     /// Time left before the call times out; `None`: no timeout.
@@ -94,7 +94,7 @@ pub struct HeldInfo {
     /// The lock.
     pub object: ObjectInfo,
     /// Where this thread acquired it.
-    pub acquired_at: Option<&'static Location<'static>>,
+    pub acquired_at: Option<Site>,
     /// An RLock's recursion count (1 for a Lock).
     pub count: usize,
     /// How long the longest waiter has been waiting for it: the lock has been held at least
@@ -144,7 +144,7 @@ pub(crate) struct Blocked {
     pub(crate) wait: WaitInfo,
     /// The owner ident, for a lock-like wait; the joined thread's for a join.
     pub(crate) waits_for: Option<u64>,
-    pub(crate) holder_site: Option<&'static Location<'static>>,
+    pub(crate) holder_site: Option<Site>,
     pub(crate) holder_count: usize,
 }
 

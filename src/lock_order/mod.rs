@@ -20,6 +20,7 @@
 mod graph;
 mod report;
 
+use crate::site::Site;
 use std::cell::RefCell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -144,7 +145,7 @@ fn current_mode() -> u8 {
 #[derive(Clone, Copy)]
 struct Held {
     id: u64,
-    site: &'static Location<'static>,
+    site: Site,
 }
 
 /// How many locks one thread can hold at once and still have them checked (Abseil keeps 40);
@@ -384,6 +385,8 @@ pub(crate) fn ordered_acquire(
     timed: bool,
     acquire: impl FnOnce() -> bool,
 ) -> bool {
+    // A binding's caller's site, if it set one (crate::site::with_call_site).
+    let site = crate::site::resolve(site);
     // `LOCAL` has no destructor, so it is accessible until the thread is gone.
     LOCAL.with(|cell| {
         if cell.try_borrow().is_ok_and(|l| l.held.len != 0) {
@@ -399,7 +402,7 @@ pub(crate) fn ordered_acquire(
 
 #[cold]
 #[inline(never)]
-fn check(identity: &Identity, site: &'static Location<'static>, timed: bool) {
+fn check(identity: &Identity, site: Site, timed: bool) {
     let mode = current_mode();
     if mode == OFF {
         return;
@@ -509,11 +512,12 @@ fn current_thread() -> crate::diagnostics::ThreadRef {
 /// (a try, a Condition's re-acquire).
 #[inline(never)]
 pub(crate) fn acquired(identity: &Identity, site: &'static Location<'static>) {
+    let site = crate::site::resolve(site);
     let _ = LOCAL.try_with(|cell| push(cell, identity, site));
 }
 
 #[inline]
-fn push(cell: &RefCell<Local>, identity: &Identity, site: &'static Location<'static>) {
+fn push(cell: &RefCell<Local>, identity: &Identity, site: Site) {
     if MODE.load(Ordering::Relaxed) == UNSET && current_mode() == OFF {
         return;
     }

@@ -1,7 +1,7 @@
 //! [`PotentialDeadlock`]: what the lock-order checker reports.
 
+use crate::site::Site;
 use std::fmt;
-use std::panic::Location;
 
 use super::Held;
 use crate::diagnostics::{ObjectInfo, ThreadRef};
@@ -12,7 +12,7 @@ pub struct OrderedLock {
     /// The lock.
     pub lock: ObjectInfo,
     /// Where the thread acquired it.
-    pub acquired_at: &'static Location<'static>,
+    pub acquired_at: Site,
 }
 
 /// One recorded order `from → to`: the first thread that acquired `to` while holding `from`.
@@ -25,9 +25,9 @@ pub struct OrderEdge {
     /// The thread that did it first.
     pub thread: ThreadRef,
     /// Where that thread had acquired `from`.
-    pub from_site: &'static Location<'static>,
+    pub from_site: Site,
     /// Where it acquired `to`.
-    pub to_site: &'static Location<'static>,
+    pub to_site: Site,
 }
 
 /// A lock-order inversion: the acquisition in progress would close a cycle in the recorded
@@ -75,7 +75,7 @@ pub struct PotentialDeadlock {
     /// The lock it is acquiring.
     pub acquiring: ObjectInfo,
     /// Where it is acquiring it.
-    pub site: &'static Location<'static>,
+    pub site: Site,
     /// Whether the acquire is timed (it would give up rather than hang forever).
     pub timed: bool,
     /// Every lock the thread holds, oldest first.
@@ -90,7 +90,7 @@ pub struct PotentialDeadlock {
 pub(super) fn build(
     thread: &ThreadRef,
     identity: &crate::identity::Identity,
-    site: &'static Location<'static>,
+    site: Site,
     held: &[Held],
     closing: u64,
     chain: Vec<OrderEdge>,
@@ -128,7 +128,7 @@ pub(super) fn build(
     }
 }
 
-fn at(site: &Location<'_>) -> String {
+fn at(site: Site) -> String {
     format!("{}:{}", site.file(), site.line())
 }
 
@@ -180,9 +180,8 @@ impl fmt::Display for PotentialDeadlock {
         let other = self.chain.last();
         let left = who(&self.thread);
         let right = other.map_or_else(String::new, |e| who(&e.thread));
-        let step = |lock: &ObjectInfo, site: &Location<'_>| {
-            format!("lock({}) at {}", lock.label(), at(site))
-        };
+        let step =
+            |lock: &ObjectInfo, site: Site| format!("lock({}) at {}", lock.label(), at(site));
         let mut rows: Vec<(String, String)> = vec![(left, right), ("----".into(), "----".into())];
         rows.push((
             step(&self.closing.lock, self.closing.acquired_at),

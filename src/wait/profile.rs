@@ -7,8 +7,8 @@
 //! idea, with the acquire site standing in for the unlock stack). `src/diagnostics/profile.rs`
 //! reads and formats them.
 
+use crate::site::Site;
 use std::collections::HashMap;
-use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -41,7 +41,7 @@ pub(crate) struct Table {
 
 /// A `Location` compared by value (file, line, column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct SiteKey(pub(crate) &'static Location<'static>);
+pub(crate) struct SiteKey(pub(crate) Site);
 
 pub(crate) static TABLE: Mutex<Option<Table>> = Mutex::new(None);
 

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use super::WaitKind;
 use crate::identity::Identity;
 use crate::loom::sync::atomic::{AtomicU64 as StateWord, AtomicUsize};
+use crate::site::Site;
 
 /// Every slot of a live thread.
 static SLOTS: Mutex<Vec<Arc<Slot>>> = Mutex::new(Vec::new());
@@ -44,8 +45,8 @@ pub(crate) static PROFILING: AtomicBool = AtomicBool::new(false);
 pub(crate) struct Holder {
     /// The Lock's state word (see [`crate::lock::owner_of`]).
     pub(crate) state: *const StateWord,
-    /// Where the current holder acquired it (`Location` pointer; may be stale when unlocked).
-    pub(crate) acquired_at: *const AtomicPtr<Location<'static>>,
+    /// Where the current holder acquired it ([`Site::as_ptr`]; may be stale when unlocked).
+    pub(crate) acquired_at: *const AtomicPtr<u8>,
     /// An RLock's recursion count; null for a Lock.
     pub(crate) count: *const AtomicUsize,
 }
@@ -93,8 +94,9 @@ pub(crate) struct Record {
     pub(crate) native_id: u64,
     pub(crate) kind: WaitKind,
     pub(crate) target: Target,
-    /// The call site of the blocking call.
-    pub(crate) site: &'static Location<'static>,
+    /// The call site of the blocking call (a binding's caller's, if it set one:
+    /// [`crate::site::with_call_site`]).
+    pub(crate) site: Site,
     /// When the wait began, on the [`clock`].
     pub(crate) since: Duration,
     /// When the wait began, precisely: only taken while the contention profile is on, which
@@ -106,7 +108,7 @@ pub(crate) struct Record {
     pub(crate) seq: u64,
     /// For a lock-like target: where the holder had acquired it when this wait began (the
     /// critical section charged by the contention profile).
-    pub(crate) holder_site: Option<&'static Location<'static>>,
+    pub(crate) holder_site: Option<Site>,
 }
 
 // SAFETY: a record's raw pointers are followed only through its `unsafe` accessors, whose
@@ -301,8 +303,8 @@ fn enter(
             } => {
                 // SAFETY: `h` points into an object the calling thread borrows for this wait.
                 let p = unsafe { (*h.acquired_at).load(Ordering::Relaxed) };
-                // SAFETY: only `&'static Location`s are ever stored there (or null).
-                unsafe { p.as_ref() }
+                // SAFETY: only `Site::as_ptr`s are ever stored there (or null).
+                unsafe { Site::from_ptr(p) }
             }
             _ => None,
         };
@@ -313,7 +315,7 @@ fn enter(
             native_id: l.native_id,
             kind,
             target,
-            site,
+            site: crate::site::resolve(site),
             since: clock(),
             precise_since: PROFILING.load(Ordering::Relaxed).then(Instant::now),
             deadline,
@@ -391,7 +393,7 @@ impl Record {
     /// # Safety
     ///
     /// As for [`identity`](Self::identity).
-    pub(crate) unsafe fn holder(&self) -> Option<(u64, Option<&'static Location<'static>>, usize)> {
+    pub(crate) unsafe fn holder(&self) -> Option<(u64, Option<Site>, usize)> {
         let Target::Object {
             holder: Some(h), ..
         } = self.target
@@ -407,8 +409,8 @@ impl Record {
             )
         };
         let owner = crate::lock::owner_of(state)?;
-        // SAFETY: only `&'static Location`s are stored there (or null).
-        Some((owner, unsafe { site.as_ref() }, count))
+        // SAFETY: only `Site::as_ptr`s are stored there (or null).
+        Some((owner, unsafe { Site::from_ptr(site) }, count))
     }
 
     /// The object's one-line status, if it has one.

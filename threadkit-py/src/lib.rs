@@ -8,8 +8,10 @@ use pyo3::prelude::*;
 
 mod barrier;
 mod condition;
+mod diag;
 mod event;
 mod lock;
+mod pysite;
 mod queue;
 mod semaphore;
 mod testing;
@@ -86,6 +88,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(_join_late_timers, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
+    diag::register(m)?;
     testing::register(m)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
+use threadkit::diagnostics::Site;
 
 /// How long the main thread waits before it looks for a pending signal (Ctrl-C). Other threads
 /// never poll: Python runs signal handlers only in the main thread.
@@ -203,20 +204,36 @@ pub(crate) fn queue_timeout(timeout: Option<f64>) -> PyResult<Mode> {
 /// returns lets the wait go on. threadkit has no way to wake a parked thread from a signal
 /// handler, which is why this polls (20 times a second, main thread only).
 ///
-/// Every blocking call of the extension goes through here: this is where the diagnostics
-/// (`threadkit.dump()`, the deadlock finder) will record "this Python thread waits on that
-/// object, called from this Python line" once threadkit's diagnostics API lands.
+/// Every blocking call of the extension goes through here, and runs with the calling Python
+/// line as threadkit's call site (`diag::enter`): dumps, deadlock and stall reports say "this
+/// Python thread waits on that object, called from this Python line". A lock-order panic
+/// (mode 'panic') becomes `PotentialDeadlockError`.
 pub(crate) fn block<T: Send>(
     py: Python<'_>,
     deadline: Option<Instant>,
+    attempt: impl FnMut(Option<Instant>) -> Option<T> + Send,
+) -> PyResult<Option<T>> {
+    let site = crate::diag::enter(py);
+    block_at(py, site, deadline, attempt)
+}
+
+/// [`block`] with the call site already looked up.
+pub(crate) fn block_at<T: Send>(
+    py: Python<'_>,
+    site: Option<Site>,
+    deadline: Option<Instant>,
     mut attempt: impl FnMut(Option<Instant>) -> Option<T> + Send,
 ) -> PyResult<Option<T>> {
+    let mut attempt = |d| {
+        crate::diag::checked(|| crate::diag::with_site(site, || attempt(d)))
+            .map_err(crate::diag::potential_deadlock)
+    };
     // Mutants that prove the tests can see the bugs they are written for (tests/mutants.sh).
     if cfg!(threadkit_py_mutant = "hold_gil") {
-        return Ok(attempt(deadline));
+        return attempt(deadline);
     }
     if !is_main_thread() || cfg!(threadkit_py_mutant = "no_signal_check") {
-        return Ok(py.detach(|| attempt(deadline)));
+        return py.detach(|| attempt(deadline));
     }
     loop {
         let slice_end = Instant::now() + SIGNAL_SLICE;
@@ -224,7 +241,7 @@ pub(crate) fn block<T: Send>(
             Some(d) if d <= slice_end => (d, true),
             _ => (slice_end, false),
         };
-        if let Some(v) = py.detach(|| attempt(Some(end))) {
+        if let Some(v) = py.detach(|| attempt(Some(end)))? {
             return Ok(Some(v));
         }
         if last {
