@@ -553,7 +553,19 @@ impl<T: ?Sized> Lock<T> {
     /// compare (RLock's ownership test on its hot path).
     #[inline]
     pub(crate) fn is_locked_by(&self, ident: u64) -> bool {
-        self.state.load(Ordering::Relaxed) & !PARKED == (ident << OWNER_SHIFT) | LOCKED
+        self.is_locked_with(Self::locked_word(ident))
+    }
+
+    /// The state word (less `PARKED`) of the lock held by the thread with identifier `ident`.
+    #[inline]
+    pub(crate) const fn locked_word(ident: u64) -> u64 {
+        (ident << OWNER_SHIFT) | LOCKED
+    }
+
+    /// [`is_locked_by`](Self::is_locked_by) with the thread's [`locked_word`](Self::locked_word).
+    #[inline]
+    pub(crate) fn is_locked_with(&self, word: u64) -> bool {
+        self.state.load(Ordering::Relaxed) & !PARKED == word
     }
 
     // ----- raw operations, shared with Condition -----
