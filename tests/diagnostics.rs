@@ -380,6 +380,7 @@ fn dump_shows_each_kind_of_wait_golden() {
 /// The dump of each kind of wait, times, ids, tids and line numbers masked.
 const GOLDEN: &str = r#""holder" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting on Event@FILE:L #N at FILE:L
+        no set() has woken a waiter yet
     holding Lock "accounts" #N, acquired at FILE:L; 1 waiting, the longest for T
     holding RLock@FILE:L #N (count 2), acquired at FILE:L; 1 waiting, the longest for T
 "locker" #N daemon [tid N] BLOCKED for T (timeout in T)
@@ -392,10 +393,12 @@ const GOLDEN: &str = r#""holder" #N daemon [tid N] TIMED_WAITING for T (timeout 
     waiting to acquire Semaphore "pool" #N (created at FILE:L) at FILE:L (value 0)
 "event" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting on Event "config-loaded" #N (created at FILE:L) at FILE:L
+        no set() has woken a waiter yet
 "barrier" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting on Barrier "stage" #N (created at FILE:L) at FILE:L (1 of 3 parties waiting)
 "cond" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting on Condition "not-empty" #N (created at FILE:L) at FILE:L
+        no notify() has woken a waiter yet
 "getter" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting to get from Queue "jobs" #N (created at FILE:L) at FILE:L (0 items, 0 unfinished tasks)
 "#;

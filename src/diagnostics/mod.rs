@@ -184,7 +184,7 @@ pub use report::{default_report_hook, reset_report_hook, set_report_hook, Report
 #[cfg(all(feature = "signal", unix))]
 pub use signal::{dump_on_signal, SignalDump};
 pub use snapshot::{
-    HeldInfo, HolderInfo, ThreadDump, ThreadRef, ThreadSnapshot, ThreadState, WaitInfo,
+    HeldInfo, HolderInfo, LastSignal, ThreadDump, ThreadRef, ThreadSnapshot, ThreadState, WaitInfo,
 };
 pub use watchdog::{dump_later, Watchdog, WatchdogHandle};
 
@@ -206,7 +206,7 @@ pub use watchdog::{dump_later, Watchdog, WatchdogHandle};
 /// assert!(diagnostics::holder_sites());
 /// ```
 pub fn set_holder_sites(on: bool) {
-    crate::wait::record::HOLDER_SITES.store(on, std::sync::atomic::Ordering::Relaxed);
+    crate::wait::record::set_tracking(crate::wait::record::TRACK_HOLDER_SITES, on);
 }
 
 /// Whether holder sites are recorded (see [`set_holder_sites`]).
@@ -217,7 +217,7 @@ pub fn set_holder_sites(on: bool) {
 /// assert_eq!(threadkit::diagnostics::holder_sites(), cfg!(debug_assertions));
 /// ```
 pub fn holder_sites() -> bool {
-    crate::wait::record::HOLDER_SITES.load(std::sync::atomic::Ordering::Relaxed)
+    crate::wait::record::tracking(crate::wait::record::TRACK_HOLDER_SITES)
 }
 
 /// A thread dump: every thread threadkit knows, what each waits on and who holds it, and the

@@ -5,7 +5,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::identity::ObjectInfo;
+use crate::identity::{ObjectInfo, ObjectKind};
 use crate::wait::record::{self, Target};
 use crate::wait::WaitKind;
 
@@ -64,15 +64,36 @@ pub struct HolderInfo {
     pub count: usize,
 }
 
+/// Who last woke the waiters of an Event (its last `set()` that woke somebody) or a Condition
+/// (its last `notify` / `notify_all` that woke somebody).
+///
+/// Only wake-ups are recorded (a `set()` or `notify()` with nobody waiting stays one atomic
+/// operation), so "never" means no call has woken a waiter of this object yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastSignal {
+    /// The thread that called it.
+    pub thread: ThreadRef,
+    /// Where.
+    pub site: &'static Location<'static>,
+    /// How long ago.
+    pub ago: Duration,
+}
+
 /// One blocked thread's wait.
 #[derive(Clone, Debug)]
 pub struct WaitInfo {
-    /// The kind of blocking call.
+    /// The kind of blocking call. A Condition waiter taking its lock back (notified and moved
+    /// onto the lock's queue, or woken and re-acquiring) waits for the lock: `Lock` or `RLock`.
     pub kind: WaitKind,
-    /// The object waited on (`None` for a join, and for the timer service's internal waits).
+    /// The object waited on (`None` for a join).
     pub object: Option<ObjectInfo>,
-    /// The holder, for a Lock or RLock acquire.
+    /// For a Condition waiter taking its lock back after the wait (`object` is then the lock):
+    /// the Condition.
+    pub reacquiring_after: Option<ObjectInfo>,
+    /// The holder, for a Lock or RLock acquire (and a Condition waiter taking its lock back).
     pub holder: Option<HolderInfo>,
+    /// For an Event or Condition wait: who last woke waiters of it (`None`: nobody yet).
+    pub last_signal: Option<LastSignal>,
     /// The thread joined, for a join.
     pub joining: Option<ThreadRef>,
     /// A one-line status of the object: a semaphore's value, a barrier's arrivals.
@@ -141,6 +162,8 @@ pub struct ThreadDump {
 pub(crate) struct Blocked {
     pub(crate) ident: u64,
     pub(crate) native_id: u64,
+    /// What an unregistered thread is (the timer service's threads).
+    pub(crate) label: Option<&'static str>,
     pub(crate) wait: WaitInfo,
     /// The owner ident, for a lock-like wait; the joined thread's for a join.
     pub(crate) waits_for: Option<u64>,
@@ -153,8 +176,27 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
     let clock = record::clock();
     let mut out = Vec::new();
     record::for_each(|r| {
+        // A Condition waiter that a notify moved onto its lock's queue waits for the lock now.
+        let requeued = r.requeued();
+        let (kind, object, after, holder) = match requeued {
+            Some((lock, holder)) => (
+                match lock.kind() {
+                    ObjectKind::RLock => WaitKind::RLock,
+                    _ => WaitKind::Lock,
+                },
+                Some(lock.describe()),
+                r.identity().map(|c| c.describe()),
+                holder,
+            ),
+            None => (
+                r.kind,
+                r.identity().map(|i| i.describe()),
+                r.after().map(|c| c.describe()),
+                r.holder(),
+            ),
+        };
         // Owner 0: a hand-off in progress (the new owner is about to write itself in).
-        let holder = r.holder().filter(|h| h.0 != 0);
+        let holder = holder.filter(|h| h.0 != 0);
         let waits_for = match r.target {
             Target::Join { ident } => Some(ident),
             _ => holder.map(|(owner, _, _)| owner),
@@ -166,16 +208,26 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
         out.push(Blocked {
             ident: r.ident,
             native_id: r.native_id,
+            label: r.label,
             waits_for,
             holder_site: holder.and_then(|h| h.1),
             holder_count: holder.map_or(0, |h| h.2),
             wait: WaitInfo {
-                kind: r.kind,
-                object: r.identity().map(|i| i.describe()),
+                kind,
+                object,
+                reacquiring_after: after,
                 holder: holder.map(|(owner, at, count)| HolderInfo {
                     thread: placeholder(owner),
                     acquired_at: at,
                     count,
+                }),
+                last_signal: r.last_signal().map(|s| LastSignal {
+                    thread: ThreadRef {
+                        ident: s.ident,
+                        name: s.name.unwrap_or_else(|| Arc::from("")),
+                    },
+                    site: s.site,
+                    ago: clock.saturating_sub(s.at),
                 }),
                 joining: match r.target {
                     Target::Join { ident } => Some(placeholder(ident)),
@@ -184,7 +236,11 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
                 status: r.status(),
                 site: r.site,
                 waited: clock.saturating_sub(r.since),
-                timeout_in: r.deadline.map(|d| d.saturating_duration_since(now)),
+                // Taking the lock back has no timeout, whatever the Condition wait's was.
+                timeout_in: r
+                    .deadline
+                    .filter(|_| requeued.is_none())
+                    .map(|d| d.saturating_duration_since(now)),
                 seq: r.seq,
             },
         });
@@ -192,10 +248,11 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
     out
 }
 
-/// Names for identifiers: the registry's threads.
+/// Names for identifiers: the registry's threads, and the labels of unregistered ones.
 pub(crate) struct Names {
     threads: BTreeMap<u64, crate::Thread>,
     order: Vec<u64>,
+    labels: BTreeMap<u64, &'static str>,
 }
 
 impl Names {
@@ -208,13 +265,27 @@ impl Names {
                 threads.insert(id, t);
             }
         }
-        Names { threads, order }
+        Names {
+            threads,
+            order,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// Takes the labels of the unregistered threads among `blocked`.
+    pub(crate) fn label(&mut self, blocked: &[Blocked]) {
+        for b in blocked {
+            if let Some(l) = b.label {
+                self.labels.insert(b.ident, l);
+            }
+        }
     }
 
     pub(crate) fn thread(&self, ident: u64) -> ThreadRef {
-        let name = match self.threads.get(&ident) {
-            Some(t) => t.name(),
-            None => Arc::from(format!("<ident {ident}>")),
+        let name = match (self.threads.get(&ident), self.labels.get(&ident)) {
+            (Some(t), _) => t.name(),
+            (None, Some(label)) => Arc::from(*label),
+            (None, None) => Arc::from(format!("<ident {ident}>")),
         };
         ThreadRef { ident, name }
     }
@@ -226,6 +297,12 @@ impl Names {
         }
         if let Some(j) = &mut w.joining {
             *j = self.thread(j.ident);
+        }
+        if let Some(s) = &mut w.last_signal {
+            // Its name now if it is still registered, else its name when it called.
+            if self.threads.contains_key(&s.thread.ident) || s.thread.name.is_empty() {
+                s.thread = self.thread(s.thread.ident);
+            }
         }
     }
 }
@@ -243,7 +320,8 @@ pub(crate) fn take() -> ThreadDump {
     let now = Instant::now();
     let taken_at = SystemTime::now();
     let mut blocked = blocked_threads(now);
-    let names = Names::load();
+    let mut names = Names::load();
+    names.label(&blocked);
     for b in &mut blocked {
         names.resolve(&mut b.wait);
     }

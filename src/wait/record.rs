@@ -21,7 +21,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize as StdAtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize as StdAtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -32,12 +32,35 @@ use crate::loom::sync::atomic::{AtomicU64 as StateWord, AtomicUsize};
 /// Every slot of a live thread.
 static SLOTS: Mutex<Vec<Arc<Slot>>> = Mutex::new(Vec::new());
 
-/// Whether Lock and RLock record where their holder acquired them (one relaxed store per
-/// acquire when on; one relaxed load of this flag when off). On by default in debug builds.
-pub(crate) static HOLDER_SITES: AtomicBool = AtomicBool::new(cfg!(debug_assertions));
+/// The tracking switches, one word so that an uncontended Lock acquire pays one relaxed load
+/// for all of them when they are off: [`TRACK_HOLDER_SITES`] | [`TRACK_PROFILING`].
+pub(crate) static TRACKING: AtomicU8 = AtomicU8::new(if cfg!(debug_assertions) {
+    TRACK_HOLDER_SITES
+} else {
+    0
+});
 
-/// Whether waits are charged to the contention profile (see `src/diagnostics/profile.rs`).
-pub(crate) static PROFILING: AtomicBool = AtomicBool::new(false);
+/// Lock and RLock record where their holder acquired them (one relaxed store per acquire).
+/// On by default in debug builds.
+pub(crate) const TRACK_HOLDER_SITES: u8 = 1;
+/// The contention profile is on (see `src/diagnostics/profile.rs`): every Lock acquisition is
+/// counted, and the holder's site is recorded as with [`TRACK_HOLDER_SITES`].
+pub(crate) const TRACK_PROFILING: u8 = 2;
+
+/// Whether `bit` of [`TRACKING`] is set.
+#[inline]
+pub(crate) fn tracking(bit: u8) -> bool {
+    TRACKING.load(Ordering::Relaxed) & bit != 0
+}
+
+/// Sets or clears `bit` of [`TRACKING`].
+pub(crate) fn set_tracking(bit: u8, on: bool) {
+    if on {
+        TRACKING.fetch_or(bit, Ordering::Relaxed);
+    } else {
+        TRACKING.fetch_and(!bit, Ordering::Relaxed);
+    }
+}
 
 /// A lock-like object's ownership words: who acquired it, where, and how deep (RLock).
 #[derive(Clone, Copy)]
@@ -66,19 +89,109 @@ pub(crate) enum Target {
         /// A one-line status of the object (semaphore value, event flag, barrier count...).
         status: Option<(*const (), StatusFn)>,
     },
+    /// An Event or Condition: no owner, but who last woke its waiters; for a Condition, the
+    /// lock a notified waiter takes back.
+    Signal {
+        identity: *const Identity,
+        last: *const LastSignal,
+        lock: Option<CondLock>,
+    },
     /// The end of the thread with this identifier.
     Join { ident: u64 },
-    /// Nothing with an identity (the timer service's idle wait).
-    Internal,
 }
 
-impl Target {
-    /// A target for an object with no owner and no status line.
-    pub(crate) fn object(identity: &Identity) -> Self {
-        Target::Object {
-            identity,
-            holder: None,
-            status: None,
+/// A Condition's lock, as its waiter publishes it: a notified waiter is moved, still asleep,
+/// onto the lock's queue (`wait::unpark_requeue`), and from then on waits for the lock.
+#[derive(Clone, Copy)]
+pub(crate) struct CondLock {
+    /// The lock's identity.
+    pub(crate) identity: *const Identity,
+    /// Its ownership words.
+    pub(crate) holder: Holder,
+    /// Its parking key: where a moved waiter sleeps.
+    pub(crate) key: usize,
+    /// The park token this waiter parks with (unique among the threads parked anywhere), by
+    /// which a reader finds it on the lock's queue.
+    pub(crate) token: usize,
+}
+
+/// Who last woke the waiters of an Event or Condition: written by `set` / `notify` only when
+/// they wake somebody (never on the uncontended path), read by thread dumps. The cell is
+/// allocated on the first such wake-up and freed with the object, so an object that never woke
+/// anybody costs one null pointer.
+pub(crate) struct LastSignal(AtomicPtr<Mutex<Signal>>);
+
+/// One `set()` / `notify()` that woke waiters.
+#[derive(Clone, Debug)]
+pub(crate) struct Signal {
+    /// The thread that called it.
+    pub(crate) ident: u64,
+    /// Its name then, if it is a registered thread (it may have ended by the time of a dump).
+    pub(crate) name: Option<Arc<str>>,
+    /// Its call site.
+    pub(crate) site: &'static Location<'static>,
+    /// When, on the [`clock`].
+    pub(crate) at: Duration,
+}
+
+impl LastSignal {
+    pub(crate) const fn new() -> Self {
+        LastSignal(AtomicPtr::new(std::ptr::null_mut()))
+    }
+
+    /// Records that the calling thread, at `site`, has just woken waiters.
+    #[cold]
+    pub(crate) fn record(&self, site: &'static Location<'static>) {
+        #[cfg(not(loom))]
+        let name = crate::thread::registry::current_if_known().map(|t| t.name());
+        #[cfg(loom)]
+        let name = None;
+        let signal = Signal {
+            ident: crate::thread::ident::current(),
+            name,
+            site,
+            at: clock(),
+        };
+        let cell = self.0.load(Ordering::Acquire);
+        if cell.is_null() {
+            let fresh = Box::into_raw(Box::new(Mutex::new(signal)));
+            match self.0.compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(now) => {
+                    // Another waker allocated first: record into its cell.
+                    // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
+                    let fresh = unsafe { Box::from_raw(fresh) };
+                    let signal = fresh.into_inner().unwrap_or_else(|e| e.into_inner());
+                    // SAFETY: `now` is non-null, a live cell freed only by `drop`.
+                    *lock(unsafe { &*now }) = signal;
+                    return;
+                }
+            }
+        }
+        // SAFETY: a non-null pointer is a live cell, freed only by `drop` (`&mut self`).
+        *lock(unsafe { &*cell }) = signal;
+    }
+
+    /// The last recorded wake-up, if any.
+    pub(crate) fn get(&self) -> Option<Signal> {
+        let cell = self.0.load(Ordering::Acquire);
+        // SAFETY: as in `record`.
+        unsafe { cell.as_ref() }.map(|c| lock(c).clone())
+    }
+}
+
+impl Drop for LastSignal {
+    fn drop(&mut self) {
+        let cell = *self.0.get_mut();
+        if !cell.is_null() {
+            // SAFETY: allocated by `record` with `Box::into_raw`, and nobody else can hold it
+            // now (`&mut self`; readers only follow it while the object is borrowed).
+            drop(unsafe { Box::from_raw(cell) });
         }
     }
 }
@@ -107,6 +220,10 @@ pub(crate) struct Record {
     /// For a lock-like target: where the holder had acquired it when this wait began (the
     /// critical section charged by the contention profile).
     pub(crate) holder_site: Option<&'static Location<'static>>,
+    /// For a Condition's re-acquire of its lock after the wait: the Condition (null otherwise).
+    pub(crate) after: *const Identity,
+    /// What the thread is, for a thread that is not registered (the timer service's threads).
+    pub(crate) label: Option<&'static str>,
 }
 
 // SAFETY: the raw pointers in a record are only followed by `for_each`'s readers with the slot's
@@ -181,6 +298,10 @@ struct Local {
     seq: Cell<u64>,
     /// The kernel's thread id.
     native_id: u64,
+    /// The Condition whose lock this thread is taking back (see [`reacquiring`]).
+    after: Cell<*const Identity>,
+    /// See [`label_thread`].
+    label: Cell<Option<&'static str>>,
 }
 
 impl Drop for Local {
@@ -208,8 +329,33 @@ thread_local! {
             announced: Cell::new(false),
             seq: Cell::new(0),
             native_id: crate::thread::ident::native_id(),
+            after: Cell::new(std::ptr::null()),
+            label: Cell::new(None),
         }
     };
+}
+
+/// Marks the calling thread's waits, while the guard lives, as a Condition's re-acquire of its
+/// lock after the wait (woken, or timed out, and now taking the lock back).
+pub(crate) fn reacquiring(condition: &Identity) -> Reacquiring {
+    let _ = LOCAL.try_with(|l| l.after.set(condition));
+    Reacquiring(())
+}
+
+/// Ends [`reacquiring`].
+pub(crate) struct Reacquiring(());
+
+impl Drop for Reacquiring {
+    fn drop(&mut self) {
+        let _ = LOCAL.try_with(|l| l.after.set(std::ptr::null()));
+    }
+}
+
+/// Names what the calling thread is, for dumps, when it is not a registered thread (the timer
+/// service's threads).
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn label_thread(label: &'static str) {
+    let _ = LOCAL.try_with(|l| l.label.set(Some(label)));
 }
 
 /// Std mutexes here are never poisoned in practice (nothing panics while holding them); ignore
@@ -300,10 +446,12 @@ fn enter(
             target,
             site,
             since: clock(),
-            precise_since: PROFILING.load(Ordering::Relaxed).then(Instant::now),
+            precise_since: tracking(TRACK_PROFILING).then(Instant::now),
             deadline,
             seq,
             holder_site,
+            after: l.after.get(),
+            label: l.label.get(),
         };
         l.slot.set(record);
         if announce {
@@ -353,6 +501,27 @@ pub(crate) fn slot_count() -> usize {
     lock(&SLOTS).len()
 }
 
+/// `(owner ident, where acquired, recursion count)` of a lock now, if locked.
+///
+/// # Safety
+/// `h` must point into a live lock.
+unsafe fn holder_of(h: &Holder) -> Option<(u64, Option<&'static Location<'static>>, usize)> {
+    // SAFETY: the caller's contract.
+    let (state, site, count) = unsafe {
+        (
+            (*h.state).load(Ordering::Relaxed),
+            (*h.acquired_at).load(Ordering::Relaxed),
+            h.count.as_ref().map_or(1, |c| c.load(Ordering::Relaxed)),
+        )
+    };
+    let owner = crate::lock::owner_of(state)?;
+    // SAFETY: only `&'static Location`s are stored there (or null).
+    Some((owner, unsafe { site.as_ref() }, count))
+}
+
+/// A lock's holder as [`Record::holder`] gives it.
+pub(crate) type HolderNow = (u64, Option<&'static Location<'static>>, usize);
+
 impl Record {
     /// The target object's identity, if it has one.
     ///
@@ -360,13 +529,15 @@ impl Record {
     pub(crate) fn identity(&self) -> Option<&Identity> {
         match self.target {
             // SAFETY: see the module docs: the caller holds the slot's mutex.
-            Target::Object { identity, .. } => Some(unsafe { &*identity }),
+            Target::Object { identity, .. } | Target::Signal { identity, .. } => {
+                Some(unsafe { &*identity })
+            }
             _ => None,
         }
     }
 
     /// For a lock-like target: `(owner ident, where acquired, recursion count)` now.
-    pub(crate) fn holder(&self) -> Option<(u64, Option<&'static Location<'static>>, usize)> {
+    pub(crate) fn holder(&self) -> Option<HolderNow> {
         let Target::Object {
             holder: Some(h), ..
         } = self.target
@@ -374,16 +545,53 @@ impl Record {
             return None;
         };
         // SAFETY: as for `identity`.
-        let (state, site, count) = unsafe {
-            (
-                (*h.state).load(Ordering::Relaxed),
-                (*h.acquired_at).load(Ordering::Relaxed),
-                h.count.as_ref().map_or(1, |c| c.load(Ordering::Relaxed)),
-            )
+        unsafe { holder_of(&h) }
+    }
+
+    /// For a Condition waiter that a notify has moved onto its lock's queue (it sleeps on, and
+    /// now waits for the lock): the lock and its holder now. `None` for any other wait.
+    ///
+    /// Looks for the waiter's park token on the lock's queue, under the parking lot's lock for
+    /// that queue (held for a walk of the queue, never while waiting for anybody). The waiter
+    /// cannot leave this wait while the reader is registered, so a token found there is this
+    /// wait's.
+    pub(crate) fn requeued(&self) -> Option<(&Identity, Option<HolderNow>)> {
+        let Target::Signal {
+            lock: Some(lock), ..
+        } = self.target
+        else {
+            return None;
         };
-        let owner = crate::lock::owner_of(state)?;
-        // SAFETY: only `&'static Location`s are stored there (or null).
-        Some((owner, unsafe { site.as_ref() }, count))
+        let mut found = false;
+        super::unpark_filter(
+            lock.key,
+            |t| {
+                if t.0 == lock.token {
+                    found = true;
+                    super::FilterOp::Stop
+                } else {
+                    super::FilterOp::Skip
+                }
+            },
+            |_| super::UnparkToken(0),
+        );
+        // SAFETY: as for `identity`: the condition, and so its lock, are alive.
+        found.then(|| unsafe { (&*lock.identity, holder_of(&lock.holder)) })
+    }
+
+    /// For a Condition's re-acquire of its lock: the Condition.
+    pub(crate) fn after(&self) -> Option<&Identity> {
+        // SAFETY: the Condition's wait (which set it) is still on the waiting thread's stack.
+        unsafe { self.after.as_ref() }
+    }
+
+    /// Who last woke waiters of the Event or Condition waited on.
+    pub(crate) fn last_signal(&self) -> Option<Signal> {
+        match self.target {
+            // SAFETY: as for `identity`.
+            Target::Signal { last, .. } => unsafe { (*last).get() },
+            _ => None,
+        }
     }
 
     /// The object's one-line status, if it has one.
