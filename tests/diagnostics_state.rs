@@ -413,11 +413,11 @@ fn contention_profile_counts_every_acquisition_only_while_on() {
     let text = profile.to_string();
     diagnostics::reset_contention_profile();
     assert!(
-        text.contains("Lock \"counted\" #") && text.contains(": 1210 acquisitions, 0 contended"),
+        text.contains("Lock \"counted\" #") && text.contains(": 1210 acquisitions, 0 contended,"),
         "{text}"
     );
     assert!(
-        text.contains("RLock \"reentrant\" #") && text.contains(": 5 acquisitions, 0 contended"),
+        text.contains("RLock \"reentrant\" #") && text.contains(": 5 acquisitions, 0 contended,"),
         "{text}"
     );
     assert!(!text.contains("\"cold\""), "{text}");

@@ -47,9 +47,35 @@
 //! ```text
 //! "loader" #2 daemon [tid 10097] WAITING for 0.30s
 //!     waiting on Event "config-loaded" #1 (created at src/main.rs:7) at src/main.rs:9
+//!         no set() has woken a waiter yet
 //!
 //! "flusher" #3 daemon [tid 10098] WAITING for 0.30s
 //!     waiting for task_done on Queue "uploads" #2 (created at src/main.rs:4) at src/main.rs:10 (1 items, 1 unfinished tasks)
+//! ```
+//!
+//! A Condition waiter notified while the notifier still holds the lock sleeps on, now waiting
+//! for the lock, and the dump says so (a deadlock through this phase, the notifier blocking on
+//! a lock the waiter holds, is found like any other); a waiter on an Event shows who last woke
+//! its waiters; the timer service names the next Timer due (`consumer` and `producer` share a
+//! `Condition::with_lock_named("ready", Lock::named("queue"))`; `flush-cache` is a pending
+//! Timer):
+//!
+//! ```text
+//! "consumer" #2 [tid 18793] BLOCKED for 0.46s
+//!     waiting to re-acquire Lock "queue" #5 (created at src/main.rs:6) after waiting on Condition "ready" #23 at src/main.rs:10
+//!         held by "producer" #3, acquired at src/main.rs:15
+//!
+//! "producer" #3 [tid 18794] RUNNABLE
+//!     holding Lock "queue" #5, acquired at src/main.rs:15; 1 waiting, the longest for 0.46s
+//!
+//! "loader-2" #6 daemon [tid 18797] TIMED_WAITING for 0.30s (timeout in 4.70s)
+//!     waiting on Event "config-loaded" #24 (created at src/main.rs:20) at src/main.rs:29
+//!         last set by "config" #5 at src/main.rs:25, 0.30s ago
+//!
+//! "flush-cache" #7 RUNNABLE
+//!
+//! "threadkit timer service" #8 [tid 18798] TIMED_WAITING for 0.30s (timeout in 29.70s)
+//!     waiting on Timer "threadkit timer service" #25 (created at src/timer/service.rs:193) at src/timer/service.rs:419 (1 Timers scheduled, next "flush-cache")
 //! ```
 //!
 //! # What threadkit cannot see
@@ -59,10 +85,16 @@
 //! so a dump gives call sites (`#[track_caller]`: the line that called `acquire`, `wait`,
 //! `join`), not backtraces. A thread is listed as *holding* a lock only when another thread
 //! waits for it (a per-thread list of every held lock would cost every uncontended acquire; the
-//! lock-order checker keeps one, under its own switch, and does not publish it to dumps). A Condition waiter that was notified
-//! and moved onto the lock's queue still shows as waiting on the Condition until it wakes; that
-//! re-acquire edge is missing from the deadlock finder (the re-acquire after a plain wake-up is
-//! there). The timer service's internal waits publish no object.
+//! lock-order checker keeps one, under its own switch, and does not publish it to dumps).
+//!
+//! Who last set an Event or notified a Condition is recorded only by a call that woke
+//! somebody (with nobody waiting, `set()` and `notify()` stay one atomic operation), so "no
+//! set() has woken a waiter yet" does not mean the Event was never set. For a Semaphore a dump
+//! gives its value (on each waiter's line), not its holders: permits are not owned (any thread
+//! may release one, in Python too), so a list of "holders" would be a guess, and keeping one
+//! would cost every uncontended acquire and release a per-thread record. A pending [`Timer`](crate::Timer) has no
+//! thread of its own and is listed `RUNNABLE`; the timer service's line names the next one due.
+//! The timer service's own threads are never reported as stalls: they wait idle by design.
 //!
 //! # Costs
 //!

@@ -224,25 +224,41 @@ impl ContentionProfile {
 }
 
 impl fmt::Display for ContentionProfile {
+    /// One line per object that was waited on or has a name, most delay first, with the
+    /// holders' sites under each lock; unnamed objects that nobody waited for (threadkit's own
+    /// per-thread locks among them) are summed up in a last line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "threadkit contention profile ({} objects)",
             self.objects.len()
         )?;
+        let (mut quiet, mut quiet_acquisitions) = (0, 0);
         for o in &self.objects {
-            if o.object.kind == ObjectKind::Lock || o.object.kind == ObjectKind::RLock {
-                write!(f, "{}: {} acquisitions, ", o.object, o.acquisitions)?;
+            if o.stats.waits == 0 && o.object.name.is_none() {
+                quiet += 1;
+                quiet_acquisitions += o.acquisitions;
+                continue;
+            }
+            let is_lock = matches!(o.object.kind, ObjectKind::Lock | ObjectKind::RLock);
+            if is_lock {
+                write!(
+                    f,
+                    "{}: {} acquisitions, {} contended",
+                    o.object, o.acquisitions, o.stats.waits
+                )?;
             } else {
-                write!(f, "{}: ", o.object)?;
+                write!(f, "{}: {} waits", o.object, o.stats.waits)?;
             }
             writeln!(
                 f,
-                "{} contended, total wait {}, max {}",
-                o.stats.waits,
+                ", waited {} in all, at most {}",
                 super::format::secs(o.stats.total),
                 super::format::secs(o.stats.max)
             )?;
+            if !is_lock {
+                continue;
+            }
             for h in &o.holder_sites {
                 match h.site {
                     Some(site) => writeln!(
@@ -252,9 +268,20 @@ impl fmt::Display for ContentionProfile {
                         h.stats.waits,
                         super::format::secs(h.stats.total)
                     )?,
-                    None => writeln!(f, "    (no holder site: not a lock, or holder sites off)")?,
+                    None => writeln!(
+                        f,
+                        "    held at an unknown site: kept {} waiters out for {} in all",
+                        h.stats.waits,
+                        super::format::secs(h.stats.total)
+                    )?,
                 }
             }
+        }
+        if quiet != 0 {
+            writeln!(
+                f,
+                "(and {quiet} unnamed objects nobody waited for: {quiet_acquisitions} acquisitions)"
+            )?;
         }
         Ok(())
     }
