@@ -310,7 +310,8 @@ fn event_and_condition_show_who_last_woke_waiters() {
 }
 
 /// The timer service's threads wait on something with a name: "threadkit timer service", with
-/// the next Timer due; an idle pool worker says so. They are internal waits: never a stall.
+/// the next Timer due; an idle pool worker says so. They are internal waits: never a stall,
+/// while a Timer's function blocked on a worker is that Timer, and is one.
 #[test]
 fn timer_service_waits_are_named_and_never_stalls() {
     let _s = serial();
@@ -341,10 +342,32 @@ fn timer_service_waits_are_named_and_never_stalls() {
         t.to_string().contains("next \"reminder\"")
     });
     let worker = until_thread("threadkit timer worker", |t| t.waiting.is_some());
-    // Let the watchdog look several times at the service's long wait (a deliberate interval,
-    // not synchronization: what is checked is that nothing is reported meanwhile).
-    std::thread::sleep(Duration::from_millis(100));
+    // A Timer whose function blocks (on a worker) stalls like any thread, under its own name.
+    let never = Arc::new(Event::named("never-set"));
+    let stuck = {
+        let never = Arc::clone(&never);
+        Timer::new(Duration::ZERO, move || {
+            let _ = never.wait_timeout(T);
+        })
+    };
+    stuck.set_name("stuck");
+    stuck.start().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !got
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|r| matches!(r, Report::Stall(s) if &*s.thread.name == "stuck"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no stall reported for the blocked Timer"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     dog.stop();
+    never.set();
+    assert!(stuck.join_timeout(T).unwrap());
     diagnostics::reset_report_hook();
     assert!(later.cancel());
     let service = service.to_string();

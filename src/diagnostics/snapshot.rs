@@ -162,7 +162,7 @@ pub struct ThreadDump {
 pub(crate) struct Blocked {
     pub(crate) ident: u64,
     pub(crate) native_id: u64,
-    /// What an unregistered thread is (the timer service's threads).
+    /// What the thread is, for an internal wait of an unregistered one (the timer service's).
     pub(crate) label: Option<&'static str>,
     pub(crate) wait: WaitInfo,
     /// The owner ident, for a lock-like wait; the joined thread's for a join.

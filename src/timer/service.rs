@@ -323,7 +323,6 @@ fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Resul
 }
 
 fn run_service(svc: &'static Service) {
-    wait::record::label_thread("threadkit timer service");
     // While the ready queue is non-empty: when it last saw a worker take a job, and the count.
     let mut backlog: Option<(Instant, u64)> = None;
     loop {
@@ -416,7 +415,8 @@ fn run_service(svc: &'static Service) {
             scheduled: due.scheduled,
             next: due.next.map(|t| t.name()),
         };
-        svc.wake.wait(next, due.target(&svc.identity));
+        svc.wake
+            .wait(next, due.target(&svc.identity), "threadkit timer service");
     }
 }
 
@@ -465,7 +465,6 @@ unsafe fn idle_status(_: *const ()) -> String {
 
 /// A pool worker's life; see "The hand-off" in the module docs for the rules it keeps.
 fn run_worker(svc: &'static Service, me: Arc<Worker>) {
-    wait::record::label_thread("threadkit timer worker");
     let tid = ident::native_id();
     let mut st = svc.state.acquire();
     loop {
@@ -493,7 +492,7 @@ fn run_worker(svc: &'static Service, me: Arc<Worker>) {
                 holder: None,
                 status: Some((std::ptr::null(), idle_status)),
             };
-            let _notified = me.parker.wait(deadline, idle);
+            let _notified = me.parker.wait(deadline, idle, "threadkit timer worker");
             #[cfg(test)]
             if let Some(hook) = svc.config.idle_wait_returned {
                 hook(_notified);
@@ -585,9 +584,11 @@ impl Parker {
     /// The result is a hint: `false` may also mean a spurious wake-up before `deadline`, and a
     /// notification may be one its caller has already acted on. Callers decide from the state the
     /// notification announces (under the service lock), never from this.
-    /// `target` is what a thread dump shows it waiting on; it must stay alive until this returns.
+    /// `target` is what a thread dump shows it waiting on (it must stay alive until this
+    /// returns), and `label` the (unregistered) thread's name there.
     #[track_caller]
-    fn wait(&self, deadline: Option<Instant>, target: Target) -> bool {
+    fn wait(&self, deadline: Option<Instant>, target: Target, label: &'static str) -> bool {
+        let _label = wait::record::labelled(label);
         if self
             .state
             .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)

@@ -222,7 +222,8 @@ pub(crate) struct Record {
     pub(crate) holder_site: Option<&'static Location<'static>>,
     /// For a Condition's re-acquire of its lock after the wait: the Condition (null otherwise).
     pub(crate) after: *const Identity,
-    /// What the thread is, for a thread that is not registered (the timer service's threads).
+    /// What the thread is, for an internal wait of an unregistered thread (the timer service's;
+    /// see [`labelled`]).
     pub(crate) label: Option<&'static str>,
 }
 
@@ -300,7 +301,7 @@ struct Local {
     native_id: u64,
     /// The Condition whose lock this thread is taking back (see [`reacquiring`]).
     after: Cell<*const Identity>,
-    /// See [`label_thread`].
+    /// See [`labelled`].
     label: Cell<Option<&'static str>>,
 }
 
@@ -351,11 +352,23 @@ impl Drop for Reacquiring {
     }
 }
 
-/// Names what the calling thread is, for dumps, when it is not a registered thread (the timer
-/// service's threads).
+/// Names what the calling thread is, for the waits it publishes while the guard lives: the
+/// timer service's internal waits (its threads are not registered, and their waits are idle by
+/// design: dumps name them by this, and the watchdog never calls them stalls). A timer worker
+/// running a Timer's function is that Timer, unlabelled.
 #[cfg_attr(loom, allow(dead_code))]
-pub(crate) fn label_thread(label: &'static str) {
+pub(crate) fn labelled(label: &'static str) -> Labelled {
     let _ = LOCAL.try_with(|l| l.label.set(Some(label)));
+    Labelled(())
+}
+
+/// Ends [`labelled`].
+pub(crate) struct Labelled(());
+
+impl Drop for Labelled {
+    fn drop(&mut self) {
+        let _ = LOCAL.try_with(|l| l.label.set(None));
+    }
 }
 
 /// Std mutexes here are never poisoned in practice (nothing panics while holding them); ignore
