@@ -455,3 +455,44 @@ fn contention_profile_counts_every_acquisition_only_while_on() {
     assert_eq!(by_name("counted").stats.waits, 0);
     assert_eq!(by_name("reentrant").acquisitions, 5);
 }
+
+/// What profiling costs an uncontended acquire+release, and the primitives' sizes (a
+/// measurement, not a check: run with
+/// `cargo test --release --test diagnostics_state -- --ignored --nocapture profiling_cost`).
+#[test]
+#[ignore]
+fn profiling_cost_and_sizes() {
+    let _s = serial();
+    let lock = Lock::named("bench");
+    let n = 2_000_000u32;
+    let mut rows = Vec::new();
+    for round in 0..5 {
+        for on in [false, true] {
+            diagnostics::set_contention_profiling(on);
+            let t0 = Instant::now();
+            for _ in 0..n {
+                drop(std::hint::black_box(&lock).acquire());
+            }
+            let ns = t0.elapsed().as_nanos() as f64 / f64::from(n);
+            diagnostics::set_contention_profiling(false);
+            rows.push((round, on, ns));
+        }
+    }
+    diagnostics::reset_contention_profile();
+    println!("uncontended Lock acquire+release, ns/op (round, profiling, ns):");
+    for (round, on, ns) in &rows {
+        println!("  {round} {} {ns:.2}", if *on { "on " } else { "off" });
+    }
+    println!(
+        "sizes: Lock<()> {} RLock {} Condition<Lock> {} Condition {} Event {} Semaphore {} \
+         BoundedSemaphore {} Barrier {}",
+        std::mem::size_of::<Lock>(),
+        std::mem::size_of::<RLock>(),
+        std::mem::size_of::<Condition<Lock>>(),
+        std::mem::size_of::<Condition>(),
+        std::mem::size_of::<Event>(),
+        std::mem::size_of::<threadkit::Semaphore>(),
+        std::mem::size_of::<threadkit::BoundedSemaphore>(),
+        std::mem::size_of::<threadkit::Barrier>(),
+    );
+}

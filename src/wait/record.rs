@@ -629,6 +629,49 @@ mod tests {
     use crate::identity::ObjectKind;
     use std::sync::atomic::AtomicBool;
 
+    /// A reader finds a notified Condition waiter on its lock's queue (and the lock's holder),
+    /// and reads who last notified, while the waiter sleeps there; once the waiter has
+    /// returned, its record is gone. (Miri runs this: the reader follows the record's
+    /// pointers into the Condition and its lock, and into the last-notifier cell.)
+    #[test]
+    fn reader_sees_a_requeued_condition_waiter_and_the_last_notifier() {
+        use crate::{Condition, Lock};
+        let cond = Arc::new(Condition::with_lock(Lock::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let c2 = Arc::clone(&cond);
+        let waiter = std::thread::spawn(move || {
+            tx.send(crate::thread::ident::current()).unwrap();
+            let mut g = c2.acquire();
+            c2.wait_timeout(&mut g, Duration::from_secs(60))
+        });
+        let waiter_id = rx.recv().unwrap();
+        let me = crate::thread::ident::current();
+        let find = |want_requeued: bool| {
+            let mut hit = None;
+            for_each(|r| {
+                if r.ident == waiter_id {
+                    let requeued = r.requeued().map(|(_, h)| h.map(|h| h.0));
+                    if requeued.is_some() == want_requeued {
+                        hit = Some((requeued.flatten(), r.last_signal().map(|s| s.ident)));
+                    }
+                }
+            });
+            hit
+        };
+        // Parked on the Condition: not on the lock's queue, nobody has notified yet.
+        while find(false).is_none() {
+            std::thread::yield_now();
+        }
+        let g = cond.acquire();
+        assert_eq!(cond.notify(&g, 1), 1);
+        // Moved onto the lock's queue (this thread holds the lock): waiting for this thread.
+        let (holder, last) = find(true).expect("the notified waiter is on the lock's queue");
+        assert_eq!((holder, last), (Some(me), Some(me)));
+        drop(g);
+        assert!(waiter.join().unwrap(), "owed the one notify");
+        assert!(find(true).is_none() && find(false).is_none());
+    }
+
     /// A reader follows the record's pointers while the writer publishes waits on objects that
     /// die right after each wait: the writer must never free an object a reader still looks at
     /// (Miri runs this and would report the use after free).
