@@ -224,7 +224,8 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
                 last_signal: r.last_signal().map(|s| LastSignal {
                     thread: ThreadRef {
                         ident: s.ident,
-                        name: s.name.unwrap_or_else(|| Arc::from("")),
+                        // Its name now (it may have ended; the handle stays readable).
+                        name: s.thread.map_or_else(|| Arc::from(""), |t| t.name()),
                     },
                     site: s.site,
                     ago: clock.saturating_sub(s.at),
@@ -299,8 +300,9 @@ impl Names {
             *j = self.thread(j.ident);
         }
         if let Some(s) = &mut w.last_signal {
-            // Its name now if it is still registered, else its name when it called.
-            if self.threads.contains_key(&s.thread.ident) || s.thread.name.is_empty() {
+            // Named from its kept handle (which outlives the thread); an unregistered thread
+            // by identifier.
+            if s.thread.name.is_empty() {
                 s.thread = self.thread(s.thread.ident);
             }
         }

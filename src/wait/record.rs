@@ -126,8 +126,10 @@ pub(crate) struct LastSignal(AtomicPtr<Mutex<Signal>>);
 pub(crate) struct Signal {
     /// The thread that called it.
     pub(crate) ident: u64,
-    /// Its name then, if it is a registered thread (it may have ended by the time of a dump).
-    pub(crate) name: Option<Arc<str>>,
+    /// Its record, if it is a registered thread (kept, so that a dump names it even after it
+    /// has ended; a clone of the handle is one reference count, not a name lookup).
+    #[cfg(not(loom))]
+    pub(crate) thread: Option<crate::Thread>,
     /// Its call site.
     pub(crate) site: &'static Location<'static>,
     /// When, on the [`clock`].
@@ -142,13 +144,10 @@ impl LastSignal {
     /// Records that the calling thread, at `site`, has just woken waiters.
     #[cold]
     pub(crate) fn record(&self, site: &'static Location<'static>) {
-        #[cfg(not(loom))]
-        let name = crate::thread::registry::current_if_known().map(|t| t.name());
-        #[cfg(loom)]
-        let name = None;
         let signal = Signal {
             ident: crate::thread::ident::current(),
-            name,
+            #[cfg(not(loom))]
+            thread: crate::thread::registry::current_if_known(),
             site,
             at: clock(),
         };
