@@ -8,8 +8,9 @@
 //!
 //! Everything here reads what the primitives publish when they block (`src/wait`: the kind of
 //! wait, the object, the call site, since when, until when). The only cost on an uncontended
-//! acquire is [`Lock`](crate::Lock)'s record of its holder's acquire site: one relaxed load of
-//! a switch, and a store when [holder sites](set_holder_sites) are on (debug builds).
+//! acquire is one relaxed load of a word of switches, and with one of them on, a store of the
+//! holder's acquire site ([holder sites](set_holder_sites): debug builds) and a count of the
+//! acquisition ([contention profile](set_contention_profiling)).
 //!
 //! # Debugging a hung program
 //!
@@ -110,13 +111,20 @@
 //! | `Event` ping-pong, one CPU | 0.97 [0.94–1.00] | 1.00 [0.99–1.00] |
 //!
 //! A wait that parks publishes a record: a thread-local lookup, a read of the coarse monotonic
-//! clock, a few plain stores, and one `SeqCst` store and load to withdraw it. Sizes grew by the
-//! identity (24 bytes: kind and id, creation site, name pointer) and, for `Lock`, the holder's
-//! acquire site: `Lock<()>` 8 → 40 bytes, `RLock` 16 → 48, `Condition<Lock>` 16 → 72,
-//! `Event` 1 → 32, `Semaphore` 8 → 32, `BoundedSemaphore` 16 → 40, `Barrier` 112 → 144 (its
-//! internal lock carries its identity). A dump of 1,000 blocked threads (test `dump_of_1000_threads`,
-//! release build, 5 runs) takes 1.0–2.1 ms to snapshot (including the deadlock check) and
-//! 0.7–1.4 ms to format (213 kB of text); `find_deadlocks` alone 0.4 ms.
+//! clock, a few plain stores, and one `SeqCst` store and load to withdraw it. A `set()` or
+//! `notify()` that wakes somebody also records its caller (a thread-local read, a reference
+//! count, a coarse clock read, an uncontended mutex); one with nobody waiting is unchanged. The
+//! contention profile's count of every acquisition costs nothing while it is off: its switch
+//! shares one word with the holder-site switch, which every acquire loads anyway (callgrind: 30
+//! instructions, 7 reads, 3 writes per uncontended acquire+release, before and after it was
+//! added). Sizes grew by the identity (24 bytes: kind and id, creation site, name pointer), for
+//! `Lock` the holder's acquire site, and for `Event` and `Condition` a pointer to who last woke
+//! their waiters: `Lock<()>` 8 → 40 bytes, `RLock` 16 → 48, `Condition<Lock>` 16 → 80,
+//! `Event` 1 → 40, `Semaphore` 8 → 32, `BoundedSemaphore` 16 → 40, `Barrier` 112 → 144 (its
+//! internal lock carries its identity). A dump of 1,000 blocked threads (test
+//! `dump_of_1000_threads`, release build, 5 runs, when it landed) took 1.0–2.1 ms to snapshot
+//! (including the deadlock check) and 0.7–1.4 ms to format (213 kB of text); `find_deadlocks`
+//! alone 0.4 ms. BENCHMARKS.md ("Diagnostics") has the latest figures and how they were taken.
 //!
 //! # Lock-order checking: a deadlock reported before it happens
 //!
