@@ -69,6 +69,41 @@ pub struct HolderInfo {
 ///
 /// Only wake-ups are recorded (a `set()` or `notify()` with nobody waiting stays one atomic
 /// operation), so "never" means no call has woken a waiter of this object yet.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use threadkit::diagnostics::{self, WaitKind};
+/// use threadkit::Event;
+///
+/// let turn = Arc::new(Event::named("turn"));
+/// let waiter = |turn: Arc<Event>| std::thread::spawn(move || turn.wait_timeout(Duration::from_secs(10)));
+/// let is_waiting = || {
+///     diagnostics::dump().threads.iter().find_map(|t| {
+///         t.waiting.clone().filter(|w| w.kind == WaitKind::Event)
+///     })
+/// };
+/// let first = waiter(Arc::clone(&turn));
+/// while is_waiting().is_none() {
+///     std::thread::yield_now();
+/// }
+/// turn.set(); // wakes the first waiter: recorded
+/// assert!(first.join().unwrap());
+/// turn.clear();
+/// let second = waiter(Arc::clone(&turn));
+/// let wait = loop {
+///     if let Some(w) = is_waiting() {
+///         break w;
+///     }
+///     std::thread::yield_now();
+/// };
+/// let last = wait.last_signal.expect("the set() that woke the first waiter");
+/// assert_eq!(last.thread.ident, threadkit::get_ident());
+/// turn.set();
+/// assert!(second.join().unwrap());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LastSignal {
     /// The thread that called it.

@@ -2,7 +2,7 @@
 //!
 //! Every thread that ever blocks in threadkit gets a [`Slot`], registered in a process-wide list
 //! on its first wait and removed when the thread exits. While a thread is blocked (parked by
-//! [`super::park`], or in an OS-level join announced with [`announce`]), its slot holds a
+//! [`super::park_for`], or in an OS-level join announced with [`announce`]), its slot holds a
 //! [`Record`]: the kind of wait, the object (as raw pointers into the primitive), the call site
 //! of the blocking call, when it began and its deadline.
 //!
@@ -416,7 +416,7 @@ pub(crate) fn publish(
     enter(kind, target, site, deadline, false)
 }
 
-/// As [`publish`], for a blocking call that does not go through [`super::park`] all the way
+/// As [`publish`], for a blocking call that does not go through [`super::park_for`] all the way
 /// (an OS-level thread join), and that owns the record against nested parks.
 pub(crate) fn announce(
     kind: WaitKind,
