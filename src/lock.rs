@@ -673,6 +673,7 @@ impl<T: ?Sized> Lock<T> {
         if lock_order::armed() {
             lock_order::acquired(&self.identity, Location::caller());
         }
+        self.note_site(Location::caller());
     }
 
     // ----- internals -----
@@ -690,13 +691,19 @@ impl<T: ?Sized> Lock<T> {
     }
 
     /// The holder-site half of [`note_acquired`](Self::note_acquired) (a blocking acquire has
-    /// pushed the lock on the lock-order stack already).
+    /// pushed the lock on the lock-order stack already): one relaxed load of the tracking
+    /// switches, and with any of them on, a store of the site (and, with the contention profile
+    /// on, a count of the acquisition).
     #[inline]
     fn note_site(&self, site: &'static Location<'static>) {
-        if wait::record::HOLDER_SITES.load(Ordering::Relaxed) {
-            // A binding's caller's site, if it set one (read only with holder sites on).
+        let tracking = wait::record::TRACKING.load(Ordering::Relaxed);
+        if tracking != 0 {
+            // A binding's caller's site, if it set one (read only while tracking is on).
             self.acquired_at
                 .store(crate::site::resolve(site).as_ptr(), Ordering::Relaxed);
+            if tracking & wait::record::TRACK_PROFILING != 0 {
+                wait::profile::acquired(&self.identity);
+            }
         }
     }
 
@@ -763,8 +770,25 @@ impl<T: ?Sized> Lock<T> {
     /// The contended acquire: spin briefly, then park. Returns false on timeout.
     /// `site` is the public method's call site (passed, not `#[track_caller]`: with the
     /// lock-order checker armed this runs inside a closure, which cannot forward it).
+    /// With the contention profile on, a contended acquisition is charged, with the time it
+    /// took, to the holder's acquire site (read now) and to `site`.
     #[cold]
     fn acquire_slow(
+        &self,
+        deadline: Option<Instant>,
+        count: Option<&AtomicUsize>,
+        site: &'static Location<'static>,
+    ) -> bool {
+        let profiled = wait::profile::contention_start(&self.acquired_at);
+        let got = self.acquire_contended(deadline, count, site);
+        if let (Some(start), true) = (profiled, got) {
+            start.charge(&self.identity, site);
+        }
+        got
+    }
+
+    /// [`acquire_slow`](Self::acquire_slow) without the profile.
+    fn acquire_contended(
         &self,
         deadline: Option<Instant>,
         count: Option<&AtomicUsize>,

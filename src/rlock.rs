@@ -560,6 +560,11 @@ impl<T: ?Sized> RLock<T> {
         &self.lock
     }
 
+    /// The recursion count, for what a Condition waiter publishes (diagnostics).
+    pub(crate) fn count_word(&self) -> &AtomicUsize {
+        &self.count
+    }
+
     /// A requeued Condition waiter was handed the lock: record it and restore its depth.
     #[track_caller]
     pub(crate) fn restore_after_handoff(&self, count: usize) {
