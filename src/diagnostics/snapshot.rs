@@ -212,7 +212,7 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
     let mut out = Vec::new();
     record::for_each(|r| {
         // A Condition waiter that a notify moved onto its lock's queue waits for the lock now.
-        // SAFETY (each accessor below): inside `for_each`'s closure.
+        // SAFETY: inside `for_each`'s closure.
         let requeued = unsafe { r.requeued() };
         let (kind, object, after, holder) = match requeued {
             Some((lock, holder)) => (
