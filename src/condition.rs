@@ -27,7 +27,6 @@ mod sealed {
         /// return type is the point: only this crate can make sense of it, and the `Token`
         /// keeps anyone else from calling it.)
         #[doc(hidden)]
-        #[allow(private_interfaces)]
         fn cl_diag(&self, token: usize, _: Token) -> crate::wait::record::CondLock;
     }
 
@@ -126,7 +125,6 @@ pub trait ConditionLock: sealed::Sealed {
 }
 
 impl<T: ?Sized> sealed::Sealed for Lock<T> {
-    #[allow(private_interfaces)]
     fn cl_diag(&self, token: usize, _: Token) -> CondLock {
         cond_lock(self, None, token)
     }
@@ -225,7 +223,6 @@ impl<T: ?Sized> ConditionLock for Lock<T> {
 }
 
 impl<T: ?Sized> sealed::Sealed for RLock<T> {
-    #[allow(private_interfaces)]
     fn cl_diag(&self, token: usize, _: Token) -> CondLock {
         cond_lock(self.raw_lock(), Some(self.count_word()), token)
     }
@@ -304,7 +301,6 @@ impl<T: ?Sized> ConditionLock for RLock<T> {
 macro_rules! forward_condition_lock {
     ($($ptr:ty),*) => {$(
         impl<L: ConditionLock + ?Sized> sealed::Sealed for $ptr {
-            #[allow(private_interfaces)]
             fn cl_diag(&self, token: usize, t: Token) -> CondLock {
                 (**self).cl_diag(token, t)
             }

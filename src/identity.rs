@@ -114,7 +114,10 @@ pub(crate) const fn caller() -> Option<&'static Location<'static>> {
 }
 
 /// The identity header embedded in every primitive.
-pub(crate) struct Identity {
+// `pub` in a private module, not `pub(crate)`: it appears in a sealed public trait's hidden
+// method, which Rust before 1.74 (the MSRV is 1.71) rejects for a crate-private type (E0446).
+#[allow(unreachable_pub)]
+pub struct Identity {
     /// `kind << 56 | id`; the id bits are 0 until the first [`id`](Self::id) call.
     word: AtomicU64,
     /// The creation site ([`Site::as_ptr`]; null: unknown). Atomic so that a binding can
@@ -251,7 +254,6 @@ pub trait Diagnosable: sealed::HasIdentity {
 }
 
 // The method returns the crate-private `Identity`: the trait is unnameable outside the crate.
-#[allow(private_interfaces)]
 pub(crate) mod sealed {
     /// Access to an object's identity (sealed: not implementable outside threadkit).
     pub trait HasIdentity {
@@ -264,7 +266,6 @@ pub(crate) mod sealed {
 macro_rules! diagnosable {
     ([$($g:tt)*] $T:ty, |$s:ident| $get:expr) => {
         impl<$($g)*> $crate::identity::sealed::HasIdentity for $T {
-            #[allow(private_interfaces)]
             fn identity(&self) -> &$crate::identity::Identity {
                 let $s = self;
                 $get

@@ -104,7 +104,10 @@ pub(crate) enum Target {
 /// A Condition's lock, as its waiter publishes it: a notified waiter is moved, still asleep,
 /// onto the lock's queue (`wait::unpark_requeue`), and from then on waits for the lock.
 #[derive(Clone, Copy)]
-pub(crate) struct CondLock {
+// `pub` in a private module, not `pub(crate)`: it appears in a sealed public trait's hidden
+// method, which Rust before 1.74 (the MSRV is 1.71) rejects for a crate-private type (E0446).
+#[allow(unreachable_pub)]
+pub struct CondLock {
     /// The lock's identity.
     pub(crate) identity: *const Identity,
     /// Its ownership words.
