@@ -119,6 +119,15 @@ pub struct CondLock {
     pub(crate) token: usize,
 }
 
+impl std::fmt::Debug for CondLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CondLock")
+            .field("key", &self.key)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Who last woke the waiters of an Event or Condition: written by `set` / `notify` only when
 /// they wake somebody (never on the uncontended path), read by thread dumps. The cell is
 /// allocated on the first such wake-up and freed with the object, so an object that never woke
