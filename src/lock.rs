@@ -185,12 +185,15 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 pub struct Lock<T: ?Sized = ()> {
     /// `(acquirer << OWNER_SHIFT) | PARKED | LOCKED`; the acquirer bits are zero when unlocked.
     state: AtomicU64,
-    /// Where the current holder acquired it (a `&'static Location`; stale while unlocked).
+    /// Where the current holder acquired it (a [`Site::as_ptr`](crate::site::Site); stale
+    /// while unlocked).
     /// Diagnostics only, so a std atomic in every build.
-    acquired_at: AtomicPtr<Location<'static>>,
+    acquired_at: AtomicPtr<u8>,
     identity: Identity,
     data: UnsafeCell<T>,
 }
+
+crate::identity::diagnosable!([T: ?Sized] Lock<T>, |l| &l.identity);
 
 /// The identifier of the thread that acquired a lock whose state word is `state`, if locked.
 pub(crate) fn owner_of(state: u64) -> Option<u64> {
@@ -554,7 +557,19 @@ impl<T: ?Sized> Lock<T> {
     /// compare (RLock's ownership test on its hot path).
     #[inline]
     pub(crate) fn is_locked_by(&self, ident: u64) -> bool {
-        self.state.load(Ordering::Relaxed) & !PARKED == (ident << OWNER_SHIFT) | LOCKED
+        self.is_locked_with(Self::locked_word(ident))
+    }
+
+    /// The state word (less `PARKED`) of the lock held by the thread with identifier `ident`.
+    #[inline]
+    pub(crate) const fn locked_word(ident: u64) -> u64 {
+        (ident << OWNER_SHIFT) | LOCKED
+    }
+
+    /// [`is_locked_by`](Self::is_locked_by) with the thread's [`locked_word`](Self::locked_word).
+    #[inline]
+    pub(crate) fn is_locked_with(&self, word: u64) -> bool {
+        self.state.load(Ordering::Relaxed) & !PARKED == word
     }
 
     // ----- raw operations, shared with Condition -----
@@ -673,6 +688,7 @@ impl<T: ?Sized> Lock<T> {
         if lock_order::armed() {
             lock_order::acquired(&self.identity, Location::caller());
         }
+        self.note_site(Location::caller());
     }
 
     // ----- internals -----
@@ -690,14 +706,19 @@ impl<T: ?Sized> Lock<T> {
     }
 
     /// The holder-site half of [`note_acquired`](Self::note_acquired) (a blocking acquire has
-    /// pushed the lock on the lock-order stack already).
+    /// pushed the lock on the lock-order stack already): one relaxed load of the tracking
+    /// switches, and with any of them on, a store of the site (and, with the contention profile
+    /// on, a count of the acquisition).
     #[inline]
     fn note_site(&self, site: &'static Location<'static>) {
-        if wait::record::HOLDER_SITES.load(Ordering::Relaxed) {
-            self.acquired_at.store(
-                site as *const Location<'static> as *mut _,
-                Ordering::Relaxed,
-            );
+        let tracking = wait::record::TRACKING.load(Ordering::Relaxed);
+        if tracking != 0 {
+            // A binding's caller's site, if it set one (read only while tracking is on).
+            self.acquired_at
+                .store(crate::site::resolve(site).as_ptr(), Ordering::Relaxed);
+            if tracking & wait::record::TRACK_PROFILING != 0 {
+                wait::profile::acquired(&self.identity);
+            }
         }
     }
 
@@ -730,8 +751,8 @@ impl<T: ?Sized> Lock<T> {
     /// checker's fast path saves no registers.
     #[inline]
     fn try_lock_fast_assigned(&self) -> bool {
-        let id = ident::current_or_zero();
-        id != 0
+        let id = ident::current_or_unassigned();
+        id != ident::UNASSIGNED
             && self
                 .state
                 .compare_exchange_weak(
@@ -782,8 +803,25 @@ impl<T: ?Sized> Lock<T> {
     /// The contended acquire: spin briefly, then park. Returns false on timeout.
     /// `site` is the public method's call site (passed, not `#[track_caller]`: with the
     /// lock-order checker armed this runs inside a closure, which cannot forward it).
+    /// With the contention profile on, a contended acquisition is charged, with the time it
+    /// took, to the holder's acquire site (read now) and to `site`.
     #[cold]
     fn acquire_slow(
+        &self,
+        deadline: Option<Instant>,
+        count: Option<&AtomicUsize>,
+        site: &'static Location<'static>,
+    ) -> bool {
+        let profiled = wait::profile::contention_start(&self.acquired_at);
+        let got = self.acquire_contended(deadline, count, site);
+        if let (Some(start), true) = (profiled, got) {
+            start.charge(&self.identity, site);
+        }
+        got
+    }
+
+    /// [`acquire_slow`](Self::acquire_slow) without the profile.
+    fn acquire_contended(
         &self,
         deadline: Option<Instant>,
         count: Option<&AtomicUsize>,

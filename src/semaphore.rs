@@ -389,6 +389,8 @@ pub struct Semaphore {
     raw: RawSemaphore,
 }
 
+crate::identity::diagnosable!([] Semaphore, |s| &s.raw.identity);
+
 impl Semaphore {
     /// The largest value a semaphore can hold (`usize::MAX / 2`).
     pub const MAX_PERMITS: usize = MAX_VALUE;
@@ -724,6 +726,8 @@ pub struct BoundedSemaphore {
     raw: RawSemaphore,
     initial: usize,
 }
+
+crate::identity::diagnosable!([] BoundedSemaphore, |s| &s.raw.identity);
 
 impl BoundedSemaphore {
     /// The largest value a semaphore can hold (`usize::MAX / 2`).

@@ -47,8 +47,8 @@ fn count(seen: &Seen) -> usize {
     seen.lock().unwrap().len()
 }
 
-fn fl(loc: &std::panic::Location<'_>) -> String {
-    format!("{}:{}", loc.file(), loc.line())
+fn fl(site: threadkit::diagnostics::Site) -> String {
+    format!("{}:{}", site.file(), site.line())
 }
 
 fn site(line: u32) -> String {

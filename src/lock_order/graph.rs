@@ -2,9 +2,9 @@
 //! acquired b while holding a", with who did it first and where. Kept acyclic: an edge that would
 //! close a cycle is reported instead of added.
 
+use crate::site::Site;
 use std::backtrace::Backtrace;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::report::OrderEdge;
@@ -13,8 +13,8 @@ use crate::diagnostics::{ObjectInfo, ThreadRef};
 /// The first acquisition that recorded an edge.
 struct EdgeInfo {
     thread: ThreadRef,
-    from_site: &'static Location<'static>,
-    to_site: &'static Location<'static>,
+    from_site: Site,
+    to_site: Site,
     /// Captured when the edge was recorded, if backtraces were on.
     backtrace: Option<Arc<Backtrace>>,
 }
@@ -67,8 +67,8 @@ pub(super) fn add_edge(
     from: u64,
     to: u64,
     thread: &ThreadRef,
-    from_site: &'static Location<'static>,
-    to_site: &'static Location<'static>,
+    from_site: Site,
+    to_site: Site,
     panic_mode: bool,
     capture: bool,
 ) -> Added {

@@ -12,7 +12,7 @@
 //! [`REGISTRY`]; its thread-local's destructor removes it, and with it the queue of releases
 //! aimed at the thread, so a release aimed at a thread that has exited is dropped, not kept.
 
-use std::panic::Location;
+use crate::site::Site;
 use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub(super) const MAX_HELD: usize = 32;
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Held {
     pub(super) id: u64,
-    pub(super) site: &'static Location<'static>,
+    pub(super) site: Site,
     /// When it was acquired, on the wait records' clock (`wait::record::clock`), in
     /// nanoseconds; 0 when not recorded (holder sites off).
     pub(super) since: u64,
@@ -34,7 +34,8 @@ pub(super) struct Held {
 /// One published entry (see [`Held`]); the site pointer is null only while never written.
 struct Entry {
     id: AtomicU64,
-    site: AtomicPtr<Location<'static>>,
+    /// [`Site::as_ptr`].
+    site: AtomicPtr<u8>,
     since: AtomicU64,
 }
 
@@ -130,9 +131,9 @@ impl Shared {
         let site = e.site.load(Ordering::Relaxed);
         Held {
             id: e.id.load(Ordering::Relaxed),
-            // SAFETY: only `&'static Location`s are stored in `site`, and an entry below `len`
-            // (all the owner reads) has been written.
-            site: unsafe { &*site },
+            // SAFETY: only `Site::as_ptr` words (never null) are stored in `site`, and an entry
+            // below `len` (all the owner reads) has been written.
+            site: unsafe { Site::from_ptr(site).unwrap_unchecked() },
             since: e.since.load(Ordering::Relaxed),
         }
     }
@@ -152,10 +153,7 @@ impl Shared {
     fn write_entry(&self, i: usize, h: Held) {
         let e = &self.items[i];
         e.id.store(h.id, Ordering::Relaxed);
-        e.site.store(
-            h.site as *const Location<'static> as *mut _,
-            Ordering::Relaxed,
-        );
+        e.site.store(h.site.as_ptr(), Ordering::Relaxed);
         e.since.store(h.since, Ordering::Relaxed);
     }
 
@@ -188,6 +186,30 @@ impl Shared {
     /// Empties the stack (owner only).
     pub(super) fn clear(&self) {
         self.len.store(0, Ordering::Relaxed);
+    }
+
+    /// Sets the stack aside (owner only): applies the releases queued for it, then returns its
+    /// entries, oldest first, and empties it.
+    pub(super) fn take_stack(&self) -> Vec<Held> {
+        if self.has_pending() {
+            self.apply_foreign();
+        }
+        let held = self.entries();
+        self.clear();
+        held
+    }
+
+    /// Replaces the stack with `held`, oldest first (owner only; see [`take_stack`](Self::take_stack)).
+    pub(super) fn put_stack(&self, held: &[Held]) {
+        self.clear();
+        for h in held {
+            self.push(*h);
+        }
+    }
+
+    /// The owner must bring its state up to date before its next check or push.
+    pub(super) fn mark_stale(&self) {
+        self.stale.store(true, Ordering::SeqCst);
     }
 
     /// Removes the entry at `i` (owner only).
@@ -270,12 +292,11 @@ impl Shared {
                 if !torn && self.seq.load(Ordering::Relaxed) == s1 {
                     let mut held: Vec<Held> = out
                         .into_iter()
-                        .map(|(id, site, since)| Held {
-                            id,
-                            // SAFETY: only `&'static Location`s are stored, and null was
-                            // excluded above.
-                            site: unsafe { &*site },
-                            since,
+                        .filter_map(|(id, site, since)| {
+                            // SAFETY: only `Site::as_ptr` words (or null, excluded above) are
+                            // stored in `site`.
+                            let site = unsafe { Site::from_ptr(site) }?;
+                            Some(Held { id, site, since })
                         })
                         .collect();
                     // Locks released by other threads and not yet applied are not held.
@@ -344,7 +365,7 @@ pub(super) fn queued_for(ident: u64) -> usize {
 /// One lock a thread holds, as a dump reads it.
 pub(crate) struct HeldLock {
     pub(crate) id: u64,
-    pub(crate) site: &'static Location<'static>,
+    pub(crate) site: Site,
     /// How long it has been held; `None` when not recorded (holder sites off).
     pub(crate) held_for: Option<Duration>,
 }

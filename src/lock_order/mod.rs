@@ -23,6 +23,7 @@ mod report;
 #[cfg(test)]
 mod tests;
 
+use crate::site::Site;
 use std::cell::Cell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -305,6 +306,56 @@ impl Local {
     }
 }
 
+/// A thread's own held stack, set aside by [`enter_scope`] while the thread runs as another (a
+/// timer worker running a Timer's function as the Timer's thread).
+pub(crate) struct Scope {
+    held: Vec<Held>,
+    ident: u64,
+    epoch: u64,
+}
+
+/// Starts a scope with an empty held stack, published under `acting_as`: called by a timer
+/// worker just before it acts as the Timer's thread `acting_as`. The Timer has a stack of its
+/// own, as a thread does: what it acquires is not held by the next Timer the worker runs, a
+/// dump lists its locks under the Timer's ident, and a release by another thread of a lock it
+/// holds is queued on its stack. Releases queued for the worker's own stack are applied first.
+pub(crate) fn enter_scope(acting_as: u64) -> Scope {
+    let own = crate::thread::ident::current();
+    LOCAL
+        .try_with(|l| {
+            let saved = Scope {
+                held: l.shared.take_stack(),
+                ident: own,
+                epoch: l.shared.epoch.load(Ordering::Relaxed),
+            };
+            l.shared.ident.store(acting_as, Ordering::Relaxed);
+            // The scope's first check or push brings it up to date (the epoch, the cache).
+            l.shared.mark_stale();
+            saved
+        })
+        .unwrap_or(Scope {
+            held: Vec::new(),
+            ident: own,
+            epoch: 0,
+        })
+}
+
+/// Ends a scope from [`enter_scope`], before the Timer's thread is marked stopped: applies the
+/// releases queued for the Timer's stack and drops what it left on it (a lock it returned
+/// holding), as for a thread that exits holding a lock: with the stack published under the
+/// worker's ident again, a later release aimed at the Timer finds no stack and is dropped, not
+/// queued for an ident nobody runs as again. Gives the worker its own stack back.
+pub(crate) fn exit_scope(saved: Scope) {
+    let _ = LOCAL.try_with(|l| {
+        drop(l.shared.take_stack());
+        l.shared.put_stack(&saved.held);
+        l.shared.ident.store(saved.ident, Ordering::Relaxed);
+        l.shared.epoch.store(saved.epoch, Ordering::Relaxed);
+        // Releases aimed at the worker during the scope, an arming, a reset: looked at again.
+        l.shared.mark_stale();
+    });
+}
+
 /// Registers the lock's node (once per lock) and returns its id.
 #[inline(always)]
 fn node(identity: &Identity) -> u64 {
@@ -340,6 +391,8 @@ pub(crate) fn ordered_acquire(
     fast: impl Fn() -> bool,
     slow: impl Fn() -> bool,
 ) -> bool {
+    // A binding's caller's site, if it set one (crate::site::with_call_site).
+    let site = crate::site::resolve(site);
     /// What is left to do after the fast path.
     enum Next {
         Done,
@@ -354,7 +407,7 @@ pub(crate) fn ordered_acquire(
             Some(id)
                 if !l.busy.get()
                     && !l.shared.is_stale()
-                    && !crate::wait::record::HOLDER_SITES.load(Ordering::Relaxed) =>
+                    && !crate::wait::record::tracking(crate::wait::record::TRACK_HOLDER_SITES) =>
             {
                 l.shared.push(Held { id, site, since: 0 });
                 Next::Done
@@ -372,8 +425,8 @@ pub(crate) fn ordered_acquire(
 
 /// The rest of [`ordered_acquire`]'s fast path when the push needs more than a push.
 #[inline(never)]
-fn push_acquired(identity: &Identity, site: &'static Location<'static>) -> bool {
-    acquired(identity, site);
+fn push_acquired(identity: &Identity, site: Site) -> bool {
+    let _ = LOCAL.try_with(|l| push_slow(l, identity, site));
     true
 }
 
@@ -381,7 +434,7 @@ fn push_acquired(identity: &Identity, site: &'static Location<'static>) -> bool 
 #[inline(never)]
 fn ordered_acquire_full(
     identity: &Identity,
-    site: &'static Location<'static>,
+    site: Site,
     timed: bool,
     fast: impl Fn() -> bool,
     slow: impl Fn() -> bool,
@@ -408,6 +461,7 @@ fn ordered_acquire_full(
 /// `#[track_caller]` path (an opted-in semaphore), followed by [`acquired`] when it gets it.
 #[inline]
 pub(crate) fn check_before(identity: &Identity, site: &'static Location<'static>, timed: bool) {
+    let site = crate::site::resolve(site);
     let _ = LOCAL.try_with(|l| {
         if l.shared.len() != 0 {
             check(l, identity, site, timed);
@@ -418,7 +472,7 @@ pub(crate) fn check_before(identity: &Identity, site: &'static Location<'static>
 /// The nested acquire's check: when every held lock's order with the new one is in the
 /// thread's cache, that is all (no global lock); otherwise [`check_slow`].
 #[inline]
-fn check(l: &Local, identity: &Identity, site: &'static Location<'static>, timed: bool) {
+fn check(l: &Local, identity: &Identity, site: Site, timed: bool) {
     if l.busy.get() || !l.in_sync() && !l.sync() {
         return;
     }
@@ -432,7 +486,7 @@ fn check(l: &Local, identity: &Identity, site: &'static Location<'static>, timed
 
 #[cold]
 #[inline(never)]
-fn check_slow(l: &Local, identity: &Identity, site: &'static Location<'static>, timed: bool) {
+fn check_slow(l: &Local, identity: &Identity, site: Site, timed: bool) {
     let mode = current_mode();
     if mode == OFF {
         return;
@@ -452,6 +506,10 @@ fn check_slow(l: &Local, identity: &Identity, site: &'static Location<'static>, 
         return;
     }
     l.busy.set(true);
+    // Cleared however this returns: a panic in Panic mode, or anything else unwinding (a
+    // report hook's panic is caught by `emit`, but the checker must not rely on it), or the
+    // checker would stay off for this thread for ever.
+    let _not_busy = NotBusy(&l.busy);
     let thread = current_thread();
     let capture = backtraces();
     let mut reports = Vec::new();
@@ -481,7 +539,6 @@ fn check_slow(l: &Local, identity: &Identity, site: &'static Location<'static>, 
         #[cfg(not(test))]
         let quiet = false;
         if mode == PANIC {
-            l.busy.set(false);
             panic!("{}", report);
         }
         if !quiet {
@@ -490,7 +547,15 @@ fn check_slow(l: &Local, identity: &Identity, site: &'static Location<'static>, 
             ));
         }
     }
-    l.busy.set(false);
+}
+
+/// Clears the thread's `busy` flag when dropped.
+struct NotBusy<'a>(&'a Cell<bool>);
+
+impl Drop for NotBusy<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
 }
 
 /// The calling thread, as reports name it. Never registers the thread (the checker may run
@@ -509,18 +574,19 @@ fn current_thread() -> crate::diagnostics::ThreadRef {
 /// (a try, a Condition's re-acquire).
 #[inline(never)]
 pub(crate) fn acquired(identity: &Identity, site: &'static Location<'static>) {
+    let site = crate::site::resolve(site);
     let _ = LOCAL.try_with(|l| push_slow(l, identity, site));
 }
 
 /// Pushes an acquired lock on the thread's stack, bringing the thread's state up to date
 /// first, registering the lock's node and stamping the time as needed.
 #[inline(never)]
-fn push_slow(l: &Local, identity: &Identity, site: &'static Location<'static>) {
+fn push_slow(l: &Local, identity: &Identity, site: Site) {
     if l.busy.get() || !l.in_sync() && !l.sync() {
         return;
     }
     let id = node(identity);
-    let since = if crate::wait::record::HOLDER_SITES.load(Ordering::Relaxed) {
+    let since = if crate::wait::record::tracking(crate::wait::record::TRACK_HOLDER_SITES) {
         now_nanos()
     } else {
         0
@@ -595,7 +661,7 @@ pub(crate) fn held_locks() -> Option<Vec<(u64, Vec<HeldLockInfo>)>> {
 /// One lock a thread holds, for the thread dump (see [`held_locks`]).
 pub(crate) struct HeldLockInfo {
     pub(crate) object: crate::diagnostics::ObjectInfo,
-    pub(crate) acquired_at: &'static Location<'static>,
+    pub(crate) acquired_at: Site,
     pub(crate) held_for: Option<std::time::Duration>,
 }
 

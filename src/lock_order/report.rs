@@ -1,8 +1,8 @@
 //! [`PotentialDeadlock`]: what the lock-order checker reports.
 
+use crate::site::Site;
 use std::backtrace::Backtrace;
 use std::fmt;
-use std::panic::Location;
 use std::sync::Arc;
 
 use super::held::Held;
@@ -14,7 +14,7 @@ pub struct OrderedLock {
     /// The lock.
     pub lock: ObjectInfo,
     /// Where the thread acquired it.
-    pub acquired_at: &'static Location<'static>,
+    pub acquired_at: Site,
 }
 
 /// One recorded order `from → to`: the first thread that acquired `to` while holding `from`.
@@ -29,9 +29,9 @@ pub struct OrderEdge {
     /// The thread that did it first.
     pub thread: ThreadRef,
     /// Where that thread had acquired `from`.
-    pub from_site: &'static Location<'static>,
+    pub from_site: Site,
     /// Where it acquired `to`.
-    pub to_site: &'static Location<'static>,
+    pub to_site: Site,
     /// That thread's backtrace when it recorded the order, if
     /// [backtraces](crate::diagnostics::set_lock_order_backtraces) were on then.
     pub backtrace: Option<Arc<Backtrace>>,
@@ -94,7 +94,7 @@ pub struct PotentialDeadlock {
     /// The lock it is acquiring.
     pub acquiring: ObjectInfo,
     /// Where it is acquiring it.
-    pub site: &'static Location<'static>,
+    pub site: Site,
     /// Whether the acquire is timed (it would give up rather than hang forever).
     pub timed: bool,
     /// Every lock the thread holds, oldest first.
@@ -109,7 +109,7 @@ pub struct PotentialDeadlock {
 pub(super) fn build(
     thread: &ThreadRef,
     identity: &crate::identity::Identity,
-    site: &'static Location<'static>,
+    site: Site,
     held: &[Held],
     closing: u64,
     chain: Vec<OrderEdge>,
@@ -147,7 +147,7 @@ pub(super) fn build(
     }
 }
 
-fn at(site: &Location<'_>) -> String {
+fn at(site: Site) -> String {
     format!("{}:{}", site.file(), site.line())
 }
 
@@ -200,9 +200,8 @@ impl fmt::Display for PotentialDeadlock {
         names.extend(self.chain.iter().map(|e| e.to.label()));
         names.push(self.acquiring.label());
         writeln!(f, "  cycle: {}", names.join(" -> "))?;
-        let step = |lock: &ObjectInfo, site: &Location<'_>| {
-            format!("lock({}) at {}", lock.label(), at(site))
-        };
+        let step =
+            |lock: &ObjectInfo, site: Site| format!("lock({}) at {}", lock.label(), at(site));
         if self.chain.len() < 2 {
             // Two threads: this one against the thread of the recorded edge.
             let other = self.chain.last();
