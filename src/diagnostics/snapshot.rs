@@ -279,8 +279,8 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
                 last_signal: unsafe { r.last_signal() }.map(|s| LastSignal {
                     thread: ThreadRef {
                         ident: s.ident,
-                        // Its name now (it may have ended; the handle stays readable).
-                        name: s.thread.map_or_else(|| Arc::from(""), |t| t.name()),
+                        // Its name when it signalled (it may have ended since).
+                        name: s.thread.unwrap_or_else(|| Arc::from("")),
                     },
                     site: s.site,
                     ago: clock.saturating_sub(s.at),

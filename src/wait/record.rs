@@ -139,10 +139,11 @@ pub(crate) struct LastSignal(AtomicPtr<Mutex<Signal>>);
 pub(crate) struct Signal {
     /// The thread that called it.
     pub(crate) ident: u64,
-    /// Its record, if it is a registered thread (kept, so that a dump names it even after it
-    /// has ended; a clone of the handle is one reference count, not a name lookup).
+    /// Its name when it signalled, if it is a registered thread. The name, not the handle: a
+    /// handle kept here would keep a thread that sets an Event its own handle owns (its join
+    /// Event) alive for ever (a reference cycle, found by Miri's leak check).
     #[cfg(not(loom))]
-    pub(crate) thread: Option<crate::Thread>,
+    pub(crate) thread: Option<std::sync::Arc<str>>,
     /// Its call site (a binding's caller's, if it set one).
     pub(crate) site: Site,
     /// When, on the [`clock`].
@@ -160,7 +161,7 @@ impl LastSignal {
         let signal = Signal {
             ident: crate::thread::ident::current(),
             #[cfg(not(loom))]
-            thread: crate::thread::registry::current_if_known(),
+            thread: crate::thread::registry::current_if_known().map(|t| t.name()),
             site: crate::site::resolve(site),
             at: clock(),
         };
