@@ -1,6 +1,6 @@
 //! `catch_unwind` around code that uses threadkit's primitives compiles, as with std's Mutex,
 //! and a panic inside leaves every primitive released and usable (issue 13). What is not
-//! unwind safe (a `Lock<T>` with data: no poisoning) is a compile_fail doctest in src/lock.rs.
+//! unwind safe (a `Lock<T>` with data: no poisoning) is a compile_fail doctest in src/lock/mod.rs.
 
 // Uses the thread API, which is compiled out under `--cfg loom` (src/lib.rs).
 #![cfg(not(loom))]
