@@ -16,8 +16,21 @@ const PARKED: usize = 1;
 const VALUE_SHIFT: u32 = 1;
 /// One permit, in state-word units.
 const ONE: usize = 1 << VALUE_SHIFT;
-/// The largest value the state word can hold.
-const MAX_VALUE: usize = usize::MAX >> VALUE_SHIFT;
+/// The largest value a semaphore holds: an eighth of the word, so that the value, read as a
+/// signed number, stays far from overflowing while a plain semaphore's permit drops add to it
+/// before they check it (see [`RawSemaphore::release_one`]).
+const MAX_VALUE: usize = usize::MAX >> 3;
+/// A [`SemaphorePermit`]'s `limit` when it belongs to a plain [`Semaphore`] (above any bound a
+/// `BoundedSemaphore` can have).
+const PLAIN: usize = usize::MAX;
+
+/// The value held in a state word, read as a signed number. It is below zero only while plain
+/// semaphore acquirers that found no permit are giving back the unit their fast path took (see
+/// [`RawSemaphore::acquire`]): a negative value means no permit is available.
+#[inline]
+fn value_of(state: usize) -> isize {
+    (state as isize) >> VALUE_SHIFT
+}
 
 /// The token `release` wakes waiters with; a woken waiter competes for a permit again.
 const TOKEN_RETRY: UnparkToken = UnparkToken(0);
@@ -28,6 +41,14 @@ const TOKEN_RETRY: UnparkToken = UnparkToken(0);
 /// counter like anyone else (a thread that was not asleep may take it first, as in Python), so a
 /// waiter that times out or loses the race never strands a permit. `release(n)` wakes at most `n`
 /// sleepers, under the parking lot's bucket lock, and clears `PARKED` when none remain.
+///
+/// A plain [`Semaphore`]'s acquire and its permit's drop are each one read-modify-write with no
+/// load before it (`fetch_sub` / `fetch_add`: one exclusive fetch of the cache line, where a load
+/// and a compare-exchange make two under contention). An acquire whose `fetch_sub` finds no
+/// permit has taken the value below zero for a moment; it adds the unit back and then competes
+/// in the slow path, which looks at the counter before it sleeps or gives up, so the unit it gave
+/// back is never stranded (if nobody else took it, it takes it itself). `BoundedSemaphore` keeps
+/// the compare-exchange (its bound must be checked against a value with no such units out).
 struct RawSemaphore {
     state: AtomicUsize,
     identity: Identity,
@@ -89,7 +110,7 @@ impl RawSemaphore {
         unsafe fn status(state: *const ()) -> String {
             // SAFETY: the caller's contract.
             let state = unsafe { &*(state as *const AtomicUsize) };
-            format!("value {}", state.load(Ordering::Relaxed) >> VALUE_SHIFT)
+            format!("value {}", value_of(state.load(Ordering::Relaxed)).max(0))
         }
         Target::Object {
             identity: &self.identity,
@@ -100,7 +121,7 @@ impl RawSemaphore {
 
     #[inline]
     fn value(&self) -> usize {
-        self.state.load(Ordering::Relaxed) >> VALUE_SHIFT
+        value_of(self.state.load(Ordering::Relaxed)).max(0) as usize
     }
 
     // ----- the lock-order checker's hooks, for a semaphore opted in with `with_lock_order` -----
@@ -116,12 +137,12 @@ impl RawSemaphore {
     /// after it when [`tracked`](Self::tracked).
     #[inline]
     #[track_caller]
-    fn acquire_checked(&self, deadline: Option<Instant>) -> bool {
+    fn acquire_checked<const PLAIN_SEM: bool>(&self, deadline: Option<Instant>) -> bool {
         let tracked = self.tracked();
         if tracked {
             lock_order::check_before(&self.identity, Location::caller(), deadline.is_some());
         }
-        let got = self.acquire(deadline);
+        let got = self.acquire::<PLAIN_SEM>(deadline);
         if tracked && got {
             lock_order::acquired(&self.identity, Location::caller());
         }
@@ -155,11 +176,12 @@ impl RawSemaphore {
         got
     }
 
-    /// Takes a permit if there is one. Uncontended: one load and one compare-exchange.
+    /// Takes a permit if there is one. Uncontended: one load and one compare-exchange (it never
+    /// takes the value below zero).
     #[inline]
     fn try_acquire(&self) -> bool {
         let mut state = self.state.load(Ordering::Relaxed);
-        while state >= ONE {
+        while value_of(state) >= 1 {
             match self.state.compare_exchange_weak(
                 state,
                 state - ONE,
@@ -174,11 +196,32 @@ impl RawSemaphore {
     }
 
     /// Takes a permit, waiting until `deadline` (`None`: forever). Returns whether it got one.
+    ///
+    /// `PLAIN_SEM` (a plain [`Semaphore`]): one `fetch_sub`; if it found no permit, the unit is
+    /// added back (that `fetch_add` needs no wake-up: this thread then looks at the counter in
+    /// the slow path before it parks or gives up, and takes the unit itself if it is still
+    /// there). Otherwise (`BoundedSemaphore`): a load and a compare-exchange, never below zero.
     #[inline]
     #[track_caller]
-    fn acquire(&self, deadline: Option<Instant>) -> bool {
+    fn acquire<const PLAIN_SEM: bool>(&self, deadline: Option<Instant>) -> bool {
+        if PLAIN_SEM {
+            // Mutants (loom only, `.ci/loom.sh --mutants`): a fast path that takes a permit
+            // from an empty semaphore, and one that keeps the unit it took below zero.
+            let first_missing = if cfg!(all(loom, threadkit_mutant = "semaphore_take_from_zero")) {
+                0
+            } else {
+                1
+            };
+            if value_of(self.state.fetch_sub(ONE, Ordering::Acquire)) >= first_missing {
+                return true;
+            }
+            if !cfg!(all(loom, threadkit_mutant = "semaphore_keep_debt")) {
+                self.state.fetch_add(ONE, Ordering::Relaxed);
+            }
+            return self.acquire_slow(deadline);
+        }
         let state = self.state.load(Ordering::Relaxed);
-        if state >= ONE
+        if value_of(state) >= 1
             && self
                 .state
                 .compare_exchange_weak(state, state - ONE, Ordering::Acquire, Ordering::Relaxed)
@@ -197,7 +240,7 @@ impl RawSemaphore {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             // A permit is available: take it, keeping the PARKED bit for the threads asleep.
-            if state >= ONE {
+            if value_of(state) >= 1 {
                 match self.state.compare_exchange_weak(
                     state,
                     state - ONE,
@@ -237,9 +280,15 @@ impl RawSemaphore {
                 }
             }
 
-            // Sleep only if the value is still zero and PARKED still set (a release in between
-            // changed the word, or a timed-out last sleeper cleared the flag).
-            let validate = || self.state.load(Ordering::Relaxed) == PARKED;
+            // Sleep only if there is still no permit and PARKED is still set (a release in
+            // between changed the word, or a timed-out last sleeper cleared the flag). A value
+            // below zero is no permit: every unit an acquirer took below zero is added back by
+            // that acquirer, which then looks at the counter itself (see `acquire`), so no
+            // wake-up is owed for it.
+            let validate = || {
+                let s = self.state.load(Ordering::Relaxed);
+                s & PARKED != 0 && value_of(s) <= 0
+            };
             let timed_out = |_key, was_last: bool| {
                 if was_last {
                     self.state.fetch_and(!PARKED, Ordering::Relaxed);
@@ -276,11 +325,14 @@ impl RawSemaphore {
         }
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            let room = limit.saturating_sub(state >> VALUE_SHIFT);
+            // A value below zero is zero with units on their way back (only a plain semaphore,
+            // whose limit leaves room for them).
+            let room = limit.saturating_sub(value_of(state).max(0) as usize);
             if n > room {
                 return Err(OverReleaseError(()));
             }
-            // `n <= limit <= MAX_VALUE`, so `n << VALUE_SHIFT` and the sum cannot overflow.
+            // `n <= limit <= MAX_VALUE`, so `n << VALUE_SHIFT` and the sum cannot overflow, nor
+            // reach the sign bit.
             match self.state.compare_exchange_weak(
                 state,
                 state + (n << VALUE_SHIFT),
@@ -293,6 +345,26 @@ impl RawSemaphore {
         }
         if state & PARKED != 0 {
             self.wake(n);
+        }
+        Ok(())
+    }
+
+    /// A plain [`Semaphore`]'s permit drop: one `fetch_add`, no load before it. The value is
+    /// checked after the add: at [`MAX_VALUE`] already (only after a `release` that raised it that
+    /// far), the unit is taken back and the error returned, as `release(1, MAX_VALUE)` would;
+    /// `MAX_VALUE` is an eighth of the word, so the add never reaches the sign bit.
+    #[inline]
+    fn release_one(&self) -> Result<(), OverReleaseError> {
+        if self.tracked() {
+            lock_order::releasing_unowned(&self.identity);
+        }
+        let state = self.state.fetch_add(ONE, Ordering::Release);
+        if value_of(state) >= MAX_VALUE as isize {
+            self.state.fetch_sub(ONE, Ordering::Relaxed);
+            return Err(OverReleaseError(()));
+        }
+        if state & PARKED != 0 {
+            self.wake(1);
         }
         Ok(())
     }
@@ -392,7 +464,7 @@ pub struct Semaphore {
 crate::identity::diagnosable!([] Semaphore, |s| &s.raw.identity);
 
 impl Semaphore {
-    /// The largest value a semaphore can hold (`usize::MAX / 2`).
+    /// The largest value a semaphore can hold (`usize::MAX / 8`).
     pub const MAX_PERMITS: usize = MAX_VALUE;
 
     /// Creates a semaphore holding `value` permits: Python's `threading.Semaphore(value)`.
@@ -521,7 +593,7 @@ impl Semaphore {
     #[inline]
     #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
-        self.raw.acquire_checked(None);
+        self.raw.acquire_checked::<true>(None);
         self.permit()
     }
 
@@ -594,7 +666,7 @@ impl Semaphore {
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
         self.raw
-            .acquire_checked(Some(deadline))
+            .acquire_checked::<true>(Some(deadline))
             .then(|| self.permit())
     }
 
@@ -652,7 +724,7 @@ impl Semaphore {
     fn permit(&self) -> SemaphorePermit<'_> {
         SemaphorePermit {
             raw: &self.raw,
-            limit: MAX_VALUE,
+            limit: PLAIN,
         }
     }
 
@@ -730,7 +802,7 @@ pub struct BoundedSemaphore {
 crate::identity::diagnosable!([] BoundedSemaphore, |s| &s.raw.identity);
 
 impl BoundedSemaphore {
-    /// The largest value a semaphore can hold (`usize::MAX / 2`).
+    /// The largest value a semaphore can hold (`usize::MAX / 8`).
     pub const MAX_PERMITS: usize = MAX_VALUE;
 
     /// Creates a semaphore holding `value` permits that can never hold more:
@@ -860,7 +932,7 @@ impl BoundedSemaphore {
     #[inline]
     #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
-        self.raw.acquire_checked(None);
+        self.raw.acquire_checked::<false>(None);
         self.permit()
     }
 
@@ -920,7 +992,7 @@ impl BoundedSemaphore {
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
         self.raw
-            .acquire_checked(Some(deadline))
+            .acquire_checked::<false>(Some(deadline))
             .then(|| self.permit())
     }
 
@@ -1050,7 +1122,8 @@ impl fmt::Debug for BoundedSemaphore {
               taken until `release()`"]
 pub struct SemaphorePermit<'a> {
     raw: &'a RawSemaphore,
-    /// The value a release may reach: the bound of a `BoundedSemaphore`, or `MAX_VALUE`.
+    /// The value a release may reach: the bound of a `BoundedSemaphore`, or [`PLAIN`] for a
+    /// plain semaphore's permit (released with one `fetch_add`, up to `MAX_VALUE`).
     limit: usize,
 }
 
@@ -1077,7 +1150,11 @@ impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
         // An error means the value is already at its limit: someone released this permit's unit
         // behind its back (see `BoundedSemaphore`'s differences). Leave the value as it is.
-        let _ = self.raw.release(1, self.limit);
+        let _ = if self.limit == PLAIN {
+            self.raw.release_one()
+        } else {
+            self.raw.release(1, self.limit)
+        };
     }
 }
 

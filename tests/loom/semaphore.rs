@@ -207,3 +207,49 @@ fn acquire_consume_acquire_again_is_owed_a_release() {
         assert_nobody_parked();
     });
 }
+
+/// Witness for the plain semaphore's one-`fetch_sub` acquire and one-`fetch_add` permit drop:
+/// two acquirers on a semaphore whose two permits the main thread holds (so their `fetch_sub`
+/// may take the value below zero, and then give the unit back) race the two permit drops, each
+/// counted before it is made. Every acquire that returns is owed a release (acquires returned
+/// ≤ releases begun, checked as each returns), both get through (loom reports a deadlock if
+/// one stays asleep), and the value ends where it began.
+#[test]
+fn below_zero_acquirers_are_each_owed_a_release() {
+    model_fair_and_unfair(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let held = [sem.acquire(), sem.acquire()];
+        let releases = Arc::new(AtomicUsize::new(0));
+        let returned = Arc::new(AtomicUsize::new(0));
+        let acquirers: Vec<_> = (0..2)
+            .map(|_| {
+                let (sem, releases, returned) = (
+                    Arc::clone(&sem),
+                    Arc::clone(&releases),
+                    Arc::clone(&returned),
+                );
+                thread::spawn(move || {
+                    let permit = sem.acquire();
+                    let n = returned.fetch_add(1, Ordering::SeqCst) + 1;
+                    let r = releases.load(Ordering::SeqCst);
+                    assert!(
+                        r >= n,
+                        "{n} acquires returned, but only {r} permits released"
+                    );
+                    permit.forget();
+                })
+            })
+            .collect();
+        for permit in held {
+            releases.fetch_add(1, Ordering::SeqCst);
+            drop(permit);
+        }
+        for t in acquirers {
+            t.join().unwrap();
+        }
+        assert_eq!(sem.value(), 0);
+        sem.release(2);
+        assert_eq!(sem.value(), 2, "a permit was lost or created");
+        assert_nobody_parked();
+    });
+}
