@@ -424,14 +424,9 @@ impl<T: ?Sized> RLock<T> {
     /// drop passes the identifier its acquire read).
     #[inline]
     fn release_level_as(&self, me: u64) -> Result<(), RLockReleaseError> {
-        self.release_level_word(Lock::<()>::locked_word(me))
-    }
-
-    /// [`release_level_as`](Self::release_level_as) with the lock word that thread's ownership
-    /// shows as (a guard keeps it from its acquire: its drop is then a load and a compare).
-    #[inline]
-    fn release_level_word(&self, word: u64) -> Result<(), RLockReleaseError> {
-        if !self.lock.is_locked_with(word) {
+        // A guard keeps `me` from its acquire: its drop's ownership test is then a load, a shift
+        // and a compare.
+        if !self.lock.is_locked_by(me) {
             return Err(RLockReleaseError(()));
         }
         // The owner holds at least one level; what is left after this one:
@@ -603,7 +598,7 @@ impl<T: ?Sized> RLock<T> {
     fn guard(&self, me: u64) -> RLockGuard<'_, T> {
         RLockGuard {
             rlock: self,
-            owner_word: Lock::<()>::locked_word(me),
+            owner: me,
             _not_send: PhantomData,
         }
     }
@@ -709,9 +704,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RLock<T> {
               keep the level of a plain RLock held until `release()`"]
 pub struct RLockGuard<'a, T: ?Sized = ()> {
     rlock: &'a RLock<T>,
-    /// The lock word of the inner lock held by the thread that acquired this level (computed
-    /// once, by the acquire).
-    owner_word: u64,
+    /// The identifier of the thread that acquired this level (read once, by the acquire).
+    owner: u64,
     /// Keeps the guard on the owning thread.
     _not_send: PhantomData<*const ()>,
 }
@@ -746,7 +740,7 @@ impl<T: ?Sized> Drop for RLockGuard<'_, T> {
     fn drop(&mut self) {
         // An error means the thread released this level itself with `RLock::release` (a logic
         // error); the lock is already as the guard wanted it.
-        let _ = self.rlock.release_level_word(self.owner_word);
+        let _ = self.rlock.release_level_as(self.owner);
     }
 }
 

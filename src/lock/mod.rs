@@ -547,23 +547,14 @@ impl<T: ?Sized> Lock<T> {
         &self.identity
     }
 
-    /// Whether the lock is held, acquired by the thread with identifier `ident`: one load and a
-    /// compare (RLock's ownership test on its hot path).
+    /// Whether the lock is held, acquired by the thread with identifier `ident`: one load, a
+    /// shift and a compare (RLock's ownership test on its hot path). The acquirer bits are
+    /// non-zero only while the lock is locked (every release clears them, and a hand-off's new
+    /// owner writes them only into a locked word), and no thread has identifier 0, so the
+    /// `LOCKED` bit need not be tested; `ident::UNASSIGNED` (`u64::MAX`) matches no word.
     #[inline]
     pub(crate) fn is_locked_by(&self, ident: u64) -> bool {
-        self.is_locked_with(Self::locked_word(ident))
-    }
-
-    /// The state word (less `PARKED`) of the lock held by the thread with identifier `ident`.
-    #[inline]
-    pub(crate) const fn locked_word(ident: u64) -> u64 {
-        (ident << OWNER_SHIFT) | LOCKED
-    }
-
-    /// [`is_locked_by`](Self::is_locked_by) with the thread's [`locked_word`](Self::locked_word).
-    #[inline]
-    pub(crate) fn is_locked_with(&self, word: u64) -> bool {
-        self.state.load(Ordering::Relaxed) & !PARKED == word
+        self.state.load(Ordering::Relaxed) >> OWNER_SHIFT == ident
     }
 }
 
