@@ -37,7 +37,7 @@ fn contended_4t(mode: Mode) -> Case {
             })
         })
     }
-    Case::new("semaphore_contended_4t", "acquire+release", 400_000, mode)
+    Case::new("semaphore_contended_4t", "acquire+release", 4_000_000, mode)
         .divisible_by(4)
         .threadkit(threadkit_contended_4t())
         .peer(peer::<Std<usize>>())
