@@ -11,7 +11,9 @@
 #                                       that end a wait begun after them (stale_wakeup); a plain
 #                                       Semaphore fast path that takes a permit from zero
 #                                       (semaphore_take_from_zero) or keeps the unit it took
-#                                       below zero (semaphore_keep_debt)
+#                                       below zero (semaphore_keep_debt), or a value() that
+#                                       reads a below-zero word unclamped
+#                                       (semaphore_value_unclamped)
 #
 # Uses its own target directory so `--cfg loom` builds never invalidate the normal ones.
 set -euo pipefail
@@ -33,9 +35,10 @@ if [[ "${1:-}" == "--mutants" ]]; then
         [queue_join_trusts_wake]=""
         [semaphore_take_from_zero]="semaphore::acquire_consume_acquire_again_is_owed_a_release semaphore::below_zero_acquirers_are_each_owed_a_release"
         [semaphore_keep_debt]="semaphore::below_zero_acquirers_are_each_owed_a_release"
+        [semaphore_value_unclamped]="semaphore::below_zero_acquirers_are_each_owed_a_release"
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
     )
-    for mutant in skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake semaphore_take_from_zero semaphore_keep_debt; do
+    for mutant in skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped; do
         echo "== mutant $mutant: the models must fail =="
         filters=(${must_catch[$mutant]})
         [ ${#filters[@]} -eq 0 ] && filters=("")

@@ -626,3 +626,48 @@ fn bounded_owned_permit_never_exceeds_the_bound() {
     assert_eq!(sem.value(), 1);
     assert!(format!("{:?}", Arc::clone(&sem).acquire_owned()).contains("BoundedSemaphore"));
 }
+
+/// A plain semaphore's acquire may take its word below zero for a moment (one `fetch_sub`, the
+/// unit added back when there was no permit): `value()` and `Debug`, read meanwhile by another
+/// thread, must still say 0 then, never a wrapped-around count, and never more than the permits
+/// there are. Four threads hammer a `Semaphore(1)` (each acquire that finds it taken goes below
+/// zero) while a fifth reads the value until they are joined.
+#[test]
+fn value_read_during_contention_stays_within_the_permits() {
+    let sem = Semaphore::new(1);
+    let done = AtomicBool::new(false);
+    let rounds = if cfg!(miri) { 50 } else { 500_000 };
+    thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut reads = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                let v = sem.value();
+                assert!(v <= 1, "value() read {v} from a Semaphore(1)");
+                if reads % 64 == 0 {
+                    let d = format!("{sem:?}");
+                    assert!(
+                        d == "Semaphore { value: 0 }" || d == "Semaphore { value: 1 }",
+                        "{d}"
+                    );
+                }
+                reads += 1;
+            }
+            reads
+        });
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    for _ in 0..rounds {
+                        drop(sem.acquire());
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    });
+    assert_eq!(sem.value(), 1);
+}

@@ -213,7 +213,8 @@ fn acquire_consume_acquire_again_is_owed_a_release() {
 /// may take the value below zero, and then give the unit back) race the two permit drops, each
 /// counted before it is made. Every acquire that returns is owed a release (acquires returned
 /// ≤ releases begun, checked as each returns), both get through (loom reports a deadlock if
-/// one stays asleep), and the value ends where it began.
+/// one stays asleep), `value()` never reads more than the permits there are (not even while the
+/// other acquirer is below zero), and the value ends where it began.
 #[test]
 fn below_zero_acquirers_are_each_owed_a_release() {
     model_fair_and_unfair(|| {
@@ -230,6 +231,9 @@ fn below_zero_acquirers_are_each_owed_a_release() {
                 );
                 thread::spawn(move || {
                     let permit = sem.acquire();
+                    // The other acquirer may be below zero right now: still no more than 2.
+                    let v = sem.value();
+                    assert!(v <= 2, "value() read {v} from a Semaphore(2)");
                     let n = returned.fetch_add(1, Ordering::SeqCst) + 1;
                     let r = releases.load(Ordering::SeqCst);
                     assert!(
