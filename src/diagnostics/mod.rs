@@ -215,6 +215,7 @@ pub use crate::lock_order::{
     set_lock_order_mode, LockOrderMode, OrderEdge, OrderedLock, PotentialDeadlock,
 };
 pub use crate::site::{with_call_site, Site};
+pub use crate::wait::record::as_one_wait;
 pub use crate::wait::WaitKind;
 pub use deadlock::{Deadlock, DeadlockLink};
 pub use profile::{
