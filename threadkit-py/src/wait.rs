@@ -235,7 +235,10 @@ pub(crate) fn block_at<T: Send>(
     if !is_main_thread() || cfg!(threadkit_py_mutant = "no_signal_check") {
         return py.detach(|| attempt(deadline));
     }
-    loop {
+    // Published as one wait: a dump says how long the main thread has really waited, shows its
+    // real timeout, and the stall watchdog sees it (a wait re-published per slice would be new
+    // every 50 ms).
+    threadkit::diagnostics::as_one_wait(deadline, || loop {
         let slice_end = Instant::now() + SIGNAL_SLICE;
         let (end, last) = match deadline {
             Some(d) if d <= slice_end => (d, true),
@@ -247,11 +250,18 @@ pub(crate) fn block_at<T: Send>(
         if last {
             return Ok(None);
         }
-        py.check_signals()?;
-        if SLICE_HOOK_SET.load(Ordering::Relaxed) {
-            run_slice_hook(py)?;
-        }
+        after_slice(py)?;
+    })
+}
+
+/// What the main thread does between two slices of a wait: runs Python's signal handlers (an
+/// exception they raise, `KeyboardInterrupt`, ends the wait) and the test hook.
+pub(crate) fn after_slice(py: Python<'_>) -> PyResult<()> {
+    py.check_signals()?;
+    if SLICE_HOOK_SET.load(Ordering::Relaxed) {
+        run_slice_hook(py)?;
     }
+    Ok(())
 }
 
 /// The address Python shows in reprs (`at 0x...`).
