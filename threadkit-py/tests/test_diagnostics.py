@@ -54,6 +54,39 @@ def waiting_thread(name):
     return None
 
 
+class SiteCache(unittest.TestCase):
+    """The extension caches call sites by (code object, instruction offset). Witness: the sites
+    reported for calls from two lines of one loop, run several times, and for objects created
+    on two lines, are each their own line every time (a cache keyed by anything coarser, the
+    code object alone, would give the second line the first's site)."""
+
+    def test_each_line_of_a_loop_gets_its_own_site(self):
+        seen = []
+        for _ in range(3):
+            a = threadkit._native._site()  # site cache A
+            b = threadkit._native._site()  # site cache B
+            seen.append((a, b))
+        self.assertEqual(seen, [(site("site cache A"), site("site cache B"))] * 3)
+
+    def test_objects_created_on_two_lines_keep_their_lines(self):
+        made = []
+        for _ in range(3):
+            first = threadkit.Event()  # created A
+            second = threadkit.Event()  # created B
+            made += [first, second]
+        created = []
+        for i, event in enumerate(made):
+            t = threading.Thread(target=event.wait, args=(10,), name=f"site-cache-{i}")
+            t.start()
+            try:
+                w = until(lambda: waiting_thread(f"site-cache-{i}"), what="waiter blocked")
+                created.append(w["waiting"]["object"]["created_at"])
+            finally:
+                event.set()
+                t.join(10)
+        self.assertEqual(created, [site("created A"), site("created B")] * 3)
+
+
 class Diagnostics(unittest.TestCase):
     def setUp(self):
         self.saved = (threadkit.holder_sites(), threadkit.lock_order_mode())
