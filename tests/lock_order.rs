@@ -427,6 +427,61 @@ fn panic_mode_panics_before_blocking_and_leaves_every_lock_free() {
     assert_eq!(count(&seen), 0, "a panic, not a report");
 }
 
+/// The environment variable that makes [`child_inverts_in_a_drop_while_unwinding`] run.
+const CHILD: &str = "THREADKIT_LOCK_ORDER_TEST_CHILD";
+
+/// In Panic mode, an inverted acquire made by a `Drop` while the thread is already unwinding
+/// from another panic cannot panic (a panic during unwinding aborts the process: every test of
+/// the binary dies, and the first panic's own test is lost with them): it is reported instead.
+/// Run as a child process (an abort cannot be caught).
+#[test]
+fn panic_mode_reports_an_inversion_made_while_unwinding_instead_of_aborting() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_inverts_in_a_drop_while_unwinding",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success() && stdout.contains("survived with 1 report"),
+        "child: {:?}\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+}
+
+/// The child of the test above (does nothing unless run by it).
+#[test]
+fn child_inverts_in_a_drop_while_unwinding() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let (_s, seen) = setup(LockOrderMode::Panic);
+    let (a, b) = (Arc::new(Lock::named("a")), Arc::new(Lock::named("b")));
+    record_a_then_b(&a, &b);
+    struct InvertOnDrop(Arc<Lock>, Arc<Lock>);
+    impl Drop for InvertOnDrop {
+        fn drop(&mut self) {
+            let _b = self.1.acquire();
+            let _a = self.0.acquire(); // b -> a inverts a -> b
+        }
+    }
+    let unwound = catch_unwind(AssertUnwindSafe(|| {
+        let _cleanup = InvertOnDrop(Arc::clone(&a), Arc::clone(&b));
+        panic!("the test's own failure");
+    }));
+    assert!(unwound.is_err());
+    diagnostics::reset_report_hook();
+    println!("survived with {} report", count(&seen));
+}
+
 #[test]
 fn a_hook_that_takes_locks_is_not_checked_against_the_acquire_it_reports() {
     let (_s, seen) = setup(LockOrderMode::Report);

@@ -44,7 +44,9 @@ pub enum LockOrderMode {
     Report,
     /// Panic in the inverted acquire *before* it blocks, with a message naming the locks: the
     /// lock is not taken, and the locks the thread holds are released as the panic unwinds
-    /// their guards. For tests.
+    /// their guards. For tests. An inverted acquire made while the thread is already unwinding
+    /// (by a `Drop`) is reported as in `Report` mode instead: a second panic would abort the
+    /// process.
     Panic,
 }
 
@@ -555,7 +557,9 @@ fn check_slow(l: &Local, identity: &Identity, site: Site, timed: bool) {
         let quiet = tests::witness(&report);
         #[cfg(not(test))]
         let quiet = false;
-        if mode == PANIC {
+        // Not while unwinding: a panic then aborts the process (a `Drop` that takes locks in
+        // the inverted order, run by another panic): reported instead.
+        if mode == PANIC && !std::thread::panicking() {
             panic!("{}", report);
         }
         if !quiet {
