@@ -808,3 +808,67 @@ fn is_foreign(ident: u64) -> bool {
         .iter()
         .any(|t| t.ident() == Some(ident) && format!("{t:?}").starts_with("DummyThread("))
 }
+
+/// A watchdog given a time too far away to compute as an `Instant` (`Duration::MAX`: "never")
+/// still works: its thread used to die at once on the overflow (`Instant + Duration` panics),
+/// silently, with `start` long returned `Ok`. An infinite interval still dumps when due; a dump
+/// due never still leaves the stalls reported.
+#[test]
+fn a_watchdog_with_an_endless_interval_or_dump_time_still_watches() {
+    let _s = serial();
+    let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
+    let tx = StdMutex::new(tx);
+    diagnostics::set_report_hook(move |r: &Report| {
+        let what = match r {
+            Report::Dump(_) => "dump",
+            Report::Stall(s) if &*s.thread.name == "stalled" => "stall",
+            _ => return,
+        };
+        let _ = tx.lock().unwrap().send(what);
+    });
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(got) if got == what => return true,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        false
+    };
+    let dumper = diagnostics::Watchdog::new()
+        .interval(Duration::MAX)
+        .deadlocks(false)
+        .dump_after(Duration::from_millis(20))
+        .start()
+        .unwrap();
+    let dumped = wait_for("dump");
+    dumper.stop();
+    let never = Arc::new(Event::named("never-set"));
+    let n2 = Arc::clone(&never);
+    let sleeper = Builder::new()
+        .name("stalled")
+        .spawn(move || n2.wait_timeout(Duration::from_secs(3)))
+        .unwrap();
+    let watcher = diagnostics::Watchdog::new()
+        .interval(Duration::from_millis(10))
+        .stall_threshold(Duration::from_millis(20))
+        .dump_after(Duration::MAX)
+        .dump_with_reports(false)
+        .start()
+        .unwrap();
+    let stalled = wait_for("stall");
+    watcher.stop();
+    diagnostics::reset_report_hook();
+    never.set();
+    assert!(common::join_or_fail(sleeper, "stalled"), "owed the set");
+    assert!(
+        dumped,
+        "an endless interval: the dump due after 20 ms never came"
+    );
+    assert!(
+        stalled,
+        "an endless dump time: the stall was never reported"
+    );
+}
