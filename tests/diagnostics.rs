@@ -872,3 +872,24 @@ fn a_watchdog_with_an_endless_interval_or_dump_time_still_watches() {
         "an endless dump time: the stall was never reported"
     );
 }
+
+/// `dump_on_signal` with a signal it cannot handle returns the error its docs promise: it used
+/// to panic (inside `signal-hook`, which panics for the signals it forbids and for numbers out
+/// of its range), and from Python that is a `PanicException` at start-up.
+#[test]
+#[cfg(all(feature = "signal", unix))]
+fn dump_on_signal_refuses_unhandleable_signals_with_an_error() {
+    use signal_hook::consts::{SIGKILL, SIGSEGV, SIGSTOP};
+    for signal in [SIGKILL, SIGSTOP, SIGSEGV, -1, 1000] {
+        let outcome = std::panic::catch_unwind(|| diagnostics::dump_on_signal(signal).is_err());
+        assert!(
+            matches!(outcome, Ok(true)),
+            "signal {signal}: {}",
+            if outcome.is_err() {
+                "panicked"
+            } else {
+                "accepted"
+            }
+        );
+    }
+}
