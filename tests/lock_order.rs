@@ -47,6 +47,47 @@ fn count(seen: &Seen) -> usize {
     seen.lock().unwrap().len()
 }
 
+/// What the scenarios take in an order: a Lock, or a semaphore opted in with `with_lock_order`.
+trait Take: Send + Sync + 'static {
+    /// Runs `f` holding `self` (a blocking acquire).
+    fn holding(&self, f: impl FnOnce());
+}
+
+/// `Take` by a blocking `acquire` and its guard.
+macro_rules! take_by_acquire {
+    ($($t:ty),*) => {$(
+        impl Take for $t {
+            fn holding(&self, f: impl FnOnce()) {
+                let _g = self.acquire();
+                f();
+            }
+        }
+    )*};
+}
+
+take_by_acquire!(Lock, RLock, Semaphore, BoundedSemaphore);
+
+/// On the calling thread: `a` then `b`, then `b` then `a` (an inversion when armed).
+fn both_orders(a: &Lock, b: &Lock) {
+    drop((a.acquire(), b.acquire()));
+    drop((b.acquire(), a.acquire()));
+}
+
+/// Two new locks named `first` and `second`, with the order first → second recorded by a
+/// thread named "alpha".
+fn recorded_by_alpha(first: &str, second: &str) -> (Arc<Lock>, Arc<Lock>) {
+    let (a, b) = (Arc::new(Lock::named(first)), Arc::new(Lock::named(second)));
+    in_order("alpha", &a, &b);
+    (a, b)
+}
+
+/// On a thread named `name` (joined): takes `first`, then `second` while holding it, which
+/// records the order first → second.
+fn in_order(name: &str, first: &Arc<impl Take>, second: &Arc<impl Take>) {
+    let (a, b) = (Arc::clone(first), Arc::clone(second));
+    on_thread(name, move || a.holding(|| b.holding(|| ())));
+}
+
 fn fl(site: threadkit::diagnostics::Site) -> String {
     format!("{}:{}", site.file(), site.line())
 }
@@ -164,13 +205,7 @@ fn three_lock_cycle_across_three_threads_is_one_report_with_the_chain() {
 /// Runs the first order on "alpha", then `second` on "beta", and returns the report count.
 fn silent_after(second: impl FnOnce(Arc<Lock>, Arc<Lock>) + Send + 'static) -> usize {
     let (_s, seen) = setup(LockOrderMode::Report);
-    let accounts = Arc::new(Lock::named("accounts"));
-    let ledger = Arc::new(Lock::named("ledger"));
-    let (a, l) = (Arc::clone(&accounts), Arc::clone(&ledger));
-    on_thread("alpha", move || {
-        let _a = a.acquire();
-        let _l = l.acquire();
-    });
+    let (accounts, ledger) = recorded_by_alpha("accounts", "ledger");
     on_thread("beta", move || second(accounts, ledger));
     diagnostics::reset_report_hook();
     count(&seen)
@@ -216,10 +251,7 @@ fn rlock_reentry_adds_no_edge() {
         let _r2 = r2.acquire(); // re-entry: would be outer → r if it counted
         let _r3 = r2.acquire_timeout(T).unwrap();
     });
-    on_thread("beta", move || {
-        let _r = r.acquire();
-        let _o = outer.acquire(); // r → outer again: consistent
-    });
+    in_order("beta", &r, &outer); // r → outer again: consistent
     diagnostics::reset_report_hook();
     assert_eq!(count(&seen), 0, "{:#?}", seen.lock().unwrap());
 }
@@ -283,16 +315,7 @@ fn condition_wait_reacquire_adds_no_edge_from_a_lock_taken_after_it() {
 #[test]
 fn mode_off_is_silent() {
     let (_s, seen) = setup(LockOrderMode::Off);
-    let a = Lock::named("a");
-    let b = Lock::named("b");
-    {
-        let _a = a.acquire();
-        let _b = b.acquire();
-    }
-    {
-        let _b = b.acquire();
-        let _a = a.acquire();
-    }
+    both_orders(&Lock::named("a"), &Lock::named("b"));
     diagnostics::set_lock_order_mode(LockOrderMode::Report);
     diagnostics::reset_report_hook();
     assert_eq!(count(&seen), 0);
@@ -323,14 +346,8 @@ fn a_dropped_lock_leaves_the_graph() {
 #[test]
 fn a_lock_released_by_another_thread_leaves_its_acquirers_held_set() {
     let (_s, seen) = setup(LockOrderMode::Report);
-    let handed = Arc::new(Lock::named("handed"));
-    let other = Arc::new(Lock::named("other"));
     // alpha records other → handed.
-    let (h, o) = (Arc::clone(&handed), Arc::clone(&other));
-    on_thread("alpha", move || {
-        let _o = o.acquire();
-        let _h = h.acquire();
-    });
+    let (other, handed) = recorded_by_alpha("other", "handed");
     // beta acquires handed, gamma releases it (Python allows it), then beta takes other: beta
     // no longer holds handed, so this is not handed → other.
     let (h, o) = (Arc::clone(&handed), Arc::clone(&other));
@@ -400,13 +417,7 @@ fn semaphores_are_not_locks() {
 #[test]
 fn panic_mode_panics_before_blocking_and_leaves_every_lock_free() {
     let (_s, seen) = setup(LockOrderMode::Panic);
-    let accounts = Arc::new(Lock::named("accounts"));
-    let ledger = Arc::new(Lock::named("ledger"));
-    let (a, l) = (Arc::clone(&accounts), Arc::clone(&ledger));
-    on_thread("alpha", move || {
-        let _a = a.acquire();
-        let _l = l.acquire();
-    });
+    let (accounts, ledger) = recorded_by_alpha("accounts", "ledger");
     let (a, l) = (Arc::clone(&accounts), Arc::clone(&ledger));
     let msg = on_thread("beta", move || {
         let err = catch_unwind(AssertUnwindSafe(|| {
@@ -494,16 +505,7 @@ fn a_hook_that_takes_locks_is_not_checked_against_the_acquire_it_reports() {
             sink.lock().unwrap().push(p.clone());
         }
     });
-    let a = Lock::named("a");
-    let b = Lock::named("b");
-    {
-        let _a = a.acquire();
-        let _b = b.acquire();
-    }
-    {
-        let _b = b.acquire();
-        let _a = a.acquire();
-    }
+    both_orders(&Lock::named("a"), &Lock::named("b"));
     diagnostics::reset_report_hook();
     assert_eq!(count(&seen), 1);
     assert!(!side.locked());
@@ -514,11 +516,7 @@ fn an_opted_in_semaphore_takes_part_in_the_order() {
     let (_s, seen) = setup(LockOrderMode::Report);
     let index = Arc::new(Lock::named("index"));
     let disk = Arc::new(Semaphore::named("disk", 1).with_lock_order());
-    let (i, d) = (Arc::clone(&index), Arc::clone(&disk));
-    on_thread("alpha", move || {
-        let _d = d.acquire();
-        let _i = i.acquire(); // disk → index
-    });
+    in_order("alpha", &disk, &index);
     assert_eq!(count(&seen), 0);
     let (i, d) = (Arc::clone(&index), Arc::clone(&disk));
     let line = on_thread("beta", move || {
@@ -539,11 +537,7 @@ fn an_opted_in_semaphore_takes_part_in_the_order() {
 
     // A BoundedSemaphore opts in the same way; a try_acquire records it as held.
     let bounded = Arc::new(BoundedSemaphore::named("tape", 1).with_lock_order());
-    let (i, b) = (Arc::clone(&index), Arc::clone(&bounded));
-    on_thread("gamma", move || {
-        let _i = i.acquire();
-        let _b = b.acquire(); // index → tape
-    });
+    in_order("gamma", &index, &bounded);
     on_thread("delta", move || {
         let _b = bounded.try_acquire().expect("free");
         let _i = index.acquire(); // tape → index: inverted
@@ -557,11 +551,7 @@ fn an_opted_in_semaphore_released_by_another_thread_leaves_the_holders_list() {
     let (_s, seen) = setup(LockOrderMode::Report);
     let index = Arc::new(Lock::named("index"));
     let disk = Arc::new(Semaphore::named("disk", 1).with_lock_order());
-    let (i, d) = (Arc::clone(&index), Arc::clone(&disk));
-    on_thread("alpha", move || {
-        let _i = i.acquire();
-        let _d = d.acquire(); // index → disk
-    });
+    in_order("alpha", &index, &disk);
     // beta takes disk; gamma gives it back (a semaphore's release may come from anyone); then
     // beta takes index: beta no longer holds disk, so this is not disk → index.
     let (i, d) = (Arc::clone(&index), Arc::clone(&disk));
@@ -573,10 +563,7 @@ fn an_opted_in_semaphore_released_by_another_thread_leaves_the_holders_list() {
     });
     assert_eq!(count(&seen), 0, "{:#?}", seen.lock().unwrap());
     // Control: kept by beta, the same acquire inverts the order.
-    on_thread("beta", move || {
-        let _d = disk.acquire();
-        let _i = index.acquire();
-    });
+    in_order("beta", &disk, &index);
     diagnostics::reset_report_hook();
     assert_eq!(count(&seen), 1);
 }
@@ -589,10 +576,7 @@ fn backtraces_per_edge_only_when_switched_on() {
         let b = Arc::new(Lock::named(format!("{tag}-b")));
         let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
         on_thread("alpha", move || record_a_then_b(&a2, &b2));
-        on_thread("beta", move || {
-            let _b = b.acquire();
-            let _a = a.acquire();
-        });
+        in_order("beta", &b, &a);
         diagnostics::reset_report_hook();
         let reports = seen.lock().unwrap().clone();
         assert_eq!(reports.len(), 1, "{reports:#?}");
