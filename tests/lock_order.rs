@@ -362,6 +362,48 @@ fn a_lock_released_by_another_thread_leaves_its_acquirers_held_set() {
     assert_eq!(count(&seen), 0, "{:#?}", seen.lock().unwrap());
 }
 
+/// A release by another thread queued for the acquirer in one arming concerns that arming's
+/// stack only: after a re-arming, the same lock acquired again by the acquirer is held, and
+/// orders later acquires (here x → y, which beta then inverts: one report). alpha takes x while
+/// the checker is off (so no stack shows it: main's release is queued for alpha, its
+/// acquirer), main releases it once the checker is armed, the checker is re-armed, and alpha
+/// takes x again.
+#[test]
+fn a_release_queued_before_a_rearming_does_not_unhold_the_lock_taken_after() {
+    use std::sync::mpsc::channel;
+    let (_s, seen) = setup(LockOrderMode::Report);
+    let (x, y) = (Arc::new(Lock::named("x")), Arc::new(Lock::named("y")));
+    let (step_tx, step_rx) = channel::<()>();
+    let (go_tx, go_rx) = channel::<()>();
+    let (x2, y2) = (Arc::clone(&x), Arc::clone(&y));
+    let alpha = Builder::new()
+        .name("alpha")
+        .spawn(move || {
+            drop(Lock::named("z").acquire()); // alpha's held stack exists (armed)
+            step_tx.send(()).unwrap();
+            go_rx.recv().unwrap(); // checker off
+            x2.acquire().forget(); // on no stack
+            step_tx.send(()).unwrap();
+            go_rx.recv().unwrap(); // armed, x released by main, re-armed
+            let _x = x2.acquire(); // held from here on
+            let _y = y2.acquire(); // x → y
+        })
+        .unwrap();
+    step_rx.recv().unwrap();
+    diagnostics::set_lock_order_mode(LockOrderMode::Off);
+    go_tx.send(()).unwrap();
+    step_rx.recv().unwrap();
+    diagnostics::set_lock_order_mode(LockOrderMode::Report);
+    x.release().unwrap(); // queued for alpha, its acquirer
+    diagnostics::set_lock_order_mode(LockOrderMode::Off);
+    diagnostics::set_lock_order_mode(LockOrderMode::Report);
+    go_tx.send(()).unwrap();
+    common::join_or_fail(alpha, "alpha");
+    in_order("beta", &y, &x);
+    diagnostics::reset_report_hook();
+    assert_eq!(count(&seen), 1, "{:#?}", seen.lock().unwrap());
+}
+
 #[test]
 fn per_account_locks_in_a_consistent_order_are_silent() {
     // The documented way to take many same-kind locks: always in one order (here by account
