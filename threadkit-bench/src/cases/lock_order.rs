@@ -35,6 +35,26 @@ macro_rules! lock_loop {
     };
 }
 
+/// A case of the armed checker (`single` or `nested` loops, see [`lock_loop!`]) against the
+/// checking peers: tracing-mutex and parking_lot with `deadlock_detection`.
+macro_rules! armed {
+    ($shape:ident, $name:expr, $unit:expr, $mode:expr) => {
+        Case::new($name, $unit, 1_000_000, $mode)
+            .threadkit(Some(Contender::new(
+                "threadkit Lock, checker armed",
+                lock_loop!($shape, threadkit_lock(LockOrderMode::Report), .acquire()),
+            )))
+            .peer(Contender::new(
+                "tracing-mutex Mutex",
+                lock_loop!($shape, tracing_mutex::stdsync::tracing::Mutex::new(()), .lock().unwrap()),
+            ))
+            .peer(Contender::new(
+                "parking_lot+deadlock_detection",
+                lock_loop!($shape, parking_lot_dd::Mutex::new(()), .lock()),
+            ))
+    };
+}
+
 /// `threadkit::Lock::new()`, with the checker set to `mode` first.
 fn threadkit_lock(mode: LockOrderMode) -> threadkit::Lock {
     set_lock_order_mode(mode);
@@ -56,54 +76,12 @@ pub(crate) fn cases(mode: Mode) -> Vec<Case> {
         "parking_lot Mutex",
         lock_loop!(single, parking_lot::Mutex::new(()), .lock()),
     ));
-    let single = with_checking_peers(
-        Case::new(
-            "lock_order_armed_single",
-            "acquire+release",
-            1_000_000,
-            mode,
-        )
-        .threadkit(Some(Contender::new(
-            "threadkit Lock, checker armed",
-            lock_loop!(single, threadkit_lock(LockOrderMode::Report), .acquire()),
-        ))),
-        [
-            Contender::new(
-                "tracing-mutex Mutex",
-                lock_loop!(single, tracing_mutex::stdsync::tracing::Mutex::new(()), .lock().unwrap()),
-            ),
-            Contender::new(
-                "parking_lot+deadlock_detection",
-                lock_loop!(single, parking_lot_dd::Mutex::new(()), .lock()),
-            ),
-        ],
-    );
-    let nested = with_checking_peers(
-        Case::new(
-            "lock_order_armed_nested",
-            "A, B, release both",
-            1_000_000,
-            mode,
-        )
-        .threadkit(Some(Contender::new(
-            "threadkit Lock, checker armed",
-            lock_loop!(nested, threadkit_lock(LockOrderMode::Report), .acquire()),
-        ))),
-        [
-            Contender::new(
-                "tracing-mutex Mutex",
-                lock_loop!(nested, tracing_mutex::stdsync::tracing::Mutex::new(()), .lock().unwrap()),
-            ),
-            Contender::new(
-                "parking_lot+deadlock_detection",
-                lock_loop!(nested, parking_lot_dd::Mutex::new(()), .lock()),
-            ),
-        ],
+    let single = armed!(single, "lock_order_armed_single", "acquire+release", mode);
+    let nested = armed!(
+        nested,
+        "lock_order_armed_nested",
+        "A, B, release both",
+        mode
     );
     vec![off, single, nested]
-}
-
-/// `case` with the checking peers (tracing-mutex, parking_lot with `deadlock_detection`).
-fn with_checking_peers(case: Case, peers: [Contender; 2]) -> Case {
-    peers.into_iter().fold(case, Case::peer)
 }
