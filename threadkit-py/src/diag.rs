@@ -13,7 +13,7 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyOverflowError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use threadkit::diagnostics::{
@@ -336,7 +336,9 @@ static PY_HOOK: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 #[pyo3(signature = (hook))]
 fn set_report_hook(hook: Option<Py<PyAny>>) {
     let set = hook.is_some();
-    *locked(&PY_HOOK) = hook;
+    // The old hook is dropped after the mutex is released: its `__del__` may set a hook.
+    let old = std::mem::replace(&mut *locked(&PY_HOOK), hook);
+    drop(old);
     if set {
         diagnostics::set_report_hook(|report: &Report| {
             let hook = Python::attach(|py| locked(&PY_HOOK).as_ref().map(|h| h.clone_ref(py)));
@@ -475,9 +477,16 @@ fn contention_profile() -> PyProfile {
 /// no report hook tries to take the GIL after that).
 static RUNNING: Mutex<Vec<WatchdogHandle>> = Mutex::new(Vec::new());
 
+/// Seconds as a Duration: negative or NaN is a ValueError, too large (or infinite) an
+/// OverflowError, as CPython's timeouts are.
 fn secs(name: &str, t: f64) -> PyResult<Duration> {
+    if t.is_nan() || t < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be a non-negative number"
+        )));
+    }
     Duration::try_from_secs_f64(t)
-        .map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative number")))
+        .map_err(|_| PyOverflowError::new_err(format!("{name} value is too large")))
 }
 
 /// `threadkit.Watchdog(interval=1.0, stall=None, dump_after=None, repeat=False,
@@ -591,9 +600,12 @@ fn dump_later(timeout: f64, repeat: bool) -> PyResult<PyWatchdog> {
 fn _stop_watchdogs(py: Python<'_>) {
     let handles = std::mem::take(&mut *locked(&RUNNING));
     py.detach(|| drop(handles));
-    if locked(&PY_HOOK).take().is_some() {
+    // Dropped after the mutex is released (a `__del__` may set a hook).
+    let old = locked(&PY_HOOK).take();
+    if old.is_some() {
         diagnostics::reset_report_hook();
     }
+    drop(old);
 }
 
 /// A running signal dump ([`dump_on_signal`]); `stop()` uninstalls it.
@@ -619,8 +631,18 @@ impl PySignalDump {
 #[pyfunction]
 #[pyo3(signature = (signum=None))]
 fn dump_on_signal(signum: Option<i32>) -> PyResult<PySignalDump> {
-    let handle = diagnostics::dump_on_signal(signum.unwrap_or(libc::SIGQUIT))
-        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let signum = signum.unwrap_or(libc::SIGQUIT);
+    // CPython's signal.signal: a number that is no signal is a ValueError, a signal that cannot
+    // be caught (SIGKILL, SIGSTOP) an OSError.
+    if !(1..65).contains(&signum) {
+        return Err(PyValueError::new_err("signal number out of range"));
+    }
+    let handle = diagnostics::dump_on_signal(signum).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => {
+            PyOSError::new_err((libc::EINVAL, format!("Invalid argument: {e}")))
+        }
+        _ => PyRuntimeError::new_err(e.to_string()),
+    })?;
     Ok(PySignalDump {
         inner: Mutex::new(Some(handle)),
     })
