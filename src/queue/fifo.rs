@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 #[cfg(not(loom))]
 use crossbeam_queue::{ArrayQueue, SegQueue};
 
+use super::core::Core;
 use super::locked::Locked;
 use super::store::Store;
 
@@ -114,6 +115,9 @@ impl<T> Store for Fifo<T> {
     }
 }
 
+/// The core of [`Queue`]: the lock-free core over the FIFO store.
+pub(crate) type FifoCore<T> = Core<Fifo<T>>;
+
 bounded_queue! {
     /// A first-in, first-out queue for passing items between threads: Python's `queue.Queue`.
     ///
@@ -155,7 +159,7 @@ bounded_queue! {
     /// let order: Vec<_> = std::iter::from_fn(|| q.try_get().ok()).collect();
     /// assert_eq!(order, [111, 333, 222]);
     /// ```
-    pub struct Queue<T> => Fifo;
+    pub struct Queue<T> => FifoCore;
 }
 
 // Items go in and come out whole (no `&mut T` is handed out), and the queue's counts are kept

@@ -76,6 +76,8 @@
 mod api;
 #[macro_use]
 mod api_tasks;
+#[macro_use]
+mod locked_core;
 mod core;
 mod error;
 mod fifo;
