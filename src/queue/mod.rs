@@ -85,6 +85,7 @@ mod guard;
 mod lifo;
 mod locked;
 mod priority;
+mod putting;
 mod simple;
 mod store;
 
