@@ -133,7 +133,9 @@ bounded_queue! {
     /// - `put(x, block=False)` / `put_nowait` is [`try_put`](Self::try_put) and `put(x, timeout=t)`
     ///   is [`put_timeout`](Self::put_timeout); the same for `get`. Errors hand the item back.
     /// - `qsize()`, `empty()`, `full()` are [`len`](Self::len), [`is_empty`](Self::is_empty),
-    ///   [`is_full`](Self::is_full); `maxsize` cannot change after creation.
+    ///   [`is_full`](Self::is_full); `maxsize` cannot change after creation (see the
+    ///   [module docs](crate::queue#differences-from-python-for-all-the-queues) for why;
+    ///   `LifoQueue` and `PriorityQueue` have `set_maxsize`).
     /// - `shutdown(immediate=True)` is [`shutdown_immediate`](Self::shutdown_immediate).
     /// - [`join_timeout`](Self::join_timeout) / [`join_deadline`](Self::join_deadline) are
     ///   additions.

@@ -15,7 +15,8 @@ bounded_queue! {
     ///
     /// # Differences from Python
     ///
-    /// Those of [`Queue`](super::Queue#differences-from-python).
+    /// Those of [`Queue`](super::Queue#differences-from-python), except that `maxsize` can be
+    /// changed ([`set_maxsize`](Self::set_maxsize)).
     ///
     /// # Memory ordering
     ///

@@ -103,11 +103,11 @@ enum Kind {
 
 /// The lock held for a change of the state. Dropping it (also while a panicking `Ord` unwinds
 /// out of the change) updates the mirrors, releases the lock and then wakes the sleepers of the
-/// kinds in `wake` that the state says are there: one getter or putter, every joiner.
+/// kind in `wake` if the state says there are some: one getter or putter, every joiner.
 struct Change<'a, C: Container> {
     core: &'a LockedCore<C>,
     state: Option<LockGuard<'a, State<C>>>,
-    wake: [Option<Kind>; 2],
+    wake: Option<Kind>,
 }
 
 impl<C: Container> Change<'_, C> {
@@ -126,20 +126,19 @@ impl<C: Container> Drop for Change<'_, C> {
         m.unfinished.store(state.unfinished, Ordering::Relaxed);
         m.shut_down
             .store(usize::from(state.shut_down), Ordering::Relaxed);
-        let sleeping = |kind| match kind {
-            Kind::Getters => state.getters != 0,
-            Kind::Putters => state.putters != 0,
-            Kind::Joiners => state.joiners != 0 && state.unfinished == 0,
-        };
-        let owed = self.wake.map(|kind| kind.filter(|&k| sleeping(k)));
-        drop(state);
-        for kind in owed.into_iter().flatten() {
-            let key = self.core.key(kind);
-            if kind == Kind::Joiners {
-                wait::unpark_all(key, TOKEN);
-            } else {
-                wait::unpark_one(key, |_| TOKEN);
+        let owed = match self.wake {
+            Some(Kind::Getters) if state.getters != 0 => Some(Kind::Getters),
+            Some(Kind::Putters) if state.putters != 0 => Some(Kind::Putters),
+            Some(Kind::Joiners) if state.joiners != 0 && state.unfinished == 0 => {
+                Some(Kind::Joiners)
             }
+            _ => None,
+        };
+        drop(state);
+        match owed {
+            Some(Kind::Joiners) => drop(wait::unpark_all(self.core.key(Kind::Joiners), TOKEN)),
+            Some(kind) => drop(wait::unpark_one(self.core.key(kind), |_| TOKEN)),
+            None => {}
         }
     }
 }
@@ -176,7 +175,7 @@ impl<C: Container> LockedCore<C> {
     /// Takes the lock for a change that owes `wake` a wake-up.
     #[inline]
     #[track_caller]
-    fn change(&self, wake: [Option<Kind>; 2]) -> Change<'_, C> {
+    fn change(&self, wake: Option<Kind>) -> Change<'_, C> {
         Change {
             core: self,
             state: Some(self.state.acquire()),
@@ -204,7 +203,7 @@ impl<C: Container> LockedCore<C> {
     /// (a smaller bound only makes puts wait until gets bring the length under it). Putters
     /// waiting for room are woken to check the new bound.
     pub(crate) fn set_maxsize(&self, maxsize: usize) {
-        let mut change = self.change([None, None]);
+        let mut change = self.change(None);
         change.state().maxsize = maxsize;
         self.mirror.maxsize.store(maxsize, Ordering::Relaxed);
         let putters = change.state().putters != 0;
@@ -325,24 +324,24 @@ impl<C: Container> LockedCore<C> {
         block: bool,
         deadline: Option<Instant>,
     ) -> Result<(), (C::Item, Refusal)> {
-        let mut change = self.change([Some(Kind::Getters), None]);
+        let mut change = self.change(Some(Kind::Getters));
         loop {
             let state = change.state();
             if state.shut_down {
-                change.wake = [None, None];
+                change.wake = None;
                 return Err((item, Refusal::ShutDown));
             }
             if !state.is_full() {
                 break;
             }
             if !block || past(deadline) {
-                change.wake = [None, None];
+                change.wake = None;
                 return Err((item, Refusal::Full));
             }
             let timed_out;
             (change, timed_out) = self.sleep(change, Kind::Putters, WaitKind::QueuePut, deadline);
             if timed_out && change.state().is_full() && !change.state().shut_down {
-                change.wake = [None, None];
+                change.wake = None;
                 return Err((item, Refusal::Full));
             }
         }
@@ -369,13 +368,13 @@ impl<C: Container> LockedCore<C> {
     /// A get that waits for an item (if `block`) until `deadline`.
     #[track_caller]
     fn get_or_wait(&self, block: bool, deadline: Option<Instant>) -> Result<C::Item, Refusal> {
-        let mut change = self.change([Some(Kind::Putters), None]);
+        let mut change = self.change(Some(Kind::Putters));
         loop {
             // An `Ord` that panics in `take` has taken the item out: the putter is owed its room.
             if let Some(item) = change.state().items.take() {
                 return Ok(item);
             }
-            change.wake = [None, None];
+            change.wake = None;
             if change.state().shut_down {
                 return Err(Refusal::ShutDown);
             }
@@ -384,9 +383,9 @@ impl<C: Container> LockedCore<C> {
             }
             let timed_out;
             (change, timed_out) = self.sleep(change, Kind::Getters, WaitKind::QueueGet, deadline);
-            change.wake = [Some(Kind::Putters), None];
+            change.wake = Some(Kind::Putters);
             if timed_out && change.state().items.len() == 0 {
-                change.wake = [None, None];
+                change.wake = None;
                 let shut = change.state().shut_down;
                 return Err(if shut {
                     Refusal::ShutDown
@@ -399,7 +398,7 @@ impl<C: Container> LockedCore<C> {
 
     /// `task_done`: one unfinished task fewer; wakes the joiners when none is left.
     pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
-        let mut change = self.change([Some(Kind::Joiners), None]);
+        let mut change = self.change(Some(Kind::Joiners));
         let state = change.state();
         if state.unfinished == 0 {
             return Err(TaskDoneError(()));
@@ -411,7 +410,7 @@ impl<C: Container> LockedCore<C> {
     /// `join`: waits until no task is unfinished, or until `deadline`; returns whether none is.
     #[track_caller]
     pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
-        let mut change = self.change([None, None]);
+        let mut change = self.change(None);
         loop {
             if change.state().unfinished == 0 {
                 return true;
@@ -435,7 +434,7 @@ impl<C: Container> LockedCore<C> {
     /// `immediate`, also take out what is queued (dropped after the lock is released) and count
     /// those tasks done.
     pub(crate) fn shutdown(&self, immediate: bool) {
-        let mut change = self.change([Some(Kind::Joiners), None]);
+        let mut change = self.change(Some(Kind::Joiners));
         let state = change.state();
         state.shut_down = true;
         let drained = immediate.then(|| {

@@ -82,7 +82,8 @@ bounded_queue! {
     ///
     /// # Differences from Python
     ///
-    /// Those of [`Queue`](super::Queue#differences-from-python), and:
+    /// Those of [`Queue`](super::Queue#differences-from-python), except that `maxsize` can be
+    /// changed ([`set_maxsize`](Self::set_maxsize)), and:
     /// - Items must implement [`Ord`], checked at compile time (Python fails at run time when two
     ///   items cannot be compared).
     /// - Equal items come out in insertion order; Python's `heapq` does not promise that.
