@@ -17,7 +17,7 @@ mod common;
 
 #[cfg(not(loom))]
 use common::child::{
-    expect_between, expect_status, expect_stderr_contains, expect_stdout, run_child, CHILD_LIMIT,
+    expect_between, expect_status, expect_stderr_contains, expect_stdout, Scenario,
 };
 #[cfg(not(loom))]
 use std::process::Output;
@@ -26,7 +26,7 @@ use std::sync::Arc;
 #[cfg(not(loom))]
 use std::thread::sleep;
 #[cfg(not(loom))]
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,18 +34,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[cfg(not(loom))]
 use threadkit::{current_thread, main_thread, Builder, Event, Local};
 
-/// One scenario: its name, what the child does, and what the driver checks.
-#[cfg(not(loom))]
-struct Scenario {
-    name: &'static str,
-    child: fn(),
-    check: fn(&Output, Duration) -> Result<(), String>,
-}
-
 #[cfg(not(loom))]
 const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "main_returns",
+        env: &[],
         child: || {
             start_sleeper("non-daemon", false, 300, "non-daemon done");
             start_sleeper("daemon", true, 60_000, "daemon done");
@@ -59,6 +52,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "process_exit",
+        env: &[],
         child: || {
             start_sleeper("non-daemon", false, 300, "non-daemon done");
             start_sleeper("daemon", true, 60_000, "daemon done");
@@ -72,6 +66,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "main_panics",
+        env: &[],
         child: || {
             start_sleeper("non-daemon", false, 300, "non-daemon done");
             panic!("main failed");
@@ -85,13 +80,11 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         // test_thread_from_thread: a thread started by a thread started by main is waited for.
         name: "thread_from_thread",
+        env: &[],
         child: || {
-            Builder::new()
-                .daemon(false)
-                .spawn(|| {
-                    start_sleeper("t2", false, 50, "OK");
-                })
-                .unwrap();
+            spawn_non_daemon(None, || {
+                start_sleeper("t2", false, 50, "OK");
+            });
         },
         check: |out, _| {
             expect_stdout(out, "OK\n")?;
@@ -101,14 +94,12 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         // test_1_join_on_shutdown: a thread joining the main thread wakes when main is done.
         name: "join_main_thread",
+        env: &[],
         child: || {
-            Builder::new()
-                .daemon(false)
-                .spawn(|| {
-                    main_thread().join().unwrap();
-                    println!("end of thread");
-                })
-                .unwrap();
+            spawn_non_daemon(None, || {
+                main_thread().join().unwrap();
+                println!("end of thread");
+            });
             sleep(Duration::from_millis(50));
             println!("end of main");
         },
@@ -120,16 +111,14 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         // register_atexit callbacks run last-first, before the non-daemon threads are joined.
         name: "atexit_order",
+        env: &[],
         child: || {
             let release = Arc::new(Event::new());
             let r = Arc::clone(&release);
-            Builder::new()
-                .daemon(false)
-                .spawn(move || {
-                    r.wait();
-                    println!("thread done");
-                })
-                .unwrap();
+            spawn_non_daemon(None, move || {
+                r.wait();
+                println!("thread done");
+            });
             threadkit::register_atexit(move || {
                 println!("atexit 1");
                 release.set();
@@ -145,15 +134,13 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         // A non-daemon worker calls exit: it waits for the other non-daemon threads, not itself.
         name: "exit_from_worker",
+        env: &[],
         child: || {
             start_sleeper("other", false, 300, "other done");
-            Builder::new()
-                .daemon(false)
-                .spawn(|| {
-                    println!("worker calls exit");
-                    std::process::exit(7);
-                })
-                .unwrap();
+            spawn_non_daemon(None, || {
+                println!("worker calls exit");
+                std::process::exit(7);
+            });
             // Main blocks forever; the worker's exit ends the process.
             Event::new().wait();
         },
@@ -164,6 +151,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "explicit_shutdown",
+        env: &[],
         child: || {
             start_sleeper("non-daemon", false, 100, "non-daemon done");
             threadkit::shutdown();
@@ -177,6 +165,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         // test_excepthook / test_print_exception: the default hook names the thread.
         name: "default_excepthook",
+        env: &[],
         child: || {
             let t = Builder::new()
                 .name("excepthook thread")
@@ -196,6 +185,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         // test_custom_excepthook / test_original_excepthook: a replaced hook replaces the output.
         name: "custom_excepthook",
+        env: &[],
         child: || {
             threadkit::set_excepthook(|args| {
                 eprintln!("Running a thread failed: {}", args.message().unwrap());
@@ -215,6 +205,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         // A panic outside threadkit targets still goes to std's panic hook.
         name: "foreign_panic_untouched",
+        env: &[],
         child: || {
             threadkit::spawn(|| {}).join().unwrap(); // installs threadkit's hooks
             let _ = std::thread::Builder::new()
@@ -235,19 +226,17 @@ const SCENARIOS: &[Scenario] = &[
         // intact; they are dropped after it (witness: the value's `Drop` prints and sets a flag,
         // which the non-daemon thread joined at exit reads).
         name: "atexit_sees_main_locals",
+        env: &[],
         child: || {
             static MAIN_VALUE: Local<Noisy> = Local::new();
             MAIN_VALUE.set(Noisy("main value dropped", Some(&MAIN_DROPPED)));
             let release = Arc::new(Event::new());
             let r = Arc::clone(&release);
-            Builder::new()
-                .daemon(false)
-                .spawn(move || {
-                    r.wait();
-                    let dropped = MAIN_DROPPED.load(Ordering::SeqCst);
-                    println!("worker: main value dropped = {dropped}");
-                })
-                .unwrap();
+            spawn_non_daemon(None, move || {
+                r.wait();
+                let dropped = MAIN_DROPPED.load(Ordering::SeqCst);
+                println!("worker: main value dropped = {dropped}");
+            });
             threadkit::register_atexit(move || {
                 let name = current_thread().name();
                 println!("callback in {name}: has value = {}", MAIN_VALUE.has_value());
@@ -269,6 +258,7 @@ const SCENARIOS: &[Scenario] = &[
         // Issue 10, defect 4: a worker that calls `exit` runs the callbacks as itself, with its
         // own `Local` values intact.
         name: "atexit_in_exiting_worker",
+        env: &[],
         child: || {
             static WORKER_VALUE: Local<Noisy> = Local::new();
             threadkit::register_atexit(|| {
@@ -279,14 +269,10 @@ const SCENARIOS: &[Scenario] = &[
                 );
             })
             .unwrap();
-            Builder::new()
-                .name("exiter")
-                .daemon(false)
-                .spawn(|| {
-                    WORKER_VALUE.set(Noisy("worker value dropped", None));
-                    std::process::exit(7);
-                })
-                .unwrap();
+            spawn_non_daemon(Some("exiter"), || {
+                WORKER_VALUE.set(Noisy("worker value dropped", None));
+                std::process::exit(7);
+            });
             Event::new().wait();
         },
         check: |out, _| {
@@ -300,14 +286,11 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         // The same for a worker that never used a `Local`.
         name: "atexit_in_exiting_worker_without_locals",
+        env: &[],
         child: || {
             threadkit::register_atexit(|| println!("callback in {}", current_thread().name()))
                 .unwrap();
-            Builder::new()
-                .name("exiter")
-                .daemon(false)
-                .spawn(|| std::process::exit(7))
-                .unwrap();
+            spawn_non_daemon(Some("exiter"), || std::process::exit(7));
             Event::new().wait();
         },
         check: |out, _| {
@@ -322,6 +305,7 @@ const SCENARIOS: &[Scenario] = &[
         // thread to exit, here `main` by returning, may call the C library's `exit`), so the
         // status is main's, and threadkit says so on stderr.
         name: "exit_while_main_exits",
+        env: &[],
         child: || {
             spawn_exit_after_main(5);
             println!("main returns");
@@ -332,12 +316,9 @@ const SCENARIOS: &[Scenario] = &[
         // The same while main waits for *another* non-daemon thread, one that never finishes:
         // the parked `exit` still ends the process.
         name: "exit_while_main_waits_for_another",
+        env: &[],
         child: || {
-            Builder::new()
-                .name("blocker")
-                .daemon(false)
-                .spawn(|| Event::new().wait())
-                .unwrap();
+            spawn_non_daemon(Some("blocker"), || Event::new().wait());
             spawn_exit_after_main(5);
             println!("main returns");
         },
@@ -348,6 +329,7 @@ const SCENARIOS: &[Scenario] = &[
         // sequence waits for another non-daemon thread. std parks main's exit, which asks for
         // nothing more: the worker still waits for the other thread, and its status stands.
         name: "main_returns_while_worker_exits",
+        env: &[],
         child: || {
             let main_may_return = Arc::new(Event::new());
             let m = Arc::clone(&main_may_return);
@@ -357,10 +339,7 @@ const SCENARIOS: &[Scenario] = &[
             })
             .unwrap();
             start_sleeper("other", false, 300, "other done");
-            Builder::new()
-                .daemon(false)
-                .spawn(|| std::process::exit(7))
-                .unwrap();
+            spawn_non_daemon(None, || std::process::exit(7));
             main_may_return.wait();
         },
         check: |out, _| {
@@ -371,6 +350,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         // The same with an explicit `shutdown()` in main (std's exit guard is free then).
         name: "exit_during_explicit_shutdown",
+        env: &[],
         child: || {
             spawn_exit_after_main(5);
             threadkit::shutdown();
@@ -385,6 +365,7 @@ const SCENARIOS: &[Scenario] = &[
         // Issue 10, defect 8: a `Local` value whose `Drop` panics when its thread exits is
         // reported to the excepthook (with the thread) instead of aborting the process.
         name: "local_drop_panics_in_thread",
+        env: &[],
         child: || {
             static BAD: Local<PanicsOnDrop> = Local::new();
             static GOOD: Local<Noisy> = Local::new();
@@ -416,6 +397,7 @@ const SCENARIOS: &[Scenario] = &[
         // The same for a thread threadkit did not start (its values drop in its thread-local
         // teardown).
         name: "local_drop_panics_in_foreign_thread",
+        env: &[],
         child: || {
             static BAD: Local<PanicsOnDrop> = Local::new();
             threadkit::spawn(|| {}).join().unwrap();
@@ -432,6 +414,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         // The same for the main thread's values, dropped at process exit.
         name: "local_drop_panics_in_main",
+        env: &[],
         child: || {
             static BAD: Local<PanicsOnDrop> = Local::new();
             threadkit::spawn(|| {}).join().unwrap();
@@ -484,14 +467,11 @@ impl Drop for PanicsOnDrop {
 /// sequence) and then calls `std::process::exit(status)`.
 #[cfg(not(loom))]
 fn spawn_exit_after_main(status: i32) {
-    Builder::new()
-        .daemon(false)
-        .spawn(move || {
-            main_thread().join().unwrap();
-            println!("worker calls exit");
-            std::process::exit(status);
-        })
-        .unwrap();
+    spawn_non_daemon(None, move || {
+        main_thread().join().unwrap();
+        println!("worker calls exit");
+        std::process::exit(status);
+    });
 }
 
 /// The outcome of a second `exit` parked by std while main exits: the process ends at once, with
@@ -502,6 +482,17 @@ fn check_lost_exit(out: &Output, elapsed: Duration) -> Result<(), String> {
     expect_stderr_contains(out, LOST_EXIT)?;
     expect_status(out, 0)?;
     expect_between(elapsed, 0.0, 30.0)
+}
+
+/// Starts a non-daemon thread (named `name`, else `Thread-N`) running `body`.
+#[cfg(not(loom))]
+fn spawn_non_daemon(name: Option<&str>, body: impl FnOnce() + Send + 'static) {
+    let builder = Builder::new().daemon(false);
+    let builder = match name {
+        Some(name) => builder.name(name),
+        None => builder,
+    };
+    builder.spawn(body).unwrap();
 }
 
 /// Starts a thread that sleeps `ms` and then prints `line`.
@@ -519,59 +510,5 @@ fn start_sleeper(name: &str, daemon: bool, ms: u64, line: &'static str) {
 
 #[cfg(not(loom))]
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // libtest-style flags (`--nocapture`, `--quiet`, filters from `cargo test -- x`) are not
-    // scenario names; a child gets exactly `--scenario NAME`.
-    if args.first().map(String::as_str) == Some("--scenario") {
-        let name = &args[1];
-        let scenario = SCENARIOS
-            .iter()
-            .find(|s| s.name == name)
-            .expect("known scenario");
-        (scenario.child)();
-        return;
-    }
-    let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let exe = std::env::current_exe().expect("own path");
-    let chosen: Vec<&Scenario> = SCENARIOS
-        .iter()
-        .filter(|s| filter.is_empty() || filter.iter().any(|f| s.name.contains(f.as_str())))
-        .collect();
-
-    // The scenarios are independent processes: run them all at once.
-    let running: Vec<_> = chosen
-        .iter()
-        .map(|s| {
-            let exe = exe.clone();
-            let name = s.name;
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                let out = run_child(&exe, name, &[]);
-                (out, started.elapsed())
-            })
-        })
-        .collect();
-
-    let mut failed = 0;
-    println!("\nrunning {} tests", chosen.len());
-    for (scenario, run) in chosen.iter().zip(running) {
-        let (out, elapsed) = run.join().expect("scenario runner");
-        let outcome = match out {
-            Some(out) => (scenario.check)(&out, elapsed),
-            None => Err(format!(
-                "still running after {CHILD_LIMIT:?} (hung); killed"
-            )),
-        };
-        match outcome {
-            Ok(()) => println!("test exit::{} ... ok", scenario.name),
-            Err(why) => {
-                failed += 1;
-                println!("test exit::{} ... FAILED\n    {why}", scenario.name);
-            }
-        }
-    }
-    println!("\n{} passed, {} failed", chosen.len() - failed, failed);
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    common::child::main("exit", SCENARIOS);
 }

@@ -16,27 +16,19 @@ mod common;
 #[cfg(not(loom))]
 use common::child::{
     expect_between, expect_status, expect_stderr_contains, expect_stderr_lacks, expect_stdout,
-    run_child, CHILD_LIMIT,
+    Scenario,
 };
 #[cfg(not(loom))]
 use std::process::Output;
 #[cfg(not(loom))]
 use std::sync::Arc;
 #[cfg(not(loom))]
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[cfg(not(loom))]
 use threadkit::queue::Queue;
 #[cfg(not(loom))]
 use threadkit::{main_thread, Builder, Event, Local};
-
-#[cfg(not(loom))]
-struct Scenario {
-    name: &'static str,
-    env: &'static [(&'static str, &'static str)],
-    child: fn(),
-    check: fn(&Output, Duration) -> Result<(), String>,
-}
 
 /// The line threadkit writes when the exit timeout runs out.
 #[cfg(not(loom))]
@@ -406,52 +398,5 @@ impl Drop for Noisy {
 
 #[cfg(not(loom))]
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--scenario") {
-        let scenario = SCENARIOS
-            .iter()
-            .find(|s| s.name == args[1])
-            .expect("known scenario");
-        (scenario.child)();
-        return;
-    }
-    let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let exe = std::env::current_exe().expect("own path");
-    let chosen: Vec<&'static Scenario> = SCENARIOS
-        .iter()
-        .filter(|s| filter.is_empty() || filter.iter().any(|f| s.name.contains(f.as_str())))
-        .collect();
-    // The scenarios are independent processes: run them all at once.
-    let running: Vec<_> = chosen
-        .iter()
-        .map(|&s| {
-            let exe = exe.clone();
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                (run_child(&exe, s.name, s.env), started.elapsed())
-            })
-        })
-        .collect();
-    let mut failed = 0;
-    println!("\nrunning {} tests", chosen.len());
-    for (scenario, run) in chosen.iter().zip(running) {
-        let (out, elapsed) = run.join().expect("scenario runner");
-        let outcome = match out {
-            Some(out) => (scenario.check)(&out, elapsed),
-            None => Err(format!(
-                "still running after {CHILD_LIMIT:?} (hung); killed"
-            )),
-        };
-        match outcome {
-            Ok(()) => println!("test exit_habits::{} ... ok", scenario.name),
-            Err(why) => {
-                failed += 1;
-                println!("test exit_habits::{} ... FAILED\n    {why}", scenario.name);
-            }
-        }
-    }
-    println!("\n{} passed, {} failed", chosen.len() - failed, failed);
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    common::child::main("exit_habits", SCENARIOS);
 }

@@ -6,6 +6,7 @@
 //! *as* the Timer's thread. So 100,000 pending timers cost 100,000 small heap entries and a few
 //! OS threads, instead of CPython's 100,000 threads.
 
+mod forward;
 #[cfg(test)]
 mod pool_tests;
 mod repeat;
@@ -152,6 +153,9 @@ impl Timer {
     ///
     /// A Timer cancelled before [`start`](Self::start) runs nothing when started.
     ///
+    /// The function is dropped here, as the Timer's thread: a panic in its `Drop` goes to the
+    /// [excepthook](crate::set_excepthook) with the Timer's thread, and the Timer still finishes.
+    ///
     /// # Examples
     ///
     /// ```
@@ -178,7 +182,7 @@ impl Timer {
             }
         };
         let function = self.entry.function.acquire().take();
-        drop(function);
+        drop_function(&self.thread, function);
         if finish {
             self.thread.mark_stopped();
         }
@@ -211,155 +215,19 @@ impl Timer {
     pub fn interval(&self) -> Duration {
         self.entry.interval
     }
+}
 
-    /// The Timer's [`Thread`] record: the same one [`enumerate`](crate::enumerate) lists and
-    /// [`current_thread`](crate::current_thread) returns inside the function.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::Timer::new(std::time::Duration::ZERO, || {});
-    /// t.start().unwrap();
-    /// let thread = t.thread().clone();
-    /// t.join().unwrap();
-    /// assert!(!thread.is_alive());
-    /// ```
-    pub fn thread(&self) -> &Thread {
-        &self.thread
-    }
-
-    /// Waits until the function has returned or the Timer was cancelled; see [`Thread::join`].
-    ///
-    /// # Errors
-    ///
-    /// [`JoinError::NotStarted`] before [`start`](Self::start); [`JoinError::CurrentThread`]
-    /// from inside the Timer's own function.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::Timer::new(std::time::Duration::from_millis(5), || {});
-    /// assert!(t.join().is_err());
-    /// t.start().unwrap();
-    /// t.join().unwrap();
-    /// ```
-    pub fn join(&self) -> Result<(), JoinError> {
-        self.thread.join()
-    }
-
-    /// Waits at most `timeout`; returns whether the Timer finished. See
-    /// [`Thread::join_timeout`].
-    ///
-    /// # Errors
-    ///
-    /// As [`join`](Self::join).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let t = threadkit::Timer::new(Duration::from_secs(60), || {});
-    /// t.start().unwrap();
-    /// assert_eq!(t.join_timeout(Duration::from_millis(1)), Ok(false));
-    /// t.cancel();
-    /// assert_eq!(t.join_timeout(Duration::from_secs(60)), Ok(true));
-    /// ```
-    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, JoinError> {
-        self.thread.join_timeout(timeout)
-    }
-
-    /// Waits until `deadline` at the latest; returns whether the Timer finished.
-    ///
-    /// # Errors
-    ///
-    /// As [`join`](Self::join).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let t = threadkit::Timer::new(Duration::ZERO, || {});
-    /// t.start().unwrap();
-    /// assert_eq!(t.join_deadline(Instant::now() + Duration::from_secs(60)), Ok(true));
-    /// ```
-    pub fn join_deadline(&self, deadline: Instant) -> Result<bool, JoinError> {
-        self.thread.join_deadline(deadline)
-    }
-
-    /// Whether the Timer is started and not finished: waiting, or running its function.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::Timer::new(std::time::Duration::from_secs(60), || {});
-    /// t.start().unwrap();
-    /// assert!(t.is_alive());
-    /// t.cancel();
-    /// assert!(!t.is_alive());
-    /// ```
-    pub fn is_alive(&self) -> bool {
-        self.thread.is_alive()
-    }
-
-    /// The Timer's name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::Timer::new(std::time::Duration::ZERO, || {});
-    /// assert!(t.name().starts_with("Thread-"));
-    /// ```
-    pub fn name(&self) -> Arc<str> {
-        self.thread.name()
-    }
-
-    /// Renames the Timer (Python's `t.name = ...` / `t.setName(...)`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::Timer::new(std::time::Duration::ZERO, || {});
-    /// t.set_name("t1");
-    /// assert_eq!(&*t.name(), "t1");
-    /// ```
-    #[doc(alias = "setName")]
-    pub fn set_name(&self, name: impl Into<String>) {
-        self.thread.set_name(name);
-    }
-
-    /// Whether the Timer is a daemon: one the process does not wait for at exit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::Timer::new(std::time::Duration::ZERO, || {});
-    /// assert!(!t.is_daemon()); // created by the main thread
-    /// ```
-    pub fn is_daemon(&self) -> bool {
-        self.thread.is_daemon()
-    }
-
-    /// Sets the daemon flag; only before [`start`](Self::start).
-    ///
-    /// # Errors
-    ///
-    /// [`DaemonError`] once started.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::Timer::new(std::time::Duration::from_secs(60), || {});
-    /// t.set_daemon(true).unwrap();
-    /// t.start().unwrap();
-    /// assert!(t.set_daemon(false).is_err());
-    /// t.cancel();
-    /// ```
-    pub fn set_daemon(&self, daemonic: bool) -> Result<(), DaemonError> {
-        self.thread.set_daemon(daemonic)
+/// Drops a Timer's function (or what is left of it) as the Timer's thread: a panic in its `Drop`
+/// goes to the excepthook with the Timer's thread, as a panicking [`Local`](crate::Local) value's
+/// does, and never unwinds the bookkeeping around the call (the caller still finishes the record,
+/// and a timer worker goes on to its next job).
+fn drop_function<F: Send + 'static>(thread: &Thread, function: Option<F>) {
+    if let Some(function) = function {
+        thread.run_as_target(Box::new(move || drop(function)));
     }
 }
+
+forward::thread_methods!(Timer);
 
 // As `Thread`: a Timer's state is its record and one atomic lifecycle word, consistent at every
 // point a panic can be observed, and its function is never reachable through the handle.

@@ -71,8 +71,21 @@ impl Repeat {
             return;
         }
         self.runs.fetch_add(1, Ordering::Relaxed);
-        if let Some(f) = self.function.acquire().as_mut() {
-            f();
+        // The function runs with no lock of the timer's held: taken out for the run and put back
+        // after it (also when it panics). Runs never overlap, and the function is only dropped
+        // (`finish`) when no run is in progress, so nobody misses it meanwhile. Holding the
+        // `Lock` across the call would make every lock the function takes look ordered after it,
+        // and a `cancel()` made while holding one of those (it drops the function under that
+        // `Lock`) a lock-order inversion.
+        let function = self.function.acquire().take();
+        if let Some(function) = function {
+            let mut run = PutBack {
+                slot: &self.function,
+                function: Some(function),
+            };
+            if let Some(f) = run.function.as_mut() {
+                f();
+            }
         }
         self.returned.store(true, Ordering::Relaxed);
     }
@@ -89,10 +102,24 @@ impl Repeat {
         self.finish(thread);
     }
 
-    /// Drops the function and finishes the record (joiners wake).
+    /// Drops the function and finishes the record (joiners wake), even if the function's `Drop`
+    /// panics (that goes to the excepthook).
     fn finish(&self, thread: &Thread) {
-        drop(self.function.acquire().take());
+        let function = self.function.acquire().take();
+        super::drop_function(thread, function);
         thread.mark_stopped();
+    }
+}
+
+/// Puts a repeating timer's function back where it was taken from for a run, when dropped.
+struct PutBack<'a> {
+    slot: &'a Lock<Option<Box<dyn FnMut() + Send>>>,
+    function: Option<Box<dyn FnMut() + Send>>,
+}
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        *self.slot.acquire() = self.function.take();
     }
 }
 
@@ -210,12 +237,15 @@ impl RepeatingTimer {
                 scheduled.finish(thread);
                 return Ok(());
             }
-            scheduled.schedule_next(&mut state, thread).map_err(|err| {
+            let scheduled_next = scheduled.schedule_next(&mut state, thread);
+            if scheduled_next.is_err() {
                 // `Thread::start` finishes the record on an error.
                 state.current = None;
-                drop(scheduled.function.acquire().take());
-                err
-            })
+                drop(state);
+                let function = scheduled.function.acquire().take();
+                super::drop_function(thread, function);
+            }
+            scheduled_next
         }));
         RepeatingTimer { thread, repeat }
     }
@@ -313,103 +343,9 @@ impl RepeatingTimer {
     pub fn interval(&self) -> Duration {
         self.repeat.interval
     }
-
-    /// The timer's [`Thread`] record.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::RepeatingTimer::new(std::time::Duration::from_secs(1), || {});
-    /// assert!(t.thread().name().starts_with("Thread-"));
-    /// ```
-    pub fn thread(&self) -> &Thread {
-        &self.thread
-    }
-
-    /// Waits until the timer has ended: cancelled, and a run in progress returned.
-    ///
-    /// # Errors
-    ///
-    /// [`JoinError::NotStarted`] before [`start`](Self::start); [`JoinError::CurrentThread`]
-    /// from inside the function.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::RepeatingTimer::new(std::time::Duration::from_secs(60), || {});
-    /// t.start().unwrap();
-    /// t.cancel();
-    /// t.join().unwrap();
-    /// assert!(!t.is_alive());
-    /// ```
-    pub fn join(&self) -> Result<(), JoinError> {
-        self.thread.join()
-    }
-
-    /// Waits at most `timeout`; returns whether the timer ended.
-    ///
-    /// # Errors
-    ///
-    /// As [`join`](Self::join).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let t = threadkit::RepeatingTimer::new(Duration::from_secs(60), || {});
-    /// t.start().unwrap();
-    /// assert_eq!(t.join_timeout(Duration::from_millis(1)), Ok(false));
-    /// t.cancel();
-    /// ```
-    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, JoinError> {
-        self.thread.join_timeout(timeout)
-    }
-
-    /// Whether the timer is started and has not ended.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::RepeatingTimer::new(std::time::Duration::from_secs(60), || {});
-    /// t.start().unwrap();
-    /// assert!(t.is_alive());
-    /// t.cancel();
-    /// ```
-    pub fn is_alive(&self) -> bool {
-        self.thread.is_alive()
-    }
-
-    /// Renames the timer's thread.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::RepeatingTimer::new(std::time::Duration::from_secs(1), || {});
-    /// t.set_name("heartbeat");
-    /// assert_eq!(&*t.thread().name(), "heartbeat");
-    /// ```
-    pub fn set_name(&self, name: impl Into<String>) {
-        self.thread.set_name(name);
-    }
-
-    /// Sets the daemon flag; only before [`start`](Self::start).
-    ///
-    /// # Errors
-    ///
-    /// [`DaemonError`] once started.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = threadkit::RepeatingTimer::new(std::time::Duration::from_secs(1), || {});
-    /// t.set_daemon(true).unwrap();
-    /// assert!(t.thread().is_daemon());
-    /// ```
-    pub fn set_daemon(&self, daemonic: bool) -> Result<(), DaemonError> {
-        self.thread.set_daemon(daemonic)
-    }
 }
+
+super::forward::thread_methods!(RepeatingTimer);
 
 // As `Timer`: the state is atomics and locks consistent at every point a panic can be observed,
 // and the function is never reachable through the handle.

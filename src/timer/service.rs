@@ -259,7 +259,8 @@ pub(super) fn schedule_at(
             if let Err(err) = spawn_thread("threadkit-timers", move || run_service(svc)) {
                 drop(st);
                 if entry.state.start(FAILED) {
-                    drop(entry.function.acquire().take());
+                    let function = entry.function.acquire().take();
+                    super::drop_function(thread, function);
                 }
                 return Err(err);
             }

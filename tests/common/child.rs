@@ -1,9 +1,76 @@
-//! The driver side of the child-process tests (tests/exit.rs, tests/exit_habits.rs): run this
-//! test executable again as one scenario (`--scenario NAME`, with an environment), and the
-//! checks of what it printed, its status and how long it took.
+//! The child-process tests (tests/exit.rs, tests/exit_habits.rs): a test executable with its own
+//! `main` (`harness = false`) that is both the driver and, run again as `--scenario NAME` (with
+//! the scenario's environment), the child; and the checks of what a child printed, its status
+//! and how long it took.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// One scenario: its name, the environment the child runs with, what the child does (as the
+/// process's `main`), and what the driver checks.
+pub(crate) struct Scenario {
+    pub(crate) name: &'static str,
+    pub(crate) env: &'static [(&'static str, &'static str)],
+    pub(crate) child: fn(),
+    pub(crate) check: fn(&Output, Duration) -> Result<(), String>,
+}
+
+/// The whole `main` of a child-process test executable named `test`: with `--scenario NAME` it
+/// runs that scenario's child; otherwise it is the driver, running every scenario (or those whose
+/// names contain a filter argument) as child processes at once, printing libtest-like lines, and
+/// exiting with status 1 if any failed.
+pub(crate) fn main(test: &str, scenarios: &'static [Scenario]) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // libtest-style flags (`--nocapture`, `--quiet`, filters from `cargo test -- x`) are not
+    // scenario names; a child gets exactly `--scenario NAME`.
+    if args.first().map(String::as_str) == Some("--scenario") {
+        let scenario = scenarios
+            .iter()
+            .find(|s| s.name == args[1])
+            .expect("known scenario");
+        (scenario.child)();
+        return;
+    }
+    let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let exe = std::env::current_exe().expect("own path");
+    let chosen: Vec<&'static Scenario> = scenarios
+        .iter()
+        .filter(|s| filter.is_empty() || filter.iter().any(|f| s.name.contains(f.as_str())))
+        .collect();
+    // The scenarios are independent processes: run them all at once.
+    let running: Vec<_> = chosen
+        .iter()
+        .map(|&s| {
+            let exe = exe.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                (run_child(&exe, s.name, s.env), started.elapsed())
+            })
+        })
+        .collect();
+    let mut failed = 0;
+    println!("\nrunning {} tests", chosen.len());
+    for (scenario, run) in chosen.iter().zip(running) {
+        let (out, elapsed) = run.join().expect("scenario runner");
+        let outcome = match out {
+            Some(out) => (scenario.check)(&out, elapsed),
+            None => Err(format!(
+                "still running after {CHILD_LIMIT:?} (hung); killed"
+            )),
+        };
+        match outcome {
+            Ok(()) => println!("test {test}::{} ... ok", scenario.name),
+            Err(why) => {
+                failed += 1;
+                println!("test {test}::{} ... FAILED\n    {why}", scenario.name);
+            }
+        }
+    }
+    println!("\n{} passed, {} failed", chosen.len() - failed, failed);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
 
 pub(crate) fn expect_stdout(out: &Output, want: &str) -> Result<(), String> {
     let got = String::from_utf8_lossy(&out.stdout);

@@ -210,10 +210,42 @@ pub(crate) fn run_isolated(case: &Case, cmd: &ChildCommand) -> CaseResult {
             }
         }
     }
-    match child.wait() {
-        Ok(status) if status.success() => collector.finish(),
-        Ok(status) => CaseResult::failed(case, format!("the child process failed: {status}")),
-        Err(e) => CaseResult::failed(case, format!("cannot wait for the child process: {e}")),
+    // Every run is over, but the child must still exit, and its exit can hang too (threadkit
+    // waits at exit for non-daemon threads a contender left behind): the same stall bound holds.
+    match wait_bounded(&mut child, cmd.stall) {
+        Some(Ok(status)) if status.success() => collector.finish(),
+        Some(Ok(status)) => CaseResult::failed(case, format!("the child process failed: {status}")),
+        Some(Err(e)) => CaseResult::failed(case, format!("cannot wait for the child process: {e}")),
+        None => {
+            kill(&mut child);
+            CaseResult::failed(
+                case,
+                format!(
+                    "stuck: the child process did not exit within {} s of its last run \
+                     (killed by the watchdog)",
+                    cmd.stall.as_secs_f64()
+                ),
+            )
+        }
+    }
+}
+
+/// Waits at most `limit` for `child` to exit; `None` if it is still running then.
+fn wait_bounded(
+    child: &mut Child,
+    limit: Duration,
+) -> Option<std::io::Result<std::process::ExitStatus>> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(Ok(status)),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                // Polling a child process (std has no blocking wait with a timeout).
+                thread::sleep(Duration::from_millis(5));
+            }
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        }
     }
 }
 
@@ -299,6 +331,26 @@ mod tests {
             "the watchdog did not fire"
         );
         assert!(r.threadkit.is_none() && r.peers.is_empty());
+    }
+
+    /// A child that reports every run and `done`, then hangs in its exit (threadkit waiting for
+    /// a non-daemon thread a contender left blocked): the case fails by name, bounded by the
+    /// stall timeout, instead of hanging the whole run.
+    #[test]
+    fn a_child_that_hangs_after_its_last_run_is_killed_and_named() {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let cmd = shell(
+                "echo run 0 0 1 - - -; echo run 1 0 1 - - -; echo done; exec sleep 120",
+                Duration::from_millis(500),
+            );
+            tx.send(run_isolated(&case(), &cmd).failed)
+        });
+        let failed = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("run_isolated waited for the hung child without a bound");
+        let why = failed.expect("a child that never exits must fail its case");
+        assert!(why.contains("did not exit"), "{why}");
     }
 
     #[test]
