@@ -93,6 +93,8 @@ pub struct Barrier {
     timeout: Option<Duration>,
 }
 
+crate::identity::diagnosable!([] Barrier, |b| b.state.identity());
+
 // Unwind safety: a `&Barrier` (or a `Barrier`) crossing `catch_unwind` cannot show a broken
 // invariant. The one piece of user code the barrier runs, the action, runs under `catch_unwind`
 // itself and a panic there breaks the barrier (every waiter and later caller is told, as a poisoned

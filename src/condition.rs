@@ -10,8 +10,10 @@ use crate::identity::{Identity, ObjectKind};
 use crate::lock::{Lock, LockGuard, TOKEN_HANDOFF};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::rlock::{RLock, RLockGuard};
-use crate::wait::DEFAULT_PARK_TOKEN;
-use crate::wait::{self, ParkResult, RequeueOp, Target, UnparkResult, UnparkToken, WaitKind};
+use crate::wait::record::{self, CondLock, LastSignal};
+use crate::wait::{
+    self, ParkResult, ParkToken, RequeueOp, Target, UnparkResult, UnparkToken, WaitKind,
+};
 
 /// The token `notify` wakes waiters with when it wakes them directly (a waiter moved onto the
 /// lock's queue is woken by the lock's release instead, with the lock's own tokens).
@@ -19,7 +21,14 @@ const TOKEN_NOTIFIED: UnparkToken = UnparkToken(2);
 
 mod sealed {
     /// Only this crate's locks can back a [`Condition`](super::Condition).
-    pub trait Sealed {}
+    pub trait Sealed {
+        /// What a waiter publishes about the lock for diagnostics (its identity, ownership
+        /// words and parking key), `token` being the waiter's park token. (The crate-private
+        /// return type is the point: only this crate can make sense of it, and the `Token`
+        /// keeps anyone else from calling it.)
+        #[doc(hidden)]
+        fn cl_diag(&self, token: usize, _: Token) -> crate::wait::record::CondLock;
+    }
 
     /// Proof that a caller is inside this crate: the hidden methods of
     /// [`ConditionLock`](super::ConditionLock) take one, and no one else can make it.
@@ -111,10 +120,33 @@ pub trait ConditionLock: sealed::Sealed {
     /// The lock was handed to the calling thread by its release: restore what
     /// `cl_release_save` saved without acquiring again.
     #[doc(hidden)]
+    #[track_caller]
     fn cl_restore_handed_off(&self, saved: usize, _: Token);
 }
 
-impl<T: ?Sized> sealed::Sealed for Lock<T> {}
+impl<T: ?Sized> sealed::Sealed for Lock<T> {
+    fn cl_diag(&self, token: usize, _: Token) -> CondLock {
+        cond_lock(self, None, token)
+    }
+}
+
+/// A Condition waiter's view of `lock` (an RLock's inner lock with its `count`).
+fn cond_lock<T: ?Sized>(lock: &Lock<T>, count: Option<&AtomicUsize>, token: usize) -> CondLock {
+    let Target::Object {
+        identity,
+        holder: Some(holder),
+        ..
+    } = lock.wait_target(count)
+    else {
+        unreachable!("a lock's wait target names its holder")
+    };
+    CondLock {
+        identity,
+        holder,
+        key: lock.park_key(),
+        token,
+    }
+}
 
 impl<T: ?Sized> ConditionLock for Lock<T> {
     type Guard<'a>
@@ -167,6 +199,7 @@ impl<T: ?Sized> ConditionLock for Lock<T> {
         0
     }
     #[inline]
+    #[track_caller]
     fn cl_acquire_restore(&self, _saved: usize, _: Token) {
         self.raw_reacquire_counted(None, None);
     }
@@ -183,12 +216,17 @@ impl<T: ?Sized> ConditionLock for Lock<T> {
         self.requeued_timed_out(was_last);
     }
     #[inline]
+    #[track_caller]
     fn cl_restore_handed_off(&self, _saved: usize, _: Token) {
         self.finish_handoff();
     }
 }
 
-impl<T: ?Sized> sealed::Sealed for RLock<T> {}
+impl<T: ?Sized> sealed::Sealed for RLock<T> {
+    fn cl_diag(&self, token: usize, _: Token) -> CondLock {
+        cond_lock(self.raw_lock(), Some(self.count_word()), token)
+    }
+}
 
 impl<T: ?Sized> ConditionLock for RLock<T> {
     type Guard<'a>
@@ -236,6 +274,7 @@ impl<T: ?Sized> ConditionLock for RLock<T> {
         self.release_save()
     }
     #[inline]
+    #[track_caller]
     fn cl_acquire_restore(&self, saved: usize, _: Token) {
         self.acquire_restore(saved);
     }
@@ -252,6 +291,7 @@ impl<T: ?Sized> ConditionLock for RLock<T> {
         self.raw_lock().requeued_timed_out(was_last);
     }
     #[inline]
+    #[track_caller]
     fn cl_restore_handed_off(&self, saved: usize, _: Token) {
         self.restore_after_handoff(saved);
     }
@@ -260,7 +300,11 @@ impl<T: ?Sized> ConditionLock for RLock<T> {
 /// `Arc<L>` and `&L` work as `L` does, so several conditions can share one lock.
 macro_rules! forward_condition_lock {
     ($($ptr:ty),*) => {$(
-        impl<L: ConditionLock + ?Sized> sealed::Sealed for $ptr {}
+        impl<L: ConditionLock + ?Sized> sealed::Sealed for $ptr {
+            fn cl_diag(&self, token: usize, t: Token) -> CondLock {
+                (**self).cl_diag(token, t)
+            }
+        }
 
         impl<L: ConditionLock + ?Sized> ConditionLock for $ptr {
             type Guard<'a>
@@ -310,6 +354,7 @@ macro_rules! forward_condition_lock {
                 unsafe { (**self).cl_release_save(t) }
             }
             #[inline]
+            #[track_caller]
             fn cl_acquire_restore(&self, saved: usize, t: Token) {
                 (**self).cl_acquire_restore(saved, t);
             }
@@ -326,6 +371,7 @@ macro_rules! forward_condition_lock {
                 (**self).cl_requeued_timed_out(was_last, t);
             }
             #[inline]
+            #[track_caller]
             fn cl_restore_handed_off(&self, saved: usize, t: Token) {
                 (**self).cl_restore_handed_off(saved, t);
             }
@@ -378,8 +424,9 @@ forward_condition_lock!(Arc<L>, &L);
 /// # Size
 ///
 /// One word (the waiter count), the [identity](crate::diagnostics::ObjectInfo) for diagnostics
-/// (24 bytes: kind and id, creation site, name pointer), plus the lock (`Condition<Lock>` is 72
-/// bytes, 16 before diagnostics).
+/// (24 bytes: kind and id, creation site, name pointer), a pointer to who last notified
+/// waiters (allocated by the first `notify` that wakes somebody), plus the lock
+/// (`Condition<Lock>` is 80 bytes, 16 before diagnostics).
 ///
 /// # Memory ordering
 ///
@@ -416,8 +463,12 @@ pub struct Condition<L = RLock> {
     /// changed under the parking lot's bucket lock, so it always equals the queue's length.
     waiters: AtomicUsize,
     identity: Identity,
+    /// Who last woke waiters (diagnostics only).
+    last: LastSignal,
     lock: L,
 }
+
+crate::identity::diagnosable!([L] Condition<L>, |c| &c.identity);
 
 impl Condition<RLock> {
     /// Creates a condition over a new [`RLock`], as Python's `threading.Condition()`.
@@ -489,6 +540,7 @@ impl<L> Condition<L> {
         Condition {
             waiters: AtomicUsize::new(0),
             identity: Identity::new(ObjectKind::Condition, crate::identity::caller()),
+            last: LastSignal::new(),
             lock,
         }
     }
@@ -500,6 +552,7 @@ impl<L> Condition<L> {
         Condition {
             waiters: AtomicUsize::new(0),
             identity: Identity::new(ObjectKind::Condition, crate::identity::caller()),
+            last: LastSignal::new(),
             lock,
         }
     }
@@ -520,6 +573,7 @@ impl<L> Condition<L> {
         Condition {
             waiters: AtomicUsize::new(0),
             identity: Identity::named(ObjectKind::Condition, name, Location::caller()),
+            last: LastSignal::new(),
             lock,
         }
     }
@@ -846,7 +900,7 @@ impl<L: ConditionLock> Condition<L> {
     #[track_caller]
     pub fn notify(&self, guard: &L::Guard<'_>, n: usize) -> usize {
         self.check(guard, "notify");
-        self.wake(n)
+        self.wake(n, Location::caller())
     }
 
     /// Wakes every thread waiting on this condition and returns how many it woke: Python's
@@ -867,7 +921,7 @@ impl<L: ConditionLock> Condition<L> {
     #[doc(alias = "notifyAll")]
     pub fn notify_all(&self, guard: &L::Guard<'_>) -> usize {
         self.check(guard, "notify");
-        self.wake(usize::MAX)
+        self.wake(usize::MAX, Location::caller())
     }
 
     // ----- internals -----
@@ -914,19 +968,28 @@ impl<L: ConditionLock> Condition<L> {
                 self.waiters.fetch_sub(1, Ordering::Relaxed);
             }
         };
+        // Parked with this thread's identifier as its token (never 0, the lock's own waiters'
+        // token): a thread dump finds it by that on the lock's queue once a notify has moved it
+        // there, and shows it as taking the lock back.
+        let token = crate::thread::ident::current() as usize;
         let result = wait::park_for(
             WaitKind::Condition,
-            Target::object(&self.identity),
+            Target::Signal {
+                identity: &self.identity,
+                last: &self.last,
+                lock: Some(self.lock.cl_diag(token, Token(()))),
+            },
             self.key(),
             validate,
             before_sleep,
             timed_out,
-            DEFAULT_PARK_TOKEN,
+            ParkToken(token),
             deadline,
         );
         // `saved` is `None` only if the thread never went to sleep (validate never fails, so
         // this is defence in depth): the lock was never released.
         if let Some(saved) = saved {
+            let _reacquiring = record::reacquiring(&self.identity);
             if result == ParkResult::Unparked(TOKEN_HANDOFF) {
                 // Moved onto the lock's queue by notify, then handed the lock by its release.
                 self.lock.cl_restore_handed_off(saved, Token(()));
@@ -960,13 +1023,13 @@ impl<L: ConditionLock> Condition<L> {
 
     /// Wakes up to `n` waiters, oldest first; returns how many.
     #[inline]
-    fn wake(&self, n: usize) -> usize {
+    fn wake(&self, n: usize, site: &'static Location<'static>) -> usize {
         // The caller holds the lock, and every waiter counted itself before releasing it, so a
         // zero here means nobody is queued.
         if n == 0 || self.waiters.load(Ordering::Relaxed) == 0 {
             return 0;
         }
-        self.wake_slow(n)
+        self.wake_slow(n, site)
     }
 
     /// Notified waiters are not woken here: they are moved onto the lock's queue (the notifier
@@ -974,7 +1037,7 @@ impl<L: ConditionLock> Condition<L> {
     /// the lock again (parking_lot's Condvar does the same). If the lock is not locked (a plain
     /// lock released behind the guard's back) they are woken directly.
     #[cold]
-    fn wake_slow(&self, n: usize) -> usize {
+    fn wake_slow(&self, n: usize, site: &'static Location<'static>) -> usize {
         let lock_key = self.lock.cl_park_key(Token(()));
         let mut moved = 0;
         while moved < n {
@@ -1004,6 +1067,12 @@ impl<L: ConditionLock> Condition<L> {
             }
             moved += step;
         }
+        #[cfg(not(loom))]
+        if moved != 0 {
+            self.last.record(site);
+        }
+        #[cfg(loom)]
+        let _ = site;
         moved
     }
 }
@@ -1045,9 +1114,10 @@ mod tests {
 
     #[test]
     fn size_is_lock_plus_one_word_and_an_identity() {
-        // 16 and 24 bytes before diagnostics: the lock grew and the identity is 24 bytes.
-        assert_eq!(std::mem::size_of::<Condition<Lock>>(), 72);
-        assert_eq!(std::mem::size_of::<Condition>(), 80);
+        // 16 and 24 bytes before diagnostics: the lock grew, the identity is 24 bytes and the
+        // last notifier's pointer 8.
+        assert_eq!(std::mem::size_of::<Condition<Lock>>(), 80);
+        assert_eq!(std::mem::size_of::<Condition>(), 88);
     }
 
     #[test]

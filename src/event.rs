@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::identity::{Identity, ObjectKind};
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
+use crate::wait::record::LastSignal;
 use crate::wait::{self, FilterOp, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
 /// The flag is set.
@@ -35,9 +36,10 @@ const TOKEN_SET: UnparkToken = UnparkToken(1);
 ///
 /// # Size
 ///
-/// 32 bytes (1 before diagnostics): the state byte and the
+/// 40 bytes (1 before diagnostics): the state byte, the
 /// [identity](crate::diagnostics::ObjectInfo) that names it in thread dumps (24 bytes: kind and
-/// id, creation site, name pointer).
+/// id, creation site, name pointer), and a pointer to who last woke its waiters (allocated by
+/// the first `set` that wakes somebody; a thread dump shows it beside the waiters).
 ///
 /// # Memory ordering
 ///
@@ -63,7 +65,11 @@ const TOKEN_SET: UnparkToken = UnparkToken(1);
 pub struct Event {
     state: AtomicU8,
     identity: Identity,
+    /// Who last woke waiters (diagnostics only).
+    last: LastSignal,
 }
+
+crate::identity::diagnosable!([] Event, |e| &e.identity);
 
 impl Event {
     /// Creates an event whose flag is not set.
@@ -80,6 +86,7 @@ impl Event {
         Event {
             state: AtomicU8::new(0),
             identity: Identity::new(ObjectKind::Event, crate::identity::caller()),
+            last: LastSignal::new(),
         }
     }
 
@@ -90,6 +97,7 @@ impl Event {
         Event {
             state: AtomicU8::new(0),
             identity: Identity::new(ObjectKind::Event, crate::identity::caller()),
+            last: LastSignal::new(),
         }
     }
 
@@ -107,6 +115,7 @@ impl Event {
         Event {
             state: AtomicU8::new(0),
             identity: Identity::named(ObjectKind::Event, name, Location::caller()),
+            last: LastSignal::new(),
         }
     }
 
@@ -138,13 +147,14 @@ impl Event {
     /// assert!(e.is_set());
     /// ```
     #[inline]
+    #[track_caller]
     pub fn set(&self) {
         // Fast path, one atomic operation: nobody parked, flag not yet set.
         if let Err(state) =
             self.state
                 .compare_exchange(0, SET, Ordering::Release, Ordering::Relaxed)
         {
-            self.set_slow(state);
+            self.set_slow(state, Location::caller());
         }
     }
 
@@ -248,10 +258,10 @@ impl Event {
     /// any thread parking later re-checks the state under the same lock, sees the flag and does
     /// not sleep.
     #[cold]
-    fn set_slow(&self, mut state: u8) {
+    fn set_slow(&self, mut state: u8, site: &'static Location<'static>) {
         loop {
             if state & PARKED != 0 {
-                wait::unpark_filter(
+                let woken = wait::unpark_filter(
                     self.key(),
                     |_| FilterOp::Unpark,
                     |_| {
@@ -264,6 +274,14 @@ impl Event {
                         TOKEN_SET
                     },
                 );
+                // For thread dumps: who last woke waiters (only a `set` that woke somebody
+                // pays for it).
+                #[cfg(not(loom))]
+                if woken.unparked_threads != 0 {
+                    self.last.record(site);
+                }
+                #[cfg(loom)]
+                let _ = (woken, site);
                 return;
             }
             // Not parked: set the flag, already set or not, with a read-modify-write so that
@@ -304,7 +322,11 @@ impl Event {
             };
             match wait::park_for(
                 WaitKind::Event,
-                Target::object(&self.identity),
+                Target::Signal {
+                    identity: &self.identity,
+                    last: &self.last,
+                    lock: None,
+                },
                 self.key(),
                 validate,
                 || {},
@@ -344,9 +366,10 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn size_is_a_byte_and_an_identity() {
-        // 1 byte before diagnostics; the identity (24 bytes) and alignment make it 32.
-        assert_eq!(std::mem::size_of::<Event>(), 32);
+    fn size_is_a_byte_an_identity_and_a_pointer() {
+        // 1 byte before diagnostics; the identity (24 bytes), the last-setter pointer and
+        // alignment make it 40.
+        assert_eq!(std::mem::size_of::<Event>(), 40);
     }
 
     #[test]

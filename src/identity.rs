@@ -16,17 +16,22 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
+
+use crate::site::Site;
 
 /// The next id to hand out. A std atomic in every build: ids only need to be unique.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The id bits of the id word; the top byte holds the [`ObjectKind`], bit 55 whether the
-/// lock-order checker has a node for the object (so that dropping it removes the node).
-const ID_MASK: u64 = (1 << 55) - 1;
+/// lock-order checker has a node for the object (so that dropping it removes the node), bit 54
+/// whether a semaphore opted in to lock-order checking.
+const ID_MASK: u64 = (1 << 54) - 1;
 /// The lock-order checker has registered this object (`src/lock_order`).
 const IN_ORDER_GRAPH: u64 = 1 << 55;
+/// A semaphore used as a lock: the lock-order checker tracks it (`with_lock_order`).
+const TRACKED_AS_LOCK: u64 = 1 << 54;
 const KIND_SHIFT: u32 = 56;
 
 /// What kind of primitive an object is.
@@ -112,10 +117,15 @@ pub(crate) const fn caller() -> Option<&'static Location<'static>> {
 }
 
 /// The identity header embedded in every primitive.
-pub(crate) struct Identity {
+// `pub` in a private module, not `pub(crate)`: it appears in a sealed public trait's hidden
+// method, which Rust before 1.74 (the MSRV is 1.71) rejects for a crate-private type (E0446).
+#[allow(unreachable_pub)]
+pub struct Identity {
     /// `kind << 56 | id`; the id bits are 0 until the first [`id`](Self::id) call.
     word: AtomicU64,
-    site: Option<&'static Location<'static>>,
+    /// The creation site ([`Site::as_ptr`]; null: unknown). Atomic so that a binding can
+    /// replace it with its caller's site right after construction ([`Diagnosable`]).
+    site: AtomicPtr<u8>,
     /// Boxed twice so that the field is one word: names are read only by diagnostics.
     #[allow(clippy::box_collection)]
     name: Option<Box<String>>,
@@ -124,9 +134,13 @@ pub(crate) struct Identity {
 impl Identity {
     /// An unnamed object of `kind` created at `site`.
     pub(crate) const fn new(kind: ObjectKind, site: Option<&'static Location<'static>>) -> Self {
+        let site = match site {
+            Some(loc) => Site::from_location(loc).as_ptr(),
+            None => std::ptr::null_mut(),
+        };
         Identity {
             word: AtomicU64::new((kind as u64) << KIND_SHIFT),
-            site,
+            site: AtomicPtr::new(site),
             name: None,
         }
     }
@@ -139,7 +153,7 @@ impl Identity {
     ) -> Self {
         Identity {
             word: AtomicU64::new((kind as u64) << KIND_SHIFT),
-            site: Some(site),
+            site: AtomicPtr::new(Site::from_location(site).as_ptr()),
             name: Some(Box::new(name.into())),
         }
     }
@@ -179,6 +193,24 @@ impl Identity {
         }
     }
 
+    /// Whether a semaphore opted in to lock-order checking (one relaxed load).
+    #[inline]
+    pub(crate) fn tracked_as_lock(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & TRACKED_AS_LOCK != 0
+    }
+
+    /// Opts the object in to lock-order checking (a semaphore used as a lock).
+    pub(crate) fn track_as_lock(&mut self) {
+        *self.word.get_mut() |= TRACKED_AS_LOCK;
+    }
+
+    /// The object's id if the lock-order checker has registered it (one load, no call).
+    #[inline]
+    pub(crate) fn registered_order_id(&self) -> Option<u64> {
+        let word = self.word.load(Ordering::Relaxed);
+        (word & IN_ORDER_GRAPH != 0).then_some(word & ID_MASK)
+    }
+
     /// Marks the object as registered with the lock-order checker.
     pub(crate) fn set_in_order_graph(&self) {
         self.word.fetch_or(IN_ORDER_GRAPH, Ordering::Relaxed);
@@ -189,16 +221,81 @@ impl Identity {
         self.name.as_deref().map(String::as_str)
     }
 
+    /// The creation site.
+    pub(crate) fn site(&self) -> Option<Site> {
+        // SAFETY: `site` only ever holds null or a `Site::as_ptr`.
+        unsafe { Site::from_ptr(self.site.load(Ordering::Relaxed)) }
+    }
+
+    /// Replaces the creation site (a binding's caller's site).
+    pub(crate) fn set_site(&self, site: Site) {
+        self.site.store(site.as_ptr(), Ordering::Relaxed);
+    }
+
     /// An owned description, for snapshots.
     pub(crate) fn describe(&self) -> ObjectInfo {
         ObjectInfo {
             kind: self.kind(),
             id: self.id(),
             name: self.name().map(Arc::from),
-            created_at: self.site,
+            created_at: self.site(),
         }
     }
 }
+
+/// A threadkit primitive that diagnostics identify: Lock, RLock, Condition, Semaphore,
+/// BoundedSemaphore, Event, Barrier and the queues.
+///
+/// For language bindings: [`set_created_at`](Self::set_created_at) replaces the Rust location
+/// of the constructor call (inside the binding) with the binding's caller's site, so that an
+/// unnamed object created from Python prints as `Lock@app.py:12`. Sealed: implemented by
+/// threadkit's primitives only.
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::diagnostics::{Diagnosable, Site};
+/// use threadkit::Lock;
+///
+/// let lock = Lock::new();
+/// lock.set_created_at(Site::foreign("app.py", 12));
+/// assert_eq!(lock.object_info().label(), "Lock@app.py:12");
+/// ```
+pub trait Diagnosable: sealed::HasIdentity {
+    /// The object's kind, id, name and creation site, as diagnostics print it.
+    fn object_info(&self) -> ObjectInfo {
+        self.identity().describe()
+    }
+
+    /// Replaces the creation site. Meant to be called right after construction, before the
+    /// object is shared: a report made meanwhile shows the old site.
+    fn set_created_at(&self, site: Site) {
+        self.identity().set_site(site);
+    }
+}
+
+// The method returns the crate-private `Identity`: the trait is unnameable outside the crate.
+pub(crate) mod sealed {
+    /// Access to an object's identity (sealed: not implementable outside threadkit).
+    pub trait HasIdentity {
+        /// The identity header.
+        fn identity(&self) -> &super::Identity;
+    }
+}
+
+/// Implements [`Diagnosable`] for a primitive whose identity `$get` returns.
+macro_rules! diagnosable {
+    ([$($g:tt)*] $T:ty, |$s:ident| $get:expr) => {
+        impl<$($g)*> $crate::identity::sealed::HasIdentity for $T {
+            fn identity(&self) -> &$crate::identity::Identity {
+                let $s = self;
+                $get
+            }
+        }
+        impl<$($g)*> $crate::identity::Diagnosable for $T {}
+    };
+}
+pub(crate) use diagnosable;
 
 /// A dropped lock leaves the lock-order graph (its id is never reused, so nothing else can
 /// inherit its edges).
@@ -244,9 +341,10 @@ pub struct ObjectInfo {
     pub id: u64,
     /// The name given at construction (`Lock::named`), if any.
     pub name: Option<Arc<str>>,
-    /// Where the object was created (`None` only for an object made by a `const fn new()`
-    /// compiled with Rust older than 1.79, which cannot tell).
-    pub created_at: Option<&'static Location<'static>>,
+    /// Where the object was created: the `#[track_caller]` location of its constructor, or the
+    /// foreign site a binding set ([`Diagnosable::set_created_at`]). `None` only for an object
+    /// made by a `const fn new()` compiled with Rust older than 1.79, which cannot tell.
+    pub created_at: Option<Site>,
 }
 
 impl ObjectInfo {
@@ -261,7 +359,7 @@ impl ObjectInfo {
     pub fn label(&self) -> String {
         match (&self.name, self.created_at) {
             (Some(name), _) => format!("{} {:?}", self.kind, name),
-            (None, Some(at)) => format!("{}@{}:{}", self.kind, at.file(), at.line()),
+            (None, Some(at)) => format!("{}@{at}", self.kind),
             (None, None) => self.kind.to_string(),
         }
     }
@@ -297,5 +395,7 @@ mod tests {
         assert_eq!(S.kind(), ObjectKind::Barrier);
         assert_eq!(b.describe().label(), "RLock \"b\"");
         assert!(a.describe().label().starts_with("Lock@src/identity.rs:"));
+        a.set_site(Site::foreign("t.py", 9));
+        assert_eq!(a.describe().label(), "Lock@t.py:9");
     }
 }

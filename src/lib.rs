@@ -163,6 +163,7 @@ mod owned_permit;
 pub mod queue;
 mod rlock;
 mod semaphore;
+mod site;
 #[cfg(not(loom))]
 pub mod thread;
 // Under `--cfg loom` only the per-thread identifiers remain of `thread`: the registry, `atexit`

@@ -185,12 +185,15 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 pub struct Lock<T: ?Sized = ()> {
     /// `(acquirer << OWNER_SHIFT) | PARKED | LOCKED`; the acquirer bits are zero when unlocked.
     state: AtomicU64,
-    /// Where the current holder acquired it (a `&'static Location`; stale while unlocked).
+    /// Where the current holder acquired it (a [`Site::as_ptr`](crate::site::Site); stale
+    /// while unlocked).
     /// Diagnostics only, so a std atomic in every build.
-    acquired_at: AtomicPtr<Location<'static>>,
+    acquired_at: AtomicPtr<u8>,
     identity: Identity,
     data: UnsafeCell<T>,
 }
+
+crate::identity::diagnosable!([T: ?Sized] Lock<T>, |l| &l.identity);
 
 /// The identifier of the thread that acquired a lock whose state word is `state`, if locked.
 pub(crate) fn owner_of(state: u64) -> Option<u64> {
@@ -393,9 +396,13 @@ impl<T: ?Sized> Lock<T> {
     pub fn acquire(&self) -> LockGuard<'_, T> {
         let site = Location::caller();
         if lock_order::armed() {
-            lock_order::ordered_acquire(&self.identity, site, false, || {
-                self.try_lock_fast() || self.acquire_slow(None, None, site)
-            });
+            lock_order::ordered_acquire(
+                &self.identity,
+                site,
+                false,
+                || self.try_lock_fast_assigned(),
+                || self.acquire_slow(None, None, site),
+            );
         } else if !self.try_lock_fast() {
             self.acquire_slow(None, None, site);
         }
@@ -550,7 +557,19 @@ impl<T: ?Sized> Lock<T> {
     /// compare (RLock's ownership test on its hot path).
     #[inline]
     pub(crate) fn is_locked_by(&self, ident: u64) -> bool {
-        self.state.load(Ordering::Relaxed) & !PARKED == (ident << OWNER_SHIFT) | LOCKED
+        self.is_locked_with(Self::locked_word(ident))
+    }
+
+    /// The state word (less `PARKED`) of the lock held by the thread with identifier `ident`.
+    #[inline]
+    pub(crate) const fn locked_word(ident: u64) -> u64 {
+        (ident << OWNER_SHIFT) | LOCKED
+    }
+
+    /// [`is_locked_by`](Self::is_locked_by) with the thread's [`locked_word`](Self::locked_word).
+    #[inline]
+    pub(crate) fn is_locked_with(&self, word: u64) -> bool {
+        self.state.load(Ordering::Relaxed) & !PARKED == word
     }
 
     // ----- raw operations, shared with Condition -----
@@ -574,9 +593,13 @@ impl<T: ?Sized> Lock<T> {
     ) -> bool {
         let site = Location::caller();
         let got = if lock_order::armed() {
-            lock_order::ordered_acquire(&self.identity, site, deadline.is_some(), || {
-                self.try_lock_fast() || self.acquire_slow(deadline, count, site)
-            })
+            lock_order::ordered_acquire(
+                &self.identity,
+                site,
+                deadline.is_some(),
+                || self.try_lock_fast_assigned(),
+                || self.acquire_slow(deadline, count, site),
+            )
         } else {
             self.try_lock_fast() || self.acquire_slow(deadline, count, site)
         };
@@ -612,15 +635,22 @@ impl<T: ?Sized> Lock<T> {
     #[inline]
     pub(crate) unsafe fn raw_release(&self) -> Result<(), ReleaseError> {
         let me = Self::locked_by_me();
-        if lock_order::armed() {
-            lock_order::releasing(&self.identity, self.acquired_by(), me >> OWNER_SHIFT);
-        }
+        // Read before the compare-exchange: a load after it waits for it to complete.
+        let armed = lock_order::armed();
         if self
             .state
             .compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed)
             .is_ok()
         {
+            // The lock-order hook after the release: the calling thread was the acquirer, and a
+            // load of the state word before the compare-exchange would cost the release ~2 ns.
+            if armed {
+                lock_order::releasing(&self.identity, None, 0);
+            }
             return Ok(());
+        }
+        if armed {
+            lock_order::releasing(&self.identity, self.acquired_by(), me >> OWNER_SHIFT);
         }
         self.release_slow()
     }
@@ -658,6 +688,7 @@ impl<T: ?Sized> Lock<T> {
         if lock_order::armed() {
             lock_order::acquired(&self.identity, Location::caller());
         }
+        self.note_site(Location::caller());
     }
 
     // ----- internals -----
@@ -675,14 +706,19 @@ impl<T: ?Sized> Lock<T> {
     }
 
     /// The holder-site half of [`note_acquired`](Self::note_acquired) (a blocking acquire has
-    /// pushed the lock on the lock-order stack already).
+    /// pushed the lock on the lock-order stack already): one relaxed load of the tracking
+    /// switches, and with any of them on, a store of the site (and, with the contention profile
+    /// on, a count of the acquisition).
     #[inline]
     fn note_site(&self, site: &'static Location<'static>) {
-        if wait::record::HOLDER_SITES.load(Ordering::Relaxed) {
-            self.acquired_at.store(
-                site as *const Location<'static> as *mut _,
-                Ordering::Relaxed,
-            );
+        let tracking = wait::record::TRACKING.load(Ordering::Relaxed);
+        if tracking != 0 {
+            // A binding's caller's site, if it set one (read only while tracking is on).
+            self.acquired_at
+                .store(crate::site::resolve(site).as_ptr(), Ordering::Relaxed);
+            if tracking & wait::record::TRACK_PROFILING != 0 {
+                wait::profile::acquired(&self.identity);
+            }
         }
     }
 
@@ -708,6 +744,24 @@ impl<T: ?Sized> Lock<T> {
                 Ordering::Relaxed,
             )
             .is_ok()
+    }
+
+    /// [`try_lock_fast`](Self::try_lock_fast) for a thread whose identifier is assigned, and
+    /// `false` (without assigning one) otherwise: it calls nothing, so that the lock-order
+    /// checker's fast path saves no registers.
+    #[inline]
+    fn try_lock_fast_assigned(&self) -> bool {
+        let id = ident::current_or_unassigned();
+        id != ident::UNASSIGNED
+            && self
+                .state
+                .compare_exchange_weak(
+                    0,
+                    (id << OWNER_SHIFT) | LOCKED,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
     }
 
     /// # Safety
@@ -749,8 +803,25 @@ impl<T: ?Sized> Lock<T> {
     /// The contended acquire: spin briefly, then park. Returns false on timeout.
     /// `site` is the public method's call site (passed, not `#[track_caller]`: with the
     /// lock-order checker armed this runs inside a closure, which cannot forward it).
+    /// With the contention profile on, a contended acquisition is charged, with the time it
+    /// took, to the holder's acquire site (read now) and to `site`.
     #[cold]
     fn acquire_slow(
+        &self,
+        deadline: Option<Instant>,
+        count: Option<&AtomicUsize>,
+        site: &'static Location<'static>,
+    ) -> bool {
+        let profiled = wait::profile::contention_start(&self.acquired_at);
+        let got = self.acquire_contended(deadline, count, site);
+        if let (Some(start), true) = (profiled, got) {
+            start.charge(&self.identity, site);
+        }
+        got
+    }
+
+    /// [`acquire_slow`](Self::acquire_slow) without the profile.
+    fn acquire_contended(
         &self,
         deadline: Option<Instant>,
         count: Option<&AtomicUsize>,
@@ -1125,12 +1196,15 @@ mod tests {
 
     #[test]
     fn counter_under_contention() {
+        // Under Miri (an interpreter, with the debug build's holder sites and lock-order checker
+        // on every acquire) 40,000 acquires take many minutes; 2,000 still contend.
+        let per_thread = if cfg!(miri) { 500 } else { 10_000 };
         let lock = Arc::new(Lock::with_value(0u64));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let lock = Arc::clone(&lock);
                 std::thread::spawn(move || {
-                    for _ in 0..10_000 {
+                    for _ in 0..per_thread {
                         *lock.acquire() += 1;
                     }
                 })
@@ -1139,7 +1213,7 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(*lock.acquire(), 40_000);
+        assert_eq!(*lock.acquire(), 4 * per_thread);
         assert!(!lock.locked());
     }
 

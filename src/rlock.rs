@@ -119,6 +119,8 @@ pub struct RLock<T: ?Sized = ()> {
     data: T,
 }
 
+crate::identity::diagnosable!([T: ?Sized] RLock<T>, |r| r.lock.identity());
+
 // SAFETY: `&T` is handed out only through guards, which are neither `Send` nor `Sync`, and only
 // to the thread that owns the lock; the lock's release/acquire orders one owner's accesses before
 // the next owner's. So `T` is used by one thread at a time and need only be `Send` (the bound
@@ -287,13 +289,27 @@ impl<T: ?Sized> RLock<T> {
     #[inline]
     #[track_caller]
     pub fn acquire(&self) -> RLockGuard<'_, T> {
-        if self.is_owned() {
+        // The identifier is read once and kept in the guard, whose drop checks ownership with
+        // it. A thread without one yet owns nothing (the value read then matches no lock state),
+        // and the slow path assigns it.
+        let me = ident::current_or_unassigned();
+        if self.lock.is_locked_by(me) {
             self.bump();
+            self.guard(me)
         } else {
-            self.lock.raw_acquire_counted(None, Some(&self.count));
-            self.count.store(1, Ordering::Relaxed);
+            self.acquire_first()
         }
-        self.guard()
+    }
+
+    /// The blocking first level, out of line so that the re-entrant path of
+    /// [`acquire`](Self::acquire) inlines into its caller.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn acquire_first(&self) -> RLockGuard<'_, T> {
+        self.lock.raw_acquire_counted(None, Some(&self.count));
+        self.count.store(1, Ordering::Relaxed);
+        self.guard(ident::current())
     }
 
     /// Acquires the lock if no other thread owns it, without blocking.
@@ -317,11 +333,12 @@ impl<T: ?Sized> RLock<T> {
     #[inline]
     #[track_caller]
     pub fn try_acquire(&self) -> Option<RLockGuard<'_, T>> {
-        if self.is_owned() {
+        let me = ident::current();
+        if self.lock.is_locked_by(me) {
             self.bump();
-            return Some(self.guard());
+            return Some(self.guard(me));
         }
-        self.lock.try_acquire().map(|g| self.first_level(g))
+        self.lock.try_acquire().map(|g| self.first_level(g, me))
     }
 
     /// Acquires the lock, waiting at most `timeout` for another owner to release it.
@@ -373,15 +390,16 @@ impl<T: ?Sized> RLock<T> {
     #[inline]
     #[track_caller]
     fn acquire_until(&self, deadline: Option<Instant>) -> Option<RLockGuard<'_, T>> {
-        if self.is_owned() {
+        let me = ident::current();
+        if self.lock.is_locked_by(me) {
             self.bump();
-            return Some(self.guard());
+            return Some(self.guard(me));
         }
         if !self.lock.raw_acquire_counted(deadline, Some(&self.count)) {
             return None;
         }
         self.count.store(1, Ordering::Relaxed);
-        Some(self.guard())
+        Some(self.guard(me))
     }
 
     /// The name given with [`RLock::named`], if any.
@@ -399,18 +417,41 @@ impl<T: ?Sized> RLock<T> {
     /// `release`).
     #[inline]
     fn release_level(&self) -> Result<(), RLockReleaseError> {
-        if !self.is_owned() {
+        self.release_level_as(ident::current())
+    }
+
+    /// [`release_level`](Self::release_level) by the thread with identifier `me` (a guard's
+    /// drop passes the identifier its acquire read).
+    #[inline]
+    fn release_level_as(&self, me: u64) -> Result<(), RLockReleaseError> {
+        self.release_level_word(Lock::<()>::locked_word(me))
+    }
+
+    /// [`release_level_as`](Self::release_level_as) with the lock word that thread's ownership
+    /// shows as (a guard keeps it from its acquire: its drop is then a load and a compare).
+    #[inline]
+    fn release_level_word(&self, word: u64) -> Result<(), RLockReleaseError> {
+        if !self.lock.is_locked_with(word) {
             return Err(RLockReleaseError(()));
         }
-        let count = self.count.load(Ordering::Relaxed);
-        if count > 1 {
-            self.count.store(count - 1, Ordering::Relaxed);
+        // The owner holds at least one level; what is left after this one:
+        let left = self.count.load(Ordering::Relaxed).wrapping_sub(1);
+        if left != 0 {
+            self.count.store(left, Ordering::Relaxed);
         } else {
-            self.count.store(0, Ordering::Relaxed);
-            // We own the inner lock, so it is locked and this cannot fail.
-            let _ = self.lock.release();
+            self.release_last();
         }
         Ok(())
+    }
+
+    /// Releases the last level: out of line, so that a guard's drop (an inner level, usually)
+    /// inlines into its caller.
+    #[cold]
+    #[inline(never)]
+    fn release_last(&self) {
+        self.count.store(0, Ordering::Relaxed);
+        // We own the inner lock, so it is locked and this cannot fail.
+        let _ = self.lock.release();
     }
 
     /// Whether any thread holds the lock (Python 3.14's `rlock.locked()`).
@@ -519,6 +560,11 @@ impl<T: ?Sized> RLock<T> {
         &self.lock
     }
 
+    /// The recursion count, for what a Condition waiter publishes (diagnostics).
+    pub(crate) fn count_word(&self) -> &AtomicUsize {
+        &self.count
+    }
+
     /// A requeued Condition waiter was handed the lock: record it and restore its depth.
     #[track_caller]
     pub(crate) fn restore_after_handoff(&self, count: usize) {
@@ -536,25 +582,28 @@ impl<T: ?Sized> RLock<T> {
     /// One more level for the owner.
     #[inline]
     fn bump(&self) {
-        let count = self.count.load(Ordering::Relaxed);
-        let Some(count) = count.checked_add(1) else {
+        // `wrapping_add` and a test for 0: the flags of the increment are the overflow test.
+        let count = self.count.load(Ordering::Relaxed).wrapping_add(1);
+        if count == 0 {
             overflow()
-        };
+        }
         self.count.store(count, Ordering::Relaxed);
     }
 
     /// The first level, after the inner lock was taken through `guard`.
     #[inline]
-    fn first_level(&self, guard: crate::LockGuard<'_>) -> RLockGuard<'_, T> {
+    fn first_level(&self, guard: crate::LockGuard<'_>, me: u64) -> RLockGuard<'_, T> {
         guard.forget();
         self.count.store(1, Ordering::Relaxed);
-        self.guard()
+        self.guard(me)
     }
 
+    /// A guard for one level held by the thread with identifier `me`.
     #[inline]
-    fn guard(&self) -> RLockGuard<'_, T> {
+    fn guard(&self, me: u64) -> RLockGuard<'_, T> {
         RLockGuard {
             rlock: self,
+            owner_word: Lock::<()>::locked_word(me),
             _not_send: PhantomData,
         }
     }
@@ -660,6 +709,9 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RLock<T> {
               keep the level of a plain RLock held until `release()`"]
 pub struct RLockGuard<'a, T: ?Sized = ()> {
     rlock: &'a RLock<T>,
+    /// The lock word of the inner lock held by the thread that acquired this level (computed
+    /// once, by the acquire).
+    owner_word: u64,
     /// Keeps the guard on the owning thread.
     _not_send: PhantomData<*const ()>,
 }
@@ -694,7 +746,7 @@ impl<T: ?Sized> Drop for RLockGuard<'_, T> {
     fn drop(&mut self) {
         // An error means the thread released this level itself with `RLock::release` (a logic
         // error); the lock is already as the guard wanted it.
-        let _ = self.rlock.release_level();
+        let _ = self.rlock.release_level_word(self.owner_word);
     }
 }
 

@@ -6,6 +6,7 @@ use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::identity::{Identity, ObjectKind};
+use crate::lock_order;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::wait::{self, FilterOp, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
@@ -100,6 +101,58 @@ impl RawSemaphore {
     #[inline]
     fn value(&self) -> usize {
         self.state.load(Ordering::Relaxed) >> VALUE_SHIFT
+    }
+
+    // ----- the lock-order checker's hooks, for a semaphore opted in with `with_lock_order` -----
+
+    /// Whether the lock-order checker tracks this semaphore: armed, and opted in (disarmed:
+    /// one relaxed load).
+    #[inline]
+    fn tracked(&self) -> bool {
+        lock_order::armed() && self.identity.tracked_as_lock()
+    }
+
+    /// [`acquire`](Self::acquire), with the lock-order check before it and the held-stack push
+    /// after it when [`tracked`](Self::tracked).
+    #[inline]
+    #[track_caller]
+    fn acquire_checked(&self, deadline: Option<Instant>) -> bool {
+        let tracked = self.tracked();
+        if tracked {
+            lock_order::check_before(&self.identity, Location::caller(), deadline.is_some());
+        }
+        let got = self.acquire(deadline);
+        if tracked && got {
+            lock_order::acquired(&self.identity, Location::caller());
+        }
+        got
+    }
+
+    /// A timed acquire (a try first), as [`acquire_checked`](Self::acquire_checked).
+    #[inline]
+    #[track_caller]
+    fn acquire_timeout_checked(&self, timeout: Duration) -> bool {
+        let tracked = self.tracked();
+        if tracked {
+            lock_order::check_before(&self.identity, Location::caller(), true);
+        }
+        let got = self.try_acquire() || self.acquire_slow(wait::deadline_after(timeout));
+        if tracked && got {
+            lock_order::acquired(&self.identity, Location::caller());
+        }
+        got
+    }
+
+    /// [`try_acquire`](Self::try_acquire): no check (it cannot block), but a tracked semaphore
+    /// goes on the held stack.
+    #[inline]
+    #[track_caller]
+    fn try_acquire_checked(&self) -> bool {
+        let got = self.try_acquire();
+        if got && self.tracked() {
+            lock_order::acquired(&self.identity, Location::caller());
+        }
+        got
     }
 
     /// Takes a permit if there is one. Uncontended: one load and one compare-exchange.
@@ -218,6 +271,9 @@ impl RawSemaphore {
         if n == 0 {
             return Ok(());
         }
+        if self.tracked() {
+            lock_order::releasing_unowned(&self.identity);
+        }
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             let room = limit.saturating_sub(state >> VALUE_SHIFT);
@@ -292,6 +348,8 @@ impl RawSemaphore {
 /// - Which waiter gets a released permit is unspecified, as in Python: a thread that was not
 ///   waiting may take it first. Waits are not interrupted by signals.
 /// - `Debug` prints `Semaphore { value: 3 }` where Python's repr ends in `value=3>`.
+/// - Not a lock for the [lock-order checker](crate::diagnostics::set_lock_order_mode) unless
+///   opted in with [`with_lock_order`](Self::with_lock_order) (Python checks no order at all).
 ///
 /// # Size
 ///
@@ -330,6 +388,8 @@ impl RawSemaphore {
 pub struct Semaphore {
     raw: RawSemaphore,
 }
+
+crate::identity::diagnosable!([] Semaphore, |s| &s.raw.identity);
 
 impl Semaphore {
     /// The largest value a semaphore can hold (`usize::MAX / 2`).
@@ -391,6 +451,47 @@ impl Semaphore {
         }
     }
 
+    /// Opts this semaphore in to [lock-order checking](crate::diagnostics::set_lock_order_mode):
+    /// used as a lock (a `Semaphore(1)` guarding a resource), it takes part in the recorded order of
+    /// locks like a [`Lock`](crate::Lock), and an inversion between it and a lock is reported.
+    ///
+    /// A plain semaphore is not a lock (any thread may release a permit, and counting permits
+    /// have no order), so the checker ignores it unless opted in. Opted in, a blocking or timed
+    /// acquire is checked against the locks the thread holds, a [`try_acquire`](Self::try_acquire)
+    /// is recorded as held without a check, and a release removes it from the holder's list of
+    /// held locks (the releasing thread's own, else the thread that acquired it). Meant for a
+    /// value of 1: with more permits two holders at once are normal, and the orders recorded
+    /// may report cycles that cannot deadlock. Not `const`: a `static` semaphore cannot opt in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::diagnostics::{self, LockOrderMode, Report};
+    /// use threadkit::{Lock, Semaphore};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let reports = Arc::new(AtomicUsize::new(0));
+    /// let count = Arc::clone(&reports);
+    /// diagnostics::set_report_hook(move |r: &Report| {
+    ///     if let Report::PotentialDeadlock(_) = r {
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     }
+    /// });
+    /// diagnostics::set_lock_order_mode(LockOrderMode::Report);
+    /// let disk = Semaphore::named("disk", 1).with_lock_order();
+    /// let index = Lock::named("index");
+    /// drop((disk.acquire(), index.acquire())); // disk, then index
+    /// drop((index.acquire(), disk.acquire())); // index, then disk: reported
+    /// diagnostics::reset_report_hook();
+    /// assert_eq!(reports.load(Ordering::SeqCst), 1);
+    /// ```
+    #[must_use]
+    pub fn with_lock_order(mut self) -> Self {
+        self.raw.identity.track_as_lock();
+        self
+    }
+
     /// The name given with [`Semaphore::named`], if any.
     ///
     /// # Examples
@@ -420,7 +521,7 @@ impl Semaphore {
     #[inline]
     #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
-        self.raw.acquire(None);
+        self.raw.acquire_checked(None);
         self.permit()
     }
 
@@ -441,8 +542,9 @@ impl Semaphore {
     #[must_use = "if unused the permit, when taken, is given back at once; \
                   `if sem.try_acquire().is_none()` gives it back at once too: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
+    #[track_caller]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        self.raw.try_acquire().then(|| self.permit())
+        self.raw.try_acquire_checked().then(|| self.permit())
     }
 
     /// Takes a permit, waiting at most `timeout` for one.
@@ -471,7 +573,8 @@ impl Semaphore {
                   `if sem.acquire_timeout(t).is_none()` gives it back at once too: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
-        (self.raw.try_acquire() || self.raw.acquire_slow(wait::deadline_after(timeout)))
+        self.raw
+            .acquire_timeout_checked(timeout)
             .then(|| self.permit())
     }
 
@@ -490,7 +593,9 @@ impl Semaphore {
     #[must_use = "if unused the permit, when taken, is given back at once: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
-        self.raw.acquire(Some(deadline)).then(|| self.permit())
+        self.raw
+            .acquire_checked(Some(deadline))
+            .then(|| self.permit())
     }
 
     /// Adds `n` permits and wakes up to `n` waiting threads: Python's `sem.release(n)`.
@@ -622,6 +727,8 @@ pub struct BoundedSemaphore {
     initial: usize,
 }
 
+crate::identity::diagnosable!([] BoundedSemaphore, |s| &s.raw.identity);
+
 impl BoundedSemaphore {
     /// The largest value a semaphore can hold (`usize::MAX / 2`).
     pub const MAX_PERMITS: usize = MAX_VALUE;
@@ -686,6 +793,47 @@ impl BoundedSemaphore {
         }
     }
 
+    /// Opts this semaphore in to [lock-order checking](crate::diagnostics::set_lock_order_mode):
+    /// used as a lock (a `BoundedSemaphore(1)` guarding a resource), it takes part in the recorded order of
+    /// locks like a [`Lock`](crate::Lock), and an inversion between it and a lock is reported.
+    ///
+    /// A plain semaphore is not a lock (any thread may release a permit, and counting permits
+    /// have no order), so the checker ignores it unless opted in. Opted in, a blocking or timed
+    /// acquire is checked against the locks the thread holds, a [`try_acquire`](Self::try_acquire)
+    /// is recorded as held without a check, and a release removes it from the holder's list of
+    /// held locks (the releasing thread's own, else the thread that acquired it). Meant for a
+    /// value of 1: with more permits two holders at once are normal, and the orders recorded
+    /// may report cycles that cannot deadlock. Not `const`: a `static` semaphore cannot opt in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::diagnostics::{self, LockOrderMode, Report};
+    /// use threadkit::{Lock, BoundedSemaphore};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let reports = Arc::new(AtomicUsize::new(0));
+    /// let count = Arc::clone(&reports);
+    /// diagnostics::set_report_hook(move |r: &Report| {
+    ///     if let Report::PotentialDeadlock(_) = r {
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     }
+    /// });
+    /// diagnostics::set_lock_order_mode(LockOrderMode::Report);
+    /// let disk = BoundedSemaphore::named("disk", 1).with_lock_order();
+    /// let index = Lock::named("index");
+    /// drop((disk.acquire(), index.acquire())); // disk, then index
+    /// drop((index.acquire(), disk.acquire())); // index, then disk: reported
+    /// diagnostics::reset_report_hook();
+    /// assert_eq!(reports.load(Ordering::SeqCst), 1);
+    /// ```
+    #[must_use]
+    pub fn with_lock_order(mut self) -> Self {
+        self.raw.identity.track_as_lock();
+        self
+    }
+
     /// The name given with [`BoundedSemaphore::named`], if any.
     ///
     /// # Examples
@@ -712,7 +860,7 @@ impl BoundedSemaphore {
     #[inline]
     #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
-        self.raw.acquire(None);
+        self.raw.acquire_checked(None);
         self.permit()
     }
 
@@ -729,8 +877,9 @@ impl BoundedSemaphore {
     #[must_use = "if unused the permit, when taken, is given back at once; \
                   `if sem.try_acquire().is_none()` gives it back at once too: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
+    #[track_caller]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        self.raw.try_acquire().then(|| self.permit())
+        self.raw.try_acquire_checked().then(|| self.permit())
     }
 
     /// Takes a permit, waiting at most `timeout` for one (`acquire(timeout=t)`).
@@ -750,7 +899,8 @@ impl BoundedSemaphore {
                   `if sem.acquire_timeout(t).is_none()` gives it back at once too: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
-        (self.raw.try_acquire() || self.raw.acquire_slow(wait::deadline_after(timeout)))
+        self.raw
+            .acquire_timeout_checked(timeout)
             .then(|| self.permit())
     }
 
@@ -769,7 +919,9 @@ impl BoundedSemaphore {
     #[must_use = "if unused the permit, when taken, is given back at once: bind the permit \
                   (`let Some(_permit) = ... else { ... };`), or call `forget()` on it"]
     pub fn acquire_deadline(&self, deadline: Instant) -> Option<SemaphorePermit<'_>> {
-        self.raw.acquire(Some(deadline)).then(|| self.permit())
+        self.raw
+            .acquire_checked(Some(deadline))
+            .then(|| self.permit())
     }
 
     /// Adds `n` permits and wakes up to `n` waiting threads, unless that would take the value

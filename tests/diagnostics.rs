@@ -380,8 +380,9 @@ fn dump_shows_each_kind_of_wait_golden() {
 /// The dump of each kind of wait, times, ids, tids and line numbers masked.
 const GOLDEN: &str = r#""holder" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting on Event@FILE:L #N at FILE:L
-    holding Lock "accounts" #N, acquired at FILE:L; 1 waiting, the longest for T
-    holding RLock@FILE:L #N (count 2), acquired at FILE:L; 1 waiting, the longest for T
+        no set() has woken a waiter yet
+    holding Lock "accounts" #N, acquired at FILE:L, for T; 1 waiting, the longest for T
+    holding RLock@FILE:L #N (count 2), acquired at FILE:L, for T; 1 waiting, the longest for T
 "locker" #N daemon [tid N] BLOCKED for T (timeout in T)
     waiting to acquire Lock "accounts" #N (created at FILE:L) at FILE:L
         held by "holder" #N, acquired at FILE:L
@@ -392,10 +393,12 @@ const GOLDEN: &str = r#""holder" #N daemon [tid N] TIMED_WAITING for T (timeout 
     waiting to acquire Semaphore "pool" #N (created at FILE:L) at FILE:L (value 0)
 "event" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting on Event "config-loaded" #N (created at FILE:L) at FILE:L
+        no set() has woken a waiter yet
 "barrier" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting on Barrier "stage" #N (created at FILE:L) at FILE:L (1 of 3 parties waiting)
 "cond" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting on Condition "not-empty" #N (created at FILE:L) at FILE:L
+        no notify() has woken a waiter yet
 "getter" #N daemon [tid N] TIMED_WAITING for T (timeout in T)
     waiting to get from Queue "jobs" #N (created at FILE:L) at FILE:L (0 items, 0 unfinished tasks)
 "#;
@@ -618,7 +621,8 @@ fn contention_profile_charges_the_holders_site_and_stays_zero_when_off() {
         .iter()
         .find(|o| o.object.name.as_deref() == Some("hot-on"))
         .unwrap_or_else(|| panic!("{on}"));
-    assert!(hot.stats.waits >= 1);
+    // Two acquisitions (the holder's, the waiter's), one of them contended.
+    assert_eq!((hot.acquisitions, hot.stats.waits), (2, 1), "{on}");
     assert!(hot.stats.max >= Duration::from_millis(40), "{on}");
     let top = &hot.holder_sites[0];
     let site = top.site.expect("holder site");

@@ -11,7 +11,10 @@ set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 CASE LABEL" >&2; exit 2; }
 case_name=$1 label=$2
 cd "$(dirname "$0")/.."
-cargo build --release -q -p threadkit-bench
+# BIN=path measures an already built binary (e.g. one kept from before a change) as it is.
+if [ -z "${BIN:-}" ]; then
+    cargo build --release -q -p threadkit-bench
+fi
 bin=${BIN:-target/release/threadkit-bench}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -11,9 +11,9 @@
 //! the cycle was real at the second one. A timed wait in a cycle is still a deadlock until its
 //! timeout expires; it is reported with its time left.
 
+use crate::site::Site;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use super::snapshot::{blocked_threads, Blocked, Names, ThreadRef};
@@ -29,8 +29,10 @@ pub struct DeadlockLink {
     pub kind: WaitKind,
     /// The lock it waits for (`None` for a join).
     pub object: Option<ObjectInfo>,
+    /// For a Condition waiter taking the lock back after its wait: the Condition.
+    pub reacquiring_after: Option<ObjectInfo>,
     /// Where it called the blocking method.
-    pub waiting_at: &'static Location<'static>,
+    pub waiting_at: Site,
     /// How long it has waited.
     pub waited: Duration,
     /// Time left before the wait times out; `None`: never.
@@ -38,7 +40,7 @@ pub struct DeadlockLink {
     /// The thread it waits for: the lock's holder, or the thread it joins.
     pub waits_for: ThreadRef,
     /// Where that thread acquired the lock (`None` for a join).
-    pub held_since: Option<&'static Location<'static>>,
+    pub held_since: Option<Site>,
     /// The wait's sequence number ([`WaitInfo::seq`](super::WaitInfo::seq)).
     pub seq: u64,
 }
@@ -80,9 +82,10 @@ impl fmt::Display for Deadlock {
         )?;
         for l in &self.links {
             write!(f, "  \"{}\" #{} ", l.thread.name, l.thread.ident)?;
-            match &l.object {
-                Some(o) => write!(f, "waits {} {o}", l.kind.phrase())?,
-                None => write!(
+            match (&l.object, &l.reacquiring_after) {
+                (Some(o), Some(c)) => write!(f, "waits to re-acquire {o} after waiting on {c}")?,
+                (Some(o), None) => write!(f, "waits {} {o}", l.kind.phrase())?,
+                (None, _) => write!(
                     f,
                     "waits to join \"{}\" #{}",
                     l.waits_for.name, l.waits_for.ident
@@ -160,7 +163,8 @@ pub(crate) fn find() -> Vec<Deadlock> {
     // Re-validate against a second snapshot.
     let second = blocked_threads(Instant::now());
     let again: BTreeMap<u64, &Blocked> = second.iter().map(|b| (b.ident, b)).collect();
-    let names = Names::load();
+    let mut names = Names::load();
+    names.label(&second);
     let mut out = Vec::new();
     for cycle in candidates {
         let still = cycle.iter().all(|t| match (index.get(t), again.get(t)) {
@@ -179,6 +183,7 @@ pub(crate) fn find() -> Vec<Deadlock> {
                     thread: names.thread(*t),
                     kind: b.wait.kind,
                     object: b.wait.object.clone(),
+                    reacquiring_after: b.wait.reacquiring_after.clone(),
                     waiting_at: b.wait.site,
                     waited: b.wait.waited,
                     timeout_in: b.wait.timeout_in,

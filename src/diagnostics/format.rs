@@ -1,15 +1,15 @@
 //! The text of a thread dump, as a person reads it (JVM-like, with names and durations inline).
 
+use std::borrow::Borrow;
 use std::fmt;
-use std::panic::Location;
 use std::time::Duration;
 
 use super::snapshot::{ThreadDump, ThreadSnapshot, WaitInfo};
 use crate::wait::WaitKind;
 
-/// `src/bank.rs:42`.
-pub(crate) fn site(loc: &Location<'_>) -> String {
-    format!("{}:{}", loc.file(), loc.line())
+/// `src/bank.rs:42` (or a binding's caller's `app.py:12`).
+pub(crate) fn site(site: impl Borrow<crate::site::Site>) -> String {
+    site.borrow().to_string()
 }
 
 /// `2.31s`.
@@ -27,6 +27,14 @@ impl fmt::Display for ThreadDump {
             if n == 1 { "" } else { "s" },
             if d == 1 { "" } else { "s" }
         )?;
+        if !self.held_complete {
+            writeln!(
+                f,
+                "(held locks: only those a thread waits for; arm the lock-order checker to list \
+                 every lock held: diagnostics::set_lock_order_mode(LockOrderMode::Report) or \
+                 THREADKIT_LOCK_ORDER=report)"
+            )?;
+        }
         for t in &self.threads {
             writeln!(f)?;
             write!(f, "{t}")?;
@@ -68,12 +76,18 @@ impl fmt::Display for ThreadSnapshot {
             if let Some(at) = h.acquired_at {
                 write!(f, ", acquired at {}", site(at))?;
             }
-            writeln!(
-                f,
-                "; {} waiting, the longest for {}",
-                h.waiters,
-                secs(h.contended_for)
-            )?;
+            if let Some(d) = h.held_for {
+                write!(f, ", for {}", secs(d))?;
+            }
+            if h.waiters > 0 {
+                write!(
+                    f,
+                    "; {} waiting, the longest for {}",
+                    h.waiters,
+                    secs(h.contended_for)
+                )?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }
@@ -86,9 +100,15 @@ impl fmt::Display for WaitInfo {
         match (&self.object, &self.joining) {
             (_, Some(t)) => write!(f, "    waiting to join \"{}\" #{} at {at}", t.name, t.ident)?,
             (Some(o), None) => {
-                write!(f, "    waiting {} {o}", self.kind.phrase())?;
+                match &self.reacquiring_after {
+                    Some(_) => write!(f, "    waiting to re-acquire {o}")?,
+                    None => write!(f, "    waiting {} {o}", self.kind.phrase())?,
+                }
                 if let (Some(_), Some(at)) = (&o.name, o.created_at) {
                     write!(f, " (created at {})", site(at))?;
+                }
+                if let Some(c) = &self.reacquiring_after {
+                    write!(f, " after waiting on {c}")?;
                 }
                 write!(f, " at {at}")?;
             }
@@ -111,6 +131,24 @@ impl fmt::Display for WaitInfo {
                 write!(f, ", acquired at {}", site(a))?;
             }
             writeln!(f)?;
+        }
+        if matches!(self.kind, WaitKind::Event | WaitKind::Condition) {
+            let (verb, call) = if self.kind == WaitKind::Event {
+                ("set", "set()")
+            } else {
+                ("notified", "notify()")
+            };
+            match &self.last_signal {
+                Some(s) => writeln!(
+                    f,
+                    "        last {verb} by \"{}\" #{} at {}, {} ago",
+                    s.thread.name,
+                    s.thread.ident,
+                    site(s.site),
+                    secs(s.ago)
+                )?,
+                None => writeln!(f, "        no {call} has woken a waiter yet")?,
+            }
         }
         Ok(())
     }

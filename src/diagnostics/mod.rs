@@ -8,8 +8,9 @@
 //!
 //! Everything here reads what the primitives publish when they block (`src/wait`: the kind of
 //! wait, the object, the call site, since when, until when). The only cost on an uncontended
-//! acquire is [`Lock`](crate::Lock)'s record of its holder's acquire site: one relaxed load of
-//! a switch, and a store when [holder sites](set_holder_sites) are on (debug builds).
+//! acquire is one relaxed load of a word of switches, and with one of them on, a store of the
+//! holder's acquire site ([holder sites](set_holder_sites): debug builds) and a count of the
+//! acquisition ([contention profile](set_contention_profiling)).
 //!
 //! # Debugging a hung program
 //!
@@ -47,9 +48,35 @@
 //! ```text
 //! "loader" #2 daemon [tid 10097] WAITING for 0.30s
 //!     waiting on Event "config-loaded" #1 (created at src/main.rs:7) at src/main.rs:9
+//!         no set() has woken a waiter yet
 //!
 //! "flusher" #3 daemon [tid 10098] WAITING for 0.30s
 //!     waiting for task_done on Queue "uploads" #2 (created at src/main.rs:4) at src/main.rs:10 (1 items, 1 unfinished tasks)
+//! ```
+//!
+//! A Condition waiter notified while the notifier still holds the lock sleeps on, now waiting
+//! for the lock, and the dump says so (a deadlock through this phase, the notifier blocking on
+//! a lock the waiter holds, is found like any other); a waiter on an Event shows who last woke
+//! its waiters; the timer service names the next Timer due (`consumer` and `producer` share a
+//! `Condition::with_lock_named("ready", Lock::named("queue"))`; `flush-cache` is a pending
+//! Timer):
+//!
+//! ```text
+//! "consumer" #2 [tid 18793] BLOCKED for 0.46s
+//!     waiting to re-acquire Lock "queue" #5 (created at src/main.rs:6) after waiting on Condition "ready" #23 at src/main.rs:10
+//!         held by "producer" #3, acquired at src/main.rs:15
+//!
+//! "producer" #3 [tid 18794] RUNNABLE
+//!     holding Lock "queue" #5, acquired at src/main.rs:15; 1 waiting, the longest for 0.46s
+//!
+//! "loader-2" #6 daemon [tid 18797] TIMED_WAITING for 0.30s (timeout in 4.70s)
+//!     waiting on Event "config-loaded" #24 (created at src/main.rs:20) at src/main.rs:29
+//!         last set by "config" #5 at src/main.rs:25, 0.30s ago
+//!
+//! "flush-cache" #7 RUNNABLE
+//!
+//! "threadkit timer service" #8 [tid 18798] TIMED_WAITING for 0.30s (timeout in 29.70s)
+//!     waiting on Timer "threadkit timer service" #25 (created at src/timer/service.rs:193) at src/timer/service.rs:419 (1 Timers scheduled, next "flush-cache")
 //! ```
 //!
 //! # What threadkit cannot see
@@ -59,10 +86,16 @@
 //! so a dump gives call sites (`#[track_caller]`: the line that called `acquire`, `wait`,
 //! `join`), not backtraces. A thread is listed as *holding* a lock only when another thread
 //! waits for it (a per-thread list of every held lock would cost every uncontended acquire; the
-//! lock-order checker keeps one, under its own switch, and does not publish it to dumps). A Condition waiter that was notified
-//! and moved onto the lock's queue still shows as waiting on the Condition until it wakes; that
-//! re-acquire edge is missing from the deadlock finder (the re-acquire after a plain wake-up is
-//! there). The timer service's internal waits publish no object.
+//! lock-order checker keeps one, under its own switch, and does not publish it to dumps).
+//!
+//! Who last set an Event or notified a Condition is recorded only by a call that woke
+//! somebody (with nobody waiting, `set()` and `notify()` stay one atomic operation), so "no
+//! set() has woken a waiter yet" does not mean the Event was never set. For a Semaphore a dump
+//! gives its value (on each waiter's line), not its holders: permits are not owned (any thread
+//! may release one, in Python too), so a list of "holders" would be a guess, and keeping one
+//! would cost every uncontended acquire and release a per-thread record. A pending [`Timer`](crate::Timer) has no
+//! thread of its own and is listed `RUNNABLE`; the timer service's line names the next one due.
+//! The timer service's own threads are never reported as stalls: they wait idle by design.
 //!
 //! # Costs
 //!
@@ -78,13 +111,20 @@
 //! | `Event` ping-pong, one CPU | 0.97 [0.94–1.00] | 1.00 [0.99–1.00] |
 //!
 //! A wait that parks publishes a record: a thread-local lookup, a read of the coarse monotonic
-//! clock, a few plain stores, and one `SeqCst` store and load to withdraw it. Sizes grew by the
-//! identity (24 bytes: kind and id, creation site, name pointer) and, for `Lock`, the holder's
-//! acquire site: `Lock<()>` 8 → 40 bytes, `RLock` 16 → 48, `Condition<Lock>` 16 → 72,
-//! `Event` 1 → 32, `Semaphore` 8 → 32, `BoundedSemaphore` 16 → 40, `Barrier` 112 → 144 (its
-//! internal lock carries its identity). A dump of 1,000 blocked threads (test `dump_of_1000_threads`,
-//! release build, 5 runs) takes 1.0–2.1 ms to snapshot (including the deadlock check) and
-//! 0.7–1.4 ms to format (213 kB of text); `find_deadlocks` alone 0.4 ms.
+//! clock, a few plain stores, and one `SeqCst` store and load to withdraw it. A `set()` or
+//! `notify()` that wakes somebody also records its caller (a thread-local read, a reference
+//! count, a coarse clock read, an uncontended mutex); one with nobody waiting is unchanged. The
+//! contention profile's count of every acquisition costs nothing while it is off: its switch
+//! shares one word with the holder-site switch, which every acquire loads anyway (callgrind: 30
+//! instructions, 7 reads, 3 writes per uncontended acquire+release, before and after it was
+//! added). Sizes grew by the identity (24 bytes: kind and id, creation site, name pointer), for
+//! `Lock` the holder's acquire site, and for `Event` and `Condition` a pointer to who last woke
+//! their waiters: `Lock<()>` 8 → 40 bytes, `RLock` 16 → 48, `Condition<Lock>` 16 → 80,
+//! `Event` 1 → 40, `Semaphore` 8 → 32, `BoundedSemaphore` 16 → 40, `Barrier` 112 → 144 (its
+//! internal lock carries its identity). A dump of 1,000 blocked threads (test
+//! `dump_of_1000_threads`, release build, 5 runs, when it landed) took 1.0–2.1 ms to snapshot
+//! (including the deadlock check) and 0.7–1.4 ms to format (213 kB of text); `find_deadlocks`
+//! alone 0.4 ms. BENCHMARKS.md ("Diagnostics") has the latest figures and how they were taken.
 //!
 //! # Lock-order checking: a deadlock reported before it happens
 //!
@@ -169,11 +209,12 @@ mod signal;
 mod snapshot;
 mod watchdog;
 
-pub use crate::identity::{ObjectInfo, ObjectKind};
+pub use crate::identity::{Diagnosable, ObjectInfo, ObjectKind};
 pub use crate::lock_order::{
-    lock_order_mode, reset_lock_order, set_lock_order_mode, LockOrderMode, OrderEdge, OrderedLock,
-    PotentialDeadlock,
+    lock_order_backtraces, lock_order_mode, reset_lock_order, set_lock_order_backtraces,
+    set_lock_order_mode, LockOrderMode, OrderEdge, OrderedLock, PotentialDeadlock,
 };
+pub use crate::site::{with_call_site, Site};
 pub use crate::wait::WaitKind;
 pub use deadlock::{Deadlock, DeadlockLink};
 pub use profile::{
@@ -184,7 +225,7 @@ pub use report::{default_report_hook, reset_report_hook, set_report_hook, Report
 #[cfg(all(feature = "signal", unix))]
 pub use signal::{dump_on_signal, SignalDump};
 pub use snapshot::{
-    HeldInfo, HolderInfo, ThreadDump, ThreadRef, ThreadSnapshot, ThreadState, WaitInfo,
+    HeldInfo, HolderInfo, LastSignal, ThreadDump, ThreadRef, ThreadSnapshot, ThreadState, WaitInfo,
 };
 pub use watchdog::{dump_later, Watchdog, WatchdogHandle};
 
@@ -206,7 +247,7 @@ pub use watchdog::{dump_later, Watchdog, WatchdogHandle};
 /// assert!(diagnostics::holder_sites());
 /// ```
 pub fn set_holder_sites(on: bool) {
-    crate::wait::record::HOLDER_SITES.store(on, std::sync::atomic::Ordering::Relaxed);
+    crate::wait::record::set_tracking(crate::wait::record::TRACK_HOLDER_SITES, on);
 }
 
 /// Whether holder sites are recorded (see [`set_holder_sites`]).
@@ -217,7 +258,7 @@ pub fn set_holder_sites(on: bool) {
 /// assert_eq!(threadkit::diagnostics::holder_sites(), cfg!(debug_assertions));
 /// ```
 pub fn holder_sites() -> bool {
-    crate::wait::record::HOLDER_SITES.load(std::sync::atomic::Ordering::Relaxed)
+    crate::wait::record::tracking(crate::wait::record::TRACK_HOLDER_SITES)
 }
 
 /// A thread dump: every thread threadkit knows, what each waits on and who holds it, and the

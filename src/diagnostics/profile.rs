@@ -1,20 +1,29 @@
 //! The contention profile: who waited on what, and whose critical section kept them waiting.
 //!
-//! Off by default; [`set_contention_profiling`] switches it at run time. Only waits that park
-//! are counted (the uncontended paths never look at the switch), and each is charged when it
-//! ends, woken: to the object, and, for a Lock or RLock, to the site where the holder had
-//! acquired the lock when the wait began. That is Go's insight (charge the delay to the holder's
-//! critical section), with the acquire site standing in for Go's unlock stack: threadkit cannot
-//! walk stacks, and the acquire site names the critical section just as well.
+//! Off by default; [`set_contention_profiling`] switches it at run time. While it is on:
+//! - every [`Lock`](crate::Lock) and [`RLock`](crate::RLock) acquisition is counted (an RLock's
+//!   re-entries by its owner are not: they take nothing);
+//! - an acquisition that found the lock held is a *contended* acquisition, charged with the
+//!   time it took (spinning and parking) to the lock, and to the site where the holder had
+//!   acquired the lock when it began. That is Go's insight (charge the delay to the holder's
+//!   critical section), with the acquire site standing in for Go's unlock stack: threadkit
+//!   cannot walk stacks, and the acquire site names the critical section just as well;
+//! - every other wait that parks and is woken (Event, Semaphore, Condition, Barrier, queue,
+//!   join) is charged to its object when it ends. Semaphore acquisitions that did not wait are
+//!   not counted.
+//!
+//! Off, it costs nothing an uncontended acquire does not already do: the acquire makes one
+//! relaxed load of a word of tracking switches (holder sites, this profile) in any case. On, an
+//! acquisition costs a thread-local lookup, an uncontended mutex and a hash-map update (each
+//! thread counts into its own table), and a contended one two clock reads more.
 
+use crate::site::Site;
 use std::fmt;
-use std::panic::Location;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::identity::ObjectInfo;
-use crate::wait::profile::{Counts, TABLE};
-use crate::wait::record::PROFILING;
+use crate::identity::{ObjectInfo, ObjectKind};
+use crate::wait::profile::{self, Counts};
+use crate::wait::record::{set_tracking, tracking, TRACK_PROFILING};
 
 /// Switches the contention profile on or off (default off). Counters are kept when switched
 /// off; [`reset_contention_profile`] clears them.
@@ -26,7 +35,7 @@ use crate::wait::record::PROFILING;
 /// threadkit::diagnostics::set_contention_profiling(false);
 /// ```
 pub fn set_contention_profiling(on: bool) {
-    PROFILING.store(on, Ordering::Relaxed);
+    set_tracking(TRACK_PROFILING, on);
 }
 
 /// Whether the contention profile is on.
@@ -37,7 +46,7 @@ pub fn set_contention_profiling(on: bool) {
 /// assert!(!threadkit::diagnostics::contention_profiling());
 /// ```
 pub fn contention_profiling() -> bool {
-    PROFILING.load(Ordering::Relaxed)
+    tracking(TRACK_PROFILING)
 }
 
 /// Clears the contention profile's counters.
@@ -49,13 +58,14 @@ pub fn contention_profiling() -> bool {
 /// assert!(threadkit::diagnostics::contention_profile().objects.is_empty());
 /// ```
 pub fn reset_contention_profile() {
-    *TABLE.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    profile::reset();
 }
 
 /// Counters for one group of waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WaitStats {
-    /// Waits that parked and were woken (contended acquisitions, for a lock).
+    /// For a lock: contended acquisitions (the lock was held: the acquire spun or parked, and
+    /// got it). For anything else: waits that parked and were woken.
     pub waits: u64,
     /// Their total duration.
     pub total: Duration,
@@ -85,7 +95,7 @@ impl WaitStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SiteStats {
     /// The site (`None`: the holder's site was unknown, or the object has no holder).
-    pub site: Option<&'static Location<'static>>,
+    pub site: Option<Site>,
     /// What was charged to it.
     pub stats: WaitStats,
 }
@@ -95,7 +105,10 @@ pub struct SiteStats {
 pub struct ObjectContention {
     /// The object.
     pub object: ObjectInfo,
-    /// Every wait on it.
+    /// How many times it was acquired while the profile was on (Lock and RLock; 0 for the
+    /// others, whose waits alone are counted).
+    pub acquisitions: u64,
+    /// Every contended acquisition of it (or wait on it).
     pub stats: WaitStats,
     /// By the holder's acquire site (the critical section that kept waiters out), most delay
     /// first.
@@ -103,7 +116,7 @@ pub struct ObjectContention {
     /// By the waiters' call sites, most delay first.
     pub waiter_sites: Vec<SiteStats>,
     /// By (holder's site, waiter's site): the frames of the folded output.
-    pub pairs: Vec<(SiteStats, &'static Location<'static>)>,
+    pub pairs: Vec<(SiteStats, Site)>,
 }
 
 /// A snapshot of the contention profile, most delayed object first.
@@ -111,7 +124,7 @@ pub struct ObjectContention {
 /// `Display` prints a table; [`folded`](Self::folded) the text flame-graph tools read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContentionProfile {
-    /// Every object that had a contended wait.
+    /// Every object acquired or waited on while the profile was on.
     pub objects: Vec<ObjectContention>,
 }
 
@@ -124,10 +137,7 @@ pub struct ContentionProfile {
 /// println!("{profile}");
 /// ```
 pub fn contention_profile() -> ContentionProfile {
-    let guard = TABLE.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(table) = &*guard else {
-        return ContentionProfile::default();
-    };
+    let table = profile::snapshot();
     let mut objects: Vec<ObjectContention> = table
         .objects
         .iter()
@@ -155,6 +165,7 @@ pub fn contention_profile() -> ContentionProfile {
             pairs.sort_by_key(|x| std::cmp::Reverse(x.0.stats.total));
             ObjectContention {
                 object: info.clone(),
+                acquisitions: counts.acquisitions,
                 stats: WaitStats::from(counts),
                 holder_sites,
                 waiter_sites,
@@ -162,11 +173,16 @@ pub fn contention_profile() -> ContentionProfile {
             }
         })
         .collect();
-    objects.sort_by_key(|x| std::cmp::Reverse(x.stats.total));
+    objects.sort_by_key(|x| {
+        (
+            std::cmp::Reverse(x.stats.total),
+            std::cmp::Reverse(x.acquisitions),
+        )
+    });
     ContentionProfile { objects }
 }
 
-fn merge(list: &mut Vec<SiteStats>, site: Option<&'static Location<'static>>, s: &WaitStats) {
+fn merge(list: &mut Vec<SiteStats>, site: Option<Site>, s: &WaitStats) {
     match list.iter_mut().find(|x| x.site == site) {
         Some(x) => x.stats.add(s),
         None => list.push(SiteStats { site, stats: *s }),
@@ -208,21 +224,41 @@ impl ContentionProfile {
 }
 
 impl fmt::Display for ContentionProfile {
+    /// One line per object that was waited on or has a name, most delay first, with the
+    /// holders' sites under each lock; unnamed objects that nobody waited for (threadkit's own
+    /// per-thread locks among them) are summed up in a last line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "threadkit contention profile ({} objects)",
             self.objects.len()
         )?;
+        let (mut quiet, mut quiet_acquisitions) = (0, 0);
         for o in &self.objects {
+            if o.stats.waits == 0 && o.object.name.is_none() {
+                quiet += 1;
+                quiet_acquisitions += o.acquisitions;
+                continue;
+            }
+            let is_lock = matches!(o.object.kind, ObjectKind::Lock | ObjectKind::RLock);
+            if is_lock {
+                write!(
+                    f,
+                    "{}: {} acquisitions, {} contended",
+                    o.object, o.acquisitions, o.stats.waits
+                )?;
+            } else {
+                write!(f, "{}: {} waits", o.object, o.stats.waits)?;
+            }
             writeln!(
                 f,
-                "{}: {} contended waits, total {}, max {}",
-                o.object,
-                o.stats.waits,
+                ", waited {} in all, at most {}",
                 super::format::secs(o.stats.total),
                 super::format::secs(o.stats.max)
             )?;
+            if !is_lock {
+                continue;
+            }
             for h in &o.holder_sites {
                 match h.site {
                     Some(site) => writeln!(
@@ -232,9 +268,20 @@ impl fmt::Display for ContentionProfile {
                         h.stats.waits,
                         super::format::secs(h.stats.total)
                     )?,
-                    None => writeln!(f, "    (no holder site: not a lock, or holder sites off)")?,
+                    None => writeln!(
+                        f,
+                        "    held at an unknown site: kept {} waiters out for {} in all",
+                        h.stats.waits,
+                        super::format::secs(h.stats.total)
+                    )?,
                 }
             }
+        }
+        if quiet != 0 {
+            writeln!(
+                f,
+                "(and {quiet} unnamed objects nobody waited for: {quiet_acquisitions} acquisitions)"
+            )?;
         }
         Ok(())
     }

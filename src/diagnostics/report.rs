@@ -67,6 +67,10 @@ static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 /// blocks), with no threadkit-internal lock held (it may use threadkit primitives itself; the
 /// lock-order checker ignores the locks it takes).
 ///
+/// A panic in `hook` does not propagate: it is printed (std's panic hook, then the line
+/// `Exception in threadkit report hook`, as Python reports an exception in its excepthook), and
+/// the thread that sent the report goes on.
+///
 /// # Examples
 ///
 /// ```
@@ -106,10 +110,18 @@ pub fn default_report_hook(report: &Report) {
 }
 
 /// Sends `report` to the current hook (cloned out first: no lock held while it runs).
+///
+/// A panicking hook is reported as Python reports an exception in `threading.excepthook` (std's
+/// panic hook has printed the panic; one more line says where it came from) and goes no further:
+/// not out of the user's `acquire()`, not into the watchdog's loop.
 pub(crate) fn emit(report: &Report) {
     let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
-    match hook {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match hook {
         Some(h) => h(report),
         None => default_report_hook(report),
+    }));
+    if outcome.is_err() {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "Exception in threadkit report hook");
     }
 }

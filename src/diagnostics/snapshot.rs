@@ -1,11 +1,11 @@
 //! Taking a thread dump: joining the thread registry with the published wait records.
 
+use crate::site::Site;
 use std::collections::BTreeMap;
-use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::identity::ObjectInfo;
+use crate::identity::{ObjectInfo, ObjectKind};
 use crate::wait::record::{self, Target};
 use crate::wait::WaitKind;
 
@@ -59,26 +59,82 @@ pub struct HolderInfo {
     /// it); the holder is whoever acquired it last and has not released it.
     pub thread: ThreadRef,
     /// Where the holder acquired it (the call site of `acquire`).
-    pub acquired_at: Option<&'static Location<'static>>,
+    pub acquired_at: Option<Site>,
     /// An RLock's recursion count (1 for a Lock).
     pub count: usize,
+}
+
+/// Who last woke the waiters of an Event (its last `set()` that woke somebody) or a Condition
+/// (its last `notify` / `notify_all` that woke somebody).
+///
+/// Only wake-ups are recorded (a `set()` or `notify()` with nobody waiting stays one atomic
+/// operation), so "never" means no call has woken a waiter of this object yet.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use threadkit::diagnostics::{self, WaitKind};
+/// use threadkit::Event;
+///
+/// let turn = Arc::new(Event::named("turn"));
+/// let waiter = |turn: Arc<Event>| std::thread::spawn(move || turn.wait_timeout(Duration::from_secs(10)));
+/// let is_waiting = || {
+///     diagnostics::dump().threads.iter().find_map(|t| {
+///         t.waiting.clone().filter(|w| w.kind == WaitKind::Event)
+///     })
+/// };
+/// let first = waiter(Arc::clone(&turn));
+/// while is_waiting().is_none() {
+///     std::thread::yield_now();
+/// }
+/// turn.set(); // wakes the first waiter: recorded
+/// assert!(first.join().unwrap());
+/// turn.clear();
+/// let second = waiter(Arc::clone(&turn));
+/// let wait = loop {
+///     if let Some(w) = is_waiting() {
+///         break w;
+///     }
+///     std::thread::yield_now();
+/// };
+/// let last = wait.last_signal.expect("the set() that woke the first waiter");
+/// assert_eq!(last.thread.ident, threadkit::get_ident());
+/// turn.set();
+/// assert!(second.join().unwrap());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastSignal {
+    /// The thread that called it.
+    pub thread: ThreadRef,
+    /// Where.
+    pub site: Site,
+    /// How long ago.
+    pub ago: Duration,
 }
 
 /// One blocked thread's wait.
 #[derive(Clone, Debug)]
 pub struct WaitInfo {
-    /// The kind of blocking call.
+    /// The kind of blocking call. A Condition waiter taking its lock back (notified and moved
+    /// onto the lock's queue, or woken and re-acquiring) waits for the lock: `Lock` or `RLock`.
     pub kind: WaitKind,
-    /// The object waited on (`None` for a join, and for the timer service's internal waits).
+    /// The object waited on (`None` for a join).
     pub object: Option<ObjectInfo>,
-    /// The holder, for a Lock or RLock acquire.
+    /// For a Condition waiter taking its lock back after the wait (`object` is then the lock):
+    /// the Condition.
+    pub reacquiring_after: Option<ObjectInfo>,
+    /// The holder, for a Lock or RLock acquire (and a Condition waiter taking its lock back).
     pub holder: Option<HolderInfo>,
+    /// For an Event or Condition wait: who last woke waiters of it (`None`: nobody yet).
+    pub last_signal: Option<LastSignal>,
     /// The thread joined, for a join.
     pub joining: Option<ThreadRef>,
     /// A one-line status of the object: a semaphore's value, a barrier's arrivals.
     pub status: Option<String>,
     /// Where the blocking call was made.
-    pub site: &'static Location<'static>,
+    pub site: Site,
     /// How long the thread has been blocked in this call.
     pub waited: Duration,
     /// Time left before the call times out; `None`: no timeout.
@@ -88,14 +144,25 @@ pub struct WaitInfo {
     pub seq: u64,
 }
 
-/// A lock a thread holds that another thread is waiting for.
+/// A lock a thread holds.
+///
+/// While the [lock-order checker](super::set_lock_order_mode) is armed (debug builds, by
+/// default) a dump lists every Lock, RLock (and semaphore opted in with `with_lock_order`) each
+/// thread holds, from the checker's per-thread list of held locks. Disarmed, it lists only the
+/// locks some thread is waiting for, known from the waiters' side
+/// ([`ThreadDump::held_complete`] says which).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeldInfo {
     /// The lock.
     pub object: ObjectInfo,
     /// Where this thread acquired it.
-    pub acquired_at: Option<&'static Location<'static>>,
-    /// An RLock's recursion count (1 for a Lock).
+    pub acquired_at: Option<Site>,
+    /// How long this thread has held it, when known: recorded at the acquire while the checker
+    /// is armed and [holder sites](super::set_holder_sites) are on (both by default in debug
+    /// builds).
+    pub held_for: Option<Duration>,
+    /// An RLock's recursion count, as a waiter sees it (1 for a Lock, and for a lock nobody
+    /// waits for: the list of held locks does not count re-entries).
     pub count: usize,
     /// How long the longest waiter has been waiting for it: the lock has been held at least
     /// this long.
@@ -117,8 +184,8 @@ pub struct ThreadSnapshot {
     pub state: ThreadState,
     /// What it waits on, if it is blocked in threadkit.
     pub waiting: Option<WaitInfo>,
-    /// The locks it holds that other threads wait for. (A lock nobody waits for is not listed:
-    /// finding it would cost the uncontended path a per-thread list; see the module docs.)
+    /// The locks it holds, oldest first: every one while the lock-order checker is armed, else
+    /// only those other threads wait for (see [`HeldInfo`] and [`ThreadDump::held_complete`]).
     pub holding: Vec<HeldInfo>,
 }
 
@@ -134,6 +201,9 @@ pub struct ThreadDump {
     pub threads: Vec<ThreadSnapshot>,
     /// The deadlocks among them ([`find_deadlocks`](super::find_deadlocks) at the same moment).
     pub deadlocks: Vec<super::Deadlock>,
+    /// Whether each thread's `holding` lists every lock it holds (the lock-order checker is
+    /// armed and keeps the per-thread lists), or only the locks somebody waits for.
+    pub held_complete: bool,
 }
 
 /// A published record, copied out with its pointers resolved.
@@ -141,10 +211,12 @@ pub struct ThreadDump {
 pub(crate) struct Blocked {
     pub(crate) ident: u64,
     pub(crate) native_id: u64,
+    /// What the thread is, for an internal wait of an unregistered one (the timer service's).
+    pub(crate) label: Option<&'static str>,
     pub(crate) wait: WaitInfo,
     /// The owner ident, for a lock-like wait; the joined thread's for a join.
     pub(crate) waits_for: Option<u64>,
-    pub(crate) holder_site: Option<&'static Location<'static>>,
+    pub(crate) holder_site: Option<Site>,
     pub(crate) holder_count: usize,
 }
 
@@ -153,8 +225,32 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
     let clock = record::clock();
     let mut out = Vec::new();
     record::for_each(|r| {
+        // A Condition waiter that a notify moved onto its lock's queue waits for the lock now.
+        // SAFETY: inside `for_each`'s closure.
+        let requeued = unsafe { r.requeued() };
+        let (kind, object, after, holder) = match requeued {
+            Some((lock, holder)) => (
+                match lock.kind() {
+                    ObjectKind::RLock => WaitKind::RLock,
+                    _ => WaitKind::Lock,
+                },
+                Some(lock.describe()),
+                // SAFETY: inside `for_each`'s closure.
+                unsafe { r.identity() }.map(|c| c.describe()),
+                holder,
+            ),
+            None => (
+                r.kind,
+                // SAFETY: inside `for_each`'s closure.
+                unsafe { r.identity() }.map(|i| i.describe()),
+                // SAFETY: inside `for_each`'s closure.
+                unsafe { r.after() }.map(|c| c.describe()),
+                // SAFETY: inside `for_each`'s closure.
+                unsafe { r.holder() },
+            ),
+        };
         // Owner 0: a hand-off in progress (the new owner is about to write itself in).
-        let holder = r.holder().filter(|h| h.0 != 0);
+        let holder = holder.filter(|h| h.0 != 0);
         let waits_for = match r.target {
             Target::Join { ident } => Some(ident),
             _ => holder.map(|(owner, _, _)| owner),
@@ -166,25 +262,42 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
         out.push(Blocked {
             ident: r.ident,
             native_id: r.native_id,
+            label: r.label,
             waits_for,
             holder_site: holder.and_then(|h| h.1),
             holder_count: holder.map_or(0, |h| h.2),
             wait: WaitInfo {
-                kind: r.kind,
-                object: r.identity().map(|i| i.describe()),
+                kind,
+                object,
+                reacquiring_after: after,
                 holder: holder.map(|(owner, at, count)| HolderInfo {
                     thread: placeholder(owner),
                     acquired_at: at,
                     count,
                 }),
+                // SAFETY: inside `for_each`'s closure.
+                last_signal: unsafe { r.last_signal() }.map(|s| LastSignal {
+                    thread: ThreadRef {
+                        ident: s.ident,
+                        // Its name when it signalled (it may have ended since).
+                        name: s.thread.unwrap_or_else(|| Arc::from("")),
+                    },
+                    site: s.site,
+                    ago: clock.saturating_sub(s.at),
+                }),
                 joining: match r.target {
                     Target::Join { ident } => Some(placeholder(ident)),
                     _ => None,
                 },
-                status: r.status(),
+                // SAFETY: inside `for_each`'s closure.
+                status: unsafe { r.status() },
                 site: r.site,
                 waited: clock.saturating_sub(r.since),
-                timeout_in: r.deadline.map(|d| d.saturating_duration_since(now)),
+                // Taking the lock back has no timeout, whatever the Condition wait's was.
+                timeout_in: r
+                    .deadline
+                    .filter(|_| requeued.is_none())
+                    .map(|d| d.saturating_duration_since(now)),
                 seq: r.seq,
             },
         });
@@ -192,10 +305,11 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
     out
 }
 
-/// Names for identifiers: the registry's threads.
+/// Names for identifiers: the registry's threads, and the labels of unregistered ones.
 pub(crate) struct Names {
     threads: BTreeMap<u64, crate::Thread>,
     order: Vec<u64>,
+    labels: BTreeMap<u64, &'static str>,
 }
 
 impl Names {
@@ -208,13 +322,27 @@ impl Names {
                 threads.insert(id, t);
             }
         }
-        Names { threads, order }
+        Names {
+            threads,
+            order,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// Takes the labels of the unregistered threads among `blocked`.
+    pub(crate) fn label(&mut self, blocked: &[Blocked]) {
+        for b in blocked {
+            if let Some(l) = b.label {
+                self.labels.insert(b.ident, l);
+            }
+        }
     }
 
     pub(crate) fn thread(&self, ident: u64) -> ThreadRef {
-        let name = match self.threads.get(&ident) {
-            Some(t) => t.name(),
-            None => Arc::from(format!("<ident {ident}>")),
+        let name = match (self.threads.get(&ident), self.labels.get(&ident)) {
+            (Some(t), _) => t.name(),
+            (None, Some(label)) => Arc::from(*label),
+            (None, None) => Arc::from(format!("<ident {ident}>")),
         };
         ThreadRef { ident, name }
     }
@@ -226,6 +354,13 @@ impl Names {
         }
         if let Some(j) = &mut w.joining {
             *j = self.thread(j.ident);
+        }
+        if let Some(s) = &mut w.last_signal {
+            // Named from its kept handle (which outlives the thread); an unregistered thread
+            // by identifier.
+            if s.thread.name.is_empty() {
+                s.thread = self.thread(s.thread.ident);
+            }
         }
     }
 }
@@ -243,7 +378,8 @@ pub(crate) fn take() -> ThreadDump {
     let now = Instant::now();
     let taken_at = SystemTime::now();
     let mut blocked = blocked_threads(now);
-    let names = Names::load();
+    let mut names = Names::load();
+    names.label(&blocked);
     for b in &mut blocked {
         names.resolve(&mut b.wait);
     }
@@ -262,12 +398,14 @@ pub(crate) fn take() -> ThreadDump {
             None => list.push(HeldInfo {
                 object: object.clone(),
                 acquired_at: b.holder_site,
+                held_for: None,
                 count: b.holder_count,
                 contended_for: b.wait.waited,
                 waiters: 1,
             }),
         }
     }
+    let held_complete = merge_checker_lists(&mut holding);
     let mut by_ident: BTreeMap<u64, Blocked> = blocked.into_iter().map(|b| (b.ident, b)).collect();
     // Registered threads in `enumerate()` order, then unregistered ones: blocked threads, and
     // holders that are not blocked.
@@ -304,5 +442,41 @@ pub(crate) fn take() -> ThreadDump {
         taken_at,
         threads,
         deadlocks: super::find_deadlocks(),
+        held_complete,
     }
+}
+
+/// Adds every lock the lock-order checker's per-thread lists show held (oldest first) to the
+/// locks known from their waiters, which keep their waiter counts. Returns whether the lists
+/// were available (the checker is armed).
+fn merge_checker_lists(holding: &mut BTreeMap<u64, Vec<HeldInfo>>) -> bool {
+    let Some(lists) = crate::lock_order::held_locks() else {
+        return false;
+    };
+    for (ident, locks) in lists {
+        let from_waiters = holding.remove(&ident).unwrap_or_default();
+        let mut merged: Vec<HeldInfo> = Vec::new();
+        for h in locks {
+            if merged.iter().any(|m| m.object.id == h.object.id) {
+                continue; // a Lock re-acquired after another thread released it
+            }
+            let known = from_waiters.iter().find(|w| w.object.id == h.object.id);
+            merged.push(HeldInfo {
+                object: h.object,
+                acquired_at: Some(h.acquired_at),
+                held_for: h.held_for,
+                count: known.map_or(1, |w| w.count),
+                contended_for: known.map_or(Duration::ZERO, |w| w.contended_for),
+                waiters: known.map_or(0, |w| w.waiters),
+            });
+        }
+        // Held locks the list does not show (acquired before the checker was armed).
+        let unlisted: Vec<HeldInfo> = from_waiters
+            .into_iter()
+            .filter(|w| !merged.iter().any(|m| m.object.id == w.object.id))
+            .collect();
+        merged.extend(unlisted);
+        holding.insert(ident, merged);
+    }
+    true
 }

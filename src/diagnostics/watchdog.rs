@@ -208,7 +208,9 @@ impl Watchdog {
                     blocked.iter().map(|b| (b.ident, b.wait.seq)).collect();
                 reported_stalls.retain(|s| live.contains(s));
                 let names = Names::load();
-                for mut b in blocked {
+                // The timer service's internal waits (labelled) are idle by design: never a
+                // stall. (A worker running a Timer's function is that Timer: unlabelled.)
+                for mut b in blocked.into_iter().filter(|b| b.label.is_none()) {
                     if b.wait.waited >= threshold && reported_stalls.insert((b.ident, b.wait.seq)) {
                         names.resolve(&mut b.wait);
                         emit(&Report::Stall(Stall {

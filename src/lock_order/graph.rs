@@ -2,9 +2,10 @@
 //! acquired b while holding a", with who did it first and where. Kept acyclic: an edge that would
 //! close a cycle is reported instead of added.
 
+use crate::site::Site;
+use std::backtrace::Backtrace;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::panic::Location;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::report::OrderEdge;
 use crate::diagnostics::{ObjectInfo, ThreadRef};
@@ -12,8 +13,10 @@ use crate::diagnostics::{ObjectInfo, ThreadRef};
 /// The first acquisition that recorded an edge.
 struct EdgeInfo {
     thread: ThreadRef,
-    from_site: &'static Location<'static>,
-    to_site: &'static Location<'static>,
+    from_site: Site,
+    to_site: Site,
+    /// Captured when the edge was recorded, if backtraces were on.
+    backtrace: Option<Arc<Backtrace>>,
 }
 
 struct Node {
@@ -58,14 +61,16 @@ pub(super) fn register(id: u64, info: ObjectInfo) {
 
 /// Records `from → to` (acquired `to` at `to_site` while holding `from`, acquired at
 /// `from_site`), unless it closes a cycle. In panic mode a cycle is not remembered as reported,
-/// so each inverted acquire panics.
+/// so each inverted acquire panics. With `capture`, a new edge gets the calling thread's
+/// backtrace (only a new one: the cost is paid once per edge).
 pub(super) fn add_edge(
     from: u64,
     to: u64,
     thread: &ThreadRef,
-    from_site: &'static Location<'static>,
-    to_site: &'static Location<'static>,
+    from_site: Site,
+    to_site: Site,
     panic_mode: bool,
+    capture: bool,
 ) -> Added {
     let mut g = graph();
     if !g.nodes.contains_key(&from) || !g.nodes.contains_key(&to) {
@@ -86,6 +91,7 @@ pub(super) fn add_edge(
                     thread: e.thread.clone(),
                     from_site: e.from_site,
                     to_site: e.to_site,
+                    backtrace: e.backtrace.clone(),
                 }
             })
             .collect();
@@ -104,6 +110,7 @@ pub(super) fn add_edge(
         thread: thread.clone(),
         from_site,
         to_site,
+        backtrace: capture.then(|| Arc::new(Backtrace::force_capture())),
     };
     if let Some(n) = g.nodes.get_mut(&from) {
         n.out.insert(to, edge);

@@ -14,11 +14,16 @@ pub(crate) fn ordered_acquire(
     _: &Identity,
     _: &'static Location<'static>,
     _: bool,
-    acquire: impl FnOnce() -> bool,
+    fast: impl Fn() -> bool,
+    slow: impl Fn() -> bool,
 ) -> bool {
-    acquire()
+    fast() || slow()
 }
 
 pub(crate) fn acquired(_: &Identity, _: &'static Location<'static>) {}
 
 pub(crate) fn releasing(_: &Identity, _: Option<u64>, _: u64) {}
+
+pub(crate) fn check_before(_: &Identity, _: &'static Location<'static>, _: bool) {}
+
+pub(crate) fn releasing_unowned(_: &Identity) {}

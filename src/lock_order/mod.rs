@@ -18,14 +18,19 @@
 //! - A dropped lock leaves the graph (`Identity`'s `Drop`).
 
 mod graph;
+mod held;
 mod report;
+#[cfg(test)]
+mod tests;
 
-use std::cell::RefCell;
+use crate::site::Site;
+use std::cell::Cell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use crate::identity::Identity;
+use held::{Held, Shared};
 
 pub use report::{OrderEdge, OrderedLock, PotentialDeadlock};
 
@@ -97,6 +102,7 @@ pub fn set_lock_order_mode(mode: LockOrderMode) {
     let old = MODE.swap(new, Ordering::Relaxed);
     if new != OFF && (old == OFF || old == UNSET) {
         EPOCH.fetch_add(1, Ordering::Relaxed);
+        held::mark_all_stale();
     }
 }
 
@@ -140,279 +146,416 @@ fn current_mode() -> u8 {
     }
 }
 
-/// One lock on a thread's held stack.
-#[derive(Clone, Copy)]
-struct Held {
-    id: u64,
-    site: &'static Location<'static>,
+/// Whether a new edge captures a backtrace: [`UNSET`] until decided from the environment.
+static BACKTRACES: AtomicU8 = AtomicU8::new(UNSET);
+
+/// Sets whether the lock-order checker captures a backtrace of each order it records for the
+/// first time, and prints it in the report under that order.
+///
+/// Off by default; without a call, `THREADKIT_LOCK_ORDER_BACKTRACE=1` (read on the first new
+/// order) turns it on. The capture ([`std::backtrace::Backtrace::force_capture`], resolved only
+/// when a report is printed) costs some microseconds, only when on and only on an order seen
+/// for the first time: an acquire in an order already recorded pays nothing for it. Orders
+/// recorded while it was off have no backtrace.
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::diagnostics::{self, LockOrderMode, Report};
+/// use threadkit::Lock;
+/// use std::sync::{Arc, Mutex};
+///
+/// let text = Arc::new(Mutex::new(String::new()));
+/// let sink = Arc::clone(&text);
+/// diagnostics::set_report_hook(move |r: &Report| {
+///     if let Report::PotentialDeadlock(p) = r {
+///         assert!(p.chain[0].backtrace.is_some());
+///         *sink.lock().unwrap() = p.to_string();
+///     }
+/// });
+/// diagnostics::set_lock_order_mode(LockOrderMode::Report);
+/// diagnostics::set_lock_order_backtraces(true);
+/// let (a, b) = (Lock::named("a"), Lock::named("b"));
+/// drop((a.acquire(), b.acquire())); // records a -> b, with a backtrace
+/// drop((b.acquire(), a.acquire())); // inverts it: reported
+/// diagnostics::set_lock_order_backtraces(false);
+/// diagnostics::reset_report_hook();
+/// assert!(text.lock().unwrap().contains("order first recorded at:"));
+/// ```
+pub fn set_lock_order_backtraces(on: bool) {
+    BACKTRACES.store(u8::from(on), Ordering::Relaxed);
 }
 
-/// How many locks one thread can hold at once and still have them checked (Abseil keeps 40);
-/// a lock acquired while the stack is full is not part of any order.
-const MAX_HELD: usize = 32;
+/// Whether the lock-order checker captures a backtrace per new order (see
+/// [`set_lock_order_backtraces`]).
+///
+/// # Examples
+///
+/// ```
+/// threadkit::diagnostics::set_lock_order_backtraces(false);
+/// assert!(!threadkit::diagnostics::lock_order_backtraces());
+/// ```
+pub fn lock_order_backtraces() -> bool {
+    backtraces()
+}
+
+fn backtraces() -> bool {
+    match BACKTRACES.load(Ordering::Relaxed) {
+        UNSET => {
+            let on = matches!(
+                std::env::var("THREADKIT_LOCK_ORDER_BACKTRACE").as_deref(),
+                Ok("1") | Ok("on") | Ok("true") | Ok("full")
+            );
+            let _ = BACKTRACES.compare_exchange(
+                UNSET,
+                u8::from(on),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            BACKTRACES.load(Ordering::Relaxed) == 1
+        }
+        v => v == 1,
+    }
+}
+
+/// Edges a thread keeps in its cache (direct-mapped by a hash of the pair).
 const CACHE_SLOTS: usize = 128;
 
-/// A fixed-size stack, so that the thread-local needs no destructor (the cheapest access).
-#[derive(Clone, Copy)]
-struct Stack {
-    len: usize,
-    /// `Some` below `len` (an `Option` only for the `const` initializer).
-    items: [Option<Held>; MAX_HELD],
-}
-
-impl Stack {
-    /// The held locks, oldest first.
-    fn iter(&self) -> impl DoubleEndedIterator<Item = &Held> + '_ {
-        self.items[..self.len].iter().flatten()
-    }
-
-    fn is(&self, i: usize, id: u64) -> bool {
-        matches!(self.items[i], Some(h) if h.id == id)
-    }
-
-    fn push(&mut self, h: Held) {
-        if self.len < MAX_HELD {
-            self.items[self.len] = Some(h);
-            self.len += 1;
-        }
-    }
-
-    #[inline]
-    fn remove_at(&mut self, i: usize) {
-        if i + 1 < self.len {
-            self.items.copy_within(i + 1..self.len, i);
-        }
-        self.len -= 1;
-    }
-
-    /// Removes the newest entry of `id` (the calling thread's own release).
-    #[inline]
-    fn remove_newest(&mut self, id: u64) {
-        // Releases are usually in reverse order of acquisition.
-        if self.len != 0 && self.is(self.len - 1, id) {
-            self.len -= 1;
-            return;
-        }
-        if let Some(i) = (0..self.len).rev().find(|&i| self.is(i, id)) {
-            self.remove_at(i);
-        }
-    }
-
-    /// Removes the oldest entry of `id` (a release by another thread: a later re-acquire by
-    /// this thread is the newer one).
-    fn remove_oldest(&mut self, id: u64) {
-        if let Some(i) = (0..self.len).find(|&i| self.is(i, id)) {
-            self.remove_at(i);
-        }
-    }
-}
-
-/// The per-thread state.
+/// The per-thread state. No `RefCell`: every field is a `Cell` or the published stack's atomics,
+/// so the hot path pays no borrow flag, and a report hook that takes locks on the same thread
+/// (inside the checker's slow path) finds the state usable.
 struct Local {
-    /// The [`EPOCH`] the stack belongs to.
-    epoch: u64,
+    /// The held stack, published for dumps (see [`held`]).
+    shared: Arc<Shared>,
     /// The [`GRAPH_GEN`] the cache belongs to.
-    cache_gen: u64,
-    /// The [`FOREIGN_GEN`] last applied.
-    foreign_seen: u64,
-    held: Stack,
-    /// Edges this thread knows to be in the graph, direct-mapped by a hash of the pair.
-    cache: [(u64, u64); CACHE_SLOTS],
-    /// Inside the checker's slow path or the report hook: the hooks do nothing (the thread's
+    cache_gen: Cell<u64>,
+    /// Edges this thread knows to be in the graph.
+    cache: [Cell<(u64, u64)>; CACHE_SLOTS],
+    /// Inside the checker's slow path or the report hook: acquires are not pushed (the thread's
     /// name is itself behind a threadkit Lock, and the hook may take locks).
-    busy: bool,
+    busy: Cell<bool>,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.shared.unregister();
+    }
 }
 
 thread_local! {
-    static LOCAL: RefCell<Local> = const {
-        RefCell::new(Local {
-            epoch: 0,
-            cache_gen: 0,
-            foreign_seen: 0,
-            held: Stack { len: 0, items: [None; MAX_HELD] },
-            cache: [(0, 0); CACHE_SLOTS],
-            busy: false,
-        })
+    static LOCAL: Local = {
+        Local {
+            shared: Shared::register(),
+            cache_gen: Cell::new(0),
+            cache: std::array::from_fn(|_| Cell::new((0, 0))),
+            busy: Cell::new(false),
+        }
     };
 }
 
+#[inline(always)]
 fn slot(from: u64, to: u64) -> usize {
     let h = (from.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ to).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
     (h >> 57) as usize % CACHE_SLOTS
 }
 
 impl Local {
-    /// Drops a stack from an earlier arming.
-    #[inline]
-    fn sync_epoch(&mut self) {
-        let epoch = EPOCH.load(Ordering::Relaxed);
-        if self.epoch != epoch {
-            self.epoch = epoch;
-            self.held.len = 0;
-        }
+    /// Whether the edge `from → to` is known to be in the graph.
+    #[inline(always)]
+    fn knows(&self, from: u64, to: u64) -> bool {
+        from == to || self.cache[slot(from, to)].get() == (from, to)
     }
 
-    /// Drops an edge cache from before a [`reset_lock_order`].
-    fn sync_cache(&mut self) {
+    /// The stack, caches and mode are current: nothing to bring up to date first.
+    #[inline(always)]
+    fn in_sync(&self) -> bool {
+        !self.shared.is_stale()
+    }
+
+    /// Brings the thread's state up to date: drops a stack from an earlier arming (releases
+    /// made while the checker was off were not seen), an edge cache from before a
+    /// [`reset_lock_order`], and applies releases made by other threads. Returns whether the
+    /// checker is armed.
+    #[cold]
+    #[inline(never)]
+    fn sync(&self) -> bool {
+        if current_mode() == OFF {
+            return false;
+        }
+        self.shared.clear_stale();
+        let epoch = EPOCH.load(Ordering::Relaxed);
+        if self.shared.epoch.load(Ordering::Relaxed) != epoch {
+            self.shared.clear();
+            self.shared.epoch.store(epoch, Ordering::Relaxed);
+        }
+        self.sync_cache();
+        if self.shared.has_pending() {
+            self.shared.apply_foreign();
+        }
+        true
+    }
+
+    fn sync_cache(&self) {
         let gen = GRAPH_GEN.load(Ordering::Relaxed);
-        if self.cache_gen != gen {
-            self.cache_gen = gen;
-            self.cache = [(0, 0); CACHE_SLOTS];
+        if self.cache_gen.get() != gen {
+            self.cache_gen.set(gen);
+            for c in &self.cache {
+                c.set((0, 0));
+            }
         }
     }
 }
 
-/// Releases of locks made by threads other than their acquirers: `(acquirer ident, lock id)`.
-static FOREIGN: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
-/// Bumped by each foreign release: a thread looks at [`FOREIGN`] only when it changed since its
-/// last look, so a known nested acquire still takes no global lock.
-static FOREIGN_GEN: AtomicU64 = AtomicU64::new(0);
+/// A thread's own held stack, set aside by [`enter_scope`] while the thread runs as another (a
+/// timer worker running a Timer's function as the Timer's thread).
+pub(crate) struct Scope {
+    held: Vec<Held>,
+    ident: u64,
+    epoch: u64,
+}
 
-/// Applies the foreign releases aimed at this thread: each removes the *oldest* entry of its
-/// lock (a later re-acquire by this thread is the newer one).
-fn apply_foreign(local: &mut Local) {
-    let gen = FOREIGN_GEN.load(Ordering::Acquire);
-    if gen == local.foreign_seen {
-        return;
-    }
-    local.foreign_seen = gen;
-    let me = crate::thread::ident::current();
-    let mine: Vec<u64> = {
-        let mut q = FOREIGN.lock().unwrap_or_else(|e| e.into_inner());
-        let mut mine = Vec::new();
-        q.retain(|&(t, id)| {
-            if t == me {
-                mine.push(id);
-                false
-            } else {
-                true
-            }
-        });
-        mine
-    };
-    for id in mine {
-        local.held.remove_oldest(id);
-    }
+/// Starts a scope with an empty held stack, published under `acting_as`: called by a timer
+/// worker just before it acts as the Timer's thread `acting_as`. The Timer has a stack of its
+/// own, as a thread does: what it acquires is not held by the next Timer the worker runs, a
+/// dump lists its locks under the Timer's ident, and a release by another thread of a lock it
+/// holds is queued on its stack. Releases queued for the worker's own stack are applied first.
+pub(crate) fn enter_scope(acting_as: u64) -> Scope {
+    let own = crate::thread::ident::current();
+    LOCAL
+        .try_with(|l| {
+            let saved = Scope {
+                held: l.shared.take_stack(),
+                ident: own,
+                epoch: l.shared.epoch.load(Ordering::Relaxed),
+            };
+            l.shared.ident.store(acting_as, Ordering::Relaxed);
+            // The scope's first check or push brings it up to date (the epoch, the cache).
+            l.shared.mark_stale();
+            saved
+        })
+        .unwrap_or(Scope {
+            held: Vec::new(),
+            ident: own,
+            epoch: 0,
+        })
+}
+
+/// Ends a scope from [`enter_scope`], before the Timer's thread is marked stopped: applies the
+/// releases queued for the Timer's stack and drops what it left on it (a lock it returned
+/// holding), as for a thread that exits holding a lock: with the stack published under the
+/// worker's ident again, a later release aimed at the Timer finds no stack and is dropped, not
+/// queued for an ident nobody runs as again. Gives the worker its own stack back.
+pub(crate) fn exit_scope(saved: Scope) {
+    let _ = LOCAL.try_with(|l| {
+        drop(l.shared.take_stack());
+        l.shared.put_stack(&saved.held);
+        l.shared.ident.store(saved.ident, Ordering::Relaxed);
+        l.shared.epoch.store(saved.epoch, Ordering::Relaxed);
+        // Releases aimed at the worker during the scope, an arming, a reset: looked at again.
+        l.shared.mark_stale();
+    });
 }
 
 /// Registers the lock's node (once per lock) and returns its id.
-#[inline]
+#[inline(always)]
 fn node(identity: &Identity) -> u64 {
     let (id, registered) = identity.order_id();
     if !registered {
-        graph::register(id, identity.describe());
-        identity.set_in_order_graph();
+        register(identity);
     }
     id
 }
 
-/// Hook: a blocking or timed acquire of the lock with `identity` at `site`, done by `acquire`
-/// (which returns whether it got the lock). First records the order held → this lock and
-/// reports (or panics, before blocking) if it closes a cycle (nothing to do when the thread
-/// holds no lock); then, if acquired, pushes the lock on the thread's stack.
+#[cold]
+#[inline(never)]
+fn register(identity: &Identity) {
+    graph::register(identity.order_id().0, identity.describe());
+    identity.set_in_order_graph();
+}
+
+/// Hook: a blocking or timed acquire of the lock with `identity` at `site`: `fast` tries once
+/// without blocking, `slow` blocks (both return whether they got the lock). First records the
+/// order held → this lock and reports (or panics, before blocking) if it closes a cycle (nothing
+/// to do when the thread holds no lock); then, if acquired, pushes the lock on the thread's
+/// stack.
+///
+/// Out of line (as are the other hooks), so that the disarmed acquire stays small enough to be
+/// inlined into its caller. The common case (no lock held, lock free, nothing to bring up to
+/// date) calls nothing, so that it saves no registers; anything else goes to
+/// [`ordered_acquire_full`].
 #[inline(never)]
 pub(crate) fn ordered_acquire(
     identity: &Identity,
     site: &'static Location<'static>,
     timed: bool,
-    acquire: impl FnOnce() -> bool,
+    fast: impl Fn() -> bool,
+    slow: impl Fn() -> bool,
 ) -> bool {
-    // `LOCAL` has no destructor, so it is accessible until the thread is gone.
-    LOCAL.with(|cell| {
-        if cell.try_borrow().is_ok_and(|l| l.held.len != 0) {
-            check(identity, site, timed);
+    // A binding's caller's site, if it set one (crate::site::with_call_site).
+    let site = crate::site::resolve(site);
+    /// What is left to do after the fast path.
+    enum Next {
+        Done,
+        Push,
+        Full,
+    }
+    let next = LOCAL.try_with(|l| {
+        if l.shared.len() != 0 || !fast() {
+            return Next::Full;
         }
-        let got = acquire();
+        match identity.registered_order_id() {
+            Some(id)
+                if !l.busy.get()
+                    && !l.shared.is_stale()
+                    && !crate::wait::record::tracking(crate::wait::record::TRACK_HOLDER_SITES) =>
+            {
+                l.shared.push(Held { id, site, since: 0 });
+                Next::Done
+            }
+            _ => Next::Push,
+        }
+    });
+    // Only tail calls from here: nothing returns into this frame.
+    match next {
+        Ok(Next::Done) => true,
+        Ok(Next::Push) => push_acquired(identity, site),
+        _ => ordered_acquire_full(identity, site, timed, fast, slow),
+    }
+}
+
+/// The rest of [`ordered_acquire`]'s fast path when the push needs more than a push.
+#[inline(never)]
+fn push_acquired(identity: &Identity, site: Site) -> bool {
+    let _ = LOCAL.try_with(|l| push_slow(l, identity, site));
+    true
+}
+
+/// [`ordered_acquire`] in full: the check (when the thread holds locks), the acquire, the push.
+#[inline(never)]
+fn ordered_acquire_full(
+    identity: &Identity,
+    site: Site,
+    timed: bool,
+    fast: impl Fn() -> bool,
+    slow: impl Fn() -> bool,
+) -> bool {
+    // One thread-local access for the check, the acquire and the push. `try_with`: during
+    // thread-local teardown the checker steps aside and the lock is simply acquired.
+    let done = LOCAL.try_with(|l| {
+        if l.shared.len() != 0 {
+            check(l, identity, site, timed);
+        }
+        let got = fast() || slow();
         if got {
-            push(cell, identity, site);
+            push_slow(l, identity, site);
         }
         got
-    })
+    });
+    match done {
+        Ok(got) => got,
+        Err(_) => fast() || slow(),
+    }
+}
+
+/// Hook: the check of [`ordered_acquire`] alone, for a primitive that acquires through its own
+/// `#[track_caller]` path (an opted-in semaphore), followed by [`acquired`] when it gets it.
+#[inline]
+pub(crate) fn check_before(identity: &Identity, site: &'static Location<'static>, timed: bool) {
+    let site = crate::site::resolve(site);
+    let _ = LOCAL.try_with(|l| {
+        if l.shared.len() != 0 {
+            check(l, identity, site, timed);
+        }
+    });
+}
+
+/// The nested acquire's check: when every held lock's order with the new one is in the
+/// thread's cache, that is all (no global lock); otherwise [`check_slow`].
+#[inline]
+fn check(l: &Local, identity: &Identity, site: Site, timed: bool) {
+    if l.busy.get() || !l.in_sync() && !l.sync() {
+        return;
+    }
+    let new = identity.order_id().0;
+    let n = l.shared.len();
+    if (0..n).all(|i| l.knows(l.shared.get(i).id, new)) {
+        return;
+    }
+    check_slow(l, identity, site, timed);
 }
 
 #[cold]
 #[inline(never)]
-fn check(identity: &Identity, site: &'static Location<'static>, timed: bool) {
+fn check_slow(l: &Local, identity: &Identity, site: Site, timed: bool) {
     let mode = current_mode();
     if mode == OFF {
         return;
     }
-    let Some((new, missing, held)) = LOCAL
-        .try_with(|l| {
-            let mut l = l.try_borrow_mut().ok()?;
-            if l.busy {
-                return None;
-            }
-            l.sync_epoch();
-            l.sync_cache();
-            apply_foreign(&mut l);
-            if l.held.len == 0 {
-                return None;
-            }
-            let (new, _) = identity.order_id();
-            let missing: Vec<Held> = l
-                .held
-                .iter()
-                .filter(|h| h.id != new && l.cache[slot(h.id, new)] != (h.id, new))
-                .copied()
-                .collect();
-            if missing.is_empty() {
-                return None;
-            }
-            l.busy = true;
-            Some((new, missing, l.held.iter().copied().collect::<Vec<_>>()))
-        })
-        .ok()
-        .flatten()
-    else {
-        return;
-    };
-    debug_assert_eq!(new, identity.order_id().0);
+    l.sync_cache();
+    l.shared
+        .ident
+        .store(crate::thread::ident::current(), Ordering::Relaxed);
+    let held = l.shared.entries();
     let new = node(identity);
+    let missing: Vec<Held> = held
+        .iter()
+        .filter(|h| !l.knows(h.id, new))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    l.busy.set(true);
+    // Cleared however this returns: a panic in Panic mode, or anything else unwinding (a
+    // report hook's panic is caught by `emit`, but the checker must not rely on it), or the
+    // checker would stay off for this thread for ever.
+    let _not_busy = NotBusy(&l.busy);
     let thread = current_thread();
+    let capture = backtraces();
     let mut reports = Vec::new();
-    let mut known = Vec::new();
     for h in &missing {
-        match graph::add_edge(h.id, new, &thread, h.site, site, mode == PANIC) {
-            graph::Added::Known => known.push((h.id, new)),
+        let known = match graph::add_edge(h.id, new, &thread, h.site, site, mode == PANIC, capture)
+        {
+            graph::Added::Known => true,
             graph::Added::Cycle(chain, fresh) => {
-                if mode != PANIC {
-                    // Reported (or a duplicate of a reported cycle): do not check it again.
-                    known.push((h.id, new));
-                }
                 if fresh {
                     reports.push((h.id, chain));
                 }
+                // Reported (or a duplicate of a reported cycle): not checked again, except in
+                // panic mode, where each inverted acquire panics.
+                mode != PANIC
             }
+        };
+        if known {
+            l.cache[slot(h.id, new)].set((h.id, new));
         }
     }
     let report = reports.into_iter().next().map(|(closing, chain)| {
         report::build(&thread, identity, site, &held, closing, chain, timed)
     });
-    let _ = LOCAL.try_with(|l| {
-        let Ok(mut l) = l.try_borrow_mut() else {
-            return;
-        };
-        for (from, to) in known {
-            l.cache[slot(from, to)] = (from, to);
-        }
-    });
     if let Some(report) = report {
+        #[cfg(test)]
+        let quiet = tests::witness(&report);
+        #[cfg(not(test))]
+        let quiet = false;
         if mode == PANIC {
-            set_busy(false);
             panic!("{}", report);
         }
-        crate::diagnostics::report::emit(&crate::diagnostics::Report::PotentialDeadlock(report));
+        if !quiet {
+            crate::diagnostics::report::emit(&crate::diagnostics::Report::PotentialDeadlock(
+                report,
+            ));
+        }
     }
-    set_busy(false);
 }
 
-fn set_busy(on: bool) {
-    let _ = LOCAL.try_with(|l| {
-        if let Ok(mut l) = l.try_borrow_mut() {
-            l.busy = on;
-        }
-    });
+/// Clears the thread's `busy` flag when dropped.
+struct NotBusy<'a>(&'a Cell<bool>);
+
+impl Drop for NotBusy<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
 }
 
 /// The calling thread, as reports name it. Never registers the thread (the checker may run
@@ -431,23 +574,29 @@ fn current_thread() -> crate::diagnostics::ThreadRef {
 /// (a try, a Condition's re-acquire).
 #[inline(never)]
 pub(crate) fn acquired(identity: &Identity, site: &'static Location<'static>) {
-    let _ = LOCAL.try_with(|cell| push(cell, identity, site));
+    let site = crate::site::resolve(site);
+    let _ = LOCAL.try_with(|l| push_slow(l, identity, site));
 }
 
-#[inline]
-fn push(cell: &RefCell<Local>, identity: &Identity, site: &'static Location<'static>) {
-    if MODE.load(Ordering::Relaxed) == UNSET && current_mode() == OFF {
+/// Pushes an acquired lock on the thread's stack, bringing the thread's state up to date
+/// first, registering the lock's node and stamping the time as needed.
+#[inline(never)]
+fn push_slow(l: &Local, identity: &Identity, site: Site) {
+    if l.busy.get() || !l.in_sync() && !l.sync() {
         return;
     }
-    let Ok(mut l) = cell.try_borrow_mut() else {
-        return;
-    };
-    if l.busy {
-        return;
-    }
-    l.sync_epoch();
     let id = node(identity);
-    l.held.push(Held { id, site });
+    let since = if crate::wait::record::tracking(crate::wait::record::TRACK_HOLDER_SITES) {
+        now_nanos()
+    } else {
+        0
+    };
+    l.shared.push(Held { id, site, since });
+}
+
+/// The acquire time stamped on held-lock entries (nonzero).
+fn now_nanos() -> u64 {
+    (crate::wait::record::clock().as_nanos() as u64).max(1)
 }
 
 /// Hook: the lock with `identity`, acquired by the thread `acquirer` (`None` or 0: unknown), is
@@ -459,20 +608,61 @@ pub(crate) fn releasing(identity: &Identity, acquirer: Option<u64>, me: u64) {
         return; // never pushed anywhere
     }
     match acquirer {
-        Some(t) if t != 0 && t != me => {
-            let mut q = FOREIGN.lock().unwrap_or_else(|e| e.into_inner());
-            q.push((t, id));
-            FOREIGN_GEN.fetch_add(1, Ordering::Release);
-        }
+        Some(t) if t != 0 && t != me => held::release_elsewhere(id, acquirer),
         _ => {
-            let _ = LOCAL.try_with(|l| {
-                let Ok(mut l) = l.try_borrow_mut() else {
-                    return;
-                };
-                l.held.remove_newest(id);
-            });
+            let _ = LOCAL.try_with(|l| l.shared.remove_newest(id));
         }
     }
+}
+
+/// Hook: a lock with no owner (a [`Semaphore`](crate::Semaphore) opted in with
+/// `with_lock_order`) is released by the calling thread: off its own stack if there, otherwise
+/// off the stack of the thread that holds it.
+#[inline]
+pub(crate) fn releasing_unowned(identity: &Identity) {
+    let (id, registered) = identity.order_id();
+    if !registered {
+        return;
+    }
+    let mine = LOCAL.try_with(|l| l.shared.remove_newest(id));
+    if mine == Ok(false) {
+        held::release_elsewhere(id, None);
+    }
+}
+
+/// Every live thread's held locks, as a thread dump lists them: `(thread ident, [(lock, where
+/// acquired, held for)])`, oldest first. `None` while the checker is disarmed (nothing is
+/// tracked then).
+pub(crate) fn held_locks() -> Option<Vec<(u64, Vec<HeldLockInfo>)>> {
+    if current_mode() == OFF {
+        return None;
+    }
+    let epoch = EPOCH.load(Ordering::Relaxed);
+    Some(
+        held::all_held(epoch)
+            .into_iter()
+            .map(|(ident, locks)| {
+                let locks = locks
+                    .into_iter()
+                    .filter_map(|h| {
+                        Some(HeldLockInfo {
+                            object: graph::info(h.id)?,
+                            acquired_at: h.site,
+                            held_for: h.held_for,
+                        })
+                    })
+                    .collect();
+                (ident, locks)
+            })
+            .collect(),
+    )
+}
+
+/// One lock a thread holds, for the thread dump (see [`held_locks`]).
+pub(crate) struct HeldLockInfo {
+    pub(crate) object: crate::diagnostics::ObjectInfo,
+    pub(crate) acquired_at: Site,
+    pub(crate) held_for: Option<std::time::Duration>,
 }
 
 /// A lock was dropped: its node and edges leave the graph.
@@ -492,4 +682,5 @@ pub(crate) fn forget(id: u64) {
 pub fn reset_lock_order() {
     graph::reset();
     GRAPH_GEN.fetch_add(1, Ordering::Relaxed);
+    held::mark_all_stale();
 }

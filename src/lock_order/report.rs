@@ -1,9 +1,11 @@
 //! [`PotentialDeadlock`]: what the lock-order checker reports.
 
+use crate::site::Site;
+use std::backtrace::Backtrace;
 use std::fmt;
-use std::panic::Location;
+use std::sync::Arc;
 
-use super::Held;
+use super::held::Held;
 use crate::diagnostics::{ObjectInfo, ThreadRef};
 
 /// A lock a thread holds, and where it acquired it.
@@ -12,11 +14,13 @@ pub struct OrderedLock {
     /// The lock.
     pub lock: ObjectInfo,
     /// Where the thread acquired it.
-    pub acquired_at: &'static Location<'static>,
+    pub acquired_at: Site,
 }
 
 /// One recorded order `from → to`: the first thread that acquired `to` while holding `from`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Two edges are equal when everything but the backtrace is.
+#[derive(Clone, Debug)]
 pub struct OrderEdge {
     /// The lock held.
     pub from: ObjectInfo,
@@ -25,10 +29,25 @@ pub struct OrderEdge {
     /// The thread that did it first.
     pub thread: ThreadRef,
     /// Where that thread had acquired `from`.
-    pub from_site: &'static Location<'static>,
+    pub from_site: Site,
     /// Where it acquired `to`.
-    pub to_site: &'static Location<'static>,
+    pub to_site: Site,
+    /// That thread's backtrace when it recorded the order, if
+    /// [backtraces](crate::diagnostics::set_lock_order_backtraces) were on then.
+    pub backtrace: Option<Arc<Backtrace>>,
 }
+
+impl PartialEq for OrderEdge {
+    fn eq(&self, other: &Self) -> bool {
+        self.from == other.from
+            && self.to == other.to
+            && self.thread == other.thread
+            && self.from_site == other.from_site
+            && self.to_site == other.to_site
+    }
+}
+
+impl Eq for OrderEdge {}
 
 /// A lock-order inversion: the acquisition in progress would close a cycle in the recorded
 /// order of locks, so threads taking them in these orders at the same time could deadlock.
@@ -75,7 +94,7 @@ pub struct PotentialDeadlock {
     /// The lock it is acquiring.
     pub acquiring: ObjectInfo,
     /// Where it is acquiring it.
-    pub site: &'static Location<'static>,
+    pub site: Site,
     /// Whether the acquire is timed (it would give up rather than hang forever).
     pub timed: bool,
     /// Every lock the thread holds, oldest first.
@@ -90,7 +109,7 @@ pub struct PotentialDeadlock {
 pub(super) fn build(
     thread: &ThreadRef,
     identity: &crate::identity::Identity,
-    site: &'static Location<'static>,
+    site: Site,
     held: &[Held],
     closing: u64,
     chain: Vec<OrderEdge>,
@@ -128,7 +147,7 @@ pub(super) fn build(
     }
 }
 
-fn at(site: &Location<'_>) -> String {
+fn at(site: Site) -> String {
     format!("{}:{}", site.file(), site.line())
 }
 
@@ -165,6 +184,12 @@ impl fmt::Display for PotentialDeadlock {
                 at(e.from_site),
                 at(e.to_site)
             )?;
+            if let Some(bt) = &e.backtrace {
+                writeln!(f, "      order first recorded at:")?;
+                for line in bt.to_string().lines() {
+                    writeln!(f, "        {line}")?;
+                }
+            }
         }
         let mut names: Vec<String> = self
             .chain
@@ -175,30 +200,101 @@ impl fmt::Display for PotentialDeadlock {
         names.extend(self.chain.iter().map(|e| e.to.label()));
         names.push(self.acquiring.label());
         writeln!(f, "  cycle: {}", names.join(" -> "))?;
-        // The two-column scenario: this thread against the thread of the last recorded edge
-        // (the one that holds what it must wait for in the chain).
-        let other = self.chain.last();
-        let left = who(&self.thread);
-        let right = other.map_or_else(String::new, |e| who(&e.thread));
-        let step = |lock: &ObjectInfo, site: &Location<'_>| {
-            format!("lock({}) at {}", lock.label(), at(site))
-        };
-        let mut rows: Vec<(String, String)> = vec![(left, right), ("----".into(), "----".into())];
-        rows.push((
-            step(&self.closing.lock, self.closing.acquired_at),
-            String::new(),
-        ));
-        if let Some(e) = other {
-            rows.push((String::new(), step(&e.from, e.from_site)));
-            rows.push((String::new(), step(&e.to, e.to_site)));
-        }
-        rows.push((step(&self.acquiring, self.site), String::new()));
-        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-        writeln!(f, "  possible interleaving:")?;
-        for (l, r) in rows {
-            let gap = if r.is_empty() { "" } else { " " };
-            writeln!(f, "    {l:width$} |{gap}{r}")?;
+        let step =
+            |lock: &ObjectInfo, site: Site| format!("lock({}) at {}", lock.label(), at(site));
+        if self.chain.len() < 2 {
+            // Two threads: this one against the thread of the recorded edge.
+            let other = self.chain.last();
+            let left = who(&self.thread);
+            let right = other.map_or_else(String::new, |e| who(&e.thread));
+            let mut rows: Vec<Vec<String>> =
+                vec![vec![left, right], vec!["----".into(), "----".into()]];
+            rows.push(vec![
+                step(&self.closing.lock, self.closing.acquired_at),
+                String::new(),
+            ]);
+            if let Some(e) = other {
+                rows.push(vec![String::new(), step(&e.from, e.from_site)]);
+                rows.push(vec![String::new(), step(&e.to, e.to_site)]);
+            }
+            rows.push(vec![step(&self.acquiring, self.site), String::new()]);
+            writeln!(f, "  possible interleaving:")?;
+            table(f, &rows)?;
+        } else {
+            // One column per thread of the cycle: this one, then each recorded edge's thread.
+            // Each takes its first lock, then each waits for its second, held by the next.
+            let mut columns = vec![(
+                who(&self.thread),
+                step(&self.closing.lock, self.closing.acquired_at),
+                step(&self.acquiring, self.site),
+            )];
+            columns.extend(self.chain.iter().map(|e| {
+                (
+                    who(&e.thread),
+                    step(&e.from, e.from_site),
+                    step(&e.to, e.to_site),
+                )
+            }));
+            let n = columns.len();
+            let row = |i: usize, cell: &str| -> Vec<String> {
+                (0..n)
+                    .map(|j| {
+                        if j == i {
+                            cell.to_string()
+                        } else {
+                            String::new()
+                        }
+                    })
+                    .collect()
+            };
+            let mut rows: Vec<Vec<String>> = vec![
+                columns.iter().map(|c| c.0.clone()).collect(),
+                vec!["----".to_string(); n],
+            ];
+            rows.extend(columns.iter().enumerate().map(|(i, c)| row(i, &c.1)));
+            rows.extend(
+                columns
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .chain(std::iter::once((0, &columns[0])))
+                    .map(|(i, c)| row(i, &c.2)),
+            );
+            writeln!(
+                f,
+                "  possible interleaving ({n} threads: each takes its first lock, then waits for \
+                 its second, which the next one holds):"
+            )?;
+            table(f, &rows)?;
         }
         writeln!(f, "  *** POTENTIAL DEADLOCK (not currently blocked) ***")
     }
+}
+
+/// Writes `rows` as columns separated by ` | `, each as wide as its widest cell.
+fn table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> fmt::Result {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|j| {
+            rows.iter()
+                .map(|r| r.get(j).map_or(0, String::len))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in rows {
+        let mut line = String::from("    ");
+        for (j, cell) in r.iter().enumerate() {
+            if j > 0 {
+                line.push_str(" | ");
+            }
+            if j + 1 < r.len() {
+                line.push_str(&format!("{cell:w$}", w = widths[j]));
+            } else {
+                line.push_str(cell);
+            }
+        }
+        writeln!(f, "{}", line.trim_end())?;
+    }
+    Ok(())
 }

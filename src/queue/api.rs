@@ -17,6 +17,8 @@ macro_rules! bounded_queue {
             core: $Core<T>,
         }
 
+        $crate::identity::diagnosable!([T $(: $bound)?] $Q<T>, |q| q.core.identity());
+
         impl<T $(: $bound)?> $Q<T> {
             #[doc = concat!("Creates a queue that holds at most `maxsize` items; `0` means no limit.
 

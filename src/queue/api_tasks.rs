@@ -13,6 +13,14 @@ Python's `q.task_done()`. Each [`put`](Self::put) adds an unfinished task and ea
 removes one; [`join`](Self::join) returns when none is left. It keeps working after a shutdown,
 for the items taken before it.
 
+# Differences from Python
+
+Python counts tasks under the queue's mutex, so a `task_done` called once too often always
+fails at that call. Here a `put` counts its task just before its item is stored: an extra
+`task_done` that lands while a `put` is in flight succeeds against that put's task (and may let
+[`join`](Self::join) return just before the item arrives), and the error comes later, at
+another `task_done`. A program that calls `task_done` once per item taken never sees this.
+
 # Errors
 
 [`TaskDoneError`](crate::queue::TaskDoneError) if there is no unfinished task (Python's

@@ -280,6 +280,11 @@ impl<S: Store> Core<S> {
         }
     }
 
+    /// The queue's identity (for `Diagnosable`).
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.config.identity
+    }
+
     /// The name given at construction, if any.
     pub(crate) fn name(&self) -> Option<&str> {
         self.config.identity.name()

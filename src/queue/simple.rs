@@ -51,6 +51,8 @@ pub struct SimpleQueue<T> {
     core: Core<Fifo<T>>,
 }
 
+crate::identity::diagnosable!([T] SimpleQueue<T>, |q| q.core.identity());
+
 // Items go in and come out whole (no `&mut T` is handed out), and the queue's counts are kept
 // consistent on every unwind path (`OnUnwind` in core.rs), so a reference may cross
 // `catch_unwind` (issue 13); the `Lock` inside is what makes the compiler refuse it otherwise.

@@ -18,9 +18,15 @@ pub(crate) const MAIN_IDENT: u64 = 1;
 /// The next identifier to hand out (1 is reserved for the main thread).
 static NEXT_IDENT: AtomicU64 = AtomicU64::new(2);
 
+/// `IDENT` before the thread has an identifier. Not 0: a `Lock` handed off to a woken waiter is
+/// briefly locked with acquirer bits 0, and an RLock's ownership test with the unassigned value
+/// (see [`current_or_unassigned`]) must never match a lock state (identifiers never get near
+/// `u64::MAX`).
+pub(crate) const UNASSIGNED: u64 = u64::MAX;
+
 crate::loom::thread_local_shim! {
-    /// This thread's identifier; 0 until assigned (per model thread under loom).
-    static IDENT: Cell<u64> = const { Cell::new(0) };
+    /// This thread's identifier; [`UNASSIGNED`] until assigned (per model thread under loom).
+    static IDENT: Cell<u64> = const { Cell::new(UNASSIGNED) };
 }
 
 /// Reserves a fresh identifier for a thread about to be started.
@@ -32,11 +38,18 @@ pub(crate) fn allocate() -> u64 {
 #[inline]
 pub(crate) fn current() -> u64 {
     let id = IDENT.with(Cell::get);
-    if id != 0 {
+    if id != UNASSIGNED {
         id
     } else {
         assign_current()
     }
+}
+
+/// The calling thread's identifier, or a value no thread has (`u64::MAX`) if it has none yet:
+/// an ownership test with it fails, and the caller's slow path assigns one. One thread-local load.
+#[inline]
+pub(crate) fn current_or_unassigned() -> u64 {
+    IDENT.with(Cell::get)
 }
 
 /// Installs `id` as the calling thread's identifier (threads started by threadkit, on entry).

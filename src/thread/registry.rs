@@ -7,7 +7,7 @@
 //! are woken, so a joined thread is never listed. The main thread is always listed; foreign
 //! threads are listed from their first `current_thread()` until they exit.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, UnsafeCell};
 use std::collections::BTreeMap;
 use std::ptr;
 use std::sync::OnceLock;
@@ -29,16 +29,42 @@ static MAIN: OnceLock<Thread> = OnceLock::new();
 /// The calling thread's [`Thread`]; a foreign thread's record leaves the registry when the slot is
 /// destroyed at thread exit.
 ///
-/// A `RefCell` rather than a `OnceCell` because a timer worker swaps the record in and out (see
-/// [`act_as`]); reading it costs one non-atomic borrow-flag check more than a `OnceCell`.
-struct CurrentSlot(RefCell<Option<Thread>>);
+/// Swappable because a timer worker swaps the record in and out (see [`act_as`]). No borrow flag
+/// (issue 15: `current_thread()` was 2 instructions behind `std::thread::current()`): the record
+/// is only reached through [`CurrentSlot::get`] (a clone, which runs no other code) and
+/// [`CurrentSlot::replace`], so no reference into the slot outlives a call of either.
+struct CurrentSlot(UnsafeCell<Option<Thread>>);
+
+impl CurrentSlot {
+    /// A clone of the record.
+    #[inline]
+    fn get(&self) -> Option<Thread> {
+        // SAFETY: the slot is this thread's, and the only other access, `replace`, is not running
+        // (cloning a `Thread` is an `Arc` increment: it calls no code that could reach the slot).
+        unsafe { (*self.0.get()).clone() }
+    }
+
+    /// Whether the slot holds a record.
+    #[inline]
+    fn is_set(&self) -> bool {
+        // SAFETY: as in `get`; nothing is called while the reference lives.
+        unsafe { (*self.0.get()).is_some() }
+    }
+
+    /// Puts `thread` in the slot and returns what was there; the caller drops it after the call.
+    fn replace(&self, thread: Option<Thread>) -> Option<Thread> {
+        // SAFETY: as in `get`: no reference into the slot is live (the old record is moved out, and
+        // dropped by the caller once this returns).
+        unsafe { std::mem::replace(&mut *self.0.get(), thread) }
+    }
+}
 
 impl Drop for CurrentSlot {
     fn drop(&mut self) {
         // If this thread is exiting the process, the exit sequence runs first, and
         // `current_thread()` must still answer with this thread, although `CURRENT` is no longer
         // reachable (it is being destroyed): `TEARDOWN` points at the record meanwhile.
-        let record: *const Option<Thread> = self.0.get_mut();
+        let record: *const Option<Thread> = self.0.get();
         TEARDOWN.with(|t| t.set(record));
         super::before_thread_teardown();
         TEARDOWN.with(|t| t.set(ptr::null()));
@@ -51,7 +77,7 @@ impl Drop for CurrentSlot {
 }
 
 thread_local! {
-    static CURRENT: CurrentSlot = const { CurrentSlot(RefCell::new(None)) };
+    static CURRENT: CurrentSlot = const { CurrentSlot(UnsafeCell::new(None)) };
     /// While `CURRENT` is being destroyed and the exit sequence may run: its record. No
     /// destructor, so it is reachable throughout thread teardown.
     static TEARDOWN: Cell<*const Option<Thread>> = const { Cell::new(ptr::null()) };
@@ -104,9 +130,8 @@ pub(crate) fn main_thread() -> Thread {
 /// Installs `thread` as the calling thread's record (threads started by threadkit, on entry).
 pub(crate) fn set_current(thread: &Thread) {
     CURRENT.with(|slot| {
-        let mut cell = slot.0.borrow_mut();
-        if cell.is_none() {
-            *cell = Some(thread.clone());
+        if !slot.is_set() {
+            slot.replace(Some(thread.clone()));
         }
     });
 }
@@ -115,11 +140,9 @@ pub(crate) fn set_current(thread: &Thread) {
 #[inline]
 pub(crate) fn current() -> Thread {
     CURRENT
-        .try_with(|slot| {
-            if let Some(thread) = &*slot.0.borrow() {
-                return thread.clone();
-            }
-            adopt_into(slot)
+        .try_with(|slot| match slot.get() {
+            Some(thread) => thread,
+            None => adopt_into(slot),
         })
         .unwrap_or_else(|_| current_during_teardown())
 }
@@ -127,36 +150,22 @@ pub(crate) fn current() -> Thread {
 /// The calling thread's record if it has one already (never registers it: for the lock-order
 /// checker, which may run while the registry itself is being set up).
 pub(crate) fn current_if_known() -> Option<Thread> {
-    CURRENT
-        .try_with(|slot| slot.0.try_borrow().ok().and_then(|t| t.clone()))
-        .ok()
-        .flatten()
+    CURRENT.try_with(CurrentSlot::get).ok().flatten()
 }
 
 /// Runs `f` with the calling thread's record without cloning the handle.
 #[inline]
 pub(crate) fn with_current<R, F: FnOnce(&Thread) -> R>(f: F) -> R {
-    let mut f = Some(f);
-    let run = |f: &mut Option<F>, t: &Thread| (f.take().expect("called once"))(t);
-    let outcome = CURRENT.try_with(|slot| {
-        if slot.0.borrow().is_none() {
-            adopt_into(slot);
-        }
-        // `f` never swaps the slot (only `act_as` does, and never from inside `with_current`).
-        let cell = slot.0.borrow();
-        run(&mut f, cell.as_ref().expect("just adopted"))
-    });
-    match outcome {
-        Ok(r) => r,
-        Err(_) => run(&mut f, &current_during_teardown()),
-    }
+    // On a clone (one `Arc` increment): `f` runs outside the slot, so nothing it does can meet a
+    // reference into it.
+    f(&current())
 }
 
 /// Fills an empty slot with the calling thread's record (main or a new "Dummy-N").
 #[cold]
 fn adopt_into(slot: &CurrentSlot) -> Thread {
     let thread = adopt_current();
-    *slot.0.borrow_mut() = Some(thread.clone());
+    drop(slot.replace(Some(thread.clone())));
     thread
 }
 
@@ -168,7 +177,7 @@ fn adopt_into(slot: &CurrentSlot) -> Thread {
 pub(crate) fn act_as(thread: &Thread) -> ActAs {
     let prev_ident = ident::current();
     ident::set_current(thread.ident_raw());
-    let prev = CURRENT.with(|slot| slot.0.replace(Some(thread.clone())));
+    let prev = CURRENT.with(|slot| slot.replace(Some(thread.clone())));
     ActAs { prev, prev_ident }
 }
 
@@ -182,7 +191,8 @@ impl Drop for ActAs {
     fn drop(&mut self) {
         let prev = self.prev.take();
         // `try_with`: harmless if the slot is already gone (never, for a timer worker).
-        let _ = CURRENT.try_with(|slot| *slot.0.borrow_mut() = prev);
+        let old = CURRENT.try_with(|slot| slot.replace(prev));
+        drop(old);
         ident::set_current(self.prev_ident);
     }
 }

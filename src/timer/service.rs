@@ -44,10 +44,11 @@ use std::time::{Duration, Instant};
 
 use super::state::{FAILED, NEVER, PENDING};
 use super::Entry;
+use crate::identity::{Identity, ObjectKind};
 use crate::local::ThreadScope;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::thread::ident;
-use crate::wait::{self, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{self, Target, WaitKind, DEFAULT_PARK_TOKEN};
 use crate::{Lock, Thread};
 
 /// How long the queue may hold work with no worker taking any before the pool grows by one.
@@ -164,6 +165,8 @@ pub(super) struct Service {
     /// Wakes the service thread.
     wake: Parker,
     config: Config,
+    /// What the service's threads wait on, as thread dumps name it.
+    identity: Identity,
 }
 
 impl Service {
@@ -184,6 +187,11 @@ impl Service {
             }),
             wake: Parker::new(),
             config,
+            identity: Identity::named(
+                ObjectKind::Timer,
+                "threadkit timer service",
+                std::panic::Location::caller(),
+            ),
         }
     }
 
@@ -322,6 +330,7 @@ fn run_service(svc: &'static Service) {
         let now = Instant::now();
         let mut wake = Vec::new();
         let mut grow = None;
+        let mut due = Due::default();
         let next = {
             let mut st = svc.state.acquire();
             while st.heap.peek().is_some_and(|top| top.deadline <= now) {
@@ -383,6 +392,8 @@ fn run_service(svc: &'static Service) {
                 st.heap.shrink_to_fit();
             }
             let top = st.heap.peek().map(|top| top.deadline);
+            due.scheduled = st.heap.len() - st.cancelled.min(st.heap.len());
+            due.next = st.heap.peek().map(|top| top.thread.clone());
             match (top, backlog) {
                 (Some(t), Some((since, _))) => Some(t.min(since + svc.config.stall)),
                 (None, Some((since, _))) => Some(since + svc.config.stall),
@@ -400,8 +411,57 @@ fn run_service(svc: &'static Service) {
             // Out of threads: try again after `STALL` (the backlog deadline), not in a loop.
             svc.state.acquire().workers -= 1;
         }
-        svc.wake.wait(next);
+        // Named outside the service lock (a Timer's name has a lock of its own).
+        let due = DueNames {
+            scheduled: due.scheduled,
+            next: due.next.map(|t| t.name()),
+        };
+        svc.wake
+            .wait(next, due.target(&svc.identity), "threadkit timer service");
     }
+}
+
+/// What the service thread's wait shows in a thread dump: how many Timers are scheduled and
+/// which is due next (that Timer's deadline is the wait's).
+#[derive(Default)]
+struct Due {
+    scheduled: usize,
+    next: Option<Thread>,
+}
+
+/// [`Due`] with the next Timer's name.
+struct DueNames {
+    scheduled: usize,
+    next: Option<Arc<str>>,
+}
+
+impl DueNames {
+    /// The wait target: the service, with this as its status line. Borrowed by the wait.
+    fn target(&self, identity: &Identity) -> Target {
+        /// # Safety
+        /// `due` points to a live `DueNames`.
+        unsafe fn status(due: *const ()) -> String {
+            // SAFETY: the caller's contract.
+            let due = unsafe { &*(due as *const DueNames) };
+            match &due.next {
+                Some(name) => format!("{} Timers scheduled, next {name:?}", due.scheduled),
+                None => "no Timer scheduled".into(),
+            }
+        }
+        Target::Object {
+            identity,
+            holder: None,
+            status: Some((self as *const DueNames as *const (), status)),
+        }
+    }
+}
+
+/// The status line of an idle worker's wait.
+///
+/// # Safety
+/// Any pointer (it is not read).
+unsafe fn idle_status(_: *const ()) -> String {
+    "idle worker, waiting for a due Timer".into()
 }
 
 /// A pool worker's life; see "The hand-off" in the module docs for the rules it keeps.
@@ -428,7 +488,12 @@ fn run_worker(svc: &'static Service, me: Arc<Worker>) {
         let mut deadline = wait::deadline_after(svc.config.idle_retire);
         loop {
             drop(st);
-            let _notified = me.parker.wait(deadline);
+            let idle = Target::Object {
+                identity: &svc.identity,
+                holder: None,
+                status: Some((std::ptr::null(), idle_status)),
+            };
+            let _notified = me.parker.wait(deadline, idle, "threadkit timer worker");
             #[cfg(test)]
             if let Some(hook) = svc.config.idle_wait_returned {
                 hook(_notified);
@@ -462,6 +527,8 @@ fn run_worker(svc: &'static Service, me: Arc<Worker>) {
 fn run_job(job: Job, tid: u64) {
     let Job { entry, thread } = job;
     let function = entry.function.acquire().take();
+    // The Timer's own held-lock stack, set up before the worker acts as its thread.
+    let held = crate::lock_order::enter_scope(thread.ident_raw());
     let acting = thread.act_as();
     thread.set_native_id(tid);
     let values = ThreadScope::enter();
@@ -475,6 +542,7 @@ fn run_job(job: Job, tid: u64) {
             std::panic::resume_unwind(payload);
         }
     }));
+    crate::lock_order::exit_scope(held);
     match &entry.repeat {
         // A repeating timer's record stays alive between runs: it schedules its next run, or
         // finishes the record once cancelled.
@@ -520,7 +588,11 @@ impl Parker {
     /// The result is a hint: `false` may also mean a spurious wake-up before `deadline`, and a
     /// notification may be one its caller has already acted on. Callers decide from the state the
     /// notification announces (under the service lock), never from this.
-    fn wait(&self, deadline: Option<Instant>) -> bool {
+    /// `target` is what a thread dump shows it waiting on (it must stay alive until this
+    /// returns), and `label` the (unregistered) thread's name there.
+    #[track_caller]
+    fn wait(&self, deadline: Option<Instant>, target: Target, label: &'static str) -> bool {
+        let _label = wait::record::labelled(label);
         if self
             .state
             .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
@@ -528,8 +600,9 @@ impl Parker {
         {
             return true;
         }
-        wait::park(
+        wait::park_for(
             WaitKind::Timer,
+            target,
             self.key(),
             || {
                 self.state

@@ -1,7 +1,7 @@
 //! The waiting layer: the one way any threadkit primitive blocks a thread.
 //!
 //! Every blocking call in the crate (a contended acquire, a condition wait, a join, a queue get)
-//! ends up in [`park`], and every wake-up in [`unpark_one`], [`unpark_all`] or [`unpark_filter`].
+//! ends up in [`park_for`], and every wake-up in [`unpark_one`], [`unpark_all`] or [`unpark_filter`].
 //! The shape is `parking_lot_core`'s: a thread parks on a *key* (the address of the primitive's
 //! state word) after a `validate` callback, run under the parking lot's bucket lock, confirms that
 //! it still has to sleep; wakers pass an [`UnparkToken`] that tells the sleeper why it woke.
@@ -18,7 +18,7 @@
 //!
 //! # Contract for callers (all inside this crate)
 //! `validate` and `timed_out` run while a bucket lock is held: they must not panic, block, or
-//! call back into this module. `before_sleep` may call the `unpark_*` functions but not [`park`].
+//! call back into this module. `before_sleep` may call the `unpark_*` functions but not [`park_for`].
 //! Keys are addresses of state words owned by the calling primitive, so two live primitives
 //! never share a key.
 
@@ -107,34 +107,6 @@ impl WaitKind {
 #[inline]
 pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
-}
-
-/// Parks the current thread on `key` until woken, or until `deadline` passes, publishing the
-/// wait as `kind` with no object (see [`park_for`]).
-///
-/// See the module docs for the callback contract.
-#[inline]
-#[track_caller]
-#[cfg_attr(loom, allow(dead_code))] // its one user, the timer service, is compiled out
-pub(crate) fn park(
-    kind: WaitKind,
-    key: usize,
-    validate: impl FnOnce() -> bool,
-    before_sleep: impl FnOnce(),
-    timed_out: impl FnOnce(usize, bool),
-    token: ParkToken,
-    deadline: Option<Instant>,
-) -> ParkResult {
-    park_for(
-        kind,
-        Target::Internal,
-        key,
-        validate,
-        before_sleep,
-        timed_out,
-        token,
-        deadline,
-    )
 }
 
 /// Parks the current thread on `key` until woken, or until `deadline` passes, publishing for

@@ -2,7 +2,7 @@
 //!
 //! Every thread that ever blocks in threadkit gets a [`Slot`], registered in a process-wide list
 //! on its first wait and removed when the thread exits. While a thread is blocked (parked by
-//! [`super::park`], or in an OS-level join announced with [`announce`]), its slot holds a
+//! [`super::park_for`], or in an OS-level join announced with [`announce`]), its slot holds a
 //! [`Record`]: the kind of wait, the object (as raw pointers into the primitive), the call site
 //! of the blocking call, when it began and its deadline.
 //!
@@ -21,31 +21,55 @@
 use std::cell::{Cell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize as StdAtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize as StdAtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::WaitKind;
 use crate::identity::Identity;
 use crate::loom::sync::atomic::{AtomicU64 as StateWord, AtomicUsize};
+use crate::site::Site;
 
 /// Every slot of a live thread.
 static SLOTS: Mutex<Vec<Arc<Slot>>> = Mutex::new(Vec::new());
 
-/// Whether Lock and RLock record where their holder acquired them (one relaxed store per
-/// acquire when on; one relaxed load of this flag when off). On by default in debug builds.
-pub(crate) static HOLDER_SITES: AtomicBool = AtomicBool::new(cfg!(debug_assertions));
+/// The tracking switches, one word so that an uncontended Lock acquire pays one relaxed load
+/// for all of them when they are off: [`TRACK_HOLDER_SITES`] | [`TRACK_PROFILING`].
+pub(crate) static TRACKING: AtomicU8 = AtomicU8::new(if cfg!(debug_assertions) {
+    TRACK_HOLDER_SITES
+} else {
+    0
+});
 
-/// Whether waits are charged to the contention profile (see `src/diagnostics/profile.rs`).
-pub(crate) static PROFILING: AtomicBool = AtomicBool::new(false);
+/// Lock and RLock record where their holder acquired them (one relaxed store per acquire).
+/// On by default in debug builds.
+pub(crate) const TRACK_HOLDER_SITES: u8 = 1;
+/// The contention profile is on (see `src/diagnostics/profile.rs`): every Lock acquisition is
+/// counted, and the holder's site is recorded as with [`TRACK_HOLDER_SITES`].
+pub(crate) const TRACK_PROFILING: u8 = 2;
+
+/// Whether `bit` of [`TRACKING`] is set.
+#[inline]
+pub(crate) fn tracking(bit: u8) -> bool {
+    TRACKING.load(Ordering::Relaxed) & bit != 0
+}
+
+/// Sets or clears `bit` of [`TRACKING`].
+pub(crate) fn set_tracking(bit: u8, on: bool) {
+    if on {
+        TRACKING.fetch_or(bit, Ordering::Relaxed);
+    } else {
+        TRACKING.fetch_and(!bit, Ordering::Relaxed);
+    }
+}
 
 /// A lock-like object's ownership words: who acquired it, where, and how deep (RLock).
 #[derive(Clone, Copy)]
 pub(crate) struct Holder {
     /// The Lock's state word (see [`crate::lock::owner_of`]).
     pub(crate) state: *const StateWord,
-    /// Where the current holder acquired it (`Location` pointer; may be stale when unlocked).
-    pub(crate) acquired_at: *const AtomicPtr<Location<'static>>,
+    /// Where the current holder acquired it ([`Site::as_ptr`]; may be stale when unlocked).
+    pub(crate) acquired_at: *const AtomicPtr<u8>,
     /// An RLock's recursion count; null for a Lock.
     pub(crate) count: *const AtomicUsize,
 }
@@ -66,19 +90,121 @@ pub(crate) enum Target {
         /// A one-line status of the object (semaphore value, event flag, barrier count...).
         status: Option<(*const (), StatusFn)>,
     },
+    /// An Event or Condition: no owner, but who last woke its waiters; for a Condition, the
+    /// lock a notified waiter takes back.
+    Signal {
+        identity: *const Identity,
+        last: *const LastSignal,
+        lock: Option<CondLock>,
+    },
     /// The end of the thread with this identifier.
     Join { ident: u64 },
-    /// Nothing with an identity (the timer service's idle wait).
-    Internal,
 }
 
-impl Target {
-    /// A target for an object with no owner and no status line.
-    pub(crate) fn object(identity: &Identity) -> Self {
-        Target::Object {
-            identity,
-            holder: None,
-            status: None,
+/// A Condition's lock, as its waiter publishes it: a notified waiter is moved, still asleep,
+/// onto the lock's queue (`wait::unpark_requeue`), and from then on waits for the lock.
+#[derive(Clone, Copy)]
+// `pub` in a private module, not `pub(crate)`: it appears in a sealed public trait's hidden
+// method, which Rust before 1.74 (the MSRV is 1.71) rejects for a crate-private type (E0446).
+#[allow(unreachable_pub)]
+pub struct CondLock {
+    /// The lock's identity.
+    pub(crate) identity: *const Identity,
+    /// Its ownership words.
+    pub(crate) holder: Holder,
+    /// Its parking key: where a moved waiter sleeps.
+    pub(crate) key: usize,
+    /// The park token this waiter parks with (unique among the threads parked anywhere), by
+    /// which a reader finds it on the lock's queue.
+    pub(crate) token: usize,
+}
+
+impl std::fmt::Debug for CondLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CondLock")
+            .field("key", &self.key)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who last woke the waiters of an Event or Condition: written by `set` / `notify` only when
+/// they wake somebody (never on the uncontended path), read by thread dumps. The cell is
+/// allocated on the first such wake-up and freed with the object, so an object that never woke
+/// anybody costs one null pointer.
+pub(crate) struct LastSignal(AtomicPtr<Mutex<Signal>>);
+
+/// One `set()` / `notify()` that woke waiters.
+#[derive(Clone, Debug)]
+pub(crate) struct Signal {
+    /// The thread that called it.
+    pub(crate) ident: u64,
+    /// Its name when it signalled, if it is a registered thread. The name, not the handle: a
+    /// handle kept here would keep a thread that sets an Event its own handle owns (its join
+    /// Event) alive for ever (a reference cycle, found by Miri's leak check).
+    #[cfg(not(loom))]
+    pub(crate) thread: Option<std::sync::Arc<str>>,
+    /// Its call site (a binding's caller's, if it set one).
+    pub(crate) site: Site,
+    /// When, on the [`clock`].
+    pub(crate) at: Duration,
+}
+
+impl LastSignal {
+    pub(crate) const fn new() -> Self {
+        LastSignal(AtomicPtr::new(std::ptr::null_mut()))
+    }
+
+    /// Records that the calling thread, at `site`, has just woken waiters.
+    #[cold]
+    pub(crate) fn record(&self, site: &'static Location<'static>) {
+        let signal = Signal {
+            ident: crate::thread::ident::current(),
+            #[cfg(not(loom))]
+            thread: crate::thread::registry::current_if_known().map(|t| t.name()),
+            site: crate::site::resolve(site),
+            at: clock(),
+        };
+        let cell = self.0.load(Ordering::Acquire);
+        if cell.is_null() {
+            let fresh = Box::into_raw(Box::new(Mutex::new(signal)));
+            match self.0.compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(now) => {
+                    // Another waker allocated first: record into its cell.
+                    // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
+                    let fresh = unsafe { Box::from_raw(fresh) };
+                    let signal = fresh.into_inner().unwrap_or_else(|e| e.into_inner());
+                    // SAFETY: `now` is non-null, a live cell freed only by `drop`.
+                    *lock(unsafe { &*now }) = signal;
+                    return;
+                }
+            }
+        }
+        // SAFETY: a non-null pointer is a live cell, freed only by `drop` (`&mut self`).
+        *lock(unsafe { &*cell }) = signal;
+    }
+
+    /// The last recorded wake-up, if any.
+    pub(crate) fn get(&self) -> Option<Signal> {
+        let cell = self.0.load(Ordering::Acquire);
+        // SAFETY: as in `record`.
+        unsafe { cell.as_ref() }.map(|c| lock(c).clone())
+    }
+}
+
+impl Drop for LastSignal {
+    fn drop(&mut self) {
+        let cell = *self.0.get_mut();
+        if !cell.is_null() {
+            // SAFETY: allocated by `record` with `Box::into_raw`, and nobody else can hold it
+            // now (`&mut self`; readers only follow it while the object is borrowed).
+            drop(unsafe { Box::from_raw(cell) });
         }
     }
 }
@@ -93,8 +219,9 @@ pub(crate) struct Record {
     pub(crate) native_id: u64,
     pub(crate) kind: WaitKind,
     pub(crate) target: Target,
-    /// The call site of the blocking call.
-    pub(crate) site: &'static Location<'static>,
+    /// The call site of the blocking call (a binding's caller's, if it set one:
+    /// [`crate::site::with_call_site`]).
+    pub(crate) site: Site,
     /// When the wait began, on the [`clock`].
     pub(crate) since: Duration,
     /// When the wait began, precisely: only taken while the contention profile is on, which
@@ -106,11 +233,19 @@ pub(crate) struct Record {
     pub(crate) seq: u64,
     /// For a lock-like target: where the holder had acquired it when this wait began (the
     /// critical section charged by the contention profile).
-    pub(crate) holder_site: Option<&'static Location<'static>>,
+    pub(crate) holder_site: Option<Site>,
+    /// For a Condition's re-acquire of its lock after the wait: the Condition (null otherwise).
+    pub(crate) after: *const Identity,
+    /// What the thread is, for an internal wait of an unregistered thread (the timer service's;
+    /// see [`labelled`]).
+    pub(crate) label: Option<&'static str>,
 }
 
-// SAFETY: the raw pointers in a record are only followed by `for_each`'s readers with the slot's
-// mutex held, while the record is published, which (module docs) keeps their referents alive.
+// SAFETY: a record's raw pointers are followed only through its `unsafe` accessors, whose
+// callers guarantee the referents are alive: a reader inside `for_each` (registered in the
+// slot's `readers` while it sees `present` set, so the waiting thread cannot withdraw the
+// record and return, module docs), or the waiting thread itself during its wait. Moving the
+// pointers to another thread does not follow them.
 unsafe impl Send for Record {}
 
 /// One thread's published state.
@@ -137,6 +272,11 @@ unsafe impl Send for Slot {}
 impl Slot {
     /// Publishes `record` (the slot's own thread, with nothing published).
     fn set(&self, record: Record) {
+        // A nested non-announced publish would overwrite a record a reader may be reading.
+        debug_assert!(
+            !self.present.load(Ordering::Relaxed),
+            "a wait record is already published on this thread"
+        );
         // SAFETY: only this thread writes, `present` is clear, and every reader that saw the
         // previous record has unregistered (`clear` waited for that).
         unsafe { (*self.record.get()).write(record) };
@@ -160,14 +300,21 @@ impl Slot {
 
     /// Calls `f` with the record if one is published (any thread).
     fn read(&self, f: &mut impl FnMut(&Record)) {
+        /// Unregisters the reader, also if `f` panics (else the writer would wait for ever).
+        struct Registered<'a>(&'a StdAtomicUsize);
+        impl Drop for Registered<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
         self.readers.fetch_add(1, Ordering::SeqCst);
+        let _registered = Registered(&self.readers);
         if self.present.load(Ordering::SeqCst) {
             // SAFETY: registered and `present` was set after the record was written: the writer
             // neither rewrites nor withdraws it (its blocking call does not return) until we
             // unregister.
             f(unsafe { (*self.record.get()).assume_init_ref() });
         }
-        self.readers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -181,6 +328,10 @@ struct Local {
     seq: Cell<u64>,
     /// The kernel's thread id.
     native_id: u64,
+    /// The Condition whose lock this thread is taking back (see [`reacquiring`]).
+    after: Cell<*const Identity>,
+    /// See [`labelled`].
+    label: Cell<Option<&'static str>>,
 }
 
 impl Drop for Local {
@@ -208,8 +359,45 @@ thread_local! {
             announced: Cell::new(false),
             seq: Cell::new(0),
             native_id: crate::thread::ident::native_id(),
+            after: Cell::new(std::ptr::null()),
+            label: Cell::new(None),
         }
     };
+}
+
+/// Marks the calling thread's waits, while the guard lives, as a Condition's re-acquire of its
+/// lock after the wait (woken, or timed out, and now taking the lock back).
+pub(crate) fn reacquiring(condition: &Identity) -> Reacquiring {
+    let _ = LOCAL.try_with(|l| l.after.set(condition));
+    Reacquiring(())
+}
+
+/// Ends [`reacquiring`].
+pub(crate) struct Reacquiring(());
+
+impl Drop for Reacquiring {
+    fn drop(&mut self) {
+        let _ = LOCAL.try_with(|l| l.after.set(std::ptr::null()));
+    }
+}
+
+/// Names what the calling thread is, for the waits it publishes while the guard lives: the
+/// timer service's internal waits (its threads are not registered, and their waits are idle by
+/// design: dumps name them by this, and the watchdog never calls them stalls). A timer worker
+/// running a Timer's function is that Timer, unlabelled.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn labelled(label: &'static str) -> Labelled {
+    let _ = LOCAL.try_with(|l| l.label.set(Some(label)));
+    Labelled(())
+}
+
+/// Ends [`labelled`].
+pub(crate) struct Labelled(());
+
+impl Drop for Labelled {
+    fn drop(&mut self) {
+        let _ = LOCAL.try_with(|l| l.label.set(None));
+    }
 }
 
 /// Std mutexes here are never poisoned in practice (nothing panics while holding them); ignore
@@ -258,7 +446,7 @@ pub(crate) fn publish(
     enter(kind, target, site, deadline, false)
 }
 
-/// As [`publish`], for a blocking call that does not go through [`super::park`] all the way
+/// As [`publish`], for a blocking call that does not go through [`super::park_for`] all the way
 /// (an OS-level thread join), and that owns the record against nested parks.
 pub(crate) fn announce(
     kind: WaitKind,
@@ -286,8 +474,8 @@ fn enter(
             } => {
                 // SAFETY: `h` points into an object the calling thread borrows for this wait.
                 let p = unsafe { (*h.acquired_at).load(Ordering::Relaxed) };
-                // SAFETY: only `&'static Location`s are ever stored there (or null).
-                unsafe { p.as_ref() }
+                // SAFETY: only `Site::as_ptr`s are ever stored there (or null).
+                unsafe { Site::from_ptr(p) }
             }
             _ => None,
         };
@@ -298,12 +486,14 @@ fn enter(
             native_id: l.native_id,
             kind,
             target,
-            site,
+            site: crate::site::resolve(site),
             since: clock(),
-            precise_since: PROFILING.load(Ordering::Relaxed).then(Instant::now),
+            precise_since: tracking(TRACK_PROFILING).then(Instant::now),
             deadline,
             seq,
             holder_site,
+            after: l.after.get(),
+            label: l.label.get(),
         };
         l.slot.set(record);
         if announce {
@@ -338,8 +528,10 @@ pub(crate) fn clock() -> Duration {
     }
 }
 
-/// Calls `f` with each published record, one slot at a time, with that slot's mutex held so
-/// that `f` may follow the record's pointers (through [`Record`]'s accessors).
+/// Calls `f` with each published record, one slot at a time, registered as a reader of that
+/// slot (see [`Slot`]) while `f` runs, so that `f` may follow the record's pointers (through
+/// [`Record`]'s `unsafe` accessors). The record must not be used that way after `f` returns: a
+/// copy kept past it may point to freed objects.
 pub(crate) fn for_each(mut f: impl FnMut(&Record)) {
     let slots: Vec<Arc<Slot>> = lock(&SLOTS).clone();
     for slot in slots {
@@ -353,20 +545,51 @@ pub(crate) fn slot_count() -> usize {
     lock(&SLOTS).len()
 }
 
+/// `(owner ident, where acquired, recursion count)` of a lock now, if locked.
+///
+/// # Safety
+/// `h` must point into a live lock.
+unsafe fn holder_of(h: &Holder) -> Option<HolderNow> {
+    // SAFETY: the caller's contract.
+    let (state, site, count) = unsafe {
+        (
+            (*h.state).load(Ordering::Relaxed),
+            (*h.acquired_at).load(Ordering::Relaxed),
+            h.count.as_ref().map_or(1, |c| c.load(Ordering::Relaxed)),
+        )
+    };
+    let owner = crate::lock::owner_of(state)?;
+    // SAFETY: only `Site::as_ptr`s are stored there (or null).
+    Some((owner, unsafe { Site::from_ptr(site) }, count))
+}
+
+/// A lock's holder as [`Record::holder`] gives it.
+pub(crate) type HolderNow = (u64, Option<Site>, usize);
+
 impl Record {
     /// The target object's identity, if it has one.
     ///
-    /// Only valid inside [`for_each`] (or by the waiting thread itself).
-    pub(crate) fn identity(&self) -> Option<&Identity> {
+    /// # Safety
+    ///
+    /// The record's object must be alive for the returned lifetime: call it only on the record
+    /// [`for_each`] passes, inside its closure (the reader registration keeps the object
+    /// alive), or from the waiting thread during the wait the record describes.
+    pub(crate) unsafe fn identity(&self) -> Option<&Identity> {
         match self.target {
-            // SAFETY: see the module docs: the caller holds the slot's mutex.
-            Target::Object { identity, .. } => Some(unsafe { &*identity }),
+            Target::Object { identity, .. } | Target::Signal { identity, .. } => {
+                // SAFETY: the object is alive (this function's contract).
+                Some(unsafe { &*identity })
+            }
             _ => None,
         }
     }
 
     /// For a lock-like target: `(owner ident, where acquired, recursion count)` now.
-    pub(crate) fn holder(&self) -> Option<(u64, Option<&'static Location<'static>>, usize)> {
+    ///
+    /// # Safety
+    ///
+    /// As for [`identity`](Self::identity).
+    pub(crate) unsafe fn holder(&self) -> Option<HolderNow> {
         let Target::Object {
             holder: Some(h), ..
         } = self.target
@@ -374,27 +597,80 @@ impl Record {
             return None;
         };
         // SAFETY: as for `identity`.
-        let (state, site, count) = unsafe {
-            (
-                (*h.state).load(Ordering::Relaxed),
-                (*h.acquired_at).load(Ordering::Relaxed),
-                h.count.as_ref().map_or(1, |c| c.load(Ordering::Relaxed)),
-            )
+        unsafe { holder_of(&h) }
+    }
+
+    /// For a Condition waiter that a notify has moved onto its lock's queue (it sleeps on, and
+    /// now waits for the lock): the lock and its holder now. `None` for any other wait.
+    ///
+    /// Looks for the waiter's park token on the lock's queue, under the parking lot's lock for
+    /// that queue (held for a walk of the queue, never while waiting for anybody). The waiter
+    /// cannot leave this wait while the reader is registered, so a token found there is this
+    /// wait's.
+    ///
+    /// # Safety
+    ///
+    /// As for [`identity`](Self::identity).
+    pub(crate) unsafe fn requeued(&self) -> Option<(&Identity, Option<HolderNow>)> {
+        let Target::Signal {
+            lock: Some(lock), ..
+        } = self.target
+        else {
+            return None;
         };
-        let owner = crate::lock::owner_of(state)?;
-        // SAFETY: only `&'static Location`s are stored there (or null).
-        Some((owner, unsafe { site.as_ref() }, count))
+        let mut found = false;
+        super::unpark_filter(
+            lock.key,
+            |t| {
+                if t.0 == lock.token {
+                    found = true;
+                    super::FilterOp::Stop
+                } else {
+                    super::FilterOp::Skip
+                }
+            },
+            |_| super::UnparkToken(0),
+        );
+        // SAFETY: as for `identity`: the condition, and so its lock, are alive.
+        found.then(|| unsafe { (&*lock.identity, holder_of(&lock.holder)) })
+    }
+
+    /// For a Condition's re-acquire of its lock: the Condition.
+    ///
+    /// # Safety
+    ///
+    /// As for [`identity`](Self::identity).
+    pub(crate) unsafe fn after(&self) -> Option<&Identity> {
+        // SAFETY: the Condition's wait (which set it) is still on the waiting thread's stack.
+        unsafe { self.after.as_ref() }
+    }
+
+    /// Who last woke waiters of the Event or Condition waited on.
+    ///
+    /// # Safety
+    ///
+    /// As for [`identity`](Self::identity).
+    pub(crate) unsafe fn last_signal(&self) -> Option<Signal> {
+        match self.target {
+            // SAFETY: as for `identity`.
+            Target::Signal { last, .. } => unsafe { (*last).get() },
+            _ => None,
+        }
     }
 
     /// The object's one-line status, if it has one.
-    pub(crate) fn status(&self) -> Option<String> {
+    ///
+    /// # Safety
+    ///
+    /// As for [`identity`](Self::identity).
+    pub(crate) unsafe fn status(&self) -> Option<String> {
         match self.target {
             Target::Object {
                 status: Some((data, f)),
                 ..
             } => {
-                // SAFETY: `data` points into the object (alive, module docs) and `f` is the
-                // object's own reader for it.
+                // SAFETY: `data` points into the object (alive: this function's contract) and
+                // `f` is the object's own reader for it.
                 Some(unsafe { f(data) })
             }
             _ => None,
@@ -408,6 +684,52 @@ mod tests {
     use crate::identity::ObjectKind;
     use std::sync::atomic::AtomicBool;
 
+    /// A reader finds a notified Condition waiter on its lock's queue (and the lock's holder),
+    /// and reads who last notified, while the waiter sleeps there; once the waiter has
+    /// returned, its record is gone. (Miri runs this: the reader follows the record's
+    /// pointers into the Condition and its lock, and into the last-notifier cell.)
+    #[test]
+    fn reader_sees_a_requeued_condition_waiter_and_the_last_notifier() {
+        use crate::{Condition, Lock};
+        let cond = Arc::new(Condition::with_lock(Lock::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let c2 = Arc::clone(&cond);
+        let waiter = std::thread::spawn(move || {
+            tx.send(crate::thread::ident::current()).unwrap();
+            let mut g = c2.acquire();
+            c2.wait_timeout(&mut g, Duration::from_secs(60))
+        });
+        let waiter_id = rx.recv().unwrap();
+        let me = crate::thread::ident::current();
+        let find = |want_requeued: bool| {
+            let mut hit = None;
+            for_each(|r| {
+                if r.ident == waiter_id {
+                    // SAFETY: inside `for_each`'s closure.
+                    let requeued = unsafe { r.requeued() }.map(|(_, h)| h.map(|h| h.0));
+                    if requeued.is_some() == want_requeued {
+                        // SAFETY: inside `for_each`'s closure.
+                        let last = unsafe { r.last_signal() }.map(|s| s.ident);
+                        hit = Some((requeued.flatten(), last));
+                    }
+                }
+            });
+            hit
+        };
+        // Parked on the Condition: not on the lock's queue, nobody has notified yet.
+        while find(false).is_none() {
+            std::thread::yield_now();
+        }
+        let g = cond.acquire();
+        assert_eq!(cond.notify(&g, 1), 1);
+        // Moved onto the lock's queue (this thread holds the lock): waiting for this thread.
+        let (holder, last) = find(true).expect("the notified waiter is on the lock's queue");
+        assert_eq!((holder, last), (Some(me), Some(me)));
+        drop(g);
+        assert!(waiter.join().unwrap(), "owed the one notify");
+        assert!(find(true).is_none() && find(false).is_none());
+    }
+
     /// A reader follows the record's pointers while the writer publishes waits on objects that
     /// die right after each wait: the writer must never free an object a reader still looks at
     /// (Miri runs this and would report the use after free).
@@ -416,11 +738,17 @@ mod tests {
         let rounds = if cfg!(miri) { 30 } else { 3_000 };
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
+        // Other tests' threads (the timer service's) publish too: look at the writer's only.
+        let writer = crate::thread::ident::current();
         let seen = std::thread::spawn(move || {
             let mut seen = 0u64;
             while !stop2.load(Ordering::Relaxed) {
                 for_each(|r| {
-                    if let Some(i) = r.identity() {
+                    if r.ident != writer {
+                        return;
+                    }
+                    // SAFETY: inside `for_each`'s closure.
+                    if let Some(i) = unsafe { r.identity() } {
                         assert_eq!(i.name(), Some("probe"));
                         seen += 1;
                     }
@@ -437,7 +765,11 @@ mod tests {
             ));
             let published = publish(
                 WaitKind::Event,
-                Target::object(&identity),
+                Target::Object {
+                    identity: &*identity,
+                    holder: None,
+                    status: None,
+                },
                 Location::caller(),
                 None,
             );
@@ -451,5 +783,35 @@ mod tests {
         let mut mine = 0;
         for_each(|r| mine += usize::from(r.ident == me));
         assert_eq!(mine, 0, "no record left behind");
+    }
+
+    /// A second (non-announced) publish while a record is published would overwrite the record
+    /// under a reader's feet: refused in debug builds.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "already published")]
+    fn a_nested_publish_is_refused() {
+        // Named as `readers_never_see_a_withdrawn_record`'s records, whose reader may see it.
+        let identity = Identity::named(ObjectKind::Event, "probe", Location::caller());
+        let _outer = publish(
+            WaitKind::Event,
+            Target::Object {
+                identity: &identity,
+                holder: None,
+                status: None,
+            },
+            Location::caller(),
+            None,
+        );
+        let _inner = publish(
+            WaitKind::Event,
+            Target::Object {
+                identity: &identity,
+                holder: None,
+                status: None,
+            },
+            Location::caller(),
+            None,
+        );
     }
 }

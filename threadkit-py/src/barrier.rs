@@ -30,7 +30,12 @@ fn duration(secs: f64) -> Duration {
 impl Barrier {
     #[new]
     #[pyo3(signature = (parties, action=None, timeout=None))]
-    fn new(parties: i64, action: Option<Py<PyAny>>, timeout: Option<f64>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        parties: i64,
+        action: Option<Py<PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Self> {
         if parties < 1 {
             return Err(PyValueError::new_err("parties must be > 0"));
         }
@@ -46,18 +51,21 @@ impl Barrier {
         if let Some(t) = timeout {
             builder = builder.timeout(duration(t));
         }
-        Ok(Barrier {
-            inner: builder.build(),
-        })
+        let inner = builder.build();
+        crate::diag::created(py, &inner);
+        Ok(Barrier { inner })
     }
 
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<usize> {
         let inner = &self.inner;
+        let site = crate::diag::enter(py);
         let outcome = py.detach(|| {
-            panic::catch_unwind(AssertUnwindSafe(|| match timeout {
-                None => inner.wait(),
-                Some(t) => inner.wait_timeout(duration(t)),
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                crate::diag::with_site(site, || match timeout {
+                    None => inner.wait(),
+                    Some(t) => inner.wait_timeout(duration(t)),
+                })
             }))
         });
         match outcome {
@@ -70,12 +78,14 @@ impl Barrier {
         }
     }
 
-    fn reset(&self) {
-        self.inner.reset();
+    // With the GIL released: both take the barrier's lock, which the action (a Python callable,
+    // so it needs the GIL) holds while it runs.
+    fn reset(&self, py: Python<'_>) {
+        py.detach(|| self.inner.reset());
     }
 
-    fn abort(&self) {
-        self.inner.abort();
+    fn abort(&self, py: Python<'_>) {
+        py.detach(|| self.inner.abort());
     }
 
     #[getter]

@@ -1,8 +1,11 @@
 //! `threading.Condition` over any lock: threadkit's `Lock`/`RLock` (handled in Rust) or any
 //! Python lock object (through its methods, as CPython's `threading.Condition` does).
 //!
-//! Each waiter parks on a threadkit `Lock` of its own, queued FIFO; `notify(n)` releases the
-//! first `n`. threadkit's own `Condition` needs the lock's RAII guard, which a Python caller
+//! Each waiter parks on a threadkit `Event` of its own, queued FIFO; `notify(n)` sets the
+//! first `n`. (An Event, not a Lock the waiter holds and waits to take again: a dump would show
+//! that as the thread waiting for a lock it holds itself, and the deadlock finder as a cycle.)
+//! The Event is named `Condition@file.py:line` after the Condition's Python creation site, so
+//! a dump says which Condition a thread waits on. threadkit's own `Condition` needs the lock's RAII guard, which a Python caller
 //! that acquired with `acquire()` does not have, so the waiting is built here from threadkit
 //! locks instead.
 
@@ -13,6 +16,9 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyTuple};
 
+use threadkit::diagnostics::{Diagnosable, Site};
+
+use crate::diag;
 use crate::lock::{Acquire, Lock, RLock};
 use crate::wait::{self, Mode};
 
@@ -31,7 +37,7 @@ enum Saved {
     Other(Option<Py<PyAny>>),
 }
 
-type Waiter = Arc<threadkit::Lock>;
+type Waiter = Arc<threadkit::Event>;
 
 /// `threading.Condition(lock=None)`.
 ///
@@ -44,6 +50,9 @@ pub(crate) struct Condition {
     lock: Py<PyAny>,
     kind: Kind,
     waiters: threadkit::Lock<VecDeque<Waiter>>,
+    /// `Condition@file.py:line` (the Python creation site), the name of each waiter's Event.
+    label: String,
+    site: Option<Site>,
 }
 
 impl Condition {
@@ -116,8 +125,10 @@ impl Condition {
             return Err(PyRuntimeError::new_err("cannot wait on un-acquired lock"));
         }
         let mode = wait::optional_timeout(timeout)?;
-        let waiter: Waiter = Arc::new(threadkit::Lock::new());
-        waiter.acquire().forget();
+        let waiter: Waiter = Arc::new(threadkit::Event::named(self.label.clone()));
+        if let Some(site) = self.site {
+            waiter.set_created_at(site);
+        }
         self.waiters.acquire().push_back(Arc::clone(&waiter));
         let saved = match self.release_save(py) {
             Ok(s) => s,
@@ -127,13 +138,13 @@ impl Condition {
             }
         };
         let outcome = match mode {
-            Mode::Try => Ok(waiter.try_acquire().map(|g| g.forget()).is_some()),
+            Mode::Try => Ok(waiter.is_set()),
             Mode::Until(deadline) => wait::block(py, deadline, |d| match d {
                 None => {
-                    waiter.acquire().forget();
+                    waiter.wait();
                     Some(())
                 }
-                Some(d) => waiter.acquire_deadline(d).map(|g| g.forget()),
+                Some(d) => waiter.wait_deadline(d).then_some(()),
             })
             .map(|o| o.is_some()),
         };
@@ -159,9 +170,7 @@ impl Condition {
         let mut waiters = self.waiters.acquire();
         for _ in 0..n {
             match waiters.pop_front() {
-                Some(w) => {
-                    let _ = w.release();
-                }
+                Some(w) => w.set(),
                 None => break,
             }
         }
@@ -175,12 +184,9 @@ impl Condition {
     fn new(py: Python<'_>, lock: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let (lock, kind) = match lock {
             None => {
-                let l = Py::new(
-                    py,
-                    RLock {
-                        inner: threadkit::RLock::new(),
-                    },
-                )?;
+                let inner = threadkit::RLock::new();
+                diag::created(py, &inner);
+                let l = Py::new(py, RLock { inner })?;
                 (l.clone_ref(py).into_any(), Kind::RLock(l))
             }
             Some(l) if l.is_exact_instance_of::<Lock>() => (
@@ -193,10 +199,18 @@ impl Condition {
             ),
             Some(l) => (l.clone().unbind(), Kind::Other),
         };
+        let waiters = threadkit::Lock::with_value(VecDeque::new());
+        let site = diag::created(py, &waiters);
+        let label = match site {
+            Some(s) => format!("Condition@{s}"),
+            None => "Condition".to_owned(),
+        };
         Ok(Condition {
             lock,
             kind,
-            waiters: threadkit::Lock::with_value(VecDeque::new()),
+            waiters,
+            label,
+            site,
         })
     }
 

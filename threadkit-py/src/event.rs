@@ -32,9 +32,11 @@ impl Event {
 #[pymethods]
 impl Event {
     #[new]
-    fn new() -> Self {
+    fn new(py: Python<'_>) -> Self {
+        let inner = threadkit::Event::new();
+        crate::diag::created(py, &inner);
         Event {
-            inner: threadkit::Event::new(),
+            inner,
             sets: AtomicU64::new(0),
         }
     }

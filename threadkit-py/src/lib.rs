@@ -8,8 +8,10 @@ use pyo3::prelude::*;
 
 mod barrier;
 mod condition;
+mod diag;
 mod event;
 mod lock;
+mod pysite;
 mod queue;
 mod semaphore;
 mod testing;
@@ -24,11 +26,44 @@ pyo3::create_exception!(
      the interpreter has it, 3.13+)."
 );
 
+// Python allocates objects 16-byte aligned, and pyo3 places a class's Rust value at its
+// alignment after the object header: a value aligned more strictly (threadkit's queues pad their
+// counters to cache lines) would be misaligned, which is undefined behaviour. Such values are
+// boxed; this keeps it so.
+const _: () = {
+    use std::mem::align_of;
+    assert!(align_of::<lock::Lock>() <= 16);
+    assert!(align_of::<lock::RLock>() <= 16);
+    assert!(align_of::<condition::Condition>() <= 16);
+    assert!(align_of::<semaphore::Semaphore>() <= 16);
+    assert!(align_of::<event::Event>() <= 16);
+    assert!(align_of::<barrier::Barrier>() <= 16);
+    assert!(align_of::<timer::Timer>() <= 16);
+    assert!(align_of::<queue::Queue>() <= 16);
+    assert!(align_of::<queue::LifoQueue>() <= 16);
+    assert!(align_of::<queue::PriorityQueue>() <= 16);
+    assert!(align_of::<queue::SimpleQueue>() <= 16);
+};
+
 /// Runs threadkit's exit sequence (non-daemon Timers finish) with the GIL released; installed
 /// with `threading._register_atexit` so it runs before Python finalizes.
 #[pyfunction]
 fn _shutdown(py: Python<'_>) {
+    timer::exit_started();
     py.detach(threadkit::shutdown);
+}
+
+/// Joins the non-daemon Timers started after [`_shutdown`] began, which threadkit's exit sequence
+/// no longer waits for; installed with `atexit`, which runs after `threading._shutdown`.
+#[pyfunction]
+fn _join_late_timers(py: Python<'_>) {
+    timer::join_late(py);
+}
+
+/// Called in the child after `os.fork()` (registered with `os.register_at_fork`).
+#[pyfunction]
+fn _after_fork_in_child() {
+    wait::after_fork_in_child();
 }
 
 #[pymodule]
@@ -51,6 +86,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ShutDown", wait::shutdown_type(py).clone_ref(py))?;
     m.add("_OwnShutDown", py.get_type::<ShutDown>())?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(_join_late_timers, m)?)?;
+    m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
+    diag::register(m)?;
     testing::register(m)?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use crate::diag;
 use crate::wait::{self, truthy, Mode};
 
 /// Blocking and non-blocking acquisition of a threadkit lock whose guard is forgotten.
@@ -16,20 +17,43 @@ pub(crate) trait Acquire: Sync {
     fn take_until(&self, deadline: Option<Instant>) -> Option<()>;
 
     /// Acquires, blocking as `mode` says. Ok(false): timed out.
+    ///
+    /// While holder sites or the lock-order checker are on (`diag::tracking`), the acquire runs
+    /// with the calling Python line as its site; with the checker armed, a blocking acquire
+    /// skips the non-blocking try (which the checker does not check) and goes straight to the
+    /// blocking one, which checks the order before it blocks.
     fn acquire_mode(&self, py: Python<'_>, mode: Mode) -> PyResult<bool> {
-        if self.try_take() {
-            return Ok(true);
+        if !diag::tracking() {
+            if self.try_take() {
+                return Ok(true);
+            }
+            let Mode::Until(deadline) = mode else {
+                return Ok(false);
+            };
+            return Ok(wait::block(py, deadline, |d| self.take_until(d))?.is_some());
         }
-        let Mode::Until(deadline) = mode else {
-            return Ok(false);
-        };
-        Ok(wait::block(py, deadline, |d| self.take_until(d))?.is_some())
+        let site = diag::enter(py);
+        match mode {
+            Mode::Until(deadline)
+                if diag::lock_order_armed()
+                    && !cfg!(threadkit_py_mutant = "try_under_lock_order") =>
+            {
+                Ok(wait::block_at(py, site, deadline, |d| self.take_until(d))?.is_some())
+            }
+            _ if diag::with_site(site, || self.try_take()) => Ok(true),
+            Mode::Try => Ok(false),
+            Mode::Until(deadline) => {
+                Ok(wait::block_at(py, site, deadline, |d| self.take_until(d))?.is_some())
+            }
+        }
     }
 
     /// Acquires without giving up and without running signal handlers (Condition's restore).
     fn acquire_uninterruptibly(&self, py: Python<'_>) {
-        if !self.try_take() {
-            py.detach(|| self.take_until(None));
+        let site = diag::tracking().then(|| diag::enter(py)).flatten();
+        if !diag::with_site(site, || self.try_take()) {
+            let site = site.or_else(|| diag::enter(py));
+            py.detach(|| diag::with_site(site, || self.take_until(None)));
         }
     }
 }
@@ -68,7 +92,7 @@ macro_rules! lock_pymethods {
                 blocking: Option<&Bound<'_, PyAny>>,
                 timeout: f64,
             ) -> PyResult<bool> {
-                if blocking.is_none() && timeout == -1.0 && self.try_take() {
+                if blocking.is_none() && timeout == -1.0 && !diag::tracking() && self.try_take() {
                     return Ok(true);
                 }
                 let mode = wait::lock_mode(truthy(blocking)?, timeout)?;
@@ -122,10 +146,10 @@ impl Lock {
 
 lock_pymethods!(Lock {
     #[new]
-    fn new() -> Self {
-        Lock {
-            inner: threadkit::Lock::new(),
-        }
+    fn new(py: Python<'_>) -> Self {
+        let inner = threadkit::Lock::new();
+        diag::created(py, &inner);
+        Lock { inner }
     }
 
     #[pyo3(signature = (blocking=None, timeout=-1.0))]
@@ -208,10 +232,10 @@ impl RLock {
 lock_pymethods!(RLock {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
-    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyAny>>) -> Self {
-        RLock {
-            inner: threadkit::RLock::new(),
-        }
+    fn new(py: Python<'_>, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyAny>>) -> Self {
+        let inner = threadkit::RLock::new();
+        diag::created(py, &inner);
+        RLock { inner }
     }
 
     fn _is_owned(&self) -> bool {

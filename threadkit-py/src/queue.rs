@@ -98,7 +98,7 @@ macro_rules! bounded_queue {
         $(#[$doc])*
         #[pyclass(module = "threadkit", frozen, weakref, subclass)]
         pub(crate) struct $Py {
-            inner: threadkit::queue::$Tk<$Elem>,
+            inner: Box<threadkit::queue::$Tk<$Elem>>,
             maxsize: i64,
         }
 
@@ -201,8 +201,10 @@ macro_rules! bounded_queue {
         impl $Py {
             #[new]
             #[pyo3(signature = (maxsize=0))]
-            fn new(maxsize: i64) -> Self {
-                $Py { inner: threadkit::queue::$Tk::new(maxsize_of(maxsize)), maxsize }
+            fn new(py: Python<'_>, maxsize: i64) -> Self {
+                let inner = Box::new(threadkit::queue::$Tk::new(maxsize_of(maxsize)));
+                crate::diag::created(py, &*inner);
+                $Py { inner, maxsize }
             }
 
             #[pyo3(signature = (item, block=None, timeout=None))]
@@ -326,7 +328,7 @@ bounded_queue! {
 /// `timeout`.
 #[pyclass(module = "threadkit", frozen, weakref, subclass)]
 pub(crate) struct SimpleQueue {
-    pub(crate) inner: threadkit::queue::SimpleQueue<Item>,
+    pub(crate) inner: Box<threadkit::queue::SimpleQueue<Item>>,
 }
 
 impl SimpleQueue {
@@ -354,10 +356,10 @@ impl SimpleQueue {
 #[pymethods]
 impl SimpleQueue {
     #[new]
-    fn new() -> Self {
-        SimpleQueue {
-            inner: threadkit::queue::SimpleQueue::new(),
-        }
+    fn new(py: Python<'_>) -> Self {
+        let inner = Box::new(threadkit::queue::SimpleQueue::new());
+        crate::diag::created(py, &*inner);
+        SimpleQueue { inner }
     }
 
     #[pyo3(signature = (item, block=None, timeout=None))]

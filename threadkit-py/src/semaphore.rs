@@ -95,9 +95,11 @@ impl Semaphore {
 impl Semaphore {
     #[new]
     #[pyo3(signature = (value=1))]
-    fn new(value: i128) -> PyResult<Self> {
+    fn new(py: Python<'_>, value: i128) -> PyResult<Self> {
+        let sem = threadkit::Semaphore::new(check_value(value)?);
+        crate::diag::created(py, &sem);
         Ok(Semaphore {
-            inner: Inner::Plain(threadkit::Semaphore::new(check_value(value)?)),
+            inner: Inner::Plain(sem),
         })
     }
 
@@ -119,6 +121,9 @@ impl Semaphore {
             (true, None) => Mode::Until(None),
             (true, Some(t)) if t.is_nan() => {
                 return Err(PyValueError::new_err("Invalid value NaN (not a number)"))
+            }
+            (true, Some(t)) if t > wait::timeout_max() => {
+                return Err(PyOverflowError::new_err("timeout value is too large"))
             }
             (true, Some(t)) if t <= 0.0 => Mode::Try,
             (true, Some(t)) => Mode::Until(wait::deadline_after(t)),
@@ -169,9 +174,11 @@ pub(crate) struct BoundedSemaphore;
 impl BoundedSemaphore {
     #[new]
     #[pyo3(signature = (value=1))]
-    fn new(value: i128) -> PyResult<PyClassInitializer<Self>> {
+    fn new(py: Python<'_>, value: i128) -> PyResult<PyClassInitializer<Self>> {
+        let sem = threadkit::BoundedSemaphore::new(check_value(value)?);
+        crate::diag::created(py, &sem);
         let base = Semaphore {
-            inner: Inner::Bounded(threadkit::BoundedSemaphore::new(check_value(value)?)),
+            inner: Inner::Bounded(sem),
         };
         Ok(PyClassInitializer::from(base).add_subclass(BoundedSemaphore))
     }

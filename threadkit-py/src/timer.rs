@@ -1,6 +1,7 @@
 //! `threading.Timer` on threadkit's timer service: no OS thread per pending timer.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PySystemExit};
@@ -59,6 +60,35 @@ fn run(
     }
 }
 
+/// Set when threadkit's exit step has begun (at the start of `threading._shutdown`): from then on
+/// threadkit no longer waits for Timers started later, so the binding does (see [`join_late`]).
+static EXITING: AtomicBool = AtomicBool::new(false);
+/// The non-daemon Timers started since [`EXITING`] was set.
+static LATE: Mutex<Vec<threadkit::Timer>> = Mutex::new(Vec::new());
+
+/// Called as threadkit's exit step begins.
+pub(crate) fn exit_started() {
+    EXITING.store(true, Ordering::SeqCst);
+}
+
+/// Joins the non-daemon Timers started since the exit step began (by a Python thread that
+/// `threading._shutdown` was still joining, or by such a Timer's function), until none is left,
+/// with the GIL released. Run from Python's `atexit`, after `threading._shutdown`, as CPython's
+/// exit joins threads started while it waits.
+pub(crate) fn join_late(py: Python<'_>) {
+    loop {
+        let late = std::mem::take(&mut *LATE.lock().unwrap_or_else(|e| e.into_inner()));
+        if late.is_empty() {
+            return;
+        }
+        py.detach(|| {
+            for t in &late {
+                let _ = t.join();
+            }
+        });
+    }
+}
+
 #[pymethods]
 impl Timer {
     #[new]
@@ -81,6 +111,18 @@ impl Timer {
             // Nothing to run once the interpreter is gone.
             let _ = Python::try_attach(|py| run(py, &function, &args, &kwargs, &me2));
         });
+        // CPython's Timer inherits `threading.current_thread().daemon`. threadkit takes its own
+        // current thread's flag, which is right in a thread Python does not know (a Timer's
+        // function, a threadkit thread: a `_DummyThread` to Python) but not in a thread Python
+        // started, which is foreign (so a daemon) to threadkit.
+        let threading = py.import("threading")?;
+        let current = threading.call_method0("current_thread")?;
+        if !current.is_instance(&threading.getattr("_DummyThread")?)? {
+            let daemon: bool = current.getattr("daemon")?.extract()?;
+            inner
+                .set_daemon(daemon)
+                .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        }
         Ok(Timer {
             inner,
             interval,
@@ -96,7 +138,12 @@ impl Timer {
         }
         me.inner
             .start()
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        if EXITING.load(Ordering::SeqCst) && !me.inner.is_daemon() {
+            let mut late = LATE.lock().unwrap_or_else(|e| e.into_inner());
+            late.push(me.inner.clone());
+        }
+        Ok(())
     }
 
     fn cancel(&self) {

@@ -1,7 +1,7 @@
 //! Timeouts with CPython's rules, the standard library's exception types, and the one way every
 //! binding blocks: GIL released, and in the main thread in slices with signal checks between.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -9,12 +9,15 @@ use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
+use threadkit::diagnostics::Site;
 
 /// How long the main thread waits before it looks for a pending signal (Ctrl-C). Other threads
 /// never poll: Python runs signal handlers only in the main thread.
 pub(crate) const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
-static MAIN_THREAD: OnceLock<libc::pthread_t> = OnceLock::new();
+/// The `pthread_self()` of the thread Python runs signal handlers in (0 until `init`); after an
+/// `os.fork()` in the child, the forking thread ([`after_fork_in_child`]).
+static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
 static TIMEOUT_MAX: OnceLock<f64> = OnceLock::new();
 
 /// Test-only: a Python callable run in the main thread between two slices of a wait (so a test
@@ -57,7 +60,7 @@ pub(crate) fn init(py: Python<'_>) -> PyResult<()> {
         .getattr("ident")?
         .extract()?;
     // CPython's `get_ident()` is `pthread_self()` cast to an integer.
-    let _ = MAIN_THREAD.set(main_ident as libc::pthread_t);
+    MAIN_THREAD.store(main_ident, Ordering::Relaxed);
     let max: f64 = py.import("_thread")?.getattr("TIMEOUT_MAX")?.extract()?;
     let _ = TIMEOUT_MAX.set(max);
     let queue = py.import("queue")?;
@@ -106,9 +109,13 @@ pub(crate) fn timeout_max() -> f64 {
 
 /// Whether the caller is the thread Python runs signal handlers in.
 pub(crate) fn is_main_thread() -> bool {
-    // SAFETY: pthread_self has no preconditions and cannot fail.
-    let me = unsafe { libc::pthread_self() };
-    MAIN_THREAD.get() == Some(&me)
+    MAIN_THREAD.load(Ordering::Relaxed) == get_ident()
+}
+
+/// In the child of an `os.fork()` (from `os.register_at_fork`): the forking thread, the only
+/// one in the child, is its main thread now (CPython runs signal handlers there).
+pub(crate) fn after_fork_in_child() {
+    MAIN_THREAD.store(get_ident(), Ordering::Relaxed);
 }
 
 /// The calling thread's `threading.get_ident()`.
@@ -123,9 +130,11 @@ pub(crate) fn truthy(flag: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
     flag.map_or(Ok(true), |b| b.is_truthy())
 }
 
-/// A deadline `secs` from now; `None` (wait forever) past what `Instant` can hold.
+/// A deadline `secs` from now; `None` (wait forever) past what `Duration` or `Instant` can hold
+/// (infinity included: never a panic).
 pub(crate) fn deadline_after(secs: f64) -> Option<Instant> {
-    Instant::now().checked_add(Duration::from_secs_f64(secs.max(0.0)))
+    let d = Duration::try_from_secs_f64(secs.max(0.0)).ok()?;
+    Instant::now().checked_add(d)
 }
 
 /// What a lock's `acquire(blocking, timeout)` asks for.
@@ -195,20 +204,36 @@ pub(crate) fn queue_timeout(timeout: Option<f64>) -> PyResult<Mode> {
 /// returns lets the wait go on. threadkit has no way to wake a parked thread from a signal
 /// handler, which is why this polls (20 times a second, main thread only).
 ///
-/// Every blocking call of the extension goes through here: this is where the diagnostics
-/// (`threadkit.dump()`, the deadlock finder) will record "this Python thread waits on that
-/// object, called from this Python line" once threadkit's diagnostics API lands.
+/// Every blocking call of the extension goes through here, and runs with the calling Python
+/// line as threadkit's call site (`diag::enter`): dumps, deadlock and stall reports say "this
+/// Python thread waits on that object, called from this Python line". A lock-order panic
+/// (mode 'panic') becomes `PotentialDeadlockError`.
 pub(crate) fn block<T: Send>(
     py: Python<'_>,
     deadline: Option<Instant>,
+    attempt: impl FnMut(Option<Instant>) -> Option<T> + Send,
+) -> PyResult<Option<T>> {
+    let site = crate::diag::enter(py);
+    block_at(py, site, deadline, attempt)
+}
+
+/// [`block`] with the call site already looked up.
+pub(crate) fn block_at<T: Send>(
+    py: Python<'_>,
+    site: Option<Site>,
+    deadline: Option<Instant>,
     mut attempt: impl FnMut(Option<Instant>) -> Option<T> + Send,
 ) -> PyResult<Option<T>> {
+    let mut attempt = |d| {
+        crate::diag::checked(|| crate::diag::with_site(site, || attempt(d)))
+            .map_err(crate::diag::potential_deadlock)
+    };
     // Mutants that prove the tests can see the bugs they are written for (tests/mutants.sh).
     if cfg!(threadkit_py_mutant = "hold_gil") {
-        return Ok(attempt(deadline));
+        return attempt(deadline);
     }
     if !is_main_thread() || cfg!(threadkit_py_mutant = "no_signal_check") {
-        return Ok(py.detach(|| attempt(deadline)));
+        return py.detach(|| attempt(deadline));
     }
     loop {
         let slice_end = Instant::now() + SIGNAL_SLICE;
@@ -216,7 +241,7 @@ pub(crate) fn block<T: Send>(
             Some(d) if d <= slice_end => (d, true),
             _ => (slice_end, false),
         };
-        if let Some(v) = py.detach(|| attempt(Some(end))) {
+        if let Some(v) = py.detach(|| attempt(Some(end)))? {
             return Ok(Some(v));
         }
         if last {

@@ -4,16 +4,24 @@
 #   hold_gil         blocking calls keep the GIL while they wait (GilIsReleased must fail;
 #                    the hang guard ends what cannot finish)
 #   no_signal_check  the main thread never runs signal handlers while it waits (CtrlC must fail)
+#   no_created_site  objects keep the extension's Rust creation site (diagnostics tests must fail)
+#   no_call_site     waits and acquires are recorded at the extension's Rust lines
+#   no_thread_names  Python threads are not given their threading names
+#   try_under_lock_order  with the lock-order checker armed, acquires still try first (and an
+#                    uncontended inverted acquire is never checked)
+#   no_order_error   a lock-order panic is not turned into PotentialDeadlockError
 # Usage: tests/mutants.sh PYTHON   (a Python with maturin installed)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 py=${1:-python3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-../target/mutants}
 status=0
-for mutant in hold_gil no_signal_check; do
+mutants=${MUTANTS:-"hold_gil no_signal_check no_created_site no_call_site no_thread_names try_under_lock_order no_order_error"}
+for mutant in $mutants; do
     case $mutant in
         hold_gil) tests=test_blocking.GilIsReleased ;;
         no_signal_check) tests=test_blocking.CtrlC.test_sigint_interrupts_every_blocking_call ;;
+        *) tests=test_diagnostics ;;
     esac
     venv=$CARGO_TARGET_DIR/venv-$mutant
     "$py" -m venv "$venv"

@@ -319,5 +319,92 @@ class GilIsReleased(unittest.TestCase):
         self.assertIn(self.check(lambda: b.wait(self.BLOCK), lambda: b.wait()), (0, 1))
 
 
+# A Barrier's action runs under the barrier's internal lock and needs the GIL; abort()/reset()
+# take that lock. If they held the GIL while waiting for it, the process would hang.
+BARRIER_ACTION_CHILD = textwrap.dedent("""
+    import faulthandler, sys, threading, time
+    import threadkit
+    faulthandler.dump_traceback_later(10, exit=True)
+    in_action = threading.Event()
+    actions = []
+    def action():
+        actions.append(1)
+        in_action.set()
+        time.sleep(0.2)  # releases the GIL, then needs it back
+    b = threadkit.Barrier(2, action=action)
+    outcomes = []
+    def party():
+        try:
+            b.wait()
+            outcomes.append("passed")
+        except threading.BrokenBarrierError:
+            outcomes.append("broken")
+    ts = [threading.Thread(target=party) for _ in range(2)]
+    for t in ts:
+        t.start()
+    assert in_action.wait(10)
+    b.{call}()
+    for t in ts:
+        t.join()
+    print("done", len(actions), len(outcomes), flush=True)
+""")
+
+
+class BarrierCallsDuringTheAction(unittest.TestCase):
+    def run_child(self, call):
+        code = BARRIER_ACTION_CHILD.format(call=call)
+        try:
+            out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            self.fail(f"Barrier.{call}() during the action hung")
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        # The action ran once, and each party came out of wait() once.
+        self.assertEqual(out.stdout.split(), ["done", "1", "2"])
+
+    def test_abort_while_the_action_waits_for_the_gil(self):
+        self.run_child("abort")
+
+    def test_reset_while_the_action_waits_for_the_gil(self):
+        self.run_child("reset")
+
+
+# os.fork() from a non-main thread: in the child, the forking thread is the main thread (CPython
+# runs signal handlers there), so its blocking calls must see a signal's exception.
+FORK_CHILD = textwrap.dedent("""
+    import faulthandler, os, signal, threading
+    import threadkit
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    def forker():
+        pid = os.fork()
+        if pid == 0:
+            faulthandler.dump_traceback_later(10, exit=True)
+            signal.signal(signal.SIGALRM, interrupt)
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            try:
+                threadkit.Event().wait()
+            except KeyboardInterrupt:
+                os.write(1, b"interrupted\\n")
+                os._exit(0)
+            os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+
+    t = threading.Thread(target=forker)
+    t.start()
+    t.join()
+""")
+
+
+class ForkFromAThread(unittest.TestCase):
+    def test_the_forking_thread_is_the_childs_main_thread(self):
+        out = subprocess.run([PY, "-c", FORK_CHILD], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        self.assertEqual(out.stdout.split(), ["interrupted", "child", "exit", "0"],
+                         out.stderr[-2000:])
+
+
 if __name__ == "__main__":
     unittest.main()

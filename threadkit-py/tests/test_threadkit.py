@@ -174,6 +174,69 @@ class TimerOnTheService(unittest.TestCase):
         self.assertEqual(out.stdout.split(), ["main", "done", "fired"])
 
 
+    def run_exit_script(self, code):
+        out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout.split()
+
+    def test_timer_made_in_a_python_thread_is_not_a_daemon(self):
+        # CPython's Timer inherits threading.current_thread().daemon: False in an ordinary
+        # thread, so the process waits for it at exit.
+        got = self.run_exit_script("""
+            import threading, threadkit
+            def worker():
+                t = threadkit.Timer(0.3, print, args=("fired",))
+                print("daemon" if t.daemon else "not-daemon", flush=True)
+                t.start()
+            threading.Thread(target=worker).start()
+        """)
+        self.assertEqual(got, ["not-daemon", "fired"])
+
+    def test_timer_made_in_a_daemon_python_thread_is_a_daemon(self):
+        got = self.run_exit_script("""
+            import threading, threadkit
+            def worker():
+                print(threadkit.Timer(60, print).daemon, flush=True)
+            t = threading.Thread(target=worker, daemon=True)
+            t.start()
+            t.join()
+        """)
+        self.assertEqual(got, ["True"])
+
+    def test_timer_started_while_python_joins_threads_at_exit_runs(self):
+        # Started by a thread that Python's exit sequence is joining, after threadkit's own
+        # exit step ran: CPython's Timer would still run, so this one must too.
+        got = self.run_exit_script("""
+            import threading, time, threadkit
+            def worker():
+                time.sleep(0.3)  # main has returned by now
+                t = threadkit.Timer(0.1, print, args=("fired",))
+                t.daemon = False
+                t.start()
+            threading.Thread(target=worker).start()
+            print("main done", flush=True)
+        """)
+        self.assertEqual(got, ["main", "done", "fired"])
+
+    def test_timer_started_by_a_late_timer_runs(self):
+        got = self.run_exit_script("""
+            import threading, time, threadkit
+            def second():
+                print("second", flush=True)
+            def first():
+                print("first", flush=True)
+                threadkit.Timer(0.1, second).start()
+            def worker():
+                time.sleep(0.3)
+                t = threadkit.Timer(0.1, first)
+                t.daemon = False
+                t.start()
+            threading.Thread(target=worker).start()
+        """)
+        self.assertEqual(got, ["first", "second"])
+
+
 class PythonExceptionsThroughRust(unittest.TestCase):
     def test_priority_queue_comparison_error(self):
         q = threadkit.PriorityQueue()
@@ -236,6 +299,47 @@ class TimeoutRules(unittest.TestCase):
                 lock.acquire(timeout=None)
             self.assertTrue(lock.acquire(False, -1))
             lock.release()
+
+    def raised_by(self, call):
+        """The exception type `call()` raises, run in a daemon thread: a call that blocks
+        instead (a timeout taken as centuries) fails the test rather than hanging it."""
+        got = []
+
+        def run():
+            try:
+                call()
+                got.append(None)
+            except BaseException as e:  # PanicException is a BaseException
+                got.append(type(e))
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(10)
+        self.assertFalse(t.is_alive(), "blocked instead of raising")
+        return got[0]
+
+    def test_infinite_or_huge_timeout_is_overflow_error(self):
+        # As CPython: OverflowError (not a Rust panic, not a wait of centuries) for a timeout
+        # past TIMEOUT_MAX.
+        for t in (float("inf"), 1e300, threadkit.TIMEOUT_MAX * 2):
+            for s in (threadkit.Semaphore(0), threadkit.BoundedSemaphore(1)):
+                if isinstance(s, threadkit.BoundedSemaphore):
+                    s.acquire()
+                with self.subTest(type(s).__name__, timeout=t):
+                    self.assertIs(self.raised_by(lambda: s.acquire(timeout=t)), OverflowError)
+            c = threadkit.Condition()
+            calls = []
+
+            def wait_for():
+                with c:
+                    c.wait_for(lambda: calls.append(1), timeout=t)
+
+            with self.subTest("Condition.wait_for", timeout=t):
+                self.assertIs(self.raised_by(wait_for), OverflowError)
+                # The predicate was checked once, and the lock was released.
+                self.assertEqual(calls, [1])
+                self.assertTrue(c.acquire(False))
+                c.release()
 
     def test_queue_negative_timeout(self):
         for q in (threadkit.Queue(), threadkit.SimpleQueue(), threadkit.PriorityQueue()):

@@ -1,0 +1,114 @@
+"""python -m threadkit [options] script.py [args...]   (or: -m module [args...])
+
+Runs an unmodified Python program with threadkit's primitives in place of threading's, and
+threadkit's diagnostics installed:
+
+- a watchdog that reports each deadlock (threads blocked on each other's locks) once, with the
+  threads' names, the locks' Python creation sites and the Python lines of the acquires,
+  followed by a full thread dump; and, with --stall S, every thread blocked longer than S s;
+- lock-order checking (--lock-order report|panic|off; default report): an acquire that inverts
+  an order seen before is reported before it blocks, or raises PotentialDeadlockError (panic);
+- a thread dump on SIGQUIT (kill -QUIT <pid>, or Ctrl-\\ in a terminal), and with
+  --dump-after T a dump T seconds after the start (for platforms or setups without the signal);
+- holder sites: "held by <thread>, acquired at app.py:40".
+
+What is patched, before the program's first line runs (so its imports see threadkit's classes):
+threading.Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event, Barrier, Timer; with
+--queue also queue.Queue, LifoQueue, PriorityQueue, SimpleQueue. What is not: _thread's
+allocate_lock/LockType/RLock (used by the interpreter itself, importlib, and Thread's own
+join/start bookkeeping: a Thread.join is not shown in dumps); objects created before the
+program starts; names a module bound with `from threading import Lock` before the program
+started. queue's classes are left alone by default because programs subclass queue.Queue and
+override _init/_put/_get, which threadkit's Queue does not call; the standard queue.Queue then
+runs on the patched threading.Lock/Condition, so its waits are still in the dumps (at
+queue.py's lines).
+"""
+
+import argparse
+import os
+import queue as _queue
+import runpy
+import signal
+import sys
+import threading as _threading
+
+import threadkit
+
+THREADING = ["Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Event", "Barrier",
+             "Timer"]
+QUEUE = ["Queue", "LifoQueue", "PriorityQueue", "SimpleQueue"]
+
+
+def install(queues=False):
+    """Puts threadkit's classes in place of threading's (and queue's); returns what it patched."""
+    patched = []
+    for name in THREADING:
+        setattr(_threading, name, getattr(threadkit, name))
+        patched.append("threading." + name)
+    if queues:
+        for name in QUEUE:
+            setattr(_queue, name, getattr(threadkit, name))
+            patched.append("queue." + name)
+    return patched
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(
+        prog="python -m threadkit",
+        description="Run a Python program with threadkit's primitives and diagnostics.",
+        usage="python -m threadkit [options] (script.py | -m module) [args...]")
+    p.add_argument("--stall", type=float, metavar="S",
+                   help="report threads blocked in threadkit longer than S seconds")
+    p.add_argument("--lock-order", choices=["report", "panic", "off"], default="report",
+                   help="lock-order checking: report (default), panic (raise "
+                        "PotentialDeadlockError before the inverted acquire blocks), off")
+    p.add_argument("--dump-after", type=float, metavar="T",
+                   help="print a thread dump T seconds after the start")
+    p.add_argument("--repeat", action="store_true", help="with --dump-after: every T seconds")
+    p.add_argument("--interval", type=float, default=0.5, metavar="S",
+                   help="how often the watchdog looks for deadlocks and stalls (default 0.5)")
+    p.add_argument("--signal", default="SIGQUIT", metavar="NAME",
+                   help="signal that prints a dump (default SIGQUIT; 'none' to disable)")
+    p.add_argument("--queue", action="store_true",
+                   help="also replace queue.Queue/LifoQueue/PriorityQueue/SimpleQueue")
+    p.add_argument("--no-watchdog", action="store_true", help="no deadlock watchdog")
+    p.add_argument("-m", dest="module", metavar="module", help="run a module as a script")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    opts = p.parse_args(argv)
+    if opts.module is None and not opts.args:
+        p.error("a script (or -m module) is required")
+    return opts
+
+
+def main(argv=None):
+    opts = parse(sys.argv[1:] if argv is None else argv)
+    install(opts.queue)
+    threadkit.set_holder_sites(True)
+    threadkit.set_lock_order_mode(opts.lock_order)
+    keep = []
+    if opts.signal.lower() != "none":
+        signum = getattr(signal, opts.signal.upper(), None)
+        if signum is None:
+            print(f"threadkit: no signal {opts.signal} here; use --dump-after", file=sys.stderr)
+        else:
+            keep.append(threadkit.dump_on_signal(int(signum)))
+    if not opts.no_watchdog or opts.stall is not None or opts.dump_after is not None:
+        dog = threadkit.Watchdog(interval=opts.interval, stall=opts.stall,
+                                 dump_after=opts.dump_after, repeat=opts.repeat,
+                                 deadlocks=not opts.no_watchdog)
+        dog.start()
+        # Left running through the exit (it watches the wait for non-daemon threads too).
+        keep.append(dog)
+    globals()["_keep"] = keep
+    if opts.module is not None:
+        sys.argv = [opts.module] + opts.args
+        runpy.run_module(opts.module, run_name="__main__", alter_sys=True)
+    else:
+        script = opts.args[0]
+        sys.argv = list(opts.args)
+        sys.path[0] = os.path.dirname(os.path.abspath(script))
+        runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
