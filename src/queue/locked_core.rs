@@ -223,6 +223,11 @@ impl<C: Container> LockedCore<C> {
         self.mirror.unfinished.load(Ordering::Relaxed)
     }
 
+    /// The queue's identity (for `Diagnosable`).
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     /// The name given at construction, if any.
     pub(crate) fn name(&self) -> Option<&str> {
         self.identity.name()
