@@ -323,6 +323,10 @@ impl<S: Store> Core<S> {
     ) -> Result<(), (S::Item, Refusal)> {
         let leave = || match slot {
             Some(slot) => slot.leave(),
+            // Mutant (loom only): a flagless put is not counted in flight.
+            #[cfg(all(loom, threadkit_mutant = "queue_unslotted_uncounted"))]
+            None => {}
+            #[cfg(not(all(loom, threadkit_mutant = "queue_unslotted_uncounted")))]
             None => drop(self.puts.unslotted.fetch_sub(1, Ordering::SeqCst)),
         };
         // Mutant (loom only): the flag raised after the step on `begun`, so that a shutdown
@@ -349,6 +353,9 @@ impl<S: Store> Core<S> {
     fn enter(&self, slot: Option<&Slot>) {
         match slot {
             Some(slot) => slot.enter(self.address()),
+            #[cfg(all(loom, threadkit_mutant = "queue_unslotted_uncounted"))]
+            None => {}
+            #[cfg(not(all(loom, threadkit_mutant = "queue_unslotted_uncounted")))]
             None => drop(self.puts.unslotted.fetch_add(1, Ordering::SeqCst)),
         }
     }

@@ -105,3 +105,8 @@ pub use guard::TaskDone;
 pub use lifo::LifoQueue;
 pub use priority::PriorityQueue;
 pub use simple::SimpleQueue;
+
+/// Loom models only (`tests/loom/queue.rs`): puts made as if from a thread-local destructor.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use putting::as_if_exiting as __loom_puts_as_if_exiting;

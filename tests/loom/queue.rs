@@ -7,7 +7,7 @@
 //!
 //! Under `--cfg loom` the FIFO store is the locked deque (`src/queue/fifo.rs`), not crossbeam's
 //! lock-free ring and list: these models check the core's protocol (waiter counts and parking,
-//! `begun`/`settled`/`finished`, the shutdown flag and the wait for puts in flight) over a store
+//! `begun`/`finished`, the shutdown flag, the putting flags and the wait for puts in flight) over a store
 //! with the same contract, not crossbeam's internals (its own tests and Miri cover those).
 //!
 //! `LifoQueue` runs the same models over its own core (`src/queue/locked_core.rs`: everything
@@ -20,6 +20,10 @@
 //! `task_done`, and a woken `join` returns without re-checking): each fails these models.
 //! `queue_locked_unlock_early` (the locked core gives its lock up before the sleeper is queued on
 //! its key, so a waker's unpark can come in between) fails `lifo::get_returns_only_what_was_put`.
+//! `queue_flag_late` (a put raises its putting flag after its step on `begun`) fails
+//! `fifo::put_racing_shutdown_is_refused_or_delivered`. `queue_unslotted_uncounted` (a put
+//! made without a flag, from a thread-local destructor, is not counted in flight) fails
+//! `fifo::flagless_put_racing_shutdown_is_refused_or_delivered`.
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -27,6 +31,55 @@ use loom::thread;
 use threadkit::queue::{GetError, LifoQueue, Queue};
 
 use crate::support::{assert_nobody_parked, model};
+
+/// Runs `put` on `q` in a thread of its own; the handle returns whether the put succeeded.
+fn spawn_put<Q: Send + Sync + 'static>(
+    q: &Arc<Q>,
+    put: fn(&Q) -> bool,
+) -> thread::JoinHandle<bool> {
+    let q = Arc::clone(q);
+    thread::spawn(move || put(&q))
+}
+
+/// The body of the put-racing-`shutdown` models: `$put` (run in a thread of its own, returning
+/// whether the put succeeded) races `shutdown`; the put's own result is the witness: a put that
+/// succeeded is owed its item in the `get` after the shutdown, a failed one must not show up.
+macro_rules! racing_shutdown {
+    ($Q:ident, $put:expr) => {
+        model(|| {
+            let q = Arc::new($Q::new(0));
+            let putter = spawn_put(&q, $put);
+            q.shutdown();
+            let got = q.get();
+            let put_ok = putter.join().unwrap();
+            match got {
+                Ok(item) => assert!(put_ok && item == 7),
+                Err(GetError) => assert!(!put_ok, "a put succeeded but its item was never got"),
+            }
+            assert_eq!(q.get(), Err(GetError));
+            assert_nobody_parked();
+        })
+    };
+}
+
+/// The body of the put-racing-`shutdown_immediate` models: afterwards nothing is queued and no
+/// task is unfinished, whether the put won or lost.
+macro_rules! racing_immediate_shutdown {
+    ($Q:ident, $put:expr) => {
+        model(|| {
+            let q = Arc::new($Q::new(0));
+            let putter = spawn_put(&q, $put);
+            q.shutdown_immediate();
+            let after_shutdown = q.len();
+            putter.join().unwrap();
+            assert_eq!(after_shutdown, 0, "an item outlived the immediate shutdown");
+            assert_eq!(q.len(), 0, "an item landed after the immediate shutdown");
+            assert_eq!(q.unfinished_tasks(), 0);
+            assert_eq!(q.get(), Err(GetError));
+            assert_nobody_parked();
+        })
+    };
+}
 
 /// The models, over the queue type `$Q`.
 macro_rules! models {
@@ -240,50 +293,36 @@ macro_rules! models {
         /// shutdown (a `get` never answers "shut down" while a put that began before it is in flight).
         #[test]
         fn put_racing_shutdown_is_refused_or_delivered() {
-            model(|| {
-                let q = Arc::new($Q::new(0));
-                let putter = {
-                    let q = Arc::clone(&q);
-                    thread::spawn(move || q.put(7).is_ok())
-                };
-                q.shutdown();
-                let got = q.get();
-                let put_ok = putter.join().unwrap();
-                match got {
-                    Ok(item) => assert!(put_ok && item == 7),
-                    Err(GetError) => assert!(!put_ok, "a put succeeded but its item was never got"),
-                }
-                assert_eq!(q.get(), Err(GetError));
-                assert_nobody_parked();
-            });
+            racing_shutdown!($Q, |q: &$Q<i32>| q.put(7).is_ok());
         }
 
         /// A put racing `shutdown_immediate`: afterwards nothing is queued and no task is unfinished,
         /// whether the put won or lost (the drain waits for a put in flight).
         #[test]
         fn put_racing_immediate_shutdown_leaves_nothing() {
-            model(|| {
-                let q = Arc::new($Q::new(0));
-                let putter = {
-                    let q = Arc::clone(&q);
-                    thread::spawn(move || q.put(7).is_ok())
-                };
-                q.shutdown_immediate();
-                let after_shutdown = q.len();
-                putter.join().unwrap();
-                assert_eq!(after_shutdown, 0, "an item outlived the immediate shutdown");
-                assert_eq!(q.len(), 0, "an item landed after the immediate shutdown");
-                assert_eq!(q.unfinished_tasks(), 0);
-                assert_eq!(q.get(), Err(GetError));
-                assert_nobody_parked();
-            });
+            racing_immediate_shutdown!($Q, |q: &$Q<i32>| q.put(7).is_ok());
         }
     };
 }
 
 mod fifo {
     use super::*;
+    use threadkit::queue::__loom_puts_as_if_exiting as as_if_exiting;
     models!(Queue);
+
+    /// A put made without a putting flag (as from a thread-local destructor at thread exit,
+    /// counted in the queue's `unslotted` word instead) racing `shutdown`: refused, or its item
+    /// is there for the `get` after the shutdown.
+    #[test]
+    fn flagless_put_racing_shutdown_is_refused_or_delivered() {
+        racing_shutdown!(Queue, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()));
+    }
+
+    /// A flagless put racing `shutdown_immediate`: nothing queued and no task unfinished after it.
+    #[test]
+    fn flagless_put_racing_immediate_shutdown_leaves_nothing() {
+        racing_immediate_shutdown!(Queue, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()));
+    }
 }
 
 mod lifo {
