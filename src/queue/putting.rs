@@ -20,6 +20,14 @@
 //!
 //! A put made while the thread's slot is gone (from a thread-local destructor at thread exit)
 //! falls back to counting itself in the queue's `unslotted` word (two read-modify-writes).
+//!
+//! Limits, known and accepted: a scan waits for *every* raised flag naming the queue, also that
+//! of a put that will be refused, so a thread retrying `try_put` on a shut-down queue in a tight
+//! loop makes a scan take several tries (it ends at the first scan that finds the flag down).
+//! In a child process after `fork`, the slot of a thread that was in the middle of a put stays
+//! raised, so a `get` that finds that queue shut down and empty (or its immediate shutdown)
+//! would wait for ever; with the `settled` count this replaced it was the same, and CPython's
+//! queue can likewise be left with its mutex held by a thread that does not exist in the child.
 
 use std::cell::{Cell, OnceCell};
 use std::sync::Arc;
