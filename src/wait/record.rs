@@ -793,25 +793,12 @@ mod tests {
     fn a_nested_publish_is_refused() {
         // Named as `readers_never_see_a_withdrawn_record`'s records, whose reader may see it.
         let identity = Identity::named(ObjectKind::Event, "probe", Location::caller());
-        let _outer = publish(
-            WaitKind::Event,
-            Target::Object {
-                identity: &identity,
-                holder: None,
-                status: None,
-            },
-            Location::caller(),
-            None,
-        );
-        let _inner = publish(
-            WaitKind::Event,
-            Target::Object {
-                identity: &identity,
-                holder: None,
-                status: None,
-            },
-            Location::caller(),
-            None,
-        );
+        let target = Target::Object {
+            identity: &identity,
+            holder: None,
+            status: None,
+        };
+        let _outer = publish(WaitKind::Event, target, Location::caller(), None);
+        let _inner = publish(WaitKind::Event, target, Location::caller(), None);
     }
 }
