@@ -36,9 +36,15 @@ if [[ "${1:-}" == "--mutants" ]]; then
         [semaphore_take_from_zero]="semaphore::acquire_consume_acquire_again_is_owed_a_release semaphore::below_zero_acquirers_are_each_owed_a_release"
         [semaphore_keep_debt]="semaphore::below_zero_acquirers_are_each_owed_a_release"
         [semaphore_value_unclamped]="semaphore::below_zero_acquirers_are_each_owed_a_release"
+        [queue_locked_unlock_early]="queue::lifo::get_returns_only_what_was_put"
+        [queue_flag_late]="queue::fifo::put_racing_shutdown_is_refused_or_delivered"
+        [queue_unslotted_uncounted]="queue::fifo::flagless_put_racing_shutdown_is_refused_or_delivered"
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
     )
-    for mutant in skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped; do
+    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped)
+    # MUTANTS="a b" runs only those.
+    [ -n "${MUTANTS:-}" ] && read -r -a mutants <<<"$MUTANTS"
+    for mutant in "${mutants[@]}"; do
         echo "== mutant $mutant: the models must fail =="
         filters=(${must_catch[$mutant]})
         [ ${#filters[@]} -eq 0 ] && filters=("")

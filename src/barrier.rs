@@ -51,7 +51,9 @@ type Action = Box<dyn FnMut() + Send + 'static>;
 ///   call [`wait`](Self::wait), [`abort`](Self::abort) or [`reset`](Self::reset) on the same
 ///   barrier (it would deadlock). [`n_waiting`](Self::n_waiting),
 ///   [`is_broken`](Self::is_broken) and `Debug` take no lock and are safe anywhere.
-/// - Waits are not interrupted by signals.
+/// - Waits are not interrupted by signals; [`wait_interruptible`](Self::wait_interruptible) lets a
+///   caller look for interruptions while it waits and give up its arrival, as Python's
+///   `Barrier.wait` does when an exception ends the wait.
 /// - `Debug` prints `Barrier { waiters: 2/3 }` or `Barrier { state: broken }`, as CPython's repr
 ///   ends in `waiters=2/3>` or `broken>`.
 ///
@@ -370,6 +372,60 @@ impl Barrier {
         self.wait_until(Some(deadline))
     }
 
+    /// As [`wait`](Self::wait) with an optional `timeout` (`None`: the barrier's default
+    /// timeout, if any), running `check` every `every` while this thread waits; an error from
+    /// `check` ends the wait: the thread leaves the cycle and the error is returned.
+    ///
+    /// This is how a binding makes a barrier wait interruptible, for instance by Ctrl-C in a
+    /// Python main thread (`check` runs the interpreter's signal handlers). An interrupted
+    /// thread takes its arrival back, as Python's `Barrier.wait` does when an exception ends it:
+    /// the barrier does not break, the other parties go on waiting, and [`n_waiting`](Self::n_waiting)
+    /// counts one fewer (so a party arriving later may get an index that a waiting party already
+    /// has, as in Python). A check that returns `Ok` changes nothing. `check` runs with no lock
+    /// held, between two parks; the thread is not parked while it runs, and a cycle that ends
+    /// meanwhile gives this thread its outcome, unless `check` fails (then the error is returned
+    /// and the cycle's outcome is the other parties'). Diagnostics see one wait per slice; wrap
+    /// the call in [`as_one_wait`](crate::diagnostics::as_one_wait) to publish it as one.
+    ///
+    /// # Errors
+    ///
+    /// `Err(e)` with `check`'s error; otherwise `Ok` with what [`wait`](Self::wait) returns.
+    ///
+    /// # Panics
+    ///
+    /// In the leader, if the action panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// let barrier = threadkit::Barrier::new(2);
+    /// let stop = AtomicBool::new(false);
+    /// std::thread::scope(|s| {
+    ///     let waiter = s.spawn(|| {
+    ///         barrier.wait_interruptible(None, Duration::from_millis(5), || {
+    ///             if stop.load(Ordering::Relaxed) { Err("interrupted") } else { Ok(()) }
+    ///         })
+    ///     });
+    ///     stop.store(true, Ordering::Relaxed);
+    ///     assert_eq!(waiter.join().unwrap().unwrap_err(), "interrupted");
+    /// });
+    /// assert!(!barrier.is_broken());
+    /// assert_eq!(barrier.n_waiting(), 0);
+    /// ```
+    #[track_caller]
+    pub fn wait_interruptible<E>(
+        &self,
+        timeout: Option<Duration>,
+        every: Duration,
+        check: impl FnMut() -> Result<(), E>,
+    ) -> Result<Result<BarrierWaitResult, BrokenBarrierError>, E> {
+        let deadline = timeout.or(self.timeout).and_then(wait::deadline_after);
+        self.wait_checking(deadline, Some((every, check)))
+    }
+
     /// Breaks the barrier: threads waiting now, and every later `wait`, get
     /// [`BrokenBarrierError`] until [`reset`](Self::reset). Python's `barrier.abort()`.
     ///
@@ -524,9 +580,22 @@ impl Barrier {
         &self,
         deadline: Option<Instant>,
     ) -> Result<BarrierWaitResult, BrokenBarrierError> {
+        match self.wait_checking(deadline, None::<(Duration, fn() -> Result<(), ()>)>) {
+            Ok(outcome) => outcome,
+            Err(()) => unreachable!("no check, no interruption"),
+        }
+    }
+
+    /// The one wait: `check`, if any, is `(every, check)`, run every `every` while parked.
+    #[track_caller]
+    fn wait_checking<E>(
+        &self,
+        deadline: Option<Instant>,
+        mut check: Option<(Duration, impl FnMut() -> Result<(), E>)>,
+    ) -> Result<Result<BarrierWaitResult, BrokenBarrierError>, E> {
         let mut st = self.state.acquire();
         if st.broken {
-            return Err(BrokenBarrierError(()));
+            return Ok(Err(BrokenBarrierError(())));
         }
         let index = st.count;
         let result = BarrierWaitResult {
@@ -543,28 +612,75 @@ impl Barrier {
                 }
             }
             self.end_cycle(&mut st, TOKEN_PASSED);
-            return Ok(result);
+            return Ok(Ok(result));
         }
 
         st.count += 1;
         st.sleepers += 1;
         let generation = st.generation;
         self.publish(&st);
-        // Enqueue while still holding the lock and release it only once queued (before_sleep),
-        // so whoever ends this cycle (under the lock) finds us in the queue or knows we timed out.
-        match wait::park_for(
-            WaitKind::Barrier,
-            self.wait_target(),
-            self.key(),
-            || true,
-            move || drop::<LockGuard<'_, State>>(st),
-            |_key, _was_last| {},
-            DEFAULT_PARK_TOKEN,
-            deadline,
-        ) {
-            ParkResult::Unparked(TOKEN_PASSED) => Ok(result),
-            ParkResult::Unparked(_) => Err(BrokenBarrierError(())),
-            ParkResult::TimedOut | ParkResult::Invalid => self.timed_out(generation, result),
+        loop {
+            // With a check, park until the next check is due (or the deadline, if sooner).
+            let (park_until, last) = match (&check, deadline) {
+                (None, _) => (deadline, true),
+                (Some((every, _)), _) => {
+                    let due = wait::deadline_after(*every);
+                    match (due, deadline) {
+                        (Some(due), Some(d)) if due < d => (Some(due), false),
+                        (_, Some(d)) => (Some(d), true),
+                        (due, None) => (due, due.is_none()),
+                    }
+                }
+            };
+            // Enqueue while still holding the lock and release it only once queued
+            // (before_sleep), so whoever ends this cycle (under the lock) finds us in the queue
+            // or knows we are not there.
+            match wait::park_for(
+                WaitKind::Barrier,
+                self.wait_target(),
+                self.key(),
+                || true,
+                move || drop::<LockGuard<'_, State>>(st),
+                |_key, _was_last| {},
+                DEFAULT_PARK_TOKEN,
+                park_until,
+            ) {
+                ParkResult::Unparked(TOKEN_PASSED) => return Ok(Ok(result)),
+                ParkResult::Unparked(_) => return Ok(Err(BrokenBarrierError(()))),
+                ParkResult::TimedOut | ParkResult::Invalid if last => {
+                    return Ok(self.timed_out(generation, result));
+                }
+                ParkResult::TimedOut | ParkResult::Invalid => {}
+            }
+            // A check is due. Run it without the lock (it may need what the action holds).
+            let verdict = match check.as_mut() {
+                Some((_, check)) => check(),
+                None => Ok(()),
+            };
+            st = self.state.acquire();
+            if st.generation != generation {
+                // The cycle ended while this thread was not parked: its outcome is ours, and
+                // an error from the check goes to the caller all the same.
+                drop(st);
+                let outcome = self.timed_out(generation, result);
+                return verdict.map(|()| outcome);
+            }
+            if let Err(e) = verdict {
+                // This thread leaves the cycle, as if it had never arrived: Python's
+                // `Barrier.wait` takes back its arrival (`finally: self._count -= 1`) when an
+                // exception ends the wait, and the barrier does not break.
+                st.sleepers = st.sleepers.saturating_sub(1);
+                if !st.broken {
+                    st.count = st.count.saturating_sub(1);
+                    self.publish(&st);
+                }
+                return Err(e);
+            }
+            if st.broken {
+                // Broken while this thread was not parked (the breaker woke the others).
+                st.sleepers = st.sleepers.saturating_sub(1);
+                return Ok(Err(BrokenBarrierError(())));
+            }
         }
     }
 

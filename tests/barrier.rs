@@ -401,3 +401,122 @@ fn released_threads_see_the_new_cycle() {
         assert_eq!(counts, [0; N]);
     }
 }
+
+// ----- wait_interruptible: the binding's Ctrl-C path -----
+
+/// An interrupted party takes its arrival back, as CPython's `Barrier.wait` does when an
+/// exception ends it (`finally: self._count -= 1`): the barrier does not break, the party that
+/// is still waiting keeps waiting, and it passes when a replacement arrives. Witness: the
+/// waiting party's `Ok`, `n_waiting` dropping from 2 to 1, `is_broken()` staying false, and the
+/// cycle completing with one more arrival than it would have needed (indices 1 and 2 after it).
+#[test]
+fn interrupted_party_withdraws_without_breaking() {
+    let barrier = Arc::new(Barrier::with_timeout(3, SAFETY));
+    let stop = Arc::new(AtomicBool::new(false));
+    let stayer = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    wait_until("the first party waits", || barrier.n_waiting() == 1);
+    let quitter = {
+        let (b, stop) = (Arc::clone(&barrier), Arc::clone(&stop));
+        thread::spawn(move || {
+            b.wait_interruptible(None, Duration::from_millis(2), || {
+                if stop.load(Ordering::SeqCst) {
+                    Err("interrupted")
+                } else {
+                    Ok(())
+                }
+            })
+        })
+    };
+    wait_until("both wait", || barrier.n_waiting() == 2);
+    stop.store(true, Ordering::SeqCst);
+    assert_eq!(quitter.join().unwrap().unwrap_err(), "interrupted");
+    assert_eq!(barrier.n_waiting(), 1);
+    assert!(!barrier.is_broken());
+    assert!(!stayer.is_finished(), "the other party was released");
+    // Two more arrivals complete the cycle: the taken-back arrival left index 1 free.
+    let replacement = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    wait_until("the replacement waits", || barrier.n_waiting() == 2);
+    let last = barrier.wait().unwrap();
+    assert!(last.is_leader());
+    assert_eq!(last.index(), 2);
+    assert_eq!(replacement.join().unwrap().unwrap().index(), 1);
+    assert_eq!(stayer.join().unwrap().unwrap().index(), 0);
+}
+
+/// A check that passes changes nothing: the checking party passes with the others, after being
+/// checked while it waited. Witness: the number of checks (> 0: it really waited in slices) and
+/// the three distinct indices.
+#[test]
+fn passing_checks_leave_the_wait_alone() {
+    let barrier = Arc::new(Barrier::with_timeout(3, SAFETY));
+    let checks = Arc::new(AtomicUsize::new(0));
+    let checker = {
+        let (b, checks) = (Arc::clone(&barrier), Arc::clone(&checks));
+        thread::spawn(move || {
+            b.wait_interruptible(None, Duration::from_millis(1), || {
+                checks.fetch_add(1, Ordering::SeqCst);
+                Ok::<(), ()>(())
+            })
+        })
+    };
+    wait_until("the checker waits and was checked", || {
+        checks.load(Ordering::SeqCst) >= 3
+    });
+    let other = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    wait_until("both wait", || barrier.n_waiting() == 2);
+    let mine = barrier.wait().unwrap().index();
+    let mut indices = vec![
+        mine,
+        other.join().unwrap().unwrap().index(),
+        checker.join().unwrap().unwrap().unwrap().index(),
+    ];
+    indices.sort();
+    assert_eq!(indices, [0, 1, 2]);
+    assert!(!barrier.is_broken());
+}
+
+/// The cycle ends or breaks while the checking party is between two parks (running its check):
+/// it is owed that cycle's outcome. Witness: over many rounds, every checking party's result
+/// equals the other party's, and no round hangs (the default timeout would break it and make
+/// the results `Err`, which fails the pass count).
+#[test]
+fn cycle_ending_during_a_check_gives_its_outcome() {
+    let barrier = Arc::new(Barrier::with_timeout(2, SAFETY));
+    let rounds = 200;
+    let mut passed = 0;
+    for round in 0..rounds {
+        let b = Arc::clone(&barrier);
+        let checker = thread::spawn(move || {
+            b.wait_interruptible(None, Duration::from_micros(50), || {
+                // A slow check widens the window in which the cycle ends without us parked.
+                thread::yield_now();
+                Ok::<(), ()>(())
+            })
+        });
+        let breaks = round % 4 == 3;
+        let mine = if breaks {
+            wait_until("the checker waits", || barrier.n_waiting() == 1);
+            barrier.abort();
+            false
+        } else {
+            barrier.wait().is_ok()
+        };
+        let theirs = checker.join().unwrap().unwrap();
+        assert_eq!(theirs.is_ok(), mine, "round {round}");
+        if breaks {
+            barrier.reset();
+        } else {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, rounds - rounds / 4);
+}

@@ -5,35 +5,16 @@
 
 mod common;
 
+use common::diag::{serial, until_thread};
+
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use threadkit::diagnostics::{self, Report, ThreadSnapshot, ThreadState, WaitKind};
 use threadkit::{Barrier, Builder, Condition, Event, Lock, RLock, Semaphore};
 
-static SERIAL: StdMutex<()> = StdMutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 const T: Duration = Duration::from_secs(5);
-
-/// Polls the dump until `pred` holds for the thread named `name` (fails after 10 s).
-fn until_thread(name: &str, pred: impl Fn(&ThreadSnapshot) -> bool) -> ThreadSnapshot {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let dump = diagnostics::dump();
-        if let Some(t) = dump.threads.iter().find(|t| &*t.thread.name == name) {
-            if pred(t) {
-                return t.clone();
-            }
-        }
-        assert!(Instant::now() < deadline, "{name} never got there:\n{dump}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 /// Spins (yielding) until `go` is set, for at most 10 s: alive, but blocked in nothing threadkit
 /// can see.
@@ -807,4 +788,89 @@ fn is_foreign(ident: u64) -> bool {
     threadkit::enumerate()
         .iter()
         .any(|t| t.ident() == Some(ident) && format!("{t:?}").starts_with("DummyThread("))
+}
+
+/// A watchdog given a time too far away to compute as an `Instant` (`Duration::MAX`: "never")
+/// still works: its thread used to die at once on the overflow (`Instant + Duration` panics),
+/// silently, with `start` long returned `Ok`. An infinite interval still dumps when due; a dump
+/// due never still leaves the stalls reported.
+#[test]
+fn a_watchdog_with_an_endless_interval_or_dump_time_still_watches() {
+    let _s = serial();
+    let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
+    let tx = StdMutex::new(tx);
+    diagnostics::set_report_hook(move |r: &Report| {
+        let what = match r {
+            Report::Dump(_) => "dump",
+            Report::Stall(s) if &*s.thread.name == "stalled" => "stall",
+            _ => return,
+        };
+        let _ = tx.lock().unwrap().send(what);
+    });
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(got) if got == what => return true,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        false
+    };
+    let dumper = diagnostics::Watchdog::new()
+        .interval(Duration::MAX)
+        .deadlocks(false)
+        .dump_after(Duration::from_millis(20))
+        .start()
+        .unwrap();
+    let dumped = wait_for("dump");
+    dumper.stop();
+    let never = Arc::new(Event::named("never-set"));
+    let n2 = Arc::clone(&never);
+    let sleeper = Builder::new()
+        .name("stalled")
+        .spawn(move || n2.wait_timeout(Duration::from_secs(3)))
+        .unwrap();
+    let watcher = diagnostics::Watchdog::new()
+        .interval(Duration::from_millis(10))
+        .stall_threshold(Duration::from_millis(20))
+        .dump_after(Duration::MAX)
+        .dump_with_reports(false)
+        .start()
+        .unwrap();
+    let stalled = wait_for("stall");
+    watcher.stop();
+    diagnostics::reset_report_hook();
+    never.set();
+    assert!(common::join_or_fail(sleeper, "stalled"), "owed the set");
+    assert!(
+        dumped,
+        "an endless interval: the dump due after 20 ms never came"
+    );
+    assert!(
+        stalled,
+        "an endless dump time: the stall was never reported"
+    );
+}
+
+/// `dump_on_signal` with a signal it cannot handle returns the error its docs promise: it used
+/// to panic (inside `signal-hook`, which panics for the signals it forbids and for numbers out
+/// of its range), and from Python that is a `PanicException` at start-up.
+#[test]
+#[cfg(all(feature = "signal", unix))]
+fn dump_on_signal_refuses_unhandleable_signals_with_an_error() {
+    use signal_hook::consts::{SIGKILL, SIGSEGV, SIGSTOP};
+    for signal in [SIGKILL, SIGSTOP, SIGSEGV, -1, 1000] {
+        let outcome = std::panic::catch_unwind(|| diagnostics::dump_on_signal(signal).is_err());
+        assert!(
+            matches!(outcome, Ok(true)),
+            "signal {signal}: {}",
+            if outcome.is_err() {
+                "panicked"
+            } else {
+                "accepted"
+            }
+        );
+    }
 }

@@ -8,34 +8,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
+use common::diag::{serial, until_thread};
+
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use threadkit::diagnostics::{self, Report, ThreadSnapshot, ThreadState, WaitKind};
 use threadkit::{Builder, Condition, Event, Lock, RLock, Timer};
 
-static SERIAL: StdMutex<()> = StdMutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 const T: Duration = Duration::from_secs(5);
-
-/// Polls the dump until `pred` holds for the thread named `name` (fails after 10 s).
-fn until_thread(name: &str, pred: impl Fn(&ThreadSnapshot) -> bool) -> ThreadSnapshot {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let dump = diagnostics::dump();
-        if let Some(t) = dump.threads.iter().find(|t| &*t.thread.name == name) {
-            if pred(t) {
-                return t.clone();
-            }
-        }
-        assert!(Instant::now() < deadline, "{name} never got there:\n{dump}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 fn waiting_on(kind: WaitKind) -> impl Fn(&ThreadSnapshot) -> bool {
     move |t| t.waiting.as_ref().is_some_and(|w| w.kind == kind)

@@ -47,6 +47,47 @@ fn count(seen: &Seen) -> usize {
     seen.lock().unwrap().len()
 }
 
+/// What the scenarios take in an order: a Lock, or a semaphore opted in with `with_lock_order`.
+trait Take: Send + Sync + 'static {
+    /// Runs `f` holding `self` (a blocking acquire).
+    fn holding(&self, f: impl FnOnce());
+}
+
+/// `Take` by a blocking `acquire` and its guard.
+macro_rules! take_by_acquire {
+    ($($t:ty),*) => {$(
+        impl Take for $t {
+            fn holding(&self, f: impl FnOnce()) {
+                let _g = self.acquire();
+                f();
+            }
+        }
+    )*};
+}
+
+take_by_acquire!(Lock, RLock, Semaphore, BoundedSemaphore);
+
+/// On the calling thread: `a` then `b`, then `b` then `a` (an inversion when armed).
+fn both_orders(a: &Lock, b: &Lock) {
+    drop((a.acquire(), b.acquire()));
+    drop((b.acquire(), a.acquire()));
+}
+
+/// Two new locks named `first` and `second`, with the order first → second recorded by a
+/// thread named "alpha".
+fn recorded_by_alpha(first: &str, second: &str) -> (Arc<Lock>, Arc<Lock>) {
+    let (a, b) = (Arc::new(Lock::named(first)), Arc::new(Lock::named(second)));
+    in_order("alpha", &a, &b);
+    (a, b)
+}
+
+/// On a thread named `name` (joined): takes `first`, then `second` while holding it, which
+/// records the order first → second.
+fn in_order(name: &str, first: &Arc<impl Take>, second: &Arc<impl Take>) {
+    let (a, b) = (Arc::clone(first), Arc::clone(second));
+    on_thread(name, move || a.holding(|| b.holding(|| ())));
+}
+
 fn fl(site: threadkit::diagnostics::Site) -> String {
     format!("{}:{}", site.file(), site.line())
 }
@@ -164,13 +205,7 @@ fn three_lock_cycle_across_three_threads_is_one_report_with_the_chain() {
 /// Runs the first order on "alpha", then `second` on "beta", and returns the report count.
 fn silent_after(second: impl FnOnce(Arc<Lock>, Arc<Lock>) + Send + 'static) -> usize {
     let (_s, seen) = setup(LockOrderMode::Report);
-    let accounts = Arc::new(Lock::named("accounts"));
-    let ledger = Arc::new(Lock::named("ledger"));
-    let (a, l) = (Arc::clone(&accounts), Arc::clone(&ledger));
-    on_thread("alpha", move || {
-        let _a = a.acquire();
-        let _l = l.acquire();
-    });
+    let (accounts, ledger) = recorded_by_alpha("accounts", "ledger");
     on_thread("beta", move || second(accounts, ledger));
     diagnostics::reset_report_hook();
     count(&seen)
@@ -216,10 +251,7 @@ fn rlock_reentry_adds_no_edge() {
         let _r2 = r2.acquire(); // re-entry: would be outer → r if it counted
         let _r3 = r2.acquire_timeout(T).unwrap();
     });
-    on_thread("beta", move || {
-        let _r = r.acquire();
-        let _o = outer.acquire(); // r → outer again: consistent
-    });
+    in_order("beta", &r, &outer); // r → outer again: consistent
     diagnostics::reset_report_hook();
     assert_eq!(count(&seen), 0, "{:#?}", seen.lock().unwrap());
 }
@@ -283,16 +315,7 @@ fn condition_wait_reacquire_adds_no_edge_from_a_lock_taken_after_it() {
 #[test]
 fn mode_off_is_silent() {
     let (_s, seen) = setup(LockOrderMode::Off);
-    let a = Lock::named("a");
-    let b = Lock::named("b");
-    {
-        let _a = a.acquire();
-        let _b = b.acquire();
-    }
-    {
-        let _b = b.acquire();
-        let _a = a.acquire();
-    }
+    both_orders(&Lock::named("a"), &Lock::named("b"));
     diagnostics::set_lock_order_mode(LockOrderMode::Report);
     diagnostics::reset_report_hook();
     assert_eq!(count(&seen), 0);
@@ -323,14 +346,8 @@ fn a_dropped_lock_leaves_the_graph() {
 #[test]
 fn a_lock_released_by_another_thread_leaves_its_acquirers_held_set() {
     let (_s, seen) = setup(LockOrderMode::Report);
-    let handed = Arc::new(Lock::named("handed"));
-    let other = Arc::new(Lock::named("other"));
     // alpha records other → handed.
-    let (h, o) = (Arc::clone(&handed), Arc::clone(&other));
-    on_thread("alpha", move || {
-        let _o = o.acquire();
-        let _h = h.acquire();
-    });
+    let (other, handed) = recorded_by_alpha("other", "handed");
     // beta acquires handed, gamma releases it (Python allows it), then beta takes other: beta
     // no longer holds handed, so this is not handed → other.
     let (h, o) = (Arc::clone(&handed), Arc::clone(&other));
@@ -343,6 +360,48 @@ fn a_lock_released_by_another_thread_leaves_its_acquirers_held_set() {
     });
     diagnostics::reset_report_hook();
     assert_eq!(count(&seen), 0, "{:#?}", seen.lock().unwrap());
+}
+
+/// A release by another thread queued for the acquirer in one arming concerns that arming's
+/// stack only: after a re-arming, the same lock acquired again by the acquirer is held, and
+/// orders later acquires (here x → y, which beta then inverts: one report). alpha takes x while
+/// the checker is off (so no stack shows it: main's release is queued for alpha, its
+/// acquirer), main releases it once the checker is armed, the checker is re-armed, and alpha
+/// takes x again.
+#[test]
+fn a_release_queued_before_a_rearming_does_not_unhold_the_lock_taken_after() {
+    use std::sync::mpsc::channel;
+    let (_s, seen) = setup(LockOrderMode::Report);
+    let (x, y) = (Arc::new(Lock::named("x")), Arc::new(Lock::named("y")));
+    let (step_tx, step_rx) = channel::<()>();
+    let (go_tx, go_rx) = channel::<()>();
+    let (x2, y2) = (Arc::clone(&x), Arc::clone(&y));
+    let alpha = Builder::new()
+        .name("alpha")
+        .spawn(move || {
+            drop(Lock::named("z").acquire()); // alpha's held stack exists (armed)
+            step_tx.send(()).unwrap();
+            go_rx.recv().unwrap(); // checker off
+            x2.acquire().forget(); // on no stack
+            step_tx.send(()).unwrap();
+            go_rx.recv().unwrap(); // armed, x released by main, re-armed
+            let _x = x2.acquire(); // held from here on
+            let _y = y2.acquire(); // x → y
+        })
+        .unwrap();
+    step_rx.recv().unwrap();
+    diagnostics::set_lock_order_mode(LockOrderMode::Off);
+    go_tx.send(()).unwrap();
+    step_rx.recv().unwrap();
+    diagnostics::set_lock_order_mode(LockOrderMode::Report);
+    x.release().unwrap(); // queued for alpha, its acquirer
+    diagnostics::set_lock_order_mode(LockOrderMode::Off);
+    diagnostics::set_lock_order_mode(LockOrderMode::Report);
+    go_tx.send(()).unwrap();
+    common::join_or_fail(alpha, "alpha");
+    in_order("beta", &y, &x);
+    diagnostics::reset_report_hook();
+    assert_eq!(count(&seen), 1, "{:#?}", seen.lock().unwrap());
 }
 
 #[test]
@@ -400,13 +459,7 @@ fn semaphores_are_not_locks() {
 #[test]
 fn panic_mode_panics_before_blocking_and_leaves_every_lock_free() {
     let (_s, seen) = setup(LockOrderMode::Panic);
-    let accounts = Arc::new(Lock::named("accounts"));
-    let ledger = Arc::new(Lock::named("ledger"));
-    let (a, l) = (Arc::clone(&accounts), Arc::clone(&ledger));
-    on_thread("alpha", move || {
-        let _a = a.acquire();
-        let _l = l.acquire();
-    });
+    let (accounts, ledger) = recorded_by_alpha("accounts", "ledger");
     let (a, l) = (Arc::clone(&accounts), Arc::clone(&ledger));
     let msg = on_thread("beta", move || {
         let err = catch_unwind(AssertUnwindSafe(|| {
@@ -427,6 +480,61 @@ fn panic_mode_panics_before_blocking_and_leaves_every_lock_free() {
     assert_eq!(count(&seen), 0, "a panic, not a report");
 }
 
+/// The environment variable that makes [`child_inverts_in_a_drop_while_unwinding`] run.
+const CHILD: &str = "THREADKIT_LOCK_ORDER_TEST_CHILD";
+
+/// In Panic mode, an inverted acquire made by a `Drop` while the thread is already unwinding
+/// from another panic cannot panic (a panic during unwinding aborts the process: every test of
+/// the binary dies, and the first panic's own test is lost with them): it is reported instead.
+/// Run as a child process (an abort cannot be caught).
+#[test]
+fn panic_mode_reports_an_inversion_made_while_unwinding_instead_of_aborting() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_inverts_in_a_drop_while_unwinding",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success() && stdout.contains("survived with 1 report"),
+        "child: {:?}\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+}
+
+/// The child of the test above (does nothing unless run by it).
+#[test]
+fn child_inverts_in_a_drop_while_unwinding() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let (_s, seen) = setup(LockOrderMode::Panic);
+    let (a, b) = (Arc::new(Lock::named("a")), Arc::new(Lock::named("b")));
+    record_a_then_b(&a, &b);
+    struct InvertOnDrop(Arc<Lock>, Arc<Lock>);
+    impl Drop for InvertOnDrop {
+        fn drop(&mut self) {
+            let _b = self.1.acquire();
+            let _a = self.0.acquire(); // b -> a inverts a -> b
+        }
+    }
+    let unwound = catch_unwind(AssertUnwindSafe(|| {
+        let _cleanup = InvertOnDrop(Arc::clone(&a), Arc::clone(&b));
+        panic!("the test's own failure");
+    }));
+    assert!(unwound.is_err());
+    diagnostics::reset_report_hook();
+    println!("survived with {} report", count(&seen));
+}
+
 #[test]
 fn a_hook_that_takes_locks_is_not_checked_against_the_acquire_it_reports() {
     let (_s, seen) = setup(LockOrderMode::Report);
@@ -439,16 +547,7 @@ fn a_hook_that_takes_locks_is_not_checked_against_the_acquire_it_reports() {
             sink.lock().unwrap().push(p.clone());
         }
     });
-    let a = Lock::named("a");
-    let b = Lock::named("b");
-    {
-        let _a = a.acquire();
-        let _b = b.acquire();
-    }
-    {
-        let _b = b.acquire();
-        let _a = a.acquire();
-    }
+    both_orders(&Lock::named("a"), &Lock::named("b"));
     diagnostics::reset_report_hook();
     assert_eq!(count(&seen), 1);
     assert!(!side.locked());
@@ -459,11 +558,7 @@ fn an_opted_in_semaphore_takes_part_in_the_order() {
     let (_s, seen) = setup(LockOrderMode::Report);
     let index = Arc::new(Lock::named("index"));
     let disk = Arc::new(Semaphore::named("disk", 1).with_lock_order());
-    let (i, d) = (Arc::clone(&index), Arc::clone(&disk));
-    on_thread("alpha", move || {
-        let _d = d.acquire();
-        let _i = i.acquire(); // disk → index
-    });
+    in_order("alpha", &disk, &index);
     assert_eq!(count(&seen), 0);
     let (i, d) = (Arc::clone(&index), Arc::clone(&disk));
     let line = on_thread("beta", move || {
@@ -484,11 +579,7 @@ fn an_opted_in_semaphore_takes_part_in_the_order() {
 
     // A BoundedSemaphore opts in the same way; a try_acquire records it as held.
     let bounded = Arc::new(BoundedSemaphore::named("tape", 1).with_lock_order());
-    let (i, b) = (Arc::clone(&index), Arc::clone(&bounded));
-    on_thread("gamma", move || {
-        let _i = i.acquire();
-        let _b = b.acquire(); // index → tape
-    });
+    in_order("gamma", &index, &bounded);
     on_thread("delta", move || {
         let _b = bounded.try_acquire().expect("free");
         let _i = index.acquire(); // tape → index: inverted
@@ -502,11 +593,7 @@ fn an_opted_in_semaphore_released_by_another_thread_leaves_the_holders_list() {
     let (_s, seen) = setup(LockOrderMode::Report);
     let index = Arc::new(Lock::named("index"));
     let disk = Arc::new(Semaphore::named("disk", 1).with_lock_order());
-    let (i, d) = (Arc::clone(&index), Arc::clone(&disk));
-    on_thread("alpha", move || {
-        let _i = i.acquire();
-        let _d = d.acquire(); // index → disk
-    });
+    in_order("alpha", &index, &disk);
     // beta takes disk; gamma gives it back (a semaphore's release may come from anyone); then
     // beta takes index: beta no longer holds disk, so this is not disk → index.
     let (i, d) = (Arc::clone(&index), Arc::clone(&disk));
@@ -518,10 +605,7 @@ fn an_opted_in_semaphore_released_by_another_thread_leaves_the_holders_list() {
     });
     assert_eq!(count(&seen), 0, "{:#?}", seen.lock().unwrap());
     // Control: kept by beta, the same acquire inverts the order.
-    on_thread("beta", move || {
-        let _d = disk.acquire();
-        let _i = index.acquire();
-    });
+    in_order("beta", &disk, &index);
     diagnostics::reset_report_hook();
     assert_eq!(count(&seen), 1);
 }
@@ -534,10 +618,7 @@ fn backtraces_per_edge_only_when_switched_on() {
         let b = Arc::new(Lock::named(format!("{tag}-b")));
         let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
         on_thread("alpha", move || record_a_then_b(&a2, &b2));
-        on_thread("beta", move || {
-            let _b = b.acquire();
-            let _a = a.acquire();
-        });
+        in_order("beta", &b, &a);
         diagnostics::reset_report_hook();
         let reports = seen.lock().unwrap().clone();
         assert_eq!(reports.len(), 1, "{reports:#?}");

@@ -542,6 +542,12 @@ fn shutdown_under_load_loses_nothing_and_wakes_everyone() {
             shutdown_under_load(maxsize, immediate);
         }
     }
+    // The locked core (LifoQueue's and PriorityQueue's).
+    for maxsize in [64, 0] {
+        for immediate in [false, true] {
+            shutdown_under_load_lifo(maxsize, immediate);
+        }
+    }
 }
 
 /// An item that records, when dropped without having been received, that it was discarded.
@@ -559,83 +565,93 @@ impl Drop for Tracked {
     }
 }
 
-fn shutdown_under_load(maxsize: usize, immediate: bool) {
-    let (writers, readers, joiners) = (4, 6, 2);
-    let q = Arc::new(Queue::new(maxsize));
-    let discarded = Arc::new(AtomicU64::new(0));
-    let start = Arc::new(Barrier::new(writers + readers + joiners + 1));
-    let put_sum = Arc::new(AtomicU64::new(0));
-    let got_sum = Arc::new(AtomicU64::new(0));
-    let writer_refused = Arc::new(AtomicUsize::new(0));
-    let mut threads = Vec::new();
-    for w in 0..writers as u64 {
-        let (q, start, put_sum, discarded, refused) = (
-            Arc::clone(&q),
-            Arc::clone(&start),
-            Arc::clone(&put_sum),
-            Arc::clone(&discarded),
-            Arc::clone(&writer_refused),
-        );
-        threads.push(thread::spawn(move || {
-            start.wait();
-            for i in 1.. {
-                let value = w * 1_000_000_000 + i;
-                let item = Tracked {
-                    value,
-                    received: false,
-                    discarded: Arc::clone(&discarded),
-                };
-                match q.put(item) {
-                    Ok(()) => put_sum.fetch_add(value, Ordering::SeqCst),
-                    Err(err) => {
-                        let mut item = err.into_inner();
-                        item.received = true; // refused, not discarded
-                        refused.fetch_add(1, Ordering::SeqCst);
-                        return;
+/// `$name(maxsize, immediate)`: the shutdown-under-load run over the queue type `$Q`.
+macro_rules! shutdown_under_load {
+    ($name:ident, $Q:ident) => {
+        fn $name(maxsize: usize, immediate: bool) {
+            let (writers, readers, joiners) = (4, 6, 2);
+            let q = Arc::new($Q::new(maxsize));
+            let discarded = Arc::new(AtomicU64::new(0));
+            let start = Arc::new(Barrier::new(writers + readers + joiners + 1));
+            let put_sum = Arc::new(AtomicU64::new(0));
+            let got_sum = Arc::new(AtomicU64::new(0));
+            let writer_refused = Arc::new(AtomicUsize::new(0));
+            let mut threads = Vec::new();
+            for w in 0..writers as u64 {
+                let (q, start, put_sum, discarded, refused) = (
+                    Arc::clone(&q),
+                    Arc::clone(&start),
+                    Arc::clone(&put_sum),
+                    Arc::clone(&discarded),
+                    Arc::clone(&writer_refused),
+                );
+                threads.push(thread::spawn(move || {
+                    start.wait();
+                    for i in 1.. {
+                        let value = w * 1_000_000_000 + i;
+                        let item = Tracked {
+                            value,
+                            received: false,
+                            discarded: Arc::clone(&discarded),
+                        };
+                        match q.put(item) {
+                            Ok(()) => put_sum.fetch_add(value, Ordering::SeqCst),
+                            Err(err) => {
+                                let mut item = err.into_inner();
+                                item.received = true; // refused, not discarded
+                                refused.fetch_add(1, Ordering::SeqCst);
+                                return;
+                            }
+                        };
                     }
-                };
+                }));
             }
-        }));
-    }
-    for _ in 0..readers {
-        let (q, start, got_sum) = (Arc::clone(&q), Arc::clone(&start), Arc::clone(&got_sum));
-        threads.push(thread::spawn(move || {
-            start.wait();
-            while let Ok(mut item) = q.get() {
-                item.received = true;
-                got_sum.fetch_add(item.value, Ordering::SeqCst);
-                q.task_done().unwrap();
+            for _ in 0..readers {
+                let (q, start, got_sum) =
+                    (Arc::clone(&q), Arc::clone(&start), Arc::clone(&got_sum));
+                threads.push(thread::spawn(move || {
+                    start.wait();
+                    while let Ok(mut item) = q.get() {
+                        item.received = true;
+                        got_sum.fetch_add(item.value, Ordering::SeqCst);
+                        q.task_done().unwrap();
+                    }
+                }));
             }
-        }));
-    }
-    for _ in 0..joiners {
-        let (q, start) = (Arc::clone(&q), Arc::clone(&start));
-        threads.push(thread::spawn(move || {
+            for _ in 0..joiners {
+                let (q, start) = (Arc::clone(&q), Arc::clone(&start));
+                threads.push(thread::spawn(move || {
+                    start.wait();
+                    q.join();
+                }));
+            }
             start.wait();
-            q.join();
-        }));
-    }
-    start.wait();
-    thread::sleep(Duration::from_millis(20));
-    if immediate {
-        q.shutdown_immediate();
-        assert!(q.is_empty());
-    } else {
-        q.shutdown();
-    }
-    threads.into_iter().for_each(join_soon);
-    assert_eq!(writer_refused.load(Ordering::SeqCst), writers);
-    assert!(q.is_empty());
-    assert_eq!(q.unfinished_tasks(), 0);
-    assert_eq!(
-        put_sum.load(Ordering::SeqCst),
-        got_sum.load(Ordering::SeqCst) + discarded.load(Ordering::SeqCst),
-        "maxsize {maxsize}, immediate: {immediate}"
-    );
-    if !immediate {
-        assert_eq!(discarded.load(Ordering::SeqCst), 0);
-    }
+            thread::sleep(Duration::from_millis(20));
+            if immediate {
+                q.shutdown_immediate();
+                assert!(q.is_empty());
+            } else {
+                q.shutdown();
+            }
+            threads.into_iter().for_each(join_soon);
+            assert_eq!(writer_refused.load(Ordering::SeqCst), writers);
+            assert!(q.is_empty());
+            assert_eq!(q.unfinished_tasks(), 0);
+            assert_eq!(
+                put_sum.load(Ordering::SeqCst),
+                got_sum.load(Ordering::SeqCst) + discarded.load(Ordering::SeqCst),
+                "{}, maxsize {maxsize}, immediate: {immediate}",
+                stringify!($Q)
+            );
+            if !immediate {
+                assert_eq!(discarded.load(Ordering::SeqCst), 0);
+            }
+        }
+    };
 }
+
+shutdown_under_load!(shutdown_under_load, Queue);
+shutdown_under_load!(shutdown_under_load_lifo, LifoQueue);
 
 /// A panicking `Ord` propagates out of `put`/`get` and leaves the queue consistent
 /// (CPython's FailingQueueTest, for the one store a user's code runs inside).
@@ -949,6 +965,55 @@ mod panicking_ord {
             return;
         }
         panic!("the put never panicked: the scenario was not exercised");
+    }
+
+    /// `set_maxsize` (LifoQueue, PriorityQueue): a putter asleep on a full queue is woken by a
+    /// grown bound and returns with no get (witness: the bound was raised before it returned);
+    /// a shrunk bound keeps every item and refuses puts until the length is under it.
+    #[test]
+    fn set_maxsize_grows_wakes_putters_and_shrinks_without_dropping() {
+        let q = Arc::new(LifoQueue::new(1));
+        q.put(1).unwrap();
+        let raised = Arc::new(AtomicBool::new(false));
+        let (tid, done) = spawn_reporting({
+            let (q, raised) = (Arc::clone(&q), Arc::clone(&raised));
+            move || {
+                q.put(2).unwrap();
+                raised.load(Ordering::SeqCst)
+            }
+        });
+        wait_until_asleep(tid);
+        raised.store(true, Ordering::SeqCst);
+        q.set_maxsize(3);
+        let woke = done.recv_timeout(PATIENCE);
+        if woke.is_err() {
+            let _ = q.get(); // release the putter before failing
+        }
+        assert_eq!(
+            woke,
+            Ok(true),
+            "the putter slept on although the bound grew"
+        );
+        assert_eq!((q.len(), q.maxsize()), (2, 3));
+        q.set_maxsize(1);
+        assert_eq!(q.len(), 2, "shrinking dropped items");
+        assert!(q.is_full());
+        assert_eq!(q.try_put(3), Err(TryPutError::Full(3)));
+        assert_eq!(q.get(), Ok(2));
+        assert_eq!(
+            q.try_put(3),
+            Err(TryPutError::Full(3)),
+            "still at the bound"
+        );
+        assert_eq!(q.get(), Ok(1));
+        q.try_put(3).unwrap();
+        q.set_maxsize(0);
+        assert!(!q.is_full());
+        let p = PriorityQueue::new(1);
+        p.put(5).unwrap();
+        p.set_maxsize(2);
+        p.try_put(4).unwrap();
+        assert_eq!(p.get(), Ok(4));
     }
 }
 

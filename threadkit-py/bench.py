@@ -1,11 +1,16 @@
 """threadkit against CPython's own threading/queue, in one run.
 
-    python bench.py [--quick]
+    python bench.py [--quick] [--one-cpu]
 
 Each case runs ROUNDS times, alternating the implementations, and reports the median time per
 operation, the spread (min-max over rounds) and the median of the per-round ratios
 threadkit/CPython (< 1 means threadkit is faster). Two-thread cases are timed by the worker
 threads' own clocks. The Timer case runs each side in a fresh child process (memory).
+
+--one-cpu pins the process to one CPU: a ping-pong then measures the primitives' code and one
+context switch per hand-off, not the scheduler. On a loaded 2-core machine the two-CPU ping-pong
+figures swing with whatever else runs (the same build measured 0.33x to 1.37x CPython for the
+Condition ping-pong in consecutive runs; pinned, 0.74x to 0.85x).
 """
 
 import os
@@ -19,6 +24,8 @@ import time
 import threadkit
 
 QUICK = "--quick" in sys.argv
+if "--one-cpu" in sys.argv:
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 ROUNDS = 3 if QUICK else 7
 N = 50_000 if QUICK else 200_000
 PING = 2_000 if QUICK else 10_000
@@ -69,7 +76,16 @@ def queue_two_threads(q, n=N // 2):
     return times[0]
 
 
-def event_ping_pong(mod, n=PING):
+def create(factory, n=N):
+    """Object creation, from one line of a function (a call site seen before: the common case of
+    a function that creates a lock each time it runs)."""
+    t = time.perf_counter()
+    for _ in range(n):
+        factory()
+    return (time.perf_counter() - t) / n
+
+
+def event_ping_pong(mod, n=PING, clock=time.perf_counter):
     a, b = mod.Event(), mod.Event()
     times = []
 
@@ -81,29 +97,29 @@ def event_ping_pong(mod, n=PING):
 
     t = threading.Thread(target=pong)
     t.start()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(n):
         a.set()
         b.wait()
         b.clear()
-    times.append((time.perf_counter() - start) / n)
+    times.append((clock() - start) / n)
     t.join()
     return times[0]
 
 
-def condition_ping_pong(mod, n=PING):
+def condition_ping_pong(mod, n=PING, clock=time.perf_counter):
     cond = mod.Condition(mod.Lock())
     turn = [0]
 
     def player(me, out):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(n):
             with cond:
                 while turn[0] != me:
                     cond.wait()
                 turn[0] = 1 - me
                 cond.notify()
-        out.append((time.perf_counter() - start) / n)
+        out.append((clock() - start) / n)
 
     out = []
     t = threading.Thread(target=player, args=(1, []))
@@ -124,6 +140,19 @@ CASES = [
      lambda: event_ping_pong(threadkit)),
     ("Condition ping-pong (per turn)", lambda: condition_ping_pong(threading),
      lambda: condition_ping_pong(threadkit)),
+    # CPU time of the whole process (both threads) per turn: less at the scheduler's mercy
+    # than the wall-clock time on a loaded machine.
+    ("Event ping-pong, process CPU per round trip",
+     lambda: event_ping_pong(threading, clock=time.process_time),
+     lambda: event_ping_pong(threadkit, clock=time.process_time)),
+    ("Condition ping-pong, process CPU per turn",
+     lambda: condition_ping_pong(threading, clock=time.process_time),
+     lambda: condition_ping_pong(threadkit, clock=time.process_time)),
+    ("Lock() creation", lambda: create(threading.Lock), lambda: create(threadkit.Lock)),
+    ("RLock() creation", lambda: create(threading.RLock), lambda: create(threadkit.RLock)),
+    ("Event() creation", lambda: create(threading.Event), lambda: create(threadkit.Event)),
+    ("Condition() creation", lambda: create(threading.Condition),
+     lambda: create(threadkit.Condition)),
     ("Queue put+get, one thread", lambda: queue_put_get(queue.Queue()),
      lambda: queue_put_get(threadkit.Queue())),
     ("Queue put+get vs queue.SimpleQueue (C)", lambda: queue_put_get(queue.SimpleQueue()),
@@ -186,8 +215,9 @@ def fmt(s):
 
 
 def main():
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {ROUNDS} rounds, "
-          f"N={N}, ping-pong {PING}")
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs "
+          f"({len(os.sched_getaffinity(0))} usable), {ROUNDS} rounds, N={N}, ping-pong {PING}, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print()
     print("| case | CPython | threadkit | threadkit/CPython (median, range) |")
     print("|---|---|---|---|")

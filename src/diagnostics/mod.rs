@@ -84,9 +84,11 @@
 //! Only threadkit's own primitives and joins publish: a thread blocked in a `std::sync::Mutex`,
 //! a channel, I/O or `sleep` shows as `RUNNABLE`. Safe Rust cannot walk another thread's stack,
 //! so a dump gives call sites (`#[track_caller]`: the line that called `acquire`, `wait`,
-//! `join`), not backtraces. A thread is listed as *holding* a lock only when another thread
-//! waits for it (a per-thread list of every held lock would cost every uncontended acquire; the
-//! lock-order checker keeps one, under its own switch, and does not publish it to dumps).
+//! `join`), not backtraces. With the lock-order checker disarmed (release builds' default), a
+//! thread is listed as *holding* a lock only when another thread waits for it (a per-thread list
+//! of every held lock would cost every uncontended acquire); armed, the checker's per-thread
+//! list of held `Lock`s and `RLock`s is published, and the dump lists every one of them (but
+//! for locks acquired beyond the list's 32 entries or inside a report hook).
 //!
 //! Who last set an Event or notified a Condition is recorded only by a call that woke
 //! somebody (with nobody waiting, `set()` and `notify()` stay one atomic operation), so "no
@@ -215,6 +217,7 @@ pub use crate::lock_order::{
     set_lock_order_mode, LockOrderMode, OrderEdge, OrderedLock, PotentialDeadlock,
 };
 pub use crate::site::{with_call_site, Site};
+pub use crate::wait::record::as_one_wait;
 pub use crate::wait::WaitKind;
 pub use deadlock::{Deadlock, DeadlockLink};
 pub use profile::{

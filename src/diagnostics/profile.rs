@@ -138,6 +138,11 @@ pub struct ContentionProfile {
 /// ```
 pub fn contention_profile() -> ContentionProfile {
     let table = profile::snapshot();
+    // The pairs by object, in one pass (not one pass over all of them per object).
+    let mut by_object: std::collections::HashMap<u64, Vec<_>> = std::collections::HashMap::new();
+    for ((oid, holder, waiter), c) in &table.pairs {
+        by_object.entry(*oid).or_default().push((holder, waiter, c));
+    }
     let mut objects: Vec<ObjectContention> = table
         .objects
         .iter()
@@ -145,10 +150,7 @@ pub fn contention_profile() -> ContentionProfile {
             let mut holder_sites: Vec<SiteStats> = Vec::new();
             let mut waiter_sites: Vec<SiteStats> = Vec::new();
             let mut pairs = Vec::new();
-            for ((oid, holder, waiter), c) in &table.pairs {
-                if *oid != id {
-                    continue;
-                }
+            for (holder, waiter, c) in by_object.remove(&id).unwrap_or_default() {
                 let s = WaitStats::from(c);
                 merge(&mut holder_sites, holder.map(|k| k.0), &s);
                 merge(&mut waiter_sites, Some(waiter.0), &s);

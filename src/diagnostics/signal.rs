@@ -20,8 +20,9 @@ use super::report::{emit, Report};
 ///
 /// # Errors
 ///
-/// The signal cannot be handled (`SIGKILL`, `SIGSTOP`, or a signal `signal-hook` forbids, such
-/// as `SIGSEGV`), or the OS could not create the thread.
+/// The signal cannot be handled (`SIGKILL`, `SIGSTOP`, a signal `signal-hook` forbids, such as
+/// `SIGSEGV`, or a number that is no signal: [`io::ErrorKind::InvalidInput`]), or the OS could
+/// not create the thread.
 ///
 /// # Examples
 ///
@@ -32,6 +33,14 @@ use super::report::{emit, Report};
 /// // `kill -QUIT <pid>` now prints a thread dump to stderr.
 /// ```
 pub fn dump_on_signal(signal: i32) -> io::Result<SignalDump> {
+    // signal-hook panics for these (and the panic, inside its registration, aborts the process):
+    // its forbidden signals, and numbers outside its table.
+    if !(1..128).contains(&signal) || signal_hook::consts::FORBIDDEN.contains(&signal) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("signal {signal} cannot be handled (no dump on it)"),
+        ));
+    }
     let mut signals = Signals::new([signal])?;
     let handle = signals.handle();
     let thread = std::thread::Builder::new()

@@ -167,12 +167,12 @@ impl Watchdog {
 
     fn run(self, stop: &(Mutex<bool>, Condvar)) {
         let start = Instant::now();
-        let mut next_dump = self.dump_after.map(|d| start + d);
+        let mut next_dump = self.dump_after.map(|d| after(start, d));
         let mut reported_cycles: BTreeSet<BTreeSet<(u64, u64)>> = BTreeSet::new();
         let mut reported_stalls: BTreeSet<(u64, u64)> = BTreeSet::new();
         loop {
             let now = Instant::now();
-            let mut wake = now + self.interval;
+            let mut wake = after(now, self.interval);
             if let Some(d) = next_dump {
                 wake = wake.min(d);
             }
@@ -224,7 +224,7 @@ impl Watchdog {
             let due = next_dump.is_some_and(|d| Instant::now() >= d);
             if due {
                 next_dump = if self.repeat {
-                    self.dump_after.map(|d| Instant::now() + d)
+                    self.dump_after.map(|d| after(Instant::now(), d))
                 } else {
                     None
                 };
@@ -233,6 +233,18 @@ impl Watchdog {
                 emit(&Report::Dump(super::dump()));
             }
         }
+    }
+}
+
+/// `t + d`, or as far as an `Instant` goes when that overflows (`Duration::MAX`: "never"; a
+/// plain `+` panics, which killed the watchdog's thread at once, silently).
+fn after(t: Instant, d: Duration) -> Instant {
+    let mut d = d;
+    loop {
+        if let Some(later) = t.checked_add(d) {
+            return later;
+        }
+        d /= 2;
     }
 }
 

@@ -52,8 +52,10 @@ pub(super) struct Shared {
     items: [Entry; MAX_HELD],
     /// How many releases by other threads wait in `foreign` (the owner's cheap check).
     pending: AtomicUsize,
-    /// Ids of locks this thread acquired and another thread released, oldest first.
-    foreign: Mutex<Vec<u64>>,
+    /// Locks this thread acquired and another thread released, oldest first: `(id, the EPOCH
+    /// the release was made in)` (a release from an earlier arming concerns a stack since
+    /// dropped, never the locks pushed since).
+    foreign: Mutex<Vec<(u64, u64)>>,
     /// Whether the thread-local owning this is gone (a reader may still hold an `Arc`).
     gone: AtomicBool,
     /// Set by whoever changes what the owner must bring up to date (an arming, a reset of the
@@ -254,13 +256,15 @@ impl Shared {
 
     /// Applies the releases other threads made of locks on this stack: each removes the
     /// *oldest* entry of its lock (a later re-acquire by this thread is the newer one). Owner
-    /// only.
+    /// only; called after the push of a lock just acquired, so that a release made between the
+    /// acquire and its push finds the entry. Releases made in an earlier arming are dropped.
     #[cold]
     #[inline(never)]
     pub(super) fn apply_foreign(&self) {
         let ids = std::mem::take(&mut *lock(&self.foreign));
         self.pending.store(0, Ordering::Relaxed);
-        for id in ids {
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        for (id, _) in ids.into_iter().filter(|&(_, e)| e == epoch) {
             if let Some(i) = (0..self.len()).find(|&i| self.get(i).id == id) {
                 self.remove_at(i);
             }
@@ -300,7 +304,8 @@ impl Shared {
                         })
                         .collect();
                     // Locks released by other threads and not yet applied are not held.
-                    for id in lock(&self.foreign).iter() {
+                    let epoch = self.epoch.load(Ordering::Relaxed);
+                    for (id, _) in lock(&self.foreign).iter().filter(|(_, e)| *e == epoch) {
                         if let Some(i) = held.iter().position(|h| h.id == *id) {
                             held.remove(i);
                         }
@@ -319,7 +324,8 @@ impl Shared {
     }
 
     fn queue(&self, id: u64) {
-        lock(&self.foreign).push(id);
+        let epoch = super::EPOCH.load(Ordering::Relaxed);
+        lock(&self.foreign).push((id, epoch));
         self.pending.fetch_add(1, Ordering::Relaxed);
         self.stale.store(true, Ordering::SeqCst);
     }

@@ -44,7 +44,9 @@ pub enum LockOrderMode {
     Report,
     /// Panic in the inverted acquire *before* it blocks, with a message naming the locks: the
     /// lock is not taken, and the locks the thread holds are released as the panic unwinds
-    /// their guards. For tests.
+    /// their guards. For tests. An inverted acquire made while the thread is already unwinding
+    /// (by a `Drop`) is reported as in `Report` mode instead: a second panic would abort the
+    /// process.
     Panic,
 }
 
@@ -279,6 +281,18 @@ impl Local {
     #[cold]
     #[inline(never)]
     fn sync(&self) -> bool {
+        if !self.sync_state() {
+            return false;
+        }
+        self.apply_releases();
+        true
+    }
+
+    /// [`sync`](Self::sync) but for the releases made by other threads, which a push applies
+    /// after pushing: a release made between the acquire and its push is aimed at that entry.
+    #[cold]
+    #[inline(never)]
+    fn sync_state(&self) -> bool {
         if current_mode() == OFF {
             return false;
         }
@@ -289,10 +303,15 @@ impl Local {
             self.shared.epoch.store(epoch, Ordering::Relaxed);
         }
         self.sync_cache();
+        true
+    }
+
+    /// Applies the releases other threads made of locks on this thread's stack, if any.
+    #[inline(always)]
+    fn apply_releases(&self) {
         if self.shared.has_pending() {
             self.shared.apply_foreign();
         }
-        true
     }
 
     fn sync_cache(&self) {
@@ -538,7 +557,9 @@ fn check_slow(l: &Local, identity: &Identity, site: Site, timed: bool) {
         let quiet = tests::witness(&report);
         #[cfg(not(test))]
         let quiet = false;
-        if mode == PANIC {
+        // Not while unwinding: a panic then aborts the process (a `Drop` that takes locks in
+        // the inverted order, run by another panic): reported instead.
+        if mode == PANIC && !std::thread::panicking() {
             panic!("{}", report);
         }
         if !quiet {
@@ -582,7 +603,7 @@ pub(crate) fn acquired(identity: &Identity, site: &'static Location<'static>) {
 /// first, registering the lock's node and stamping the time as needed.
 #[inline(never)]
 fn push_slow(l: &Local, identity: &Identity, site: Site) {
-    if l.busy.get() || !l.in_sync() && !l.sync() {
+    if l.busy.get() || !l.in_sync() && !l.sync_state() {
         return;
     }
     let id = node(identity);
@@ -592,6 +613,9 @@ fn push_slow(l: &Local, identity: &Identity, site: Site) {
         0
     };
     l.shared.push(Held { id, site, since });
+    // After the push: another thread may have released this very lock since this thread took
+    // it (Python allows it), and queued the release for this thread.
+    l.apply_releases();
 }
 
 /// The acquire time stamped on held-lock entries (nonzero).
@@ -604,11 +628,12 @@ fn now_nanos() -> u64 {
 #[inline(never)]
 pub(crate) fn releasing(identity: &Identity, acquirer: Option<u64>, me: u64) {
     let (id, registered) = identity.order_id();
-    if !registered {
-        return; // never pushed anywhere
-    }
     match acquirer {
-        Some(t) if t != 0 && t != me => held::release_elsewhere(id, acquirer),
+        // Registered here if need be: the acquirer may have taken the lock for the first time
+        // and not pushed it yet (it registers the lock as it pushes), and the release is then
+        // queued for it.
+        Some(t) if t != 0 && t != me => held::release_elsewhere(node(identity), acquirer),
+        _ if !registered => {} // never pushed anywhere
         _ => {
             let _ = LOCAL.try_with(|l| l.shared.remove_newest(id));
         }

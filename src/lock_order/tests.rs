@@ -220,3 +220,54 @@ fn a_reader_never_keeps_a_torn_entry() {
     shared.unregister();
     assert!(copies > 0);
 }
+
+/// A release by another thread that lands after the acquirer has taken the lock but before it
+/// has pushed it (the window for which `release_elsewhere` queues the release for the acquirer)
+/// takes the lock off the acquirer's stack: it must not stay "held" there for ever (spurious
+/// orders from it, and dumps listing it). Driven step by step: the acquire (`fast`) has another
+/// thread release the lock before it returns. Both for a lock the checker has met before and
+/// for a lock's very first acquire (not yet registered in the graph when it is released).
+#[test]
+fn a_release_by_another_thread_racing_the_acquirers_push_is_not_lost() {
+    use std::panic::Location;
+    arm();
+    for met_before in [true, false] {
+        let lock = Arc::new(Lock::named(format!("window-{met_before}")));
+        let l = Arc::clone(&lock);
+        let left = std::thread::spawn(move || {
+            if met_before {
+                drop(l.acquire());
+            }
+            let me = crate::thread::ident::current();
+            let got = super::ordered_acquire(
+                l.identity(),
+                Location::caller(),
+                false,
+                || {
+                    // Taken by this thread; another one releases it before this one pushes.
+                    let other = Arc::clone(&l);
+                    std::thread::spawn(move || {
+                        super::releasing(
+                            other.identity(),
+                            Some(me),
+                            crate::thread::ident::current(),
+                        );
+                    })
+                    .join()
+                    .unwrap();
+                    true
+                },
+                || unreachable!("the fast path takes it"),
+            );
+            assert!(got);
+            let id = id(&l);
+            super::LOCAL.with(|x| x.shared.entries().iter().filter(|h| h.id == id).count())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            left, 0,
+            "met before: {met_before}: a lock another thread released is still on its acquirer's stack"
+        );
+    }
+}

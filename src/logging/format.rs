@@ -150,6 +150,9 @@ pub(super) fn parse(format: &str) -> Result<Vec<Piece>, FormatError> {
 
 /// Parses `%(name)[flags][width][.precision]conv` at the start of `s` (which starts with `%(`);
 /// returns the spec and its length.
+/// The largest width or precision a format may ask for.
+const MAX_WIDTH: usize = 10_000;
+
 fn parse_field(s: &str) -> Result<(Spec, usize), FormatError> {
     let error = |len: usize, reason: &str| FormatError {
         field: s[..len.min(s.len())].to_string(),
@@ -172,17 +175,28 @@ fn parse_field(s: &str) -> Result<(Spec, usize), FormatError> {
         }
         i += 1;
     }
-    let number = |i: &mut usize| {
+    // `None` for no digits; a number above MAX_WIDTH is refused (it would pad or print that
+    // many characters at every record: a trillion hangs the first one and exhausts memory).
+    let number = |i: &mut usize| -> Result<Option<usize>, FormatError> {
         let start = *i;
         while bytes.get(*i).is_some_and(u8::is_ascii_digit) {
             *i += 1;
         }
-        s[start..*i].parse::<usize>().ok()
+        if start == *i {
+            return Ok(None);
+        }
+        match s[start..*i].parse::<usize>() {
+            Ok(n) if n <= MAX_WIDTH => Ok(Some(n)),
+            _ => Err(error(
+                *i,
+                "width or precision too large (at most 10000 characters)",
+            )),
+        }
     };
-    let width = number(&mut i).unwrap_or(0);
+    let width = number(&mut i)?.unwrap_or(0);
     let precision = if bytes.get(i) == Some(&b'.') {
         i += 1;
-        Some(number(&mut i).unwrap_or(0))
+        Some(number(&mut i)?.unwrap_or(0))
     } else {
         None
     };
@@ -479,6 +493,26 @@ mod tests {
             render(&spec, value, &mut out);
             assert_eq!(&out, expected, "{format}");
         }
+    }
+
+    /// A width or precision too large to be meant is refused when the format is parsed: one of
+    /// a trillion columns aborted the process at the first record (the padding's allocation
+    /// fails), and one past `usize` was silently read as none.
+    #[test]
+    fn absurd_widths_and_precisions_are_rejected_by_name() {
+        for format in [
+            "%(message)1000000000000s",
+            "%(message).1000000000000s",
+            "%(created)99999999999999999999999f",
+            "%(created)10.99999999999999999999999f",
+        ] {
+            let err = parse(format).expect_err(format).to_string();
+            // Named up to the number (the conversion character is not read).
+            let named = &format[..format.len() - 1];
+            assert!(err.contains(named) && err.contains("too large"), "{err}");
+        }
+        // Large but sane ones are Python's.
+        assert_eq!(spec_of("%(message)300s").width, 300);
     }
 
     #[test]

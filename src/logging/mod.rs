@@ -47,9 +47,9 @@
 //!
 //! A field Rust's records cannot fill (`funcName`, `msg`, `args`, `exc_info`, `exc_text`,
 //! `stack_info`), a name that is no `LogRecord` attribute, a conversion other than those above,
-//! or a number conversion of a string field is rejected when the format is parsed
-//! ([`PythonFormat::new`], [`basic_config`]) with a [`FormatError`] naming the field, instead of
-//! printing it raw at every record.
+//! a number conversion of a string field, or a width or precision over 10,000 is rejected when
+//! the format is parsed ([`PythonFormat::new`], [`basic_config`]) with a [`FormatError`] naming
+//! the field, instead of printing it raw (or padding it without end) at every record.
 //!
 //! # Without `log` in your Cargo.toml
 //!

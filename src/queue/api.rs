@@ -2,18 +2,19 @@
 //! that the three have the same methods with the same docs and examples. This file holds the
 //! struct, `new` and the put and get calls; `api_tasks.rs` the rest.
 
-/// Generates a bounded queue type (`Queue`, `LifoQueue`, `PriorityQueue`) over a
-/// [`Store`](super::store::Store): the struct, `new`, `put` and `get` and their variants, and
+/// Generates a bounded queue type (`Queue`, `LifoQueue`, `PriorityQueue`) over a core (the
+/// lock-free [`Core`](super::core::Core) over a store, or the [`LockedCore`](super::locked_core::LockedCore)),
+/// named by a type alias of one parameter: the struct, `new`, `put` and `get` and their variants, and
 /// (through `queue_tasks_api!`) task accounting, shutdown, the size queries, `Default` and
 /// `Debug`.
 macro_rules! bounded_queue {
     (
         $(#[$attr:meta])*
-        pub struct $Q:ident<T> => $Store:ident $(where T: $bound:path)?;
+        pub struct $Q:ident<T> => $Core:ident $(where T: $bound:path)?;
     ) => {
         $(#[$attr])*
         pub struct $Q<T> {
-            core: $crate::queue::core::Core<$Store<T>>,
+            core: $Core<T>,
         }
 
         $crate::identity::diagnosable!([T $(: $bound)?] $Q<T>, |q| q.core.identity());
@@ -37,7 +38,7 @@ assert!(!", stringify!($Q), "::<u8>::new(0).is_full());
             #[track_caller]
             pub fn new(maxsize: usize) -> Self {
                 $Q {
-                    core: $crate::queue::core::Core::new(
+                    core: <$Core<T>>::new(
                         maxsize,
                         true,
                         $crate::identity::Identity::new($crate::identity::ObjectKind::Queue, $crate::identity::caller()),
@@ -60,7 +61,7 @@ assert_eq!(", stringify!($Q), "::<u32>::new(8).name(), None);
             #[track_caller]
             pub fn named(name: impl Into<String>, maxsize: usize) -> Self {
                 $Q {
-                    core: $crate::queue::core::Core::new(
+                    core: <$Core<T>>::new(
                         maxsize,
                         true,
                         $crate::identity::Identity::named(

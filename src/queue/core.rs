@@ -3,23 +3,25 @@
 //!
 //! # The protocol
 //!
-//! Three words, besides the store:
+//! Two words besides the store, and a flag per thread:
 //! - `begun` (producers' cache line): puts begun, times two, with the shut-down flag in bit 0.
 //!   A put adds 2 *before* touching the store and reads the flag in the same atomic step, so a
 //!   put either began before the shutdown or sees it. Every put begun is a task from then on,
 //!   so a consumer can never hold an item whose task is not counted yet: unfinished tasks =
-//!   `begun / 2 - finished`.
-//! - `settled` (same line): puts that are over, their item stored or refused (full, shut down).
-//!   A refused put also finishes its task (at most down to zero, as a `task_done` would, and
-//!   waking joiners at zero): a put in flight only ever makes `join` wait a little longer.
+//!   `begun / 2 - finished`. A refused put (full, shut down) also finishes its task (at most
+//!   down to zero, as a `task_done` would, and waking joiners at zero): a put in flight only
+//!   ever makes `join` wait a little longer.
 //! - `finished` (its own line): `task_done` calls, refused puts, and the items an immediate
 //!   shutdown dropped.
+//! - the putting flag of the putting thread (`putting.rs`): set to this queue's address before
+//!   the step on `begun`, cleared by a plain store once the item is stored or refused.
 //!
-//! `begun / 2 - settled` is the number of puts *in flight*. Whoever must know that no more items
-//! can arrive once the queue is shut down (a `get` about to answer "shut down", the drain of an
-//! immediate shutdown) waits for it to reach zero: a few instructions, unless the putter was
-//! preempted (then it yields). Consumers never write a producer word: a `put`/`get` pair shares
-//! only the store's own slots; `finished` is written only by `task_done` and refusals.
+//! Whoever must know that no more items can arrive once the queue is shut down (a `get` about
+//! to answer "shut down", the drain of an immediate shutdown) waits until no thread's flag
+//! names the queue: a few instructions, unless the putter was preempted (then it yields). So a
+//! put does two read-modify-writes (`begun`, and the store's slot claim), a get one (the slot
+//! claim); consumers never write a producer word: a `put`/`get` pair shares only the store's
+//! own slots; `finished` is written only by `task_done` and refusals.
 //!
 //! Waiting: getters, putters and joiners each have a count of sleepers and park on its address.
 //! A sleeper raises its count, then re-checks the store under the parking lot's bucket lock; a
@@ -32,6 +34,7 @@ use std::time::Instant;
 use crate::identity::Identity;
 
 use super::error::TaskDoneError;
+use super::putting::{self, Slot};
 use super::store::{CachePadded, Store};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::wait::{self, ParkResult, SpinWait, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
@@ -59,8 +62,9 @@ const MASK: usize = usize::MAX >> 1;
 struct Puts {
     /// Puts begun × 2, plus [`SHUT`].
     begun: AtomicUsize,
-    /// Puts over (stored or refused).
-    settled: AtomicUsize,
+    /// Puts in flight made by a thread whose putting flag is gone (`putting.rs`: from a
+    /// thread-local destructor at thread exit). Normally 0 and never touched.
+    unslotted: AtomicUsize,
 }
 
 /// The read-mostly part: settings, the shut-down flag as waiters read it, the sleeper counts.
@@ -170,12 +174,17 @@ impl<S: Store> Core<S> {
         begun.wrapping_sub(finished) & MASK
     }
 
-    /// Whether every put begun is over. Reads `begun` first: a put counted there is over once
-    /// `settled` counts it too.
+    /// Whether no put is in flight: no thread's putting flag names this queue (`putting.rs`)
+    /// and no flagless put is counted. Final once the queue refuses puts (see `putting.rs`).
     fn no_put_in_flight(&self) -> bool {
-        let begun = self.puts.begun.load(Ordering::SeqCst) >> 1;
-        let settled = self.puts.settled.load(Ordering::SeqCst);
-        begun == settled & MASK
+        self.puts.unslotted.load(Ordering::SeqCst) == 0
+            && !putting::someone_putting_into(self.address())
+    }
+
+    /// What a putting flag holds while a put into this queue is in flight.
+    #[inline]
+    fn address(&self) -> usize {
+        self as *const Self as usize
     }
 
     /// Waits (spinning, then yielding) until no put is in flight. Only called once no put can
@@ -293,23 +302,72 @@ impl<S: Store> Core<S> {
         self.store.is_full() && !self.is_shutdown()
     }
 
-    /// A put that never waits.
-    #[inline]
+    /// A put that never waits. Always inlined: out of line, its prologue and epilogue were a
+    /// tenth of a put+get's instructions.
+    #[inline(always)]
     pub(crate) fn try_put(&self, item: S::Item) -> Result<(), (S::Item, Refusal)> {
-        let track = self.config.track_tasks;
-        if track {
-            let begun = self.puts.begun.fetch_add(ONE_PUT, Ordering::SeqCst);
-            if begun & SHUT != 0 {
-                self.refused();
-                return Err((item, Refusal::ShutDown));
-            }
+        if self.config.track_tasks {
+            putting::with_slot(|slot| self.try_put_counted(item, slot))
+        } else {
+            self.push(item, || {})
         }
-        // A panicking `Ord` unwinds out of `push` with the item in the store: settle the put and
-        // wake the getter it is owed all the same.
+    }
+
+    /// A put into a task-counting queue, its putting flag `slot` (`None`: counted in
+    /// `unslotted` instead) raised from before its step on `begun` until it is over.
+    #[inline(always)]
+    fn try_put_counted(
+        &self,
+        item: S::Item,
+        slot: Option<&Slot>,
+    ) -> Result<(), (S::Item, Refusal)> {
+        let leave = || match slot {
+            Some(slot) => slot.leave(),
+            // Mutant (loom only): a flagless put is not counted in flight.
+            #[cfg(all(loom, threadkit_mutant = "queue_unslotted_uncounted"))]
+            None => {}
+            #[cfg(not(all(loom, threadkit_mutant = "queue_unslotted_uncounted")))]
+            None => drop(self.puts.unslotted.fetch_sub(1, Ordering::SeqCst)),
+        };
+        // Mutant (loom only): the flag raised after the step on `begun`, so that a shutdown
+        // in between finds no put in flight.
+        #[cfg(not(all(loom, threadkit_mutant = "queue_flag_late")))]
+        self.enter(slot);
+        let begun = self.puts.begun.fetch_add(ONE_PUT, Ordering::SeqCst);
+        #[cfg(all(loom, threadkit_mutant = "queue_flag_late"))]
+        self.enter(slot);
+        if begun & SHUT != 0 {
+            leave();
+            self.forget_tasks(1);
+            return Err((item, Refusal::ShutDown));
+        }
+        let pushed = self.push(item, leave);
+        if pushed.is_err() {
+            self.forget_tasks(1);
+        }
+        pushed
+    }
+
+    /// Raises the putting flag (or counts a flagless put).
+    #[inline(always)]
+    fn enter(&self, slot: Option<&Slot>) {
+        match slot {
+            Some(slot) => slot.enter(self.address()),
+            #[cfg(all(loom, threadkit_mutant = "queue_unslotted_uncounted"))]
+            None => {}
+            #[cfg(not(all(loom, threadkit_mutant = "queue_unslotted_uncounted")))]
+            None => drop(self.puts.unslotted.fetch_add(1, Ordering::SeqCst)),
+        }
+    }
+
+    /// Stores `item`, then runs `over` (the put is no longer in flight) and wakes the getter
+    /// owed the item. A full store hands the item back (after `over`).
+    #[inline(always)]
+    fn push(&self, item: S::Item, over: impl Fn()) -> Result<(), (S::Item, Refusal)> {
+        // A panicking `Ord` unwinds out of `push` with the item in the store: the put is over
+        // and the getter is owed its wake-up all the same.
         let on_unwind = OnUnwind(|| {
-            if track {
-                self.puts.settled.fetch_add(1, Ordering::SeqCst);
-            }
+            over();
             Self::wake_one(&self.config.getters);
         });
         // Mutant (loom only): the wake-up before the change it announces.
@@ -317,30 +375,38 @@ impl<S: Store> Core<S> {
         Self::wake_one(&self.config.getters);
         let pushed = self.store.push(item);
         std::mem::forget(on_unwind);
+        over();
         if let Err(item) = pushed {
-            if track {
-                self.refused();
-            }
             return Err((item, Refusal::Full));
-        }
-        if track {
-            self.puts.settled.fetch_add(1, Ordering::SeqCst);
         }
         #[cfg(not(all(loom, threadkit_mutant = "queue_wake_early")))]
         Self::wake_one(&self.config.getters);
         Ok(())
     }
 
-    /// A put that began and stored nothing: settled, and its task finished (see the module docs).
-    #[cold]
-    fn refused(&self) {
-        self.puts.settled.fetch_add(1, Ordering::SeqCst);
-        self.forget_tasks(1);
-    }
-
     /// A put that waits for room until `deadline` (`None`: forever). `Full` means timed out.
+    ///
+    /// The first try is inlined here and the waiting loop kept out of line: the loop's frame
+    /// (spinner, deadline) cost a put+get about 50 instructions of prologue and epilogue when it
+    /// wrapped the fast path (callgrind, `queue_1t`).
+    #[inline]
     #[track_caller]
     pub(crate) fn put(
+        &self,
+        item: S::Item,
+        deadline: Option<Instant>,
+    ) -> Result<(), (S::Item, Refusal)> {
+        match self.try_put(item) {
+            Err((item, Refusal::Full)) => self.put_waiting(item, deadline),
+            done => done,
+        }
+    }
+
+    /// [`put`](Self::put) once the queue was found full: try again, spin a little, sleep.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn put_waiting(
         &self,
         mut item: S::Item,
         deadline: Option<Instant>,
@@ -387,8 +453,9 @@ impl<S: Store> Core<S> {
         self.pop().ok_or(Refusal::ShutDown)
     }
 
-    /// Takes an item out of the store and wakes the putter owed its room.
-    #[inline]
+    /// Takes an item out of the store and wakes the putter owed its room (always inlined, as
+    /// [`try_put`](Self::try_put)).
+    #[inline(always)]
     fn pop(&self) -> Option<S::Item> {
         // A panicking `Ord` unwinds out of `pop` with an item gone: wake the putter all the same.
         let on_unwind = OnUnwind(|| Self::wake_one(&self.config.putters));
@@ -401,8 +468,21 @@ impl<S: Store> Core<S> {
     }
 
     /// A get that waits for an item until `deadline` (`None`: forever). `Empty` means timed out.
+    /// The first try inlined, the waiting loop out of line (as for [`put`](Self::put)).
+    #[inline]
     #[track_caller]
     pub(crate) fn get(&self, deadline: Option<Instant>) -> Result<S::Item, Refusal> {
+        match self.pop() {
+            Some(item) => Ok(item),
+            None => self.get_waiting(deadline),
+        }
+    }
+
+    /// [`get`](Self::get) once the queue was found empty: try again, spin a little, sleep.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn get_waiting(&self, deadline: Option<Instant>) -> Result<S::Item, Refusal> {
         let mut spin = SpinWait::new();
         loop {
             match self.try_get() {

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 #[cfg(not(loom))]
 use crossbeam_queue::{ArrayQueue, SegQueue};
 
+use super::core::Core;
 use super::locked::Locked;
 use super::store::Store;
 
@@ -114,6 +115,9 @@ impl<T> Store for Fifo<T> {
     }
 }
 
+/// The core of [`Queue`]: the lock-free core over the FIFO store.
+pub(crate) type FifoCore<T> = Core<Fifo<T>>;
+
 bounded_queue! {
     /// A first-in, first-out queue for passing items between threads: Python's `queue.Queue`.
     ///
@@ -129,7 +133,9 @@ bounded_queue! {
     /// - `put(x, block=False)` / `put_nowait` is [`try_put`](Self::try_put) and `put(x, timeout=t)`
     ///   is [`put_timeout`](Self::put_timeout); the same for `get`. Errors hand the item back.
     /// - `qsize()`, `empty()`, `full()` are [`len`](Self::len), [`is_empty`](Self::is_empty),
-    ///   [`is_full`](Self::is_full); `maxsize` cannot change after creation.
+    ///   [`is_full`](Self::is_full); `maxsize` cannot change after creation (see the
+    ///   [module docs](crate::queue#differences-from-python-for-all-the-queues) for why;
+    ///   `LifoQueue` and `PriorityQueue` have `set_maxsize`).
     /// - `shutdown(immediate=True)` is [`shutdown_immediate`](Self::shutdown_immediate).
     /// - [`join_timeout`](Self::join_timeout) / [`join_deadline`](Self::join_deadline) are
     ///   additions.
@@ -155,7 +161,7 @@ bounded_queue! {
     /// let order: Vec<_> = std::iter::from_fn(|| q.try_get().ok()).collect();
     /// assert_eq!(order, [111, 333, 222]);
     /// ```
-    pub struct Queue<T> => Fifo;
+    pub struct Queue<T> => FifoCore;
 }
 
 // Items go in and come out whole (no `&mut T` is handed out), and the queue's counts are kept

@@ -4,6 +4,8 @@ use std::fmt;
 
 use super::core::Core;
 use super::error::TaskDoneError;
+use super::locked::Container;
+use super::locked_core::LockedCore;
 use super::store::Store;
 
 /// What a [`TaskDone`] guard calls: the queue's `task_done`, whatever its store.
@@ -14,6 +16,12 @@ pub(crate) trait Tasks {
 impl<S: Store> Tasks for Core<S> {
     fn task_done(&self) -> Result<(), TaskDoneError> {
         Core::task_done(self)
+    }
+}
+
+impl<C: Container> Tasks for LockedCore<C> {
+    fn task_done(&self) -> Result<(), TaskDoneError> {
+        LockedCore::task_done(self)
     }
 }
 

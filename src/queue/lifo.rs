@@ -1,9 +1,10 @@
 //! [`LifoQueue`]: Python's `queue.LifoQueue`, a stack shared between threads.
 
-use super::locked::Locked;
+use super::locked_core::LockedCore;
 
-/// The store of [`LifoQueue`]: a vector behind one lock, pushed and popped at its end.
-pub(crate) type Lifo<T> = Locked<Vec<T>>;
+/// The core of [`LifoQueue`]: a vector behind one lock with the rest of the state, pushed and
+/// popped at its end.
+pub(crate) type Lifo<T> = LockedCore<Vec<T>>;
 
 bounded_queue! {
     /// A last-in, first-out queue (a stack) for passing items between threads: Python's
@@ -14,7 +15,8 @@ bounded_queue! {
     ///
     /// # Differences from Python
     ///
-    /// Those of [`Queue`](super::Queue#differences-from-python).
+    /// Those of [`Queue`](super::Queue#differences-from-python), except that `maxsize` can be
+    /// changed ([`set_maxsize`](Self::set_maxsize)).
     ///
     /// # Memory ordering
     ///
@@ -41,6 +43,8 @@ bounded_queue! {
 // (Not `PriorityQueue`: a panicking `Ord` may leave the heap's order unspecified.)
 impl<T: std::panic::UnwindSafe> std::panic::RefUnwindSafe for LifoQueue<T> {}
 
+set_maxsize_api!(LifoQueue);
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -55,6 +59,18 @@ mod tests {
         q.put(9).unwrap();
         let rest: Vec<_> = std::iter::from_fn(|| q.try_get().ok()).collect();
         assert_eq!(rest, [9, 3, 2, 1, 0]);
+    }
+
+    #[test]
+    fn no_waiters_left_behind() {
+        use std::time::Duration;
+        let q = LifoQueue::<u8>::new(1);
+        assert!(q.get_timeout(Duration::from_millis(1)).is_err());
+        q.put(1).unwrap();
+        assert!(q.put_timeout(2, Duration::from_millis(1)).is_err());
+        assert!(!q.join_timeout(Duration::from_millis(1)));
+        assert_eq!(q.core.sleepers(), [0, 0, 0]);
+        assert_eq!((q.len(), q.unfinished_tasks()), (1, 1));
     }
 
     #[test]

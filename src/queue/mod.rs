@@ -50,10 +50,13 @@
 //! # Differences from Python, for all the queues
 //!
 //! - What Python raises is returned as an error that hands a rejected item back.
-//! - `maxsize` is fixed when the queue is made (Python lets code assign `q.maxsize`): the FIFO
-//!   store of a bounded [`Queue`] is a ring of `maxsize` slots allocated up front, which cannot
-//!   grow, and a bound kept outside the store would be a length counter written by producers
-//!   and consumers alike, the shared cache line this design avoids.
+//! - [`Queue`]'s `maxsize` is fixed when the queue is made (Python lets code assign
+//!   `q.maxsize`): its FIFO store of a bound is a ring of `maxsize` slots allocated up front,
+//!   which cannot grow, and a bound kept outside the store would be a length counter written
+//!   by producers and consumers alike, the shared cache line this design avoids (a slow path
+//!   only for resized queues would still need that counter kept by every put and get, or a
+//!   switch of store under concurrent lock-free puts). [`LifoQueue`] and [`PriorityQueue`],
+//!   whose state is behind one lock anyway, have `set_maxsize` with Python's semantics.
 //! - A [`Duration`](std::time::Duration) cannot be negative, so the `ValueError` for a negative
 //!   timeout cannot happen; a timeout too large for the clock means "wait forever".
 //! - The store cannot be customised by overriding `_put`/`_get`; pick the queue type instead.
@@ -61,21 +64,28 @@
 //!
 //! # How they are built
 //!
-//! Each queue is a store of items (`store.rs`: what a store must promise) under a common core
-//! (`core.rs`) that does the waiting, the task accounting and the shutdown. [`Queue`] and
-//! [`SimpleQueue`] keep their items in crossbeam-queue's lock-free `ArrayQueue` (bounded; a
+//! [`Queue`] and [`SimpleQueue`] are a store of items (`store.rs`: what a store must promise)
+//! under a lock-free core (`core.rs`) that does the waiting, the task accounting and the
+//! shutdown. They keep their items in crossbeam-queue's lock-free `ArrayQueue` (bounded; a
 //! preallocated ring) or `SegQueue` (unbounded), so producers and consumers share no lock and no
-//! cache line but the slots themselves (`fifo.rs`); [`LifoQueue`] and [`PriorityQueue`] keep a
-//! vector or a heap behind one [`Lock`](crate::Lock) (`locked.rs`). Getters, putters and joiners
-//! park on keys of their own in the crate's parking layer, each kind with a count of sleepers,
-//! so a `put` or `get` with nobody waiting makes no system call; before parking, a blocked `get`
-//! or `put` spins briefly. A `put` counts its task on a cache line only producers write;
-//! consumers write it nowhere but in `task_done`. The protocol is described in `core.rs`.
+//! cache line but the slots themselves (`fifo.rs`). Getters, putters and joiners park on keys of
+//! their own in the crate's parking layer, each kind with a count of sleepers, so a `put` or
+//! `get` with nobody waiting makes no system call; before parking, a blocked `get` or `put`
+//! spins briefly. A `put` counts its task on a cache line only producers write and raises a
+//! per-thread "putting" flag (`putting.rs`) that the rare paths of a shutdown scan; consumers
+//! write no producer word but in `task_done`. The protocol is described in `core.rs`.
+//!
+//! [`LifoQueue`] and [`PriorityQueue`] keep a vector or a heap behind one
+//! [`Lock`](crate::Lock), and with it everything else (task count, shutdown flag, sleeper
+//! counts): the condition-variable design of CPython's `queue.Queue` and of a Rust `Mutex` +
+//! `Condvar` buffer, with no atomic beside the lock (`locked_core.rs`).
 
 #[macro_use]
 mod api;
 #[macro_use]
 mod api_tasks;
+#[macro_use]
+mod locked_core;
 mod core;
 mod error;
 mod fifo;
@@ -83,6 +93,7 @@ mod guard;
 mod lifo;
 mod locked;
 mod priority;
+mod putting;
 mod simple;
 mod store;
 
@@ -94,3 +105,8 @@ pub use guard::TaskDone;
 pub use lifo::LifoQueue;
 pub use priority::PriorityQueue;
 pub use simple::SimpleQueue;
+
+/// Loom models only (`tests/loom/queue.rs`): puts made as if from a thread-local destructor.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use putting::as_if_exiting as __loom_puts_as_if_exiting;

@@ -3,7 +3,8 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::locked::{Container, Locked};
+use super::locked::Container;
+use super::locked_core::LockedCore;
 
 /// A heap entry: the item and its insertion number, ordered so that std's max-heap pops the
 /// smallest item, and among equal items the one put first.
@@ -69,8 +70,8 @@ impl<T: Ord> Container for Heap<T> {
     }
 }
 
-/// The store of [`PriorityQueue`]: a binary heap behind one lock.
-pub(crate) type Prio<T> = Locked<Heap<T>>;
+/// The core of [`PriorityQueue`]: a binary heap behind one lock with the rest of the state.
+pub(crate) type Prio<T> = LockedCore<Heap<T>>;
 
 bounded_queue! {
     /// A queue that hands out its smallest item first: Python's `queue.PriorityQueue`.
@@ -81,7 +82,8 @@ bounded_queue! {
     ///
     /// # Differences from Python
     ///
-    /// Those of [`Queue`](super::Queue#differences-from-python), and:
+    /// Those of [`Queue`](super::Queue#differences-from-python), except that `maxsize` can be
+    /// changed ([`set_maxsize`](Self::set_maxsize)), and:
     /// - Items must implement [`Ord`], checked at compile time (Python fails at run time when two
     ///   items cannot be compared).
     /// - Equal items come out in insertion order; Python's `heapq` does not promise that.
@@ -113,6 +115,8 @@ bounded_queue! {
     /// ```
     pub struct PriorityQueue<T> => Prio where T: Ord;
 }
+
+set_maxsize_api!(PriorityQueue where T: Ord);
 
 #[cfg(all(test, not(loom)))]
 mod tests {

@@ -332,6 +332,8 @@ struct Local {
     after: Cell<*const Identity>,
     /// See [`labelled`].
     label: Cell<Option<&'static str>>,
+    /// See [`as_one_wait`].
+    one_wait: Cell<Option<OneWait>>,
 }
 
 impl Drop for Local {
@@ -361,8 +363,80 @@ thread_local! {
             native_id: crate::thread::ident::native_id(),
             after: Cell::new(std::ptr::null()),
             label: Cell::new(None),
+            one_wait: Cell::new(None),
         }
     };
+}
+
+/// One wait made of several parks ([`as_one_wait`]): what every record published inside it
+/// says instead of the park's own start, number and deadline.
+#[derive(Clone, Copy)]
+pub(crate) struct OneWait {
+    since: Duration,
+    precise_since: Option<Instant>,
+    /// Taken by the first record published inside (`None` until then).
+    seq: Option<u64>,
+    deadline: Option<Instant>,
+}
+
+/// Runs `f`, publishing every wait it makes as one wait that began when `as_one_wait` was called
+/// and ends at `deadline`, for a caller that waits in slices and does work between them.
+///
+/// A binding that must look for something between short parks (a Python extension runs the
+/// interpreter's signal handlers, so that Ctrl-C interrupts a wait) would otherwise publish a
+/// new wait per slice: a thread dump would say "blocked for 0.05s" of a thread blocked for an
+/// hour, the slice's end would stand as the wait's timeout, and the stall watchdog (which
+/// reports a wait once it is older than its threshold) would never see it. Inside `f`, each
+/// park's record keeps the start, the number and the `deadline` of the whole wait; between the
+/// parks the thread is not blocked and its dump says so. The contention profile charges the
+/// whole wait to the park that ends it by a wake-up. A call nested in another runs `f` as part
+/// of the outer wait.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use threadkit::diagnostics::as_one_wait;
+///
+/// let event = threadkit::Event::new();
+/// let deadline = Instant::now() + Duration::from_millis(30);
+/// // Three 10 ms slices, published as one 30 ms wait.
+/// let set = as_one_wait(Some(deadline), || loop {
+///     let slice = (Instant::now() + Duration::from_millis(10)).min(deadline);
+///     if event.wait_deadline(slice) || slice == deadline {
+///         break event.is_set();
+///     }
+///     // ... look for interrupts here ...
+/// });
+/// assert!(!set);
+/// ```
+#[cfg_attr(loom, allow(unreachable_pub))]
+pub fn as_one_wait<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
+    /// Ends the scope, also on unwinding.
+    struct Scope(bool);
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            if self.0 {
+                let _ = LOCAL.try_with(|l| l.one_wait.set(None));
+            }
+        }
+    }
+    let started = LOCAL
+        .try_with(|l| {
+            if l.one_wait.get().is_some() {
+                return false;
+            }
+            l.one_wait.set(Some(OneWait {
+                since: clock(),
+                precise_since: tracking(TRACK_PROFILING).then(Instant::now),
+                seq: None,
+                deadline,
+            }));
+            true
+        })
+        .unwrap_or(false);
+    let _scope = Scope(started);
+    f()
 }
 
 /// Marks the calling thread's waits, while the guard lives, as a Condition's re-acquire of its
@@ -479,16 +553,32 @@ fn enter(
             }
             _ => None,
         };
-        let seq = l.seq.get() + 1;
-        l.seq.set(seq);
+        let mut since = clock();
+        let mut precise_since = tracking(TRACK_PROFILING).then(Instant::now);
+        let mut deadline = deadline;
+        let seq = match l.one_wait.get() {
+            Some(OneWait { seq: Some(seq), .. }) => seq,
+            _ => {
+                let seq = l.seq.get() + 1;
+                l.seq.set(seq);
+                seq
+            }
+        };
+        if let Some(mut one) = l.one_wait.get() {
+            since = one.since;
+            precise_since = one.precise_since;
+            deadline = one.deadline;
+            one.seq = Some(seq);
+            l.one_wait.set(Some(one));
+        }
         let record = Record {
             ident: crate::thread::ident::current(),
             native_id: l.native_id,
             kind,
             target,
             site: crate::site::resolve(site),
-            since: clock(),
-            precise_since: tracking(TRACK_PROFILING).then(Instant::now),
+            since,
+            precise_since,
             deadline,
             seq,
             holder_site,
@@ -793,25 +883,44 @@ mod tests {
     fn a_nested_publish_is_refused() {
         // Named as `readers_never_see_a_withdrawn_record`'s records, whose reader may see it.
         let identity = Identity::named(ObjectKind::Event, "probe", Location::caller());
-        let _outer = publish(
-            WaitKind::Event,
-            Target::Object {
-                identity: &identity,
-                holder: None,
-                status: None,
-            },
-            Location::caller(),
-            None,
-        );
-        let _inner = publish(
-            WaitKind::Event,
-            Target::Object {
-                identity: &identity,
-                holder: None,
-                status: None,
-            },
-            Location::caller(),
-            None,
-        );
+        let target = Target::Object {
+            identity: &identity,
+            holder: None,
+            status: None,
+        };
+        let _outer = publish(WaitKind::Event, target, Location::caller(), None);
+        let _inner = publish(WaitKind::Event, target, Location::caller(), None);
+    }
+
+    /// Waits published inside [`as_one_wait`] are one wait: the same start, number and
+    /// deadline in every slice, however far apart the slices are; outside it, each publish is a
+    /// new wait. Witness: the records' `since`/`seq`/`deadline` (the second slice is published
+    /// after the coarse clock has moved on, so a fresh record would have a later `since`).
+    #[test]
+    fn slices_inside_as_one_wait_are_one_wait() {
+        let identity = Identity::named(ObjectKind::Event, "one-wait probe", Location::caller());
+        let target = || Target::Object {
+            identity: &identity,
+            holder: None,
+            status: None,
+        };
+        let slice = |deadline| {
+            let p = publish(WaitKind::Event, target(), Location::caller(), deadline);
+            let r = p.record().copied().expect("published");
+            std::thread::sleep(Duration::from_millis(20));
+            r
+        };
+        let whole = Instant::now() + Duration::from_secs(60);
+        let (a, b) = as_one_wait(Some(whole), || {
+            let slice_end = Some(Instant::now() + Duration::from_millis(50));
+            (slice(slice_end), slice(slice_end))
+        });
+        assert_eq!((a.since, a.seq, a.deadline), (b.since, b.seq, Some(whole)));
+        assert_eq!(b.deadline, Some(whole));
+        let c = slice(None);
+        let d = slice(None);
+        assert!(c.seq > b.seq && d.seq > c.seq);
+        assert!(d.since > c.since && c.since > b.since);
+        assert_eq!(c.deadline, None);
     }
 }

@@ -8,6 +8,9 @@ use std::thread;
 /// Child-process tests' driver helpers (not under loom, which compiles the thread API out).
 #[cfg(not(loom))]
 pub(crate) mod child;
+/// The diagnostics tests' helpers (diagnostics are compiled out under loom).
+#[cfg(not(loom))]
+pub(crate) mod diag;
 use std::time::Duration;
 
 /// How long a wait may take before a test calls it a lost wake-up.

@@ -29,7 +29,9 @@
 //! - `queue.rs`: 2 producers / 1 consumer through `Queue::new(1)`: each item once, per-producer
 //!   order; `join` returns only after `task_done`; shutdown wakes a blocked getter and putter;
 //!   witnesses: get owed a put, blocked put owed a get, join owed every task_done, a put racing
-//!   a shutdown refused or delivered (over the locked FIFO store; see the file's header).
+//!   a shutdown refused or delivered (over the locked FIFO store; see the file's header), also
+//!   when the put has no putting flag (a put from a thread-local destructor); the same models
+//!   over `LifoQueue` (the lock-based core of `LifoQueue`/`PriorityQueue`).
 //! - `local.rs`: values per thread (3 threads, racing first accesses); every value dropped
 //!   exactly once with the `Local` (loom leaves exit-time drops to the `Local`, see
 //!   `ThreadValues::drop`).

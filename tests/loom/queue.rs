@@ -1,4 +1,5 @@
-//! `Queue`: nothing lost or duplicated through a bounded queue of size 1 (two producers, one
+//! `Queue` (module `fifo`) and `LifoQueue` (module `lifo`; `PriorityQueue` has the same core):
+//! nothing lost or duplicated through a bounded queue of size 1 (two producers, one
 //! consumer, per-producer order kept), `join` returns only after the last `task_done`, shutdown
 //! wakes a blocked getter and a blocked putter; and the witness models (issue 10): every `get`,
 //! blocked `put` and `join` that returns, waited on again, is owed a put, a get, every
@@ -6,265 +7,325 @@
 //!
 //! Under `--cfg loom` the FIFO store is the locked deque (`src/queue/fifo.rs`), not crossbeam's
 //! lock-free ring and list: these models check the core's protocol (waiter counts and parking,
-//! `begun`/`settled`/`finished`, the shutdown flag and the wait for puts in flight) over a store
+//! `begun`/`finished`, the shutdown flag, the putting flags and the wait for puts in flight) over a store
 //! with the same contract, not crossbeam's internals (its own tests and Miri cover those).
+//!
+//! `LifoQueue` runs the same models over its own core (`src/queue/locked_core.rs`: everything
+//! behind one lock, sleeper counts read under it, the lock given up only once the sleeper is
+//! queued on its key); its store is the real one.
 //!
 //! Mutants (`--cfg threadkit_mutant=...`, loom only; `.ci/loom.sh --mutants`): `queue_wake_early`
 //! (a put wakes the getter before storing), `queue_no_flight_wait` (shutdown and a shut-down get
 //! do not wait for puts in flight), `queue_join_trusts_wake` (joiners woken at every
 //! `task_done`, and a woken `join` returns without re-checking): each fails these models.
+//! `queue_locked_unlock_early` (the locked core gives its lock up before the sleeper is queued on
+//! its key, so a waker's unpark can come in between) fails `lifo::get_returns_only_what_was_put`.
+//! `queue_flag_late` (a put raises its putting flag after its step on `begun`) fails
+//! `fifo::put_racing_shutdown_is_refused_or_delivered`. `queue_unslotted_uncounted` (a put
+//! made without a flag, from a thread-local destructor, is not counted in flight) fails
+//! `fifo::flagless_put_racing_shutdown_is_refused_or_delivered`.
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use threadkit::queue::{GetError, Queue};
+use threadkit::queue::{GetError, LifoQueue, Queue};
 
 use crate::support::{assert_nobody_parked, model};
 
-/// Two producers through `Queue::new(1)`, the model's main thread consuming: producer A puts
-/// 1 then 2, producer B puts 3. Every `put` past the first blocks until the consumer makes room,
-/// and every `get` may block until a producer puts: each item arrives exactly once, A's in order.
-#[test]
-fn two_producers_one_consumer_size_one_nothing_lost() {
-    model(|| {
-        let q = Arc::new(Queue::new(1));
-        let a = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || {
-                q.put(1).unwrap();
-                q.put(2).unwrap();
-            })
-        };
-        let b = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.put(3).unwrap())
-        };
-        let got: Vec<i32> = (0..3).map(|_| q.get().unwrap()).collect();
-        a.join().unwrap();
-        b.join().unwrap();
-        let mut sorted = got.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, [1, 2, 3], "lost or duplicated: {got:?}");
-        let pos = |x| got.iter().position(|&y| y == x).unwrap();
-        assert!(pos(1) < pos(2), "producer A's items out of order: {got:?}");
-        assert!(q.is_empty());
-        assert_eq!(q.unfinished_tasks(), 3);
-        assert_nobody_parked();
-    });
+/// Runs `put` on `q` in a thread of its own; the handle returns whether the put succeeded.
+fn spawn_put<Q: Send + Sync + 'static>(
+    q: &Arc<Q>,
+    put: fn(&Q) -> bool,
+) -> thread::JoinHandle<bool> {
+    let q = Arc::clone(q);
+    thread::spawn(move || put(&q))
 }
 
-/// `join` returns only once the worker's `task_done` ran, and sees what the worker did before it.
-#[test]
-fn join_returns_after_task_done() {
-    model(|| {
-        let q = Arc::new(Queue::new(0));
-        let processed = Arc::new(AtomicBool::new(false));
-        q.put(7).unwrap();
-        let worker = {
-            let (q, processed) = (Arc::clone(&q), Arc::clone(&processed));
-            thread::spawn(move || {
-                assert_eq!(q.get().unwrap(), 7);
-                processed.store(true, Ordering::Relaxed);
-                q.task_done().unwrap();
-            })
-        };
-        q.join();
-        // Relaxed on purpose: `join` returning must itself order the worker's write before us.
-        assert!(
-            processed.load(Ordering::Relaxed),
-            "join returned before task_done"
-        );
-        assert_eq!(q.unfinished_tasks(), 0);
-        worker.join().unwrap();
-        assert!(q.task_done().is_err(), "task_done with no unfinished task");
-        assert_nobody_parked();
-    });
-}
-
-/// A getter blocked on an empty queue is woken by `shutdown` with the error (or sees the
-/// shutdown on arrival); later puts are refused.
-#[test]
-fn shutdown_wakes_blocked_getter() {
-    model(|| {
-        let q = Arc::new(Queue::<i32>::new(0));
-        let getter = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.get())
-        };
-        q.shutdown();
-        assert_eq!(getter.join().unwrap(), Err(GetError));
-        assert!(q.put(1).is_err());
-        assert!(q.is_shutdown());
-        assert_nobody_parked();
-    });
-}
-
-/// A putter blocked on a full queue is woken by `shutdown` with its item handed back; the item
-/// already queued can still be taken.
-#[test]
-fn shutdown_wakes_blocked_putter() {
-    model(|| {
-        let q = Arc::new(Queue::new(1));
-        q.put(1).unwrap();
-        let putter = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.put(2).map_err(|e| e.0))
-        };
-        q.shutdown();
-        assert_eq!(putter.join().unwrap(), Err(2));
-        assert_eq!(q.get(), Ok(1));
-        assert_eq!(q.get(), Err(GetError));
-        assert_nobody_parked();
-    });
-}
-
-// ----- Witness models (issue 10): a wake-up means what it says. -----
-//
-// Each wait below is waited on, consumed, and waited on again, and every return is checked
-// against a count of the operations that could have released it: a `get` that returns is owed a
-// put, a `put` that returns from a full queue is owed a get, a `join` that returns is owed every
-// `task_done`. The counts are raised *before* the releasing call, so they are an upper bound on
-// what has been released: a wait that returns beyond them returned for nothing.
-
-/// Consumer waits, takes, waits again: the k-th `get` returns item k, and only once at least k
-/// puts have begun. Size 1, so the producer waits for room in between.
-#[test]
-fn get_returns_only_what_was_put() {
-    model(|| {
-        let q = Arc::new(Queue::new(1));
-        let puts_begun = Arc::new(AtomicUsize::new(0));
-        let producer = {
-            let (q, puts_begun) = (Arc::clone(&q), Arc::clone(&puts_begun));
-            thread::spawn(move || {
-                for i in 1..=2 {
-                    puts_begun.fetch_add(1, Ordering::SeqCst);
-                    q.put(i).unwrap();
-                }
-            })
-        };
-        for k in 1..=2 {
-            let item = q.get().unwrap();
-            assert!(
-                k <= puts_begun.load(Ordering::SeqCst),
-                "get #{k} returned before its put began"
-            );
-            assert_eq!(item, k, "lost, duplicated or reordered");
-        }
-        producer.join().unwrap();
-        assert!(q.is_empty());
-        assert_nobody_parked();
-    });
-}
-
-/// Producer fills a queue of size 1 and waits, is given room, waits again: its k-th blocked
-/// `put` returns only once at least k gets have begun (each put beyond the first needs room).
-#[test]
-fn blocked_put_returns_only_for_room() {
-    model(|| {
-        let q = Arc::new(Queue::new(1));
-        let gets_begun = Arc::new(AtomicUsize::new(0));
-        q.put(0).unwrap();
-        let producer = {
-            let (q, gets_begun) = (Arc::clone(&q), Arc::clone(&gets_begun));
-            thread::spawn(move || {
-                for k in 1..=2 {
-                    q.put(k).unwrap();
-                    assert!(
-                        gets_begun.load(Ordering::SeqCst) >= k,
-                        "put #{k} returned from a full queue with no get to make room"
-                    );
-                    assert!(q.len() <= 1, "more items than maxsize");
-                }
-            })
-        };
-        let got: Vec<usize> = (0..3)
-            .map(|_| {
-                gets_begun.fetch_add(1, Ordering::SeqCst);
-                q.get().unwrap()
-            })
-            .collect();
-        producer.join().unwrap();
-        assert_eq!(got, [0, 1, 2]);
-        assert_nobody_parked();
-    });
-}
-
-/// `join`, more work, `join` again: each return is owed every `task_done` for the items put
-/// before it (counted before each `task_done`), and the unfinished count is then zero. The first
-/// `join` waits for two tasks, so a joiner woken by the first `task_done` must wait on.
-#[test]
-fn join_returns_only_when_every_task_is_done() {
-    model(|| {
-        let q = Arc::new(Queue::new(0));
-        let done = Arc::new(AtomicUsize::new(0));
-        let worker = {
-            let (q, done) = (Arc::clone(&q), Arc::clone(&done));
-            thread::spawn(move || {
-                for _ in 0..3 {
-                    q.get().unwrap();
-                    done.fetch_add(1, Ordering::SeqCst);
-                    q.task_done().unwrap();
-                }
-            })
-        };
-        let mut put = 0;
-        for (round, items) in [(1, 2), (2, 1)] {
-            for _ in 0..items {
-                put += 1;
-                q.put(put).unwrap();
+/// The body of the put-racing-`shutdown` models: `$put` (run in a thread of its own, returning
+/// whether the put succeeded) races `shutdown`; the put's own result is the witness: a put that
+/// succeeded is owed its item in the `get` after the shutdown, a failed one must not show up.
+macro_rules! racing_shutdown {
+    ($Q:ident, $put:expr) => {
+        model(|| {
+            let q = Arc::new($Q::new(0));
+            let putter = spawn_put(&q, $put);
+            q.shutdown();
+            let got = q.get();
+            let put_ok = putter.join().unwrap();
+            match got {
+                Ok(item) => assert!(put_ok && item == 7),
+                Err(GetError) => assert!(!put_ok, "a put succeeded but its item was never got"),
             }
-            q.join();
-            assert_eq!(
-                done.load(Ordering::SeqCst),
-                put,
-                "join #{round} returned before the task_done it waits for"
-            );
+            assert_eq!(q.get(), Err(GetError));
+            assert_nobody_parked();
+        })
+    };
+}
+
+/// The body of the put-racing-`shutdown_immediate` models: afterwards nothing is queued and no
+/// task is unfinished, whether the put won or lost.
+macro_rules! racing_immediate_shutdown {
+    ($Q:ident, $put:expr) => {
+        model(|| {
+            let q = Arc::new($Q::new(0));
+            let putter = spawn_put(&q, $put);
+            q.shutdown_immediate();
+            let after_shutdown = q.len();
+            putter.join().unwrap();
+            assert_eq!(after_shutdown, 0, "an item outlived the immediate shutdown");
+            assert_eq!(q.len(), 0, "an item landed after the immediate shutdown");
             assert_eq!(q.unfinished_tasks(), 0);
-        }
-        worker.join().unwrap();
-        assert_nobody_parked();
-    });
+            assert_eq!(q.get(), Err(GetError));
+            assert_nobody_parked();
+        })
+    };
 }
 
-/// A put racing `shutdown`: it either fails, or its item is still there for a `get` after the
-/// shutdown (a `get` never answers "shut down" while a put that began before it is in flight).
-#[test]
-fn put_racing_shutdown_is_refused_or_delivered() {
-    model(|| {
-        let q = Arc::new(Queue::new(0));
-        let putter = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.put(7).is_ok())
-        };
-        q.shutdown();
-        let got = q.get();
-        let put_ok = putter.join().unwrap();
-        match got {
-            Ok(item) => assert!(put_ok && item == 7),
-            Err(GetError) => assert!(!put_ok, "a put succeeded but its item was never got"),
+/// The models, over the queue type `$Q`.
+macro_rules! models {
+    ($Q:ident) => {
+        /// Two producers through `new(1)`, the model's main thread consuming: producer A puts
+        /// 1 then 2, producer B puts 3. Every `put` past the first blocks until the consumer makes room,
+        /// and every `get` may block until a producer puts: each item arrives exactly once, A's in order.
+        #[test]
+        fn two_producers_one_consumer_size_one_nothing_lost() {
+            model(|| {
+                let q = Arc::new($Q::new(1));
+                let a = {
+                    let q = Arc::clone(&q);
+                    thread::spawn(move || {
+                        q.put(1).unwrap();
+                        q.put(2).unwrap();
+                    })
+                };
+                let b = {
+                    let q = Arc::clone(&q);
+                    thread::spawn(move || q.put(3).unwrap())
+                };
+                let got: Vec<i32> = (0..3).map(|_| q.get().unwrap()).collect();
+                a.join().unwrap();
+                b.join().unwrap();
+                let mut sorted = got.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, [1, 2, 3], "lost or duplicated: {got:?}");
+                let pos = |x| got.iter().position(|&y| y == x).unwrap();
+                assert!(pos(1) < pos(2), "producer A's items out of order: {got:?}");
+                assert!(q.is_empty());
+                assert_eq!(q.unfinished_tasks(), 3);
+                assert_nobody_parked();
+            });
         }
-        assert_eq!(q.get(), Err(GetError));
-        assert_nobody_parked();
-    });
+
+        /// `join` returns only once the worker's `task_done` ran, and sees what the worker did before it.
+        #[test]
+        fn join_returns_after_task_done() {
+            model(|| {
+                let q = Arc::new($Q::new(0));
+                let processed = Arc::new(AtomicBool::new(false));
+                q.put(7).unwrap();
+                let worker = {
+                    let (q, processed) = (Arc::clone(&q), Arc::clone(&processed));
+                    thread::spawn(move || {
+                        assert_eq!(q.get().unwrap(), 7);
+                        processed.store(true, Ordering::Relaxed);
+                        q.task_done().unwrap();
+                    })
+                };
+                q.join();
+                // Relaxed on purpose: `join` returning must itself order the worker's write before us.
+                assert!(
+                    processed.load(Ordering::Relaxed),
+                    "join returned before task_done"
+                );
+                assert_eq!(q.unfinished_tasks(), 0);
+                worker.join().unwrap();
+                assert!(q.task_done().is_err(), "task_done with no unfinished task");
+                assert_nobody_parked();
+            });
+        }
+
+        /// A getter blocked on an empty queue is woken by `shutdown` with the error (or sees the
+        /// shutdown on arrival); later puts are refused.
+        #[test]
+        fn shutdown_wakes_blocked_getter() {
+            model(|| {
+                let q = Arc::new($Q::<i32>::new(0));
+                let getter = {
+                    let q = Arc::clone(&q);
+                    thread::spawn(move || q.get())
+                };
+                q.shutdown();
+                assert_eq!(getter.join().unwrap(), Err(GetError));
+                assert!(q.put(1).is_err());
+                assert!(q.is_shutdown());
+                assert_nobody_parked();
+            });
+        }
+
+        /// A putter blocked on a full queue is woken by `shutdown` with its item handed back; the item
+        /// already queued can still be taken.
+        #[test]
+        fn shutdown_wakes_blocked_putter() {
+            model(|| {
+                let q = Arc::new($Q::new(1));
+                q.put(1).unwrap();
+                let putter = {
+                    let q = Arc::clone(&q);
+                    thread::spawn(move || q.put(2).map_err(|e| e.0))
+                };
+                q.shutdown();
+                assert_eq!(putter.join().unwrap(), Err(2));
+                assert_eq!(q.get(), Ok(1));
+                assert_eq!(q.get(), Err(GetError));
+                assert_nobody_parked();
+            });
+        }
+
+        // ----- Witness models (issue 10): a wake-up means what it says. -----
+        //
+        // Each wait below is waited on, consumed, and waited on again, and every return is checked
+        // against a count of the operations that could have released it: a `get` that returns is owed a
+        // put, a `put` that returns from a full queue is owed a get, a `join` that returns is owed every
+        // `task_done`. The counts are raised *before* the releasing call, so they are an upper bound on
+        // what has been released: a wait that returns beyond them returned for nothing.
+
+        /// Consumer waits, takes, waits again: the k-th `get` returns item k, and only once at least k
+        /// puts have begun. Size 1, so the producer waits for room in between.
+        #[test]
+        fn get_returns_only_what_was_put() {
+            model(|| {
+                let q = Arc::new($Q::new(1));
+                let puts_begun = Arc::new(AtomicUsize::new(0));
+                let producer = {
+                    let (q, puts_begun) = (Arc::clone(&q), Arc::clone(&puts_begun));
+                    thread::spawn(move || {
+                        for i in 1..=2 {
+                            puts_begun.fetch_add(1, Ordering::SeqCst);
+                            q.put(i).unwrap();
+                        }
+                    })
+                };
+                for k in 1..=2 {
+                    let item = q.get().unwrap();
+                    assert!(
+                        k <= puts_begun.load(Ordering::SeqCst),
+                        "get #{k} returned before its put began"
+                    );
+                    assert_eq!(item, k, "lost, duplicated or reordered");
+                }
+                producer.join().unwrap();
+                assert!(q.is_empty());
+                assert_nobody_parked();
+            });
+        }
+
+        /// Producer fills a queue of size 1 and waits, is given room, waits again: its k-th blocked
+        /// `put` returns only once at least k gets have begun (each put beyond the first needs room).
+        #[test]
+        fn blocked_put_returns_only_for_room() {
+            model(|| {
+                let q = Arc::new($Q::new(1));
+                let gets_begun = Arc::new(AtomicUsize::new(0));
+                q.put(0).unwrap();
+                let producer = {
+                    let (q, gets_begun) = (Arc::clone(&q), Arc::clone(&gets_begun));
+                    thread::spawn(move || {
+                        for k in 1..=2 {
+                            q.put(k).unwrap();
+                            assert!(
+                                gets_begun.load(Ordering::SeqCst) >= k,
+                                "put #{k} returned from a full queue with no get to make room"
+                            );
+                            assert!(q.len() <= 1, "more items than maxsize");
+                        }
+                    })
+                };
+                let got: Vec<usize> = (0..3)
+                    .map(|_| {
+                        gets_begun.fetch_add(1, Ordering::SeqCst);
+                        q.get().unwrap()
+                    })
+                    .collect();
+                producer.join().unwrap();
+                assert_eq!(got, [0, 1, 2]);
+                assert_nobody_parked();
+            });
+        }
+
+        /// `join`, more work, `join` again: each return is owed every `task_done` for the items put
+        /// before it (counted before each `task_done`), and the unfinished count is then zero. The first
+        /// `join` waits for two tasks, so a joiner woken by the first `task_done` must wait on.
+        #[test]
+        fn join_returns_only_when_every_task_is_done() {
+            model(|| {
+                let q = Arc::new($Q::new(0));
+                let done = Arc::new(AtomicUsize::new(0));
+                let worker = {
+                    let (q, done) = (Arc::clone(&q), Arc::clone(&done));
+                    thread::spawn(move || {
+                        for _ in 0..3 {
+                            q.get().unwrap();
+                            done.fetch_add(1, Ordering::SeqCst);
+                            q.task_done().unwrap();
+                        }
+                    })
+                };
+                let mut put = 0;
+                for (round, items) in [(1, 2), (2, 1)] {
+                    for _ in 0..items {
+                        put += 1;
+                        q.put(put).unwrap();
+                    }
+                    q.join();
+                    assert_eq!(
+                        done.load(Ordering::SeqCst),
+                        put,
+                        "join #{round} returned before the task_done it waits for"
+                    );
+                    assert_eq!(q.unfinished_tasks(), 0);
+                }
+                worker.join().unwrap();
+                assert_nobody_parked();
+            });
+        }
+
+        /// A put racing `shutdown`: it either fails, or its item is still there for a `get` after the
+        /// shutdown (a `get` never answers "shut down" while a put that began before it is in flight).
+        #[test]
+        fn put_racing_shutdown_is_refused_or_delivered() {
+            racing_shutdown!($Q, |q: &$Q<i32>| q.put(7).is_ok());
+        }
+
+        /// A put racing `shutdown_immediate`: afterwards nothing is queued and no task is unfinished,
+        /// whether the put won or lost (the drain waits for a put in flight).
+        #[test]
+        fn put_racing_immediate_shutdown_leaves_nothing() {
+            racing_immediate_shutdown!($Q, |q: &$Q<i32>| q.put(7).is_ok());
+        }
+    };
 }
 
-/// A put racing `shutdown_immediate`: afterwards nothing is queued and no task is unfinished,
-/// whether the put won or lost (the drain waits for a put in flight).
-#[test]
-fn put_racing_immediate_shutdown_leaves_nothing() {
-    model(|| {
-        let q = Arc::new(Queue::new(0));
-        let putter = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.put(7).is_ok())
-        };
-        q.shutdown_immediate();
-        let after_shutdown = q.len();
-        putter.join().unwrap();
-        assert_eq!(after_shutdown, 0, "an item outlived the immediate shutdown");
-        assert_eq!(q.len(), 0, "an item landed after the immediate shutdown");
-        assert_eq!(q.unfinished_tasks(), 0);
-        assert_eq!(q.get(), Err(GetError));
-        assert_nobody_parked();
-    });
+mod fifo {
+    use super::*;
+    use threadkit::queue::__loom_puts_as_if_exiting as as_if_exiting;
+    models!(Queue);
+
+    /// A put made without a putting flag (as from a thread-local destructor at thread exit,
+    /// counted in the queue's `unslotted` word instead) racing `shutdown`: refused, or its item
+    /// is there for the `get` after the shutdown.
+    #[test]
+    fn flagless_put_racing_shutdown_is_refused_or_delivered() {
+        racing_shutdown!(Queue, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()));
+    }
+
+    /// A flagless put racing `shutdown_immediate`: nothing queued and no task unfinished after it.
+    #[test]
+    fn flagless_put_racing_immediate_shutdown_leaves_nothing() {
+        racing_immediate_shutdown!(Queue, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()));
+    }
+}
+
+mod lifo {
+    use super::*;
+    models!(LifoQueue);
 }

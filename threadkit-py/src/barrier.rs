@@ -2,7 +2,7 @@
 //! callable run by the last thread to arrive.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -15,11 +15,15 @@ struct ActionError(PyErr);
 
 /// `threading.Barrier(parties, action=None, timeout=None)`.
 ///
-/// Differences from Python: `wait()` in the main thread is not interrupted by Ctrl-C (a
-/// threadkit barrier wait cannot be cut into slices: giving up would break the barrier).
+/// In the main thread, `wait()` is interrupted by Ctrl-C as CPython's is: `KeyboardInterrupt`
+/// (or whatever a signal handler raises) ends the wait and the thread takes its arrival back;
+/// the barrier is not broken and the other parties go on waiting (CPython's `finally:
+/// self._count -= 1`).
 #[pyclass(module = "threadkit", frozen, weakref, subclass)]
 pub(crate) struct Barrier {
     inner: threadkit::Barrier,
+    /// The default timeout given to the constructor (for the published deadline).
+    timeout: Option<Duration>,
 }
 
 fn duration(secs: f64) -> Duration {
@@ -48,29 +52,50 @@ impl Barrier {
                 }
             });
         }
+        let timeout = timeout.map(duration);
         if let Some(t) = timeout {
-            builder = builder.timeout(duration(t));
+            builder = builder.timeout(t);
         }
         let inner = builder.build();
         crate::diag::created(py, &inner);
-        Ok(Barrier { inner })
+        Ok(Barrier { inner, timeout })
     }
 
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<usize> {
         let inner = &self.inner;
         let site = crate::diag::enter(py);
+        let timeout = timeout.map(duration);
+        // In the main thread, Python's signal handlers run every SIGNAL_SLICE while it waits; an
+        // exception from one (KeyboardInterrupt) ends the wait and this party leaves the cycle,
+        // as CPython's Barrier.wait does (the barrier does not break). A handler that returns
+        // lets the wait go on.
+        let main = wait::is_main_thread() && !cfg!(threadkit_py_mutant = "no_signal_check");
         let outcome = py.detach(|| {
             panic::catch_unwind(AssertUnwindSafe(|| {
-                crate::diag::with_site(site, || match timeout {
-                    None => inner.wait(),
-                    Some(t) => inner.wait_timeout(duration(t)),
+                crate::diag::with_site(site, || {
+                    if main {
+                        let deadline = timeout
+                            .or(self.timeout)
+                            .and_then(|t| Instant::now().checked_add(t));
+                        threadkit::diagnostics::as_one_wait(deadline, || {
+                            inner.wait_interruptible(timeout, wait::SIGNAL_SLICE, || {
+                                Python::attach(wait::after_slice)
+                            })
+                        })
+                    } else {
+                        Ok(match timeout {
+                            None => inner.wait(),
+                            Some(t) => inner.wait_timeout(t),
+                        })
+                    }
                 })
             }))
         });
         match outcome {
-            Ok(Ok(r)) => Ok(r.index()),
-            Ok(Err(_)) => Err(wait::broken_barrier(py)),
+            Ok(Ok(Ok(r))) => Ok(r.index()),
+            Ok(Ok(Err(_))) => Err(wait::broken_barrier(py)),
+            Ok(Err(e)) => Err(e),
             Err(payload) => match payload.downcast::<ActionError>() {
                 Ok(e) => Err(e.0),
                 Err(other) => panic::resume_unwind(other),

@@ -10,10 +10,10 @@
 //! site, the holder's acquire site and the lock-order checker's site; and a Python thread is
 //! registered with threadkit under its `threading` name the first time it is seen there.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyOverflowError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use threadkit::diagnostics::{
@@ -39,15 +39,26 @@ pub(crate) fn potential_deadlock(text: String) -> PyErr {
     PotentialDeadlockError::new_err(text)
 }
 
+/// Each live `threading.Thread` with its native id (threads not started yet have none).
+fn python_threads(py: Python<'_>) -> PyResult<Vec<(u64, Bound<'_, PyAny>)>> {
+    let mut out = Vec::new();
+    for t in py
+        .import("threading")?
+        .call_method0("enumerate")?
+        .try_iter()?
+    {
+        let t = t?;
+        if let Ok(Some(native)) = t.getattr("native_id")?.extract::<Option<u64>>() {
+            out.push((native, t));
+        }
+    }
+    Ok(out)
+}
+
 /// `threading`'s daemon flag of each Python thread, by native id (threadkit counts threads it did
 /// not start as daemon threads).
 fn python_daemon_flags(py: Python<'_>, dump: &mut ThreadDump) -> PyResult<()> {
-    let threads = py.import("threading")?.call_method0("enumerate")?;
-    for t in threads.try_iter()? {
-        let t = t?;
-        let Ok(Some(native)) = t.getattr("native_id")?.extract::<Option<u64>>() else {
-            continue;
-        };
+    for (native, t) in python_threads(py)? {
         let daemon: bool = t.getattr("daemon")?.extract()?;
         for s in dump
             .threads
@@ -63,13 +74,8 @@ fn python_daemon_flags(py: Python<'_>, dump: &mut ThreadDump) -> PyResult<()> {
 /// Brings threadkit's names of Python threads up to date (`t.name = ...` after the thread first
 /// used threadkit), matching them by native thread id.
 fn refresh_names(py: Python<'_>) -> PyResult<()> {
-    let threads = py.import("threading")?.call_method0("enumerate")?;
     let known = threadkit::enumerate();
-    for t in threads.try_iter()? {
-        let t = t?;
-        let Ok(Some(native)) = t.getattr("native_id")?.extract::<Option<u64>>() else {
-            continue;
-        };
+    for (native, t) in python_threads(py)? {
         let name: String = t.getattr("name")?.extract()?;
         if let Some(k) = known.iter().find(|k| k.native_id() == Some(native)) {
             if *k.name() != *name {
@@ -78,6 +84,31 @@ fn refresh_names(py: Python<'_>) -> PyResult<()> {
         }
     }
     Ok(())
+}
+
+/// A std mutex of this module's, poisoning ignored (nothing panics while holding one).
+pub(crate) fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The object, how long the wait has lasted and how long until it times out: what a wait and a
+/// deadlock's link both carry.
+fn set_wait_items(
+    py: Python<'_>,
+    d: &Bound<'_, PyDict>,
+    object: Option<&diagnostics::ObjectInfo>,
+    waited: Duration,
+    timeout_in: Option<Duration>,
+) -> PyResult<()> {
+    d.set_item("object", object.map(|o| object_dict(py, o)).transpose()?)?;
+    d.set_item("waited", waited.as_secs_f64())?;
+    d.set_item("timeout_in", timeout_in.map(|t| t.as_secs_f64()))
+}
+
+/// Where a held lock was acquired and how many times (a holder of a wait, a thread's holding).
+fn set_held_items(d: &Bound<'_, PyDict>, acquired_at: Option<Site>, count: usize) -> PyResult<()> {
+    d.set_item("acquired_at", site_str(acquired_at))?;
+    d.set_item("count", count)
 }
 
 fn thread_dict<'py>(py: Python<'py>, t: &diagnostics::ThreadRef) -> PyResult<Bound<'py, PyDict>> {
@@ -104,15 +135,11 @@ fn object_dict<'py>(py: Python<'py>, o: &diagnostics::ObjectInfo) -> PyResult<Bo
 fn wait_dict<'py>(py: Python<'py>, w: &diagnostics::WaitInfo) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("kind", format!("{:?}", w.kind))?;
-    d.set_item(
-        "object",
-        w.object.as_ref().map(|o| object_dict(py, o)).transpose()?,
-    )?;
+    set_wait_items(py, &d, w.object.as_ref(), w.waited, w.timeout_in)?;
     let holder = match &w.holder {
         Some(h) => {
             let hd = thread_dict(py, &h.thread)?;
-            hd.set_item("acquired_at", site_str(h.acquired_at))?;
-            hd.set_item("count", h.count)?;
+            set_held_items(&hd, h.acquired_at, h.count)?;
             Some(hd)
         }
         None => None,
@@ -124,8 +151,6 @@ fn wait_dict<'py>(py: Python<'py>, w: &diagnostics::WaitInfo) -> PyResult<Bound<
     )?;
     d.set_item("status", w.status.as_deref())?;
     d.set_item("site", w.site.to_string())?;
-    d.set_item("waited", w.waited.as_secs_f64())?;
-    d.set_item("timeout_in", w.timeout_in.map(|t| t.as_secs_f64()))?;
     Ok(d)
 }
 
@@ -133,15 +158,10 @@ fn link_dict<'py>(py: Python<'py>, l: &diagnostics::DeadlockLink) -> PyResult<Bo
     let d = PyDict::new(py);
     d.set_item("thread", thread_dict(py, &l.thread)?)?;
     d.set_item("kind", format!("{:?}", l.kind))?;
-    d.set_item(
-        "object",
-        l.object.as_ref().map(|o| object_dict(py, o)).transpose()?,
-    )?;
+    set_wait_items(py, &d, l.object.as_ref(), l.waited, l.timeout_in)?;
     d.set_item("waiting_at", l.waiting_at.to_string())?;
     d.set_item("waits_for", thread_dict(py, &l.waits_for)?)?;
     d.set_item("held_since", site_str(l.held_since))?;
-    d.set_item("waited", l.waited.as_secs_f64())?;
-    d.set_item("timeout_in", l.timeout_in.map(|t| t.as_secs_f64()))?;
     Ok(d)
 }
 
@@ -206,8 +226,7 @@ impl PyThreadDump {
             for h in &t.holding {
                 let hd = PyDict::new(py);
                 hd.set_item("object", object_dict(py, &h.object)?)?;
-                hd.set_item("acquired_at", site_str(h.acquired_at))?;
-                hd.set_item("count", h.count)?;
+                set_held_items(&hd, h.acquired_at, h.count)?;
                 hd.set_item("waiters", h.waiters)?;
                 holding.append(hd)?;
             }
@@ -317,16 +336,12 @@ static PY_HOOK: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 #[pyo3(signature = (hook))]
 fn set_report_hook(hook: Option<Py<PyAny>>) {
     let set = hook.is_some();
-    *PY_HOOK.lock().unwrap_or_else(|e| e.into_inner()) = hook;
+    // The old hook is dropped after the mutex is released: its `__del__` may set a hook.
+    let old = std::mem::replace(&mut *locked(&PY_HOOK), hook);
+    drop(old);
     if set {
         diagnostics::set_report_hook(|report: &Report| {
-            let hook = Python::attach(|py| {
-                PY_HOOK
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                    .map(|h| h.clone_ref(py))
-            });
+            let hook = Python::attach(|py| locked(&PY_HOOK).as_ref().map(|h| h.clone_ref(py)));
             match hook {
                 Some(h) => Python::attach(|py| {
                     let r = PyReport {
@@ -462,9 +477,16 @@ fn contention_profile() -> PyProfile {
 /// no report hook tries to take the GIL after that).
 static RUNNING: Mutex<Vec<WatchdogHandle>> = Mutex::new(Vec::new());
 
+/// Seconds as a Duration: negative or NaN is a ValueError, too large (or infinite) an
+/// OverflowError, as CPython's timeouts are.
 fn secs(name: &str, t: f64) -> PyResult<Duration> {
+    if t.is_nan() || t < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be a non-negative number"
+        )));
+    }
     Duration::try_from_secs_f64(t)
-        .map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative number")))
+        .map_err(|_| PyOverflowError::new_err(format!("{name} value is too large")))
 }
 
 /// `threadkit.Watchdog(interval=1.0, stall=None, dump_after=None, repeat=False,
@@ -508,7 +530,7 @@ impl PyWatchdog {
 
     /// Starts the watchdog thread (again after `stop()`).
     fn start(&self) -> PyResult<()> {
-        let mut h = self.handle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut h = locked(&self.handle);
         if h.is_none() {
             *h = Some(
                 self.config
@@ -523,7 +545,7 @@ impl PyWatchdog {
     /// Stops it and waits for its thread (the GIL released meanwhile: a report may be going to
     /// a Python hook).
     fn stop(&self, py: Python<'_>) {
-        let h = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let h = locked(&self.handle).take();
         if let Some(h) = h {
             py.detach(|| h.stop());
         }
@@ -549,13 +571,8 @@ impl Drop for PyWatchdog {
     fn drop(&mut self) {
         // Not joined here (the GIL may be held and a report may be waiting for it): handed to
         // the exit-time list, stopped by `_stop_watchdogs`.
-        if let Some(h) = self
-            .handle
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(h);
+        if let Some(h) = locked(&self.handle).take() {
+            locked(&RUNNING).push(h);
         }
     }
 }
@@ -581,16 +598,14 @@ fn dump_later(timeout: f64, repeat: bool) -> PyResult<PyWatchdog> {
 /// At exit: stops the watchdogs whose Python objects are gone and drops the Python hook.
 #[pyfunction]
 fn _stop_watchdogs(py: Python<'_>) {
-    let handles = std::mem::take(&mut *RUNNING.lock().unwrap_or_else(|e| e.into_inner()));
+    let handles = std::mem::take(&mut *locked(&RUNNING));
     py.detach(|| drop(handles));
-    if PY_HOOK
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .is_some()
-    {
+    // Dropped after the mutex is released (a `__del__` may set a hook).
+    let old = locked(&PY_HOOK).take();
+    if old.is_some() {
         diagnostics::reset_report_hook();
     }
+    drop(old);
 }
 
 /// A running signal dump ([`dump_on_signal`]); `stop()` uninstalls it.
@@ -603,7 +618,7 @@ pub(crate) struct PySignalDump {
 impl PySignalDump {
     /// Stops printing dumps on the signal (the signal's earlier handler is not restored).
     fn stop(&self, py: Python<'_>) {
-        let h = self.inner.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let h = locked(&self.inner).take();
         py.detach(|| drop(h));
     }
 }
@@ -616,8 +631,18 @@ impl PySignalDump {
 #[pyfunction]
 #[pyo3(signature = (signum=None))]
 fn dump_on_signal(signum: Option<i32>) -> PyResult<PySignalDump> {
-    let handle = diagnostics::dump_on_signal(signum.unwrap_or(libc::SIGQUIT))
-        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let signum = signum.unwrap_or(libc::SIGQUIT);
+    // CPython's signal.signal: a number that is no signal is a ValueError, a signal that cannot
+    // be caught (SIGKILL, SIGSTOP) an OSError.
+    if !(1..65).contains(&signum) {
+        return Err(PyValueError::new_err("signal number out of range"));
+    }
+    let handle = diagnostics::dump_on_signal(signum).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => {
+            PyOSError::new_err((libc::EINVAL, format!("Invalid argument: {e}")))
+        }
+        _ => PyRuntimeError::new_err(e.to_string()),
+    })?;
     Ok(PySignalDump {
         inner: Mutex::new(Some(handle)),
     })
@@ -627,12 +652,7 @@ impl Drop for PySignalDump {
     fn drop(&mut self) {
         // Left installed (its thread runs to the end of the process): dropping the Python object
         // must not join a thread that may be printing.
-        if let Some(h) = self
-            .inner
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(h) = locked(&self.inner).take() {
             std::mem::forget(h);
         }
     }

@@ -16,12 +16,20 @@ use threadkit::diagnostics::{self, Diagnosable, LockOrderMode, Site};
 /// the user's line.
 pub(crate) static PACKAGE_DIR: OnceLock<String> = OnceLock::new();
 
+// Not in the limited API, but exported by every CPython this extension supports (3.11+; a
+// public function of the full C API, `cpython/pyframe.h`): the frame's last instruction offset.
+extern "C" {
+    fn PyFrame_GetLasti(frame: *mut ffi::PyFrameObject) -> std::os::raw::c_int;
+}
+
 /// The file and line of the innermost Python frame outside threadkit's own package.
 ///
 /// Cost (every blocking call, every object creation, every acquire while holder sites or the
-/// lock-order checker are on): the frame's code object and line number through the C API, one
-/// attribute read (`co_filename`), and a per-thread cache of sites keyed by the filename object
-/// and line, so that the interned site is looked up in the global table only on a miss.
+/// lock-order checker are on): the frame, its code object and instruction offset through the C
+/// API, and a per-thread cache keyed by `(code object, offset)`: a call made again from the
+/// same place (a loop, a function called again) finds its site there, without computing the
+/// line number (a walk of the code's line table) or reading `co_filename`. On a miss, the frame
+/// walk of [`site_of_frames`].
 pub(crate) fn python_site(py: Python<'_>) -> Option<Site> {
     // SAFETY: called with the GIL held (a `Python` token); returns a borrowed reference to the
     // current thread's frame, or null when no Python code is running.
@@ -30,9 +38,34 @@ pub(crate) fn python_site(py: Python<'_>) -> Option<Site> {
         return None;
     }
     // SAFETY: a non-null borrowed reference to a live frame object, turned into an owned one.
-    let mut frame = unsafe { Bound::from_borrowed_ptr(py, frame.cast()) };
+    let frame = unsafe { Bound::from_borrowed_ptr(py, frame.cast()) };
+    // SAFETY: `frame` is a frame object; the call returns a new reference to its code object.
+    let code = unsafe { ffi::PyFrame_GetCode(frame.as_ptr().cast()) };
+    if code.is_null() {
+        return None;
+    }
+    // SAFETY: a new, non-null reference.
+    let code = unsafe { Bound::<PyAny>::from_owned_ptr(py, code.cast()) };
+    // SAFETY: `frame` is a frame object and the GIL is held.
+    let lasti = unsafe { PyFrame_GetLasti(frame.as_ptr().cast()) };
+    let key = (code.as_ptr() as usize, lasti);
+    if let Some(site) = frame_site(key) {
+        return Some(site);
+    }
+    let (site, innermost) = site_of_frames(py, frame)?;
+    // Only a site found in this very frame depends on nothing but (code, offset): one found
+    // further out depends on the caller, so it is not cached by this frame.
+    if innermost {
+        cache_frame_site(key, code.unbind(), site);
+    }
+    Some(site)
+}
+
+/// The walk from `frame` outwards to the first frame outside threadkit's package; whether that
+/// was `frame` itself.
+fn site_of_frames<'py>(py: Python<'py>, mut frame: Bound<'py, PyAny>) -> Option<(Site, bool)> {
     let own = PACKAGE_DIR.get();
-    for _ in 0..32 {
+    for depth in 0..32 {
         // SAFETY: `frame` is a frame object (from PyEval_GetFrame or a frame's f_back); the
         // call returns a new reference to its code object.
         let code = unsafe { ffi::PyFrame_GetCode(frame.as_ptr().cast()) };
@@ -50,7 +83,7 @@ pub(crate) fn python_site(py: Python<'_>) -> Option<Site> {
         if !own.is_some_and(|dir| text.starts_with(dir.as_str())) {
             // SAFETY: `frame` is a frame object and the GIL is held.
             let line = unsafe { ffi::PyFrame_GetLineNumber(frame.as_ptr().cast()) };
-            return Some(cached_site(&file, text, line.max(0) as u32));
+            return Some((cached_site(&file, text, line.max(0) as u32), depth == 0));
         }
         frame = frame.getattr(intern!(py, "f_back")).ok()?;
         if frame.is_none() {
@@ -58,6 +91,45 @@ pub(crate) fn python_site(py: Python<'_>) -> Option<Site> {
         }
     }
     None
+}
+
+/// A per-thread direct-mapped cache: `(code object address, instruction offset) -> site`. Each
+/// entry keeps its code object alive, so the address it is keyed by is not reused by another
+/// code object while the entry stands.
+const FRAME_CACHE: usize = 128;
+
+type FrameKey = (usize, i32);
+type FrameEntry = Option<(FrameKey, Py<PyAny>, Site)>;
+
+thread_local! {
+    static FRAME_SITES: std::cell::RefCell<Vec<FrameEntry>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn frame_slot((code, lasti): FrameKey) -> usize {
+    ((code >> 4) ^ (lasti as usize).wrapping_mul(0x9E37_79B9)) % FRAME_CACHE
+}
+
+fn frame_site(key: FrameKey) -> Option<Site> {
+    FRAME_SITES
+        .try_with(|c| match c.borrow().get(frame_slot(key)) {
+            Some(Some((k, _, site))) if *k == key => Some(*site),
+            _ => None,
+        })
+        .ok()
+        .flatten()
+}
+
+/// Caches `site` for `key` (called with the GIL held: the entry it replaces drops its code
+/// object).
+fn cache_frame_site(key: FrameKey, code: Py<PyAny>, site: Site) {
+    let _ = FRAME_SITES.try_with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() < FRAME_CACHE {
+            c.resize_with(FRAME_CACHE, || None);
+        }
+        c[frame_slot(key)] = Some((key, code, site));
+    });
 }
 
 /// Per-thread cache of recent sites: `(filename object, line) -> site`. Each entry keeps its

@@ -77,7 +77,7 @@ pub(crate) fn exit_started() {
 /// exit joins threads started while it waits.
 pub(crate) fn join_late(py: Python<'_>) {
     loop {
-        let late = std::mem::take(&mut *LATE.lock().unwrap_or_else(|e| e.into_inner()));
+        let late = std::mem::take(&mut *crate::diag::locked(&LATE));
         if late.is_empty() {
             return;
         }
@@ -140,7 +140,7 @@ impl Timer {
             .start()
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         if EXITING.load(Ordering::SeqCst) && !me.inner.is_daemon() {
-            let mut late = LATE.lock().unwrap_or_else(|e| e.into_inner());
+            let mut late = crate::diag::locked(&LATE);
             late.push(me.inner.clone());
         }
         Ok(())

@@ -38,6 +38,8 @@ BLOCKING_CALLS = [
     ("PriorityQueue.get", "x = threadkit.PriorityQueue()", "x.get()"),
     ("SimpleQueue.get", "x = threadkit.SimpleQueue()", "x.get()"),
     ("Timer.join", "x = threadkit.Timer(60, print); x.daemon = True; x.start()", "x.join()"),
+    ("Barrier.wait", "x = threadkit.Barrier(2)", "x.wait()"),
+    ("Barrier.wait(timeout)", "x = threadkit.Barrier(2)", "x.wait(60)"),
 ]
 
 CHILD = textwrap.dedent("""
@@ -184,6 +186,153 @@ class CtrlC(unittest.TestCase):
               file=sys.stderr)
         # A busy loop would burn ~wall seconds; 40 wake-ups cost well under 0.1 s.
         self.assertLess(cpu, 0.25 * wall)
+
+
+# Ctrl-C in a main thread waiting at a barrier, with another party waiting there too. What
+# CPython's Barrier.wait does (checked by running the same code on threading.Barrier): the
+# KeyboardInterrupt ends the main thread's wait and takes its arrival back (`finally:
+# self._count -= 1`); the barrier is not broken, the other party goes on waiting, and two more
+# arrivals complete the cycle.
+BARRIER_CTRL_C_CHILD = textwrap.dedent("""
+    import faulthandler, sys, threading, time
+    import threadkit
+    faulthandler.dump_traceback_later(30, exit=True)
+    b = {module}.Barrier(3)
+    indices = []
+    def party():
+        try:
+            indices.append(b.wait(30))
+        except threading.BrokenBarrierError:
+            indices.append("broken")
+    first = threading.Thread(target=party)
+    first.start()
+    while b.n_waiting < 1:
+        time.sleep(0.001)
+    print("ready", flush=True)
+    try:
+        b.wait()
+        print("returned", flush=True)
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt", b.broken, b.n_waiting, first.is_alive(), flush=True)
+    second = threading.Thread(target=party)
+    second.start()
+    indices.append(b.wait(30))
+    first.join()
+    second.join()
+    print("cycle", sorted(indices, key=str), b.broken, flush=True)
+""")
+
+# A signal whose handler returns, delivered while the main thread waits at a barrier: the wait
+# goes on and passes with the other party (no withdrawal, no break).
+BARRIER_HANDLER_CHILD = textwrap.dedent("""
+    import faulthandler, signal, sys, threading
+    import threadkit
+    faulthandler.dump_traceback_later(30, exit=True)
+    hits = []
+    signal.signal(signal.SIGUSR1, lambda *a: hits.append(1))
+    b = threadkit.Barrier(2)
+    def later():
+        # arrives only after the parent's SIGUSR1 was handled
+        while not hits:
+            threading.Event().wait(0.01)
+        later.index = b.wait(30)
+    t = threading.Thread(target=later)
+    print("ready", flush=True)
+    t.start()
+    mine = b.wait(30)
+    t.join()
+    print("passed", sorted([mine, later.index]), len(hits), b.broken, b.n_waiting, flush=True)
+""")
+
+
+class BarrierCtrlC(unittest.TestCase):
+    def interrupt_child(self, module):
+        code = BARRIER_CTRL_C_CHILD.format(module=module)
+        child = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(read_line(child), "ready")
+            self.assertTrue(wait_until_sleeping(child.pid), "the wait never blocked")
+            child.send_signal(signal.SIGINT)
+            interrupted = read_line(child)
+            cycle = read_line(child, 40)
+            self.assertEqual(child.wait(timeout=30), 0)
+            return interrupted, cycle
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+    def test_ctrl_c_takes_the_main_threads_arrival_back_as_cpython_does(self):
+        expected = ("KeyboardInterrupt False 1 True", "cycle [0, 1, 2] False")
+        # The reference: CPython's own Barrier, in the same child.
+        self.assertEqual(self.interrupt_child("threading"), expected)
+        self.assertEqual(self.interrupt_child("threadkit"), expected)
+
+    def test_a_handler_that_returns_does_not_end_the_barrier_wait(self):
+        child = subprocess.Popen([PY, "-c", BARRIER_HANDLER_CHILD], stdout=subprocess.PIPE,
+                                 text=True)
+        try:
+            self.assertEqual(read_line(child), "ready")
+            self.assertTrue(wait_until_sleeping(child.pid))
+            child.send_signal(signal.SIGUSR1)
+            self.assertEqual(read_line(child), "passed [0, 1] 1 False 0")
+            self.assertEqual(child.wait(timeout=30), 0)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+# The main thread waits in slices; diagnostics must still see one wait, from its start. The
+# default report hook (stderr, no GIL): a Python hook would hold the GIL while the main thread
+# needs it between two slices, and a watchdog sweep in that gap sees the thread not blocked.
+STALL_CHILD = textwrap.dedent("""
+    import faulthandler, threading
+    import threadkit
+    faulthandler.dump_traceback_later(30, exit=True)
+    dog = threadkit.Watchdog(interval=0.1, stall=0.5, dump_with_reports=False)
+    dog.start()
+    try:
+        threadkit.{call}
+    except threading.BrokenBarrierError:
+        pass
+    dog.stop()
+""")
+
+
+class MainThreadWaitIsOneWait(unittest.TestCase):
+    def test_dump_shows_the_whole_wait_and_its_real_timeout(self):
+        # Witness: the main thread's published wait is older than six 50 ms slices, and its
+        # timeout is the caller's (30 s), not the slice's end.
+        e = threadkit.Event()
+        main = threading.get_native_id()
+        seen = []
+
+        def look():
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not seen:
+                for t in threadkit.dump().threads:
+                    w = t.get("waiting")
+                    if t["native_id"] == main and w and w["waited"] >= 0.3:
+                        seen.append(w)
+                time.sleep(0.01)
+            e.set()
+
+        threading.Thread(target=look).start()
+        self.assertTrue(e.wait(30))
+        self.assertTrue(seen, "the main thread's wait never looked older than 0.3 s")
+        self.assertGreater(seen[0]["timeout_in"], 10)
+        self.assertEqual(seen[0]["kind"], "Event")
+
+    def test_stall_watchdog_reports_a_main_thread_wait_once(self):
+        for call in ("Event().wait(1.5)", "Barrier(2).wait(1.5)"):
+            with self.subTest(call):
+                code = STALL_CHILD.format(call=call)
+                out = subprocess.run([PY, "-c", code], capture_output=True, text=True,
+                                     timeout=60)
+                stalls = [line for line in out.stderr.splitlines() if "Stall" in line]
+                self.assertEqual(len(stalls), 1, out.stderr[-2000:])
+                self.assertIn('"MainThread"', stalls[0])
 
 
 class MainThreadSlices(unittest.TestCase):

@@ -54,6 +54,39 @@ def waiting_thread(name):
     return None
 
 
+class SiteCache(unittest.TestCase):
+    """The extension caches call sites by (code object, instruction offset). Witness: the sites
+    reported for calls from two lines of one loop, run several times, and for objects created
+    on two lines, are each their own line every time (a cache keyed by anything coarser, the
+    code object alone, would give the second line the first's site)."""
+
+    def test_each_line_of_a_loop_gets_its_own_site(self):
+        seen = []
+        for _ in range(3):
+            a = threadkit._native._site()  # site cache A
+            b = threadkit._native._site()  # site cache B
+            seen.append((a, b))
+        self.assertEqual(seen, [(site("site cache A"), site("site cache B"))] * 3)
+
+    def test_objects_created_on_two_lines_keep_their_lines(self):
+        made = []
+        for _ in range(3):
+            first = threadkit.Event()  # created A
+            second = threadkit.Event()  # created B
+            made += [first, second]
+        created = []
+        for i, event in enumerate(made):
+            t = threading.Thread(target=event.wait, args=(10,), name=f"site-cache-{i}")
+            t.start()
+            try:
+                w = until(lambda: waiting_thread(f"site-cache-{i}"), what="waiter blocked")
+                created.append(w["waiting"]["object"]["created_at"])
+            finally:
+                event.set()
+                t.join(10)
+        self.assertEqual(created, [site("created A"), site("created B")] * 3)
+
+
 class Diagnostics(unittest.TestCase):
     def setUp(self):
         self.saved = (threadkit.holder_sites(), threadkit.lock_order_mode())
@@ -232,6 +265,51 @@ class Diagnostics(unittest.TestCase):
         self.assertEqual(results, [True])
 
 
+class Arguments(unittest.TestCase):
+    """What CPython raises for the same mistakes, and hooks that replace themselves."""
+
+    def test_huge_times_overflow_and_negative_times_are_value_errors(self):
+        for bad in (1e300, float("inf")):
+            with self.assertRaises(OverflowError):
+                threadkit.Watchdog(interval=bad)
+            with self.assertRaises(OverflowError):
+                threadkit.dump_later(bad)
+        for bad in (-1.0, float("nan")):
+            with self.assertRaises(ValueError):
+                threadkit.Watchdog(interval=bad)
+
+    @unittest.skipUnless(hasattr(signal, "SIGKILL"), "Unix only")
+    def test_dump_on_signal_raises_what_signal_signal_raises(self):
+        with self.assertRaises(OSError):
+            signal.signal(signal.SIGKILL, lambda *a: None)
+        with self.assertRaises(OSError):
+            threadkit.dump_on_signal(signal.SIGKILL)
+        with self.assertRaises(ValueError):
+            signal.signal(1000, lambda *a: None)
+        with self.assertRaises(ValueError):
+            threadkit.dump_on_signal(1000)
+
+    def test_a_hook_whose_finalizer_sets_a_hook_does_not_deadlock(self):
+        # Witness: the replacement made from inside __del__ is the hook in force afterwards.
+        # (On the old code the __del__ ran under the hook's mutex and blocked for ever: run in a
+        # child with a timeout.)
+        child = textwrap.dedent("""\
+            import threadkit
+            class Hook:
+                def __call__(self, report):
+                    pass
+                def __del__(self):
+                    threadkit.set_report_hook(print)
+            threadkit.set_report_hook(Hook())
+            threadkit.set_report_hook(None)
+            print("replaced", flush=True)
+            """)
+        r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("replaced", r.stdout)
+
+
 class CommandLine(unittest.TestCase):
     def test_python_m_threadkit_reports_the_abba_example(self):
         script = os.path.join(EXAMPLES, "abba.py")
@@ -249,6 +327,44 @@ class CommandLine(unittest.TestCase):
         self.assertIn(f"acquired at {script}:19", err)
         self.assertNotIn(".rs:", err)
         self.assertIn("timed out", r.stdout)
+
+    def test_the_programs_own_options_are_left_to_it(self):
+        # Witness: the module sees exactly the arguments after its name, even ones that are
+        # threadkit's option names, and threadkit's options before it still apply.
+        mod = "_tk_argv_probe"
+        path = os.path.join(HERE, mod + ".py")
+        with open(path, "w") as f:
+            f.write("import sys, threading, threadkit\n"
+                    "print(repr(sys.argv[1:]), threading.Lock is threadkit.Lock)\n")
+        try:
+            for head in (["-m", mod], ["-m" + mod]):
+                r = subprocess.run(
+                    [sys.executable, "-m", "threadkit", "--stall", "5"] + head +
+                    ["-x", "--stall", "3", "8000"],
+                    capture_output=True, text=True, timeout=120, cwd=HERE)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stdout.strip(), "['-x', '--stall', '3', '8000'] True")
+            r = subprocess.run([sys.executable, "-m", "threadkit", path, "--queue", "-m", "x"],
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), "['--queue', '-m', 'x'] True")
+        finally:
+            os.remove(path)
+
+    @unittest.skipUnless(hasattr(signal, "SIGKILL"), "Unix only")
+    def test_an_unusable_dump_signal_is_one_line_not_a_traceback(self):
+        path = os.path.join(HERE, "_tk_noop.py")
+        with open(path, "w") as f:
+            f.write("print('ran')\n")
+        try:
+            r = subprocess.run([sys.executable, "-m", "threadkit", "--signal", "SIGKILL", path],
+                               capture_output=True, text=True, timeout=120)
+        finally:
+            os.remove(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "ran")
+        self.assertNotIn("Traceback", r.stderr)
+        self.assertIn("threadkit: no dump on SIGKILL", r.stderr)
 
     def test_sigquit_prints_the_dump_from_a_child(self):
         child = textwrap.dedent("""\

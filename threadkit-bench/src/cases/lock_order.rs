@@ -14,81 +14,74 @@ use threadkit::diagnostics::{set_lock_order_mode, LockOrderMode};
 
 use crate::harness::{tight_loop, Case, Contender, Mode};
 
-pub(crate) fn cases(mode: Mode) -> Vec<Case> {
-    vec![off(mode), armed_single(mode), armed_nested(mode)]
+/// A contender's loop over locks made by `$new` and taken by the method calls `$take`:
+/// `single` acquires and releases one lock; `nested` takes A, then B under A, and releases both.
+/// Expanded in place (no call through a function pointer in the timed loop).
+macro_rules! lock_loop {
+    (single, $new:expr, $($take:tt)+) => {
+        |n| {
+            let a = $new;
+            tight_loop(n, || drop(black_box(&a)$($take)+))
+        }
+    };
+    (nested, $new:expr, $($take:tt)+) => {
+        |n| {
+            let (a, b) = ($new, $new);
+            tight_loop(n, || {
+                let _a = black_box(&a)$($take)+;
+                drop(black_box(&b)$($take)+);
+            })
+        }
+    };
 }
 
-fn off(mode: Mode) -> Case {
-    Case::new(
+/// A case of the armed checker (`single` or `nested` loops, see [`lock_loop!`]) against the
+/// checking peers: tracing-mutex and parking_lot with `deadlock_detection`.
+macro_rules! armed {
+    ($shape:ident, $name:expr, $unit:expr, $mode:expr) => {
+        Case::new($name, $unit, 1_000_000, $mode)
+            .threadkit(Some(Contender::new(
+                "threadkit Lock, checker armed",
+                lock_loop!($shape, threadkit_lock(LockOrderMode::Report), .acquire()),
+            )))
+            .peer(Contender::new(
+                "tracing-mutex Mutex",
+                lock_loop!($shape, tracing_mutex::stdsync::tracing::Mutex::new(()), .lock().unwrap()),
+            ))
+            .peer(Contender::new(
+                "parking_lot+deadlock_detection",
+                lock_loop!($shape, parking_lot_dd::Mutex::new(()), .lock()),
+            ))
+    };
+}
+
+/// `threadkit::Lock::new()`, with the checker set to `mode` first.
+fn threadkit_lock(mode: LockOrderMode) -> threadkit::Lock {
+    set_lock_order_mode(mode);
+    threadkit::Lock::new()
+}
+
+pub(crate) fn cases(mode: Mode) -> Vec<Case> {
+    let off = Case::new(
         "lock_order_off_uncontended",
         "acquire+release",
         2_000_000,
         mode,
     )
-    .threadkit(Some(Contender::new("threadkit Lock, checker off", |n| {
-        set_lock_order_mode(LockOrderMode::Off);
-        let lock = threadkit::Lock::new();
-        tight_loop(n, || drop(black_box(&lock).acquire()))
-    })))
-    .peer(Contender::new("parking_lot Mutex", |n| {
-        let lock = parking_lot::Mutex::new(());
-        tight_loop(n, || drop(black_box(&lock).lock()))
-    }))
-}
-
-fn armed_single(mode: Mode) -> Case {
-    Case::new(
-        "lock_order_armed_single",
-        "acquire+release",
-        1_000_000,
-        mode,
-    )
-    .threadkit(Some(Contender::new("threadkit Lock, checker armed", |n| {
-        set_lock_order_mode(LockOrderMode::Report);
-        let lock = threadkit::Lock::new();
-        tight_loop(n, || drop(black_box(&lock).acquire()))
-    })))
-    .peer(Contender::new("tracing-mutex Mutex", |n| {
-        let lock = tracing_mutex::stdsync::tracing::Mutex::new(());
-        tight_loop(n, || drop(black_box(&lock).lock().unwrap()))
-    }))
-    .peer(Contender::new("parking_lot+deadlock_detection", |n| {
-        let lock = parking_lot_dd::Mutex::new(());
-        tight_loop(n, || drop(black_box(&lock).lock()))
-    }))
-}
-
-fn armed_nested(mode: Mode) -> Case {
-    Case::new(
+    .threadkit(Some(Contender::new(
+        "threadkit Lock, checker off",
+        lock_loop!(single, threadkit_lock(LockOrderMode::Off), .acquire()),
+    )))
+    .peer(Contender::new(
+        "parking_lot Mutex",
+        lock_loop!(single, parking_lot::Mutex::new(()), .lock()),
+    ));
+    let single = armed!(single, "lock_order_armed_single", "acquire+release", mode);
+    let nested = armed!(
+        nested,
         "lock_order_armed_nested",
         "A, B, release both",
-        1_000_000,
-        mode,
-    )
-    .threadkit(Some(Contender::new("threadkit Lock, checker armed", |n| {
-        set_lock_order_mode(LockOrderMode::Report);
-        let (a, b) = (threadkit::Lock::new(), threadkit::Lock::new());
-        tight_loop(n, || {
-            let _a = black_box(&a).acquire();
-            drop(black_box(&b).acquire());
-        })
-    })))
-    .peer(Contender::new("tracing-mutex Mutex", |n| {
-        let a = tracing_mutex::stdsync::tracing::Mutex::new(());
-        let b = tracing_mutex::stdsync::tracing::Mutex::new(());
-        tight_loop(n, || {
-            let _a = black_box(&a).lock().unwrap();
-            drop(black_box(&b).lock().unwrap());
-        })
-    }))
-    .peer(Contender::new("parking_lot+deadlock_detection", |n| {
-        let (a, b) = (
-            parking_lot_dd::Mutex::new(()),
-            parking_lot_dd::Mutex::new(()),
-        );
-        tight_loop(n, || {
-            let _a = black_box(&a).lock();
-            drop(black_box(&b).lock());
-        })
-    }))
+        mode
+    );
+    vec![off, single, nested]
 }

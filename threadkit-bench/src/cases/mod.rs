@@ -43,7 +43,7 @@ mod tests {
     use super::*;
 
     /// The names BENCHMARKS.md, compare.csv and python/bench.py agree on.
-    const CASE_NAMES: [&str; 29] = [
+    const CASE_NAMES: [&str; 33] = [
         "lock_uncontended",
         "lock_try_held",
         "lock_contended_2t",
@@ -68,10 +68,14 @@ mod tests {
         "queue_unbounded_4p1c",
         "queue_handoff",
         "queue_task_done",
+        "queue_1t",
+        "queue_unbounded_1t",
         "lifo_1p1c",
         "priority_1p1c",
         "lifo_4p4c",
         "priority_4p4c",
+        "lifo_1t",
+        "priority_1t",
         "timers_10k",
     ];
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use threadkit::queue::{Queue, SimpleQueue};
 
-use crate::harness::{Case, Contender, Mode};
+use crate::harness::{tight_loop, Case, Contender, Mode};
 use crate::pin::{self, Placement};
 
 /// The bound of every bounded queue here (CPython: `Queue(maxsize=1024)`).
@@ -73,7 +73,69 @@ pub(crate) fn cases(mode: Mode) -> Vec<Case> {
     }
     cases.extend(Placement::BOTH.map(|p| handoff(mode, p)));
     cases.push(task_done(mode));
+    cases.push(one_thread("queue_1t", Some(CAPACITY), mode));
+    cases.push(one_thread("queue_unbounded_1t", None, mode));
     cases
+}
+
+/// A contender that puts then gets one item on one thread, `n` times: the cost of a put+get
+/// with no other thread about (for instruction counts under callgrind: no scheduling in it).
+pub(super) fn alone<Q: 'static>(
+    label: &'static str,
+    make: impl Fn() -> Q + 'static,
+    put_get: impl Fn(&Q, u64) -> u64 + 'static,
+) -> Contender {
+    Contender::new(label, move |n| {
+        let q = make();
+        let mut sum = 0;
+        let took = tight_loop(n, || sum += put_get(std::hint::black_box(&q), 1));
+        assert_eq!(sum, n, "lost items");
+        took
+    })
+}
+
+/// `queue_1t` / `queue_unbounded_1t`: put then get on one thread, bounded(1024) or unbounded.
+fn one_thread(name: &str, bound: Option<usize>, mode: Mode) -> Case {
+    let case = Case::new(name, "put+get", ITEMS, mode).threadkit(Some(alone(
+        if bound.is_some() {
+            "threadkit Queue(1024)"
+        } else {
+            "threadkit Queue(0)"
+        },
+        move || Queue::new(bound.unwrap_or(0)),
+        |q, i| {
+            q.put(i).unwrap();
+            q.get().unwrap()
+        },
+    )));
+    macro_rules! pair {
+        ($label:expr, $make:expr) => {
+            alone($label, $make, |(tx, rx), i| {
+                tx.send(i).unwrap();
+                rx.recv().unwrap()
+            })
+        };
+    }
+    match bound {
+        Some(cap) => case
+            .peer(pair!("crossbeam bounded(1024)", move || {
+                crossbeam_channel::bounded(cap)
+            }))
+            .peer(pair!("flume bounded(1024)", move || flume::bounded(cap)))
+            .peer(pair!("kanal bounded(1024)", move || kanal::bounded(cap)))
+            .peer(pair!("std sync_channel(1024)", move || mpsc::sync_channel(
+                cap
+            ))),
+        None => case
+            .peer(alone("threadkit SimpleQueue", SimpleQueue::new, |q, i| {
+                q.put(i);
+                q.get()
+            }))
+            .peer(pair!("crossbeam unbounded", crossbeam_channel::unbounded))
+            .peer(pair!("flume unbounded", flume::unbounded))
+            .peer(pair!("kanal unbounded", kanal::unbounded))
+            .peer(pair!("std channel", mpsc::channel)),
+    }
 }
 
 /// Runs `producers` threads that each call `put(i)` for their share of `0..n` and `consumers`

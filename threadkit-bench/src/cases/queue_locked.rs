@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use threadkit::queue::{LifoQueue, PriorityQueue};
 
+use super::queue::alone;
 use crate::harness::{Case, Contender, Mode};
 
 /// The bound of every queue here.
@@ -164,6 +165,60 @@ pub(crate) fn cases(mode: Mode) -> Vec<Case> {
                 )),
         );
     }
+    cases.push(
+        Case::new("lifo_1t", "put+get", ITEMS, mode)
+            .threadkit(Some(alone(
+                "threadkit LifoQueue(1024)",
+                || LifoQueue::new(CAPACITY),
+                |q, i| {
+                    q.put(i).unwrap();
+                    q.get().unwrap()
+                },
+            )))
+            .peer(alone(
+                "std Mutex<Vec>+Condvar",
+                StdBuffer::<Vec<u64>>::default,
+                |q, i| {
+                    q.put(i);
+                    q.get()
+                },
+            ))
+            .peer(alone(
+                "parking_lot Mutex<Vec>+Condvar",
+                PlBuffer::<Vec<u64>>::default,
+                |q, i| {
+                    q.put(i);
+                    q.get()
+                },
+            )),
+    );
+    cases.push(
+        Case::new("priority_1t", "put+get", ITEMS, mode)
+            .threadkit(Some(alone(
+                "threadkit PriorityQueue(1024)",
+                || PriorityQueue::new(CAPACITY),
+                |q, i| {
+                    q.put(i).unwrap();
+                    q.get().unwrap()
+                },
+            )))
+            .peer(alone(
+                "std Mutex<BinaryHeap>+Condvar",
+                StdBuffer::<BinaryHeap<std::cmp::Reverse<u64>>>::default,
+                |q, i| {
+                    q.put(i);
+                    q.get()
+                },
+            ))
+            .peer(alone(
+                "parking_lot Mutex<BinaryHeap>+Condvar",
+                PlBuffer::<BinaryHeap<std::cmp::Reverse<u64>>>::default,
+                |q, i| {
+                    q.put(i);
+                    q.get()
+                },
+            )),
+    );
     cases
 }
 

@@ -52,9 +52,33 @@ def install(queues=False):
     return patched
 
 
+# threadkit's options that take a value (as "--opt V"; "--opt=V" is one word).
+VALUED = {"--stall", "--lock-order", "--dump-after", "--interval", "--signal"}
+
+
+def split(argv):
+    """Splits the command line where the program starts, as the interpreter does: threadkit's
+    options, then `-m module` or the script, then the program's own arguments (never parsed as
+    threadkit's, even if they look like them). Returns (options, module or None, program args)."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            return argv[:i], None, argv[i + 1:]
+        if a == "-m":
+            return argv[:i], (argv[i + 1] if i + 1 < len(argv) else ""), argv[i + 2:]
+        if a.startswith("-m") and not a.startswith("--"):
+            return argv[:i], a[2:], argv[i + 1:]
+        if a == "-" or not a.startswith("-"):
+            return argv[:i], None, argv[i:]
+        i += 2 if a in VALUED else 1
+    return argv, None, []
+
+
 def parse(argv):
+    own, module, rest = split(argv)
     p = argparse.ArgumentParser(
-        prog="python -m threadkit",
+        prog="python -m threadkit", allow_abbrev=False,
         description="Run a Python program with threadkit's primitives and diagnostics.",
         usage="python -m threadkit [options] (script.py | -m module) [args...]")
     p.add_argument("--stall", type=float, metavar="S",
@@ -72,9 +96,12 @@ def parse(argv):
     p.add_argument("--queue", action="store_true",
                    help="also replace queue.Queue/LifoQueue/PriorityQueue/SimpleQueue")
     p.add_argument("--no-watchdog", action="store_true", help="no deadlock watchdog")
-    p.add_argument("-m", dest="module", metavar="module", help="run a module as a script")
-    p.add_argument("args", nargs=argparse.REMAINDER)
-    opts = p.parse_args(argv)
+    p.add_argument("-m", dest="module", metavar="module",
+                   help="run a module as a script (what follows it is the module's)")
+    opts = p.parse_args(own)
+    opts.module, opts.args = module, rest
+    if module == "":
+        p.error("argument -m: expected one argument")
     if opts.module is None and not opts.args:
         p.error("a script (or -m module) is required")
     return opts
@@ -91,7 +118,11 @@ def main(argv=None):
         if signum is None:
             print(f"threadkit: no signal {opts.signal} here; use --dump-after", file=sys.stderr)
         else:
-            keep.append(threadkit.dump_on_signal(int(signum)))
+            try:
+                keep.append(threadkit.dump_on_signal(int(signum)))
+            except (OSError, ValueError) as e:
+                print(f"threadkit: no dump on {opts.signal}: {e}; use --dump-after",
+                      file=sys.stderr)
     if not opts.no_watchdog or opts.stall is not None or opts.dump_after is not None:
         dog = threadkit.Watchdog(interval=opts.interval, stall=opts.stall,
                                  dump_after=opts.dump_after, repeat=opts.repeat,

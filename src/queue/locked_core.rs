@@ -1,0 +1,493 @@
+//! [`LockedCore`]: the core of the queues whose store needs a lock anyway ([`LifoQueue`]'s
+//! stack, [`PriorityQueue`]'s heap): everything (the items, the task count, the shut-down flag,
+//! the counts of sleepers) lives behind that one lock, as in CPython's `queue.Queue` and in the
+//! `Mutex` + `Condvar` bounded buffer a Rust user writes.
+//!
+//! # Why not the lock-free [`Core`](super::core::Core)
+//!
+//! The lock-free core keeps its task count, shutdown flag and sleeper counts in atomics beside a
+//! lock-free store, so that producers and consumers share no lock. Over a store that takes a
+//! lock on every call, those atomics are pure cost: a `put` paid two read-modify-writes for its
+//! task, the store's lock and unlock, and a `SeqCst` length mirror (an `xchg`), eight locked
+//! instructions per put+get against a `Mutex` + `Condvar` buffer's four. Here a put+get is the
+//! lock's two acquires and two releases, and nothing else that locks the bus.
+//!
+//! # The protocol
+//!
+//! Condition variables without the condition objects: a caller that must wait raises the
+//! sleeper count of its kind (getters, putters, joiners) under the lock, and parks on that
+//! kind's key; the parking layer calls back, with the thread already queued on the key, to
+//! release the lock (`before_sleep`). A caller that changes the state reads the sleeper count
+//! under the lock and, after releasing it, unparks on the key. A waker that read the count after
+//! the sleeper raised it runs its unpark after the sleeper released the lock, so after the
+//! sleeper was queued: no wake-up is lost. A woken (or timed-out) sleeper takes the lock, lowers
+//! its count and checks the state again: a wake-up that someone else consumed first costs a
+//! second sleep, never a wrong answer.
+//!
+//! [`LifoQueue`]: super::LifoQueue
+//! [`PriorityQueue`]: super::PriorityQueue
+
+use std::fmt;
+use std::time::Instant;
+
+use super::core::Refusal;
+use super::error::TaskDoneError;
+use super::locked::Container;
+use crate::identity::Identity;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::wait::{self, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::{Lock, LockGuard};
+
+/// Whether `deadline` has passed.
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// Wakers pass no information.
+const TOKEN: UnparkToken = UnparkToken(0);
+
+/// Everything behind the lock.
+struct State<C> {
+    items: C,
+    /// 0 for unbounded.
+    maxsize: usize,
+    unfinished: usize,
+    shut_down: bool,
+    /// Threads asleep (or about to be) waiting for an item, for room, for `unfinished == 0`.
+    getters: usize,
+    putters: usize,
+    joiners: usize,
+}
+
+impl<C: Container> State<C> {
+    fn is_full(&self) -> bool {
+        self.maxsize != 0 && self.items.len() >= self.maxsize
+    }
+
+    /// The count of sleepers of `kind`.
+    fn sleepers(&mut self, kind: Kind) -> &mut usize {
+        match kind {
+            Kind::Getters => &mut self.getters,
+            Kind::Putters => &mut self.putters,
+            Kind::Joiners => &mut self.joiners,
+        }
+    }
+}
+
+/// Copies of what the lock-free queries read (`len`, `unfinished_tasks`, `is_shutdown`, thread
+/// dumps): stored under the lock with plain (`Relaxed`) stores after every change, read without
+/// it. Python's `qsize()` is as approximate.
+#[derive(Default)]
+struct Mirror {
+    len: AtomicUsize,
+    maxsize: AtomicUsize,
+    unfinished: AtomicUsize,
+    /// 1 once shut down.
+    shut_down: AtomicUsize,
+}
+
+/// The lock-based queue core: see the module docs.
+pub(crate) struct LockedCore<C> {
+    state: Lock<State<C>>,
+    mirror: Mirror,
+    identity: Identity,
+}
+
+/// Which sleepers a change may release (and so must wake).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Getters,
+    Putters,
+    Joiners,
+}
+
+/// The lock held for a change of the state. Dropping it (also while a panicking `Ord` unwinds
+/// out of the change) updates the mirrors, releases the lock and then wakes the sleepers of the
+/// kind in `wake` if the state says there are some: one getter or putter, every joiner.
+struct Change<'a, C: Container> {
+    core: &'a LockedCore<C>,
+    state: Option<LockGuard<'a, State<C>>>,
+    wake: Option<Kind>,
+}
+
+impl<C: Container> Change<'_, C> {
+    fn state(&mut self) -> &mut State<C> {
+        self.state.as_mut().expect("the lock is held until drop")
+    }
+}
+
+impl<C: Container> Drop for Change<'_, C> {
+    fn drop(&mut self) {
+        let Some(state) = self.state.take() else {
+            return;
+        };
+        let m = &self.core.mirror;
+        m.len.store(state.items.len(), Ordering::Relaxed);
+        m.unfinished.store(state.unfinished, Ordering::Relaxed);
+        m.shut_down
+            .store(usize::from(state.shut_down), Ordering::Relaxed);
+        let owed = match self.wake {
+            Some(Kind::Getters) if state.getters != 0 => Some(Kind::Getters),
+            Some(Kind::Putters) if state.putters != 0 => Some(Kind::Putters),
+            Some(Kind::Joiners) if state.joiners != 0 && state.unfinished == 0 => {
+                Some(Kind::Joiners)
+            }
+            _ => None,
+        };
+        drop(state);
+        match owed {
+            Some(Kind::Joiners) => drop(wait::unpark_all(self.core.key(Kind::Joiners), TOKEN)),
+            Some(kind) => drop(wait::unpark_one(self.core.key(kind), |_| TOKEN)),
+            None => {}
+        }
+    }
+}
+
+impl<C: Container> LockedCore<C> {
+    /// `track_tasks` must be true: the locked queues always count tasks.
+    pub(crate) fn new(maxsize: usize, track_tasks: bool, identity: Identity) -> Self {
+        debug_assert!(track_tasks);
+        LockedCore {
+            state: Lock::with_value(State {
+                items: C::default(),
+                maxsize,
+                unfinished: 0,
+                shut_down: false,
+                getters: 0,
+                putters: 0,
+                joiners: 0,
+            }),
+            mirror: Mirror {
+                maxsize: AtomicUsize::new(maxsize),
+                ..Mirror::default()
+            },
+            identity,
+        }
+    }
+
+    /// The key sleepers of `kind` park on: one of three distinct addresses inside `self` (the
+    /// mirror is larger than three bytes).
+    fn key(&self, kind: Kind) -> usize {
+        let base = &self.mirror as *const Mirror as usize;
+        base + kind as usize
+    }
+
+    /// Takes the lock for a change that owes `wake` a wake-up.
+    #[inline]
+    #[track_caller]
+    fn change(&self, wake: Option<Kind>) -> Change<'_, C> {
+        Change {
+            core: self,
+            state: Some(self.state.acquire()),
+            wake,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.mirror.len.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn maxsize(&self) -> usize {
+        self.mirror.maxsize.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        let maxsize = self.maxsize();
+        maxsize != 0 && self.len() >= maxsize
+    }
+
+    /// Python's `q.maxsize = n`: the new bound holds for every later put; the items queued stay
+    /// (a smaller bound only makes puts wait until gets bring the length under it). Putters
+    /// waiting for room are woken to check the new bound.
+    pub(crate) fn set_maxsize(&self, maxsize: usize) {
+        let mut change = self.change(None);
+        change.state().maxsize = maxsize;
+        self.mirror.maxsize.store(maxsize, Ordering::Relaxed);
+        let putters = change.state().putters != 0;
+        drop(change);
+        if putters {
+            wait::unpark_all(self.key(Kind::Putters), TOKEN);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.mirror.shut_down.load(Ordering::Relaxed) != 0
+    }
+
+    #[inline]
+    pub(crate) fn unfinished_tasks(&self) -> usize {
+        self.mirror.unfinished.load(Ordering::Relaxed)
+    }
+
+    /// The queue's identity (for `Diagnosable`).
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The name given at construction, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.identity.name()
+    }
+
+    /// `Debug` for the public types, as [`Core::debug`](super::core::Core::debug) writes it.
+    pub(crate) fn debug(&self, kind: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(kind)
+            .field("len", &self.len())
+            .field("maxsize", &self.maxsize())
+            .field("unfinished_tasks", &self.unfinished_tasks())
+            .field("is_shutdown", &self.is_shutdown())
+            .finish()
+    }
+
+    /// What a blocked caller publishes: the queue, with its length and unfinished tasks.
+    fn wait_target(&self) -> Target {
+        /// # Safety
+        /// `core` points to a live `LockedCore<C>`.
+        unsafe fn status<C: Container>(core: *const ()) -> String {
+            // SAFETY: the caller's contract.
+            let core = unsafe { &*(core as *const LockedCore<C>) };
+            format!(
+                "{} items, {} unfinished tasks",
+                core.len(),
+                core.unfinished_tasks()
+            )
+        }
+        Target::Object {
+            identity: &self.identity,
+            holder: None,
+            status: Some((self as *const Self as *const (), status::<C>)),
+        }
+    }
+
+    /// Sleeps as one of `kind`, the lock given up while asleep; returns the lock again (the
+    /// count lowered) and whether the wait timed out.
+    #[track_caller]
+    fn sleep<'a>(
+        &'a self,
+        mut change: Change<'a, C>,
+        kind: Kind,
+        wait_kind: WaitKind,
+        deadline: Option<Instant>,
+    ) -> (Change<'a, C>, bool) {
+        *change.state().sleepers(kind) += 1;
+        let wake = change.wake;
+        let guard = change.state.take().expect("the lock is held until drop");
+        // Mutant (loom only): give the lock up before being queued on the key, so that a
+        // waker can run its unpark in between (the lost wake-up this protocol exists to avoid).
+        #[cfg(all(loom, threadkit_mutant = "queue_locked_unlock_early"))]
+        drop(guard);
+        #[cfg(not(all(loom, threadkit_mutant = "queue_locked_unlock_early")))]
+        let mut guard = Some(guard);
+        let result = wait::park_for(
+            wait_kind,
+            self.wait_target(),
+            self.key(kind),
+            || true,
+            || {
+                #[cfg(not(all(loom, threadkit_mutant = "queue_locked_unlock_early")))]
+                drop(guard.take());
+            },
+            |_, _| {},
+            DEFAULT_PARK_TOKEN,
+            deadline,
+        );
+        let mut change = Change {
+            core: self,
+            state: Some(self.state.acquire()),
+            wake,
+        };
+        *change.state().sleepers(kind) -= 1;
+        (change, matches!(result, ParkResult::TimedOut))
+    }
+
+    /// A put that never waits.
+    #[inline]
+    pub(crate) fn try_put(&self, item: C::Item) -> Result<(), (C::Item, Refusal)> {
+        self.put_or_wait(item, false, None)
+    }
+
+    /// A put that waits for room until `deadline` (`None`: forever). `Full` means timed out.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn put(
+        &self,
+        item: C::Item,
+        deadline: Option<Instant>,
+    ) -> Result<(), (C::Item, Refusal)> {
+        self.put_or_wait(item, true, deadline)
+    }
+
+    /// A put that waits for room (if `block`) until `deadline`.
+    #[track_caller]
+    fn put_or_wait(
+        &self,
+        item: C::Item,
+        block: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(), (C::Item, Refusal)> {
+        let mut change = self.change(Some(Kind::Getters));
+        loop {
+            let state = change.state();
+            if state.shut_down {
+                change.wake = None;
+                return Err((item, Refusal::ShutDown));
+            }
+            if !state.is_full() {
+                break;
+            }
+            if !block || past(deadline) {
+                change.wake = None;
+                return Err((item, Refusal::Full));
+            }
+            let timed_out;
+            (change, timed_out) = self.sleep(change, Kind::Putters, WaitKind::QueuePut, deadline);
+            if timed_out && change.state().is_full() && !change.state().shut_down {
+                change.wake = None;
+                return Err((item, Refusal::Full));
+            }
+        }
+        let state = change.state();
+        // The task first: an `Ord` that panics in `put` leaves the item in the heap.
+        state.unfinished += 1;
+        state.items.put(item);
+        Ok(())
+    }
+
+    /// A get that never waits.
+    #[inline]
+    pub(crate) fn try_get(&self) -> Result<C::Item, Refusal> {
+        self.get_or_wait(false, None)
+    }
+
+    /// A get that waits for an item until `deadline` (`None`: forever). `Empty` means timed out.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn get(&self, deadline: Option<Instant>) -> Result<C::Item, Refusal> {
+        self.get_or_wait(true, deadline)
+    }
+
+    /// A get that waits for an item (if `block`) until `deadline`.
+    #[track_caller]
+    fn get_or_wait(&self, block: bool, deadline: Option<Instant>) -> Result<C::Item, Refusal> {
+        let mut change = self.change(Some(Kind::Putters));
+        loop {
+            // An `Ord` that panics in `take` has taken the item out: the putter is owed its room.
+            if let Some(item) = change.state().items.take() {
+                return Ok(item);
+            }
+            change.wake = None;
+            if change.state().shut_down {
+                return Err(Refusal::ShutDown);
+            }
+            if !block || past(deadline) {
+                return Err(Refusal::Empty);
+            }
+            let timed_out;
+            (change, timed_out) = self.sleep(change, Kind::Getters, WaitKind::QueueGet, deadline);
+            change.wake = Some(Kind::Putters);
+            if timed_out && change.state().items.len() == 0 {
+                change.wake = None;
+                let shut = change.state().shut_down;
+                return Err(if shut {
+                    Refusal::ShutDown
+                } else {
+                    Refusal::Empty
+                });
+            }
+        }
+    }
+
+    /// `task_done`: one unfinished task fewer; wakes the joiners when none is left.
+    pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
+        let mut change = self.change(Some(Kind::Joiners));
+        let state = change.state();
+        if state.unfinished == 0 {
+            return Err(TaskDoneError(()));
+        }
+        state.unfinished -= 1;
+        Ok(())
+    }
+
+    /// `join`: waits until no task is unfinished, or until `deadline`; returns whether none is.
+    #[track_caller]
+    pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
+        let mut change = self.change(None);
+        loop {
+            if change.state().unfinished == 0 {
+                return true;
+            }
+            if past(deadline) {
+                return false;
+            }
+            let timed_out;
+            (change, timed_out) = self.sleep(change, Kind::Joiners, WaitKind::QueueJoin, deadline);
+            // Mutant (loom only): a woken joiner trusts its wake-up.
+            if cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake")) {
+                return true;
+            }
+            if timed_out {
+                return change.state().unfinished == 0;
+            }
+        }
+    }
+
+    /// `shutdown(immediate)`: refuse further puts, wake every blocked getter and putter; with
+    /// `immediate`, also take out what is queued (dropped after the lock is released) and count
+    /// those tasks done.
+    pub(crate) fn shutdown(&self, immediate: bool) {
+        let mut change = self.change(Some(Kind::Joiners));
+        let state = change.state();
+        state.shut_down = true;
+        let drained = immediate.then(|| {
+            let items = std::mem::take(&mut state.items);
+            state.unfinished = state.unfinished.saturating_sub(items.len());
+            items
+        });
+        drop(change);
+        wait::unpark_all(self.key(Kind::Putters), TOKEN);
+        wait::unpark_all(self.key(Kind::Getters), TOKEN);
+        drop(drained); // an item's `drop` may use the queue
+    }
+
+    /// The sleeper counts (getters, putters, joiners), for tests.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn sleepers(&self) -> [usize; 3] {
+        let s = self.state.acquire();
+        [s.getters, s.putters, s.joiners]
+    }
+}
+
+/// `set_maxsize` for a queue over a [`LockedCore`] (`LifoQueue`, `PriorityQueue`).
+macro_rules! set_maxsize_api {
+    ($Q:ident $(where T: $bound:path)?) => {
+        impl<T $(: $bound)?> $Q<T> {
+            #[doc = concat!("Changes the bound: Python's `q.maxsize = maxsize` (`0`: no limit).
+
+Items already queued stay, also when there are more than the new bound: puts then wait until
+gets bring the length under it. Putters waiting for room are woken to check the new bound.
+
+# Examples
+
+```
+use threadkit::queue::", stringify!($Q), ";
+
+let q = ", stringify!($Q), "::new(1);
+q.put(1).unwrap();
+assert!(q.try_put(2).is_err());
+q.set_maxsize(2);
+assert_eq!(q.maxsize(), 2);
+q.try_put(2).unwrap();
+q.set_maxsize(1); // shrinking keeps both items
+assert_eq!(q.len(), 2);
+assert!(q.try_put(3).is_err());
+```")]
+            pub fn set_maxsize(&self, maxsize: usize) {
+                self.core.set_maxsize(maxsize);
+            }
+        }
+    };
+}
