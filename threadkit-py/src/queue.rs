@@ -8,9 +8,10 @@
 
 use std::cmp::Ordering;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{self, AtomicI64};
 use std::time::Instant;
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
 
 use threadkit::queue::{GetTimeoutError, PutTimeoutError, TaskDoneError, TryGetError, TryPutError};
@@ -99,7 +100,8 @@ macro_rules! bounded_queue {
         #[pyclass(module = "threadkit", frozen, weakref, subclass)]
         pub(crate) struct $Py {
             inner: Box<threadkit::queue::$Tk<$Elem>>,
-            maxsize: i64,
+            /// The value Python set (negative means unbounded, as in CPython), for the getter.
+            maxsize: AtomicI64,
         }
 
         impl $Py {
@@ -204,7 +206,10 @@ macro_rules! bounded_queue {
             fn new(py: Python<'_>, maxsize: i64) -> Self {
                 let inner = Box::new(threadkit::queue::$Tk::new(maxsize_of(maxsize)));
                 crate::diag::created(py, &*inner);
-                $Py { inner, maxsize }
+                $Py {
+                    inner,
+                    maxsize: AtomicI64::new(maxsize),
+                }
             }
 
             #[pyo3(signature = (item, block=None, timeout=None))]
@@ -287,7 +292,17 @@ macro_rules! bounded_queue {
 
             #[getter]
             fn maxsize(&self) -> i64 {
-                self.maxsize
+                self.maxsize.load(atomic::Ordering::Relaxed)
+            }
+
+            /// `q.maxsize = n` (LifoQueue, PriorityQueue): putters waiting for room check the
+            /// new bound at once. Queue's is read-only (AttributeError).
+            #[setter]
+            fn set_maxsize(&self, py: Python<'_>, maxsize: i64) -> PyResult<()> {
+                let q = &self.inner;
+                $enter(py, || SetMaxsize::set(&**q, maxsize_of(maxsize)))??;
+                self.maxsize.store(maxsize, atomic::Ordering::Relaxed);
+                Ok(())
             }
 
             #[getter]
@@ -298,10 +313,40 @@ macro_rules! bounded_queue {
     };
 }
 
+/// How `q.maxsize = n` reaches each queue: LifoQueue and PriorityQueue take a new bound at run
+/// time; Queue's ring is sized at construction, so its `maxsize` stays read-only.
+trait SetMaxsize {
+    fn set(&self, maxsize: usize) -> PyResult<()>;
+}
+
+impl SetMaxsize for threadkit::queue::Queue<Item> {
+    fn set(&self, _: usize) -> PyResult<()> {
+        Err(PyAttributeError::new_err(
+            "threadkit.Queue's maxsize is read-only (its ring is sized at construction; \
+             LifoQueue and PriorityQueue take a new maxsize)",
+        ))
+    }
+}
+
+impl SetMaxsize for threadkit::queue::LifoQueue<Item> {
+    fn set(&self, maxsize: usize) -> PyResult<()> {
+        self.set_maxsize(maxsize);
+        Ok(())
+    }
+}
+
+impl SetMaxsize for threadkit::queue::PriorityQueue<PyOrd> {
+    fn set(&self, maxsize: usize) -> PyResult<()> {
+        self.set_maxsize(maxsize);
+        Ok(())
+    }
+}
+
 bounded_queue! {
     /// `queue.Queue(maxsize=0)`: first in, first out.
     ///
-    /// Differences from Python: `maxsize` is read-only; the pure-Python hooks `_put`, `_get`,
+    /// Differences from Python: `maxsize` is read-only (LifoQueue's and PriorityQueue's can be
+    /// set); the pure-Python hooks `_put`, `_get`,
     /// `_qsize`, `_init` and the attributes `queue`, `mutex`, `not_empty`, `not_full`,
     /// `all_tasks_done` do not exist (a subclass cannot change the storage).
     Queue => Queue<Item>, held, |x: Item| x, |x: Item| x

@@ -284,6 +284,40 @@ class PythonExceptionsThroughRust(unittest.TestCase):
         self.assertTrue(b.broken)
 
 
+class Maxsize(unittest.TestCase):
+    def test_queue_maxsize_is_read_only(self):
+        q = threadkit.Queue(2)
+        with self.assertRaises(AttributeError):
+            q.maxsize = 3
+        self.assertEqual(q.maxsize, 2)
+
+    def test_growing_maxsize_lets_a_blocked_putter_in(self):
+        # Witness: the blocked put returns only after the bound grows, and its item is the one
+        # queued after the first.
+        for cls in (threadkit.LifoQueue, threadkit.PriorityQueue):
+            q = cls(1)
+            q.put(1)
+            done = threading.Event()
+
+            def putter():
+                q.put(2, timeout=30)
+                done.set()
+
+            t = threading.Thread(target=putter)
+            t.start()
+            self.assertFalse(done.wait(0.2))
+            self.assertEqual(q.qsize(), 1)
+            q.maxsize = 2
+            self.assertTrue(done.wait(30))
+            t.join(30)
+            self.assertEqual(q.maxsize, 2)
+            self.assertEqual(sorted([q.get_nowait(), q.get_nowait()]), [1, 2])
+            q.maxsize = 0
+            for i in range(100):
+                q.put_nowait(i)
+            self.assertEqual(q.qsize(), 100)
+
+
 class TimeoutRules(unittest.TestCase):
     def test_lock_timeout_rules(self):
         for lock in (threadkit.Lock(), threadkit.RLock()):
