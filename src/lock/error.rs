@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// The error returned by [`Lock::release`] when the lock is not locked.
+/// The error returned by [`Lock::release`](crate::Lock::release) when the lock is not locked.
 ///
 /// Python raises `RuntimeError: release unlocked lock`.
 ///
