@@ -393,7 +393,9 @@ impl Barrier {
     ///
     /// # Panics
     ///
-    /// In the leader, if the action panics.
+    /// In the leader, if the action panics. If `check` panics, the panic propagates after the
+    /// thread has left the cycle exactly as when `check` returns an error: its arrival is taken
+    /// back, the barrier does not break, and the other parties go on waiting.
     ///
     /// # Examples
     ///
@@ -653,8 +655,16 @@ impl Barrier {
                 ParkResult::TimedOut | ParkResult::Invalid => {}
             }
             // A check is due. Run it without the lock (it may need what the action holds).
+            // A panicking check withdraws this thread exactly as an error from it does (the
+            // state is updated under the lock below), then the panic goes on unwinding.
             let verdict = match check.as_mut() {
-                Some((_, check)) => check(),
+                Some((_, check)) => match panic::catch_unwind(AssertUnwindSafe(check)) {
+                    Ok(verdict) => verdict,
+                    Err(payload) => {
+                        self.withdraw(generation, result);
+                        panic::resume_unwind(payload);
+                    }
+                },
                 None => Ok(()),
             };
             st = self.state.acquire();
@@ -681,6 +691,24 @@ impl Barrier {
                 st.sleepers = st.sleepers.saturating_sub(1);
                 return Ok(Err(BrokenBarrierError(())));
             }
+        }
+    }
+
+    /// A waiter whose `check` panicked leaves its cycle as one whose check failed: its arrival
+    /// is taken back (unless the barrier broke), or, if its cycle ended meanwhile, its
+    /// straggler entry is consumed.
+    #[cold]
+    fn withdraw(&self, generation: u64, result: BarrierWaitResult) {
+        let mut st = self.state.acquire();
+        if st.generation != generation {
+            drop(st);
+            let _ = self.timed_out(generation, result);
+            return;
+        }
+        st.sleepers = st.sleepers.saturating_sub(1);
+        if !st.broken {
+            st.count = st.count.saturating_sub(1);
+            self.publish(&st);
         }
     }
 
@@ -959,6 +987,46 @@ mod tests {
         assert_eq!(st.generation, 200);
         assert_eq!((st.count, st.sleepers), (0, 0));
         assert!(st.stragglers.is_empty());
+    }
+
+    /// A check that panics after its cycle ended (the thread was a straggler, not parked)
+    /// consumes its straggler entry, as a failing check does. Witness: no entry is left and the
+    /// next cycle starts from zero.
+    #[test]
+    fn panicking_check_after_its_cycle_ended_leaves_nothing_behind() {
+        use std::sync::atomic::AtomicBool;
+        let b = Arc::new(Barrier::new(2));
+        let (in_check, passed) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let t = {
+            let (b, in_check, passed) =
+                (Arc::clone(&b), Arc::clone(&in_check), Arc::clone(&passed));
+            std::thread::spawn(move || {
+                panic::catch_unwind(AssertUnwindSafe(|| {
+                    b.wait_interruptible(None, Duration::from_millis(1), || {
+                        in_check.store(true, Ordering::SeqCst);
+                        while !passed.load(Ordering::SeqCst) {
+                            std::thread::yield_now();
+                        }
+                        panic!("check panicked after the cycle ended");
+                        #[allow(unreachable_code)]
+                        Ok::<(), ()>(())
+                    })
+                }))
+            })
+        };
+        while !in_check.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        assert!(b.wait().unwrap().is_leader());
+        passed.store(true, Ordering::SeqCst);
+        assert!(t.join().unwrap().is_err());
+        let st = b.state.acquire();
+        assert_eq!((st.generation, st.count, st.sleepers), (1, 0, 0));
+        assert!(st.stragglers.is_empty(), "a straggler entry leaked");
+        assert!(!st.broken);
     }
 
     #[test]

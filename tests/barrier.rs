@@ -520,3 +520,51 @@ fn cycle_ending_during_a_check_gives_its_outcome() {
     }
     assert_eq!(passed, rounds - rounds / 4);
 }
+
+/// A panicking check withdraws the party exactly as a failing one does (CPython's `finally:
+/// self._count -= 1` runs on any exception), then the panic propagates. Witness: the panic
+/// reaches the caller, `n_waiting` drops from 2 to 1, the barrier is not broken, the party still
+/// waiting is not released, and the 3-party cycle then needs two more arrivals (indices 1 and 2);
+/// before the fix the departed party stayed counted and the next arrival was the leader.
+#[test]
+fn panicking_check_withdraws_the_party() {
+    let barrier = Arc::new(Barrier::with_timeout(3, SAFETY));
+    let stop = Arc::new(AtomicBool::new(false));
+    let stayer = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    wait_until("the first party waits", || barrier.n_waiting() == 1);
+    let quitter = {
+        let (b, stop) = (Arc::clone(&barrier), Arc::clone(&stop));
+        thread::spawn(move || {
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                b.wait_interruptible(None, Duration::from_millis(2), || {
+                    if stop.load(Ordering::SeqCst) {
+                        panic!("check panicked");
+                    }
+                    Ok::<(), ()>(())
+                })
+            }))
+        })
+    };
+    wait_until("both wait", || barrier.n_waiting() == 2);
+    stop.store(true, Ordering::SeqCst);
+    assert!(
+        quitter.join().unwrap().is_err(),
+        "the panic did not propagate"
+    );
+    assert_eq!(barrier.n_waiting(), 1);
+    assert!(!barrier.is_broken());
+    assert!(!stayer.is_finished(), "the other party was released");
+    let replacement = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    wait_until("the replacement waits", || barrier.n_waiting() == 2);
+    let last = barrier.wait().unwrap();
+    assert!(last.is_leader());
+    assert_eq!(last.index(), 2);
+    assert_eq!(replacement.join().unwrap().unwrap().index(), 1);
+    assert_eq!(stayer.join().unwrap().unwrap().index(), 0);
+}
