@@ -96,6 +96,15 @@ fn site_of_frames<'py>(py: Python<'py>, mut frame: Bound<'py, PyAny>) -> Option<
 /// A per-thread direct-mapped cache: `(code object address, instruction offset) -> site`. Each
 /// entry keeps its code object alive, so the address it is keyed by is not reused by another
 /// code object while the entry stands.
+///
+/// So each thread keeps up to `FRAME_CACHE` (128) code objects alive until their entries are
+/// evicted or the thread exits: their finalisation (weakref callbacks, `co_extra` frees) and
+/// the release of what they hold (constants) are delayed until then.
+///
+/// Dropping an evicted code object may run arbitrary Python (a weakref callback, a `co_extra`
+/// free function) that creates or waits on a threadkit object and so comes back here: the
+/// cache is never borrowed while a Python object is dropped (the evicted entry is dropped after
+/// the borrow ends), and a busy cache is a miss (`try_borrow`), never a panic.
 const FRAME_CACHE: usize = 128;
 
 type FrameKey = (usize, i32);
@@ -112,7 +121,7 @@ fn frame_slot((code, lasti): FrameKey) -> usize {
 
 fn frame_site(key: FrameKey) -> Option<Site> {
     FRAME_SITES
-        .try_with(|c| match c.borrow().get(frame_slot(key)) {
+        .try_with(|c| match c.try_borrow().ok()?.get(frame_slot(key)) {
             Some(Some((k, _, site))) if *k == key => Some(*site),
             _ => None,
         })
@@ -120,16 +129,21 @@ fn frame_site(key: FrameKey) -> Option<Site> {
         .flatten()
 }
 
-/// Caches `site` for `key` (called with the GIL held: the entry it replaces drops its code
-/// object).
+/// Caches `site` for `key` (called with the GIL held). The entry it replaces is dropped after
+/// the cache's borrow ends, since dropping its code object may run Python that re-enters the
+/// cache; a busy cache (re-entered from such Python) caches nothing.
 fn cache_frame_site(key: FrameKey, code: Py<PyAny>, site: Site) {
-    let _ = FRAME_SITES.try_with(|c| {
-        let mut c = c.borrow_mut();
+    let evicted = FRAME_SITES.try_with(|c| {
+        let Ok(mut c) = c.try_borrow_mut() else {
+            return Some((key, code, site));
+        };
         if c.len() < FRAME_CACHE {
             c.resize_with(FRAME_CACHE, || None);
         }
-        c[frame_slot(key)] = Some((key, code, site));
+        c[frame_slot(key)].replace((key, code, site))
     });
+    // The borrow has ended: dropping the evicted (or uncached) code object may run Python.
+    drop(evicted);
 }
 
 /// Per-thread cache of recent sites: `(filename object, line) -> site`. Each entry keeps its
@@ -146,12 +160,9 @@ fn cached_site(file: &Bound<'_, PyString>, text: &str, line: u32) -> Site {
     let key = file.as_ptr() as usize;
     let slot = (key >> 4).wrapping_mul(31).wrapping_add(line as usize) % SITE_CACHE;
     let hit = SITES
-        .try_with(|c| {
-            let c = c.borrow();
-            match c.get(slot) {
-                Some(Some((k, l, _, site))) if *k == key && *l == line => Some(*site),
-                _ => None,
-            }
+        .try_with(|c| match c.try_borrow().ok()?.get(slot) {
+            Some(Some((k, l, _, site))) if *k == key && *l == line => Some(*site),
+            _ => None,
         })
         .ok()
         .flatten();
@@ -159,13 +170,16 @@ fn cached_site(file: &Bound<'_, PyString>, text: &str, line: u32) -> Site {
         return site;
     }
     let site = Site::foreign(text, line);
-    let _ = SITES.try_with(|c| {
-        let mut c = c.borrow_mut();
+    // As for the frame cache: a busy cache caches nothing, and the evicted entry is dropped
+    // after the borrow ends.
+    let evicted = SITES.try_with(|c| {
+        let mut c = c.try_borrow_mut().ok()?;
         if c.len() < SITE_CACHE {
             c.resize_with(SITE_CACHE, || None);
         }
-        c[slot] = Some((key, line, file.clone().unbind(), site));
+        c[slot].replace((key, line, file.clone().unbind(), site))
     });
+    drop(evicted);
     site
 }
 

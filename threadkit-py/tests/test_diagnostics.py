@@ -86,6 +86,36 @@ class SiteCache(unittest.TestCase):
                 t.join(10)
         self.assertEqual(created, [site("created A"), site("created B")] * 3)
 
+    def test_a_code_object_freed_by_the_cache_may_reenter_it(self):
+        # The cache keeps each entry's code object alive; an entry evicted by a new one drops
+        # the last reference, and the code object's weakref callback (arbitrary Python) creates
+        # a threadkit object, which looks its site up in the cache being updated. Witness: the
+        # callbacks ran (the evictions happened) and every one created its Lock; before the fix
+        # each raised PanicException ("already mutably borrowed").
+        import gc
+        import weakref
+
+        outcomes = []
+
+        def on_code_freed(_ref):
+            try:
+                threadkit.Lock()
+                outcomes.append("ok")
+            except BaseException as e:  # PanicException is a BaseException
+                outcomes.append(f"{type(e).__name__}: {e}")
+
+        refs = []
+        for i in range(400):
+            ns = {"threadkit": threadkit}
+            exec(compile(f"def f{i}():\n    return threadkit.Lock()\n", f"<reentry{i}>", "exec"), ns)
+            f = ns[f"f{i}"]
+            f()  # caches (f.__code__, offset) -> site
+            refs.append(weakref.ref(f.__code__, on_code_freed))
+            del f, ns
+            gc.collect()
+        self.assertGreater(len(outcomes), 100)
+        self.assertEqual([o for o in outcomes if o != "ok"], [])
+
 
 class Diagnostics(unittest.TestCase):
     def setUp(self):
