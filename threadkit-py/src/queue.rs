@@ -100,8 +100,11 @@ macro_rules! bounded_queue {
         #[pyclass(module = "threadkit", frozen, weakref, subclass)]
         pub(crate) struct $Py {
             inner: Box<threadkit::queue::$Tk<$Elem>>,
-            /// The value Python set (negative means unbounded, as in CPython), for the getter.
-            maxsize: AtomicI64,
+            /// The last non-positive `maxsize` Python set (0, or negative: both mean unbounded, as
+            /// in CPython), shown by the getter while the queue is unbounded. A positive bound is
+            /// read back from the queue itself, so the getter and the bound the queue enforces
+            /// agree whatever the order of concurrent assignments.
+            unbounded_as: AtomicI64,
         }
 
         impl $Py {
@@ -208,7 +211,7 @@ macro_rules! bounded_queue {
                 crate::diag::created(py, &*inner);
                 $Py {
                     inner,
-                    maxsize: AtomicI64::new(maxsize),
+                    unbounded_as: AtomicI64::new(maxsize.min(0)),
                 }
             }
 
@@ -292,7 +295,10 @@ macro_rules! bounded_queue {
 
             #[getter]
             fn maxsize(&self) -> i64 {
-                self.maxsize.load(atomic::Ordering::Relaxed)
+                match self.inner.maxsize() {
+                    0 => self.unbounded_as.load(atomic::Ordering::Relaxed),
+                    bound => i64::try_from(bound).unwrap_or(i64::MAX),
+                }
             }
 
             /// `q.maxsize = n` (LifoQueue, PriorityQueue): putters waiting for room check the
@@ -301,7 +307,11 @@ macro_rules! bounded_queue {
             fn set_maxsize(&self, py: Python<'_>, maxsize: i64) -> PyResult<()> {
                 let q = &self.inner;
                 $enter(py, || SetMaxsize::set(&**q, maxsize_of(maxsize)))??;
-                self.maxsize.store(maxsize, atomic::Ordering::Relaxed);
+                if maxsize <= 0 {
+                    // Shown only while the queue is unbounded: whichever assignment's bound the
+                    // queue keeps, the getter reads it back (a positive one from the queue).
+                    self.unbounded_as.store(maxsize, atomic::Ordering::Relaxed);
+                }
                 Ok(())
             }
 

@@ -291,6 +291,35 @@ class Maxsize(unittest.TestCase):
             q.maxsize = 3
         self.assertEqual(q.maxsize, 2)
 
+    def test_concurrent_assignments_leave_getter_and_bound_agreeing(self):
+        # Two threads assign -1 and 3 at once (PriorityQueue's setter releases the GIL). Witness,
+        # each round: with 3 items queued, `full()` (the bound the queue enforces) is True
+        # exactly when the getter says 3, and the getter shows one of the assigned values.
+        # PriorityQueue only: LifoQueue's setter keeps the GIL, so the two cannot interleave.
+        q = threadkit.PriorityQueue()
+        disagreements = []
+        for round in range(300):
+            start = threading.Barrier(2)
+
+            def assign(value):
+                start.wait()
+                q.maxsize = value
+
+            threads = [threading.Thread(target=assign, args=(v,)) for v in (-1, 3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            for i in range(3):
+                q.put_nowait(i)
+            shown = q.maxsize
+            self.assertIn(shown, (-1, 3))
+            if (shown == 3) != q.full():
+                disagreements.append((round, shown, q.full()))
+            for _ in range(3):
+                q.get_nowait()
+        self.assertEqual(disagreements, [])
+
     def test_growing_maxsize_lets_a_blocked_putter_in(self):
         # Witness: the blocked put returns only after the bound grows, and its item is the one
         # queued after the first.
