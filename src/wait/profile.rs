@@ -204,10 +204,12 @@ fn charge_slow(r: &Record) {
     let Some(identity) = (unsafe { r.identity() }) else {
         return;
     };
-    let waited = match r.precise_since {
-        Some(t) => t.elapsed(),
+    let (now, coarse_now) = (Instant::now(), super::record::clock());
+    // A part of a sliced wait is charged only from where the previous part's charge ended.
+    let waited = match super::record::charge_start(r, now, coarse_now) {
+        (Some(t), _) => now.saturating_duration_since(t),
         // Profiling was switched on during the wait: the coarse clock is all there is.
-        None => super::record::clock().saturating_sub(r.since),
+        (None, since) => coarse_now.saturating_sub(since),
     };
     with_table(|t| t.wait(identity, waited, r.holder_site, r.site));
 }

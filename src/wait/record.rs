@@ -376,7 +376,52 @@ pub(crate) struct OneWait {
     precise_since: Option<Instant>,
     /// Taken by the first record published inside (`None` until then).
     seq: Option<u64>,
+    /// What the first record published inside waits on: only waits on it are parts of the
+    /// one wait; any other wait made in the scope (in the caller's work between the parks, or
+    /// a different stall such as a re-acquire) is published as a wait of its own.
+    waits_on: Option<(WaitKind, usize)>,
+    /// Where the contention profile last charged a woken park of this wait (precise and coarse
+    /// clocks): the next woken park is charged from there, so the parts never overlap.
+    charged_to: Option<Instant>,
+    charged_to_coarse: Duration,
     deadline: Option<Instant>,
+}
+
+/// What a wait waits on, to tell the parts of one sliced wait from other waits in its scope.
+fn waits_on(kind: WaitKind, target: Target) -> (WaitKind, usize) {
+    let key = match target {
+        Target::Object { identity, .. } | Target::Signal { identity, .. } => identity as usize,
+        Target::Join { ident } => ident as usize,
+    };
+    (kind, key)
+}
+
+/// The start from which the profile charges the woken park `r` (the caller charges up to
+/// `now`): the park's own start, or, for a part of an [`as_one_wait`] wait, the end of the part
+/// charged last (if later than the wait's start), so that the parts' charges add up to at most
+/// the time waited. Returns `(precise start, coarse start)`.
+pub(crate) fn charge_start(
+    r: &Record,
+    now: Instant,
+    coarse_now: Duration,
+) -> (Option<Instant>, Duration) {
+    let own = (r.precise_since, r.since);
+    LOCAL
+        .try_with(|l| match l.one_wait.get() {
+            Some(mut one) if one.seq == Some(r.seq) => {
+                let precise = match (r.precise_since, one.charged_to) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, _) => a,
+                };
+                let coarse = r.since.max(one.charged_to_coarse);
+                one.charged_to = Some(now);
+                one.charged_to_coarse = coarse_now;
+                l.one_wait.set(Some(one));
+                (precise, coarse)
+            }
+            _ => own,
+        })
+        .unwrap_or(own)
 }
 
 /// Runs `f`, publishing every wait it makes as one wait that began when `as_one_wait` was called
@@ -387,10 +432,17 @@ pub(crate) struct OneWait {
 /// new wait per slice: a thread dump would say "blocked for 0.05s" of a thread blocked for an
 /// hour, the slice's end would stand as the wait's timeout, and the stall watchdog (which
 /// reports a wait once it is older than its threshold) would never see it. Inside `f`, each
-/// park's record keeps the start, the number and the `deadline` of the whole wait; between the
-/// parks the thread is not blocked and its dump says so. The contention profile charges the
-/// whole wait to the park that ends it by a wake-up. A call nested in another runs `f` as part
-/// of the outer wait.
+/// park on what the first wait made in `f` waits on (same kind, same object) is a part of the
+/// one wait: its record keeps the start, the number and the `deadline` of the whole wait;
+/// between the parks the thread is not blocked and its dump says so. Any other wait made in
+/// `f` (in the caller's work between the parks, such as a Python signal handler taking a lock,
+/// or a Condition waiter re-acquiring its lock) is published as a wait of its own, with its own
+/// start, number and timeout, so a dump shows its real age and the stall watchdog can report
+/// it as a stall of its own. So `f` should make the sliced wait first: if its first wait is on
+/// something else, that is what the scope's parts are matched against, and the slices are
+/// published one by one. The contention profile charges each part that ends by a wake-up from
+/// the end of the part charged before (or the start of the whole wait), so the charges add up
+/// to at most the time waited. A call nested in another runs `f` as part of the outer wait.
 ///
 /// # Examples
 ///
@@ -430,6 +482,9 @@ pub fn as_one_wait<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
                 since: clock(),
                 precise_since: tracking(TRACK_PROFILING).then(Instant::now),
                 seq: None,
+                waits_on: None,
+                charged_to: None,
+                charged_to_coarse: Duration::ZERO,
                 deadline,
             }));
             true
@@ -556,7 +611,14 @@ fn enter(
         let mut since = clock();
         let mut precise_since = tracking(TRACK_PROFILING).then(Instant::now);
         let mut deadline = deadline;
-        let seq = match l.one_wait.get() {
+        // A part of the scope's one wait: the first wait published in the scope, or a later
+        // one on the same object.
+        let what = waits_on(kind, target);
+        let one = l
+            .one_wait
+            .get()
+            .filter(|one| one.waits_on.map_or(true, |w| w == what));
+        let seq = match one {
             Some(OneWait { seq: Some(seq), .. }) => seq,
             _ => {
                 let seq = l.seq.get() + 1;
@@ -564,11 +626,12 @@ fn enter(
                 seq
             }
         };
-        if let Some(mut one) = l.one_wait.get() {
+        if let Some(mut one) = one {
             since = one.since;
             precise_since = one.precise_since;
             deadline = one.deadline;
             one.seq = Some(seq);
+            one.waits_on = Some(what);
             l.one_wait.set(Some(one));
         }
         let record = Record {
@@ -922,5 +985,94 @@ mod tests {
         assert!(c.seq > b.seq && d.seq > c.seq);
         assert!(d.since > c.since && c.since > b.since);
         assert_eq!(c.deadline, None);
+    }
+
+    /// Only waits on what the scope's first wait waits on are parts of the one wait: a wait on
+    /// another object made in the scope (a Python signal handler taking a lock between two
+    /// slices, a Condition waiter stuck re-acquiring its lock) is published as its own wait,
+    /// with its own start, number and deadline, so a dump shows its real age and timeout and
+    /// the stall watchdog (keyed by the number) can report it. Witness: the fields of the
+    /// inner record, and the slices after it still being one wait.
+    #[test]
+    fn other_waits_inside_as_one_wait_are_their_own() {
+        let sliced = Identity::named(ObjectKind::Barrier, "sliced", Location::caller());
+        let other = Identity::named(ObjectKind::Lock, "handler's lock", Location::caller());
+        let target = |identity: &Identity| Target::Object {
+            identity,
+            holder: None,
+            status: None,
+        };
+        let slice = |identity: &Identity, kind, deadline| {
+            let p = publish(kind, target(identity), Location::caller(), deadline);
+            let r = p.record().copied().expect("published");
+            std::thread::sleep(Duration::from_millis(20));
+            r
+        };
+        let whole = Instant::now() + Duration::from_secs(3600);
+        let (a, inner, b) = as_one_wait(Some(whole), || {
+            let slice_end = Some(Instant::now() + Duration::from_millis(50));
+            let a = slice(&sliced, WaitKind::Barrier, slice_end);
+            let inner = slice(&other, WaitKind::Lock, None);
+            let b = slice(&sliced, WaitKind::Barrier, slice_end);
+            (a, inner, b)
+        });
+        assert_eq!((a.since, a.seq, a.deadline), (b.since, b.seq, Some(whole)));
+        assert_ne!(
+            inner.seq, a.seq,
+            "the inner wait shares the sliced wait's number"
+        );
+        assert_eq!(
+            inner.deadline, None,
+            "an untimed inner wait shows the outer deadline"
+        );
+        assert!(
+            inner.since > a.since,
+            "the inner wait shows the outer wait's age"
+        );
+    }
+
+    /// A sliced wait whose parts are each ended by a wake-up (a futile wake-up and a park again,
+    /// as a main-thread `Queue.get` beaten to the item) is charged at most the time it waited,
+    /// not each part from the start of the whole. Witness: the profile's total for the event
+    /// (two woken parks) against the wall time of the scope.
+    #[test]
+    fn woken_parts_of_one_wait_are_not_charged_twice() {
+        use crate::diagnostics::{contention_profile, set_contention_profiling};
+        set_contention_profiling(true);
+        let event = Arc::new(crate::Event::named("one-wait charged twice"));
+        let cleared = Arc::new(AtomicBool::new(false));
+        let setter = {
+            let (event, cleared) = (Arc::clone(&event), Arc::clone(&cleared));
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200)); // the first part waits a while
+                event.set();
+                while !cleared.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+                std::thread::sleep(Duration::from_millis(200));
+                event.set();
+            })
+        };
+        let start = Instant::now();
+        as_one_wait(None, || {
+            event.wait();
+            event.clear();
+            cleared.store(true, Ordering::SeqCst);
+            event.wait();
+        });
+        let wall = start.elapsed();
+        setter.join().unwrap();
+        let stats = contention_profile()
+            .objects
+            .into_iter()
+            .find(|o| o.object.name.as_deref() == Some("one-wait charged twice"))
+            .expect("the event's waits were charged")
+            .stats;
+        assert_eq!(stats.waits, 2);
+        assert!(
+            stats.total <= wall,
+            "charged {:?} for {wall:?} of waiting",
+            stats.total
+        );
     }
 }
