@@ -20,6 +20,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
+# The models build with --release for speed, but keep arithmetic overflow checks: an overflow
+# in a racing path (a release adding to a word an acquirer has taken below zero) is a bug the
+# models must report, as a debug build would.
+export CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true
 
 if [[ "${1:-}" == "--mutants" ]]; then
     shift

@@ -336,11 +336,14 @@ impl RawSemaphore {
             if n > room {
                 return Err(OverReleaseError(()));
             }
-            // `n <= limit <= MAX_VALUE`, so `n << VALUE_SHIFT` and the sum cannot overflow, nor
-            // reach the sign bit.
+            // `n <= limit <= MAX_VALUE`, so `n << VALUE_SHIFT` cannot overflow, and the value
+            // after the add stays far below the sign bit. The add wraps: a plain semaphore's
+            // word is "negative" while an acquirer that found no permit gives its unit back,
+            // and adding to it is adding to a two's-complement value (a plain `+` panicked
+            // there in builds with overflow checks).
             match self.state.compare_exchange_weak(
                 state,
-                state + (n << VALUE_SHIFT),
+                state.wrapping_add(n << VALUE_SHIFT),
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
@@ -424,6 +427,12 @@ impl RawSemaphore {
 ///   poisoning).
 /// - Which waiter gets a released permit is unspecified, as in Python: a thread that was not
 ///   waiting may take it first. Waits are not interrupted by signals.
+/// - A [`try_acquire`](Self::try_acquire) (or [`value`](Self::value)) racing a `release` can,
+///   for a few instructions, miss the released permit: an [`acquire`](Self::acquire) on
+///   another thread that found the semaphore empty holds the unit its single `fetch_sub` took
+///   until it gives it back and competes for it (then it, or another thread, takes the permit;
+///   none is lost). CPython's counter, read under a lock, never shows this; C++'s
+///   `counting_semaphore::try_acquire` allows it. `BoundedSemaphore` does not do this.
 /// - `Debug` prints `Semaphore { value: 3 }` where Python's repr ends in `value=3>`.
 /// - Not a lock for the [lock-order checker](crate::diagnostics::set_lock_order_mode) unless
 ///   opted in with [`with_lock_order`](Self::with_lock_order) (Python checks no order at all).

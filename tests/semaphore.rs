@@ -671,3 +671,51 @@ fn value_read_during_contention_stays_within_the_permits() {
     });
     assert_eq!(sem.value(), 1);
 }
+
+/// `release(n)` (not a permit's drop) while acquirers that found no permit have the word below
+/// zero: the release adds to a "negative" word. Before the fix it panicked with "attempt to add
+/// with overflow" in every build with overflow checks (this test's build included) within a few
+/// thousand releases. Witness: never more acquires returned than releases made, and the value
+/// ends at exactly the releases nobody took.
+#[test]
+fn release_while_acquirers_are_below_zero() {
+    let sem = Semaphore::new(0);
+    let stop = AtomicBool::new(false);
+    let got = AtomicUsize::new(0);
+    let released = AtomicUsize::new(0);
+    let rounds = if cfg!(miri) { 50 } else { 50_000 };
+    let give_up = Instant::now() + LONG;
+    thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    // An expired deadline: the one-`fetch_sub` path, never a sleep.
+                    if let Some(p) = sem.acquire_deadline(Instant::now()) {
+                        p.forget();
+                        let n = got.fetch_add(1, Ordering::SeqCst) + 1;
+                        let r = released.load(Ordering::SeqCst);
+                        assert!(n <= r, "{n} acquires returned for {r} releases");
+                    }
+                }
+            });
+        }
+        // Stops the acquirers however this thread leaves (a panicking release included).
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(&stop);
+        for i in 0..rounds {
+            while got.load(Ordering::SeqCst) < i && Instant::now() < give_up {
+                std::hint::spin_loop();
+            }
+            released.fetch_add(1, Ordering::SeqCst);
+            sem.release(1);
+        }
+    });
+    let (got, released) = (got.into_inner(), released.into_inner());
+    assert!(got <= released);
+    assert_eq!(sem.value(), released - got, "a permit was lost or created");
+}

@@ -257,3 +257,40 @@ fn below_zero_acquirers_are_each_owed_a_release() {
         assert_nobody_parked();
     });
 }
+
+/// `release(n)` (Python's `sem.release()`, not a permit's drop) racing two acquirers that may
+/// be below zero on an empty semaphore: the release adds to a word whose value is negative for
+/// a moment, which must neither overflow (a panic in every build with overflow checks, loom's
+/// included) nor lose or create a permit. Witness: acquires returned ≤ releases begun, checked
+/// as each returns, and the value ends at exactly what was released and not taken.
+#[test]
+fn release_n_racing_below_zero_acquirers_is_owed_and_exact() {
+    model_fair_and_unfair(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let releases = Arc::new(AtomicUsize::new(0));
+        let returned = Arc::new(AtomicUsize::new(0));
+        let acquirers: Vec<_> = (0..2)
+            .map(|_| {
+                let (sem, releases, returned) = (
+                    Arc::clone(&sem),
+                    Arc::clone(&releases),
+                    Arc::clone(&returned),
+                );
+                thread::spawn(move || {
+                    let permit = sem.acquire();
+                    let n = returned.fetch_add(1, Ordering::SeqCst) + 1;
+                    let r = releases.load(Ordering::SeqCst);
+                    assert!(r >= n, "{n} acquires returned, but only {r} released");
+                    permit.forget();
+                })
+            })
+            .collect();
+        releases.fetch_add(2, Ordering::SeqCst);
+        sem.release(2);
+        for t in acquirers {
+            t.join().unwrap();
+        }
+        assert_eq!(sem.value(), 0, "a permit was lost or created");
+        assert_nobody_parked();
+    });
+}
