@@ -16,7 +16,9 @@ bounded_queue! {
     /// # Differences from Python
     ///
     /// Those of [`Queue`](super::Queue#differences-from-python), except that `maxsize` can be
-    /// changed ([`set_maxsize`](Self::set_maxsize)).
+    /// changed ([`set_maxsize`](Self::set_maxsize)), which wakes the putters waiting for room so
+    /// that those the new bound lets in go ahead (CPython's `q.maxsize = n` wakes nobody: a
+    /// waiting putter goes on waiting for the next `get`, even when the new bound leaves room).
     ///
     /// # Memory ordering
     ///

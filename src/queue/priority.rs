@@ -84,6 +84,9 @@ bounded_queue! {
     ///
     /// Those of [`Queue`](super::Queue#differences-from-python), except that `maxsize` can be
     /// changed ([`set_maxsize`](Self::set_maxsize)), and:
+    /// - `set_maxsize` wakes the putters waiting for room, so that those the new bound lets in
+    ///   go ahead; CPython's `q.maxsize = n` wakes nobody (a waiting putter goes on waiting for
+    ///   the next `get`, even when the new bound leaves room).
     /// - Items must implement [`Ord`], checked at compile time (Python fails at run time when two
     ///   items cannot be compared).
     /// - Equal items come out in insertion order; Python's `heapq` does not promise that.

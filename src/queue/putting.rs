@@ -21,6 +21,32 @@
 //! A put made while the thread's slot is gone (from a thread-local destructor at thread exit)
 //! falls back to counting itself in the queue's `unslotted` word (two read-modify-writes).
 //!
+//! The slots live in an append-only, lock-free list ([`HEAD`]): a thread claims a free slot with
+//! a compare-and-swap on its `owned` word (or pushes a new one with a compare-and-swap on the
+//! head) and releases it at exit with a store; a scan walks the list with no lock at all. Slots
+//! are reused, never freed: the list's memory is one 128-byte slot per thread that was
+//! registered at the same time as the others, at its peak (a registration that races other
+//! threads' exits may push a slot where it could have reused one, at most one per registering
+//! thread), kept until the process exits, as `std`'s own thread-local keys are.
+//!
+//! Why lock-free, and not a mutex with `pthread_atfork` handlers: a process-wide lock taken by
+//! every thread's first put and by every thread's exit is held, now and then, by some thread at
+//! the moment another forks; the child (Python's `multiprocessing` forks by default on Linux up
+//! to 3.13) inherits it locked with no owner, and its first put into any queue, or any scan,
+//! waits for ever (review 3, Q1: 1-8 of 2000 forked children hung). `pthread_atfork` handlers
+//! would fix that too, but need `unsafe` FFI, a lock releasable without its guard, and work
+//! on every fork of the process; with no lock there is nothing to inherit. A scan is as cheap
+//! (a walk over the same number of slots) and the put's path is unchanged (one load of
+//! [`FLAG`], two stores into the slot).
+//!
+//! A scan sees every slot that a put it must see could be using: a put's slot is in the list
+//! before its `enter` (pushed by a `Release` compare-and-swap on [`HEAD`], or already there), so
+//! that push happens-before the shutdown step that the scan saw, and the scan's `Acquire` load
+//! of [`HEAD`] reads it or a later head, whose `next` chain includes it. A reused slot's `leave`
+//! by its former owner happens-before its new owner's claim (`Release` store of `owned`,
+//! `Acquire` compare-and-swap), so every value the slot holds is in the order of the puts made
+//! with it.
+//!
 //! Limits, known and accepted: a scan waits for *every* raised flag naming the queue, also that
 //! of a put that will be refused, so a thread retrying `try_put` on a shut-down queue in a tight
 //! loop makes a scan take several tries (it ends at the first scan that finds the flag down).
@@ -28,18 +54,27 @@
 //! raised, so a `get` that finds that queue shut down and empty (or its immediate shutdown)
 //! would wait for ever; with the `settled` count this replaced it was the same, and CPython's
 //! queue can likewise be left with its mutex held by a thread that does not exist in the child.
+//! The slots of the threads that do not exist in the child stay owned (never reused there).
 
 use std::cell::{Cell, OnceCell};
-use std::sync::Arc;
 
 use super::store::CachePadded;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::AtomicPtr;
+
+#[cfg(loom)]
+use loom::sync::atomic::AtomicPtr;
+
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// One thread's flag: the address of the queue it is putting into, or 0. On a cache line of its
-/// own: every put of its thread writes it twice, and no other thread's put may share the line
-/// (an allocator is free to place two threads' small allocations side by side).
+/// own: every put of its thread writes it twice, and no other thread's put may share the line.
 pub(crate) struct Slot {
-    queue: CachePadded<AtomicUsize>,
+    queue: AtomicUsize,
+    /// Whether a live thread holds this slot (claimed at its first put, released at its exit).
+    owned: AtomicBool,
+    /// The slot pushed before this one; never changes once the slot is in the list.
+    next: Option<&'static CachePadded<Slot>>,
 }
 
 impl Slot {
@@ -56,61 +91,81 @@ impl Slot {
     }
 }
 
-/// The registered slots of the live threads that have put into a task-counting queue.
+/// The head of the list of every slot ever pushed (most recent first); null while empty. Slots
+/// are leaked (`Box::leak`), so a pointer read from the list is valid for the rest of the process.
 #[cfg(not(loom))]
-type Registry = std::sync::Mutex<Vec<Arc<Slot>>>;
-#[cfg(loom)]
-type Registry = loom::sync::Mutex<Vec<Arc<Slot>>>;
-
-#[cfg(not(loom))]
-fn registry() -> &'static Registry {
-    static REGISTRY: Registry = Registry::new(Vec::new());
-    &REGISTRY
-}
+static HEAD: AtomicPtr<CachePadded<Slot>> = AtomicPtr::new(std::ptr::null_mut());
 
 #[cfg(loom)]
 loom::lazy_static! {
-    // Recreated by loom for every execution.
-    static ref REGISTRY: Registry = Registry::new(Vec::new());
+    // Recreated by loom for every execution (the slots of an old one are unreachable).
+    static ref HEAD: AtomicPtr<CachePadded<Slot>> = AtomicPtr::new(std::ptr::null_mut());
 }
 
-#[cfg(loom)]
-fn registry() -> &'static Registry {
-    &REGISTRY
+/// The slot that `head` (a value of [`HEAD`]) points to, if any.
+fn slot_at(head: *const CachePadded<Slot>) -> Option<&'static CachePadded<Slot>> {
+    // SAFETY: every non-null value of `HEAD` is a slot leaked by `claim` (never freed or moved,
+    // so valid for the rest of the process) and written in full before `claim`'s `Release`
+    // compare-and-swap stored it there. Every caller passes a value it read from `HEAD` with
+    // `Acquire` (so those writes are visible to it), or the slot it just pushed itself. A slot
+    // is only ever shared (`&`): `queue` and `owned` are atomics, `next` is not written after
+    // the push.
+    unsafe { head.as_ref() }
 }
 
-/// A thread's registration: when the thread exits, clears [`FLAG`]'s pointer, then
-/// deregisters the slot.
-struct Registered(Arc<Slot>);
+/// The slots in the list, most recent first.
+fn slots() -> impl Iterator<Item = &'static Slot> {
+    let mut next = slot_at(HEAD.load(Ordering::Acquire));
+    std::iter::from_fn(move || {
+        let slot = next?;
+        next = slot.next;
+        Some(&slot.0)
+    })
+}
 
-impl Registered {
-    fn new() -> Self {
-        let slot = Arc::new(Slot {
-            queue: CachePadded(AtomicUsize::new(0)),
-        });
-        lock(registry()).push(Arc::clone(&slot));
-        Registered(slot)
+/// Claims a free slot for the calling thread, or pushes a new one, owned.
+fn claim() -> &'static Slot {
+    for slot in slots() {
+        if !slot.owned.load(Ordering::Relaxed)
+            && slot
+                .owned
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return slot;
+        }
+    }
+    // Leaked: never freed, so valid for the rest of the process (see `slot_at`).
+    let slot: *mut CachePadded<Slot> = Box::into_raw(Box::new(CachePadded(Slot {
+        queue: AtomicUsize::new(0),
+        owned: AtomicBool::new(true),
+        next: None,
+    })));
+    let mut head = HEAD.load(Ordering::Acquire);
+    loop {
+        // SAFETY: `slot` is the allocation just made, not yet published (the compare-and-swap
+        // below has failed, or not run): no other thread can reach it, nor any reference of
+        // this one.
+        unsafe { (*slot).0.next = slot_at(head) };
+        match HEAD.compare_exchange_weak(head, slot, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return &slot_at(slot).expect("not null").0,
+            Err(now) => head = now,
+        }
     }
 }
+
+/// A thread's registration: when the thread exits, clears [`FLAG`]'s pointer, then releases
+/// the slot for another thread to claim.
+struct Registered(&'static Slot);
 
 impl Drop for Registered {
     fn drop(&mut self) {
         let _ = FLAG.try_with(|flag| flag.set(std::ptr::null()));
-        // Under loom the registry is recreated for every execution, and may already be gone
-        // when the main thread's thread-locals are dropped: leave it alone.
+        // Under loom the list is recreated for every execution, and the main thread's
+        // thread-locals may be dropped after its execution is over: leave its atomics alone.
         #[cfg(not(loom))]
-        lock(registry()).retain(|s| !Arc::ptr_eq(s, &self.0));
+        self.0.owned.store(false, Ordering::Release);
     }
-}
-
-/// The registry's lock: nothing panics while holding it, so a poisoned lock is still sound.
-fn lock(registry: &Registry) -> impl std::ops::DerefMut<Target = Vec<Arc<Slot>>> + '_ {
-    #[cfg(not(loom))]
-    return registry
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    #[cfg(loom)]
-    return registry.lock().unwrap();
 }
 
 crate::loom::thread_local_shim! {
@@ -120,7 +175,7 @@ crate::loom::thread_local_shim! {
 }
 
 crate::loom::thread_local_shim! {
-    /// What keeps the calling thread's slot alive and registered.
+    /// What releases the calling thread's slot when the thread exits.
     static REGISTERED: OnceCell<Registered> = const { OnceCell::new() };
 }
 
@@ -134,11 +189,9 @@ pub(crate) fn with_slot<R>(f: impl FnOnce(Option<&Slot>) -> R) -> R {
     }
     let slot = FLAG.with(Cell::get);
     let slot = if slot.is_null() { register() } else { slot };
-    // SAFETY: `slot` is null or what `register` stored in `FLAG`: the address of the slot in
-    // the `Arc` held by this thread's `REGISTERED` (and by the registry until deregistered).
-    // `REGISTERED`'s drop nulls `FLAG` before it lets its `Arc` go, and only this thread's exit
-    // drops it, which cannot happen while `f` runs on this thread. A `Slot` is only ever
-    // shared (`&`), its one field atomic.
+    // SAFETY: `slot` is null or what `register` stored in `FLAG`: a slot of the list, leaked,
+    // so valid for the rest of the process, and only ever shared (`&`). It is this thread's
+    // (owned) until `REGISTERED`'s drop, which nulls `FLAG` first.
     f(unsafe { slot.as_ref() })
 }
 
@@ -165,7 +218,7 @@ pub fn as_if_exiting<R>(f: impl FnOnce() -> R) -> R {
 fn register() -> *const Slot {
     REGISTERED
         .try_with(|r| {
-            let slot = Arc::as_ptr(&r.get_or_init(Registered::new).0);
+            let slot: *const Slot = r.get_or_init(|| Registered(claim())).0;
             FLAG.with(|flag| flag.set(slot));
             slot
         })
@@ -175,52 +228,47 @@ fn register() -> *const Slot {
 /// Whether some thread is putting into `queue` now (see the module docs for when a `false` is
 /// final: only once `queue` refuses new puts).
 pub(crate) fn someone_putting_into(queue: usize) -> bool {
-    lock(registry())
-        .iter()
-        .any(|s| s.queue.load(Ordering::Acquire) == queue)
+    slots().any(|s| s.queue.load(Ordering::Acquire) == queue)
 }
 
 /// The calling thread's slot, if it has one (tests: whether it is released at thread exit, where
 /// it lies).
 #[cfg(all(test, not(loom)))]
-fn current_slot() -> Option<std::sync::Weak<Slot>> {
-    REGISTERED
-        .try_with(|r| r.get().map(|r| Arc::downgrade(&r.0)))
-        .ok()
-        .flatten()
+fn current_slot() -> Option<&'static Slot> {
+    REGISTERED.try_with(|r| r.get().map(|r| r.0)).ok().flatten()
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::queue::{Queue, TryGetError};
-    use std::sync::Barrier;
+    use std::sync::{Arc, Barrier};
 
-    /// A thread that put and exited leaves nothing behind: its slot is out of the registry and
-    /// freed (the registry's `Arc` would keep it alive).
+    /// A thread that put and exited releases its slot for the next one: threads that put one
+    /// after another do not grow the list by a slot each (other tests running at the same time
+    /// may add slots, but not one per thread of this test).
     #[test]
-    fn exited_threads_are_deregistered() {
+    fn exited_threads_release_their_slots() {
+        let threads = if cfg!(miri) { 8 } else { 200 };
         let q = Arc::new(Queue::new(0));
-        let slots: Vec<_> = (0..4)
-            .map(|i| {
-                let q = Arc::clone(&q);
-                std::thread::spawn(move || {
-                    q.put(i).unwrap();
-                    q.put(i).unwrap(); // the second put finds the slot registered
-                    current_slot().expect("a put registers the thread's slot")
-                })
+        let before = slots().count();
+        for i in 0..threads {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                q.put(i).unwrap();
+                q.put(i).unwrap(); // the second put finds the slot registered
+                let slot = current_slot().expect("a put registers the thread's slot");
+                assert!(slot.owned.load(Ordering::Relaxed));
             })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|t| t.join().unwrap())
-            .collect();
-        for slot in slots {
-            assert!(
-                slot.upgrade().is_none(),
-                "an exited thread's slot is still registered"
-            );
+            .join()
+            .unwrap();
         }
-        assert_eq!(q.len(), 8);
+        let grown = slots().count() - before;
+        assert!(
+            grown < threads,
+            "{threads} threads that put one after another pushed {grown} slots: none was reused"
+        );
+        assert_eq!(q.len(), 2 * threads);
     }
 
     /// Each putting thread's slot lies on a cache line of its own: two producers storing their
@@ -235,10 +283,10 @@ mod tests {
                 let (q, all_registered) = (Arc::clone(&q), Arc::clone(&all_registered));
                 std::thread::spawn(move || {
                     q.put(i).unwrap();
-                    let slot = current_slot().unwrap().upgrade().unwrap();
-                    // Every slot alive at once, so that none reuses a freed one's memory.
+                    let slot = current_slot().unwrap();
+                    // Every slot owned at once, so that none is released and claimed again.
                     all_registered.wait();
-                    &*slot.queue as *const AtomicUsize as usize / 128
+                    &slot.queue as *const AtomicUsize as usize / 128
                 })
             })
             .collect::<Vec<_>>()
