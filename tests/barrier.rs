@@ -404,13 +404,14 @@ fn released_threads_see_the_new_cycle() {
 
 // ----- wait_interruptible: the binding's Ctrl-C path -----
 
-/// An interrupted party takes its arrival back, as CPython's `Barrier.wait` does when an
-/// exception ends it (`finally: self._count -= 1`): the barrier does not break, the party that
-/// is still waiting keeps waiting, and it passes when a replacement arrives. Witness: the
-/// waiting party's `Ok`, `n_waiting` dropping from 2 to 1, `is_broken()` staying false, and the
-/// cycle completing with one more arrival than it would have needed (indices 1 and 2 after it).
-#[test]
-fn interrupted_party_withdraws_without_breaking() {
+/// The withdrawal scenario of a 3-party barrier: one party waits (`wait`), a second waits in
+/// `quit` (a `wait_interruptible` whose check ends the wait once `stop` is set), then `stop` is
+/// set. Checks what a withdrawal must leave (`n_waiting` 2 -> 1, not broken, the first party not
+/// released), then completes the cycle with two more arrivals (indices 1 and 2: the taken-back
+/// arrival left index 1 free). Returns what `quit` returned.
+fn withdraw_one_of_three<R: Send + 'static>(
+    quit: impl FnOnce(&Barrier, &AtomicBool) -> R + Send + 'static,
+) -> R {
     let barrier = Arc::new(Barrier::with_timeout(3, SAFETY));
     let stop = Arc::new(AtomicBool::new(false));
     let stayer = {
@@ -420,23 +421,14 @@ fn interrupted_party_withdraws_without_breaking() {
     wait_until("the first party waits", || barrier.n_waiting() == 1);
     let quitter = {
         let (b, stop) = (Arc::clone(&barrier), Arc::clone(&stop));
-        thread::spawn(move || {
-            b.wait_interruptible(None, Duration::from_millis(2), || {
-                if stop.load(Ordering::SeqCst) {
-                    Err("interrupted")
-                } else {
-                    Ok(())
-                }
-            })
-        })
+        thread::spawn(move || quit(&b, &stop))
     };
     wait_until("both wait", || barrier.n_waiting() == 2);
     stop.store(true, Ordering::SeqCst);
-    assert_eq!(quitter.join().unwrap().unwrap_err(), "interrupted");
+    let quit_result = quitter.join().unwrap();
     assert_eq!(barrier.n_waiting(), 1);
     assert!(!barrier.is_broken());
     assert!(!stayer.is_finished(), "the other party was released");
-    // Two more arrivals complete the cycle: the taken-back arrival left index 1 free.
     let replacement = {
         let b = Arc::clone(&barrier);
         thread::spawn(move || b.wait())
@@ -447,6 +439,26 @@ fn interrupted_party_withdraws_without_breaking() {
     assert_eq!(last.index(), 2);
     assert_eq!(replacement.join().unwrap().unwrap().index(), 1);
     assert_eq!(stayer.join().unwrap().unwrap().index(), 0);
+    quit_result
+}
+
+/// An interrupted party takes its arrival back, as CPython's `Barrier.wait` does when an
+/// exception ends it (`finally: self._count -= 1`): the barrier does not break, the party that
+/// is still waiting keeps waiting, and it passes when a replacement arrives. Witness: the
+/// waiting party's `Ok`, `n_waiting` dropping from 2 to 1, `is_broken()` staying false, and the
+/// cycle completing with one more arrival than it would have needed (indices 1 and 2 after it).
+#[test]
+fn interrupted_party_withdraws_without_breaking() {
+    let result = withdraw_one_of_three(|b, stop| {
+        b.wait_interruptible(None, Duration::from_millis(2), || {
+            if stop.load(Ordering::SeqCst) {
+                Err("interrupted")
+            } else {
+                Ok(())
+            }
+        })
+    });
+    assert_eq!(result.unwrap_err(), "interrupted");
 }
 
 /// A check that passes changes nothing: the checking party passes with the others, after being
@@ -528,43 +540,15 @@ fn cycle_ending_during_a_check_gives_its_outcome() {
 /// before the fix the departed party stayed counted and the next arrival was the leader.
 #[test]
 fn panicking_check_withdraws_the_party() {
-    let barrier = Arc::new(Barrier::with_timeout(3, SAFETY));
-    let stop = Arc::new(AtomicBool::new(false));
-    let stayer = {
-        let b = Arc::clone(&barrier);
-        thread::spawn(move || b.wait())
-    };
-    wait_until("the first party waits", || barrier.n_waiting() == 1);
-    let quitter = {
-        let (b, stop) = (Arc::clone(&barrier), Arc::clone(&stop));
-        thread::spawn(move || {
-            panic::catch_unwind(AssertUnwindSafe(|| {
-                b.wait_interruptible(None, Duration::from_millis(2), || {
-                    if stop.load(Ordering::SeqCst) {
-                        panic!("check panicked");
-                    }
-                    Ok::<(), ()>(())
-                })
-            }))
-        })
-    };
-    wait_until("both wait", || barrier.n_waiting() == 2);
-    stop.store(true, Ordering::SeqCst);
-    assert!(
-        quitter.join().unwrap().is_err(),
-        "the panic did not propagate"
-    );
-    assert_eq!(barrier.n_waiting(), 1);
-    assert!(!barrier.is_broken());
-    assert!(!stayer.is_finished(), "the other party was released");
-    let replacement = {
-        let b = Arc::clone(&barrier);
-        thread::spawn(move || b.wait())
-    };
-    wait_until("the replacement waits", || barrier.n_waiting() == 2);
-    let last = barrier.wait().unwrap();
-    assert!(last.is_leader());
-    assert_eq!(last.index(), 2);
-    assert_eq!(replacement.join().unwrap().unwrap().index(), 1);
-    assert_eq!(stayer.join().unwrap().unwrap().index(), 0);
+    let result = withdraw_one_of_three(|b, stop| {
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            b.wait_interruptible(None, Duration::from_millis(2), || {
+                if stop.load(Ordering::SeqCst) {
+                    panic!("check panicked");
+                }
+                Ok::<(), ()>(())
+            })
+        }))
+    });
+    assert!(result.is_err(), "the panic did not propagate");
 }
