@@ -170,7 +170,7 @@ fn watch(w: &'static Watcher) {
             continue;
         }
         let old = w.old.load(Ordering::Relaxed);
-        if old >= 0 {
+        if old >= 0 && !cfg!(threadkit_py_mutant = "no_forward") {
             forward(old, &buf[..n]);
         }
         if w.active.load(Ordering::Relaxed) {
@@ -220,7 +220,7 @@ impl WakeupFd {
     ///
     /// What a signal handler raises (`KeyboardInterrupt`); the fd is restored first.
     pub(crate) fn install(py: Python<'_>) -> PyResult<Option<WakeupFd>> {
-        if FALLBACK.load(Ordering::Relaxed) {
+        if FALLBACK.load(Ordering::Relaxed) || cfg!(threadkit_py_mutant = "slice_wait") {
             return Ok(None);
         }
         let Some(watcher) = watcher() else {
@@ -275,7 +275,7 @@ impl WakeupFd {
 
 impl Drop for WakeupFd {
     fn drop(&mut self) {
-        if self.nested || !self.is_current() {
+        if self.nested || !self.is_current() || cfg!(threadkit_py_mutant = "no_restore") {
             return;
         }
         Python::attach(|py| {
@@ -322,6 +322,9 @@ fn set_wakeup_fd(py: Python<'_>) -> PyResult<&Py<PyAny>> {
 /// happened while the parent's main thread had our fd installed, give the child's interpreter
 /// back the fd it replaced.
 pub(crate) fn after_fork_in_child(py: Python<'_>) {
+    if cfg!(threadkit_py_mutant = "no_fork_reset") {
+        return;
+    }
     let p = WATCHER.swap(std::ptr::null_mut(), Ordering::AcqRel);
     if p.is_null() {
         return;

@@ -238,9 +238,15 @@ pub(crate) fn block_at<T: Send>(
     if !is_main_thread() || cfg!(threadkit_py_mutant = "no_signal_check") {
         return py.detach(|| attempt(deadline));
     }
+    // One look before the wakeup fd is installed: a wait that need not block pays nothing for
+    // it (the fd, two Python calls).
+    if let Some(v) = attempt(Some(Instant::now()))? {
+        return Ok(Some(v));
+    }
     // With the wakeup fd installed, the wait parks until its deadline and a signal interrupts
     // it; without (fallback), it parks in slices and runs the handlers after each.
     let mut fd = WakeupFd::install(py)?;
+    let (mut deadline, start) = (deadline, Instant::now());
     // Published as one wait: a dump says how long the main thread has really waited, shows its
     // real timeout, and the stall watchdog sees it (a wait re-published per park would be new
     // after every signal).
@@ -259,6 +265,11 @@ pub(crate) fn block_at<T: Send>(
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(None);
+        }
+        if cfg!(threadkit_py_mutant = "fresh_timeout") {
+            if let Some(d) = deadline.as_mut() {
+                *d = Instant::now() + (*d - start);
+            }
         }
         if fd.as_ref().is_some_and(|f| !f.is_current()) {
             // Forked from a signal handler during this wait: the child watches anew.
