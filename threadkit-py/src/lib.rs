@@ -10,7 +10,6 @@ mod barrier;
 mod condition;
 mod diag;
 mod event;
-mod interrupt_shim;
 mod lock;
 mod pysite;
 mod queue;

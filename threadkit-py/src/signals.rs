@@ -27,10 +27,10 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
-use crate::interrupt_shim::{self as interrupt, Interrupter};
+use threadkit::interrupt::{self, Interrupter};
 
 /// How long a main-thread wait sleeps before it looks for signals where it cannot be woken for
-/// them: on the fallback path, and while the interrupt API cannot wake a parked thread.
+/// them (the fallback path).
 pub(crate) const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
 /// The longest single park of a main-thread wait with no deadline (re-armed after it): far
@@ -40,7 +40,7 @@ const FAR: Duration = Duration::from_secs(24 * 3600);
 /// How long one park of a main-thread wait may last: with the wakeup fd installed (`woken`),
 /// until the deadline (a signal interrupts it); without, a slice.
 pub(crate) fn park_span(woken: bool) -> Duration {
-    if woken && interrupt::WAKES_PARKED {
+    if woken {
         FAR
     } else {
         SIGNAL_SLICE

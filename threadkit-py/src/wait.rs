@@ -246,7 +246,10 @@ pub(crate) fn block_at<T: Send>(
     // With the wakeup fd installed, the wait parks until its deadline and a signal interrupts
     // it; without (fallback), it parks in slices and runs the handlers after each.
     let mut fd = WakeupFd::install(py)?;
-    let (mut deadline, start) = (deadline, Instant::now());
+    let mut deadline = deadline;
+    let span = deadline.map_or(Duration::ZERO, |d| {
+        d.saturating_duration_since(Instant::now())
+    });
     // Published as one wait: a dump says how long the main thread has really waited, shows its
     // real timeout, and the stall watchdog sees it (a wait re-published per park would be new
     // after every signal).
@@ -268,7 +271,7 @@ pub(crate) fn block_at<T: Send>(
         }
         if cfg!(threadkit_py_mutant = "fresh_timeout") {
             if let Some(d) = deadline.as_mut() {
-                *d = Instant::now() + (*d - start);
+                *d = Instant::now() + span;
             }
         }
         if fd.as_ref().is_some_and(|f| !f.is_current()) {
