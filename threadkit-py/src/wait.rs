@@ -239,8 +239,9 @@ pub(crate) fn block_at<T: Send>(
         return py.detach(|| attempt(deadline));
     }
     // One look before the wakeup fd is installed: a wait that need not block pays nothing for
-    // it (the fd, two Python calls).
-    if let Some(v) = attempt(Some(Instant::now()))? {
+    // it (the fd, two Python calls). Without the GIL, as every attempt (the primitive's state
+    // lock may be held by a thread that waits for the GIL).
+    if let Some(v) = py.detach(|| attempt(Some(Instant::now())))? {
         return Ok(Some(v));
     }
     // With the wakeup fd installed, the wait parks until its deadline and a signal interrupts
