@@ -331,3 +331,41 @@ impl std::fmt::Debug for Interrupter {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A parked (or about to park) timed wait on another thread ends by the interrupt, as a
+    /// timeout, the primitive exactly as before; the flag is taken once. Run under Miri too
+    /// (`.ci/miri.sh` runs the unit tests): the waiting layer's wrapper and fix-up, real threads.
+    #[test]
+    fn an_interrupt_ends_a_timed_wait_as_a_timeout() {
+        let sem = crate::Semaphore::new(0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let sem = &sem;
+            let waiter = s.spawn(move || {
+                tx.send(Interrupter::current()).unwrap();
+                let got = sem.acquire_timeout(Duration::from_secs(3600)).is_some();
+                (got, take(), take())
+            });
+            rx.recv().unwrap().interrupt();
+            assert_eq!(waiter.join().unwrap(), (false, true, false));
+        });
+        sem.release(1);
+        assert_eq!(sem.value(), 1);
+    }
+
+    #[test]
+    fn a_thread_never_made_interruptible_has_nothing_to_take() {
+        std::thread::spawn(|| {
+            assert!(!take());
+            assert!(!pending());
+            assert_eq!(count(), 0);
+        })
+        .join()
+        .unwrap();
+    }
+}
