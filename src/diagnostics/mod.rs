@@ -204,7 +204,9 @@
 
 mod deadlock;
 mod format;
+mod join;
 mod profile;
+pub(crate) mod recursion;
 pub(crate) mod report;
 #[cfg(all(feature = "signal", unix))]
 mod signal;
@@ -220,6 +222,7 @@ pub use crate::site::{with_call_site, Site};
 pub use crate::wait::record::as_one_wait;
 pub use crate::wait::WaitKind;
 pub use deadlock::{Deadlock, DeadlockLink};
+pub use join::{waiting_to_join, JoinWait};
 pub use profile::{
     contention_profile, contention_profiling, reset_contention_profile, set_contention_profiling,
     ContentionProfile, ObjectContention, SiteStats, WaitStats,
