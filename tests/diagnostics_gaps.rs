@@ -296,3 +296,53 @@ fn a_published_join_closes_a_deadlock_cycle() {
     assert!(!got, "the lock was held for the whole acquire");
     assert!(diagnostics::find_deadlocks().is_empty());
 }
+
+/// A binding's Condition re-acquire marked with `reacquiring_after` reads as one in a dump:
+/// "waiting to re-acquire <lock> after waiting on <condition>". Witness: the waiter's
+/// `reacquiring_after` and the dump's line, then the mark gone with its guard (the thread's
+/// next wait is a plain acquire).
+#[test]
+fn a_marked_reacquire_names_what_the_thread_waited_on() {
+    let _s = serial();
+    let lock = Arc::new(Lock::named("binding lock"));
+    let condition = Arc::new(Event::named("binding condition"));
+    let held = lock.acquire();
+    let (l2, c2) = (Arc::clone(&lock), Arc::clone(&condition));
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel::<bool>();
+    let waiter = Builder::new()
+        .name("reacquirer")
+        .spawn(move || {
+            let marked = {
+                let _after = diagnostics::reacquiring_after(&*c2);
+                l2.acquire_timeout(T).is_some()
+            };
+            done_tx.send(marked).unwrap();
+            go_rx.recv().unwrap();
+            l2.acquire_timeout(T).is_some()
+        })
+        .unwrap();
+    let t = until_thread("reacquirer", |t| t.waiting.is_some());
+    let w = t.waiting.clone().unwrap();
+    assert_eq!(
+        w.reacquiring_after.as_ref().and_then(|o| o.name.as_deref()),
+        Some("binding condition")
+    );
+    assert!(
+        t.to_string()
+            .contains("waiting to re-acquire Lock \"binding lock\""),
+        "{t}"
+    );
+    drop(held);
+    assert!(done_rx.recv_timeout(T).unwrap(), "owed the lock");
+    // The mark went with its guard: the next wait is a plain acquire.
+    let held = lock.acquire();
+    go_tx.send(()).unwrap();
+    let t = until_thread("reacquirer", |t| t.waiting.is_some());
+    assert!(t.waiting.unwrap().reacquiring_after.is_none());
+    drop(held);
+    assert!(
+        common::join_or_fail(waiter, "reacquirer"),
+        "owed the lock again"
+    );
+}

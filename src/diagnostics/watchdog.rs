@@ -94,6 +94,11 @@ impl Watchdog {
 
     /// Reports each thread blocked in threadkit for longer than `threshold` (once per wait).
     ///
+    /// A wait is known by its thread and its number ([`WaitInfo::seq`](super::WaitInfo)): a
+    /// wait made of slices ([`as_one_wait`](super::as_one_wait), as the Python extension's main
+    /// thread waits) keeps one number, and is not reported again after a check that fell
+    /// between two slices (a reported wait is forgotten once it has been gone for 16 checks).
+    ///
     /// # Examples
     ///
     /// ```

@@ -1,10 +1,11 @@
-//! Joins threadkit cannot see by itself: a binding's thread join that waits outside threadkit
-//! (CPython's `Thread.join` waits in C), published as a join so that dumps and the deadlock
-//! finder see it.
+//! Waits a language binding publishes for threadkit to see: a thread join that waits outside
+//! threadkit (CPython's `Thread.join` waits in C), and a binding's own Condition taking its lock
+//! back after a wait.
 
 use std::panic::Location;
 use std::time::Instant;
 
+use crate::identity::Diagnosable;
 use crate::wait::{announce, Target, WaitKind};
 
 /// Publishes the calling thread as waiting to join the thread whose threadkit identifier is
@@ -69,5 +70,46 @@ pub struct JoinWait {
 impl std::fmt::Debug for JoinWait {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JoinWait").finish_non_exhaustive()
+    }
+}
+
+/// Marks the calling thread's waits, while the returned guard lives, as the re-acquire of a
+/// lock after a wait on `condition`: a dump then says `waiting to re-acquire RLock@app.py:3
+/// after waiting on ...` (and `reacquiring_after` names `condition`), as it does for
+/// threadkit's own [`Condition`](crate::Condition), whose waits mark themselves.
+///
+/// For bindings that build their Condition from threadkit parts (a Python Condition made of
+/// an Event per waiter and the user's lock): wrap the lock's re-acquire in it.
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::diagnostics;
+/// use threadkit::{Event, Lock};
+///
+/// let condition = Event::named("my condition"); // what the waiter waited on
+/// let lock = Lock::named("the lock");
+/// let _held = lock.acquire(); // another thread would hold it; the re-acquire then waits
+/// let _after = diagnostics::reacquiring_after(&condition);
+/// assert!(lock.acquire_timeout(std::time::Duration::from_millis(1)).is_none());
+/// ```
+pub fn reacquiring_after<D: Diagnosable>(condition: &D) -> Reacquiring<'_> {
+    Reacquiring {
+        _marked: crate::wait::record::reacquiring(condition.identity()),
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// The mark of [`reacquiring_after`]; removed when dropped. It borrows the condition: dumps
+/// read the condition through the mark while a wait made under it is published.
+pub struct Reacquiring<'a> {
+    _marked: crate::wait::record::Reacquiring,
+    /// Dropped on the thread that made it (it clears that thread's mark), before the condition.
+    _not_send: std::marker::PhantomData<(*const (), &'a ())>,
+}
+
+impl std::fmt::Debug for Reacquiring<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reacquiring").finish_non_exhaustive()
     }
 }
