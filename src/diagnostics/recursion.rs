@@ -15,6 +15,7 @@
 //! (the lock-order lists do not see those acquires either).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::identity::Identity;
@@ -22,19 +23,23 @@ use crate::identity::Identity;
 /// How many recursively held RLocks one thread lists.
 const MAX_ENTRIES: usize = 32;
 
-/// One thread's list: its identifier and `(lock id, count >= 2)` pairs.
+/// One thread's list, written only by its thread without a lock (the re-entrant acquire stays
+/// a few nanoseconds), read by dumps: its identifier and `(lock id, count)` entries; an entry
+/// with a count below 2 is free (a lock that went back to one level keeps its entry until
+/// another lock needs it).
 struct Published {
-    ident: u64,
-    counts: Vec<(u64, usize)>,
+    ident: AtomicU64,
+    /// How many entries have ever been used (the writer scans and readers read only those).
+    used: AtomicUsize,
+    ids: [AtomicU64; MAX_ENTRIES],
+    counts: [AtomicUsize; MAX_ENTRIES],
 }
 
-type Shared = Arc<Mutex<Published>>;
-
 /// Every live thread's list (only threads that ever held an RLock recursively while armed).
-static LISTS: Mutex<Vec<Shared>> = Mutex::new(Vec::new());
+static LISTS: Mutex<Vec<Arc<Published>>> = Mutex::new(Vec::new());
 
 /// The calling thread's list; leaves [`LISTS`] when the thread exits.
-struct Local(Shared);
+struct Local(Arc<Published>);
 
 impl Drop for Local {
     fn drop(&mut self) {
@@ -44,16 +49,18 @@ impl Drop for Local {
 
 thread_local! {
     static LOCAL: Local = {
-        let shared = Arc::new(Mutex::new(Published {
-            ident: crate::thread::ident::current(),
-            counts: Vec::new(),
-        }));
+        let shared = Arc::new(Published {
+            ident: AtomicU64::new(crate::thread::ident::current()),
+            used: AtomicUsize::new(0),
+            ids: std::array::from_fn(|_| AtomicU64::new(0)),
+            counts: std::array::from_fn(|_| AtomicUsize::new(0)),
+        });
         lock(&LISTS).push(Arc::clone(&shared));
         Local(shared)
     };
 }
 
-/// Nothing panics while holding these mutexes; poisoning is ignored.
+/// Nothing panics while holding this mutex; poisoning is ignored.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -65,29 +72,55 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) fn note(identity: &Identity, count: usize) {
     let id = identity.id();
     let _ = LOCAL.try_with(|l| {
-        let mut p = lock(&l.0);
-        // A timer worker may act as another thread: the list is that thread's now.
-        p.ident = crate::thread::ident::current();
-        let at = p.counts.iter().position(|e| e.0 == id);
-        match (at, count >= 2) {
-            (Some(i), true) => p.counts[i].1 = count,
-            (Some(i), false) => {
-                p.counts.swap_remove(i);
+        let p = &*l.0;
+        let used = p.used.load(Ordering::Relaxed);
+        let at = (0..used).find(|&i| p.ids[i].load(Ordering::Relaxed) == id);
+        match at {
+            // Kept with its count at 1 (read as "not recursive") rather than freed: the next
+            // re-entry of the same lock finds its entry at once.
+            Some(i) => p.counts[i].store(count, Ordering::Relaxed),
+            None if count >= 2 => {
+                // A free entry: never used, or a lock's no longer held recursively.
+                let free = (0..used)
+                    .find(|&i| p.counts[i].load(Ordering::Relaxed) < 2)
+                    .or((used < MAX_ENTRIES).then_some(used));
+                if let Some(i) = free {
+                    // Freed for good first: a reader that sees the old id re-checks it after
+                    // the count.
+                    p.ids[i].store(0, Ordering::Release);
+                    p.counts[i].store(count, Ordering::Relaxed);
+                    // A timer worker may act as another thread: the list is that thread's now.
+                    p.ident
+                        .store(crate::thread::ident::current(), Ordering::Relaxed);
+                    p.ids[i].store(id, Ordering::Release);
+                    if i == used {
+                        p.used.store(used + 1, Ordering::Release);
+                    }
+                }
             }
-            (None, true) if p.counts.len() < MAX_ENTRIES => p.counts.push((id, count)),
-            (None, _) => {}
+            None => {}
         }
     });
 }
 
-/// The recursion counts of 2 or more now published: by (thread ident, lock id).
+/// The recursion counts of 2 or more now published: by (thread ident, lock id). A count read
+/// while its owner changes it may be a moment old, as any dump is.
 pub(crate) fn counts() -> HashMap<(u64, u64), usize> {
-    let lists: Vec<Shared> = lock(&LISTS).clone();
+    let lists: Vec<Arc<Published>> = lock(&LISTS).clone();
     let mut out = HashMap::new();
-    for l in lists {
-        let p = lock(&l);
-        for &(id, count) in &p.counts {
-            out.insert((p.ident, id), count);
+    for p in lists {
+        let ident = p.ident.load(Ordering::Relaxed);
+        for i in 0..p.used.load(Ordering::Acquire) {
+            let id = p.ids[i].load(Ordering::Acquire);
+            if id == 0 {
+                continue;
+            }
+            let count = p.counts[i].load(Ordering::Relaxed);
+            // Still the same lock's entry (not freed and reused while the count was read).
+            std::sync::atomic::fence(Ordering::Acquire);
+            if p.ids[i].load(Ordering::Relaxed) == id && count >= 2 {
+                out.insert((ident, id), count);
+            }
         }
     }
     out
