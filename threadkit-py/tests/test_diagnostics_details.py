@@ -205,6 +205,29 @@ class DumpDetails(unittest.TestCase):
             self.assertEqual(h["waiters"], 0)
 
 
+class ProfileOfDroppedObjects(unittest.TestCase):
+    """Locks made and dropped per request fold into one profile entry for their creation site,
+    which keeps their acquisitions (not one entry per Lock ever made)."""
+
+    def test_dropped_locks_fold_into_their_site(self):
+        threadkit.reset_contention_profile()
+        threadkit.set_contention_profiling(True)
+        try:
+            for _ in range(500):
+                lock = threadkit.Lock()  # per request
+                with lock:
+                    pass
+                del lock
+            objects = threadkit.contention_profile().objects
+        finally:
+            threadkit.set_contention_profiling(False)
+            threadkit.reset_contention_profile()
+        mine = [o for o in objects if o["object"]["created_at"] == site("per request")]
+        self.assertEqual(len(mine), 1, mine)
+        self.assertEqual((mine[0]["dropped"], mine[0]["acquisitions"]), (500, 500))
+        self.assertEqual(mine[0]["object"]["id"], 0)
+
+
 class Joins(unittest.TestCase):
     """Thread.join, traced: shown as a join of the thread, at the join's line, and part of a
     deadlock cycle when the joined thread waits for a lock the joiner holds."""
