@@ -223,7 +223,7 @@ class ProfileOfDroppedObjects(unittest.TestCase):
             threadkit.set_contention_profiling(False)
             threadkit.reset_contention_profile()
         mine = [o for o in objects if o["object"]["created_at"] == site("per request")]
-        self.assertEqual(len(mine), 1, mine)
+        self.assertEqual(len(mine), 1, f"{len(mine)} entries for one creation site")
         self.assertEqual((mine[0]["dropped"], mine[0]["acquisitions"]), (500, 500))
         self.assertEqual(mine[0]["object"]["id"], 0)
 
