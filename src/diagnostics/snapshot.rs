@@ -162,7 +162,9 @@ pub struct HeldInfo {
     /// builds).
     pub held_for: Option<Duration>,
     /// An RLock's recursion count, as a waiter sees it (1 for a Lock, and for a lock nobody
-    /// waits for: the list of held locks does not count re-entries).
+    /// waits for: the list of held locks does not count re-entries; publishing every re-entry
+    /// would cost the re-entrant acquire and release a load and a branch each, 21 to 28
+    /// instructions per pair, measured).
     pub count: usize,
     /// How long the longest waiter has been waiting for it: the lock has been held at least
     /// this long.
