@@ -59,8 +59,10 @@ impl Event {
         Ok(self.inner.is_set())
     }
 
-    fn set(&self) {
-        self.set_impl();
+    fn set(&self, py: Python<'_>) {
+        // Under the caller's Python line: a dump's `last_signal` names it, not this file.
+        let site = crate::diag::enter(py);
+        crate::diag::with_site(site, || self.set_impl());
     }
 
     fn clear(&self) {
