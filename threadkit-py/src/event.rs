@@ -60,8 +60,11 @@ impl Event {
     }
 
     fn set(&self, py: Python<'_>) {
-        // Under the caller's Python line: a dump's `last_signal` names it, not this file.
-        let site = crate::diag::enter(py);
+        // Under the caller's Python line: a dump's `last_signal` names it, not this file. The
+        // line only, not `enter`'s thread naming: CPython's `Thread._bootstrap_inner` sets its
+        // `_started` Event (ours, under `python -m threadkit`) before the thread is in
+        // `threading._active`, where `current_thread()` would make a `_DummyThread` of it.
+        let site = crate::diag::python_site(py);
         crate::diag::with_site(site, || self.set_impl());
     }
 
