@@ -133,9 +133,8 @@ bounded_queue! {
     /// - `put(x, block=False)` / `put_nowait` is [`try_put`](Self::try_put) and `put(x, timeout=t)`
     ///   is [`put_timeout`](Self::put_timeout); the same for `get`. Errors hand the item back.
     /// - `qsize()`, `empty()`, `full()` are [`len`](Self::len), [`is_empty`](Self::is_empty),
-    ///   [`is_full`](Self::is_full); `maxsize` cannot change after creation (see the
-    ///   [module docs](crate::queue#differences-from-python-for-all-the-queues) for why;
-    ///   `LifoQueue` and `PriorityQueue` have `set_maxsize`).
+    ///   [`is_full`](Self::is_full); `q.maxsize = n` is [`set_maxsize`](Self::set_maxsize), which
+    ///   also wakes the putters waiting for room (CPython's assignment wakes nobody).
     /// - `shutdown(immediate=True)` is [`shutdown_immediate`](Self::shutdown_immediate).
     /// - [`join_timeout`](Self::join_timeout) / [`join_deadline`](Self::join_deadline) are
     ///   additions.
@@ -169,6 +168,48 @@ bounded_queue! {
 // `catch_unwind` (issue 13); the `Lock` inside is what makes the compiler refuse it otherwise.
 // (Not `PriorityQueue`: a panicking `Ord` may leave the heap's order unspecified.)
 impl<T: std::panic::UnwindSafe> std::panic::RefUnwindSafe for Queue<T> {}
+
+impl<T> Queue<T> {
+    /// Changes the bound: Python's `q.maxsize = maxsize` (`0`: no limit).
+    ///
+    /// Items already queued stay, also when there are more than the new bound: puts then wait
+    /// until gets bring the length under it. Putters waiting for room are woken to check the
+    /// new bound. From the first call on, a put succeeds only if the queue then holds fewer
+    /// items than the bound in force at that moment, so right after it the queue holds at most
+    /// that bound; the new bound is in force when the call returns.
+    ///
+    /// # Differences from Python
+    ///
+    /// - CPython's assignment wakes nobody: a putter waiting for room goes on waiting for the
+    ///   next `get`, even when the new bound leaves room. Here it is woken and goes ahead.
+    /// - The first call moves the queue onto a store behind a lock (the lock-free ring of a
+    ///   bounded queue has `maxsize` slots allocated up front and cannot grow, the unbounded
+    ///   list has no bound to change): from then on a put or get takes that lock, as a
+    ///   [`LifoQueue`](super::LifoQueue)'s does. A queue never resized pays nothing for this.
+    ///   The call waits for puts already in flight into the old store (a few instructions each,
+    ///   unless their thread was preempted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadkit::queue::Queue;
+    ///
+    /// let q = Queue::new(1);
+    /// q.put(1).unwrap();
+    /// assert!(q.try_put(2).is_err());
+    /// q.set_maxsize(3);
+    /// assert_eq!(q.maxsize(), 3);
+    /// q.try_put(2).unwrap();
+    /// q.set_maxsize(1); // shrinking keeps both items
+    /// assert_eq!(q.len(), 2);
+    /// assert!(q.try_put(3).is_err());
+    /// assert_eq!((q.get(), q.get()), (Ok(1), Ok(2)));
+    /// q.try_put(3).unwrap();
+    /// ```
+    pub fn set_maxsize(&self, maxsize: usize) {
+        self.core.set_maxsize(maxsize);
+    }
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests {

@@ -226,9 +226,23 @@ fn register() -> *const Slot {
 }
 
 /// Whether some thread is putting into `queue` now (see the module docs for when a `false` is
-/// final: only once `queue` refuses new puts).
+/// final: only once `queue` refuses new puts). A flag holds `queue`, or `queue | 1` for a put
+/// into the store a resized queue moved to (`resize.rs`); `queue` is even (cache-aligned).
 pub(crate) fn someone_putting_into(queue: usize) -> bool {
-    slots().any(|s| s.queue.load(Ordering::Acquire) == queue)
+    slots().any(|s| s.queue.load(Ordering::Acquire) & !1 == queue)
+}
+
+/// Waits, slot by slot, until each slot has been seen not holding `value` (calling `back_off`
+/// while it does). Once puts holding `value` can no longer begin (a resized queue's ring: see
+/// `resize.rs`), a slot seen without it once never holds one of those puts again, so one pass
+/// is enough: every such put that was in flight when the call began is over when it returns
+/// (its `leave`, a `Release` store, read with `Acquire`).
+pub(crate) fn wait_until_no_slot_holds(value: usize, mut back_off: impl FnMut()) {
+    for slot in slots() {
+        while slot.queue.load(Ordering::Acquire) == value {
+            back_off();
+        }
+    }
 }
 
 /// The calling thread's slot, if it has one (tests: whether it is released at thread exit, where
