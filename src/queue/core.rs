@@ -4,7 +4,9 @@
 //! # The protocol
 //!
 //! Two words besides the store, and a flag per thread:
-//! - `begun` (producers' cache line): puts begun, times two, with the shut-down flag in bit 0.
+//! - `begun` (producers' cache line): puts begun, times four, with the shut-down flag in bit 0
+//!   and the resized flag in bit 1 (`set_maxsize` was called: puts go to a second store; see
+//!   `resize.rs`, which the put reads in the same step).
 //!   A put adds 2 *before* touching the store and reads the flag in the same atomic step, so a
 //!   put either began before the shutdown or sees it. Every put begun is a task from then on,
 //!   so a consumer can never hold an item whose task is not counted yet: unfinished tasks =
@@ -325,7 +327,7 @@ impl<S: Store> Core<S> {
     #[inline(always)]
     pub(crate) fn try_put(&self, item: S::Item) -> Result<(), (S::Item, Refusal)> {
         if self.config.track_tasks {
-            putting::with_slot(|slot| self.try_put_counted(item, slot))
+            self.try_put_counted(item, putting::current())
         } else {
             self.push(item, || {})
         }

@@ -323,6 +323,88 @@ mod fifo {
     fn flagless_put_racing_immediate_shutdown_leaves_nothing() {
         racing_immediate_shutdown!(Queue, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()));
     }
+
+
+    /// `set_maxsize` (in a thread of its own) racing a producer's two puts (the main thread)
+    /// into an unbounded queue, a consumer getting both: a put that began before the resize may
+    /// still be on its way into the old store while the producer's next put lands in the new
+    /// one; the consumer must not take the second before the first (the old store is retired
+    /// before the new one is used). The producer is the main thread so that the interleaving
+    /// that shows the bug needs only two preemptions (within the default bound).
+    fn resize_racing_puts(flagless: bool) {
+        model(move || {
+            let q = Arc::new(Queue::new(0));
+            let resizer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.set_maxsize(5))
+            };
+            let consumer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || [q.get().unwrap(), q.get().unwrap()])
+            };
+            let puts = || {
+                q.put(1).unwrap();
+                q.put(2).unwrap();
+            };
+            if flagless {
+                as_if_exiting(puts);
+            } else {
+                puts();
+            }
+            resizer.join().unwrap();
+            let got = consumer.join().unwrap();
+            assert_eq!(got, [1, 2], "a producer's items reordered across the resize");
+            assert_eq!(q.unfinished_tasks(), 2);
+            assert_nobody_parked();
+        });
+    }
+
+    #[test]
+    fn resize_racing_puts_keeps_each_producers_order() {
+        resize_racing_puts(false);
+    }
+
+    /// The same with puts made without a putting flag (counted in `unslotted`).
+    #[test]
+    fn resize_racing_flagless_puts_keeps_each_producers_order() {
+        resize_racing_puts(true);
+    }
+
+    /// One item queued; a producer's `try_put` races `set_maxsize(2)` and the main thread's own
+    /// `try_put` after it. Witness: the bound in force at each put. Exactly one of the two puts
+    /// fits (before the resize the old store is unbounded, after it the item already queued
+    /// counts), so the queue ends with 2 items and 2 tasks, never 3.
+    #[test]
+    fn resize_bound_counts_what_the_old_store_holds() {
+        model(|| {
+            let q = Arc::new(Queue::new(0));
+            q.put(1).unwrap();
+            let producer = spawn_put(&q, |q: &Queue<i32>| q.try_put(2).is_ok());
+            q.set_maxsize(2);
+            let mine = q.try_put(3).is_ok();
+            let theirs = producer.join().unwrap();
+            assert_eq!(q.len(), 2, "the queue went past its bound (or refused a put with room)");
+            assert!(mine != theirs, "both or neither of the puts fit: {mine} {theirs}");
+            assert_eq!(q.unfinished_tasks(), 2, "a refused put was counted as a task");
+            assert_nobody_parked();
+        });
+    }
+
+    /// A putter asleep on a full queue of 1 is woken by `set_maxsize(2)` and returns with no get
+    /// made (witness: the item count, 2, and nobody left parked).
+    #[test]
+    fn raised_bound_wakes_a_blocked_putter() {
+        model(|| {
+            let q = Arc::new(Queue::new(1));
+            q.put(1).unwrap();
+            let putter = spawn_put(&q, |q: &Queue<i32>| q.put(2).is_ok());
+            q.set_maxsize(2);
+            assert!(putter.join().unwrap());
+            assert_eq!(q.len(), 2);
+            assert_eq!((q.get(), q.get()), (Ok(1), Ok(2)));
+            assert_nobody_parked();
+        });
+    }
 }
 
 mod lifo {
