@@ -107,7 +107,11 @@ fn shutdown_and_join_cover_both_stores() {
         assert_eq!(q.get(), Ok(1));
         q.shutdown_immediate();
         assert_eq!(q.len(), 0);
-        assert_eq!(q.unfinished_tasks(), 1, "the item taken is still unfinished");
+        assert_eq!(
+            q.unfinished_tasks(),
+            1,
+            "the item taken is still unfinished"
+        );
         q.task_done().unwrap();
         assert!(q.join_timeout(Duration::ZERO));
 
@@ -158,7 +162,11 @@ fn a_raised_bound_wakes_exactly_the_putters_it_lets_in() {
         for (tid, _) in &putters {
             wait_until_asleep(*tid);
         }
-        assert_eq!(returned.load(Ordering::SeqCst), 0, "a put returned on a full queue");
+        assert_eq!(
+            returned.load(Ordering::SeqCst),
+            0,
+            "a put returned on a full queue"
+        );
         q.set_maxsize(3);
         let deadline = Instant::now() + PATIENCE;
         while returned.load(Ordering::SeqCst) < 2 {
@@ -172,7 +180,11 @@ fn a_raised_bound_wakes_exactly_the_putters_it_lets_in() {
         assert_eq!(q.len(), 3);
         // The third is still waiting for room: no get was made. (It may not have gone back to
         // sleep yet; it must not have returned.)
-        assert_eq!(returned.load(Ordering::SeqCst), 2, "a put went beyond the bound");
+        assert_eq!(
+            returned.load(Ordering::SeqCst),
+            2,
+            "a put went beyond the bound"
+        );
         assert_eq!(q.get(), Ok(1));
         for (_, t) in putters {
             t.join().unwrap();
@@ -313,7 +325,11 @@ fn resizes_racing_puts_and_gets_lose_nothing_and_keep_order() {
                 last[p] = Some(seq);
             }
         }
-        assert_eq!(seen.len(), PRODUCERS * per_producer, "store {maxsize}: items lost");
+        assert_eq!(
+            seen.len(),
+            PRODUCERS * per_producer,
+            "store {maxsize}: items lost"
+        );
         assert!(resizes > 1, "the resizer never raced the producers");
     }
 }

@@ -324,7 +324,6 @@ mod fifo {
         racing_immediate_shutdown!(Queue, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()));
     }
 
-
     /// `set_maxsize` (in a thread of its own) racing a producer's two puts (the main thread)
     /// into an unbounded queue, a consumer getting both: a put that began before the resize may
     /// still be on its way into the old store while the producer's next put lands in the new
@@ -353,7 +352,11 @@ mod fifo {
             }
             resizer.join().unwrap();
             let got = consumer.join().unwrap();
-            assert_eq!(got, [1, 2], "a producer's items reordered across the resize");
+            assert_eq!(
+                got,
+                [1, 2],
+                "a producer's items reordered across the resize"
+            );
             assert_eq!(q.unfinished_tasks(), 2);
             assert_nobody_parked();
         });
@@ -383,9 +386,20 @@ mod fifo {
             q.set_maxsize(2);
             let mine = q.try_put(3).is_ok();
             let theirs = producer.join().unwrap();
-            assert_eq!(q.len(), 2, "the queue went past its bound (or refused a put with room)");
-            assert!(mine != theirs, "both or neither of the puts fit: {mine} {theirs}");
-            assert_eq!(q.unfinished_tasks(), 2, "a refused put was counted as a task");
+            assert_eq!(
+                q.len(),
+                2,
+                "the queue went past its bound (or refused a put with room)"
+            );
+            assert!(
+                mine != theirs,
+                "both or neither of the puts fit: {mine} {theirs}"
+            );
+            assert_eq!(
+                q.unfinished_tasks(),
+                2,
+                "a refused put was counted as a task"
+            );
             assert_nobody_parked();
         });
     }

@@ -95,10 +95,8 @@ pub(crate) fn cases(mode: Mode) -> Vec<Case> {
             },
         ));
     let mut cases = vec![one_thread];
-    for (name, producers, consumers) in [
-        ("queue_counter_1p1c", 1, 1),
-        ("queue_counter_4p4c", 4, 4),
-    ] {
+    for (name, producers, consumers) in [("queue_counter_1p1c", 1, 1), ("queue_counter_4p4c", 4, 4)]
+    {
         let shape = super::queue::Shape::new(producers, consumers);
         let contender = |label, shared: bool| -> Contender {
             super::queue::channel(
