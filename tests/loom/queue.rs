@@ -324,22 +324,23 @@ mod fifo {
         racing_immediate_shutdown!(Queue, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()));
     }
 
-    /// `set_maxsize` (in a thread of its own) racing a producer's two puts (the main thread)
-    /// into an unbounded queue, a consumer getting both: a put that began before the resize may
-    /// still be on its way into the old store while the producer's next put lands in the new
-    /// one; the consumer must not take the second before the first (the old store is retired
-    /// before the new one is used). The producer is the main thread so that the interleaving
-    /// that shows the bug needs only two preemptions (within the default bound).
+    /// `set_maxsize` racing a producer's two puts into an unbounded queue, then gets of both
+    /// (in one thread of their own; the producer is the main thread): a put that began before
+    /// the resize may still be on its way into the old store while the producer's next put
+    /// lands in the new one; the get must not take the second before the first (the old store
+    /// is retired before the new one is used). Shaped so that the interleaving that shows the
+    /// bug needs two preemptions (the default bound), and so that at most one thread at a time
+    /// waits for the old store's puts in flight: loom cannot finish exploring two threads that
+    /// spin (yielding) for a third (they may yield to each other for ever).
     fn resize_racing_puts(flagless: bool) {
         model(move || {
             let q = Arc::new(Queue::new(0));
             let resizer = {
                 let q = Arc::clone(&q);
-                thread::spawn(move || q.set_maxsize(5))
-            };
-            let consumer = {
-                let q = Arc::clone(&q);
-                thread::spawn(move || [q.get().unwrap(), q.get().unwrap()])
+                thread::spawn(move || {
+                    q.set_maxsize(5);
+                    [q.get().unwrap(), q.get().unwrap()]
+                })
             };
             let puts = || {
                 q.put(1).unwrap();
@@ -350,13 +351,8 @@ mod fifo {
             } else {
                 puts();
             }
-            resizer.join().unwrap();
-            let got = consumer.join().unwrap();
-            assert_eq!(
-                got,
-                [1, 2],
-                "a producer's items reordered across the resize"
-            );
+            let got = resizer.join().unwrap();
+            assert_eq!(got, [1, 2], "a producer's items reordered across the resize");
             assert_eq!(q.unfinished_tasks(), 2);
             assert_nobody_parked();
         });
