@@ -18,6 +18,10 @@
 //! address, or a later value of the slot. A later value (0, or another queue's address) is a
 //! `Release` store made after that put was over, so the put's item is visible to the scanner.
 //!
+//! A put into a resized queue (`resize.rs`) switches its flag to the queue's address `| 1`
+//! once its step on `begun` has seen the resized bit, so that the wait for puts into the old
+//! store ([`wait_until_no_slot_holds`]) can tell them apart; [`someone_putting_into`] counts both.
+//!
 //! A put made while the thread's slot is gone (from a thread-local destructor at thread exit)
 //! falls back to counting itself in the queue's `unslotted` word (two read-modify-writes).
 //!

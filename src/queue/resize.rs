@@ -191,3 +191,27 @@ impl<S: Store> Core<S> {
         item
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::queue::Queue;
+    use std::sync::Arc;
+
+    /// A producer racing a resize (Miri runs this for data races): every item arrives, in order.
+    #[test]
+    fn resize_racing_a_producer_keeps_order() {
+        let n = if cfg!(miri) { 20 } else { 2_000 };
+        for maxsize in [4, 0] {
+            let q = Arc::new(Queue::new(maxsize));
+            let producer = {
+                let q = Arc::clone(&q);
+                std::thread::spawn(move || (0..n).for_each(|i| q.put(i).unwrap()))
+            };
+            q.set_maxsize(2);
+            let got: Vec<usize> = (0..n).map(|_| q.get().unwrap()).collect();
+            producer.join().unwrap();
+            assert_eq!(got, (0..n).collect::<Vec<_>>());
+            assert!(q.len() == 0 && q.maxsize() == 2);
+        }
+    }
+}

@@ -352,7 +352,11 @@ mod fifo {
                 puts();
             }
             let got = resizer.join().unwrap();
-            assert_eq!(got, [1, 2], "a producer's items reordered across the resize");
+            assert_eq!(
+                got,
+                [1, 2],
+                "a producer's items reordered across the resize"
+            );
             assert_eq!(q.unfinished_tasks(), 2);
             assert_nobody_parked();
         });
