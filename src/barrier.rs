@@ -387,6 +387,13 @@ impl Barrier {
     /// and the cycle's outcome is the other parties'). Diagnostics see one wait per slice; wrap
     /// the call in [`as_one_wait`](crate::diagnostics::as_one_wait) to publish it as one.
     ///
+    /// An [interrupt](crate::interrupt) of the waiting thread runs `check` at once, without
+    /// waiting for `every` to pass (a binding can then pass a long `every` and interrupt the
+    /// thread when there is something to check). `check` should take the interrupt
+    /// ([`take`](crate::interrupt::take)): if it is still pending after a check that returned
+    /// `Ok`, the wait ends as a timed-out one (breaking the barrier), as every timed wait of an
+    /// interrupted thread does.
+    ///
     /// # Errors
     ///
     /// `Err(e)` with `check`'s error; otherwise `Ok` with what [`wait`](Self::wait) returns.
@@ -649,7 +656,11 @@ impl Barrier {
             ) {
                 ParkResult::Unparked(TOKEN_PASSED) => return Ok(Ok(result)),
                 ParkResult::Unparked(_) => return Ok(Err(BrokenBarrierError(()))),
-                ParkResult::TimedOut | ParkResult::Invalid if last => {
+                // An interrupt (`crate::interrupt`) runs the check at once rather than ending
+                // the wait, when there is a check.
+                ParkResult::TimedOut | ParkResult::Invalid
+                    if last && !(check.is_some() && wait::interrupt::pending()) =>
+                {
                     return Ok(self.timed_out(generation, result));
                 }
                 ParkResult::TimedOut | ParkResult::Invalid => {}
@@ -657,6 +668,7 @@ impl Barrier {
             // A check is due. Run it without the lock (it may need what the action holds).
             // A panicking check withdraws this thread exactly as an error from it does (the
             // state is updated under the lock below), then the panic goes on unwinding.
+            let interrupts_before = wait::interrupt::count();
             let verdict = match check.as_mut() {
                 Some((_, check)) => match panic::catch_unwind(AssertUnwindSafe(check)) {
                     Ok(verdict) => verdict,
@@ -690,6 +702,13 @@ impl Barrier {
                 // Broken while this thread was not parked (the breaker woke the others).
                 st.sleepers = st.sleepers.saturating_sub(1);
                 return Ok(Err(BrokenBarrierError(())));
+            }
+            if wait::interrupt::pending() && wait::interrupt::count() == interrupts_before {
+                // The check left the interrupt pending (none came while it ran): the wait ends
+                // as a timed-out one, as every timed wait does while an interrupt is pending,
+                // rather than spinning. One that came while the check ran runs it again.
+                drop(st);
+                return Ok(self.timed_out(generation, result));
             }
         }
     }

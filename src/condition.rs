@@ -1012,10 +1012,9 @@ impl<L: ConditionLock> Condition<L> {
             if predicate(L::cl_data(guard, Token(()))) {
                 return true;
             }
-            if let Some(deadline) = deadline {
-                if Instant::now() >= deadline {
-                    return false;
-                }
+            // An interrupted thread stops as at its deadline (see `crate::interrupt`).
+            if wait::expired(deadline) {
+                return false;
             }
             self.wait_until(deadline);
         }

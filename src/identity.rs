@@ -26,8 +26,11 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The id bits of the id word; the top byte holds the [`ObjectKind`], bit 55 whether the
 /// lock-order checker has a node for the object (so that dropping it removes the node), bit 54
-/// whether a semaphore opted in to lock-order checking.
-const ID_MASK: u64 = (1 << 54) - 1;
+/// whether a semaphore opted in to lock-order checking, bit 53 whether the contention profile
+/// has an entry for it (so that dropping it folds the entry into its site's).
+const ID_MASK: u64 = (1 << 53) - 1;
+/// The contention profile has counted this object (`src/wait/profile.rs`).
+const PROFILED: u64 = 1 << 53;
 /// The lock-order checker has registered this object (`src/lock_order`).
 const IN_ORDER_GRAPH: u64 = 1 << 55;
 /// A semaphore used as a lock: the lock-order checker tracks it (`with_lock_order`).
@@ -216,6 +219,11 @@ impl Identity {
         self.word.fetch_or(IN_ORDER_GRAPH, Ordering::Relaxed);
     }
 
+    /// Marks the object as counted by the contention profile: its drop tells the profile.
+    pub(crate) fn set_profiled(&self) {
+        self.word.fetch_or(PROFILED, Ordering::Relaxed);
+    }
+
     /// The name given at construction, if any.
     pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_deref().map(String::as_str)
@@ -298,14 +306,28 @@ macro_rules! diagnosable {
 pub(crate) use diagnosable;
 
 /// A dropped lock leaves the lock-order graph (its id is never reused, so nothing else can
-/// inherit its edges).
-#[cfg(all(feature = "lock-order", not(loom)))]
+/// inherit its edges), and a dropped object's contention-profile entry is folded into its
+/// creation site's. An object neither knows pays one test of a plain load.
 impl Drop for Identity {
+    #[inline]
     fn drop(&mut self) {
         let word = *self.word.get_mut();
-        if word & IN_ORDER_GRAPH != 0 {
-            crate::lock_order::forget(word & ID_MASK);
+        if word & (IN_ORDER_GRAPH | PROFILED) != 0 {
+            forget(word);
         }
+    }
+}
+
+/// The slow part of `Identity`'s drop: an object the lock-order graph or the profile knows.
+#[cold]
+#[inline(never)]
+fn forget(word: u64) {
+    #[cfg(all(feature = "lock-order", not(loom)))]
+    if word & IN_ORDER_GRAPH != 0 {
+        crate::lock_order::forget(word & ID_MASK);
+    }
+    if word & PROFILED != 0 {
+        crate::wait::profile::dropped(word & ID_MASK);
     }
 }
 

@@ -148,6 +148,50 @@ mod event;
 // Under loom the diagnostics that read identities are compiled out.
 #[cfg_attr(loom, allow(unreachable_pub, dead_code))]
 mod identity;
+pub mod interrupt {
+    //! Interrupting another thread's timed waits: [`Interrupter`] and [`take`].
+    //!
+    //! A thread blocked in a threadkit wait sleeps until the primitive wakes it or its deadline
+    //! passes. An [`Interrupter`] made for that thread lets any other thread end its timed wait
+    //! early, as a timeout: the thread then sees that it was interrupted ([`take`]) and decides
+    //! what to do (run signal handlers, check a cancellation flag) before it waits again. The
+    //! waiting layer does this for every primitive alike, with no periodic wake-up: an
+    //! interrupted thread leaves its wait exactly as a timed-out one does.
+    //!
+    //! threadkit's Python binding uses it so that a signal (Ctrl-C) wakes a blocked main
+    //! thread at once, as CPython's own locks are woken by the signal, instead of polling.
+    //!
+    //! # Examples
+    //!
+    //! ```
+    //! use std::time::Duration;
+    //! use threadkit::interrupt::{self, Interrupter};
+    //! use threadkit::queue::Queue;
+    //!
+    //! let jobs: Queue<u32> = Queue::new(0);
+    //! let cancelled = std::sync::atomic::AtomicBool::new(false);
+    //! std::thread::scope(|s| {
+    //!     let (tx, rx) = std::sync::mpsc::channel();
+    //!     let (jobs, cancelled) = (&jobs, &cancelled);
+    //!     let worker = s.spawn(move || {
+    //!         tx.send(Interrupter::current()).unwrap();
+    //!         loop {
+    //!             if let Ok(job) = jobs.get_timeout(Duration::from_secs(60)) {
+    //!                 return Some(job);
+    //!             }
+    //!             if interrupt::take() && cancelled.load(std::sync::atomic::Ordering::SeqCst) {
+    //!                 return None;
+    //!             }
+    //!         }
+    //!     });
+    //!     let worker_handle = rx.recv().unwrap();
+    //!     cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
+    //!     worker_handle.interrupt();
+    //!     assert_eq!(worker.join().unwrap(), None);
+    //! });
+    //! ```
+    pub use crate::wait::interrupt::{take, Interrupter};
+}
 mod local;
 mod lock;
 #[cfg(not(loom))]

@@ -266,10 +266,8 @@ impl RawSemaphore {
 
             // Only give up after having looked at the counter (a woken waiter always retries
             // first, so a wake-up is never wasted on a thread that then reports a timeout).
-            if let Some(deadline) = deadline {
-                if Instant::now() >= deadline {
-                    return false;
-                }
+            if wait::expired(deadline) {
+                return false;
             }
 
             // Announce that we are about to park.

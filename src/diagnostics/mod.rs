@@ -88,7 +88,13 @@
 //! thread is listed as *holding* a lock only when another thread waits for it (a per-thread list
 //! of every held lock would cost every uncontended acquire); armed, the checker's per-thread
 //! list of held `Lock`s and `RLock`s is published, and the dump lists every one of them (but
-//! for locks acquired beyond the list's 32 entries or inside a report hook).
+//! for locks acquired beyond the list's 32 entries or inside a report hook). An RLock's
+//! recursion count is shown for every RLock held more than once while the checker is armed
+//! (its owner publishes counts of 2 or more then, at most 32 per thread); disarmed, only for
+//! an RLock someone waits for. A language binding's joins and Condition re-acquires that wait
+//! outside threadkit are shown when the binding publishes them ([`waiting_to_join`],
+//! [`reacquiring_after`]; the Python extension's `threadkit.trace_joins()` does for
+//! `Thread.join`).
 //!
 //! Who last set an Event or notified a Condition is recorded only by a call that woke
 //! somebody (with nobody waiting, `set()` and `notify()` stay one atomic operation), so "no
@@ -202,9 +208,11 @@
 //! (which records holders but checks nothing until asked). Sizes are unchanged: the checker's
 //! mark lives in the identity's id word.
 
+mod bindings;
 mod deadlock;
 mod format;
 mod profile;
+pub(crate) mod recursion;
 pub(crate) mod report;
 #[cfg(all(feature = "signal", unix))]
 mod signal;
@@ -219,6 +227,7 @@ pub use crate::lock_order::{
 pub use crate::site::{with_call_site, Site};
 pub use crate::wait::record::as_one_wait;
 pub use crate::wait::WaitKind;
+pub use bindings::{reacquiring_after, waiting_to_join, JoinWait, Reacquiring};
 pub use deadlock::{Deadlock, DeadlockLink};
 pub use profile::{
     contention_profile, contention_profiling, reset_contention_profile, set_contention_profiling,

@@ -100,11 +100,15 @@ pub struct SiteStats {
     pub stats: WaitStats,
 }
 
-/// One object's contention.
+/// One object's contention, or that of every dropped object created at one site.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectContention {
-    /// The object.
+    /// The object. For a group of dropped objects (`dropped > 0`): their kind and creation
+    /// site, their name if they all had the same one, and id 0.
     pub object: ObjectInfo,
+    /// 0 for a live object; for a group of dropped objects, how many it sums (see
+    /// [`ContentionProfile`]).
+    pub dropped: u64,
     /// How many times it was acquired while the profile was on (Lock and RLock; 0 for the
     /// others, whose waits alone are counted).
     pub acquisitions: u64,
@@ -122,9 +126,39 @@ pub struct ObjectContention {
 /// A snapshot of the contention profile, most delayed object first.
 ///
 /// `Display` prints a table; [`folded`](Self::folded) the text flame-graph tools read.
+///
+/// # Dropped objects
+///
+/// A live object has an entry of its own. When a profiled object is dropped, its counters move
+/// into one entry per (kind, creation site) of dropped objects ([`ObjectContention::dropped`]
+/// says how many it sums): a profile taken later still shows every wait and acquisition since
+/// the last [`reset_contention_profile`], charged to the site that created the objects, and the
+/// profile's memory stays bounded by the live objects and the creation sites, however many
+/// objects a long-running program creates and drops (a Lock per request). This is how Go's and
+/// Abseil's mutex profiles see it: by call site, never by object address. A live object and the
+/// dropped ones of its site are separate entries.
+///
+/// # Examples
+///
+/// ```
+/// use threadkit::diagnostics::{contention_profile, set_contention_profiling};
+/// use threadkit::Lock;
+///
+/// set_contention_profiling(true);
+/// for _ in 0..3 {
+///     let per_request = Lock::new(); // one creation site
+///     drop(per_request.acquire());
+/// }
+/// set_contention_profiling(false);
+/// let profile = contention_profile();
+/// let group = profile.objects.iter().find(|o| o.dropped > 0).unwrap();
+/// assert_eq!((group.dropped, group.acquisitions), (3, 3));
+/// assert_eq!(group.object.id, 0);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContentionProfile {
-    /// Every object acquired or waited on while the profile was on.
+    /// Every live object acquired or waited on while the profile was on, and one entry per
+    /// creation site of such objects since dropped.
     pub objects: Vec<ObjectContention>,
 }
 
@@ -138,19 +172,14 @@ pub struct ContentionProfile {
 /// ```
 pub fn contention_profile() -> ContentionProfile {
     let table = profile::snapshot();
-    // The pairs by object, in one pass (not one pass over all of them per object).
-    let mut by_object: std::collections::HashMap<u64, Vec<_>> = std::collections::HashMap::new();
-    for ((oid, holder, waiter), c) in &table.pairs {
-        by_object.entry(*oid).or_default().push((holder, waiter, c));
-    }
     let mut objects: Vec<ObjectContention> = table
         .objects
-        .iter()
-        .map(|(&id, (info, counts))| {
+        .into_values()
+        .map(|e| {
             let mut holder_sites: Vec<SiteStats> = Vec::new();
             let mut waiter_sites: Vec<SiteStats> = Vec::new();
             let mut pairs = Vec::new();
-            for (holder, waiter, c) in by_object.remove(&id).unwrap_or_default() {
+            for ((holder, waiter), c) in &e.pairs {
                 let s = WaitStats::from(c);
                 merge(&mut holder_sites, holder.map(|k| k.0), &s);
                 merge(&mut waiter_sites, Some(waiter.0), &s);
@@ -166,9 +195,10 @@ pub fn contention_profile() -> ContentionProfile {
             waiter_sites.sort_by_key(|x| std::cmp::Reverse(x.stats.total));
             pairs.sort_by_key(|x| std::cmp::Reverse(x.0.stats.total));
             ObjectContention {
-                object: info.clone(),
-                acquisitions: counts.acquisitions,
-                stats: WaitStats::from(counts),
+                object: e.info,
+                dropped: e.dropped,
+                acquisitions: e.counts.acquisitions,
+                stats: WaitStats::from(&e.counts),
                 holder_sites,
                 waiter_sites,
                 pairs,
@@ -188,6 +218,18 @@ fn merge(list: &mut Vec<SiteStats>, site: Option<Site>, s: &WaitStats) {
     match list.iter_mut().find(|x| x.site == site) {
         Some(x) => x.stats.add(s),
         None => list.push(SiteStats { site, stats: *s }),
+    }
+}
+
+impl ObjectContention {
+    /// `Lock "accounts" #3`, or for a group of dropped objects `Lock@src/bank.rs:40 (12
+    /// dropped)`.
+    fn label(&self) -> String {
+        if self.dropped > 0 {
+            format!("{} ({} dropped)", self.object.label(), self.dropped)
+        } else {
+            self.object.to_string()
+        }
     }
 }
 
@@ -213,7 +255,7 @@ impl ContentionProfile {
                     Some(s) => format!("held at {}", super::format::site(s)),
                     None => "holder unknown".to_string(),
                 };
-                let label = o.object.to_string().replace(';', ",");
+                let label = o.label().replace(';', ",");
                 out.push_str(&format!(
                     "{label};{held};waited at {} {}\n",
                     super::format::site(waiter),
@@ -247,10 +289,12 @@ impl fmt::Display for ContentionProfile {
                 write!(
                     f,
                     "{}: {} acquisitions, {} contended",
-                    o.object, o.acquisitions, o.stats.waits
+                    o.label(),
+                    o.acquisitions,
+                    o.stats.waits
                 )?;
             } else {
-                write!(f, "{}: {} waits", o.object, o.stats.waits)?;
+                write!(f, "{}: {} waits", o.label(), o.stats.waits)?;
             }
             writeln!(
                 f,

@@ -5,7 +5,7 @@
 //! never shows in the dumps it makes, and it sleeps on a std `Condvar`, never on a threadkit
 //! primitive. Reports go through the [report hook](super::set_report_hook) with no lock held.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -94,6 +94,11 @@ impl Watchdog {
 
     /// Reports each thread blocked in threadkit for longer than `threshold` (once per wait).
     ///
+    /// A wait is known by its thread and its number ([`WaitInfo::seq`](super::WaitInfo)): a
+    /// wait made of slices ([`as_one_wait`](super::as_one_wait), as the Python extension's main
+    /// thread waits) keeps one number, and is not reported again after a check that fell
+    /// between two slices (a reported wait is forgotten once it has been gone for 16 checks).
+    ///
     /// # Examples
     ///
     /// ```
@@ -169,7 +174,9 @@ impl Watchdog {
         let start = Instant::now();
         let mut next_dump = self.dump_after.map(|d| after(start, d));
         let mut reported_cycles: BTreeSet<BTreeSet<(u64, u64)>> = BTreeSet::new();
-        let mut reported_stalls: BTreeSet<(u64, u64)> = BTreeSet::new();
+        // Reported stalls, by (thread, wait number), with how many checks in a row each was not
+        // seen blocked.
+        let mut reported_stalls: BTreeMap<(u64, u64), u32> = BTreeMap::new();
         loop {
             let now = Instant::now();
             let mut wake = after(now, self.interval);
@@ -206,12 +213,27 @@ impl Watchdog {
                 let blocked = blocked_threads(Instant::now());
                 let live: BTreeSet<(u64, u64)> =
                     blocked.iter().map(|b| (b.ident, b.wait.seq)).collect();
-                reported_stalls.retain(|s| live.contains(s));
+                // A wait is forgotten only after it has been gone for a while: a wait made of
+                // slices (`as_one_wait`: a Python main thread looking for Ctrl-C) is briefly
+                // not published between two, and a check that falls there must not make the
+                // next one report it again. Its number is never reused by a later wait, so
+                // keeping it longer is never wrong, only memory (bounded by the stalls of the
+                // last `STALL_MEMORY` checks).
+                reported_stalls.retain(|key, missed| {
+                    if live.contains(key) {
+                        *missed = 0;
+                    } else {
+                        *missed += 1;
+                    }
+                    *missed <= STALL_MEMORY
+                });
                 let names = Names::load();
                 // The timer service's internal waits (labelled) are idle by design: never a
                 // stall. (A worker running a Timer's function is that Timer: unlabelled.)
                 for mut b in blocked.into_iter().filter(|b| b.label.is_none()) {
-                    if b.wait.waited >= threshold && reported_stalls.insert((b.ident, b.wait.seq)) {
+                    if b.wait.waited >= threshold
+                        && reported_stalls.insert((b.ident, b.wait.seq), 0).is_none()
+                    {
                         names.resolve(&mut b.wait);
                         emit(&Report::Stall(Stall {
                             thread: names.thread(b.ident),
@@ -235,6 +257,9 @@ impl Watchdog {
         }
     }
 }
+
+/// How many checks in a row a reported stall may be unseen before the watchdog forgets it.
+const STALL_MEMORY: u32 = 16;
 
 /// `t + d`, or as far as an `Instant` goes when that overflows (`Duration::MAX`: "never"; a
 /// plain `+` panics, which killed the watchdog's thread at once, silently).

@@ -113,7 +113,7 @@ impl<F: FnMut()> Drop for OnUnwind<F> {
 /// Whether `deadline` has passed (a zero timeout only tries once, without spinning).
 #[inline]
 fn past(deadline: Option<Instant>) -> bool {
-    deadline.is_some_and(|d| Instant::now() >= d)
+    wait::expired(deadline)
 }
 
 /// Wakers pass no information.

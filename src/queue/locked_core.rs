@@ -40,7 +40,7 @@ use crate::{Lock, LockGuard};
 
 /// Whether `deadline` has passed.
 fn past(deadline: Option<Instant>) -> bool {
-    deadline.is_some_and(|d| Instant::now() >= d)
+    wait::expired(deadline)
 }
 
 /// Wakers pass no information.

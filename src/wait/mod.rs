@@ -30,8 +30,10 @@ pub(crate) use parking_lot_core::SpinWait;
 #[allow(unused_imports)] // FilterOp and ParkToken serve unpark_filter's callers
 pub(crate) use parking_lot_core::{
     FilterOp, ParkResult, ParkToken, RequeueOp, UnparkResult, UnparkToken, DEFAULT_PARK_TOKEN,
+    DEFAULT_UNPARK_TOKEN,
 };
 
+pub(crate) mod interrupt;
 #[cfg(loom)]
 mod model;
 // Under loom the diagnostics that read records (and the thread joins that announce) are
@@ -156,20 +158,45 @@ pub(crate) fn park_for_at(
     deadline: Option<Instant>,
 ) -> ParkResult {
     let record = record::publish(kind, target, site, deadline);
-    #[cfg(not(loom))]
-    // SAFETY: `key` is the address of a state word owned by the calling primitive (module
-    // contract), and the callbacks come from this crate's primitives, which keep `validate` and
-    // `timed_out` to atomic loads/stores (no panics, no parking) and never park in `before_sleep`.
-    let result =
-        unsafe { parking_lot_core::park(key, validate, before_sleep, timed_out, token, deadline) };
-    #[cfg(loom)]
-    let result = model::park(key, validate, before_sleep, timed_out, token, deadline);
+    let result = interrupt::park(key, validate, before_sleep, timed_out, token, deadline);
     if let ParkResult::Unparked(_) = result {
         if let Some(r) = record.record() {
             profile::charge(r);
         }
     }
     result
+}
+
+/// The parking lot's `park`, for [`interrupt::park`] (which arms timed parks of interruptible
+/// threads and otherwise passes everything through).
+#[inline]
+#[allow(clippy::let_and_return)] // one `let` per backend
+fn raw_park(
+    key: usize,
+    validate: impl FnOnce() -> bool,
+    before_sleep: impl FnOnce(),
+    timed_out: impl FnOnce(usize, bool),
+    token: ParkToken,
+    deadline: Option<Instant>,
+) -> ParkResult {
+    #[cfg(not(loom))]
+    // SAFETY: `key` is the address of a state word owned by the calling primitive (module
+    // contract), and the callbacks come from this crate's primitives, which keep `validate` and
+    // `timed_out` to atomic loads/stores (no panics, no parking) and never park in `before_sleep`;
+    // `interrupt::park`'s wrappers add an atomic load and a `Cell` to them.
+    let result =
+        unsafe { parking_lot_core::park(key, validate, before_sleep, timed_out, token, deadline) };
+    #[cfg(loom)]
+    let result = model::park(key, validate, before_sleep, timed_out, token, deadline);
+    result
+}
+
+/// Whether a timed wait must stop: its deadline has passed, or the thread has an interrupt
+/// pending ([`crate::interrupt`]). Wait loops check this rather than the clock alone, so that an
+/// interrupted wait does not park again. `None` (no deadline) is never expired.
+#[inline]
+pub(crate) fn expired(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d || interrupt::pending())
 }
 
 /// Wakes the oldest thread parked on `key`; `callback` runs under the bucket lock with the
@@ -209,8 +236,9 @@ pub(crate) fn unpark_filter(
     callback: impl FnOnce(UnparkResult) -> UnparkToken,
 ) -> UnparkResult {
     #[cfg(not(loom))]
-    // SAFETY: a key owned by the caller; `filter` and `callback` only touch the caller's atomics
-    // and local state, never panic and never park.
+    // SAFETY: a key owned by the caller, or (`interrupt`) a key the interrupted thread parked
+    // on, where the filter selects only that thread's own armed token; `filter` and `callback`
+    // only touch the caller's atomics and local state, never panic and never park.
     let result = unsafe { parking_lot_core::unpark_filter(key, filter, callback) };
     #[cfg(loom)]
     let result = model::unpark_filter(key, filter, callback);

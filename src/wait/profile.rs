@@ -15,6 +15,13 @@
 //! The counters are per thread (a mutex only the profile's reader ever contends), so profiling
 //! does not make threads that use different locks wait for each other; an exiting thread's
 //! counters are merged into a table of retired ones.
+//!
+//! Memory stays bounded by the live objects and the creation sites: an object the profile has
+//! counted is marked in its identity, and its drop queues its id ([`dropped`]); the queued
+//! objects' entries are folded, [`FOLD_BATCH`] at a time and before every snapshot, into one
+//! entry per (kind, creation site) of dropped objects, which keeps their totals. An object the
+//! profile never counted pays nothing at its drop beyond the test of a bit its identity's drop
+//! makes anyway.
 
 use crate::site::Site;
 use std::collections::HashMap;
@@ -24,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::record::{tracking, Record, Target, TRACK_PROFILING};
-use crate::identity::{Identity, ObjectInfo};
+use crate::identity::{Identity, ObjectInfo, ObjectKind};
 
 /// Per object: acquisitions, contended acquisitions (or completed waits), total and longest
 /// wait.
@@ -57,44 +64,98 @@ impl Counts {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SiteKey(pub(crate) Site);
 
-/// The key of a (object, holder's acquire site, waiter's call site) triple.
-pub(crate) type PairKey = (u64, Option<SiteKey>, SiteKey);
+/// The key of a (holder's acquire site, waiter's call site) pair of one object.
+pub(crate) type PairKey = (Option<SiteKey>, SiteKey);
 
-/// The counters: by object id, and by (object id, holder's acquire site, waiter's call site).
-#[derive(Clone, Default)]
-pub(crate) struct Table {
-    pub(crate) objects: HashMap<u64, (ObjectInfo, Counts)>,
+/// What a table entry counts for: a live object (by id), or every dropped object of one kind
+/// created at one site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    Live(u64),
+    Dropped(ObjectKind, Option<SiteKey>),
+}
+
+/// One entry: the object (for a dropped group: the site's, with id 0), its counters, and its
+/// waits by (holder's site, waiter's site).
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) info: ObjectInfo,
+    pub(crate) counts: Counts,
+    /// How many dropped objects a `Key::Dropped` entry sums (0 for a live object).
+    pub(crate) dropped: u64,
     pub(crate) pairs: HashMap<PairKey, Counts>,
 }
 
+impl Entry {
+    fn new(info: ObjectInfo) -> Entry {
+        Entry {
+            info,
+            counts: Counts::default(),
+            dropped: 0,
+            pairs: HashMap::new(),
+        }
+    }
+
+    fn merge(&mut self, o: &Entry) {
+        self.counts.merge(&o.counts);
+        self.dropped += o.dropped;
+        // A group of dropped objects keeps a name only while they all had the same one.
+        if self.info.name != o.info.name {
+            self.info.name = None;
+        }
+        for (k, c) in &o.pairs {
+            self.pairs.entry(*k).or_default().merge(c);
+        }
+    }
+}
+
+/// The counters, by live object, and by creation site for dropped objects.
+#[derive(Clone, Default)]
+pub(crate) struct Table {
+    pub(crate) objects: HashMap<Key, Entry>,
+}
+
 impl Table {
-    fn object(&mut self, identity: &Identity) -> &mut Counts {
-        let id = identity.id();
-        &mut self
-            .objects
-            .entry(id)
-            .or_insert_with(|| (identity.describe(), Counts::default()))
-            .1
+    fn object(&mut self, identity: &Identity) -> &mut Entry {
+        self.objects
+            .entry(Key::Live(identity.id()))
+            .or_insert_with(|| {
+                // Its drop will fold this entry into its site's (`dropped`).
+                identity.set_profiled();
+                Entry::new(identity.describe())
+            })
     }
 
     fn wait(&mut self, identity: &Identity, waited: Duration, holder: Option<Site>, site: Site) {
-        self.object(identity).add(waited);
-        self.pairs
-            .entry((identity.id(), holder.map(SiteKey), SiteKey(site)))
+        let e = self.object(identity);
+        e.counts.add(waited);
+        e.pairs
+            .entry((holder.map(SiteKey), SiteKey(site)))
             .or_default()
             .add(waited);
     }
 
     fn merge_into(&self, into: &mut Table) {
-        for (id, (info, c)) in &self.objects {
-            into.objects
-                .entry(*id)
-                .or_insert_with(|| (info.clone(), Counts::default()))
-                .1
-                .merge(c);
+        for (k, e) in &self.objects {
+            match into.objects.get_mut(k) {
+                Some(x) => x.merge(e),
+                None => {
+                    into.objects.insert(*k, e.clone());
+                }
+            }
         }
-        for (k, c) in &self.pairs {
-            into.pairs.entry(*k).or_default().merge(c);
+    }
+
+    /// Adds the counters of a dropped object to its creation site's group.
+    fn add_dropped(&mut self, mut e: Entry) {
+        let key = Key::Dropped(e.info.kind, e.info.created_at.map(SiteKey));
+        e.info.id = 0;
+        e.dropped = 1;
+        match self.objects.get_mut(&key) {
+            Some(x) => x.merge(&e),
+            None => {
+                self.objects.insert(key, e);
+            }
         }
     }
 }
@@ -103,8 +164,14 @@ type Shard = Arc<Mutex<Table>>;
 
 /// The live threads' tables.
 static SHARDS: Mutex<Vec<Shard>> = Mutex::new(Vec::new());
-/// What exited threads counted. Lock order: [`SHARDS`], then this, then a shard.
+/// What exited threads counted, and the groups of dropped objects. Lock order: [`SHARDS`], then
+/// this, then a shard.
 static RETIRED: Mutex<Option<Table>> = Mutex::new(None);
+/// Ids of profiled objects dropped since the last fold (taken alone, never with another lock).
+static DROPPED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// How many dropped objects wait to be folded before a drop folds them: the cost of a fold (a
+/// look at every thread's table) is shared by that many drops.
+const FOLD_BATCH: usize = 64;
 
 /// The calling thread's table, registered in [`SHARDS`] until the thread exits.
 struct Local(Shard);
@@ -148,7 +215,7 @@ fn with_table(f: impl FnOnce(&mut Table)) {
 #[cold]
 #[inline(never)]
 pub(crate) fn acquired(identity: &Identity) {
-    with_table(|t| t.object(identity).acquisitions += 1);
+    with_table(|t| t.object(identity).counts.acquisitions += 1);
 }
 
 /// A contended lock acquisition in progress, timed while profiling is on.
@@ -214,8 +281,61 @@ fn charge_slow(r: &Record) {
     with_table(|t| t.wait(identity, waited, r.holder_site, r.site));
 }
 
+/// A profiled object was dropped (`Identity`'s `Drop`): its entries will be folded into its
+/// creation site's group, in batches of [`FOLD_BATCH`] (and before every snapshot).
+#[cold]
+pub(crate) fn dropped(id: u64) {
+    let batch = {
+        let mut d = lock(&DROPPED);
+        d.push(id);
+        if d.len() < FOLD_BATCH {
+            return;
+        }
+        std::mem::take(&mut *d)
+    };
+    fold(&batch);
+}
+
+/// Moves the entries of the dropped objects `ids` out of every table into their sites' groups
+/// (in the retired table). Each object is counted once however many threads' tables had it.
+fn fold(ids: &[u64]) {
+    if ids.is_empty() {
+        return;
+    }
+    let shards = lock(&SHARDS);
+    let mut retired = lock(&RETIRED);
+    let retired = retired.get_or_insert_with(Table::default);
+    let mut gone: HashMap<u64, Entry> = HashMap::new();
+    let mut take = |t: &mut Table| {
+        for &id in ids {
+            if let Some(e) = t.objects.remove(&Key::Live(id)) {
+                match gone.get_mut(&id) {
+                    Some(x) => x.merge(&e),
+                    None => {
+                        gone.insert(id, e);
+                    }
+                }
+            }
+        }
+    };
+    take(retired);
+    for s in shards.iter() {
+        take(&mut lock(s));
+    }
+    for (_, e) in gone {
+        retired.add_dropped(e);
+    }
+}
+
+/// Folds every dropped object not folded yet.
+fn fold_pending() {
+    let pending = std::mem::take(&mut *lock(&DROPPED));
+    fold(&pending);
+}
+
 /// Everything counted so far: the retired table plus every live thread's.
 pub(crate) fn snapshot() -> Table {
+    fold_pending();
     let shards = lock(&SHARDS);
     let mut all = lock(&RETIRED).clone().unwrap_or_default();
     for s in shards.iter() {
@@ -228,6 +348,7 @@ pub(crate) fn snapshot() -> Table {
 pub(crate) fn reset() {
     let shards = lock(&SHARDS);
     *lock(&RETIRED) = None;
+    lock(&DROPPED).clear();
     for s in shards.iter() {
         *lock(s) = Table::default();
     }

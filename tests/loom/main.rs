@@ -32,6 +32,12 @@
 //!   a shutdown refused or delivered (over the locked FIFO store; see the file's header), also
 //!   when the put has no putting flag (a put from a thread-local destructor); the same models
 //!   over `LifoQueue` (the lock-based core of `LifoQueue`/`PriorityQueue`).
+//! - `interrupt.rs`: an interrupt (`threadkit::interrupt`) ends a timed Semaphore, Lock, Event,
+//!   Condition and Queue wait as a timeout, racing the primitive's own wake-up: an empty-handed
+//!   return is owed the interrupt, a full one the wake-up, nothing lost (the permit, the lock,
+//!   the item, the notify that counted the waiter); with no wake-up coming the interrupt alone
+//!   ends each wait (a lost interrupt is a deadlock); an interrupt already taken never ends a
+//!   later wait; a Barrier's check runs on an interrupt and the wait goes on.
 //! - `local.rs`: values per thread (3 threads, racing first accesses); every value dropped
 //!   exactly once with the `Local` (loom leaves exit-time drops to the `Local`, see
 //!   `ThreadValues::drop`).
@@ -45,6 +51,7 @@
 mod barrier;
 mod condition;
 mod event;
+mod interrupt;
 mod local;
 mod lock;
 mod queue;

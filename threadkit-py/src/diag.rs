@@ -16,9 +16,13 @@ use std::time::Duration;
 use pyo3::exceptions::{PyOSError, PyOverflowError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use threadkit::diagnostics::{
-    self, Deadlock, LockOrderMode, Report, Site, ThreadDump, WatchdogHandle,
-};
+use threadkit::diagnostics::{self, LockOrderMode, Report, ThreadDump, WatchdogHandle};
+
+mod join;
+mod views;
+
+pub(crate) use views::{object_dict, site_str};
+use views::{PyDeadlock, PyReport, PyThreadDump};
 
 pub(crate) use crate::pysite::{
     checked, created, enter, lock_order_armed, python_site, tracking, with_site,
@@ -89,220 +93,6 @@ fn refresh_names(py: Python<'_>) -> PyResult<()> {
 /// A std mutex of this module's, poisoning ignored (nothing panics while holding one).
 pub(crate) fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The object, how long the wait has lasted and how long until it times out: what a wait and a
-/// deadlock's link both carry.
-fn set_wait_items(
-    py: Python<'_>,
-    d: &Bound<'_, PyDict>,
-    object: Option<&diagnostics::ObjectInfo>,
-    waited: Duration,
-    timeout_in: Option<Duration>,
-) -> PyResult<()> {
-    d.set_item("object", object.map(|o| object_dict(py, o)).transpose()?)?;
-    d.set_item("waited", waited.as_secs_f64())?;
-    d.set_item("timeout_in", timeout_in.map(|t| t.as_secs_f64()))
-}
-
-/// Where a held lock was acquired and how many times (a holder of a wait, a thread's holding).
-fn set_held_items(d: &Bound<'_, PyDict>, acquired_at: Option<Site>, count: usize) -> PyResult<()> {
-    d.set_item("acquired_at", site_str(acquired_at))?;
-    d.set_item("count", count)
-}
-
-fn thread_dict<'py>(py: Python<'py>, t: &diagnostics::ThreadRef) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("ident", t.ident)?;
-    d.set_item("name", &*t.name)?;
-    Ok(d)
-}
-
-fn site_str(s: Option<Site>) -> Option<String> {
-    s.map(|s| s.to_string())
-}
-
-fn object_dict<'py>(py: Python<'py>, o: &diagnostics::ObjectInfo) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("kind", o.kind.as_str())?;
-    d.set_item("id", o.id)?;
-    d.set_item("name", o.name.as_deref())?;
-    d.set_item("created_at", site_str(o.created_at))?;
-    d.set_item("label", o.label())?;
-    Ok(d)
-}
-
-fn wait_dict<'py>(py: Python<'py>, w: &diagnostics::WaitInfo) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("kind", format!("{:?}", w.kind))?;
-    set_wait_items(py, &d, w.object.as_ref(), w.waited, w.timeout_in)?;
-    let holder = match &w.holder {
-        Some(h) => {
-            let hd = thread_dict(py, &h.thread)?;
-            set_held_items(&hd, h.acquired_at, h.count)?;
-            Some(hd)
-        }
-        None => None,
-    };
-    d.set_item("holder", holder)?;
-    d.set_item(
-        "joining",
-        w.joining.as_ref().map(|t| thread_dict(py, t)).transpose()?,
-    )?;
-    d.set_item("status", w.status.as_deref())?;
-    d.set_item("site", w.site.to_string())?;
-    Ok(d)
-}
-
-fn link_dict<'py>(py: Python<'py>, l: &diagnostics::DeadlockLink) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("thread", thread_dict(py, &l.thread)?)?;
-    d.set_item("kind", format!("{:?}", l.kind))?;
-    set_wait_items(py, &d, l.object.as_ref(), l.waited, l.timeout_in)?;
-    d.set_item("waiting_at", l.waiting_at.to_string())?;
-    d.set_item("waits_for", thread_dict(py, &l.waits_for)?)?;
-    d.set_item("held_since", site_str(l.held_since))?;
-    Ok(d)
-}
-
-/// One deadlock: threads each waiting for something the next holds. `str()` is the report.
-#[pyclass(module = "threadkit", name = "Deadlock", frozen)]
-pub(crate) struct PyDeadlock {
-    inner: Deadlock,
-}
-
-#[pymethods]
-impl PyDeadlock {
-    /// The links of the cycle, as dicts (thread, kind, object, waiting_at, waits_for,
-    /// held_since, waited, timeout_in).
-    #[getter]
-    fn links<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let items: PyResult<Vec<_>> = self.inner.links.iter().map(|l| link_dict(py, l)).collect();
-        PyList::new(py, items?)
-    }
-
-    /// The names of the threads in the cycle, in order.
-    #[getter]
-    fn threads(&self) -> Vec<String> {
-        self.inner
-            .links
-            .iter()
-            .map(|l| l.thread.name.to_string())
-            .collect()
-    }
-
-    fn __str__(&self) -> String {
-        self.inner.to_string()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<threadkit.Deadlock of {} threads>", self.inner.links.len())
-    }
-}
-
-/// A thread dump: `str()` is the text; `threads` and `deadlocks` give structured access.
-#[pyclass(module = "threadkit", name = "ThreadDump", frozen)]
-pub(crate) struct PyThreadDump {
-    inner: ThreadDump,
-}
-
-#[pymethods]
-impl PyThreadDump {
-    /// One dict per thread: ident, name, native_id, daemon, state, waiting (a dict or None),
-    /// holding (a list of dicts).
-    #[getter]
-    fn threads<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let list = PyList::empty(py);
-        for t in &self.inner.threads {
-            let d = thread_dict(py, &t.thread)?;
-            d.set_item("native_id", t.native_id)?;
-            d.set_item("daemon", t.daemon)?;
-            d.set_item("state", t.state.as_str())?;
-            d.set_item(
-                "waiting",
-                t.waiting.as_ref().map(|w| wait_dict(py, w)).transpose()?,
-            )?;
-            let holding = PyList::empty(py);
-            for h in &t.holding {
-                let hd = PyDict::new(py);
-                hd.set_item("object", object_dict(py, &h.object)?)?;
-                set_held_items(&hd, h.acquired_at, h.count)?;
-                hd.set_item("waiters", h.waiters)?;
-                holding.append(hd)?;
-            }
-            d.set_item("holding", holding)?;
-            list.append(d)?;
-        }
-        Ok(list)
-    }
-
-    /// The deadlocks found at the same moment.
-    #[getter]
-    fn deadlocks(&self) -> Vec<PyDeadlock> {
-        self.inner
-            .deadlocks
-            .iter()
-            .map(|d| PyDeadlock { inner: d.clone() })
-            .collect()
-    }
-
-    fn __str__(&self) -> String {
-        self.inner.to_string()
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "<threadkit.ThreadDump of {} threads>",
-            self.inner.threads.len()
-        )
-    }
-}
-
-/// What the watchdog or the lock-order checker reports; `kind` is "deadlock", "stall",
-/// "potential_deadlock" or "dump"; `str()` is the text the default hook prints.
-#[pyclass(module = "threadkit", name = "Report", frozen)]
-pub(crate) struct PyReport {
-    inner: Report,
-}
-
-#[pymethods]
-impl PyReport {
-    #[getter]
-    fn kind(&self) -> &'static str {
-        match &self.inner {
-            Report::Deadlock(_) => "deadlock",
-            Report::Stall(_) => "stall",
-            Report::PotentialDeadlock(_) => "potential_deadlock",
-            Report::Dump(_) => "dump",
-            _ => "other",
-        }
-    }
-
-    /// The deadlock, for a "deadlock" report.
-    #[getter]
-    fn deadlock(&self) -> Option<PyDeadlock> {
-        match &self.inner {
-            Report::Deadlock(d) => Some(PyDeadlock { inner: d.clone() }),
-            _ => None,
-        }
-    }
-
-    /// The dump, for a "dump" report.
-    #[getter]
-    fn dump(&self) -> Option<PyThreadDump> {
-        match &self.inner {
-            Report::Dump(d) => Some(PyThreadDump { inner: d.clone() }),
-            _ => None,
-        }
-    }
-
-    fn __str__(&self) -> String {
-        self.inner.to_string()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<threadkit.Report {}>", self.kind())
-    }
 }
 
 /// `threadkit.dump()`: every thread threadkit knows, what each waits on and who holds it.
@@ -438,13 +228,18 @@ impl PyProfile {
         self.inner.folded()
     }
 
-    /// One dict per object: object, waits, total, max (seconds), holder_sites, waiter_sites.
+    /// One dict per object: object, dropped, acquisitions, waits, total, max (seconds),
+    /// holder_sites, waiter_sites. An entry with `dropped` > 0 sums that many objects created
+    /// at `object["created_at"]` and since dropped (its `object["id"]` is 0): the profile keeps
+    /// their totals, not an entry per object.
     #[getter]
     fn objects<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for o in &self.inner.objects {
             let d = PyDict::new(py);
             d.set_item("object", object_dict(py, &o.object)?)?;
+            d.set_item("dropped", o.dropped)?;
+            d.set_item("acquisitions", o.acquisitions)?;
             d.set_item("waits", o.stats.waits)?;
             d.set_item("total", o.stats.total.as_secs_f64())?;
             d.set_item("max", o.stats.max.as_secs_f64())?;
@@ -678,9 +473,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "PotentialDeadlockError",
         py.get_type::<PotentialDeadlockError>(),
     )?;
-    m.add_class::<PyThreadDump>()?;
-    m.add_class::<PyDeadlock>()?;
-    m.add_class::<PyReport>()?;
+    views::register(m)?;
+    join::register(m)?;
     m.add_class::<PyProfile>()?;
     m.add_class::<PyWatchdog>()?;
     m.add_function(wrap_pyfunction!(dump, m)?)?;

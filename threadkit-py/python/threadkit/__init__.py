@@ -16,6 +16,7 @@ and acquires by the Python line that called them, threads by their ``threading``
     threadkit.Watchdog(stall=5).start()  # reports deadlocks and stalls as they happen
     threadkit.set_lock_order_mode("report")  # or "panic": raise PotentialDeadlockError
     threadkit.set_contention_profiling(True); print(threadkit.contention_profile())
+    threadkit.trace_joins()            # threading.Thread.join shown in dumps and deadlocks
 
 ``python -m threadkit script.py`` runs an unmodified program with all of this installed.
 """
@@ -30,8 +31,10 @@ from . import _native
 from ._native import (
     ContentionProfile,
     Deadlock,
+    PotentialDeadlock,
     PotentialDeadlockError,
     Report,
+    Stall,
     ThreadDump,
     Watchdog,
     contention_profile,
@@ -66,6 +69,8 @@ from ._native import (
     Timer,
 )
 
+from ._joins import joins_traced, trace_joins
+
 BrokenBarrierError = _threading.BrokenBarrierError
 Empty = _queue.Empty
 Full = _queue.Full
@@ -76,11 +81,12 @@ __all__ = [
     "Event", "Full", "LifoQueue", "Lock", "PriorityQueue", "Queue", "RLock", "Semaphore",
     "ShutDown", "SimpleQueue", "ThreadError", "Timer",
     # diagnostics
-    "ContentionProfile", "Deadlock", "PotentialDeadlockError", "Report", "ThreadDump", "Watchdog",
+    "ContentionProfile", "Deadlock", "PotentialDeadlock", "PotentialDeadlockError", "Report",
+    "Stall", "ThreadDump", "Watchdog",
     "contention_profile", "contention_profiling", "dump", "dump_later", "dump_on_signal",
     "find_deadlocks", "holder_sites", "lock_order_mode", "reset_contention_profile",
     "reset_lock_order", "set_contention_profiling", "set_holder_sites", "set_lock_order_mode",
-    "set_report_hook",
+    "set_report_hook", "trace_joins", "joins_traced",
 ]
 
 # Frames in this package are not the user's: the extension skips them when it looks for the

@@ -10,13 +10,16 @@ threadkit's diagnostics installed:
   an order seen before is reported before it blocks, or raises PotentialDeadlockError (panic);
 - a thread dump on SIGQUIT (kill -QUIT <pid>, or Ctrl-\\ in a terminal), and with
   --dump-after T a dump T seconds after the start (for platforms or setups without the signal);
-- holder sites: "held by <thread>, acquired at app.py:40".
+- holder sites: "held by <thread>, acquired at app.py:40";
+- traced joins (threadkit.trace_joins): a thread blocked in Thread.join shows in dumps as
+  "waiting to join <thread>" at the join's line, and a join that closes a cycle (the joined
+  thread waits for a lock the joiner holds) is reported as a deadlock.
 
 What is patched, before the program's first line runs (so its imports see threadkit's classes):
 threading.Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event, Barrier, Timer; with
 --queue also queue.Queue, LifoQueue, PriorityQueue, SimpleQueue. What is not: _thread's
 allocate_lock/LockType/RLock (used by the interpreter itself, importlib, and Thread's own
-join/start bookkeeping: a Thread.join is not shown in dumps); objects created before the
+join/start bookkeeping; Thread.join is shown through trace_joins instead); objects created before the
 program starts; names a module bound with `from threading import Lock` before the program
 started. queue's classes are left alone by default because programs subclass queue.Queue and
 override _init/_put/_get, which threadkit's Queue does not call; the standard queue.Queue then
@@ -110,6 +113,7 @@ def parse(argv):
 def main(argv=None):
     opts = parse(sys.argv[1:] if argv is None else argv)
     install(opts.queue)
+    threadkit.trace_joins()
     threadkit.set_holder_sites(True)
     threadkit.set_lock_order_mode(opts.lock_order)
     keep = []
