@@ -211,7 +211,7 @@ mod tests {
             let got: Vec<usize> = (0..n).map(|_| q.get().unwrap()).collect();
             producer.join().unwrap();
             assert_eq!(got, (0..n).collect::<Vec<_>>());
-            assert!(q.len() == 0 && q.maxsize() == 2);
+            assert!(q.is_empty() && q.maxsize() == 2);
         }
     }
 }
