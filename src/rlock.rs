@@ -433,7 +433,6 @@ impl<T: ?Sized> RLock<T> {
         let left = self.count.load(Ordering::Relaxed).wrapping_sub(1);
         if left != 0 {
             self.count.store(left, Ordering::Relaxed);
-            self.publish_count(left);
         } else {
             self.release_last();
         }
@@ -537,9 +536,6 @@ impl<T: ?Sized> RLock<T> {
             return 0;
         }
         let count = self.count.swap(0, Ordering::Relaxed);
-        if count > 1 {
-            self.publish_count(0);
-        }
         let _ = self.lock.release();
         count
     }
@@ -551,9 +547,6 @@ impl<T: ?Sized> RLock<T> {
         if count != 0 {
             self.lock.raw_reacquire_counted(None, Some(&self.count));
             self.count.store(count, Ordering::Relaxed);
-            if count > 1 {
-                self.publish_count(count);
-            }
         }
     }
 
@@ -572,9 +565,6 @@ impl<T: ?Sized> RLock<T> {
     pub(crate) fn restore_after_handoff(&self, count: usize) {
         self.lock.finish_handoff();
         self.count.store(count, Ordering::Relaxed);
-        if count > 1 {
-            self.publish_count(count);
-        }
     }
 
     /// Whether `guard` is a guard of this lock.
@@ -593,21 +583,6 @@ impl<T: ?Sized> RLock<T> {
             overflow()
         }
         self.count.store(count, Ordering::Relaxed);
-        self.publish_count(count);
-    }
-
-    /// Publishes the owner's new recursion count for thread dumps, which otherwise see an RLock
-    /// nobody waits for only once in the lock-order checker's list (`diagnostics::recursion`).
-    /// Disarmed: one relaxed load.
-    #[inline]
-    fn publish_count(&self, count: usize) {
-        // Diagnostics are compiled out under loom (where the checker is never armed).
-        #[cfg(not(loom))]
-        if crate::lock_order::armed() {
-            crate::diagnostics::recursion::note(self.lock.identity(), count);
-        }
-        #[cfg(loom)]
-        let _ = count;
     }
 
     /// The first level, after the inner lock was taken through `guard`.

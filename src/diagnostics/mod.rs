@@ -89,9 +89,9 @@
 //! of every held lock would cost every uncontended acquire); armed, the checker's per-thread
 //! list of held `Lock`s and `RLock`s is published, and the dump lists every one of them (but
 //! for locks acquired beyond the list's 32 entries or inside a report hook). An RLock's
-//! recursion count is shown for every RLock held more than once while the checker is armed
-//! (its owner publishes counts of 2 or more then, at most 32 per thread); disarmed, only for
-//! an RLock someone waits for. A language binding's joins and Condition re-acquires that wait
+//! recursion count is shown for an RLock someone waits for (its waiter's record carries it);
+//! one nobody waits for shows without it (publishing every re-entry would cost the re-entrant
+//! acquire and release a load and a branch each). A language binding's joins and Condition re-acquires that wait
 //! outside threadkit are shown when the binding publishes them ([`waiting_to_join`],
 //! [`reacquiring_after`]; the Python extension's `threadkit.trace_joins()` does for
 //! `Thread.join`).
@@ -212,7 +212,6 @@ mod bindings;
 mod deadlock;
 mod format;
 mod profile;
-pub(crate) mod recursion;
 pub(crate) mod report;
 #[cfg(all(feature = "signal", unix))]
 mod signal;
