@@ -7,10 +7,10 @@
 //! - `begun` (producers' cache line): puts begun, times four, with the shut-down flag in bit 0
 //!   and the resized flag in bit 1 (`set_maxsize` was called: puts go to a second store; see
 //!   `resize.rs`, which the put reads in the same step).
-//!   A put adds 2 *before* touching the store and reads the flag in the same atomic step, so a
+//!   A put adds 4 *before* touching the store and reads the flag in the same atomic step, so a
 //!   put either began before the shutdown or sees it. Every put begun is a task from then on,
 //!   so a consumer can never hold an item whose task is not counted yet: unfinished tasks =
-//!   `begun / 2 - finished`. A refused put (full, shut down) also finishes its task (at most
+//!   `begun / 4 - finished`. A refused put (full, shut down) also finishes its task (at most
 //!   down to zero, as a `task_done` would, and waking joiners at zero): a put in flight only
 //!   ever makes `join` wait a little longer.
 //! - `finished` (its own line): `task_done` calls, refused puts, and the items an immediate
@@ -102,7 +102,7 @@ pub(crate) struct Core<S: Store> {
 /// Runs its closure when dropped, which the core only lets happen while unwinding (on the normal
 /// path it is `mem::forget`-ten): the bookkeeping and the wake-up owed for a change that a
 /// panicking store (a user's `Ord`) made before unwinding (issue 10, defect 5).
-struct OnUnwind<F: FnMut()>(F);
+pub(super) struct OnUnwind<F: FnMut()>(pub(super) F);
 
 impl<F: FnMut()> Drop for OnUnwind<F> {
     fn drop(&mut self) {
@@ -149,9 +149,20 @@ impl<S: Store> Core<S> {
         }
     }
 
-    /// The items in the store and, once resized, in the second store.
+    /// The items in the store and, once resized, in the second store (both read under the
+    /// second store's lock: `resize.rs`).
     #[inline]
     pub(crate) fn len(&self) -> usize {
+        if self.is_resized() {
+            self.resized_len()
+        } else {
+            self.store.len()
+        }
+    }
+
+    /// [`len`](Self::len) without taking any lock (may count up to twice the bound of a resized
+    /// queue): for thread dumps, which must not block.
+    fn len_lock_free(&self) -> usize {
         self.store.len() + self.resized.len()
     }
 
@@ -166,6 +177,17 @@ impl<S: Store> Core<S> {
 
     #[inline]
     pub(crate) fn is_full(&self) -> bool {
+        if self.is_resized() {
+            self.resized_is_full_now()
+        } else {
+            self.store.is_full()
+        }
+    }
+
+    /// Whether a put has to wait for room, without taking any lock (checked under the parking
+    /// lot's bucket lock, where it must not block).
+    #[inline]
+    fn is_full_lock_free(&self) -> bool {
         if self.is_resized() {
             self.resized_is_full()
         } else {
@@ -287,7 +309,7 @@ impl<S: Store> Core<S> {
         unsafe fn status<S: Store>(core: *const ()) -> String {
             // SAFETY: the caller's contract.
             let core = unsafe { &*(core as *const Core<S>) };
-            let mut s = format!("{} items", core.len());
+            let mut s = format!("{} items", core.len_lock_free());
             if core.config.track_tasks {
                 s += &format!(", {} unfinished tasks", core.unfinished_tasks());
             }
@@ -319,7 +341,7 @@ impl<S: Store> Core<S> {
     /// Whether a `put` has to wait (full and open).
     #[inline]
     fn put_blocks(&self) -> bool {
-        self.is_full() && !self.is_shutdown()
+        self.is_full_lock_free() && !self.is_shutdown()
     }
 
     /// A put that never waits. Always inlined: out of line, its prologue and epilogue were a

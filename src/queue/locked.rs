@@ -102,6 +102,13 @@ impl<C: Container> Locked<C> {
         maxsize != 0 && self.len().saturating_add(ahead) >= maxsize
     }
 
+    /// The items of the store plus `ahead()` kept elsewhere, `ahead` called under the lock (so
+    /// no push into this store lands between the two reads).
+    pub(crate) fn len_behind(&self, ahead: impl FnOnce() -> usize) -> usize {
+        let items = self.items.acquire();
+        items.len() + ahead()
+    }
+
     /// The bound (`0`: none).
     pub(crate) fn maxsize(&self) -> usize {
         self.maxsize.load(Ordering::Relaxed)

@@ -404,6 +404,98 @@ mod fifo {
         });
     }
 
+    /// A producer's two puts, `set_maxsize` in a second thread and two gets in a third (review
+    /// of issue 15, M1: the getter is not the resizer): the gets return 1 then 2. A get that
+    /// took from the second store having found the ring empty before the ring was retired
+    /// could return 2 while 1 was still on its way into the ring. Getters never wait for puts in
+    /// flight (before the fix they did, and loom could not finish exploring this model: two
+    /// threads yielding while they wait for a third). Witness: the items got, in order.
+    #[test]
+    fn resize_in_a_third_thread_keeps_the_getters_order() {
+        model(|| {
+            let q = Arc::new(Queue::new(0));
+            let producer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    q.put(1).unwrap();
+                    q.put(2).unwrap();
+                })
+            };
+            let resizer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.set_maxsize(5))
+            };
+            let got = [q.get().unwrap(), q.get().unwrap()];
+            producer.join().unwrap();
+            resizer.join().unwrap();
+            assert_eq!(
+                got,
+                [1, 2],
+                "a producer's items reordered across the resize"
+            );
+            assert_eq!(q.unfinished_tasks(), 2);
+            assert_nobody_parked();
+        });
+    }
+
+    /// One item queued in an unbounded queue; a producer's `try_put` races `set_maxsize(1)`.
+    /// Once `set_maxsize` has returned, the new bound is in force: the producer's put either
+    /// landed before (the length read right after the call counts it: 2) or is held to the
+    /// bound of 1 (refused). Witness: that length, and whether the put succeeded.
+    #[test]
+    fn new_bound_in_force_when_set_maxsize_returns() {
+        model(|| {
+            let q = Arc::new(Queue::new(0));
+            q.put(0).unwrap();
+            let producer = spawn_put(&q, |q: &Queue<i32>| q.try_put(1).is_ok());
+            q.set_maxsize(1);
+            let len_after = q.len();
+            let put_ok = producer.join().unwrap();
+            assert!(
+                !put_ok || len_after == 2,
+                "a put landed after set_maxsize(1) returned with 1 item queued"
+            );
+            assert_eq!(q.len(), 1 + usize::from(put_ok));
+            assert_eq!(q.unfinished_tasks(), 1 + usize::from(put_ok));
+        });
+    }
+
+    /// A put into a resized queue's second store (its flag holds the queue's address `| 1`, or
+    /// it is counted in `unslotted_resized`) racing `shutdown`: refused, or its item is there
+    /// for the `get` after the shutdown (the wait for puts in flight sees it). Witness: the put's
+    /// result against what the gets return.
+    fn resized_put_racing_shutdown(flagless: bool) {
+        model(move || {
+            let q = Arc::new(Queue::new(0));
+            q.set_maxsize(5);
+            let putter = if flagless {
+                spawn_put(&q, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()))
+            } else {
+                spawn_put(&q, |q: &Queue<i32>| q.put(7).is_ok())
+            };
+            q.shutdown();
+            let got = q.get();
+            let put_ok = putter.join().unwrap();
+            match got {
+                Ok(item) => assert!(put_ok && item == 7, "got {item}, put_ok {put_ok}"),
+                Err(GetError) => assert!(!put_ok, "a put succeeded but its item was never got"),
+            }
+            assert_eq!(q.get(), Err(GetError));
+        });
+    }
+
+    #[test]
+    fn resized_put_racing_shutdown_is_refused_or_delivered() {
+        resized_put_racing_shutdown(false);
+    }
+
+    /// The same with a put made without a putting flag (counted in `unslotted`, then in
+    /// `unslotted_resized`).
+    #[test]
+    fn resized_flagless_put_racing_shutdown_is_refused_or_delivered() {
+        resized_put_racing_shutdown(true);
+    }
+
     /// A putter asleep on a full queue of 1 is woken by `set_maxsize(2)` and returns with no get
     /// made (witness: the item count, 2, and nobody left parked).
     #[test]
