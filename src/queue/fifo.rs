@@ -188,8 +188,10 @@ impl<T> Queue<T> {
     ///   bounded queue has `maxsize` slots allocated up front and cannot grow, the unbounded
     ///   list has no bound to change): from then on a put or get takes that lock, as a
     ///   [`LifoQueue`](super::LifoQueue)'s does. A queue never resized pays nothing for this.
-    ///   The call waits for puts already in flight into the old store (a few instructions each,
-    ///   unless their thread was preempted).
+    ///   The first call (and a put racing it) waits for puts already in flight into the old
+    ///   store (a few instructions each, unless their thread was preempted); gets never wait
+    ///   for them. The old store stays allocated until the queue is dropped (a bounded
+    ///   queue's `maxsize` slots), its items got first.
     ///
     /// # Examples
     ///
