@@ -358,9 +358,10 @@ fn resizes_racing_puts_and_gets_lose_nothing_and_keep_order() {
 
 /// `len()` of a resized queue whose old store still holds items, read while a getter empties
 /// the old store and a putter fills the second one (the bound unchanged, 64): the queue never
-/// holds more than 64 items, so `len()` must never say more. Witness: the largest `len()` an observer thread read in each round. (Review of issue 15, M3:
-/// `len` added the two stores' lengths read at different moments: a get from the old store
-/// between them and a put into the new one counted the same room twice, up to 128.)
+/// holds more than 64 items, so `len()` must never say more. Witness: the largest `len()` an
+/// observer thread read in each round. (Review of issue 15, M3: `len` added the two stores'
+/// lengths read at different moments: a get from the old store between them and a put into the
+/// new one counted the same room twice, up to 128.)
 ///
 /// Before the fix: failed 2 of 2 runs (50 and 26 of 300 rounds over the bound, worst 128 in
 /// both).

@@ -49,8 +49,9 @@
 //!   into the second store the queue holds at most the bound in force at that put (its
 //!   linearization point). Puts into the ring linearize before the ring is retired, under the
 //!   queue's first bound; `set_maxsize` takes effect, at the latest, when it returns (the first
-//!   call retires the ring before it returns). Lowering the bound keeps the items queued (there may be more
-//!   than the new bound, as in Python); puts then wait until gets bring the length under it.
+//!   call retires the ring before it returns). Lowering the bound keeps the items queued (there
+//!   may be more than the new bound, as in Python); puts then wait until gets bring the length
+//!   under it.
 //! - `len()` of a resized queue reads the second store's length and the ring's under the
 //!   second store's lock (puts into it are made under the lock, and the retired ring only
 //!   shrinks), so it never counts the same room twice (review of issue 15, M3: two separate
@@ -124,7 +125,8 @@ impl<S: Store> Core<S> {
         self.resized.items.len_behind(|| self.store.len())
     }
 
-    /// Whether a resized queue holds its bound, its length read as [`resized_len`](Self::resized_len).
+    /// Whether a resized queue holds its bound, its length read as
+    /// [`resized_len`](Self::resized_len).
     pub(super) fn resized_is_full_now(&self) -> bool {
         let maxsize = self.resized.maxsize();
         maxsize != 0 && self.resized_len() >= maxsize
