@@ -18,6 +18,8 @@ const COUNT_SHIFT: u32 = 1;
 const TOKEN_PASSED: UnparkToken = UnparkToken(1);
 /// Wakes the waiters of a cycle that was aborted, reset or timed out: they get an error.
 const TOKEN_BROKEN: UnparkToken = UnparkToken(2);
+/// The longest a waiter with a check parks between two checks (see `wait_checking`).
+const LONGEST_CHECK_INTERVAL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The action a barrier's last arriving thread runs.
 type Action = Box<dyn FnMut() + Send + 'static>;
@@ -633,7 +635,9 @@ impl Barrier {
             let (park_until, last) = match (&check, deadline) {
                 (None, _) => (deadline, true),
                 (Some((every, _)), _) => {
-                    let due = wait::deadline_after(*every);
+                    // At most a year: an `every` too long for the clock would park untimed,
+                    // and an untimed park is never interrupted (`crate::interrupt`).
+                    let due = wait::deadline_after((*every).min(LONGEST_CHECK_INTERVAL));
                     match (due, deadline) {
                         (Some(due), Some(d)) if due < d => (Some(due), false),
                         (_, Some(d)) => (Some(d), true),

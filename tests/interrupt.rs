@@ -311,3 +311,56 @@ fn interrupting_a_finished_thread_is_harmless() {
         "another thread's interrupt reached this one"
     );
 }
+
+/// A notified Condition waiter moved onto its lock's queue is found there by the deadlock
+/// finder also when its thread is interruptible (its park token then carries the armed bit):
+/// the waiter holds `b` and waits for the condition's lock, the notifier holds that lock and
+/// waits for `b`.
+#[test]
+fn a_requeued_interruptible_condition_waiter_closes_a_deadlock_cycle() {
+    let _serial = common::diag::serial();
+    let cond = Arc::new(Condition::with_lock(Lock::new()));
+    let b = Arc::new(Lock::new());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let (cond, b) = (Arc::clone(&cond), Arc::clone(&b));
+        std::thread::spawn(move || {
+            Interrupter::current();
+            let held_b = b.acquire();
+            let mut g = cond.acquire();
+            tx.send(()).unwrap();
+            let _ = cond.wait_timeout(&mut g, Duration::from_secs(20));
+            drop(g);
+            drop(held_b);
+        })
+    };
+    rx.recv().unwrap();
+    let notifier = {
+        let (cond, b) = (Arc::clone(&cond), Arc::clone(&b));
+        std::thread::spawn(move || loop {
+            let g = cond.acquire();
+            if cond.notify(&g, 1) == 1 {
+                // Holding the condition's lock, wait for `b` (bounded, so the test ends).
+                let _ = b.acquire_timeout(Duration::from_secs(4));
+                break;
+            }
+            drop(g);
+            std::thread::yield_now();
+        })
+    };
+    let deadline = Instant::now() + Duration::from_millis(3500);
+    let found = loop {
+        let found = threadkit::diagnostics::find_deadlocks();
+        if !found.is_empty() || Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    notifier.join().unwrap();
+    waiter.join().unwrap();
+    assert_eq!(
+        found.len(),
+        1,
+        "the cycle through the requeued waiter was missed"
+    );
+}

@@ -295,9 +295,16 @@ impl<C: Container> LockedCore<C> {
             DEFAULT_PARK_TOKEN,
             deadline,
         );
+        // The waiting layer may refuse the park without running `before_sleep` (an interrupt
+        // pending, `crate::interrupt`): then the lock is still held here, and taken again
+        // otherwise (acquiring it while holding it would block this thread for ever).
+        #[cfg(not(all(loom, threadkit_mutant = "queue_locked_unlock_early")))]
+        let state = guard.take().unwrap_or_else(|| self.state.acquire());
+        #[cfg(all(loom, threadkit_mutant = "queue_locked_unlock_early"))]
+        let state = self.state.acquire();
         let mut change = Change {
             core: self,
-            state: Some(self.state.acquire()),
+            state: Some(state),
             wake,
         };
         *change.state().sleepers(kind) -= 1;

@@ -145,6 +145,14 @@ fn run(exiting: bool) {
     if STARTED.swap(true, Ordering::AcqRel) {
         return;
     }
+    // Not interruptible (`crate::interrupt`): a pending interrupt of the exiting thread (a
+    // binding's main thread) would end its timed joins at once, as timeouts, and the sequence
+    // would stop waiting for the non-daemon threads (or poll them without sleeping).
+    crate::wait::interrupt::unarmed(|| run_sequence(exiting));
+}
+
+/// [`run`]'s body: the callbacks, then the joins.
+fn run_sequence(exiting: bool) {
     loop {
         let callback = CALLBACKS.acquire().pop();
         match callback {

@@ -18,7 +18,7 @@
 //! timeout: every primitive's unpark callback already derives its state from what it found
 //! (`have_more_threads`, `unparked_threads`), so a stale "parked" flag is cleared by the next
 //! wake or by the late `timed_out` itself, and nothing is handed to a thread that was not woken.
-//! The loom models in `tests/loom_interrupt.rs` check each primitive with a witness.
+//! The loom models in `tests/loom/interrupt.rs` check each primitive with a witness.
 //!
 //! # No lost interrupt
 //! The thread publishes its key, then checks the pending flag under the bucket lock (in
@@ -38,8 +38,19 @@ use super::{FilterOp, ParkResult, ParkToken, UnparkToken};
 /// The token an interrupted thread is woken with; no primitive uses it.
 pub(crate) const TOKEN_INTERRUPTED: UnparkToken = UnparkToken(usize::MAX);
 
-/// The park-token bit that marks an armed park; primitives' own tokens never have it.
+/// The park-token bit that marks an armed park; primitives' own tokens never have it. An armed
+/// park's token is the thread's identifier with this bit set, and it replaces the primitive's
+/// own token (0, or Condition's: the thread's identifier), so whoever looks for a thread's
+/// token on a queue compares [`without_armed_bit`]. On a 32-bit target the identifier is
+/// truncated: after 2^31 threads two threads could share a token (an interrupt could then wake
+/// the wrong one, as a timeout); not a limit on 64-bit targets.
 const ARMED: usize = 1 << (usize::BITS - 1);
+
+/// A park token as the primitive chose it: the armed bit cleared.
+#[inline]
+pub(crate) fn without_armed_bit(token: usize) -> usize {
+    token & !ARMED
+}
 
 /// One interruptible thread's flags, shared by its [`Interrupter`]s.
 pub(crate) struct State {
@@ -77,13 +88,36 @@ fn current_state() -> Arc<State> {
     })
 }
 
-/// The calling thread's state if it is interruptible (never during thread-local destruction).
+crate::loom::thread_local_shim! {
+    /// Set inside [`unarmed`]: the thread is not interruptible there.
+    static UNARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The calling thread's state if it is interruptible (never during thread-local destruction,
+/// nor inside [`unarmed`]).
 #[inline]
 fn state_if_any() -> Option<Arc<State>> {
+    if UNARMED.try_with(Cell::get).unwrap_or(true) {
+        return None;
+    }
     STATE
         .try_with(|s| s.try_borrow().ok().and_then(|s| s.clone()))
         .ok()
         .flatten()
+}
+
+/// Runs `f` with the calling thread not interruptible: its timed waits are not armed, and a
+/// pending interrupt is neither seen ([`pending`] says `false`) nor taken; it stays pending for
+/// after. For waits whose timeout must mean a timeout (the exit sequence's joins).
+pub(crate) fn unarmed<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = UNARMED.try_with(|u| u.set(self.0));
+        }
+    }
+    let _restore = Restore(UNARMED.try_with(|u| u.replace(true)).unwrap_or(true));
+    f()
 }
 
 /// Whether the calling thread has an interrupt pending (it is then taken by [`take`]).
@@ -138,12 +172,26 @@ pub(super) fn park(
     let Some(state) = armed else {
         return super::raw_park(key, validate, before_sleep, timed_out, token, deadline);
     };
+    debug_assert!(
+        token.0 == 0 || token.0 == without_armed_bit(state.token),
+        "an armed park replaces a token the primitive needs"
+    );
     let _disarm = Disarm(&state);
     state.parked_key.store(key, Ordering::SeqCst);
     crate::loom::seq_cst_fence_for_loom();
     let refused = Cell::new(false);
     let validate = || {
         crate::loom::seq_cst_fence_for_loom();
+        if cfg!(threadkit_mutant = "interrupt_after_validate") {
+            // Mutant: the flag read after the primitive's `validate` (which may count the
+            // thread in: Condition's waiter count then leaks one per refused park).
+            let valid = validate();
+            if state.pending.load(Ordering::SeqCst) {
+                refused.set(true);
+                return false;
+            }
+            return valid;
+        }
         if state.pending.load(Ordering::SeqCst) && !cfg!(threadkit_mutant = "interrupt_lost") {
             // Checked before the primitive's own `validate`, which may count the thread in.
             refused.set(true);
@@ -172,14 +220,17 @@ pub(super) fn park(
             // Off the queue since the interrupter took it: do what a timeout does, under the
             // bucket lock of the key it was found on, with "last" as it is now.
             let key = state.woken_key.load(Ordering::Relaxed);
-            super::unpark_filter(
-                key,
-                |_| FilterOp::Stop,
-                |found| {
-                    call_timed_out(key, !found.have_more_threads);
-                    super::DEFAULT_UNPARK_TOKEN
-                },
-            );
+            // Mutant `interrupt_no_timed_out`: the primitive never hears that the thread left.
+            if !cfg!(threadkit_mutant = "interrupt_no_timed_out") {
+                super::unpark_filter(
+                    key,
+                    |_| FilterOp::Stop,
+                    |found| {
+                        call_timed_out(key, !found.have_more_threads);
+                        super::DEFAULT_UNPARK_TOKEN
+                    },
+                );
+            }
             ParkResult::TimedOut
         }
         other => other,
@@ -244,6 +295,11 @@ pub struct Interrupter {
 
 impl Interrupter {
     /// A handle on the calling thread, which becomes interruptible.
+    ///
+    /// # Panics
+    ///
+    /// If called while the thread's thread-local values are being destroyed (from a
+    /// thread-local's `Drop` at thread exit), as `LocalKey::with` does.
     ///
     /// # Examples
     ///

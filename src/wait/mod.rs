@@ -19,6 +19,10 @@
 //! # Contract for callers (all inside this crate)
 //! `validate` and `timed_out` run while a bucket lock is held: they must not panic, block, or
 //! call back into this module. `before_sleep` may call the `unpark_*` functions but not [`park_for`].
+//! A timed park may be refused by the layer itself, before the primitive's `validate` runs (an
+//! interrupt is pending, [`interrupt`]): it then returns [`ParkResult::TimedOut`] having run
+//! neither `validate`, `before_sleep` nor `timed_out`, so a primitive that gives something up in
+//! `before_sleep` (a lock guard) must find it still held after such a return.
 //! Keys are addresses of state words owned by the calling primitive, so two live primitives
 //! never share a key.
 

@@ -775,7 +775,8 @@ impl Record {
         super::unpark_filter(
             lock.key,
             |t| {
-                if t.0 == lock.token {
+                // An interruptible waiter parks with the armed bit set (`interrupt`).
+                if super::interrupt::without_armed_bit(t.0) == lock.token {
                     found = true;
                     super::FilterOp::Stop
                 } else {

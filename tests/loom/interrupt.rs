@@ -16,7 +16,7 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 use threadkit::interrupt::{self, Interrupter};
-use threadkit::queue::Queue;
+use threadkit::queue::{LifoQueue, Queue};
 use threadkit::{Barrier, Condition, Event, Lock, Semaphore};
 
 use crate::support::{assert_nobody_parked, model, model_fair_and_unfair};
@@ -284,8 +284,82 @@ fn only_the_interrupt_ends_a_condition_wait() {
         let mut g = cond.acquire();
         only_the_interrupt_ends(|| cond.wait_timeout(&mut g, FOREVER));
         drop(g);
-        // The waiter left the count: a notify finds nobody.
+        // The waiter left the count, whether its park was refused or interrupted: the count
+        // (what `Debug` shows, CPython's repr's waiters) is exact, and a notify finds nobody.
+        let shown = format!("{cond:?}");
+        assert!(
+            shown.contains("waiters: 0"),
+            "the waiter count leaked: {shown}"
+        );
         assert_eq!(cond.notify(&cond.acquire(), 1), 0);
+    });
+}
+
+/// The lock-based core (LifoQueue, PriorityQueue) gives its lock up in `before_sleep`: a park
+/// refused for a pending interrupt must leave the lock held, not taken twice (a deadlock).
+#[test]
+fn only_the_interrupt_ends_a_lifo_get() {
+    model(|| {
+        let q: LifoQueue<u32> = LifoQueue::new(0);
+        only_the_interrupt_ends(|| q.get_timeout(FOREVER).is_ok());
+        q.put(1).unwrap();
+        assert_eq!(q.try_get(), Ok(1));
+    });
+}
+
+#[test]
+fn lifo_get_ends_with_the_item_or_the_interrupt() {
+    model(|| {
+        let q: Arc<LifoQueue<u32>> = Arc::new(LifoQueue::new(0));
+        let b = interrupter();
+        let c = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put(7).unwrap())
+        };
+        let got = q.get_timeout(FOREVER).ok();
+        let interrupted = interrupt::take();
+        b.join().unwrap();
+        c.join().unwrap();
+        assert!(
+            got.is_some() || interrupted,
+            "a get returned empty-handed, owed nothing"
+        );
+        let left = q.try_get().ok();
+        assert_eq!(got.or(left), Some(7));
+        assert!(
+            got.is_none() || left.is_none(),
+            "the item was delivered twice"
+        );
+        assert_nobody_parked();
+    });
+}
+
+/// Two waiters on one semaphore, one of them interrupted, one release: the release is owed to
+/// whoever did not return empty-handed, and the other waiter is never left asleep.
+#[test]
+fn an_interrupted_waiter_strands_no_release_for_another() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let other = {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || sem.acquire_timeout(FOREVER).map(|p| p.forget()).is_some())
+        };
+        let b = interrupter();
+        let c = {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || sem.release(1))
+        };
+        let mine = sem.acquire_timeout(FOREVER).map(|p| p.forget()).is_some();
+        let interrupted = interrupt::take();
+        assert!(mine || interrupted);
+        b.join().unwrap();
+        c.join().unwrap();
+        if mine {
+            sem.release(1); // the other waiter's turn
+        }
+        assert!(other.join().unwrap());
+        assert_eq!(sem.value(), 0);
+        assert_nobody_parked();
     });
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::signals::{self, WakeupFd};
 use crate::wait;
 
 /// An exception raised by the action, carried through threadkit's barrier as a panic payload
@@ -66,11 +67,15 @@ impl Barrier {
         let inner = &self.inner;
         let site = crate::diag::enter(py);
         let timeout = timeout.map(duration);
-        // In the main thread, Python's signal handlers run every SIGNAL_SLICE while it waits; an
-        // exception from one (KeyboardInterrupt) ends the wait and this party leaves the cycle,
-        // as CPython's Barrier.wait does (the barrier does not break). A handler that returns
-        // lets the wait go on.
+        // In the main thread, a signal interrupts the wait (signals.rs) and Python's handlers
+        // run; on the fallback path they run every SIGNAL_SLICE. An exception from one
+        // (KeyboardInterrupt) ends the wait and this party leaves the cycle, as CPython's
+        // Barrier.wait does (the barrier does not break). A handler that returns lets the wait
+        // go on.
         let main = wait::is_main_thread() && !cfg!(threadkit_py_mutant = "no_signal_check");
+        let fd = if main { WakeupFd::install(py)? } else { None };
+        let every = signals::park_span(fd.is_some());
+        let woken = fd.is_some();
         let outcome = py.detach(|| {
             panic::catch_unwind(AssertUnwindSafe(|| {
                 crate::diag::with_site(site, || {
@@ -79,7 +84,11 @@ impl Barrier {
                             .or(self.timeout)
                             .and_then(|t| Instant::now().checked_add(t));
                         threadkit::diagnostics::as_one_wait(deadline, || {
-                            inner.wait_interruptible(timeout, wait::SIGNAL_SLICE, || {
+                            inner.wait_interruptible(timeout, every, || {
+                                if woken && !signals::take_interrupt() {
+                                    // Woken only by `every` passing: nothing to run.
+                                    return Ok(());
+                                }
                                 Python::attach(wait::after_slice)
                             })
                         })
@@ -92,6 +101,7 @@ impl Barrier {
                 })
             }))
         });
+        drop(fd);
         match outcome {
             Ok(Ok(Ok(r))) => Ok(r.index()),
             Ok(Ok(Err(_))) => Err(wait::broken_barrier(py)),

@@ -11,8 +11,9 @@ use crate::wait::{self, Mode};
 /// Differences from Python: none in behaviour that CPython's `EventTests` check (its private
 /// `_cond` does not exist).
 ///
-/// A `wait()` in the main thread runs in 50 ms slices (to see Ctrl-C). A `set()` undone by
-/// `clear()` between two slices would be invisible to threadkit's `Event`, so every `set()` also
+/// A `wait()` in the main thread may be several parks: a signal interrupts one, the handlers run
+/// (with the GIL), then it parks again. A `set()` undone by `clear()` in between would be
+/// invisible to threadkit's `Event`, so every `set()` also
 /// counts itself in `sets`, and a wait that sees the count move returns `True` (CPython: a wait
 /// returns `True` if the event was set during it, even if cleared before the waiter woke).
 #[pyclass(module = "threadkit", frozen, weakref, subclass)]
@@ -58,8 +59,10 @@ impl Event {
         Ok(self.inner.is_set())
     }
 
-    fn set(&self) {
-        self.set_impl();
+    fn set(&self, py: Python<'_>) {
+        // Under the caller's Python line: a dump's `last_signal` names it, not this file.
+        let site = crate::diag::enter(py);
+        crate::diag::with_site(site, || self.set_impl());
     }
 
     fn clear(&self) {

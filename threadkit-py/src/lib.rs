@@ -1,8 +1,8 @@
 //! `threadkit._native`: Python's `threading` and `queue` primitives backed by threadkit.
 //!
 //! The pure-Python package `threadkit` (python/threadkit/__init__.py) re-exports everything here.
-//! Every blocking call releases the GIL; in the main thread it waits in slices and runs Python's
-//! signal handlers between them, so Ctrl-C raises `KeyboardInterrupt` (see `wait.rs`).
+//! Every blocking call releases the GIL; in the main thread a signal wakes it and Python's
+//! signal handlers run, so Ctrl-C raises `KeyboardInterrupt` (see `wait.rs`, `signals.rs`).
 
 use pyo3::prelude::*;
 
@@ -14,6 +14,7 @@ mod lock;
 mod pysite;
 mod queue;
 mod semaphore;
+mod signals;
 mod testing;
 mod timer;
 mod wait;
@@ -62,8 +63,9 @@ fn _join_late_timers(py: Python<'_>) {
 
 /// Called in the child after `os.fork()` (registered with `os.register_at_fork`).
 #[pyfunction]
-fn _after_fork_in_child() {
+fn _after_fork_in_child(py: Python<'_>) {
     wait::after_fork_in_child();
+    signals::after_fork_in_child(py);
 }
 
 #[pymodule]

@@ -127,8 +127,10 @@ macro_rules! lock_pymethods {
 
 /// `threading.Lock`: a lock any thread may release.
 ///
-/// Differences from Python: none in behaviour that CPython's `LockTests` check; `acquire()` in
-/// the main thread wakes every 50 ms to run signal handlers (CPython is woken by the signal).
+/// Differences from Python: none in behaviour that CPython's `LockTests` check. A blocking
+/// `acquire()` in the main thread is woken by a signal as CPython's is, through Python's wakeup
+/// fd, which it installs for the duration of the wait (`signal.set_wakeup_fd`; the fd it
+/// replaces gets every byte and is put back: see `signals.rs`).
 #[pyclass(module = "threadkit", frozen, weakref)]
 pub(crate) struct Lock {
     pub(crate) inner: threadkit::Lock,

@@ -68,7 +68,9 @@ fn spawn_queue_consumer(queue: Py<Queue>, n: usize, out: Py<SimpleQueue>, done: 
     });
 }
 
-/// Runs `hook()` in the main thread between two slices of every blocking wait (None: stop).
+/// Runs `hook()` in the main thread whenever a signal interrupts one of its blocking waits,
+/// after the signal handlers, before the wait goes on (between two slices on the fallback
+/// path). None: stop.
 #[pyfunction]
 #[pyo3(signature = (hook))]
 fn set_slice_hook(hook: Option<Py<PyAny>>) {

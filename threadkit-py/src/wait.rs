@@ -1,5 +1,5 @@
 //! Timeouts with CPython's rules, the standard library's exception types, and the one way every
-//! binding blocks: GIL released, and in the main thread in slices with signal checks between.
+//! binding blocks: GIL released, and in the main thread woken by signals (`signals.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -11,9 +11,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 use threadkit::diagnostics::Site;
 
-/// How long the main thread waits before it looks for a pending signal (Ctrl-C). Other threads
-/// never poll: Python runs signal handlers only in the main thread.
-pub(crate) const SIGNAL_SLICE: Duration = Duration::from_millis(50);
+use crate::signals::{self, WakeupFd, SIGNAL_SLICE};
 
 /// The `pthread_self()` of the thread Python runs signal handlers in (0 until `init`); after an
 /// `os.fork()` in the child, the forking thread ([`after_fork_in_child`]).
@@ -197,12 +195,15 @@ pub(crate) fn queue_timeout(timeout: Option<f64>) -> PyResult<Mode> {
 /// (`Ok(None)`).
 ///
 /// `attempt(None)` must wait until it succeeds; `attempt(Some(d))` gives up at `d`. In the main
-/// thread the wait is cut into [`SIGNAL_SLICE`]s and Python's signal handlers run between them
-/// (with the GIL): an exception they raise (`KeyboardInterrupt`) is returned, a handler that
-/// returns lets the wait go on. threadkit has no way to wake a parked thread from a signal
-/// handler, which is why this polls (20 times a second, main thread only: measured 19 voluntary
-/// context switches a second and about 1.7 ms of CPU a second more than `threading`'s Event, whose
-/// wait sleeps in the kernel until the signal). The slices are published as one wait
+/// thread, Python's signal handlers must run while it waits: the wait installs the extension's
+/// pipe as Python's wakeup fd for its duration (`signals::WakeupFd`) and parks until its
+/// deadline (a day at a time when it has none); a signal with a Python handler makes the
+/// watcher thread interrupt the park (`threadkit::interrupt`), the handlers run (with the GIL),
+/// an exception they raise (`KeyboardInterrupt`) is returned, and a handler that returns lets
+/// the wait go on with the rest of its timeout. No periodic wake-up: a blocked main thread
+/// sleeps in the kernel until the signal, as CPython's locks do. Where the wakeup fd cannot be
+/// used (`signals` says when), the wait falls back to [`SIGNAL_SLICE`]s with the handlers run
+/// between them. Either way it is published as one wait
 /// (`threadkit::diagnostics::as_one_wait`): a dump shows how long the main thread has really
 /// waited and its real timeout, and the stall watchdog reports it.
 ///
@@ -237,27 +238,54 @@ pub(crate) fn block_at<T: Send>(
     if !is_main_thread() || cfg!(threadkit_py_mutant = "no_signal_check") {
         return py.detach(|| attempt(deadline));
     }
+    // One look before the wakeup fd is installed: a wait that need not block pays nothing for
+    // it (the fd, two Python calls). Without the GIL, as every attempt (the primitive's state
+    // lock may be held by a thread that waits for the GIL).
+    if let Some(v) = py.detach(|| attempt(Some(Instant::now())))? {
+        return Ok(Some(v));
+    }
+    // With the wakeup fd installed, the wait parks until its deadline and a signal interrupts
+    // it; without (fallback), it parks in slices and runs the handlers after each.
+    let mut fd = WakeupFd::install(py)?;
+    let mut deadline = deadline;
+    let span = deadline.map_or(Duration::ZERO, |d| {
+        d.saturating_duration_since(Instant::now())
+    });
     // Published as one wait: a dump says how long the main thread has really waited, shows its
-    // real timeout, and the stall watchdog sees it (a wait re-published per slice would be new
-    // every 50 ms).
+    // real timeout, and the stall watchdog sees it (a wait re-published per park would be new
+    // after every signal).
     threadkit::diagnostics::as_one_wait(deadline, || loop {
-        let slice_end = Instant::now() + SIGNAL_SLICE;
-        let (end, last) = match deadline {
-            Some(d) if d <= slice_end => (d, true),
-            _ => (slice_end, false),
+        let span_end = Instant::now().checked_add(signals::park_span(fd.is_some()));
+        let end = match (deadline, span_end) {
+            (Some(d), Some(s)) => d.min(s),
+            (Some(d), None) => d,
+            (None, s) => s.unwrap_or_else(|| Instant::now() + SIGNAL_SLICE),
         };
         if let Some(v) = py.detach(|| attempt(Some(end)))? {
             return Ok(Some(v));
         }
-        if last {
+        if fd.is_none() || signals::take_interrupt() {
+            after_slice(py)?;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(None);
         }
-        after_slice(py)?;
+        if cfg!(threadkit_py_mutant = "fresh_timeout") {
+            if let Some(d) = deadline.as_mut() {
+                *d = Instant::now() + span;
+            }
+        }
+        if fd.as_ref().is_some_and(|f| !f.is_current()) {
+            // Forked from a signal handler during this wait: the child watches anew.
+            fd = None;
+            fd = WakeupFd::install(py)?;
+        }
     })
 }
 
-/// What the main thread does between two slices of a wait: runs Python's signal handlers (an
-/// exception they raise, `KeyboardInterrupt`, ends the wait) and the test hook.
+/// What the main thread does when a signal interrupted its wait (or between two slices, on the
+/// fallback path): runs Python's signal handlers (an exception they raise, `KeyboardInterrupt`,
+/// ends the wait) and the test hook.
 pub(crate) fn after_slice(py: Python<'_>) -> PyResult<()> {
     py.check_signals()?;
     if SLICE_HOOK_SET.load(Ordering::Relaxed) {

@@ -10,17 +10,28 @@
 #   try_under_lock_order  with the lock-order checker armed, acquires still try first (and an
 #                    uncontended inverted acquire is never checked)
 #   no_order_error   a lock-order panic is not turned into PotentialDeadlockError
+#   slice_wait       the main thread waits in 50 ms slices, as before the wakeup fd (it wakes
+#                    20 times a second: NoPeriodicWakeUps must fail)
+#   no_forward       the watcher does not forward signal bytes to the wakeup fd it replaced
+#                    (asyncio never hears of its signals: WakeupFdIsRestored must fail)
+#   no_restore       a wait leaves threadkit's fd installed as Python's wakeup fd
+#   fresh_timeout    a handler that returns restarts the wait's whole timeout
+#   no_fork_reset    a forked child keeps the parent's watcher pipe and installed fd
 # Usage: tests/mutants.sh PYTHON   (a Python with maturin installed)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 py=${1:-python3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-../target/mutants}
 status=0
-mutants=${MUTANTS:-"hold_gil no_signal_check no_created_site no_call_site no_thread_names try_under_lock_order no_order_error"}
+mutants=${MUTANTS:-"hold_gil no_signal_check no_created_site no_call_site no_thread_names try_under_lock_order no_order_error slice_wait no_forward no_restore fresh_timeout no_fork_reset"}
 for mutant in $mutants; do
     case $mutant in
         hold_gil) tests=test_blocking.GilIsReleased ;;
         no_signal_check) tests=test_blocking.CtrlC.test_sigint_interrupts_every_blocking_call ;;
+        slice_wait) tests=test_signals.NoPeriodicWakeUps ;;
+        no_forward | no_restore) tests=test_signals.WakeupFdIsRestored ;;
+        fresh_timeout) tests=test_signals.HandlerThatReturns ;;
+        no_fork_reset) tests=test_signals.Fork ;;
         *) tests=test_diagnostics ;;
     esac
     venv=$CARGO_TARGET_DIR/venv-$mutant

@@ -1,7 +1,8 @@
 """Blocking calls release the GIL, and Ctrl-C (SIGINT) interrupts them in the main thread.
 
 Ctrl-C tests run a child process whose main thread blocks; the parent waits until that thread
-sleeps in the kernel, sends SIGINT and times the KeyboardInterrupt. The witness that the call
+sleeps in the kernel, sends SIGINT and times the KeyboardInterrupt (the signal wakes the wait:
+test_signals.py checks how, and that nothing else does). The witness that the call
 was really blocked (and not merely about to block) is the thread's 'S' state in /proc.
 """
 
@@ -123,8 +124,9 @@ class CtrlC(unittest.TestCase):
             with self.subTest(name):
                 latency = self.run_case(setup, call)
                 type(self).latencies[name] = latency
-                # ~0.05 s expected (one signal slice); loose bound for a noisy 2-core machine.
-                self.assertLess(latency, 2.0, name)
+                # A few ms expected (the signal wakes the wait); loose bound for a noisy 2-core
+                # machine.
+                self.assertLess(latency, 1.0, name)
 
     @classmethod
     def tearDownClass(cls):
@@ -184,7 +186,8 @@ class CtrlC(unittest.TestCase):
         cpu, wall = map(float, out.stdout.split())
         print(f"\nmain thread blocked {wall:.2f} s in Event.wait: {cpu * 1e3:.1f} ms CPU",
               file=sys.stderr)
-        # A busy loop would burn ~wall seconds; 40 wake-ups cost well under 0.1 s.
+        # A busy loop would burn ~wall seconds; even a 50 ms poll (40 wake-ups) costs well under
+        # 0.1 s. The wake-ups themselves: test_signals.NoPeriodicWakeUps.
         self.assertLess(cpu, 0.25 * wall)
 
 
@@ -283,9 +286,10 @@ class BarrierCtrlC(unittest.TestCase):
                 child.wait()
 
 
-# The main thread waits in slices; diagnostics must still see one wait, from its start. The
-# default report hook (stderr, no GIL): a Python hook would hold the GIL while the main thread
-# needs it between two slices, and a watchdog sweep in that gap sees the thread not blocked.
+# A main-thread wait may be several parks (a signal interrupts one, the handlers run, it parks
+# again; on the fallback path, 50 ms slices); diagnostics must still see one wait, from its
+# start. The default report hook (stderr, no GIL): a Python hook would hold the GIL while the
+# main thread needs it between two parks, and a watchdog sweep in that gap sees it not blocked.
 STALL_CHILD = textwrap.dedent("""
     import faulthandler, threading
     import threadkit
@@ -302,15 +306,19 @@ STALL_CHILD = textwrap.dedent("""
 
 class MainThreadWaitIsOneWait(unittest.TestCase):
     def test_dump_shows_the_whole_wait_and_its_real_timeout(self):
-        # Witness: the main thread's published wait is older than six 50 ms slices, and its
-        # timeout is the caller's (30 s), not the slice's end.
+        # Witness: the main thread's published wait is older than 0.3 s although a signal (whose
+        # handler returns) interrupts it every ~10 ms, and its timeout is the caller's (30 s),
+        # not the end of one park.
         e = threadkit.Event()
         main = threading.get_native_id()
         seen = []
+        handled = []
+        old = signal.signal(signal.SIGUSR1, lambda *a: handled.append(1))
 
         def look():
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not seen:
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
                 for t in threadkit.dump().threads:
                     w = t.get("waiting")
                     if t["native_id"] == main and w and w["waited"] >= 0.3:
@@ -318,9 +326,13 @@ class MainThreadWaitIsOneWait(unittest.TestCase):
                 time.sleep(0.01)
             e.set()
 
-        threading.Thread(target=look).start()
-        self.assertTrue(e.wait(30))
+        try:
+            threading.Thread(target=look).start()
+            self.assertTrue(e.wait(30))
+        finally:
+            signal.signal(signal.SIGUSR1, old)
         self.assertTrue(seen, "the main thread's wait never looked older than 0.3 s")
+        self.assertGreater(len(handled), 5)
         self.assertGreater(seen[0]["timeout_in"], 10)
         self.assertEqual(seen[0]["kind"], "Event")
 
@@ -335,44 +347,7 @@ class MainThreadWaitIsOneWait(unittest.TestCase):
                 self.assertIn('"MainThread"', stalls[0])
 
 
-class MainThreadSlices(unittest.TestCase):
-    """The main thread waits in slices; what happens in the gap between two must not be lost.
-    `_testing.set_slice_hook` runs a callable exactly there."""
-
-    def tearDown(self):
-        threadkit._native._testing.set_slice_hook(None)
-
-    def test_event_set_and_cleared_between_slices_ends_the_wait(self):
-        # CPython (Lib/test/lock_tests.py test_set_and_clear): a wait returns True when the event
-        # was set during it, even if cleared again before the waiter looked.
-        e = threadkit.Event()
-        pulses = []
-
-        def pulse():
-            if not pulses:
-                pulses.append(1)
-                e.set()
-                e.clear()
-
-        threadkit._native._testing.set_slice_hook(pulse)
-        self.assertTrue(e.wait(2.0))
-        self.assertEqual(pulses, [1])
-
-    def test_condition_notify_between_slices_ends_the_wait(self):
-        c = threadkit.Condition(threadkit.Lock())
-        notified = []
-
-        def notify():
-            if not notified:
-                # The waiter released the lock; take it as a notifier would.
-                with c:
-                    notified.append(1)
-                    c.notify()
-
-        threadkit._native._testing.set_slice_hook(notify)
-        with c:
-            self.assertTrue(c.wait(2.0))
-        self.assertEqual(notified, [1])
+# What happens while a signal interrupts the main thread's wait: test_signals.SignalGap.
 
 
 class GilIsReleased(unittest.TestCase):

@@ -1,0 +1,340 @@
+"""A blocked main thread sleeps until its wait is satisfied, its deadline, or a signal.
+
+The main thread's waits install threadkit's pipe as Python's wakeup fd for their duration; a
+watcher thread interrupts the wait when CPython writes a signal's byte there, forwards the byte
+to the fd it replaced (asyncio's), and the wait puts that fd back when it ends. These tests
+check each part with a witness: the thread's voluntary context switches (no periodic wake-up),
+the handler's and the hook's counts, the bytes the old fd received, and the fd
+`signal.set_wakeup_fd` returns afterwards.
+"""
+
+import asyncio
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import unittest
+
+import threadkit
+from test_blocking import PY, wait_until_sleeping
+
+MAIN_NATIVE_ID = threading.get_native_id()
+
+
+def poke_main_when_asleep(times=1, spacing=0.0, sig=signal.SIGUSR1, until=None):
+    """A thread that sends `sig` to the main thread `times` times, each once the main thread
+    sleeps in the kernel (so the signal lands in a wait, not before it), `spacing` s apart;
+    stops early when `until` (an Event) is set. Returns the started thread."""
+    main = threading.main_thread().ident
+
+    def run():
+        for _ in range(times):
+            if until is not None and until.is_set():
+                return
+            if not wait_until_sleeping(os.getpid(), MAIN_NATIVE_ID):
+                return
+            signal.pthread_kill(main, sig)
+            if spacing:
+                time.sleep(spacing)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+class HandlerCounting(unittest.TestCase):
+    """A SIGUSR1 handler that returns, counting its calls."""
+
+    def setUp(self):
+        self.handled = []
+        self.old_handler = signal.signal(signal.SIGUSR1, lambda *a: self.handled.append(1))
+
+    def tearDown(self):
+        threadkit._native._testing.set_slice_hook(None)
+        signal.signal(signal.SIGUSR1, self.old_handler)
+
+
+WAKEUP_CHILD = textwrap.dedent("""
+    import queue, sys, threading, time
+    import threadkit
+
+    def switches():
+        with open(f"/proc/self/task/{threading.get_native_id()}/status") as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches"):
+                    return int(line.split()[1])
+
+    def held(lock):
+        lock.acquire()
+        return lock
+
+    def get(q):
+        try:
+            q.get(timeout=T)
+        except queue.Empty:
+            pass
+
+    def barrier(b):
+        try:
+            b.wait(T)
+        except threading.BrokenBarrierError:
+            pass
+
+    T = 1.0
+    CASES = {
+        "Event.wait": lambda m, q: m.Event().wait(T),
+        "Lock.acquire": lambda m, q: held(m.Lock()).acquire(timeout=T),
+        "Queue.get": lambda m, q: get(q.Queue()),
+        "Condition.wait": lambda m, q: (lambda c: (c.acquire(), c.wait(T)))(m.Condition()),
+        "Semaphore.acquire": lambda m, q: m.Semaphore(0).acquire(timeout=T),
+        "Barrier.wait": lambda m, q: barrier(m.Barrier(2)),
+    }
+    threadkit.Event().wait(0.01)  # the first wait starts the signal watcher
+    for name, case in CASES.items():
+        for side, m, q in (("threadkit", threadkit, threadkit), ("threading", threading, queue)):
+            s0, t0 = switches(), time.monotonic()
+            case(m, q)
+            print(name, side, switches() - s0, round(time.monotonic() - t0, 2), flush=True)
+""")
+
+
+class NoPeriodicWakeUps(unittest.TestCase):
+    def test_a_blocked_main_thread_sleeps_until_its_deadline(self):
+        # Witness: the main thread's voluntary context switches over a 1 s wait that times
+        # out. One or two when it sleeps in the kernel until the deadline (threading's, shown
+        # beside); about 20 when it wakes every 50 ms to look for signals.
+        out = subprocess.run([PY, "-c", WAKEUP_CHILD], capture_output=True, text=True,
+                             timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        rows = [line.split() for line in out.stdout.splitlines()]
+        figures = {}
+        for name, side, switched, wall in rows:
+            figures.setdefault(name, {})[side] = (int(switched), float(wall))
+        self.assertEqual(len(figures), 6, out.stdout)
+        print("\nmain thread blocked 1 s, voluntary switches threadkit / threading: "
+              + ", ".join(f"{n} {f['threadkit'][0]}/{f['threading'][0]}"
+                          for n, f in figures.items()), file=sys.stderr)
+        for name, f in figures.items():
+            switched, wall = f["threadkit"]
+            self.assertGreaterEqual(wall, 0.9, name)
+            # Loose for a noisy machine (a preempted GIL hand-off switches too): well below
+            # the 20 of a 50 ms poll.
+            self.assertLessEqual(switched, 6, f"{name}: {switched} wake-ups in {wall} s")
+
+
+class SignalGap(HandlerCounting):
+    """A signal whose handler returns interrupts the main thread's wait; the handlers (and the
+    test hook, `_testing.set_slice_hook`) run, then the wait goes on. What happens in that gap
+    must not be lost."""
+
+    def test_event_set_and_cleared_in_the_gap_ends_the_wait(self):
+        # CPython (Lib/test/lock_tests.py test_set_and_clear): a wait returns True when the event
+        # was set during it, even if cleared again before the waiter looked.
+        e = threadkit.Event()
+        pulses = []
+
+        def pulse():
+            if not pulses:
+                pulses.append(1)
+                e.set()
+                e.clear()
+
+        threadkit._native._testing.set_slice_hook(pulse)
+        poke_main_when_asleep()
+        self.assertTrue(e.wait(30))
+        self.assertEqual((pulses, self.handled), ([1], [1]))
+
+    def test_condition_notify_in_the_gap_ends_the_wait(self):
+        c = threadkit.Condition(threadkit.Lock())
+        notified = []
+
+        def notify():
+            if not notified:
+                # The waiter released the lock; take it as a notifier would.
+                with c:
+                    notified.append(1)
+                    c.notify()
+
+        threadkit._native._testing.set_slice_hook(notify)
+        poke_main_when_asleep()
+        with c:
+            self.assertTrue(c.wait(30))
+        self.assertEqual((notified, self.handled), ([1], [1]))
+
+
+class HandlerThatReturns(HandlerCounting):
+    """A handler that returns lets the wait go on with the REST of its timeout, not a new one."""
+
+    T = 1.0
+
+    def calls(self):
+        lock = threadkit.Lock()
+        lock.acquire()
+        b = threadkit.Barrier(2)
+
+        def barrier():
+            try:
+                return b.wait(self.T)
+            except threading.BrokenBarrierError:
+                return "broken"
+
+        def get():
+            try:
+                return threadkit.Queue().get(timeout=self.T)
+            except queue.Empty:
+                return "empty"
+
+        def cond():
+            c = threadkit.Condition()
+            with c:
+                return c.wait(self.T)
+
+        return [
+            ("Event.wait", lambda: threadkit.Event().wait(self.T), False),
+            ("Lock.acquire", lambda: lock.acquire(timeout=self.T), False),
+            ("Queue.get", get, "empty"),
+            ("Condition.wait", cond, False),
+            ("Semaphore.acquire", lambda: threadkit.Semaphore(0).acquire(timeout=self.T), False),
+            ("Barrier.wait", barrier, "broken"),
+        ]
+
+    def test_signals_every_0_2_s_do_not_extend_a_1_s_timeout(self):
+        # A signal every ~0.2 s for as long as the wait lasts (up to 40). A wait that restarted
+        # its timeout after each would not end before they stop (~8 s); the right one ends
+        # after about 1 s with several handled.
+        for name, call, timed_out in self.calls():
+            with self.subTest(name):
+                self.handled.clear()
+                done = threading.Event()
+                t = poke_main_when_asleep(times=40, spacing=0.2, until=done)
+                t0 = time.monotonic()
+                result = call()
+                wall = time.monotonic() - t0
+                done.set()
+                t.join()
+                self.assertEqual(result, timed_out)
+                self.assertGreaterEqual(len(self.handled), 2, name)
+                self.assertGreaterEqual(wall, 0.9 * self.T)
+                self.assertLess(wall, 5.0, f"{name}: {len(self.handled)} signals")
+
+
+class WakeupFdIsRestored(HandlerCounting):
+    """asyncio and trio own the wakeup fd while their loop runs: a threadkit wait in the main
+    thread forwards the signal bytes to it and puts it back."""
+
+    def test_no_wakeup_fd_before_means_none_after(self):
+        poke_main_when_asleep()
+        self.assertFalse(threadkit.Event().wait(0.5))
+        self.assertEqual(self.handled, [1])
+        self.assertEqual(signal.set_wakeup_fd(-1), -1)
+
+    def test_an_installed_fd_gets_the_bytes_and_is_put_back(self):
+        mine, other = socket.socketpair()
+        mine.setblocking(False)
+        other.settimeout(10)  # a byte that never comes fails the test, no hang
+        old = signal.set_wakeup_fd(mine.fileno())
+        try:
+            poke_main_when_asleep(times=2, sig=signal.SIGUSR1)
+            lock = threadkit.Lock()
+            lock.acquire()
+            self.assertFalse(lock.acquire(timeout=1.0))
+        finally:
+            after = signal.set_wakeup_fd(old)
+        self.assertEqual(after, mine.fileno())
+        got = b""
+        while len(got) < 2:
+            got += other.recv(64)
+        mine.close()
+        other.close()
+        self.assertEqual(len(self.handled), 2)
+        self.assertEqual(got, bytes([signal.SIGUSR1]) * 2)
+
+    def test_asyncio_signal_handler_runs_after_a_blocking_wait_in_a_coroutine(self):
+        # loop.add_signal_handler learns of its signals only through the wakeup fd.
+        async def main():
+            loop = asyncio.get_running_loop()
+            seen = asyncio.Event()
+            loop.add_signal_handler(signal.SIGUSR2, seen.set)
+            try:
+                poke_main_when_asleep(sig=signal.SIGUSR2)
+                # Blocking call in a coroutine: the loop is stuck meanwhile.
+                self.assertFalse(threadkit.Event().wait(1.0))
+                await asyncio.wait_for(seen.wait(), 10)
+            finally:
+                loop.remove_signal_handler(signal.SIGUSR2)
+
+        asyncio.run(main())
+        self.assertEqual(signal.set_wakeup_fd(-1), -1)
+
+    def test_keyboard_interrupt_restores_the_fd(self):
+        mine, other = socket.socketpair()
+        mine.setblocking(False)
+        other.settimeout(10)
+        old = signal.set_wakeup_fd(mine.fileno())
+        try:
+            poke_main_when_asleep(sig=signal.SIGINT)
+            with self.assertRaises(KeyboardInterrupt):
+                threadkit.Event().wait(30)
+        finally:
+            after = signal.set_wakeup_fd(old)
+        self.assertEqual(after, mine.fileno())
+        self.assertEqual(other.recv(64), bytes([signal.SIGINT]))
+        mine.close()
+        other.close()
+
+
+# A fork (from another thread) while the main thread waits with threadkit's fd installed: the
+# child's interpreter gets its own fd back, and the child's main thread (the forking thread)
+# gets a watcher of its own.
+FORK_DURING_WAIT_CHILD = textwrap.dedent("""
+    import faulthandler, os, signal, threading
+    import threadkit
+    faulthandler.dump_traceback_later(30, exit=True)
+    main_waits = threadkit.Event()
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    def forker():
+        while True:  # until the main thread sleeps in its wait
+            with open(f"/proc/self/task/{os.getpid()}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "S":
+                    break
+        pid = os.fork()
+        if pid == 0:
+            fd = signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGALRM, interrupt)
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            try:
+                threadkit.Event().wait(20)
+            except KeyboardInterrupt:
+                os.write(1, b"child fd %d interrupted\\n" % fd)
+                os._exit(0)
+            os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+        main_waits.set()
+
+    t = threading.Thread(target=forker)
+    t.start()
+    main_waits.wait(60)
+    t.join()
+""")
+
+
+class Fork(unittest.TestCase):
+    def test_fork_while_the_main_thread_waits(self):
+        out = subprocess.run([PY, "-c", FORK_DURING_WAIT_CHILD], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        self.assertEqual(out.stdout.splitlines(), ["child fd -1 interrupted", "child exit 0"],
+                         out.stderr[-2000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
