@@ -13,7 +13,19 @@
 #                                       (semaphore_take_from_zero) or keeps the unit it took
 #                                       below zero (semaphore_keep_debt), or a value() that
 #                                       reads a below-zero word unclamped
-#                                       (semaphore_value_unclamped); an interrupt lost when
+#                                       (semaphore_value_unclamped); a resized Queue that does
+#                                       not wait for puts in flight into its old store
+#                                       (queue_resize_no_retire) or does not count the old
+#                                       store's items against the new bound
+#                                       (queue_resize_ring_uncounted); one whose set_maxsize
+#                                       (queue_resize_set_no_retire) or whose put into the new
+#                                       store (queue_resize_put_no_retire) skips that wait, whose
+#                                       get takes from the new store before the old one is
+#                                       retired (queue_resize_get_unordered), whose flagless put
+#                                       goes uncounted between its two words
+#                                       (queue_resize_unslotted_swapped), or a scan for puts in
+#                                       flight blind to puts into the new store
+#                                       (queue_scan_exact); an interrupt lost when
 #                                       it races the park (interrupt_lost) or one already
 #                                       taken that still ends a later wait (interrupt_stale),
 #                                       the flag read after the primitive's validate
@@ -48,13 +60,20 @@ if [[ "${1:-}" == "--mutants" ]]; then
         [queue_locked_unlock_early]="queue::lifo::get_returns_only_what_was_put"
         [queue_flag_late]="queue::fifo::put_racing_shutdown_is_refused_or_delivered"
         [queue_unslotted_uncounted]="queue::fifo::flagless_put_racing_shutdown_is_refused_or_delivered"
+        [queue_resize_no_retire]="queue::fifo::resize_racing_puts_keeps_each_producers_order queue::fifo::resize_bound_counts_what_the_old_store_holds"
+        [queue_resize_ring_uncounted]="queue::fifo::resize_bound_counts_what_the_old_store_holds"
+        [queue_resize_set_no_retire]="queue::fifo::new_bound_in_force_when_set_maxsize_returns"
+        [queue_resize_put_no_retire]="queue::fifo::resize_in_a_third_thread_keeps_the_getters_order"
+        [queue_resize_get_unordered]="queue::fifo::resize_in_a_third_thread_keeps_the_getters_order"
+        [queue_scan_exact]="queue::fifo::resized_put_racing_shutdown_is_refused_or_delivered"
+        [queue_resize_unslotted_swapped]="queue::fifo::resized_flagless_put_racing_shutdown_is_refused_or_delivered"
         [interrupt_lost]="interrupt::only_the_interrupt_ends_a_semaphore_acquire interrupt::only_the_interrupt_ends_a_lock_acquire interrupt::only_the_interrupt_ends_an_event_wait interrupt::only_the_interrupt_ends_a_condition_wait interrupt::only_the_interrupt_ends_a_queue_get interrupt::only_the_interrupt_ends_a_lifo_get"
         [interrupt_after_validate]="interrupt::only_the_interrupt_ends_a_condition_wait"
         [interrupt_no_timed_out]="interrupt::only_the_interrupt_ends_a_condition_wait"
         [interrupt_stale]="interrupt::taken_interrupt_never_ends_a_later_wait interrupt::barrier_check_runs_on_interrupt_and_the_wait_goes_on"
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
     )
-    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out)
+    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out)
     # MUTANTS="a b" runs only those.
     [ -n "${MUTANTS:-}" ] && read -r -a mutants <<<"$MUTANTS"
     for mutant in "${mutants[@]}"; do

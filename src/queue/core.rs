@@ -4,11 +4,13 @@
 //! # The protocol
 //!
 //! Two words besides the store, and a flag per thread:
-//! - `begun` (producers' cache line): puts begun, times two, with the shut-down flag in bit 0.
-//!   A put adds 2 *before* touching the store and reads the flag in the same atomic step, so a
+//! - `begun` (producers' cache line): puts begun, times four, with the shut-down flag in bit 0
+//!   and the resized flag in bit 1 (`set_maxsize` was called: puts go to a second store; see
+//!   `resize.rs`, which the put reads in the same step).
+//!   A put adds 4 *before* touching the store and reads the flag in the same atomic step, so a
 //!   put either began before the shutdown or sees it. Every put begun is a task from then on,
 //!   so a consumer can never hold an item whose task is not counted yet: unfinished tasks =
-//!   `begun / 2 - finished`. A refused put (full, shut down) also finishes its task (at most
+//!   `begun / 4 - finished`. A refused put (full, shut down) also finishes its task (at most
 //!   down to zero, as a `task_done` would, and waking joiners at zero): a put in flight only
 //!   ever makes `join` wait a little longer.
 //! - `finished` (its own line): `task_done` calls, refused puts, and the items an immediate
@@ -35,6 +37,7 @@ use crate::identity::Identity;
 
 use super::error::TaskDoneError;
 use super::putting::{self, Slot};
+use super::resize::Resized;
 use super::store::{CachePadded, Store};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::wait::{self, ParkResult, SpinWait, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
@@ -52,23 +55,27 @@ pub(crate) enum Refusal {
 
 /// The shut-down flag in `begun`.
 const SHUT: usize = 1;
+/// The resized flag in `begun`: puts go to the second store from then on (`resize.rs`).
+pub(super) const RESIZED: usize = 2;
 /// One put in `begun`.
-const ONE_PUT: usize = 2;
+const ONE_PUT: usize = 4;
 /// Counts of puts live in `begun`'s upper bits, so all task arithmetic is modulo this + 1.
-const MASK: usize = usize::MAX >> 1;
+const MASK: usize = usize::MAX >> 2;
 
 /// The producers' words: written by every put, read by consumers only on the slow paths.
 #[derive(Default)]
-struct Puts {
-    /// Puts begun × 2, plus [`SHUT`].
-    begun: AtomicUsize,
+pub(super) struct Puts {
+    /// Puts begun × 4, plus [`SHUT`] and [`RESIZED`].
+    pub(super) begun: AtomicUsize,
     /// Puts in flight made by a thread whose putting flag is gone (`putting.rs`: from a
     /// thread-local destructor at thread exit). Normally 0 and never touched.
-    unslotted: AtomicUsize,
+    pub(super) unslotted: AtomicUsize,
+    /// Those of them that go to a resized queue's second store (`resize.rs`).
+    pub(super) unslotted_resized: AtomicUsize,
 }
 
 /// The read-mostly part: settings, the shut-down flag as waiters read it, the sleeper counts.
-struct Config {
+pub(super) struct Config {
     /// Set by `shutdown` after [`SHUT`]; what blocked callers check before sleeping.
     shut_down: AtomicBool,
     /// 0 for unbounded.
@@ -77,23 +84,25 @@ struct Config {
     track_tasks: bool,
     /// Kind, id, name and creation site, for thread dumps.
     identity: Identity,
-    getters: AtomicUsize,
-    putters: AtomicUsize,
+    pub(super) getters: AtomicUsize,
+    pub(super) putters: AtomicUsize,
     joiners: AtomicUsize,
 }
 
 /// The machinery shared by every queue type, over a [`Store`].
-pub(crate) struct Core<S> {
-    puts: CachePadded<Puts>,
+pub(crate) struct Core<S: Store> {
+    pub(super) puts: CachePadded<Puts>,
     finished: CachePadded<AtomicUsize>,
-    config: CachePadded<Config>,
-    store: S,
+    pub(super) config: CachePadded<Config>,
+    pub(super) store: S,
+    /// Where items go once `set_maxsize` was called (`resize.rs`); empty and untouched before.
+    pub(super) resized: CachePadded<Resized<S::Item>>,
 }
 
 /// Runs its closure when dropped, which the core only lets happen while unwinding (on the normal
 /// path it is `mem::forget`-ten): the bookkeeping and the wake-up owed for a change that a
 /// panicking store (a user's `Ord`) made before unwinding (issue 10, defect 5).
-struct OnUnwind<F: FnMut()>(F);
+pub(super) struct OnUnwind<F: FnMut()>(pub(super) F);
 
 impl<F: FnMut()> Drop for OnUnwind<F> {
     fn drop(&mut self) {
@@ -110,12 +119,12 @@ fn past(deadline: Option<Instant>) -> bool {
 /// Wakers pass no information.
 const TOKEN: UnparkToken = UnparkToken(0);
 
-fn key(counter: &AtomicUsize) -> usize {
+pub(super) fn key(counter: &AtomicUsize) -> usize {
     counter as *const AtomicUsize as usize
 }
 
 /// Lets a thread in flight (a preempted putter) run: a yield, which loom also sees.
-fn back_off(spin: &mut SpinWait) {
+pub(super) fn back_off(spin: &mut SpinWait) {
     if !spin.spin() {
         crate::loom::yield_now();
     }
@@ -136,22 +145,54 @@ impl<S: Store> Core<S> {
                 joiners: AtomicUsize::new(0),
             }),
             store: S::new(maxsize),
+            resized: CachePadded(Resized::new(maxsize)),
         }
     }
 
+    /// The items in the store and, once resized, in the second store (both read under the
+    /// second store's lock: `resize.rs`).
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.store.len()
+        if self.is_resized() {
+            self.resized_len()
+        } else {
+            self.store.len()
+        }
+    }
+
+    /// [`len`](Self::len) without taking any lock (may count up to twice the bound of a resized
+    /// queue): for thread dumps, which must not block.
+    fn len_lock_free(&self) -> usize {
+        self.store.len() + self.resized.len()
     }
 
     #[inline]
     pub(crate) fn maxsize(&self) -> usize {
-        self.config.maxsize
+        if self.is_resized() {
+            self.resized.maxsize()
+        } else {
+            self.config.maxsize
+        }
     }
 
     #[inline]
     pub(crate) fn is_full(&self) -> bool {
-        self.store.is_full()
+        if self.is_resized() {
+            self.resized_is_full_now()
+        } else {
+            self.store.is_full()
+        }
+    }
+
+    /// Whether a put has to wait for room, without taking any lock (checked under the parking
+    /// lot's bucket lock, where it must not block).
+    #[inline]
+    fn is_full_lock_free(&self) -> bool {
+        if self.is_resized() {
+            self.resized_is_full()
+        } else {
+            self.store.is_full()
+        }
     }
 
     #[inline]
@@ -170,7 +211,7 @@ impl<S: Store> Core<S> {
     /// Unfinished tasks, `finished` already read.
     #[inline]
     fn unfinished_given(&self, finished: usize) -> usize {
-        let begun = self.puts.begun.load(Ordering::SeqCst) >> 1;
+        let begun = self.puts.begun.load(Ordering::SeqCst) >> 2;
         begun.wrapping_sub(finished) & MASK
     }
 
@@ -178,12 +219,13 @@ impl<S: Store> Core<S> {
     /// and no flagless put is counted. Final once the queue refuses puts (see `putting.rs`).
     fn no_put_in_flight(&self) -> bool {
         self.puts.unslotted.load(Ordering::SeqCst) == 0
+            && self.puts.unslotted_resized.load(Ordering::SeqCst) == 0
             && !putting::someone_putting_into(self.address())
     }
 
     /// What a putting flag holds while a put into this queue is in flight.
     #[inline]
-    fn address(&self) -> usize {
+    pub(super) fn address(&self) -> usize {
         self as *const Self as usize
     }
 
@@ -216,7 +258,7 @@ impl<S: Store> Core<S> {
     /// Wakes one thread parked on `counter`'s key, if its count says there is one. With nobody
     /// parked this is one load.
     #[inline]
-    fn wake_one(counter: &AtomicUsize) {
+    pub(super) fn wake_one(counter: &AtomicUsize) {
         crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
         if counter.load(Ordering::SeqCst) != 0 {
             wait::unpark_one(key(counter), |_| TOKEN);
@@ -267,7 +309,7 @@ impl<S: Store> Core<S> {
         unsafe fn status<S: Store>(core: *const ()) -> String {
             // SAFETY: the caller's contract.
             let core = unsafe { &*(core as *const Core<S>) };
-            let mut s = format!("{} items", core.len());
+            let mut s = format!("{} items", core.len_lock_free());
             if core.config.track_tasks {
                 s += &format!(", {} unfinished tasks", core.unfinished_tasks());
             }
@@ -293,13 +335,13 @@ impl<S: Store> Core<S> {
     /// Whether a `get` has to wait (empty and open).
     #[inline]
     fn get_blocks(&self) -> bool {
-        self.store.is_empty() && !self.is_shutdown()
+        self.store.is_empty() && self.resized.is_empty() && !self.is_shutdown()
     }
 
     /// Whether a `put` has to wait (full and open).
     #[inline]
     fn put_blocks(&self) -> bool {
-        self.store.is_full() && !self.is_shutdown()
+        self.is_full_lock_free() && !self.is_shutdown()
     }
 
     /// A put that never waits. Always inlined: out of line, its prologue and epilogue were a
@@ -307,7 +349,7 @@ impl<S: Store> Core<S> {
     #[inline(always)]
     pub(crate) fn try_put(&self, item: S::Item) -> Result<(), (S::Item, Refusal)> {
         if self.config.track_tasks {
-            putting::with_slot(|slot| self.try_put_counted(item, slot))
+            self.try_put_counted(item, putting::current())
         } else {
             self.push(item, || {})
         }
@@ -336,7 +378,10 @@ impl<S: Store> Core<S> {
         let begun = self.puts.begun.fetch_add(ONE_PUT, Ordering::SeqCst);
         #[cfg(all(loom, threadkit_mutant = "queue_flag_late"))]
         self.enter(slot);
-        if begun & SHUT != 0 {
+        if begun & (SHUT | RESIZED) != 0 {
+            if begun & SHUT == 0 {
+                return self.put_resized(item, slot);
+            }
             leave();
             self.forget_tasks(1);
             return Err((item, Refusal::ShutDown));
@@ -350,7 +395,7 @@ impl<S: Store> Core<S> {
 
     /// Raises the putting flag (or counts a flagless put).
     #[inline(always)]
-    fn enter(&self, slot: Option<&Slot>) {
+    pub(super) fn enter(&self, slot: Option<&Slot>) {
         match slot {
             Some(slot) => slot.enter(self.address()),
             #[cfg(all(loom, threadkit_mutant = "queue_unslotted_uncounted"))]
@@ -441,7 +486,7 @@ impl<S: Store> Core<S> {
     /// A get that never waits.
     #[inline]
     pub(crate) fn try_get(&self) -> Result<S::Item, Refusal> {
-        if let Some(item) = self.pop() {
+        if let Some(item) = self.pop().or_else(|| self.pop_resized()) {
             return Ok(item);
         }
         if !self.is_shutdown() {
@@ -450,7 +495,9 @@ impl<S: Store> Core<S> {
         // Shut down and empty, unless a put that began before the shutdown is still on its way:
         // wait for it, then look once more.
         self.wait_for_puts_in_flight();
-        self.pop().ok_or(Refusal::ShutDown)
+        self.pop()
+            .or_else(|| self.pop_resized())
+            .ok_or(Refusal::ShutDown)
     }
 
     /// Takes an item out of the store and wakes the putter owed its room (always inlined, as
@@ -584,13 +631,15 @@ impl<S: Store> Core<S> {
         // Every put that began before the flag is stored (or refused) first: none after it.
         self.wait_for_puts_in_flight();
         let (n, drained) = self.store.drain();
-        self.forget_tasks(n);
+        let (n_resized, drained_resized) = self.resized.drain();
+        self.forget_tasks(n + n_resized);
         drop(drained); // an item's `drop` may use the queue
+        drop(drained_resized);
     }
 
     /// Takes `n` off the unfinished tasks, stopping at zero, and wakes the joiners if none is
     /// left (a refused put, the items an immediate shutdown dropped).
-    fn forget_tasks(&self, n: usize) {
+    pub(super) fn forget_tasks(&self, n: usize) {
         if n != 0 && self.config.track_tasks {
             self.finish(n);
         }

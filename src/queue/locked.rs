@@ -54,7 +54,9 @@ pub(crate) struct Locked<C> {
     /// The collection's length, stored (`SeqCst`) under the lock after every change, also when
     /// the change unwinds.
     len: AtomicUsize,
-    maxsize: usize,
+    /// 0 for unbounded. Changed only under the lock ([`set_maxsize`](Self::set_maxsize)), so a
+    /// push checks the bound in force at the push.
+    maxsize: AtomicUsize,
 }
 
 /// Stores the collection's length into the mirror when dropped: after a change, or while a
@@ -70,22 +72,19 @@ impl<C: Container> Drop for SyncLen<'_, C> {
     }
 }
 
-impl<C: Container> Store for Locked<C> {
-    type Item = C::Item;
-    type Drained = C;
-
-    fn new(maxsize: usize) -> Self {
-        Locked {
-            items: Lock::with_value(C::default()),
-            len: AtomicUsize::new(0),
-            maxsize,
-        }
-    }
-
+impl<C: Container> Locked<C> {
+    /// Stores `item` if the bound leaves room for it behind `ahead()` items kept elsewhere (the
+    /// ring a resized `Queue` moved from: `resize.rs`), or hands it back. `ahead` is called under
+    /// the lock; a value too high only refuses a put that a later try lets in.
     #[inline]
-    fn push(&self, item: C::Item) -> Result<(), C::Item> {
+    pub(crate) fn push_behind(
+        &self,
+        item: C::Item,
+        ahead: impl FnOnce() -> usize,
+    ) -> Result<(), C::Item> {
         let mut items = self.items.acquire();
-        if self.maxsize != 0 && items.len() >= self.maxsize {
+        let maxsize = self.maxsize.load(Ordering::Relaxed);
+        if maxsize != 0 && items.len().saturating_add(ahead()) >= maxsize {
             return Err(item);
         }
         let sync = SyncLen {
@@ -96,6 +95,48 @@ impl<C: Container> Store for Locked<C> {
         Ok(())
     }
 
+    /// Whether the store holds `maxsize` items, counting `ahead` kept elsewhere.
+    #[inline]
+    pub(crate) fn is_full_behind(&self, ahead: usize) -> bool {
+        let maxsize = self.maxsize.load(Ordering::Relaxed);
+        maxsize != 0 && self.len().saturating_add(ahead) >= maxsize
+    }
+
+    /// The items of the store plus `ahead()` kept elsewhere, `ahead` called under the lock (so
+    /// no push into this store lands between the two reads).
+    pub(crate) fn len_behind(&self, ahead: impl FnOnce() -> usize) -> usize {
+        let items = self.items.acquire();
+        items.len() + ahead()
+    }
+
+    /// The bound (`0`: none).
+    pub(crate) fn maxsize(&self) -> usize {
+        self.maxsize.load(Ordering::Relaxed)
+    }
+
+    /// Changes the bound, under the lock: every push after this one checks the new bound.
+    pub(crate) fn set_maxsize(&self, maxsize: usize) {
+        let _items = self.items.acquire();
+        self.maxsize.store(maxsize, Ordering::Relaxed);
+    }
+}
+
+impl<C: Container> Store for Locked<C> {
+    type Item = C::Item;
+    type Drained = C;
+
+    fn new(maxsize: usize) -> Self {
+        Locked {
+            items: Lock::with_value(C::default()),
+            len: AtomicUsize::new(0),
+            maxsize: AtomicUsize::new(maxsize),
+        }
+    }
+
+    #[inline]
+    fn push(&self, item: C::Item) -> Result<(), C::Item> {
+        self.push_behind(item, || 0)
+    }
     #[inline]
     fn pop(&self) -> Option<C::Item> {
         let mut items = self.items.acquire();
@@ -118,7 +159,7 @@ impl<C: Container> Store for Locked<C> {
 
     #[inline]
     fn is_full(&self) -> bool {
-        self.maxsize != 0 && self.len() >= self.maxsize
+        self.is_full_behind(0)
     }
 
     fn drain(&self) -> (usize, C) {

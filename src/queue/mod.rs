@@ -50,13 +50,11 @@
 //! # Differences from Python, for all the queues
 //!
 //! - What Python raises is returned as an error that hands a rejected item back.
-//! - [`Queue`]'s `maxsize` is fixed when the queue is made (Python lets code assign
-//!   `q.maxsize`): its FIFO store of a bound is a ring of `maxsize` slots allocated up front,
-//!   which cannot grow, and a bound kept outside the store would be a length counter written
-//!   by producers and consumers alike, the shared cache line this design avoids (a slow path
-//!   only for resized queues would still need that counter kept by every put and get, or a
-//!   switch of store under concurrent lock-free puts). [`LifoQueue`] and [`PriorityQueue`],
-//!   whose state is behind one lock anyway, have `set_maxsize` with Python's semantics.
+//! - `q.maxsize = n` is `set_maxsize(n)`, and it wakes the putters waiting for room so that
+//!   those the new bound lets in go ahead (CPython's assignment wakes nobody: a waiting putter
+//!   waits for the next `get` even when the new bound leaves room). A [`Queue`] whose bound was
+//!   changed moves its items to a store behind a lock (its lock-free ring cannot change size):
+//!   from then on it costs what a [`LifoQueue`] does; one never resized pays nothing for it.
 //! - A [`Duration`](std::time::Duration) cannot be negative, so the `ValueError` for a negative
 //!   timeout cannot happen; a timeout too large for the clock means "wait forever".
 //! - The store cannot be customised by overriding `_put`/`_get`; pick the queue type instead.
@@ -94,6 +92,7 @@ mod lifo;
 mod locked;
 mod priority;
 mod putting;
+mod resize;
 mod simple;
 mod store;
 

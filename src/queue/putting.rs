@@ -18,6 +18,10 @@
 //! address, or a later value of the slot. A later value (0, or another queue's address) is a
 //! `Release` store made after that put was over, so the put's item is visible to the scanner.
 //!
+//! A put into a resized queue (`resize.rs`) switches its flag to the queue's address `| 1`
+//! once its step on `begun` has seen the resized bit, so that the wait for puts into the old
+//! store ([`wait_until_no_slot_holds`]) can tell them apart; [`someone_putting_into`] counts both.
+//!
 //! A put made while the thread's slot is gone (from a thread-local destructor at thread exit)
 //! falls back to counting itself in the queue's `unslotted` word (two read-modify-writes).
 //!
@@ -47,14 +51,29 @@
 //! `Acquire` compare-and-swap), so every value the slot holds is in the order of the puts made
 //! with it.
 //!
+//! # After `fork`
+//!
+//! A child process has only the thread that called `fork`, but inherits every slot: the slot
+//! of a thread that was in the middle of a put stays raised, and every wait for puts in flight
+//! (a `get` finding the queue shut down and empty, an immediate shutdown, the retire of a
+//! resized queue's old store, which the child's first `set_maxsize` does) would wait for it for
+//! ever (review of issue 15, H1: 3 to 30 of 40 forked children hung in `set_maxsize`). So the
+//! first claim of a slot in the process registers a `pthread_atfork` child handler
+//! ([`release_others_after_fork`]) that lowers and releases every slot but the calling
+//! thread's: the threads that held them do not exist in the child, and the calling thread is
+//! not in a put (`fork` is not called from inside one). The handler only loads and stores
+//! atomics and reads a `const` thread-local with no destructor (no allocation, no lock), as a
+//! child handler of a multi-threaded process must (async-signal-safe).
+//!
 //! Limits, known and accepted: a scan waits for *every* raised flag naming the queue, also that
 //! of a put that will be refused, so a thread retrying `try_put` on a shut-down queue in a tight
 //! loop makes a scan take several tries (it ends at the first scan that finds the flag down).
-//! In a child process after `fork`, the slot of a thread that was in the middle of a put stays
-//! raised, so a `get` that finds that queue shut down and empty (or its immediate shutdown)
-//! would wait for ever; with the `settled` count this replaced it was the same, and CPython's
-//! queue can likewise be left with its mutex held by a thread that does not exist in the child.
-//! The slots of the threads that do not exist in the child stay owned (never reused there).
+//! After `fork`, a flagless put in flight (from a thread-local destructor, counted in the
+//! queue's `unslotted` words, which no handler can find) still counts as in flight in the child,
+//! and a resized queue's second store is behind a lock that a parent thread may have held at the
+//! fork (as CPython's queue can be left with its mutex held by a thread that does not exist in
+//! the child). A fork that races the very first registration (the handler not yet registered)
+//! makes a child without it.
 
 use std::cell::{Cell, OnceCell};
 
@@ -123,8 +142,44 @@ fn slots() -> impl Iterator<Item = &'static Slot> {
     })
 }
 
+/// Whether the process registered [`release_others_after_fork`] (a flag, not a `Once`: a child
+/// forked while another thread ran a `Once` would inherit it running, and wait for ever).
+#[cfg(all(unix, not(loom)))]
+static AT_FORK: AtomicBool = AtomicBool::new(false);
+
+/// Registers [`release_others_after_fork`] as a `pthread_atfork` child handler, once.
+#[cfg(all(unix, not(loom)))]
+fn register_at_fork() {
+    if AT_FORK.load(Ordering::Relaxed) || AT_FORK.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: registers a handler with no prepare and no parent part; the child part is an
+    // `extern "C"` function that cannot unwind (it only loads and stores atomics) and stays valid
+    // for the life of the process.
+    // It fails only for want of memory: the children of this process then keep the old
+    // behaviour (see the limits in the module docs).
+    let _ = unsafe { libc::pthread_atfork(None, None, Some(release_others_after_fork)) };
+}
+
+/// The `pthread_atfork` child handler (see the module docs): lowers and releases every slot but
+/// the calling thread's. Atomics and a `const` thread-local only (async-signal-safe).
+#[cfg(all(unix, not(loom)))]
+extern "C" fn release_others_after_fork() {
+    // `try_with`: no panic even while the calling thread's thread-locals are being destroyed
+    // (then it has no slot to keep).
+    let mine = FLAG.try_with(Cell::get).unwrap_or(std::ptr::null());
+    for slot in slots() {
+        if !std::ptr::eq(slot, mine) {
+            slot.queue.store(0, Ordering::Release);
+            slot.owned.store(false, Ordering::Release);
+        }
+    }
+}
+
 /// Claims a free slot for the calling thread, or pushes a new one, owned.
 fn claim() -> &'static Slot {
+    #[cfg(all(unix, not(loom)))]
+    register_at_fork();
     for slot in slots() {
         if !slot.owned.load(Ordering::Relaxed)
             && slot
@@ -179,20 +234,23 @@ crate::loom::thread_local_shim! {
     static REGISTERED: OnceCell<Registered> = const { OnceCell::new() };
 }
 
-/// Runs `f` with the calling thread's slot (registering it on first use), or with `None` once
-/// the thread's thread-locals are being destroyed.
+/// The calling thread's slot (registering it on first use), or `None` once the thread's
+/// thread-locals are being destroyed. Returned, not passed to a closure: a put's path then has
+/// no closure call in it (callgrind: the closure was a function of its own, a call, a prologue
+/// and an epilogue per put).
 #[inline(always)]
-pub(crate) fn with_slot<R>(f: impl FnOnce(Option<&Slot>) -> R) -> R {
+pub(crate) fn current() -> Option<&'static Slot> {
     #[cfg(loom)]
     if SLOTLESS.with(Cell::get) {
-        return f(None);
+        return None;
     }
     let slot = FLAG.with(Cell::get);
     let slot = if slot.is_null() { register() } else { slot };
     // SAFETY: `slot` is null or what `register` stored in `FLAG`: a slot of the list, leaked,
     // so valid for the rest of the process, and only ever shared (`&`). It is this thread's
-    // (owned) until `REGISTERED`'s drop, which nulls `FLAG` first.
-    f(unsafe { slot.as_ref() })
+    // (owned) until `REGISTERED`'s drop, which nulls `FLAG` first; the caller uses it for the
+    // put it is making, before that.
+    unsafe { slot.as_ref() }
 }
 
 #[cfg(loom)]
@@ -226,9 +284,29 @@ fn register() -> *const Slot {
 }
 
 /// Whether some thread is putting into `queue` now (see the module docs for when a `false` is
-/// final: only once `queue` refuses new puts).
+/// final: only once `queue` refuses new puts). A flag holds `queue`, or `queue | 1` for a put
+/// into the store a resized queue moved to (`resize.rs`); `queue` is even (cache-aligned).
 pub(crate) fn someone_putting_into(queue: usize) -> bool {
-    slots().any(|s| s.queue.load(Ordering::Acquire) == queue)
+    // Mutant (loom): puts into a resized queue's second store (`queue | 1`) not seen.
+    let mask = if cfg!(threadkit_mutant = "queue_scan_exact") {
+        !0
+    } else {
+        !1
+    };
+    slots().any(|s| s.queue.load(Ordering::Acquire) & mask == queue)
+}
+
+/// Waits, slot by slot, until each slot has been seen not holding `value` (calling `back_off`
+/// while it does). Once puts holding `value` can no longer begin (a resized queue's ring: see
+/// `resize.rs`), a slot seen without it once never holds one of those puts again, so one pass
+/// is enough: every such put that was in flight when the call began is over when it returns
+/// (its `leave`, a `Release` store, read with `Acquire`).
+pub(crate) fn wait_until_no_slot_holds(value: usize, mut back_off: impl FnMut()) {
+    for slot in slots() {
+        while slot.queue.load(Ordering::Acquire) == value {
+            back_off();
+        }
+    }
 }
 
 /// The calling thread's slot, if it has one (tests: whether it is released at thread exit, where

@@ -323,6 +323,194 @@ mod fifo {
     fn flagless_put_racing_immediate_shutdown_leaves_nothing() {
         racing_immediate_shutdown!(Queue, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()));
     }
+
+    /// `set_maxsize` racing a producer's two puts into an unbounded queue, then gets of both
+    /// (in one thread of their own; the producer is the main thread): a put that began before
+    /// the resize may still be on its way into the old store while the producer's next put
+    /// lands in the new one; the get must not take the second before the first (the old store
+    /// is retired before the new one is used). Shaped so that the interleaving that shows the
+    /// bug needs two preemptions (the default bound), and so that at most one thread at a time
+    /// waits for the old store's puts in flight: loom cannot finish exploring two threads that
+    /// spin (yielding) for a third (they may yield to each other for ever).
+    fn resize_racing_puts(flagless: bool) {
+        model(move || {
+            let q = Arc::new(Queue::new(0));
+            let resizer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    q.set_maxsize(5);
+                    [q.get().unwrap(), q.get().unwrap()]
+                })
+            };
+            let puts = || {
+                q.put(1).unwrap();
+                q.put(2).unwrap();
+            };
+            if flagless {
+                as_if_exiting(puts);
+            } else {
+                puts();
+            }
+            let got = resizer.join().unwrap();
+            assert_eq!(
+                got,
+                [1, 2],
+                "a producer's items reordered across the resize"
+            );
+            assert_eq!(q.unfinished_tasks(), 2);
+            assert_nobody_parked();
+        });
+    }
+
+    #[test]
+    fn resize_racing_puts_keeps_each_producers_order() {
+        resize_racing_puts(false);
+    }
+
+    /// The same with puts made without a putting flag (counted in `unslotted`).
+    #[test]
+    fn resize_racing_flagless_puts_keeps_each_producers_order() {
+        resize_racing_puts(true);
+    }
+
+    /// One item queued; a producer's `try_put` races `set_maxsize(2)` and the main thread's own
+    /// `try_put` after it. Witness: the bound in force at each put. Exactly one of the two puts
+    /// fits (before the resize the old store is unbounded, after it the item already queued
+    /// counts), so the queue ends with 2 items and 2 tasks, never 3.
+    #[test]
+    fn resize_bound_counts_what_the_old_store_holds() {
+        model(|| {
+            let q = Arc::new(Queue::new(0));
+            q.put(1).unwrap();
+            let producer = spawn_put(&q, |q: &Queue<i32>| q.try_put(2).is_ok());
+            q.set_maxsize(2);
+            let mine = q.try_put(3).is_ok();
+            let theirs = producer.join().unwrap();
+            assert_eq!(
+                q.len(),
+                2,
+                "the queue went past its bound (or refused a put with room)"
+            );
+            assert!(
+                mine != theirs,
+                "both or neither of the puts fit: {mine} {theirs}"
+            );
+            assert_eq!(
+                q.unfinished_tasks(),
+                2,
+                "a refused put was counted as a task"
+            );
+            assert_nobody_parked();
+        });
+    }
+
+    /// A producer's two puts, `set_maxsize` in a second thread and two gets in a third (review
+    /// of issue 15, M1: the getter is not the resizer): the gets return 1 then 2. A get that
+    /// took from the second store having found the ring empty before the ring was retired
+    /// could return 2 while 1 was still on its way into the ring. Getters never wait for puts in
+    /// flight (before the fix they did, and loom could not finish exploring this model: two
+    /// threads yielding while they wait for a third). Witness: the items got, in order.
+    #[test]
+    fn resize_in_a_third_thread_keeps_the_getters_order() {
+        model(|| {
+            let q = Arc::new(Queue::new(0));
+            let producer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    q.put(1).unwrap();
+                    q.put(2).unwrap();
+                })
+            };
+            let resizer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.set_maxsize(5))
+            };
+            let got = [q.get().unwrap(), q.get().unwrap()];
+            producer.join().unwrap();
+            resizer.join().unwrap();
+            assert_eq!(
+                got,
+                [1, 2],
+                "a producer's items reordered across the resize"
+            );
+            assert_eq!(q.unfinished_tasks(), 2);
+            assert_nobody_parked();
+        });
+    }
+
+    /// One item queued in an unbounded queue; a producer's `try_put` races `set_maxsize(1)`.
+    /// Once `set_maxsize` has returned, the new bound is in force: the producer's put either
+    /// landed before (the length read right after the call counts it: 2) or is held to the
+    /// bound of 1 (refused). Witness: that length, and whether the put succeeded.
+    #[test]
+    fn new_bound_in_force_when_set_maxsize_returns() {
+        model(|| {
+            let q = Arc::new(Queue::new(0));
+            q.put(0).unwrap();
+            let producer = spawn_put(&q, |q: &Queue<i32>| q.try_put(1).is_ok());
+            q.set_maxsize(1);
+            let len_after = q.len();
+            let put_ok = producer.join().unwrap();
+            assert!(
+                !put_ok || len_after == 2,
+                "a put landed after set_maxsize(1) returned with 1 item queued"
+            );
+            assert_eq!(q.len(), 1 + usize::from(put_ok));
+            assert_eq!(q.unfinished_tasks(), 1 + usize::from(put_ok));
+        });
+    }
+
+    /// A put into a resized queue's second store (its flag holds the queue's address `| 1`, or
+    /// it is counted in `unslotted_resized`) racing `shutdown`: refused, or its item is there
+    /// for the `get` after the shutdown (the wait for puts in flight sees it). Witness: the put's
+    /// result against what the gets return.
+    fn resized_put_racing_shutdown(flagless: bool) {
+        model(move || {
+            let q = Arc::new(Queue::new(0));
+            q.set_maxsize(5);
+            let putter = if flagless {
+                spawn_put(&q, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()))
+            } else {
+                spawn_put(&q, |q: &Queue<i32>| q.put(7).is_ok())
+            };
+            q.shutdown();
+            let got = q.get();
+            let put_ok = putter.join().unwrap();
+            match got {
+                Ok(item) => assert!(put_ok && item == 7, "got {item}, put_ok {put_ok}"),
+                Err(GetError) => assert!(!put_ok, "a put succeeded but its item was never got"),
+            }
+            assert_eq!(q.get(), Err(GetError));
+        });
+    }
+
+    #[test]
+    fn resized_put_racing_shutdown_is_refused_or_delivered() {
+        resized_put_racing_shutdown(false);
+    }
+
+    /// The same with a put made without a putting flag (counted in `unslotted`, then in
+    /// `unslotted_resized`).
+    #[test]
+    fn resized_flagless_put_racing_shutdown_is_refused_or_delivered() {
+        resized_put_racing_shutdown(true);
+    }
+
+    /// A putter asleep on a full queue of 1 is woken by `set_maxsize(2)` and returns with no get
+    /// made (witness: the item count, 2, and nobody left parked).
+    #[test]
+    fn raised_bound_wakes_a_blocked_putter() {
+        model(|| {
+            let q = Arc::new(Queue::new(1));
+            q.put(1).unwrap();
+            let putter = spawn_put(&q, |q: &Queue<i32>| q.put(2).is_ok());
+            q.set_maxsize(2);
+            assert!(putter.join().unwrap());
+            assert_eq!(q.len(), 2);
+            assert_eq!((q.get(), q.get()), (Ok(1), Ok(2)));
+            assert_nobody_parked();
+        });
+    }
 }
 
 mod lifo {

@@ -11,6 +11,7 @@ mod lock;
 mod lock_order;
 mod monitor;
 mod queue;
+mod queue_counter;
 mod queue_locked;
 mod rlock;
 mod semaphore;
@@ -31,6 +32,7 @@ pub(crate) fn all(mode: Mode) -> Vec<Case> {
     cases.extend(thread::cases(mode));
     cases.extend(local::cases(mode));
     cases.extend(queue::cases(mode));
+    cases.extend(queue_counter::cases(mode));
     cases.extend(queue_locked::cases(mode));
     cases.extend(timer::cases(mode));
     #[cfg(feature = "lock-order-peers")]
@@ -43,7 +45,7 @@ mod tests {
     use super::*;
 
     /// The names BENCHMARKS.md, compare.csv and python/bench.py agree on.
-    const CASE_NAMES: [&str; 33] = [
+    const CASE_NAMES: [&str; 36] = [
         "lock_uncontended",
         "lock_try_held",
         "lock_contended_2t",
@@ -70,6 +72,9 @@ mod tests {
         "queue_task_done",
         "queue_1t",
         "queue_unbounded_1t",
+        "queue_counter_1t",
+        "queue_counter_1p1c",
+        "queue_counter_4p4c",
         "lifo_1p1c",
         "priority_1p1c",
         "lifo_4p4c",

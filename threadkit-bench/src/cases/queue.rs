@@ -36,7 +36,7 @@ macro_rules! send_recv {
 
 /// Producers and consumers of one case.
 #[derive(Clone, Copy)]
-struct Shape {
+pub(super) struct Shape {
     producers: usize,
     consumers: usize,
 }
@@ -49,7 +49,7 @@ impl Shape {
         (Shape::new(4, 1), "4p1c"),
     ];
 
-    const fn new(producers: usize, consumers: usize) -> Self {
+    pub(super) const fn new(producers: usize, consumers: usize) -> Self {
         Shape {
             producers,
             consumers,
@@ -201,7 +201,7 @@ where
 
 /// A contender over a channel-like pair: `make` builds it, each producer thread gets a clone of
 /// the sending half and each consumer a clone of the receiving half.
-fn channel<S, R>(
+pub(super) fn channel<S, R>(
     label: &'static str,
     shape: Shape,
     make: impl Fn() -> (S, R) + 'static,

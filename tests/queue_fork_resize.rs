@@ -1,0 +1,116 @@
+//! A child forked while another thread of the parent is in the middle of a put into a queue
+//! resizes that queue, puts into it and shuts it down: nothing waits for the put that was in
+//! flight at the fork (its thread does not exist in the child). Review of issue 15, H1: the
+//! dead thread's putting flag kept naming the queue, and the child's first `set_maxsize` waited
+//! for it for ever (in the retire of the old store).
+//!
+//! In a file of its own, so that no other test's threads are running when it forks.
+#![cfg(unix)]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use threadkit::queue::Queue;
+
+/// What a child exits with when its alarm fires: it hung.
+const HUNG: i32 = 3;
+
+/// The queue the parent's producer keeps putting into, and that the child inherits.
+static Q: OnceLock<Arc<Queue<u32>>> = OnceLock::new();
+
+/// Forks, runs `child` in the child with a 2 s alarm, and returns the child's exit status
+/// (`HUNG` if the alarm fired; 0 if `child` returned; 1 if it panicked).
+fn in_forked_child(child: fn()) -> i32 {
+    // SAFETY: the child calls only `child` (which allocates and makes system calls, as the
+    // code under test must be able to after a fork: that is what is tested) and `_exit`; the
+    // alarm handler calls only `_exit`, which is async-signal-safe.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        extern "C" fn on_alarm(_: libc::c_int) {
+            // SAFETY: `_exit` is async-signal-safe.
+            unsafe { libc::_exit(HUNG) };
+        }
+        // SAFETY: installs an async-signal-safe handler, then arms the alarm; `_exit` ends the
+        // child without running the parent's inherited exit handlers or destructors.
+        unsafe {
+            libc::signal(libc::SIGALRM, on_alarm as *const () as libc::sighandler_t);
+            libc::alarm(2);
+            let ok = std::panic::catch_unwind(child).is_ok();
+            libc::_exit(if ok { 0 } else { 1 });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked; `status` is a valid out-pointer.
+    let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(rc, pid, "waitpid failed");
+    assert!(
+        libc::WIFEXITED(status),
+        "child ended by a signal: {status:#x}"
+    );
+    libc::WEXITSTATUS(status)
+}
+
+/// In the child: the first resize of the inherited queue, a put into the second store, a second
+/// resize, and `shutdown`. Witness: what each call returns. (No get: a get pops the old store
+/// first, and a lock-free store whose put was half done at the fork, a slot claimed but not
+/// written, makes its pops wait for that write for ever: a limit of crossbeam's stores, as
+/// CPython's queue can be left with its mutex held.)
+fn resize_put_shutdown() {
+    let q = Q.get().expect("set before the fork");
+    q.set_maxsize(1_000_000);
+    q.put(7).unwrap();
+    assert!(!q.is_empty() && !q.is_full());
+    q.set_maxsize(0);
+    q.try_put(8).unwrap();
+    q.shutdown();
+    assert!(q.try_put(9).is_err());
+}
+
+/// A producer putting into and getting from `Q` without pause while the test thread forks:
+/// every child resizes, puts and shuts down. Witness: each child's exit status (0 = its
+/// calls returned what they should; `HUNG` = the alarm fired).
+///
+/// Before the fix: failed 3 of 3 runs (15 of 58, 15 of 48, 15 of 73 children hung before the
+/// 30 s budget ran out; the review's repro: 7 of 40 and 3 of 40).
+#[test]
+fn a_child_forked_mid_put_resizes_and_puts() {
+    let forks = 400;
+    let budget = Duration::from_secs(30);
+    let q = Arc::clone(Q.get_or_init(|| Arc::new(Queue::new(0))));
+    let stop = Arc::new(AtomicBool::new(false));
+    let puts = Arc::new(AtomicU64::new(0));
+    let producer = {
+        let (q, stop, puts) = (Arc::clone(&q), Arc::clone(&stop), Arc::clone(&puts));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                q.put(1).unwrap();
+                let _ = q.try_get();
+                puts.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    while puts.load(Ordering::Relaxed) < 1000 {
+        std::thread::yield_now();
+    }
+    let start = Instant::now();
+    let (mut run, mut hung, mut failed) = (0, 0, 0);
+    while run < forks && start.elapsed() < budget {
+        match in_forked_child(resize_put_shutdown) {
+            0 => {}
+            HUNG => hung += 1,
+            _ => failed += 1,
+        }
+        run += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    producer.join().unwrap();
+    println!(
+        "{run} children forked ({} puts by the parent's producer): {hung} hung, {failed} failed",
+        puts.load(Ordering::Relaxed)
+    );
+    assert_eq!(hung, 0, "{hung} of {run} forked children hung");
+    assert_eq!(failed, 0, "{failed} of {run} forked children failed");
+    assert!(run >= 20, "too few forks ({run}) in {budget:?}");
+}
