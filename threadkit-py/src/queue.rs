@@ -11,7 +11,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{self, AtomicI64};
 use std::time::Instant;
 
-use pyo3::exceptions::{PyAttributeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use threadkit::queue::{GetTimeoutError, PutTimeoutError, TaskDoneError, TryGetError, TryPutError};
@@ -301,8 +301,7 @@ macro_rules! bounded_queue {
                 }
             }
 
-            /// `q.maxsize = n` (LifoQueue, PriorityQueue): putters waiting for room check the
-            /// new bound at once. Queue's is read-only (AttributeError).
+            /// `q.maxsize = n`: putters waiting for room check the new bound at once.
             #[setter]
             fn set_maxsize(&self, py: Python<'_>, maxsize: i64) -> PyResult<()> {
                 let q = &self.inner;
@@ -323,18 +322,16 @@ macro_rules! bounded_queue {
     };
 }
 
-/// How `q.maxsize = n` reaches each queue: LifoQueue and PriorityQueue take a new bound at run
-/// time; Queue's ring is sized at construction, so its `maxsize` stays read-only.
+/// How `q.maxsize = n` reaches each queue: every one takes a new bound at run time (a `Queue`
+/// moves off its lock-free ring onto a locked store the first time: `Queue::set_maxsize`).
 trait SetMaxsize {
     fn set(&self, maxsize: usize) -> PyResult<()>;
 }
 
 impl SetMaxsize for threadkit::queue::Queue<Item> {
-    fn set(&self, _: usize) -> PyResult<()> {
-        Err(PyAttributeError::new_err(
-            "threadkit.Queue's maxsize is read-only (its ring is sized at construction; \
-             LifoQueue and PriorityQueue take a new maxsize)",
-        ))
+    fn set(&self, maxsize: usize) -> PyResult<()> {
+        self.set_maxsize(maxsize);
+        Ok(())
     }
 }
 
@@ -355,8 +352,9 @@ impl SetMaxsize for threadkit::queue::PriorityQueue<PyOrd> {
 bounded_queue! {
     /// `queue.Queue(maxsize=0)`: first in, first out.
     ///
-    /// Differences from Python: `maxsize` is read-only (LifoQueue's and PriorityQueue's can be
-    /// set); the pure-Python hooks `_put`, `_get`,
+    /// Differences from Python: assigning `maxsize` wakes the putters waiting for room (CPython's
+    /// assignment wakes nobody), and the first assignment moves the queue onto a locked store
+    /// (each put and get then takes a lock, as in `LifoQueue`); the pure-Python hooks `_put`, `_get`,
     /// `_qsize`, `_init` and the attributes `queue`, `mutex`, `not_empty`, `not_full`,
     /// `all_tasks_done` do not exist (a subclass cannot change the storage).
     Queue => Queue<Item>, held, |x: Item| x, |x: Item| x

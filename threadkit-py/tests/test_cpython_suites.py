@@ -25,9 +25,6 @@ GAPS = {
     # threadkit's queue keeps its storage in Rust, so the overrides are never called.
     "FailingQueueTest.test_failing_queue":
         "subclass hooks _put/_get are a pure-Python implementation detail",
-    # q.maxsize = 2 on a live queue: threadkit's Queue sizes its ring at construction, so its
-    # maxsize is read-only (LifoQueue's and PriorityQueue's can be set, and pass).
-    "QueueTest.test_shrinking_queue": "Queue's maxsize is fixed at construction (read-only)",
 }
 
 
