@@ -3,6 +3,7 @@ Timer service, Python exceptions out of a priority queue's comparisons and a Bar
 
 import subprocess
 import sys
+import queue
 import textwrap
 import threading
 import unittest
@@ -285,11 +286,20 @@ class PythonExceptionsThroughRust(unittest.TestCase):
 
 
 class Maxsize(unittest.TestCase):
-    def test_queue_maxsize_is_read_only(self):
+    def test_queue_maxsize_can_be_assigned(self):
+        # Witness: the bound the queue enforces follows the assignment (a third put is refused
+        # at 2 and accepted at 3), and shrinking keeps every queued item, as in CPython.
         q = threadkit.Queue(2)
-        with self.assertRaises(AttributeError):
-            q.maxsize = 3
-        self.assertEqual(q.maxsize, 2)
+        q.put_nowait(1)
+        q.put_nowait(2)
+        with self.assertRaises(queue.Full):
+            q.put_nowait(3)
+        q.maxsize = 3
+        self.assertEqual(q.maxsize, 3)
+        q.put_nowait(3)
+        self.assertTrue(q.full())
+        q.maxsize = 1
+        self.assertEqual([q.get_nowait() for _ in range(3)], [1, 2, 3])
 
     def test_concurrent_assignments_leave_getter_and_bound_agreeing(self):
         # Two threads assign -1 and 3 at once (PriorityQueue's setter releases the GIL). Witness,
@@ -323,7 +333,7 @@ class Maxsize(unittest.TestCase):
     def test_growing_maxsize_lets_a_blocked_putter_in(self):
         # Witness: the blocked put returns only after the bound grows, and its item is the one
         # queued after the first.
-        for cls in (threadkit.LifoQueue, threadkit.PriorityQueue):
+        for cls in (threadkit.Queue, threadkit.LifoQueue, threadkit.PriorityQueue):
             q = cls(1)
             q.put(1)
             done = threading.Event()
