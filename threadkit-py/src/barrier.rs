@@ -89,7 +89,15 @@ impl Barrier {
                                     // Woken only by `every` passing: nothing to run.
                                     return Ok(());
                                 }
-                                Python::attach(wait::after_slice)
+                                Python::attach(|py| {
+                                    wait::after_slice(py)?;
+                                    // A handler that called `signal.set_wakeup_fd` would
+                                    // leave the wait deaf (see `WakeupFd::reclaim`).
+                                    while fd.as_ref().map_or(Ok(false), |f| f.reclaim(py))? {
+                                        wait::after_slice(py)?;
+                                    }
+                                    Ok(())
+                                })
                             })
                         })
                     } else {
