@@ -327,7 +327,52 @@ FORK_DURING_WAIT_CHILD = textwrap.dedent("""
 """)
 
 
+# A signal handler forks while the main thread waits in Barrier.wait: in the child, the wait
+# goes on in the (new) main thread and must be interruptible there too.
+FORK_IN_HANDLER_DURING_BARRIER_CHILD = textwrap.dedent("""
+    import faulthandler, os, signal, threading, time
+    import threadkit
+    faulthandler.dump_traceback_later(40, exit=True)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    def fork(signum, frame):
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGALRM, interrupt)
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            return  # back into the child's copy of the wait
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGUSR1, fork)
+    main = threading.main_thread().ident
+    threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGUSR1)).start()
+    start = time.monotonic()
+    try:
+        threadkit.Barrier(2).wait(20)
+        os._exit(3)
+    except KeyboardInterrupt:
+        pass
+    except threading.BrokenBarrierError:
+        os._exit(2)  # the child, deaf until its timeout
+    if os.getpid() != int(os.environ["PARENT_PID"]):
+        print("child interrupted", time.monotonic() - start < 15, flush=True)
+        os._exit(0)
+""")
+
+
 class Fork(unittest.TestCase):
+    def test_fork_in_a_handler_during_a_barrier_wait(self):
+        code = "import os; os.environ['PARENT_PID'] = str(os.getpid())\n"
+        out = subprocess.run([PY, "-c", code + FORK_IN_HANDLER_DURING_BARRIER_CHILD],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.stdout.splitlines(), ["child interrupted True", "child exit 0"],
+                         out.stderr[-2000:])
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+
     def test_fork_while_the_main_thread_waits(self):
         out = subprocess.run([PY, "-c", FORK_DURING_WAIT_CHILD], capture_output=True, text=True,
                              timeout=60)
@@ -371,6 +416,29 @@ class HandlerThatSetsTheWakeupFd(unittest.TestCase):
         # Deaf, the wait would have lasted its 40 s (then run the handler).
         self.assertLess(time.monotonic() - start, 25)
         self.assertEqual(len(self.calls), 1)
+        self.assertEqual(signal.set_wakeup_fd(-1), -1)
+
+    def test_a_later_signal_still_interrupts_a_barrier_wait(self):
+        main = threading.main_thread().ident
+
+        def poke():
+            wait_until_sleeping(os.getpid(), MAIN_NATIVE_ID)
+            signal.pthread_kill(main, signal.SIGUSR1)
+            deadline = time.monotonic() + 10
+            while not self.calls and time.monotonic() < deadline:
+                time.sleep(0.01)
+            wait_until_sleeping(os.getpid(), MAIN_NATIVE_ID)
+            signal.pthread_kill(main, signal.SIGINT)
+
+        threading.Thread(target=poke, daemon=True).start()
+        barrier = threadkit.Barrier(2)
+        start = time.monotonic()
+        with self.assertRaises(KeyboardInterrupt):
+            barrier.wait(40)
+        self.assertLess(time.monotonic() - start, 25)
+        self.assertEqual(len(self.calls), 1)
+        self.assertFalse(barrier.broken)
+        self.assertEqual(barrier.n_waiting, 0)
         self.assertEqual(signal.set_wakeup_fd(-1), -1)
 
     def test_the_fd_it_gave_up_is_not_put_back_nor_written(self):
@@ -459,7 +527,9 @@ CLOSERANGE_CHILD = textwrap.dedent("""
                     break
             time.sleep(0.01)
         os.closerange(3, 64)
-        time.sleep(0.3)
+        c0 = time.process_time()
+        time.sleep(0.5)  # nobody should run meanwhile: the main thread waits
+        result["cpu"] = time.process_time() - c0 < 0.25
         r, w = os.pipe()
         os.write(w, b"payload")
         time.sleep(0.3)
@@ -478,7 +548,7 @@ CLOSERANGE_CHILD = textwrap.dedent("""
     except KeyboardInterrupt:
         print("interrupted", time.monotonic() - start < 20, flush=True)
     t.join()
-    print("pipe read", result["read"], flush=True)
+    print("pipe read", result["read"], "cpu after close", result["cpu"], flush=True)
     c0 = time.process_time()
     time.sleep(1.0)
     print("idle cpu", time.process_time() - c0 < 0.5, flush=True)
@@ -499,7 +569,8 @@ class PipeClosedUnderTheWatcher(unittest.TestCase):
         out = subprocess.run([PY, "-c", CLOSERANGE_CHILD], capture_output=True, text=True,
                              timeout=90)
         self.assertEqual(out.stdout.splitlines(),
-                         ["interrupted True", "pipe read b'payload'", "idle cpu True"],
+                         ["interrupted True", "pipe read b'payload' cpu after close True",
+                          "idle cpu True"],
                          out.stderr[-2000:])
         self.assertEqual(out.returncode, 0, out.stderr[-2000:])
 
