@@ -76,6 +76,8 @@ impl Barrier {
         let fd = if main { WakeupFd::install(py)? } else { None };
         let every = signals::park_span(fd.is_some());
         let woken = fd.is_some();
+        // Only the main thread touches it (in the check); a Mutex for `py.detach`'s `Send`.
+        let fd = std::sync::Mutex::new(fd);
         let outcome = py.detach(|| {
             panic::catch_unwind(AssertUnwindSafe(|| {
                 crate::diag::with_site(site, || {
@@ -89,7 +91,22 @@ impl Barrier {
                                     // Woken only by `every` passing: nothing to run.
                                     return Ok(());
                                 }
-                                Python::attach(wait::after_slice)
+                                Python::attach(|py| {
+                                    wait::after_slice(py)?;
+                                    let mut fd = crate::diag::locked(&fd);
+                                    // A handler that called `signal.set_wakeup_fd` would
+                                    // leave the wait deaf (see `WakeupFd::reclaim`).
+                                    while fd.as_ref().map_or(Ok(false), |f| f.reclaim(py))? {
+                                        wait::after_slice(py)?;
+                                    }
+                                    if fd.as_ref().is_some_and(|f| !f.is_current()) {
+                                        // Forked from a handler during this wait: the child
+                                        // watches anew (as `wait::block_at` does).
+                                        *fd = None;
+                                        *fd = WakeupFd::install(py)?;
+                                    }
+                                    Ok(())
+                                })
                             })
                         })
                     } else {

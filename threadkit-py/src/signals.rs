@@ -14,9 +14,11 @@
 //! watcher forwards every byte to it while ours is installed, and the wait puts it back when it
 //! ends, however it ends. Differences from leaving the fd alone, all documented in the README:
 //! the old fd's `warn_on_full_buffer` setting becomes `True` after a wait (Python cannot read
-//! it back); bytes the old fd cannot take (full buffer) are dropped silently; and where
-//! `set_wakeup_fd` refuses (a sub-interpreter, a non-Unix platform) the wait falls back to
-//! 50 ms slices with the signal handlers run between them, as before.
+//! it back); bytes the old fd cannot take (full buffer) are dropped silently; a handler that
+//! calls `set_wakeup_fd` during the wait keeps its choice ([`WakeupFd::reclaim`]); and where
+//! `set_wakeup_fd` refuses (a sub-interpreter was the first to import the extension) or the
+//! watcher's pipe was closed under it (`os.closerange`), waits fall back to 50 ms slices with
+//! the signal handlers run between them, as before.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use std::sync::Mutex;
@@ -52,8 +54,8 @@ pub(crate) fn take_interrupt() -> bool {
     interrupt::take()
 }
 
-/// Set when the wakeup fd cannot be used (no pipe, no thread, `set_wakeup_fd` refused): every
-/// later main-thread wait slices.
+/// Set when the wakeup fd cannot be used (no pipe, no thread, `set_wakeup_fd` refused, the
+/// watcher dead): every later main-thread wait slices.
 static FALLBACK: AtomicBool = AtomicBool::new(false);
 
 /// The running watcher (null until the first main-thread wait). Leaked: the watcher thread reads
@@ -71,9 +73,16 @@ struct Watcher {
     rfd: i32,
     wfd: i32,
     main: Interrupter,
-    /// Taken by the watcher for each batch of bytes it reads, by the main thread to install
-    /// and restore the fd: a byte is forwarded to exactly the fd that was replaced.
-    lock: Mutex<()>,
+    /// Taken by the watcher for each batch of bytes it reads, by the main thread to record
+    /// the replaced fd and drain the pipe: a byte is forwarded to exactly the fd that was
+    /// replaced. No Python code runs under it (a hook or handler could wait in threadkit and
+    /// come back here): the `set_wakeup_fd` calls happen outside, and bytes read while the
+    /// main thread installs the fd (`old` is [`INSTALLING`]) are kept here until it knows
+    /// which fd they belong to.
+    lock: Mutex<Vec<u8>>,
+    /// The watcher stopped for good (our pipe was closed under us, e.g. by `os.closerange`):
+    /// every later wait slices, and a wait that had the fd installed is interrupted to do so.
+    dead: AtomicBool,
     /// A main-thread wait has our fd installed (written under `lock`).
     active: AtomicBool,
     /// The fd ours replaced (-1: none), which gets every byte while ours is installed (written
@@ -81,7 +90,11 @@ struct Watcher {
     old: AtomicI32,
 }
 
-fn locked(w: &Watcher) -> std::sync::MutexGuard<'_, ()> {
+/// `Watcher::old` while the main thread is between its `set_wakeup_fd` call and recording
+/// what it returned: the watcher keeps the bytes it reads for the main thread to forward.
+const INSTALLING: i32 = -2;
+
+fn locked(w: &Watcher) -> std::sync::MutexGuard<'_, Vec<u8>> {
     crate::diag::locked(&w.lock)
 }
 
@@ -102,7 +115,8 @@ fn watcher() -> Option<&'static Watcher> {
         rfd: fds[0],
         wfd: fds[1],
         main: Interrupter::current(),
-        lock: Mutex::new(()),
+        lock: Mutex::new(Vec::new()),
+        dead: AtomicBool::new(false),
         active: AtomicBool::new(false),
         old: AtomicI32::new(-1),
     }));
@@ -154,7 +168,12 @@ fn watch(w: &'static Watcher) {
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
             }
-            return;
+            return die(w);
+        }
+        if pfd.revents & (libc::POLLNVAL | libc::POLLERR) != 0 {
+            // Our fd was closed under us (POLLNVAL): never poll or read that number again
+            // (it may be reused by a pipe that is none of ours).
+            return die(w);
         }
         if !WATCHER
             .load(Ordering::Acquire)
@@ -163,14 +182,20 @@ fn watch(w: &'static Watcher) {
             // Unreachable in practice (a forked child has no copy of this thread).
             return;
         }
-        let _locked = locked(w);
+        let mut stash = locked(w);
         // The main thread may have drained the pipe since the poll: EAGAIN, poll again.
-        let n = read_some(w.rfd, &mut buf);
+        let Some(n) = read_some(w.rfd, &mut buf) else {
+            // End of file (our write end closed under us) or EBADF: as POLLNVAL.
+            drop(stash);
+            return die(w);
+        };
         if n == 0 {
             continue;
         }
         let old = w.old.load(Ordering::Relaxed);
-        if old >= 0 && !cfg!(threadkit_py_mutant = "no_forward") {
+        if old == INSTALLING {
+            stash.extend_from_slice(&buf[..n]);
+        } else if old >= 0 && !cfg!(threadkit_py_mutant = "no_forward") {
             forward(old, &buf[..n]);
         }
         if w.active.load(Ordering::Relaxed) {
@@ -179,16 +204,46 @@ fn watch(w: &'static Watcher) {
     }
 }
 
-/// Reads what `fd` (non-blocking) has, up to `buf`'s length; 0 if nothing.
-fn read_some(fd: i32, buf: &mut [u8]) -> usize {
+/// The watcher cannot go on (its pipe is gone): marks it dead, so that waits slice from now
+/// on, and interrupts a wait that relies on it.
+#[cfg(unix)]
+fn die(w: &Watcher) {
+    w.dead.store(true, Ordering::SeqCst);
+    if w.active.load(Ordering::SeqCst) {
+        w.main.interrupt();
+    }
+}
+
+/// Reads what `fd` (non-blocking) has, up to `buf`'s length: `Some(0)` if nothing now
+/// (EAGAIN), `None` at end of file or on any other error (the fd is not ours any more).
+fn read_some(fd: i32, buf: &mut [u8]) -> Option<usize> {
     loop {
         // SAFETY: `buf` is valid for `buf.len()` bytes.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return n as usize;
+        if n > 0 {
+            return Some(n as usize);
         }
-        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return 0;
+        if n == 0 {
+            return None;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) => return Some(0),
+            _ => return None,
+        }
+    }
+}
+
+/// Reads everything our pipe holds now and forwards it to `to` (none if negative).
+fn drain(w: &Watcher, to: i32) {
+    if w.dead.load(Ordering::SeqCst) {
+        // The numbers may belong to someone else now.
+        return;
+    }
+    let mut buf = [0u8; 64];
+    while let Some(n @ 1..) = read_some(w.rfd, &mut buf) {
+        if to >= 0 {
+            forward(to, &buf[..n]);
         }
     }
 }
@@ -223,46 +278,55 @@ impl WakeupFd {
         if FALLBACK.load(Ordering::Relaxed) || cfg!(threadkit_py_mutant = "slice_wait") {
             return Ok(None);
         }
+        // Looked up (`import signal` on first use) before any lock is taken: Python code that
+        // runs here may wait in threadkit.
+        let set = set_wakeup_fd(py)?;
         let Some(watcher) = watcher() else {
             FALLBACK.store(true, Ordering::Relaxed);
             return Ok(None);
         };
-        let locked = locked(watcher);
-        let guard = if watcher.active.load(Ordering::Relaxed) {
-            WakeupFd {
-                watcher,
-                nested: true,
-            }
-        } else {
-            let set = set_wakeup_fd(py)?;
-            let kwargs = PyDict::new(py);
-            kwargs.set_item("warn_on_full_buffer", false)?;
-            match set
-                .call(py, (watcher.wfd,), Some(&kwargs))
-                .and_then(|old| old.extract::<i32>(py))
-            {
+        if watcher.dead.load(Ordering::SeqCst) {
+            FALLBACK.store(true, Ordering::Relaxed);
+            return Ok(None);
+        }
+        // Only the main thread writes `active` and `old`.
+        let nested = watcher.active.load(Ordering::Relaxed);
+        if !nested {
+            watcher.old.store(INSTALLING, Ordering::Relaxed);
+            let replaced = set_fd(py, set, watcher.wfd);
+            let mut stash = locked(watcher);
+            let pending = std::mem::take(&mut *stash);
+            match replaced {
                 Ok(old) => {
                     let old = if old == watcher.wfd { -1 } else { old };
                     watcher.old.store(old, Ordering::Relaxed);
                     watcher.active.store(true, Ordering::Relaxed);
+                    // Bytes the watcher read before `old` was known belong to it.
+                    if old >= 0 && !pending.is_empty() {
+                        forward(old, &pending);
+                    }
+                    drop(stash);
                 }
-                Err(e) if e.is_instance_of::<PyValueError>(py) => {
-                    // Not the main thread of the main interpreter, as Python sees it.
-                    FALLBACK.store(true, Ordering::Relaxed);
-                    return Ok(None);
+                Err(e) => {
+                    watcher.old.store(-1, Ordering::Relaxed);
+                    drop(stash);
+                    if e.is_instance_of::<PyValueError>(py) {
+                        // Not the main thread of the main interpreter, as Python sees it.
+                        FALLBACK.store(true, Ordering::Relaxed);
+                        return Ok(None);
+                    }
+                    return Err(e);
                 }
-                Err(e) => return Err(e),
             }
-            WakeupFd {
-                watcher,
-                nested: false,
-            }
-        };
-        drop(locked);
+        }
+        let guard = WakeupFd { watcher, nested };
         if !guard.nested {
             interrupt::take();
         }
         py.check_signals()?;
+        while guard.reclaim(py)? {
+            py.check_signals()?;
+        }
         Ok(Some(guard))
     }
 
@@ -271,6 +335,48 @@ impl WakeupFd {
     pub(crate) fn is_current(&self) -> bool {
         std::ptr::eq(WATCHER.load(Ordering::Acquire), self.watcher)
     }
+
+    /// Whether the watcher stopped for good (its pipe was closed under it): the caller drops
+    /// this and slices.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.watcher.dead.load(Ordering::SeqCst)
+    }
+
+    /// After signal handlers ran: makes our pipe the wakeup fd again if a handler replaced it
+    /// (`signal.set_wakeup_fd`), so that the wait stays wakeable. The handler's choice is what
+    /// the wait puts back when it ends, and what gets the bytes meanwhile (nothing, if it gave
+    /// the fd up), as if the wait were not there. Returns whether a handler had replaced it
+    /// (signals that arrived meanwhile went to the handler's fd: the caller runs the handlers
+    /// again).
+    ///
+    /// # Errors
+    ///
+    /// What `set_wakeup_fd` raises (nothing in practice: our fd is valid).
+    pub(crate) fn reclaim(&self, py: Python<'_>) -> PyResult<bool> {
+        if self.nested
+            || !self.is_current()
+            || self.is_dead()
+            || cfg!(threadkit_py_mutant = "no_reclaim")
+        {
+            return Ok(false);
+        }
+        let w = self.watcher;
+        let set = set_wakeup_fd(py)?;
+        let replaced = set_fd(py, set, w.wfd)?;
+        if replaced == w.wfd {
+            return Ok(false);
+        }
+        let _stash = locked(w);
+        w.old.store(replaced, Ordering::Relaxed);
+        Ok(true)
+    }
+}
+
+/// `signal.set_wakeup_fd(fd, warn_on_full_buffer=False)`: the fd it replaces.
+fn set_fd(py: Python<'_>, set: &Py<PyAny>, fd: i32) -> PyResult<i32> {
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("warn_on_full_buffer", false)?;
+    set.call(py, (fd,), Some(&kwargs))?.extract::<i32>(py)
 }
 
 impl Drop for WakeupFd {
@@ -280,30 +386,41 @@ impl Drop for WakeupFd {
         }
         Python::attach(|py| {
             let w = self.watcher;
-            let locked = locked(w);
             let old = w.old.load(Ordering::Relaxed);
-            let restored = set_wakeup_fd(py).and_then(|set| set.call1(py, (old,)).map(drop));
-            if let Err(e) = restored {
-                // The old fd went bad meanwhile (closed): leave none rather than ours.
-                e.write_unraisable(py, None);
-                if let Ok(set) = set_wakeup_fd(py) {
-                    let _ = set.call1(py, (-1,));
+            // No lock held here: `set_wakeup_fd` and `sys.unraisablehook` are Python code.
+            let mut failed = None;
+            let mut to = old;
+            match set_wakeup_fd(py).and_then(|set| Ok((set, set.call1(py, (old,))?))) {
+                Ok((set, replaced)) => match replaced.extract::<i32>(py) {
+                    Ok(fd) if fd != w.wfd => {
+                        // A handler replaced our fd after the wait's last look (then raised):
+                        // its choice stands, and the old fd gets nothing more.
+                        to = -1;
+                        if let Err(e) = set.call1(py, (fd,)) {
+                            failed = Some(e);
+                            let _ = set.call1(py, (-1,));
+                        }
+                    }
+                    _ => {}
+                },
+                Err(e) => {
+                    // The old fd went bad meanwhile (closed): leave none rather than ours.
+                    failed = Some(e);
+                    to = -1;
+                    if let Ok(set) = set_wakeup_fd(py) {
+                        let _ = set.call1(py, (-1,));
+                    }
                 }
             }
+            let locked = locked(w);
             // Bytes the watcher has not read yet belong to the replaced fd.
-            let mut buf = [0u8; 64];
-            loop {
-                let n = read_some(w.rfd, &mut buf);
-                if n == 0 {
-                    break;
-                }
-                if old >= 0 {
-                    forward(old, &buf[..n]);
-                }
-            }
+            drain(w, to);
             w.active.store(false, Ordering::Relaxed);
             w.old.store(-1, Ordering::Relaxed);
             drop(locked);
+            if let Some(e) = failed {
+                e.write_unraisable(py, None);
+            }
             // An interrupt raised for this wait after its last look must not end the thread's
             // next timed wait early.
             interrupt::take();
@@ -335,7 +452,11 @@ pub(crate) fn after_fork_in_child(py: Python<'_>) {
     // threads that write these do not exist in the child).
     if w.active.load(Ordering::Relaxed) {
         if let Ok(set) = set_wakeup_fd(py) {
-            let _ = set.call1(py, (w.old.load(Ordering::Relaxed),));
+            let old = w.old.load(Ordering::Relaxed).max(-1);
+            if set.call1(py, (old,)).is_err() {
+                // Never leave the fd we are about to close installed.
+                let _ = set.call1(py, (-1,));
+            }
         }
     }
     // SAFETY: the child's copies of the old pipe; nothing in the child uses them any more.

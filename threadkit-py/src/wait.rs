@@ -266,6 +266,10 @@ pub(crate) fn block_at<T: Send>(
         }
         if fd.is_none() || signals::take_interrupt() {
             after_slice(py)?;
+            // A handler that called `signal.set_wakeup_fd` would leave the wait deaf.
+            while fd.as_ref().map_or(Ok(false), |f| f.reclaim(py))? {
+                after_slice(py)?;
+            }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(None);
@@ -274,6 +278,11 @@ pub(crate) fn block_at<T: Send>(
             if let Some(d) = deadline.as_mut() {
                 *d = Instant::now() + span;
             }
+        }
+        if fd.as_ref().is_some_and(|f| f.is_dead()) {
+            // Our pipe was closed under the watcher: slices from here on (`install` says no).
+            fd = None;
+            fd = WakeupFd::install(py)?;
         }
         if fd.as_ref().is_some_and(|f| !f.is_current()) {
             // Forked from a signal handler during this wait: the child watches anew.

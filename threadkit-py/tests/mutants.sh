@@ -17,13 +17,15 @@
 #   no_restore       a wait leaves threadkit's fd installed as Python's wakeup fd
 #   fresh_timeout    a handler that returns restarts the wait's whole timeout
 #   no_fork_reset    a forked child keeps the parent's watcher pipe and installed fd
+#   no_reclaim       a wait does not install its pipe again after a handler's set_wakeup_fd
+#                    (the wait goes deaf, the fd the handler gave up is put back)
 # Usage: tests/mutants.sh PYTHON   (a Python with maturin installed)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 py=${1:-python3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-../target/mutants}
 status=0
-mutants=${MUTANTS:-"hold_gil no_signal_check no_created_site no_call_site no_thread_names try_under_lock_order no_order_error slice_wait no_forward no_restore fresh_timeout no_fork_reset"}
+mutants=${MUTANTS:-"hold_gil no_signal_check no_created_site no_call_site no_thread_names try_under_lock_order no_order_error slice_wait no_forward no_restore fresh_timeout no_fork_reset no_reclaim"}
 for mutant in $mutants; do
     case $mutant in
         hold_gil) tests=test_blocking.GilIsReleased ;;
@@ -32,6 +34,7 @@ for mutant in $mutants; do
         no_forward | no_restore) tests=test_signals.WakeupFdIsRestored ;;
         fresh_timeout) tests=test_signals.HandlerThatReturns ;;
         no_fork_reset) tests=test_signals.Fork ;;
+        no_reclaim) tests=test_signals.HandlerThatSetsTheWakeupFd ;;
         *) tests=test_diagnostics ;;
     esac
     venv=$CARGO_TARGET_DIR/venv-$mutant

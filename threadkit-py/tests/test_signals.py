@@ -327,13 +327,263 @@ FORK_DURING_WAIT_CHILD = textwrap.dedent("""
 """)
 
 
+# A signal handler forks while the main thread waits in Barrier.wait: in the child, the wait
+# goes on in the (new) main thread and must be interruptible there too.
+FORK_IN_HANDLER_DURING_BARRIER_CHILD = textwrap.dedent("""
+    import faulthandler, os, signal, threading, time
+    import threadkit
+    faulthandler.dump_traceback_later(40, exit=True)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    def fork(signum, frame):
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGALRM, interrupt)
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            return  # back into the child's copy of the wait
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGUSR1, fork)
+    main = threading.main_thread().ident
+    threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGUSR1)).start()
+    start = time.monotonic()
+    try:
+        threadkit.Barrier(2).wait(20)
+        os._exit(3)
+    except KeyboardInterrupt:
+        pass
+    except threading.BrokenBarrierError:
+        os._exit(2)  # the child, deaf until its timeout
+    if os.getpid() != int(os.environ["PARENT_PID"]):
+        print("child interrupted", time.monotonic() - start < 15, flush=True)
+        os._exit(0)
+""")
+
+
 class Fork(unittest.TestCase):
+    def test_fork_in_a_handler_during_a_barrier_wait(self):
+        code = "import os; os.environ['PARENT_PID'] = str(os.getpid())\n"
+        out = subprocess.run([PY, "-c", code + FORK_IN_HANDLER_DURING_BARRIER_CHILD],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.stdout.splitlines(), ["child interrupted True", "child exit 0"],
+                         out.stderr[-2000:])
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+
     def test_fork_while_the_main_thread_waits(self):
         out = subprocess.run([PY, "-c", FORK_DURING_WAIT_CHILD], capture_output=True, text=True,
                              timeout=60)
         self.assertEqual(out.returncode, 0, out.stderr[-2000:])
         self.assertEqual(out.stdout.splitlines(), ["child fd -1 interrupted", "child exit 0"],
                          out.stderr[-2000:])
+
+
+class Stop(Exception):
+    pass
+
+
+class HandlerThatSetsTheWakeupFd(unittest.TestCase):
+    """A signal handler that calls `signal.set_wakeup_fd` during a wait (asyncio's loop closing
+    in a handler, say): its choice stands, as without threadkit, and the wait stays wakeable."""
+
+    def setUp(self):
+        self.calls = []
+
+        def give_up(*a):
+            self.calls.append(signal.set_wakeup_fd(-1))
+
+        self.old_handler = signal.signal(signal.SIGUSR1, give_up)
+
+        def stop(*a):
+            raise Stop
+
+        # Not SIGINT: a KeyboardInterrupt that comes late (a deaf wait) must not end the run.
+        self.old_usr2 = signal.signal(signal.SIGUSR2, stop)
+
+    def tearDown(self):
+        signal.signal(signal.SIGUSR1, self.old_handler)
+        signal.signal(signal.SIGUSR2, self.old_usr2)
+        signal.set_wakeup_fd(-1)
+
+    def test_a_later_signal_still_interrupts_the_wait(self):
+        main = threading.main_thread().ident
+
+        def poke():
+            wait_until_sleeping(os.getpid(), MAIN_NATIVE_ID)
+            signal.pthread_kill(main, signal.SIGUSR1)
+            deadline = time.monotonic() + 10
+            while not self.calls and time.monotonic() < deadline:
+                time.sleep(0.01)
+            wait_until_sleeping(os.getpid(), MAIN_NATIVE_ID)
+            signal.pthread_kill(main, signal.SIGUSR2)
+
+        threading.Thread(target=poke, daemon=True).start()
+        start = time.monotonic()
+        with self.assertRaises(Stop):
+            threadkit.Event().wait(40)
+        # Deaf, the wait would have lasted its 40 s (then run the handler).
+        self.assertLess(time.monotonic() - start, 25)
+        self.assertEqual(len(self.calls), 1)
+        self.assertEqual(signal.set_wakeup_fd(-1), -1)
+
+    def test_a_later_signal_still_interrupts_a_barrier_wait(self):
+        main = threading.main_thread().ident
+
+        def poke():
+            wait_until_sleeping(os.getpid(), MAIN_NATIVE_ID)
+            signal.pthread_kill(main, signal.SIGUSR1)
+            deadline = time.monotonic() + 10
+            while not self.calls and time.monotonic() < deadline:
+                time.sleep(0.01)
+            wait_until_sleeping(os.getpid(), MAIN_NATIVE_ID)
+            signal.pthread_kill(main, signal.SIGUSR2)
+
+        threading.Thread(target=poke, daemon=True).start()
+        barrier = threadkit.Barrier(2)
+        start = time.monotonic()
+        with self.assertRaises(Stop):
+            barrier.wait(40)
+        self.assertLess(time.monotonic() - start, 25)
+        self.assertEqual(len(self.calls), 1)
+        self.assertFalse(barrier.broken)
+        self.assertEqual(barrier.n_waiting, 0)
+        self.assertEqual(signal.set_wakeup_fd(-1), -1)
+
+    def test_the_fd_it_gave_up_is_not_put_back_nor_written(self):
+        mine, other = socket.socketpair()
+        mine.setblocking(False)
+        other.setblocking(False)
+        signal.set_wakeup_fd(mine.fileno())
+        try:
+            poke_main_when_asleep()
+            self.assertFalse(threadkit.Event().wait(1.0))
+            self.assertEqual(len(self.calls), 1)
+            # The wait ended with the handler's choice (none), not the fd it gave up.
+            self.assertEqual(signal.set_wakeup_fd(-1), -1)
+            got = other.recv(64)  # the byte of the signal that ran the handler
+            self.assertEqual(got, bytes([signal.SIGUSR1]))
+            signal.signal(signal.SIGUSR1, lambda *a: None)
+            signal.raise_signal(signal.SIGUSR1)
+            with self.assertRaises(BlockingIOError):
+                other.recv(64)
+        finally:
+            mine.close()
+            other.close()
+
+
+# The old wakeup fd is closed by a handler during a wait: putting it back fails, and the
+# error goes to sys.unraisablehook, a hook that waits (contended) on a threadkit lock in the
+# main thread. No lock of the extension may be held while Python code runs.
+UNRAISABLE_HOOK_WAITS_CHILD = textwrap.dedent("""
+    import faulthandler, os, signal, sys, threading
+    import threadkit
+    faulthandler.dump_traceback_later(20, exit=True)
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    signal.set_wakeup_fd(w)
+    signal.signal(signal.SIGUSR1, lambda *a: (os.close(w), os.close(r)))
+    lock = threadkit.Lock()
+
+    def hook(u):
+        print("hook:", u.exc_type.__name__, flush=True)
+        held = threadkit.Event()
+        release = threadkit.Event()
+        def holder():
+            with lock:
+                held.set()
+                release.wait(5)
+        t = threading.Thread(target=holder)
+        t.start()
+        held.wait()
+        threading.Timer(0.2, release.set).start()
+        lock.acquire()  # contended, in the main thread
+        lock.release()
+        t.join()
+        print("hook: acquired", flush=True)
+
+    sys.unraisablehook = hook
+    main = threading.main_thread().ident
+    def poke():
+        import time
+        time.sleep(0.3)
+        signal.pthread_kill(main, signal.SIGUSR1)
+    threading.Thread(target=poke, daemon=True).start()
+    threadkit.Event().wait(1)
+    print("done", flush=True)
+""")
+
+# A daemonizing program closes every fd it does not know (os.closerange) while the main
+# thread waits, then opens a pipe that gets the numbers of threadkit's. The watcher must stop
+# (not spin, not read the new pipe), and the wait must still be interrupted by signals.
+CLOSERANGE_CHILD = textwrap.dedent("""
+    import faulthandler, os, signal, threading, time
+    import threadkit
+    faulthandler.dump_traceback_later(40, exit=True)
+    lock = threadkit.Lock()
+    lock.acquire()
+    lock.acquire(timeout=0.05)  # starts the watcher
+    def interrupt(*a):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGUSR1, interrupt)
+    main = threading.main_thread().ident
+    native = threading.get_native_id()
+    result = {}
+    def closer():
+        while True:  # until the main thread sleeps in its wait
+            with open(f"/proc/self/task/{native}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "S":
+                    break
+            time.sleep(0.01)
+        os.closerange(3, 64)
+        c0 = time.process_time()
+        time.sleep(0.5)  # nobody should run meanwhile: the main thread waits
+        result["cpu"] = time.process_time() - c0 < 0.25
+        r, w = os.pipe()
+        os.write(w, b"payload")
+        time.sleep(0.3)
+        os.set_blocking(r, False)
+        try:
+            result["read"] = os.read(r, 100)
+        except BlockingIOError:
+            result["read"] = b""
+        signal.pthread_kill(main, signal.SIGUSR1)
+    t = threading.Thread(target=closer, daemon=True)
+    t.start()
+    start = time.monotonic()
+    try:
+        lock.acquire(timeout=30)
+        print("not interrupted", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", time.monotonic() - start < 20, flush=True)
+    t.join()
+    print("pipe read", result["read"], "cpu after close", result["cpu"], flush=True)
+    c0 = time.process_time()
+    time.sleep(1.0)
+    print("idle cpu", time.process_time() - c0 < 0.5, flush=True)
+""")
+
+
+class NoLockHeldForPython(unittest.TestCase):
+    def test_unraisable_hook_that_waits_in_the_main_thread(self):
+        out = subprocess.run([PY, "-c", UNRAISABLE_HOOK_WAITS_CHILD], capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(out.stdout.splitlines(), ["hook: OSError", "hook: acquired", "done"],
+                         out.stderr[-2000:])
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+
+
+class PipeClosedUnderTheWatcher(unittest.TestCase):
+    def test_closerange_during_a_wait(self):
+        out = subprocess.run([PY, "-c", CLOSERANGE_CHILD], capture_output=True, text=True,
+                             timeout=90)
+        self.assertEqual(out.stdout.splitlines(),
+                         ["interrupted True", "pipe read b'payload' cpu after close True",
+                          "idle cpu True"],
+                         out.stderr[-2000:])
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
 
 
 if __name__ == "__main__":
