@@ -1,9 +1,9 @@
 """threadkit-specific behaviour: Rust threads and Python threads sharing one primitive, the
 Timer service, Python exceptions out of a priority queue's comparisons and a Barrier's action."""
 
+import queue
 import subprocess
 import sys
-import queue
 import textwrap
 import threading
 import unittest
