@@ -6,47 +6,15 @@
 //! In a file of its own, so that no other test's threads are running when it forks.
 #![cfg(unix)]
 
+mod common;
+
+use common::fork::{in_forked_child, HUNG};
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use threadkit::queue::{GetError, Queue};
-
-/// What a child exits with when its alarm fires: it hung.
-const HUNG: i32 = 3;
-
-/// Forks, runs `child` in the child with a 2 s alarm, and returns the child's exit status
-/// (`HUNG` if the alarm fired; 0 if `child` returned; 1 if it panicked).
-fn in_forked_child(child: fn()) -> i32 {
-    // SAFETY: the child calls only `child` (which allocates and makes system calls, as the
-    // code under test must be able to after a fork: that is what is tested) and `_exit`; the
-    // alarm handler calls only `_exit`, which is async-signal-safe.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        extern "C" fn on_alarm(_: libc::c_int) {
-            // SAFETY: `_exit` is async-signal-safe.
-            unsafe { libc::_exit(HUNG) };
-        }
-        // SAFETY: installs an async-signal-safe handler, then arms the alarm; `_exit` ends the
-        // child without running the parent's inherited exit handlers or destructors.
-        unsafe {
-            libc::signal(libc::SIGALRM, on_alarm as *const () as libc::sighandler_t);
-            libc::alarm(2);
-            let ok = std::panic::catch_unwind(child).is_ok();
-            libc::_exit(if ok { 0 } else { 1 });
-        }
-    }
-    let mut status = 0;
-    // SAFETY: waits for the child just forked; `status` is a valid out-pointer.
-    let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(rc, pid, "waitpid failed");
-    assert!(
-        libc::WIFEXITED(status),
-        "child ended by a signal: {status:#x}"
-    );
-    libc::WEXITSTATUS(status)
-}
 
 /// In the child: the forking thread's first put (it never put before, so it takes a slot),
 /// and a get from a shut-down, empty queue (which scans every slot for a put in flight).

@@ -7,50 +7,18 @@
 //! In a file of its own, so that no other test's threads are running when it forks.
 #![cfg(unix)]
 
+mod common;
+
+use common::fork::{in_forked_child, HUNG};
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use threadkit::queue::Queue;
 
-/// What a child exits with when its alarm fires: it hung.
-const HUNG: i32 = 3;
-
 /// The queue the parent's producer keeps putting into, and that the child inherits.
 static Q: OnceLock<Arc<Queue<u32>>> = OnceLock::new();
-
-/// Forks, runs `child` in the child with a 2 s alarm, and returns the child's exit status
-/// (`HUNG` if the alarm fired; 0 if `child` returned; 1 if it panicked).
-fn in_forked_child(child: fn()) -> i32 {
-    // SAFETY: the child calls only `child` (which allocates and makes system calls, as the
-    // code under test must be able to after a fork: that is what is tested) and `_exit`; the
-    // alarm handler calls only `_exit`, which is async-signal-safe.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        extern "C" fn on_alarm(_: libc::c_int) {
-            // SAFETY: `_exit` is async-signal-safe.
-            unsafe { libc::_exit(HUNG) };
-        }
-        // SAFETY: installs an async-signal-safe handler, then arms the alarm; `_exit` ends the
-        // child without running the parent's inherited exit handlers or destructors.
-        unsafe {
-            libc::signal(libc::SIGALRM, on_alarm as *const () as libc::sighandler_t);
-            libc::alarm(2);
-            let ok = std::panic::catch_unwind(child).is_ok();
-            libc::_exit(if ok { 0 } else { 1 });
-        }
-    }
-    let mut status = 0;
-    // SAFETY: waits for the child just forked; `status` is a valid out-pointer.
-    let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(rc, pid, "waitpid failed");
-    assert!(
-        libc::WIFEXITED(status),
-        "child ended by a signal: {status:#x}"
-    );
-    libc::WEXITSTATUS(status)
-}
 
 /// In the child: the first resize of the inherited queue, a put into the second store, a second
 /// resize, and `shutdown`. Witness: what each call returns. (No get: a get pops the old store

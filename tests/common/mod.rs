@@ -11,6 +11,9 @@ pub(crate) mod child;
 /// The diagnostics tests' helpers (diagnostics are compiled out under loom).
 #[cfg(not(loom))]
 pub(crate) mod diag;
+/// Forked-child driver of the queue fork tests.
+#[cfg(all(unix, not(loom)))]
+pub(crate) mod fork;
 use std::time::Duration;
 
 /// How long a wait may take before a test calls it a lost wake-up.

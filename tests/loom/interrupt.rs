@@ -144,31 +144,47 @@ fn condition_wait_ends_with_a_counted_notify_or_the_interrupt() {
     });
 }
 
+/// A get on an empty queue raced by a put of 7 and an interrupt: it returns 7 (owed the put)
+/// or nothing (owed the interrupt), and the item is then in exactly one place.
+fn get_ends_with_the_item_or_the_interrupt<Q: Send + Sync + 'static>(
+    q: Q,
+    put: fn(&Q),
+    get: fn(&Q) -> Option<u32>,
+    try_get: fn(&Q) -> Option<u32>,
+) {
+    let q = Arc::new(q);
+    let b = interrupter();
+    let c = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || put(&q))
+    };
+    let got = get(&q);
+    let interrupted = interrupt::take();
+    b.join().unwrap();
+    c.join().unwrap();
+    assert!(
+        got.is_some() || interrupted,
+        "a get returned empty-handed, owed nothing"
+    );
+    // Nothing lost, nothing duplicated.
+    let left = try_get(&q);
+    assert_eq!(got.or(left), Some(7));
+    assert!(
+        got.is_none() || left.is_none(),
+        "the item was delivered twice"
+    );
+    assert_nobody_parked();
+}
+
 #[test]
 fn queue_get_ends_with_the_item_or_the_interrupt() {
     model(|| {
-        let q: Arc<Queue<u32>> = Arc::new(Queue::new(1));
-        let b = interrupter();
-        let c = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.put(7).unwrap())
-        };
-        let got = q.get_timeout(FOREVER).ok();
-        let interrupted = interrupt::take();
-        b.join().unwrap();
-        c.join().unwrap();
-        assert!(
-            got.is_some() || interrupted,
-            "a get returned empty-handed, owed nothing"
+        get_ends_with_the_item_or_the_interrupt(
+            Queue::<u32>::new(1),
+            |q| q.put(7).unwrap(),
+            |q| q.get_timeout(FOREVER).ok(),
+            |q| q.try_get().ok(),
         );
-        // Nothing lost, nothing duplicated: the item is in exactly one place.
-        let left = q.try_get().ok();
-        assert_eq!(got.or(left), Some(7));
-        assert!(
-            got.is_none() || left.is_none(),
-            "the item was delivered twice"
-        );
-        assert_nobody_parked();
     });
 }
 
@@ -310,27 +326,12 @@ fn only_the_interrupt_ends_a_lifo_get() {
 #[test]
 fn lifo_get_ends_with_the_item_or_the_interrupt() {
     model(|| {
-        let q: Arc<LifoQueue<u32>> = Arc::new(LifoQueue::new(0));
-        let b = interrupter();
-        let c = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.put(7).unwrap())
-        };
-        let got = q.get_timeout(FOREVER).ok();
-        let interrupted = interrupt::take();
-        b.join().unwrap();
-        c.join().unwrap();
-        assert!(
-            got.is_some() || interrupted,
-            "a get returned empty-handed, owed nothing"
+        get_ends_with_the_item_or_the_interrupt(
+            LifoQueue::<u32>::new(0),
+            |q| q.put(7).unwrap(),
+            |q| q.get_timeout(FOREVER).ok(),
+            |q| q.try_get().ok(),
         );
-        let left = q.try_get().ok();
-        assert_eq!(got.or(left), Some(7));
-        assert!(
-            got.is_none() || left.is_none(),
-            "the item was delivered twice"
-        );
-        assert_nobody_parked();
     });
 }
 

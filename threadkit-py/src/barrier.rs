@@ -87,7 +87,7 @@ impl Barrier {
                             .and_then(|t| Instant::now().checked_add(t));
                         threadkit::diagnostics::as_one_wait(deadline, || {
                             inner.wait_interruptible(timeout, every, || {
-                                if woken && !signals::take_interrupt() {
+                                if woken && !threadkit::interrupt::take() {
                                     // Woken only by `every` passing: nothing to run.
                                     return Ok(());
                                 }

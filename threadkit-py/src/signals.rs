@@ -49,11 +49,6 @@ pub(crate) fn park_span(woken: bool) -> Duration {
     }
 }
 
-/// Takes the calling thread's interrupt (see `threadkit::interrupt::take`).
-pub(crate) fn take_interrupt() -> bool {
-    interrupt::take()
-}
-
 /// Set when the wakeup fd cannot be used (no pipe, no thread, `set_wakeup_fd` refused, the
 /// watcher dead): every later main-thread wait slices.
 static FALLBACK: AtomicBool = AtomicBool::new(false);

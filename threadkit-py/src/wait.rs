@@ -264,7 +264,7 @@ pub(crate) fn block_at<T: Send>(
         if let Some(v) = py.detach(|| attempt(Some(end)))? {
             return Ok(Some(v));
         }
-        if fd.is_none() || signals::take_interrupt() {
+        if fd.is_none() || threadkit::interrupt::take() {
             after_slice(py)?;
             // A handler that called `signal.set_wakeup_fd` would leave the wait deaf.
             while fd.as_ref().map_or(Ok(false), |f| f.reclaim(py))? {
@@ -279,13 +279,9 @@ pub(crate) fn block_at<T: Send>(
                 *d = Instant::now() + span;
             }
         }
-        if fd.as_ref().is_some_and(|f| f.is_dead()) {
-            // Our pipe was closed under the watcher: slices from here on (`install` says no).
-            fd = None;
-            fd = WakeupFd::install(py)?;
-        }
-        if fd.as_ref().is_some_and(|f| !f.is_current()) {
-            // Forked from a signal handler during this wait: the child watches anew.
+        // Our pipe was closed under the watcher (slices from here on: `install` says no), or
+        // a signal handler forked during this wait (the child watches anew).
+        if fd.as_ref().is_some_and(|f| f.is_dead() || !f.is_current()) {
             fd = None;
             fd = WakeupFd::install(py)?;
         }

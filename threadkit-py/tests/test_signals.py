@@ -408,7 +408,9 @@ class HandlerThatSetsTheWakeupFd(unittest.TestCase):
         signal.signal(signal.SIGUSR2, self.old_usr2)
         signal.set_wakeup_fd(-1)
 
-    def test_a_later_signal_still_interrupts_the_wait(self):
+    def poke_then_stop(self):
+        """From another thread, once the main thread sleeps: SIGUSR1 (its handler gives the
+        wakeup fd up), then, once it sleeps again, SIGUSR2 (its handler raises Stop)."""
         main = threading.main_thread().ident
 
         def poke():
@@ -421,6 +423,9 @@ class HandlerThatSetsTheWakeupFd(unittest.TestCase):
             signal.pthread_kill(main, signal.SIGUSR2)
 
         threading.Thread(target=poke, daemon=True).start()
+
+    def test_a_later_signal_still_interrupts_the_wait(self):
+        self.poke_then_stop()
         start = time.monotonic()
         with self.assertRaises(Stop):
             threadkit.Event().wait(40)
@@ -430,18 +435,7 @@ class HandlerThatSetsTheWakeupFd(unittest.TestCase):
         self.assertEqual(signal.set_wakeup_fd(-1), -1)
 
     def test_a_later_signal_still_interrupts_a_barrier_wait(self):
-        main = threading.main_thread().ident
-
-        def poke():
-            wait_until_sleeping(os.getpid(), MAIN_NATIVE_ID)
-            signal.pthread_kill(main, signal.SIGUSR1)
-            deadline = time.monotonic() + 10
-            while not self.calls and time.monotonic() < deadline:
-                time.sleep(0.01)
-            wait_until_sleeping(os.getpid(), MAIN_NATIVE_ID)
-            signal.pthread_kill(main, signal.SIGUSR2)
-
-        threading.Thread(target=poke, daemon=True).start()
+        self.poke_then_stop()
         barrier = threadkit.Barrier(2)
         start = time.monotonic()
         with self.assertRaises(Stop):

@@ -1,0 +1,38 @@
+//! Forking a child that must not hang: a 2 s alarm ends it with [`HUNG`] (the queue fork
+//! tests' driver).
+
+/// What a child exits with when its alarm fires: it hung.
+pub(crate) const HUNG: i32 = 3;
+
+/// Forks, runs `child` in the child with a 2 s alarm, and returns the child's exit status
+/// (`HUNG` if the alarm fired; 0 if `child` returned; 1 if it panicked).
+pub(crate) fn in_forked_child(child: fn()) -> i32 {
+    // SAFETY: the child calls only `child` (which allocates and makes system calls, as the
+    // code under test must be able to after a fork: that is what is tested) and `_exit`; the
+    // alarm handler calls only `_exit`, which is async-signal-safe.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        extern "C" fn on_alarm(_: libc::c_int) {
+            // SAFETY: `_exit` is async-signal-safe.
+            unsafe { libc::_exit(HUNG) };
+        }
+        // SAFETY: installs an async-signal-safe handler, then arms the alarm; `_exit` ends the
+        // child without running the parent's inherited exit handlers or destructors.
+        unsafe {
+            libc::signal(libc::SIGALRM, on_alarm as *const () as libc::sighandler_t);
+            libc::alarm(2);
+            let ok = std::panic::catch_unwind(child).is_ok();
+            libc::_exit(if ok { 0 } else { 1 });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked; `status` is a valid out-pointer.
+    let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(rc, pid, "waitpid failed");
+    assert!(
+        libc::WIFEXITED(status),
+        "child ended by a signal: {status:#x}"
+    );
+    libc::WEXITSTATUS(status)
+}
