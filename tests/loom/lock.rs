@@ -8,7 +8,7 @@ use loom::sync::Arc;
 use loom::thread;
 use threadkit::Lock;
 
-use crate::support::{assert_nobody_parked, model, model_fair_and_unfair};
+use crate::support::{assert_nobody_parked, model, model_fair_and_unfair, wait_until_parked};
 
 /// Increments the guarded cell through a loom `UnsafeCell`, so that loom reports any two
 /// accesses not ordered by the lock as a data race, and checks that nobody else is inside.
@@ -163,6 +163,38 @@ fn timed_acquire_of_held_lock_times_out() {
         drop(held);
         assert!(!lock.locked());
         assert!(lock.try_acquire().is_some());
+        assert_nobody_parked();
+    });
+}
+
+/// Two acquirers asleep on a held lock both get it once it is released. The release frees the
+/// lock first (its swap clears the PARKED bit too) and wakes one waiter after; the wake-up must
+/// put the PARKED bit back for the other, or the first waiter's own release wakes nobody and
+/// loom reports the stranded thread. Witness: each waiter counts its critical section, and the
+/// count is 2 after the joins (a returning acquire is owed a release).
+#[test]
+fn release_then_wake_leaves_the_other_sleeper_wakeable() {
+    model_fair_and_unfair(|| {
+        let lock = Arc::new(Lock::with_value(UnsafeCell::new(0usize)));
+        let held = lock.acquire();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let lock = Arc::clone(&lock);
+                thread::spawn(move || {
+                    let guard = lock.acquire();
+                    // SAFETY: the guard gives exclusive access (what loom verifies).
+                    guard.with_mut(|p| unsafe { *p += 1 });
+                })
+            })
+            .collect();
+        wait_until_parked(2);
+        drop(held);
+        for w in waiters {
+            w.join().unwrap();
+        }
+        // SAFETY: every other thread has been joined.
+        assert_eq!(lock.acquire().with(|p| unsafe { *p }), 2);
+        assert!(!lock.locked());
         assert_nobody_parked();
     });
 }
