@@ -75,15 +75,22 @@ impl<C: Container> State<C> {
 /// dumps): stored under the lock with plain (`Relaxed`) stores after every change, read without
 /// it. Python's `qsize()` is as approximate.
 #[derive(Default)]
+#[repr(C)] // the two written on every change first (see `LockedCore`)
 struct Mirror {
     len: AtomicUsize,
-    maxsize: AtomicUsize,
     unfinished: AtomicUsize,
     /// 1 once shut down.
     shut_down: AtomicUsize,
+    maxsize: AtomicUsize,
 }
 
 /// The lock-based queue core: see the module docs.
+///
+/// `repr(C, align(64))`: the lock first, then what a put or a get touches (the sleeper counts,
+/// the length and task mirrors), the identity last, so that the lock word and the collection's
+/// header share a cache line and the rest of the hot fields fit in the next: a put+get moves
+/// two cache lines between producer and consumer (and the collection's own).
+#[repr(C, align(64))]
 pub(crate) struct LockedCore<C> {
     state: Lock<State<C>>,
     /// Threads asleep (or about to be) waiting for an item, for room, for `unfinished == 0`,
@@ -125,8 +132,6 @@ impl<C: Container> Drop for Change<'_, C> {
         let m = &self.core.mirror;
         m.len.store(state.items.len(), Ordering::Relaxed);
         m.unfinished.store(state.unfinished, Ordering::Relaxed);
-        m.shut_down
-            .store(usize::from(state.shut_down), Ordering::Relaxed);
         let owed = match self.wake {
             Some(Kind::Joiners) if state.unfinished != 0 => None,
             Some(kind) if self.core.asleep(kind) => Some(kind),
@@ -487,6 +492,8 @@ impl<C: Container> LockedCore<C> {
         let mut change = self.change(Some(Kind::Joiners));
         let state = change.state();
         state.shut_down = true;
+        // Stored here, the one place that changes it (under the lock, as every mirror).
+        self.mirror.shut_down.store(1, Ordering::Relaxed);
         let drained = immediate.then(|| {
             let items = std::mem::take(&mut state.items);
             state.unfinished = state.unfinished.saturating_sub(items.len());
