@@ -132,12 +132,6 @@ fn reset_breaks_parked_waiters() {
                 thread::spawn(move || barrier.wait().is_err())
             })
             .collect();
-        // Both arrived (a thread parked on the barrier's lock has not: with Lock's release
-        // freeing the lock before its wake-up, the reset could come first and leave that
-        // thread waiting in the next cycle), then both asleep.
-        while barrier.n_waiting() < 2 {
-            thread::yield_now();
-        }
         wait_until_parked(2);
         while barrier.n_waiting() < 2 {
             thread::yield_now();
