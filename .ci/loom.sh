@@ -71,9 +71,12 @@ if [[ "${1:-}" == "--mutants" ]]; then
         [interrupt_after_validate]="interrupt::only_the_interrupt_ends_a_condition_wait"
         [interrupt_no_timed_out]="interrupt::only_the_interrupt_ends_a_condition_wait"
         [interrupt_stale]="interrupt::taken_interrupt_never_ends_a_later_wait interrupt::barrier_check_runs_on_interrupt_and_the_wait_goes_on"
+        [lock_wake_unmarked]="lock::release_then_wake_leaves_the_other_sleeper_wakeable"
+        [lock_handoff_unchecked]="lock::barger_in_the_release_window_is_excluded"
+        [queue_locked_lowered_twice]="lock::locked_queue_second_put_wakes_the_second_sleeping_getter"
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
     )
-    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out)
+    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out lock_wake_unmarked lock_handoff_unchecked queue_locked_lowered_twice)
     # MUTANTS="a b" runs only those.
     [ -n "${MUTANTS:-}" ] && read -r -a mutants <<<"$MUTANTS"
     for mutant in "${mutants[@]}"; do

@@ -173,7 +173,8 @@ impl<T: ?Sized> Lock<T> {
             // enough (about every 0.5 ms), if the lock is still free: that bounds starvation.
             if unpark.unparked_threads != 0 && unpark.be_fair {
                 let mut state = self.state.load(Ordering::Relaxed);
-                while state & LOCKED == 0 {
+                // Mutant (loom only): hand over even if another thread took the lock meanwhile.
+                while cfg!(threadkit_mutant = "lock_handoff_unchecked") || state & LOCKED == 0 {
                     match self.state.compare_exchange_weak(
                         state,
                         LOCKED | more,

@@ -68,8 +68,13 @@ impl<T: ?Sized> Lock<T> {
     ///
     /// One atomic swap that clears the whole word (the acquirer too, so nothing of the calling
     /// thread is read), and only if it finds the PARKED bit (or the lock unlocked), the out-of-line
-    /// rest: the wake-up comes after the release, as in parking_lot 0.13, so that the lock is
-    /// free while the waker takes the parking lot's bucket lock.
+    /// rest: the wake-up comes after the release, so that the lock is free while the waker takes
+    /// the parking lot's bucket lock. parking_lot 0.13's unlock also wakes after freeing, but
+    /// keeps the PARKED bit (a `fetch_sub` of the locked bit) and hands over only in
+    /// `unlock_fair`; here the swap clears the bit, the wake-up puts it back for the sleepers
+    /// left, and the fair hand-off (about every 0.5 ms) happens only if the lock is still free
+    /// when the wake-up runs: a thread that took it in between keeps it, and the woken waiter
+    /// parks again, so the starvation bound is best-effort, no longer strict.
     ///
     /// # Safety
     ///

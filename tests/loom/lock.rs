@@ -226,3 +226,80 @@ fn locked_queue_second_put_wakes_the_second_sleeping_getter() {
         assert_nobody_parked();
     });
 }
+
+/// A third thread takes and releases the lock in the window between the holder's release (the
+/// swap that frees the word and clears PARKED) and its wake-up of a sleeper, while two threads
+/// sleep: the wake-up's fair hand-off must see that the lock was taken meanwhile and hand over
+/// nothing. Witness: three critical sections counted, none overlapping (loom reports two owners
+/// as concurrent writes to the cell). Written by the review of this release; the mutant
+/// `lock_handoff_unchecked` (hand-off without that check) fails it.
+#[test]
+fn barger_in_the_release_window_is_excluded() {
+    model_fair_and_unfair(|| {
+        let lock = Arc::new(Lock::with_value(UnsafeCell::new(0usize)));
+        let held = lock.acquire();
+        let bump = |lock: &Lock<UnsafeCell<usize>>| {
+            let guard = lock.acquire();
+            // SAFETY: the guard gives exclusive access (what loom verifies).
+            guard.with_mut(|p| unsafe { *p += 1 });
+        };
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let lock = Arc::clone(&lock);
+                thread::spawn(move || bump(&lock))
+            })
+            .collect();
+        wait_until_parked(2);
+        let barger = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || bump(&lock))
+        };
+        drop(held);
+        for w in waiters {
+            w.join().unwrap();
+        }
+        barger.join().unwrap();
+        // SAFETY: every other thread has been joined.
+        assert_eq!(lock.acquire().with(|p| unsafe { *p }), 3);
+        assert!(!lock.locked());
+        assert_nobody_parked();
+    });
+}
+
+/// A timed acquirer (its deadline already passed once it parks) and a blocking one asleep, the
+/// release's window racing the timeout: the blocking acquirer still gets in, the timed one gets
+/// in or not, and nobody is left asleep. Witness: the cell holds 1 (only the blocking acquirer
+/// entered) or 11 (both did). Fails under `lock_handoff_unchecked`.
+#[test]
+fn timeout_in_the_release_window_loses_no_wakeup() {
+    model_fair_and_unfair(|| {
+        let lock = Arc::new(Lock::with_value(UnsafeCell::new(0usize)));
+        let held = lock.acquire();
+        let blocking = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || {
+                let g = lock.acquire();
+                // SAFETY: the guard gives exclusive access.
+                g.with_mut(|p| unsafe { *p += 1 });
+            })
+        };
+        wait_until_parked(1);
+        let timed = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || {
+                if let Some(g) = lock.acquire_timeout(Duration::ZERO) {
+                    // SAFETY: the guard gives exclusive access.
+                    g.with_mut(|p| unsafe { *p += 10 });
+                }
+            })
+        };
+        drop(held);
+        blocking.join().unwrap();
+        timed.join().unwrap();
+        // SAFETY: every other thread has been joined.
+        let v = lock.acquire().with(|p| unsafe { *p });
+        assert!(v == 1 || v == 11, "v = {v}");
+        assert!(!lock.locked());
+        assert_nobody_parked();
+    });
+}
