@@ -93,6 +93,7 @@ mod locked;
 mod priority;
 mod putting;
 mod resize;
+mod ring;
 mod simple;
 mod store;
 

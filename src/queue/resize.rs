@@ -64,10 +64,10 @@
 
 use std::collections::VecDeque;
 
-use super::core::{back_off, key, Core, OnUnwind, Refusal, RESIZED};
+use super::core::{back_off, key, Core, OnUnwind, Refusal};
 use super::locked::Locked;
 use super::putting::{self, Slot};
-use super::store::Store;
+use super::store::{Store, RESIZED};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::wait::{self, SpinWait, UnparkToken};
 
@@ -135,7 +135,9 @@ impl<S: Store> Core<S> {
     /// `set_maxsize`: see the module docs.
     pub(crate) fn set_maxsize(&self, maxsize: usize) {
         self.resized.items.set_maxsize(maxsize);
+        // `begun` first: a put the ring refuses for the flag then finds it in `begun` too.
         self.puts.begun.fetch_or(RESIZED, Ordering::SeqCst);
+        self.store.set_flags(RESIZED);
         // Mutant (loom): `set_maxsize` returns before the puts into the ring are over.
         if !cfg!(threadkit_mutant = "queue_resize_set_no_retire") {
             self.retire_ring();
@@ -157,6 +159,7 @@ impl<S: Store> Core<S> {
             back_off(&mut spin);
         }
         putting::wait_until_no_slot_holds(self.address(), || back_off(&mut spin));
+        self.store.wait_for_flagged_puts(|| back_off(&mut spin));
         self.resized.ring_retired.store(true, Ordering::SeqCst);
     }
 
