@@ -47,7 +47,6 @@ use std::time::Instant;
 
 use crate::identity::Identity;
 
-use super::error::TaskDoneError;
 use super::putting::{self, Slot};
 use super::resize::Resized;
 use super::store::{CachePadded, Flagged, Store, RESIZED, SHUT};
@@ -68,7 +67,7 @@ pub(crate) enum Refusal {
 /// One put in `begun`.
 const ONE_PUT: usize = 4;
 /// Counts of puts live in `begun`'s upper bits, so all task arithmetic is modulo this + 1.
-const MASK: usize = usize::MAX >> 2;
+pub(super) const MASK: usize = usize::MAX >> 2;
 
 /// The producers' words: written by every put, read by consumers only on the slow paths.
 #[derive(Default)]
@@ -89,18 +88,18 @@ pub(super) struct Config {
     /// 0 for unbounded.
     maxsize: usize,
     /// Whether the queue counts tasks and can be shut down (not for `SimpleQueue`).
-    track_tasks: bool,
+    pub(super) track_tasks: bool,
     /// Kind, id, name and creation site, for thread dumps.
     identity: Identity,
     pub(super) getters: AtomicUsize,
     pub(super) putters: AtomicUsize,
-    joiners: AtomicUsize,
+    pub(super) joiners: AtomicUsize,
 }
 
 /// The machinery shared by every queue type, over a [`Store`].
 pub(crate) struct Core<S: Store> {
     pub(super) puts: CachePadded<Puts>,
-    finished: CachePadded<AtomicUsize>,
+    pub(super) finished: CachePadded<AtomicUsize>,
     pub(super) config: CachePadded<Config>,
     pub(super) store: S,
     /// Where items go once `set_maxsize` was called (`resize.rs`); empty and untouched before.
@@ -208,23 +207,6 @@ impl<S: Store> Core<S> {
         self.config.shut_down.load(Ordering::SeqCst)
     }
 
-    /// Tasks put and not finished. Reads `finished` before `begun`: `begun` only grows and is
-    /// never behind `finished`, so the difference cannot go negative.
-    #[inline]
-    pub(crate) fn unfinished_tasks(&self) -> usize {
-        let finished = self.finished.load(Ordering::SeqCst);
-        self.unfinished_given(finished)
-    }
-
-    /// Unfinished tasks, `finished` already read: the puts the store counted (the ring's) and
-    /// those counted in `begun` (into any other store), less `finished`, modulo 2^62.
-    #[inline]
-    fn unfinished_given(&self, finished: usize) -> usize {
-        let begun = self.puts.begun.load(Ordering::SeqCst) >> 2;
-        let puts = begun.wrapping_add(self.store.flagged_puts());
-        puts.wrapping_sub(finished) & MASK
-    }
-
     /// Whether no put is in flight: no thread's putting flag names this queue (`putting.rs`)
     /// and no flagless put is counted. Final once the queue refuses puts (see `putting.rs`).
     fn no_put_in_flight(&self) -> bool {
@@ -275,7 +257,7 @@ impl<S: Store> Core<S> {
         }
     }
 
-    fn wake_joiners(&self) {
+    pub(super) fn wake_joiners(&self) {
         crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
         if self.config.joiners.load(Ordering::SeqCst) != 0 {
             wait::unpark_all(key(&self.config.joiners), TOKEN);
@@ -289,7 +271,7 @@ impl<S: Store> Core<S> {
     /// change the state before reading the counter (both `SeqCst`, see [`Store`]): either the
     /// waker sees the sleeper and wakes it, or the sleeper's check sees the change.
     #[track_caller]
-    fn park_on(
+    pub(super) fn park_on(
         &self,
         kind: WaitKind,
         counter: &AtomicUsize,
@@ -380,11 +362,7 @@ impl<S: Store> Core<S> {
     /// store through `begun`, whose [`RESIZED`] was set before the store's: `resize.rs`).
     #[cold]
     #[inline(never)]
-    fn put_refused_by_flag(
-        &self,
-        item: S::Item,
-        flags: usize,
-    ) -> Result<(), (S::Item, Refusal)> {
+    fn put_refused_by_flag(&self, item: S::Item, flags: usize) -> Result<(), (S::Item, Refusal)> {
         if flags & SHUT != 0 {
             return Err((item, Refusal::ShutDown));
         }
@@ -592,68 +570,6 @@ impl<S: Store> Core<S> {
         }
     }
 
-    /// `task_done`: one unfinished task fewer; wakes the joiners when none is left.
-    pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
-        if self.finish(1) == 0 {
-            return Err(TaskDoneError(()));
-        }
-        Ok(())
-    }
-
-    /// Finishes up to `n` unfinished tasks (never below zero); returns how many it finished and
-    /// wakes the joiners if none is left.
-    fn finish(&self, n: usize) -> usize {
-        let mut done = self.finished.load(Ordering::SeqCst);
-        loop {
-            // `begun` only grows, so "this many are unfinished" stays true until `finished`
-            // moves.
-            let now = n.min(self.unfinished_given(done));
-            if now == 0 {
-                return 0;
-            }
-            match self.finished.compare_exchange_weak(
-                done,
-                done.wrapping_add(now),
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => {
-                    // Mutant (loom only): wake the joiners at every task done, not at zero.
-                    if cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake"))
-                        || self.unfinished_given(done.wrapping_add(now)) == 0
-                    {
-                        self.wake_joiners();
-                    }
-                    return now;
-                }
-                Err(seen) => done = seen,
-            }
-        }
-    }
-
-    /// `join`: waits until no task is unfinished, or until `deadline`; returns whether none is.
-    #[track_caller]
-    pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
-        loop {
-            if self.unfinished_tasks() == 0 {
-                return true;
-            }
-            let timed_out = self.park_on(
-                WaitKind::QueueJoin,
-                &self.config.joiners,
-                || self.unfinished_tasks() != 0,
-                deadline,
-            );
-            if timed_out {
-                return self.unfinished_tasks() == 0;
-            }
-            // Mutant (loom only): a woken joiner trusts its wake-up.
-            if cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake")) {
-                return true;
-            }
-        }
-    }
-
     /// `shutdown(immediate)`: refuse further puts, wake every blocked getter and putter; with
     /// `immediate`, also drop what is queued and count those tasks done.
     pub(crate) fn shutdown(&self, immediate: bool) {
@@ -672,14 +588,6 @@ impl<S: Store> Core<S> {
         self.forget_tasks(n + n_resized);
         drop(drained); // an item's `drop` may use the queue
         drop(drained_resized);
-    }
-
-    /// Takes `n` off the unfinished tasks, stopping at zero, and wakes the joiners if none is
-    /// left (a refused put, the items an immediate shutdown dropped).
-    pub(super) fn forget_tasks(&self, n: usize) {
-        if n != 0 && self.config.track_tasks {
-            self.finish(n);
-        }
     }
 
     /// The sleeper counts (getters, putters, joiners), for tests.

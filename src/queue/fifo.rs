@@ -52,7 +52,9 @@ impl<T> Store for Fifo<T> {
     fn push(&self, item: T) -> Result<(), T> {
         match self {
             // Only a queue that keeps no flags (no task counting) pushes this way: none is set.
-            Fifo::Ring(q) => q.push(item).map_err(|(Refused::Full(item) | Refused::Flagged(item, _))| item),
+            Fifo::Ring(q) => q
+                .push(item)
+                .map_err(|(Refused::Full(item) | Refused::Flagged(item, _))| item),
             #[cfg(not(loom))]
             Fifo::List(q) => {
                 q.push(item);
@@ -129,6 +131,14 @@ impl<T> Store for Fifo<T> {
         match self {
             Fifo::Ring(q) => q.puts(),
             _ => 0,
+        }
+    }
+
+    #[inline(always)]
+    fn flags(&self) -> Option<usize> {
+        match self {
+            Fifo::Ring(q) => Some(q.flags()),
+            _ => None,
         }
     }
 

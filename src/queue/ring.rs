@@ -202,15 +202,19 @@ impl<T> Ring<T> {
                 );
                 match claimed {
                     Ok(_) => {
-                        // Mutant (loom only): the slot stamped full before the item is in it.
-                        #[cfg(all(loom, threadkit_mutant = "ring_stamp_before_value"))]
-                        slot.stamp.store(pos + STEP, Ordering::Release);
                         // SAFETY: the compare-and-swap gave this thread position `pos`, whose
                         // slot is empty (stamp `pos`) and which no other push or pop can claim
                         // until the stamp below: nobody else accesses the value meanwhile.
-                        slot.value.with_mut(|p| unsafe { p.write(MaybeUninit::new(item)) });
-                        #[cfg(not(all(loom, threadkit_mutant = "ring_stamp_before_value")))]
-                        slot.stamp.store(pos + STEP, Ordering::Release);
+                        slot.value
+                            .with_mut(|p| unsafe { p.write(MaybeUninit::new(item)) });
+                        // `Release`: the pop that reads the stamp (`Acquire`) sees the item.
+                        // Mutant (loom only): `Relaxed`, the item not published.
+                        let publish = if cfg!(all(loom, threadkit_mutant = "ring_stamp_relaxed")) {
+                            Ordering::Relaxed
+                        } else {
+                            Ordering::Release
+                        };
+                        slot.stamp.store(pos + STEP, publish);
                         return Ok(());
                     }
                     Err(now) => {
@@ -269,7 +273,10 @@ impl<T> Ring<T> {
                 }
             } else if stamp == head {
                 // Empty at `head`: the ring is empty, or a push claimed `head` and is storing.
-                if self.tail.load(Ordering::SeqCst) & !FLAGS == head {
+                // Mutant (loom only): "empty" without looking for a claim in flight.
+                if cfg!(all(loom, threadkit_mutant = "ring_pop_skips_claims"))
+                    || self.tail.load(Ordering::SeqCst) & !FLAGS == head
+                {
                     return None;
                 }
                 back_off(&mut spin);
@@ -340,6 +347,12 @@ impl<T> Ring<T> {
             self.slots.len()
         };
         laps.wrapping_mul(per_lap).wrapping_add(index)
+    }
+
+    /// The flag bits set in the tail (`SeqCst`).
+    #[inline]
+    pub(crate) fn flags(&self) -> usize {
+        self.tail.load(Ordering::SeqCst) & FLAGS
     }
 
     /// Sets `bits` in the tail (a `SeqCst` `fetch_or`): every push from then on is refused

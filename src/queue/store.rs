@@ -105,6 +105,13 @@ pub(crate) trait Store {
         0
     }
 
+    /// The flag bits set in the store's flag word (`SeqCst`); `None` for a store that keeps
+    /// no flags.
+    #[inline(always)]
+    fn flags(&self) -> Option<usize> {
+        None
+    }
+
     /// Sets `bits` ([`SHUT`], [`RESIZED`]) in the store's flag word (a `SeqCst`
     /// read-modify-write), if it has one.
     #[inline(always)]

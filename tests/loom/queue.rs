@@ -5,10 +5,13 @@
 //! blocked `put` and `join` that returns, waited on again, is owed a put, a get, every
 //! `task_done`; a put racing `shutdown` / `shutdown_immediate` is refused or delivered, never lost.
 //!
-//! Under `--cfg loom` the FIFO store is the locked deque (`src/queue/fifo.rs`), not crossbeam's
-//! lock-free ring and list: these models check the core's protocol (waiter counts and parking,
-//! `begun`/`finished`, the shutdown flag, the putting flags and the wait for puts in flight) over a store
-//! with the same contract, not crossbeam's internals (its own tests and Miri cover those).
+//! Under `--cfg loom` a bounded `Queue`'s store is the real ring (`src/queue/ring.rs`, on loom's
+//! atomics and `UnsafeCell`): the models with `Queue::new(1)` / `new(2)` check its code and the
+//! core's ring path (the tail word as put count and flag word, no `begun`, no putting flag).
+//! The unbounded store is the locked deque, not crossbeam's lock-free list (invisible to
+//! loom; its own tests and Miri cover it): the models with `Queue::new(0)` check the core's
+//! other protocol (`begun`/`finished`, the putting flags and the wait for puts in flight) over
+//! a store with the same contract.
 //!
 //! `LifoQueue` runs the same models over its own core (`src/queue/locked_core.rs`: everything
 //! behind one lock, sleeper counts read under it, the lock given up only once the sleeper is
@@ -23,7 +26,9 @@
 //! `queue_flag_late` (a put raises its putting flag after its step on `begun`) fails
 //! `fifo::put_racing_shutdown_is_refused_or_delivered`. `queue_unslotted_uncounted` (a put
 //! made without a flag, from a thread-local destructor, is not counted in flight) fails
-//! `fifo::flagless_put_racing_shutdown_is_refused_or_delivered`.
+//! `fifo::flagless_put_racing_shutdown_is_refused_or_delivered`. The ring's mutants
+//! (`ring_*`, listed in `.ci/loom.sh` with the models that catch each) fail the `fifo::ring_*`
+//! models and `fifo::raised_bound_wakes_a_blocked_putter`.
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -558,7 +563,10 @@ mod fifo {
                 let unfinished = q.unfinished_tasks();
                 assert!(unfinished >= 1, "a held item's task is not counted");
                 let most = begun.load(Ordering::SeqCst) - done as usize;
-                assert!(unfinished <= most, "{unfinished} tasks, at most {most} unfinished");
+                assert!(
+                    unfinished <= most,
+                    "{unfinished} tasks, at most {most} unfinished"
+                );
                 q.task_done().unwrap();
             }
             producer.join().unwrap();
@@ -602,7 +610,11 @@ mod fifo {
             let stored = producer.join().unwrap();
             got.extend(std::iter::from_fn(|| q.try_get().ok()));
             assert_eq!(got, stored, "lost, duplicated or reordered");
-            assert_eq!(q.unfinished_tasks(), stored.len(), "a refused put was counted");
+            assert_eq!(
+                q.unfinished_tasks(),
+                stored.len(),
+                "a refused put was counted"
+            );
             assert!(q.is_empty());
         });
     }
