@@ -82,7 +82,7 @@ if [[ "${1:-}" == "--mutants" ]]; then
         [interrupt_stale]="interrupt::taken_interrupt_never_ends_a_later_wait interrupt::barrier_check_runs_on_interrupt_and_the_wait_goes_on"
         [ring_flag_unchecked]="queue::fifo::ring_put_racing_shutdown_is_refused_or_delivered queue::fifo::ring_put_racing_immediate_shutdown_leaves_nothing"
         [ring_count_off_by_one]="queue::fifo::ring_unfinished_tasks_cover_what_a_getter_holds"
-        [ring_stamp_relaxed]="queue::fifo::ring_full_never_loses_an_item"
+        [ring_stamp_relaxed]="queue::fifo::get_returns_only_what_was_put queue::fifo::ring_put_racing_shutdown_is_refused_or_delivered"
         [ring_pop_skips_claims]="queue::fifo::ring_put_racing_shutdown_is_refused_or_delivered"
         [ring_resized_from_begun]="queue::fifo::raised_bound_wakes_a_blocked_putter"
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
