@@ -142,57 +142,54 @@ impl<T: ?Sized> Lock<T> {
         }
     }
 
+    /// The rest of a release whose swap found the PARKED bit or the lock unlocked (`old`, the
+    /// word it replaced with 0). The lock is already free: this wakes one parked waiter, whose
+    /// hand-off (if parking_lot_core says it is time to be fair) takes the lock back for it, and
+    /// puts the PARKED bit back for those still asleep.
+    ///
+    /// Between the swap and the callback the PARKED bit is clear while threads may be parked:
+    /// a thread that takes and releases the lock then wakes nobody, which is right, since this
+    /// release's wake-up is still to come, and the callback sets the bit again for the rest.
     #[cold]
-    pub(super) fn release_slow(&self) -> Result<(), ReleaseError> {
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & LOCKED == 0 {
-                return Err(ReleaseError(()));
-            }
-            if state & PARKED != 0 {
-                break;
-            }
-            // Locked by another thread (or the acquirer bits changed): release it anyway.
-            match self
-                .state
-                .compare_exchange_weak(state, 0, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(()),
-                Err(s) => state = s,
-            }
+    #[inline(never)]
+    pub(super) fn release_rest(&self, old: u64) -> Result<(), ReleaseError> {
+        if old & PARKED != 0 {
+            self.wake_one();
         }
+        if old & LOCKED == 0 {
+            // Released an unlocked lock: an error, and the state is as it was (the PARKED bit,
+            // cleared by the swap, is restored by the wake-up above, which at worst is spurious).
+            return Err(ReleaseError(()));
+        }
+        Ok(())
+    }
 
-        // Someone is parked: wake one, under the bucket lock so the PARKED bit stays exact.
-        let mut result = Ok(());
+    /// Wakes one thread parked on the lock (under the parking lot's bucket lock, like every
+    /// change of the PARKED bit that must be exact).
+    fn wake_one(&self) {
         let callback = |unpark: UnparkResult| {
-            let mut state = self.state.load(Ordering::Relaxed);
-            loop {
-                if state & LOCKED == 0 {
-                    // A concurrent release won the race: ours is a release of an unlocked lock.
-                    // The waiter we dequeued just re-checks and parks again.
-                    result = Err(ReleaseError(()));
-                    return TOKEN_NORMAL;
-                }
-                let more = if unpark.have_more_threads { PARKED } else { 0 };
-                // Hand the lock over directly when parking_lot_core says the waiter has waited
-                // long enough (about every 0.5 ms): that bounds starvation.
-                let (new, token) = if unpark.unparked_threads != 0 && unpark.be_fair {
-                    (LOCKED | more, TOKEN_HANDOFF)
-                } else {
-                    (more, TOKEN_NORMAL)
-                };
-                match self.state.compare_exchange_weak(
-                    state,
-                    new,
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return token,
-                    Err(s) => state = s,
+            let more = if unpark.have_more_threads { PARKED } else { 0 };
+            // Hand the lock over directly when parking_lot_core says the waiter has waited long
+            // enough (about every 0.5 ms), if the lock is still free: that bounds starvation.
+            if unpark.unparked_threads != 0 && unpark.be_fair {
+                let mut state = self.state.load(Ordering::Relaxed);
+                while state & LOCKED == 0 {
+                    match self.state.compare_exchange_weak(
+                        state,
+                        LOCKED | more,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return TOKEN_HANDOFF,
+                        Err(s) => state = s,
+                    }
                 }
             }
+            if more != 0 && !cfg!(threadkit_mutant = "lock_wake_unmarked") {
+                self.state.fetch_or(PARKED, Ordering::Relaxed);
+            }
+            TOKEN_NORMAL
         };
         wait::unpark_one(self.key(), callback);
-        result
     }
 }

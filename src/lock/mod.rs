@@ -7,7 +7,6 @@ use std::sync::atomic::AtomicPtr;
 use std::time::{Duration, Instant};
 
 use crate::identity::{Identity, ObjectKind};
-use crate::lock_order;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::wait::{self, UnparkToken};
 
@@ -389,18 +388,14 @@ impl<T: ?Sized> Lock<T> {
     #[doc(alias = "lock")]
     pub fn acquire(&self) -> LockGuard<'_, T> {
         let site = Location::caller();
-        if lock_order::armed() {
-            lock_order::ordered_acquire(
-                &self.identity,
-                site,
-                false,
-                || self.try_lock_fast_assigned(),
-                || self.acquire_slow(None, None, site),
-            );
+        // One relaxed load for every diagnostic switch (the lock-order checker, holder sites,
+        // the contention profile); anything on goes out of line.
+        let tracking = wait::record::TRACKING.load(Ordering::Relaxed);
+        if tracking != 0 {
+            self.acquire_instrumented(None, None, site, tracking);
         } else if !self.try_lock_fast() {
             self.acquire_slow(None, None, site);
         }
-        self.note_site(site);
         // SAFETY: the calling thread has just acquired the lock.
         unsafe { self.make_guard() }
     }

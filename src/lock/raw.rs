@@ -12,6 +12,13 @@ use std::marker::PhantomData;
 
 use crate::wait;
 
+/// The instrumentation word (`src/wait/record.rs`): zero when nothing asks a Lock acquire to
+/// leave its plain path.
+#[inline(always)]
+fn instrumentation() -> u8 {
+    wait::record::TRACKING.load(Ordering::Relaxed)
+}
+
 impl<T: ?Sized> Lock<T> {
     // ----- raw operations, shared with Condition -----
 
@@ -33,21 +40,11 @@ impl<T: ?Sized> Lock<T> {
         count: Option<&AtomicUsize>,
     ) -> bool {
         let site = Location::caller();
-        let got = if lock_order::armed() {
-            lock_order::ordered_acquire(
-                &self.identity,
-                site,
-                deadline.is_some(),
-                || self.try_lock_fast_assigned(),
-                || self.acquire_slow(deadline, count, site),
-            )
-        } else {
-            self.try_lock_fast() || self.acquire_slow(deadline, count, site)
-        };
-        if got {
-            self.note_site(site);
+        let tracking = instrumentation();
+        if tracking != 0 {
+            return self.acquire_instrumented(deadline, count, site, tracking);
         }
-        got
+        self.try_lock_fast() || self.acquire_slow(deadline, count, site)
     }
 
     /// A Condition's re-acquire after its wait: the lock goes back on the thread's held-lock
@@ -69,31 +66,26 @@ impl<T: ?Sized> Lock<T> {
 
     /// Releases the lock.
     ///
+    /// One atomic swap that clears the whole word (the acquirer too, so nothing of the calling
+    /// thread is read), and only if it finds the PARKED bit (or the lock unlocked), the out-of-line
+    /// rest: the wake-up comes after the release, as in parking_lot 0.13, so that the lock is
+    /// free while the waker takes the parking lot's bucket lock.
+    ///
     /// # Safety
     ///
     /// If `T` is not `()`, the caller must hold the lock (own a guard it is giving up), so that no
     /// other reference to the data is alive.
     #[inline]
     pub(crate) unsafe fn raw_release(&self) -> Result<(), ReleaseError> {
-        let me = Self::locked_by_me();
-        // Read before the compare-exchange: a load after it waits for it to complete.
-        let armed = lock_order::armed();
-        if self
-            .state
-            .compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
-        {
-            // The lock-order hook after the release: the calling thread was the acquirer, and a
-            // load of the state word before the compare-exchange would cost the release ~2 ns.
-            if armed {
-                lock_order::releasing(&self.identity, None, 0);
-            }
-            return Ok(());
+        // Read before the swap: a load after it waits for it to complete.
+        if lock_order::armed() {
+            return self.release_armed();
         }
-        if armed {
-            lock_order::releasing(&self.identity, self.acquired_by(), me >> OWNER_SHIFT);
+        let old = self.state.swap(0, Ordering::Release);
+        if old & (LOCKED | PARKED) != LOCKED {
+            return self.release_rest(old);
         }
-        self.release_slow()
+        Ok(())
     }
 
     // ----- for Condition, which moves notified waiters onto the lock's queue -----
@@ -126,34 +118,68 @@ impl<T: ?Sized> Lock<T> {
     #[track_caller]
     pub(crate) fn finish_handoff(&self) {
         self.record_acquirer(Self::locked_by_me());
-        if lock_order::armed() {
-            lock_order::acquired(&self.identity, Location::caller());
-        }
-        self.note_site(Location::caller());
+        self.note_acquired(Location::caller());
     }
 
     // ----- internals -----
 
-    /// Records where the calling thread (which has just acquired the lock) acquired it, if
-    /// holder sites are on (`diagnostics::set_holder_sites`; debug builds): a relaxed load of
-    /// the switch, and then a relaxed store, the only cost diagnostics add to the uncontended
-    /// path.
+    /// Records, for the instrumentation that is on, that the calling thread (which has just
+    /// acquired the lock without a lock-order check) acquired it at `site`: one relaxed load of
+    /// the instrumentation word when everything is off.
     #[inline]
     pub(super) fn note_acquired(&self, site: &'static Location<'static>) {
-        if lock_order::armed() {
-            lock_order::acquired(&self.identity, site);
+        let tracking = instrumentation();
+        if tracking != 0 {
+            self.note_acquired_instrumented(site, tracking);
         }
-        self.note_site(site);
     }
 
-    /// The holder-site half of [`note_acquired`](Self::note_acquired) (a blocking acquire has
-    /// pushed the lock on the lock-order stack already): one relaxed load of the tracking
-    /// switches, and with any of them on, a store of the site (and, with the contention profile
-    /// on, a count of the acquisition).
+    /// [`note_acquired`](Self::note_acquired) with something on: the lock-order push, then the
+    /// holder site.
+    #[cold]
+    #[inline(never)]
+    fn note_acquired_instrumented(&self, site: &'static Location<'static>, tracking: u8) {
+        if lock_order::armed_in(tracking) {
+            lock_order::acquired(&self.identity, site);
+        }
+        self.note_site(site, tracking);
+    }
+
+    /// The acquire when the instrumentation word `tracking` is not zero: through the lock-order
+    /// checker if it is armed, and then the holder site (out of line, so that the plain acquire
+    /// stays a load, a compare-exchange and a branch).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn acquire_instrumented(
+        &self,
+        deadline: Option<Instant>,
+        count: Option<&AtomicUsize>,
+        site: &'static Location<'static>,
+        tracking: u8,
+    ) -> bool {
+        let got = if lock_order::armed_in(tracking) {
+            lock_order::ordered_acquire(
+                &self.identity,
+                site,
+                deadline.is_some(),
+                || self.try_lock_fast_assigned(),
+                || self.acquire_slow(deadline, count, site),
+            )
+        } else {
+            self.try_lock_fast() || self.acquire_slow(deadline, count, site)
+        };
+        if got {
+            self.note_site(site, tracking);
+        }
+        got
+    }
+
+    /// The holder-site half of the instrumentation (a blocking acquire has pushed the lock on
+    /// the lock-order stack already): with holder sites or the profile on (in `tracking`), a
+    /// store of the site (and, with the profile on, a count of the acquisition).
     #[inline]
-    pub(super) fn note_site(&self, site: &'static Location<'static>) {
-        let tracking = wait::record::TRACKING.load(Ordering::Relaxed);
-        if tracking != 0 {
+    fn note_site(&self, site: &'static Location<'static>, tracking: u8) {
+        if tracking & (wait::record::TRACK_HOLDER_SITES | wait::record::TRACK_PROFILING) != 0 {
             // A binding's caller's site, if it set one (read only while tracking is on).
             self.acquired_at
                 .store(crate::site::resolve(site).as_ptr(), Ordering::Relaxed);
@@ -161,6 +187,29 @@ impl<T: ?Sized> Lock<T> {
                 wait::profile::acquired(&self.identity);
             }
         }
+    }
+
+    /// The release with the lock-order checker armed: the hook sees who acquired the lock. A
+    /// release by another thread than the acquirer queues the removal for it before the lock is
+    /// free (so that the acquirer cannot take it again first); the acquirer's own release
+    /// leaves its stack after.
+    #[cold]
+    #[inline(never)]
+    fn release_armed(&self) -> Result<(), ReleaseError> {
+        let me = ident::current();
+        let acquirer = self.acquired_by();
+        let elsewhere = matches!(acquirer, Some(t) if t != 0 && t != me);
+        if elsewhere {
+            lock_order::releasing(&self.identity, acquirer, me);
+        }
+        let old = self.state.swap(0, Ordering::Release);
+        if !elsewhere && old & LOCKED != 0 {
+            lock_order::releasing(&self.identity, None, me);
+        }
+        if old & (LOCKED | PARKED) != LOCKED {
+            return self.release_rest(old);
+        }
+        Ok(())
     }
 
     /// The locked state word naming the calling thread as acquirer.

@@ -10,6 +10,11 @@ pub(crate) fn armed() -> bool {
     false
 }
 
+#[inline(always)]
+pub(crate) fn armed_in(_: u8) -> bool {
+    false
+}
+
 pub(crate) fn ordered_acquire(
     _: &Identity,
     _: &'static Location<'static>,

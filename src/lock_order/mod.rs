@@ -68,10 +68,33 @@ static EPOCH: AtomicU64 = AtomicU64::new(1);
 /// Bumped by [`reset_lock_order`]: the per-thread edge caches of an older generation are stale.
 static GRAPH_GEN: AtomicU64 = AtomicU64::new(1);
 
-/// Whether the hooks must run (one relaxed load: the whole cost of a disarmed checker).
+/// Serializes the changes of [`MODE`] with the armed bit of the instrumentation word, so that
+/// the bit always ends up saying whether the last mode stored is not [`OFF`].
+static MODE_CHANGE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Whether the hooks must run (one relaxed load: the whole cost of a disarmed checker). The
+/// bit lives in the instrumentation word ([`TRACKING`](crate::wait::record::TRACKING)), which
+/// Lock's acquire reads once for this and the holder-site and profile switches together.
 #[inline(always)]
 pub(crate) fn armed() -> bool {
-    cfg!(all(feature = "lock-order", not(loom))) && MODE.load(Ordering::Relaxed) != OFF
+    cfg!(all(feature = "lock-order", not(loom)))
+        && crate::wait::record::tracking(crate::wait::record::TRACK_LOCK_ORDER)
+}
+
+/// [`armed`] for an instrumentation word already read (`tracking`).
+#[inline(always)]
+pub(crate) fn armed_in(tracking: u8) -> bool {
+    cfg!(all(feature = "lock-order", not(loom)))
+        && tracking & crate::wait::record::TRACK_LOCK_ORDER != 0
+}
+
+/// Stores `mode` (under [`MODE_CHANGE`]) and sets the armed bit to match; returns the mode
+/// it replaced.
+fn store_mode(mode: u8) -> u8 {
+    let _serial = MODE_CHANGE.lock().unwrap_or_else(|e| e.into_inner());
+    let old = MODE.swap(mode, Ordering::Relaxed);
+    crate::wait::record::set_tracking(crate::wait::record::TRACK_LOCK_ORDER, mode != OFF);
+    old
 }
 
 /// Sets the lock-order checker's mode (see [`LockOrderMode`]).
@@ -101,7 +124,7 @@ pub fn set_lock_order_mode(mode: LockOrderMode) {
         LockOrderMode::Report => REPORT,
         LockOrderMode::Panic => PANIC,
     };
-    let old = MODE.swap(new, Ordering::Relaxed);
+    let old = store_mode(new);
     if new != OFF && (old == OFF || old == UNSET) {
         EPOCH.fetch_add(1, Ordering::Relaxed);
         held::mark_all_stale();
@@ -142,8 +165,15 @@ fn current_mode() -> u8 {
         _ if cfg!(debug_assertions) => REPORT,
         _ => OFF,
     };
+    let _serial = MODE_CHANGE.lock().unwrap_or_else(|e| e.into_inner());
     match MODE.compare_exchange(UNSET, chosen, Ordering::Relaxed, Ordering::Relaxed) {
-        Ok(_) => chosen,
+        Ok(_) => {
+            // UNSET counted as armed; the bit is already set unless the choice is OFF.
+            if chosen == OFF {
+                crate::wait::record::set_tracking(crate::wait::record::TRACK_LOCK_ORDER, false);
+            }
+            chosen
+        }
         Err(now) => now,
     }
 }

@@ -16,13 +16,23 @@
 //!
 //! Condition variables without the condition objects: a caller that must wait raises the
 //! sleeper count of its kind (getters, putters, joiners) under the lock, and parks on that
-//! kind's key; the parking layer calls back, with the thread already queued on the key, to
-//! release the lock (`before_sleep`). A caller that changes the state reads the sleeper count
-//! under the lock and, after releasing it, unparks on the key. A waker that read the count after
-//! the sleeper raised it runs its unpark after the sleeper released the lock, so after the
-//! sleeper was queued: no wake-up is lost. A woken (or timed-out) sleeper takes the lock, lowers
-//! its count and checks the state again: a wake-up that someone else consumed first costs a
-//! second sleep, never a wrong answer.
+//! kind's key (the count's address); the parking layer calls back, with the thread already
+//! queued on the key, to release the lock (`before_sleep`). A caller that changes the state
+//! reads the sleeper count under the lock and, after releasing it, unparks on the key. A waker
+//! that read the count after the sleeper raised it runs its unpark after the sleeper released
+//! the lock, so after the sleeper was queued: no wake-up is lost. A woken (or timed-out) sleeper
+//! takes the lock and checks the state again: a wake-up that someone else consumed first costs
+//! a second sleep, never a wrong answer.
+//!
+//! The count is lowered by whoever takes the thread off the key's queue, under the parking
+//! lot's bucket lock: the waker (in its unpark callback, or by the number `unpark_all` woke),
+//! the sleeper's own `timed_out` callback (a timeout, or an interrupt), or the sleeper itself
+//! when the park was refused before it was queued. So the count never falls below the threads
+//! queued, and it says "nobody asleep" as soon as the last one is woken: the puts that follow a
+//! wake-up, before the woken getter is back, skip the parking lot (with the count lowered by
+//! the sleeper after its wake-up, each of them took the bucket lock to find nobody queued,
+//! which made a 1P1C LifoQueue 1.4-1.6x a parking_lot `Mutex<Vec>` + `Condvar`). parking_lot's
+//! `Condvar` does the same: its notify clears its state when it takes the last waiter.
 //!
 //! [`LifoQueue`]: super::LifoQueue
 //! [`PriorityQueue`]: super::PriorityQueue
@@ -53,24 +63,11 @@ struct State<C> {
     maxsize: usize,
     unfinished: usize,
     shut_down: bool,
-    /// Threads asleep (or about to be) waiting for an item, for room, for `unfinished == 0`.
-    getters: usize,
-    putters: usize,
-    joiners: usize,
 }
 
 impl<C: Container> State<C> {
     fn is_full(&self) -> bool {
         self.maxsize != 0 && self.items.len() >= self.maxsize
-    }
-
-    /// The count of sleepers of `kind`.
-    fn sleepers(&mut self, kind: Kind) -> &mut usize {
-        match kind {
-            Kind::Getters => &mut self.getters,
-            Kind::Putters => &mut self.putters,
-            Kind::Joiners => &mut self.joiners,
-        }
     }
 }
 
@@ -78,27 +75,38 @@ impl<C: Container> State<C> {
 /// dumps): stored under the lock with plain (`Relaxed`) stores after every change, read without
 /// it. Python's `qsize()` is as approximate.
 #[derive(Default)]
+#[repr(C)] // the two written on every change first (see `LockedCore`)
 struct Mirror {
     len: AtomicUsize,
-    maxsize: AtomicUsize,
     unfinished: AtomicUsize,
     /// 1 once shut down.
     shut_down: AtomicUsize,
+    maxsize: AtomicUsize,
 }
 
 /// The lock-based queue core: see the module docs.
+///
+/// `repr(C, align(64))`: the lock first, then what a put or a get touches (the sleeper counts,
+/// the length and task mirrors), the identity last, so that the lock word and the collection's
+/// header share a cache line and the rest of the hot fields fit in the next: a put+get moves
+/// two cache lines between producer and consumer (and the collection's own).
+#[repr(C, align(64))]
 pub(crate) struct LockedCore<C> {
     state: Lock<State<C>>,
+    /// Threads asleep (or about to be) waiting for an item, for room, for `unfinished == 0`,
+    /// indexed by [`Kind`]: raised under the lock, lowered by whoever takes a thread off the
+    /// queue (see the module docs). Each one's address is its kind's park key.
+    sleepers: [AtomicUsize; 3],
     mirror: Mirror,
     identity: Identity,
 }
 
-/// Which sleepers a change may release (and so must wake).
+/// Which sleepers a change may release (and so must wake); the index of their count.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Getters,
-    Putters,
-    Joiners,
+    Getters = 0,
+    Putters = 1,
+    Joiners = 2,
 }
 
 /// The lock held for a change of the state. Dropping it (also while a panicking `Ord` unwinds
@@ -124,20 +132,15 @@ impl<C: Container> Drop for Change<'_, C> {
         let m = &self.core.mirror;
         m.len.store(state.items.len(), Ordering::Relaxed);
         m.unfinished.store(state.unfinished, Ordering::Relaxed);
-        m.shut_down
-            .store(usize::from(state.shut_down), Ordering::Relaxed);
         let owed = match self.wake {
-            Some(Kind::Getters) if state.getters != 0 => Some(Kind::Getters),
-            Some(Kind::Putters) if state.putters != 0 => Some(Kind::Putters),
-            Some(Kind::Joiners) if state.joiners != 0 && state.unfinished == 0 => {
-                Some(Kind::Joiners)
-            }
+            Some(Kind::Joiners) if state.unfinished != 0 => None,
+            Some(kind) if self.core.asleep(kind) => Some(kind),
             _ => None,
         };
         drop(state);
         match owed {
-            Some(Kind::Joiners) => drop(wait::unpark_all(self.core.key(Kind::Joiners), TOKEN)),
-            Some(kind) => drop(wait::unpark_one(self.core.key(kind), |_| TOKEN)),
+            Some(Kind::Joiners) => self.core.wake_all(Kind::Joiners),
+            Some(kind) => self.core.wake_one(kind),
             None => {}
         }
     }
@@ -153,10 +156,12 @@ impl<C: Container> LockedCore<C> {
                 maxsize,
                 unfinished: 0,
                 shut_down: false,
-                getters: 0,
-                putters: 0,
-                joiners: 0,
             }),
+            sleepers: [
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+            ],
             mirror: Mirror {
                 maxsize: AtomicUsize::new(maxsize),
                 ..Mirror::default()
@@ -165,11 +170,39 @@ impl<C: Container> LockedCore<C> {
         }
     }
 
-    /// The key sleepers of `kind` park on: one of three distinct addresses inside `self` (the
-    /// mirror is larger than three bytes).
+    /// The key sleepers of `kind` park on: the address of their count.
     fn key(&self, kind: Kind) -> usize {
-        let base = &self.mirror as *const Mirror as usize;
-        base + kind as usize
+        self.count(kind) as *const AtomicUsize as usize
+    }
+
+    /// The count of sleepers of `kind`.
+    fn count(&self, kind: Kind) -> &AtomicUsize {
+        &self.sleepers[kind as usize]
+    }
+
+    /// Whether a thread of `kind` may be asleep (read under the lock by a change).
+    #[inline]
+    fn asleep(&self, kind: Kind) -> bool {
+        self.count(kind).load(Ordering::Relaxed) != 0
+    }
+
+    /// Wakes one sleeper of `kind`, lowering the count for it under the bucket lock.
+    fn wake_one(&self, kind: Kind) {
+        wait::unpark_one(self.key(kind), |result| {
+            if result.unparked_threads != 0 {
+                self.count(kind).fetch_sub(1, Ordering::Relaxed);
+            }
+            TOKEN
+        });
+    }
+
+    /// Wakes every sleeper of `kind` and lowers the count by as many (after the bucket lock:
+    /// meanwhile the count is too high, which costs a waker a useless unpark at worst).
+    fn wake_all(&self, kind: Kind) {
+        let woken = wait::unpark_all(self.key(kind), TOKEN);
+        if woken != 0 {
+            self.count(kind).fetch_sub(woken, Ordering::Relaxed);
+        }
     }
 
     /// Takes the lock for a change that owes `wake` a wake-up.
@@ -206,10 +239,10 @@ impl<C: Container> LockedCore<C> {
         let mut change = self.change(None);
         change.state().maxsize = maxsize;
         self.mirror.maxsize.store(maxsize, Ordering::Relaxed);
-        let putters = change.state().putters != 0;
+        let putters = self.asleep(Kind::Putters);
         drop(change);
         if putters {
-            wait::unpark_all(self.key(Kind::Putters), TOKEN);
+            self.wake_all(Kind::Putters);
         }
     }
 
@@ -273,7 +306,7 @@ impl<C: Container> LockedCore<C> {
         wait_kind: WaitKind,
         deadline: Option<Instant>,
     ) -> (Change<'a, C>, bool) {
-        *change.state().sleepers(kind) += 1;
+        self.count(kind).fetch_add(1, Ordering::Relaxed);
         let wake = change.wake;
         let guard = change.state.take().expect("the lock is held until drop");
         // Mutant (loom only): give the lock up before being queued on the key, so that a
@@ -291,7 +324,10 @@ impl<C: Container> LockedCore<C> {
                 #[cfg(not(all(loom, threadkit_mutant = "queue_locked_unlock_early")))]
                 drop(guard.take());
             },
-            |_, _| {},
+            // Off the queue by itself (a timeout, an interrupt): nobody else lowers the count.
+            |_, _| {
+                self.count(kind).fetch_sub(1, Ordering::Relaxed);
+            },
             DEFAULT_PARK_TOKEN,
             deadline,
         );
@@ -299,15 +335,22 @@ impl<C: Container> LockedCore<C> {
         // pending, `crate::interrupt`): then the lock is still held here, and taken again
         // otherwise (acquiring it while holding it would block this thread for ever).
         #[cfg(not(all(loom, threadkit_mutant = "queue_locked_unlock_early")))]
-        let state = guard.take().unwrap_or_else(|| self.state.acquire());
+        let (state, queued) = match guard.take() {
+            Some(held) => (held, false),
+            None => (self.state.acquire(), true),
+        };
         #[cfg(all(loom, threadkit_mutant = "queue_locked_unlock_early"))]
-        let state = self.state.acquire();
-        let mut change = Change {
+        let (state, queued) = (self.state.acquire(), !matches!(result, ParkResult::Invalid));
+        // Mutant (loom only): the woken sleeper lowers the count as well as its waker.
+        if !queued || cfg!(all(loom, threadkit_mutant = "queue_locked_lowered_twice")) {
+            // Refused before it was queued: the raise is this thread's to take back.
+            self.count(kind).fetch_sub(1, Ordering::Relaxed);
+        }
+        let change = Change {
             core: self,
             state: Some(state),
             wake,
         };
-        *change.state().sleepers(kind) -= 1;
         (change, matches!(result, ParkResult::TimedOut))
     }
 
@@ -449,22 +492,24 @@ impl<C: Container> LockedCore<C> {
         let mut change = self.change(Some(Kind::Joiners));
         let state = change.state();
         state.shut_down = true;
+        // Stored here, the one place that changes it (under the lock, as every mirror).
+        self.mirror.shut_down.store(1, Ordering::Relaxed);
         let drained = immediate.then(|| {
             let items = std::mem::take(&mut state.items);
             state.unfinished = state.unfinished.saturating_sub(items.len());
             items
         });
         drop(change);
-        wait::unpark_all(self.key(Kind::Putters), TOKEN);
-        wait::unpark_all(self.key(Kind::Getters), TOKEN);
+        self.wake_all(Kind::Putters);
+        self.wake_all(Kind::Getters);
         drop(drained); // an item's `drop` may use the queue
     }
 
     /// The sleeper counts (getters, putters, joiners), for tests.
     #[cfg(all(test, not(loom)))]
     pub(crate) fn sleepers(&self) -> [usize; 3] {
-        let s = self.state.acquire();
-        [s.getters, s.putters, s.joiners]
+        let _s = self.state.acquire();
+        [Kind::Getters, Kind::Putters, Kind::Joiners].map(|k| self.count(k).load(Ordering::Relaxed))
     }
 }
 

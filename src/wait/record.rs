@@ -33,13 +33,21 @@ use crate::site::Site;
 /// Every slot of a live thread.
 static SLOTS: Mutex<Vec<Arc<Slot>>> = Mutex::new(Vec::new());
 
-/// The tracking switches, one word so that an uncontended Lock acquire pays one relaxed load
-/// for all of them when they are off: [`TRACK_HOLDER_SITES`] | [`TRACK_PROFILING`].
-pub(crate) static TRACKING: AtomicU8 = AtomicU8::new(if cfg!(debug_assertions) {
-    TRACK_HOLDER_SITES
-} else {
-    0
-});
+/// The instrumentation word: every switch that sends a Lock acquire off its plain path, so
+/// that an uncontended acquire pays one relaxed load for all of them when they are off:
+/// [`TRACK_HOLDER_SITES`] | [`TRACK_PROFILING`] | [`TRACK_LOCK_ORDER`].
+pub(crate) static TRACKING: AtomicU8 = AtomicU8::new(
+    if cfg!(debug_assertions) {
+        TRACK_HOLDER_SITES
+    } else {
+        0
+    } | if cfg!(all(feature = "lock-order", not(loom))) {
+        // The checker's mode starts undecided, which counts as armed (see `lock_order::armed`).
+        TRACK_LOCK_ORDER
+    } else {
+        0
+    },
+);
 
 /// Lock and RLock record where their holder acquired them (one relaxed store per acquire).
 /// On by default in debug builds.
@@ -47,6 +55,9 @@ pub(crate) const TRACK_HOLDER_SITES: u8 = 1;
 /// The contention profile is on (see `src/diagnostics/profile.rs`): every Lock acquisition is
 /// counted, and the holder's site is recorded as with [`TRACK_HOLDER_SITES`].
 pub(crate) const TRACK_PROFILING: u8 = 2;
+/// The lock-order checker is armed (its mode is not `Off`); kept in step with the mode by
+/// `src/lock_order` alone.
+pub(crate) const TRACK_LOCK_ORDER: u8 = 4;
 
 /// Whether `bit` of [`TRACKING`] is set.
 #[inline]

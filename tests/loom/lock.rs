@@ -6,9 +6,10 @@ use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
+use threadkit::queue::LifoQueue;
 use threadkit::Lock;
 
-use crate::support::{assert_nobody_parked, model, model_fair_and_unfair};
+use crate::support::{assert_nobody_parked, model, model_fair_and_unfair, wait_until_parked};
 
 /// Increments the guarded cell through a loom `UnsafeCell`, so that loom reports any two
 /// accesses not ordered by the lock as a data race, and checks that nobody else is inside.
@@ -163,6 +164,65 @@ fn timed_acquire_of_held_lock_times_out() {
         drop(held);
         assert!(!lock.locked());
         assert!(lock.try_acquire().is_some());
+        assert_nobody_parked();
+    });
+}
+
+/// Two acquirers asleep on a held lock both get it once it is released. The release frees the
+/// lock first (its swap clears the PARKED bit too) and wakes one waiter after; the wake-up must
+/// put the PARKED bit back for the other, or the first waiter's own release wakes nobody and
+/// loom reports the stranded thread. Witness: each waiter counts its critical section, and the
+/// count is 2 after the joins (a returning acquire is owed a release).
+#[test]
+fn release_then_wake_leaves_the_other_sleeper_wakeable() {
+    model_fair_and_unfair(|| {
+        let lock = Arc::new(Lock::with_value(UnsafeCell::new(0usize)));
+        let held = lock.acquire();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let lock = Arc::clone(&lock);
+                thread::spawn(move || {
+                    let guard = lock.acquire();
+                    // SAFETY: the guard gives exclusive access (what loom verifies).
+                    guard.with_mut(|p| unsafe { *p += 1 });
+                })
+            })
+            .collect();
+        wait_until_parked(2);
+        drop(held);
+        for w in waiters {
+            w.join().unwrap();
+        }
+        // SAFETY: every other thread has been joined.
+        assert_eq!(lock.acquire().with(|p| unsafe { *p }), 2);
+        assert!(!lock.locked());
+        assert_nobody_parked();
+    });
+}
+
+/// The lock-based queues' sleeper counts (LifoQueue, PriorityQueue; `src/queue/locked_core.rs`,
+/// kept here beside the Lock models it builds on): the count of getters asleep is lowered once
+/// per getter taken off the queue, by its waker, so that the second put still sees the second
+/// sleeper and wakes it. A count lowered twice (by the waker and again by the woken getter)
+/// says "nobody asleep" while one is, and loom reports the stranded getter. Witness: each
+/// blocking get returns an item that was put, and the two are the two items.
+#[test]
+fn locked_queue_second_put_wakes_the_second_sleeping_getter() {
+    model(|| {
+        let q = Arc::new(LifoQueue::new(0));
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.get().unwrap())
+            })
+            .collect();
+        wait_until_parked(2);
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        let mut got: Vec<i32> = getters.into_iter().map(|g| g.join().unwrap()).collect();
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert!(q.is_empty());
         assert_nobody_parked();
     });
 }
