@@ -30,7 +30,16 @@
 #                                       taken that still ends a later wait (interrupt_stale),
 #                                       the flag read after the primitive's validate
 #                                       (interrupt_after_validate), no late timed_out after an
-#                                       interrupt (interrupt_no_timed_out)
+#                                       interrupt (interrupt_no_timed_out); a bounded Queue's
+#                                       ring whose push ignores the flags in its tail
+#                                       (ring_flag_unchecked), whose put count takes a lap for
+#                                       one slot more than it has (ring_count_off_by_one), which
+#                                       publishes a stored item with a Relaxed stamp
+#                                       (ring_stamp_relaxed), whose pop answers "empty"
+#                                       while a claimed item is on its way
+#                                       (ring_pop_skips_claims), or a ring queue taken as
+#                                       resized from `begun` before its ring refuses puts
+#                                       (ring_resized_from_begun)
 #
 # Uses its own target directory so `--cfg loom` builds never invalidate the normal ones.
 set -euo pipefail
@@ -74,9 +83,14 @@ if [[ "${1:-}" == "--mutants" ]]; then
         [lock_wake_unmarked]="lock::release_then_wake_leaves_the_other_sleeper_wakeable"
         [lock_handoff_unchecked]="lock::barger_in_the_release_window_is_excluded"
         [queue_locked_lowered_twice]="lock::locked_queue_second_put_wakes_the_second_sleeping_getter"
+        [ring_flag_unchecked]="queue::fifo::ring_put_racing_shutdown_is_refused_or_delivered queue::fifo::ring_put_racing_immediate_shutdown_leaves_nothing"
+        [ring_count_off_by_one]="queue::fifo::ring_unfinished_tasks_cover_what_a_getter_holds"
+        [ring_stamp_relaxed]="queue::fifo::get_returns_only_what_was_put queue::fifo::ring_put_racing_shutdown_is_refused_or_delivered"
+        [ring_pop_skips_claims]="queue::fifo::ring_put_racing_shutdown_is_refused_or_delivered"
+        [ring_resized_from_begun]="queue::fifo::raised_bound_wakes_a_blocked_putter"
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
     )
-    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out lock_wake_unmarked lock_handoff_unchecked queue_locked_lowered_twice)
+    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out ring_flag_unchecked ring_count_off_by_one ring_stamp_relaxed ring_pop_skips_claims ring_resized_from_begun lock_wake_unmarked lock_handoff_unchecked queue_locked_lowered_twice)
     # MUTANTS="a b" runs only those.
     [ -n "${MUTANTS:-}" ] && read -r -a mutants <<<"$MUTANTS"
     for mutant in "${mutants[@]}"; do

@@ -34,6 +34,39 @@ pub(crate) mod sync {
     }
 }
 
+/// `UnsafeCell` with loom's access API (`with` / `with_mut` take a closure over the raw
+/// pointer), so that loom can check every access for races under `cfg(loom)`; in normal builds a
+/// thin wrapper over `std::cell::UnsafeCell` that compiles to the plain pointer access.
+#[cfg(not(loom))]
+pub(crate) mod cell {
+    /// `std::cell::UnsafeCell` behind loom's access API.
+    #[derive(Debug, Default)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Runs `f` with a pointer for reading.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Runs `f` with a pointer for writing.
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+#[cfg(loom)]
+pub(crate) mod cell {
+    pub(crate) use loom::cell::UnsafeCell;
+}
+
 /// Nothing in normal builds; a `SeqCst` fence under `cfg(loom)`.
 ///
 /// loom models `SeqCst` loads, stores and read-modify-writes as `AcqRel` (loom's README,

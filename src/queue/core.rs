@@ -3,16 +3,27 @@
 //!
 //! # The protocol
 //!
-//! Two words besides the store, and a flag per thread:
+//! A bounded `Queue`'s store is the ring (`ring.rs`), which keeps the protocol's state itself:
+//! its tail word is the puts so far (its position), with the shut-down and resized flags in its
+//! two low bits. A put into it is counted, and checked against shutdown and resize, by the one
+//! `SeqCst` compare-and-swap that claims its slot; a put refused (full, or a flag set) claimed
+//! nothing and counted nothing. Puts in flight are claimed slots not yet stamped, and the ring's
+//! `pop` waits for those, so a get that finds the ring empty after seeing the shut-down flag is
+//! final for it. `shutdown` and `set_maxsize` set their flag in `begun` first, then in the
+//! ring's tail (`Store::set_flags`). A put the ring refuses for the resized flag goes on with the
+//! protocol below (into the second store, `resize.rs`).
+//!
+//! Every other store (the unbounded list, the locked deque) uses two words besides the store,
+//! and a flag per thread:
 //! - `begun` (producers' cache line): puts begun, times four, with the shut-down flag in bit 0
 //!   and the resized flag in bit 1 (`set_maxsize` was called: puts go to a second store; see
 //!   `resize.rs`, which the put reads in the same step).
 //!   A put adds 4 *before* touching the store and reads the flag in the same atomic step, so a
 //!   put either began before the shutdown or sees it. Every put begun is a task from then on,
 //!   so a consumer can never hold an item whose task is not counted yet: unfinished tasks =
-//!   `begun / 4 - finished`. A refused put (full, shut down) also finishes its task (at most
-//!   down to zero, as a `task_done` would, and waking joiners at zero): a put in flight only
-//!   ever makes `join` wait a little longer.
+//!   the ring's puts + `begun / 4 - finished` (modulo 2^62). A refused put (full, shut down)
+//!   also finishes its task (at most down to zero, as a `task_done` would, and waking joiners
+//!   at zero): a put in flight only ever makes `join` wait a little longer.
 //! - `finished` (its own line): `task_done` calls, refused puts, and the items an immediate
 //!   shutdown dropped.
 //! - the putting flag of the putting thread (`putting.rs`): set to this queue's address before
@@ -21,9 +32,10 @@
 //! Whoever must know that no more items can arrive once the queue is shut down (a `get` about
 //! to answer "shut down", the drain of an immediate shutdown) waits until no thread's flag
 //! names the queue: a few instructions, unless the putter was preempted (then it yields). So a
-//! put does two read-modify-writes (`begun`, and the store's slot claim), a get one (the slot
-//! claim); consumers never write a producer word: a `put`/`get` pair shares only the store's
-//! own slots; `finished` is written only by `task_done` and refusals.
+//! put into the ring does one read-modify-write (the tail), into the list two (`begun`, and the
+//! list's own), a get one (the slot claim); consumers never write a producer word: a
+//! `put`/`get` pair shares only the store's own words; `finished` is written only by
+//! `task_done` and refusals.
 //!
 //! Waiting: getters, putters and joiners each have a count of sleepers and park on its address.
 //! A sleeper raises its count, then re-checks the store under the parking lot's bucket lock; a
@@ -35,10 +47,9 @@ use std::time::Instant;
 
 use crate::identity::Identity;
 
-use super::error::TaskDoneError;
 use super::putting::{self, Slot};
 use super::resize::Resized;
-use super::store::{CachePadded, Store};
+use super::store::{CachePadded, Flagged, Store, RESIZED, SHUT};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::wait::{self, ParkResult, SpinWait, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
@@ -53,14 +64,10 @@ pub(crate) enum Refusal {
     ShutDown,
 }
 
-/// The shut-down flag in `begun`.
-const SHUT: usize = 1;
-/// The resized flag in `begun`: puts go to the second store from then on (`resize.rs`).
-pub(super) const RESIZED: usize = 2;
 /// One put in `begun`.
 const ONE_PUT: usize = 4;
 /// Counts of puts live in `begun`'s upper bits, so all task arithmetic is modulo this + 1.
-const MASK: usize = usize::MAX >> 2;
+pub(super) const MASK: usize = usize::MAX >> 2;
 
 /// The producers' words: written by every put, read by consumers only on the slow paths.
 #[derive(Default)]
@@ -81,18 +88,18 @@ pub(super) struct Config {
     /// 0 for unbounded.
     maxsize: usize,
     /// Whether the queue counts tasks and can be shut down (not for `SimpleQueue`).
-    track_tasks: bool,
+    pub(super) track_tasks: bool,
     /// Kind, id, name and creation site, for thread dumps.
     identity: Identity,
     pub(super) getters: AtomicUsize,
     pub(super) putters: AtomicUsize,
-    joiners: AtomicUsize,
+    pub(super) joiners: AtomicUsize,
 }
 
 /// The machinery shared by every queue type, over a [`Store`].
 pub(crate) struct Core<S: Store> {
     pub(super) puts: CachePadded<Puts>,
-    finished: CachePadded<AtomicUsize>,
+    pub(super) finished: CachePadded<AtomicUsize>,
     pub(super) config: CachePadded<Config>,
     pub(super) store: S,
     /// Where items go once `set_maxsize` was called (`resize.rs`); empty and untouched before.
@@ -200,21 +207,6 @@ impl<S: Store> Core<S> {
         self.config.shut_down.load(Ordering::SeqCst)
     }
 
-    /// Tasks put and not finished. Reads `finished` before `begun`: `begun` only grows and is
-    /// never behind `finished`, so the difference cannot go negative.
-    #[inline]
-    pub(crate) fn unfinished_tasks(&self) -> usize {
-        let finished = self.finished.load(Ordering::SeqCst);
-        self.unfinished_given(finished)
-    }
-
-    /// Unfinished tasks, `finished` already read.
-    #[inline]
-    fn unfinished_given(&self, finished: usize) -> usize {
-        let begun = self.puts.begun.load(Ordering::SeqCst) >> 2;
-        begun.wrapping_sub(finished) & MASK
-    }
-
     /// Whether no put is in flight: no thread's putting flag names this queue (`putting.rs`)
     /// and no flagless put is counted. Final once the queue refuses puts (see `putting.rs`).
     fn no_put_in_flight(&self) -> bool {
@@ -265,7 +257,7 @@ impl<S: Store> Core<S> {
         }
     }
 
-    fn wake_joiners(&self) {
+    pub(super) fn wake_joiners(&self) {
         crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
         if self.config.joiners.load(Ordering::SeqCst) != 0 {
             wait::unpark_all(key(&self.config.joiners), TOKEN);
@@ -279,7 +271,7 @@ impl<S: Store> Core<S> {
     /// change the state before reading the counter (both `SeqCst`, see [`Store`]): either the
     /// waker sees the sleeper and wakes it, or the sleeper's check sees the change.
     #[track_caller]
-    fn park_on(
+    pub(super) fn park_on(
         &self,
         kind: WaitKind,
         counter: &AtomicUsize,
@@ -346,13 +338,35 @@ impl<S: Store> Core<S> {
 
     /// A put that never waits. Always inlined: out of line, its prologue and epilogue were a
     /// tenth of a put+get's instructions.
+    ///
+    /// Into a store that keeps the flags (the ring), the put is counted and checked against
+    /// shutdown and resize by the store's one read-modify-write that claims its slot: no
+    /// `begun`, no putting flag. Into any other store, [`try_put_counted`](Self::try_put_counted).
     #[inline(always)]
     pub(crate) fn try_put(&self, item: S::Item) -> Result<(), (S::Item, Refusal)> {
-        if self.config.track_tasks {
-            self.try_put_counted(item, putting::current())
-        } else {
-            self.push(item, || {})
+        if !self.config.track_tasks {
+            return self.push(item, || {});
         }
+        match self.store.push_flagged(item) {
+            Flagged::Stored => {
+                Self::wake_one(&self.config.getters);
+                Ok(())
+            }
+            Flagged::Full(item) => Err((item, Refusal::Full)),
+            Flagged::Refused(item, flags) => self.put_refused_by_flag(item, flags),
+            Flagged::Unflagged(item) => self.try_put_counted(item, putting::current()),
+        }
+    }
+
+    /// A put the store refused for a flag: shut down, or resized (then it goes to the second
+    /// store through `begun`, whose [`RESIZED`] was set before the store's: `resize.rs`).
+    #[cold]
+    #[inline(never)]
+    fn put_refused_by_flag(&self, item: S::Item, flags: usize) -> Result<(), (S::Item, Refusal)> {
+        if flags & SHUT != 0 {
+            return Err((item, Refusal::ShutDown));
+        }
+        self.try_put_counted(item, putting::current())
     }
 
     /// A put into a task-counting queue, its putting flag `slot` (`None`: counted in
@@ -556,72 +570,11 @@ impl<S: Store> Core<S> {
         }
     }
 
-    /// `task_done`: one unfinished task fewer; wakes the joiners when none is left.
-    pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
-        if self.finish(1) == 0 {
-            return Err(TaskDoneError(()));
-        }
-        Ok(())
-    }
-
-    /// Finishes up to `n` unfinished tasks (never below zero); returns how many it finished and
-    /// wakes the joiners if none is left.
-    fn finish(&self, n: usize) -> usize {
-        let mut done = self.finished.load(Ordering::SeqCst);
-        loop {
-            // `begun` only grows, so "this many are unfinished" stays true until `finished`
-            // moves.
-            let now = n.min(self.unfinished_given(done));
-            if now == 0 {
-                return 0;
-            }
-            match self.finished.compare_exchange_weak(
-                done,
-                done.wrapping_add(now),
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => {
-                    // Mutant (loom only): wake the joiners at every task done, not at zero.
-                    if cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake"))
-                        || self.unfinished_given(done.wrapping_add(now)) == 0
-                    {
-                        self.wake_joiners();
-                    }
-                    return now;
-                }
-                Err(seen) => done = seen,
-            }
-        }
-    }
-
-    /// `join`: waits until no task is unfinished, or until `deadline`; returns whether none is.
-    #[track_caller]
-    pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
-        loop {
-            if self.unfinished_tasks() == 0 {
-                return true;
-            }
-            let timed_out = self.park_on(
-                WaitKind::QueueJoin,
-                &self.config.joiners,
-                || self.unfinished_tasks() != 0,
-                deadline,
-            );
-            if timed_out {
-                return self.unfinished_tasks() == 0;
-            }
-            // Mutant (loom only): a woken joiner trusts its wake-up.
-            if cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake")) {
-                return true;
-            }
-        }
-    }
-
     /// `shutdown(immediate)`: refuse further puts, wake every blocked getter and putter; with
     /// `immediate`, also drop what is queued and count those tasks done.
     pub(crate) fn shutdown(&self, immediate: bool) {
         self.puts.begun.fetch_or(SHUT, Ordering::SeqCst);
+        self.store.set_flags(SHUT);
         self.config.shut_down.store(true, Ordering::SeqCst);
         wait::unpark_all(key(&self.config.putters), TOKEN);
         wait::unpark_all(key(&self.config.getters), TOKEN);
@@ -635,14 +588,6 @@ impl<S: Store> Core<S> {
         self.forget_tasks(n + n_resized);
         drop(drained); // an item's `drop` may use the queue
         drop(drained_resized);
-    }
-
-    /// Takes `n` off the unfinished tasks, stopping at zero, and wakes the joiners if none is
-    /// left (a refused put, the items an immediate shutdown dropped).
-    pub(super) fn forget_tasks(&self, n: usize) {
-        if n != 0 && self.config.track_tasks {
-            self.finish(n);
-        }
     }
 
     /// The sleeper counts (getters, putters, joiners), for tests.

@@ -4,27 +4,28 @@
 use std::collections::VecDeque;
 
 #[cfg(not(loom))]
-use crossbeam_queue::{ArrayQueue, SegQueue};
+use crossbeam_queue::SegQueue;
 
 use super::core::Core;
 use super::locked::Locked;
-use super::store::Store;
+use super::ring::{Refused, Ring};
+use super::store::{Flagged, Store};
 
-/// The largest bound kept in a preallocated ring ([`ArrayQueue`]); larger bounds would allocate
-/// too much up front, and use a deque behind a lock instead.
-#[cfg(not(loom))]
+/// The largest bound kept in a preallocated [`Ring`]; larger bounds would allocate too much up
+/// front, and use a deque behind a lock instead.
 const RING_LIMIT: usize = 1 << 16;
 
-/// The FIFO store: crossbeam-queue's lock-free ring for a bound (one allocation of `maxsize`
-/// slots), its lock-free list of blocks when unbounded, and a locked deque for bounds above
-/// [`RING_LIMIT`]. Producers and consumers share no lock and no cache line but the slots.
+/// The FIFO store: the crate's lock-free [`Ring`] for a bound (one allocation of `maxsize`
+/// slots; its tail word also counts the puts and carries the queue's flags, `ring.rs`),
+/// crossbeam-queue's lock-free list of blocks ([`SegQueue`]) when unbounded, and a locked deque
+/// for bounds above [`RING_LIMIT`]. Producers and consumers share no lock and no cache line but
+/// the slots.
 ///
-/// Under `--cfg loom` it is always the locked deque: crossbeam's atomics are not loom's, so the
-/// models check the core's protocol over a simpler store with the same contract (see
-/// [`Store`]); crossbeam-queue's own tests (and Miri, here) cover the lock-free stores.
+/// Under `--cfg loom` the bounded store is the same ring, on loom's atomics and cells (so the
+/// models check its real code); the unbounded one is the locked deque, crossbeam's atomics
+/// being invisible to loom (crossbeam-queue's own tests, and Miri here, cover the list).
 pub(crate) enum Fifo<T> {
-    #[cfg(not(loom))]
-    Ring(ArrayQueue<T>),
+    Ring(Ring<T>),
     #[cfg(not(loom))]
     List(SegQueue<T>),
     Locked(Locked<VecDeque<T>>),
@@ -36,13 +37,11 @@ impl<T> Store for Fifo<T> {
 
     fn new(maxsize: usize) -> Self {
         #[cfg(not(loom))]
-        {
-            if maxsize == 0 {
-                return Fifo::List(SegQueue::new());
-            }
-            if maxsize <= RING_LIMIT {
-                return Fifo::Ring(ArrayQueue::new(maxsize));
-            }
+        if maxsize == 0 {
+            return Fifo::List(SegQueue::new());
+        }
+        if maxsize != 0 && maxsize <= RING_LIMIT {
+            return Fifo::Ring(Ring::new(maxsize));
         }
         Fifo::Locked(Locked::new(maxsize))
     }
@@ -52,8 +51,10 @@ impl<T> Store for Fifo<T> {
     #[inline(always)]
     fn push(&self, item: T) -> Result<(), T> {
         match self {
-            #[cfg(not(loom))]
-            Fifo::Ring(q) => q.push(item),
+            // Only a queue that keeps no flags (no task counting) pushes this way: none is set.
+            Fifo::Ring(q) => q
+                .push(item)
+                .map_err(|(Refused::Full(item) | Refused::Flagged(item, _))| item),
             #[cfg(not(loom))]
             Fifo::List(q) => {
                 q.push(item);
@@ -66,7 +67,6 @@ impl<T> Store for Fifo<T> {
     #[inline(always)]
     fn pop(&self) -> Option<T> {
         match self {
-            #[cfg(not(loom))]
             Fifo::Ring(q) => q.pop(),
             #[cfg(not(loom))]
             Fifo::List(q) => q.pop(),
@@ -77,7 +77,6 @@ impl<T> Store for Fifo<T> {
     #[inline]
     fn len(&self) -> usize {
         match self {
-            #[cfg(not(loom))]
             Fifo::Ring(q) => q.len(),
             #[cfg(not(loom))]
             Fifo::List(q) => q.len(),
@@ -88,7 +87,6 @@ impl<T> Store for Fifo<T> {
     #[inline]
     fn is_empty(&self) -> bool {
         match self {
-            #[cfg(not(loom))]
             Fifo::Ring(q) => q.is_empty(),
             #[cfg(not(loom))]
             Fifo::List(q) => q.is_empty(),
@@ -99,7 +97,6 @@ impl<T> Store for Fifo<T> {
     #[inline]
     fn is_full(&self) -> bool {
         match self {
-            #[cfg(not(loom))]
             Fifo::Ring(q) => q.is_full(),
             #[cfg(not(loom))]
             Fifo::List(_) => false,
@@ -110,10 +107,52 @@ impl<T> Store for Fifo<T> {
     fn drain(&self) -> (usize, Vec<T>) {
         let items: Vec<T> = match self {
             Fifo::Locked(q) => q.drain().1.into(),
+            Fifo::Ring(q) => q.drain(),
             #[cfg(not(loom))]
-            _ => std::iter::from_fn(|| self.pop()).collect(),
+            Fifo::List(_) => std::iter::from_fn(|| self.pop()).collect(),
         };
         (items.len(), items)
+    }
+
+    #[inline(always)]
+    fn push_flagged(&self, item: T) -> Flagged<T> {
+        match self {
+            Fifo::Ring(q) => match q.push(item) {
+                Ok(()) => Flagged::Stored,
+                Err(Refused::Full(item)) => Flagged::Full(item),
+                Err(Refused::Flagged(item, bits)) => Flagged::Refused(item, bits),
+            },
+            _ => Flagged::Unflagged(item),
+        }
+    }
+
+    #[inline(always)]
+    fn flagged_puts(&self) -> usize {
+        match self {
+            Fifo::Ring(q) => q.puts(),
+            _ => 0,
+        }
+    }
+
+    #[inline(always)]
+    fn flags(&self) -> Option<usize> {
+        match self {
+            Fifo::Ring(q) => Some(q.flags()),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn set_flags(&self, bits: usize) {
+        if let Fifo::Ring(q) = self {
+            q.set_flags(bits);
+        }
+    }
+
+    fn wait_for_flagged_puts(&self, back_off: impl FnMut()) {
+        if let Fifo::Ring(q) = self {
+            q.wait_for_claims(back_off);
+        }
     }
 }
 

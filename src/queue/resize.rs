@@ -1,15 +1,25 @@
 //! `Queue::set_maxsize` (Python's `q.maxsize = n`) over a store whose bound cannot change.
 //!
-//! A [`Queue`](super::Queue)'s bounded store is crossbeam's `ArrayQueue`, a ring of `maxsize`
-//! slots allocated up front, and its unbounded one a `SegQueue`: neither can change its bound,
+//! A [`Queue`](super::Queue)'s bounded store is a ring of `maxsize` slots allocated up front
+//! (`ring.rs`), and its unbounded one crossbeam's `SegQueue`: neither can change its bound,
 //! and enforcing another bound on top of them would need a length counter written by every put
 //! and every get (the shared cache line the lock-free store avoids). So a queue whose bound is
 //! changed *moves*: from the first `set_maxsize` on, puts go to a second store, a deque behind a
 //! lock whose bound can change ([`Locked`]), and gets take what is left in the ring first. The
 //! queue then costs what a `LifoQueue` does (a lock per put and per get); a queue that is never
-//! resized pays nothing on its item path: the move is a bit ([`RESIZED`]) in the `begun` word
-//! that every put already reads in its one read-modify-write (tested together with the
-//! shut-down bit), and a get looks at it only when the ring is empty.
+//! resized pays nothing on its item path: the move is a bit ([`RESIZED`]) in the word that
+//! every put already reads in its one read-modify-write (tested together with the shut-down
+//! bit): the ring's tail for a bounded queue, `begun` otherwise; a get looks at it only when
+//! the ring is empty.
+//!
+//! For the ring, `set_maxsize` sets [`RESIZED`] in `begun` and then in the ring's tail; a put
+//! the ring refuses for it goes on through `begun` (which has the bit by then: the ring's
+//! `Acquire` read of the tail synchronises with the `fetch_or`) into the second store, by the
+//! protocol below. Puts into the ring in flight are its claimed, unstamped slots: retiring the
+//! ring also waits for those (`Store::wait_for_flagged_puts`), though the ring's own `pop`
+//! already waits for them, so a get never passes a claimed item either way. The queue counts as
+//! resized (`is_resized`) from the ring's bit, not `begun`'s: until the ring refuses puts a
+//! waiting putter must see the ring's fullness, not the second store's room.
 //!
 //! # The protocol
 //!
@@ -64,10 +74,10 @@
 
 use std::collections::VecDeque;
 
-use super::core::{back_off, key, Core, OnUnwind, Refusal, RESIZED};
+use super::core::{back_off, key, Core, OnUnwind, Refusal};
 use super::locked::Locked;
 use super::putting::{self, Slot};
-use super::store::Store;
+use super::store::{Store, RESIZED};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::wait::{self, SpinWait, UnparkToken};
 
@@ -107,10 +117,18 @@ impl<T> Resized<T> {
 }
 
 impl<S: Store> Core<S> {
-    /// Whether `set_maxsize` was called: puts go to the second store.
+    /// Whether `set_maxsize` was called: puts go to the second store. For a store that keeps
+    /// the flags (the ring), its own flag, which is set after `begun`'s: puts into the ring go
+    /// on until it is set, so a waiter must not believe the queue resized before (it would
+    /// retry a put the ring refuses as full, in a loop, instead of sleeping).
     #[inline]
     pub(super) fn is_resized(&self) -> bool {
-        self.puts.begun.load(Ordering::SeqCst) & RESIZED != 0
+        let flags = match self.store.flags() {
+            // Mutant (loom only): the ring's queue taken as resized from `begun`'s flag.
+            Some(flags) if !cfg!(all(loom, threadkit_mutant = "ring_resized_from_begun")) => flags,
+            _ => self.puts.begun.load(Ordering::SeqCst),
+        };
+        flags & RESIZED != 0
     }
 
     /// Whether a resized queue holds its bound (the ring's items count), from two lock-free
@@ -135,7 +153,9 @@ impl<S: Store> Core<S> {
     /// `set_maxsize`: see the module docs.
     pub(crate) fn set_maxsize(&self, maxsize: usize) {
         self.resized.items.set_maxsize(maxsize);
+        // `begun` first: a put the ring refuses for the flag then finds it in `begun` too.
         self.puts.begun.fetch_or(RESIZED, Ordering::SeqCst);
+        self.store.set_flags(RESIZED);
         // Mutant (loom): `set_maxsize` returns before the puts into the ring are over.
         if !cfg!(threadkit_mutant = "queue_resize_set_no_retire") {
             self.retire_ring();
@@ -157,6 +177,7 @@ impl<S: Store> Core<S> {
             back_off(&mut spin);
         }
         putting::wait_until_no_slot_holds(self.address(), || back_off(&mut spin));
+        self.store.wait_for_flagged_puts(|| back_off(&mut spin));
         self.resized.ring_retired.store(true, Ordering::SeqCst);
     }
 

@@ -22,6 +22,28 @@ impl<T> DerefMut for CachePadded<T> {
     }
 }
 
+/// The shut-down flag: in the core's `begun` word (bit 0), and in the tail word of a store
+/// that keeps the flags itself (the ring: [`Store::push_flagged`]).
+pub(crate) const SHUT: usize = 1;
+/// The resized flag (bit 1): `set_maxsize` was called, puts go to the second store
+/// (`resize.rs`).
+pub(crate) const RESIZED: usize = 2;
+/// Both flags.
+pub(crate) const FLAGS: usize = SHUT | RESIZED;
+
+/// What [`Store::push_flagged`] did with an item.
+pub(crate) enum Flagged<T> {
+    /// Stored, and counted in [`Store::flagged_puts`].
+    Stored,
+    /// Handed back, the store being full; not counted.
+    Full(T),
+    /// Handed back, these flag bits being set; not counted.
+    Refused(T, usize),
+    /// Handed back untried: this store keeps no flags and counts no puts, so the core's own
+    /// protocol (`begun` and the putting flags, `core.rs`) applies.
+    Unflagged(T),
+}
+
 /// A queue's item store, safe to use from many threads at once.
 ///
 /// It knows nothing of waiting, shutdown or tasks: [`Core`](super::core::Core) does all that on
@@ -35,6 +57,20 @@ impl<T> DerefMut for CachePadded<T> {
 ///   This is the store's half of the waiter handshake (see `Core::park_on`);
 /// - if `push` unwinds (a user's `Ord`), the item is in the store; if `pop` unwinds, one item has
 ///   left the store (and was dropped).
+///
+/// A store may also keep the queue's flags ([`SHUT`], [`RESIZED`]) and count its puts in the
+/// word whose read-modify-write claims a slot (the ring, `ring.rs`), through the four methods
+/// with defaults below. Then, for puts made with [`push_flagged`](Store::push_flagged):
+///
+/// - that read-modify-write is `SeqCst` and is the put's linearization point: it counts the put
+///   and checks the flags in one step, and what `is_empty`/`is_full` read (the positions, not
+///   a later `Release` store) changes with it; this is the store's half of the waiter
+///   handshake for those puts;
+/// - `pop` never answers "empty" while a put that claimed a slot is storing its item (it waits
+///   for it), so a `pop` that finds the store empty after reading a flag set by
+///   [`set_flags`](Store::set_flags) is final: no such put can be in flight;
+/// - [`flagged_puts`](Store::flagged_puts) only grows (modulo the documented wrap), and counts
+///   a put before its item can be taken.
 pub(crate) trait Store {
     /// What the queue holds.
     type Item;
@@ -54,4 +90,34 @@ pub(crate) trait Store {
     fn is_full(&self) -> bool;
     /// Takes every item out; returns how many and the items.
     fn drain(&self) -> (usize, Self::Drained);
+
+    /// Stores `item` if no flag is set, counting it, in one atomic step; or hands it back
+    /// (see [`Flagged`]). The default keeps no flags: [`Flagged::Unflagged`].
+    #[inline(always)]
+    fn push_flagged(&self, item: Self::Item) -> Flagged<Self::Item> {
+        Flagged::Unflagged(item)
+    }
+
+    /// The puts [`push_flagged`](Self::push_flagged) stored so far (modulo 2^62); 0 for a
+    /// store that keeps no flags.
+    #[inline(always)]
+    fn flagged_puts(&self) -> usize {
+        0
+    }
+
+    /// The flag bits set in the store's flag word (`SeqCst`); `None` for a store that keeps
+    /// no flags.
+    #[inline(always)]
+    fn flags(&self) -> Option<usize> {
+        None
+    }
+
+    /// Sets `bits` ([`SHUT`], [`RESIZED`]) in the store's flag word (a `SeqCst`
+    /// read-modify-write), if it has one.
+    #[inline(always)]
+    fn set_flags(&self, _bits: usize) {}
+
+    /// Once a flag is set: waits (calling `back_off`) until every put that
+    /// [`push_flagged`](Self::push_flagged) claimed has stored its item.
+    fn wait_for_flagged_puts(&self, _back_off: impl FnMut()) {}
 }

@@ -5,10 +5,13 @@
 //! blocked `put` and `join` that returns, waited on again, is owed a put, a get, every
 //! `task_done`; a put racing `shutdown` / `shutdown_immediate` is refused or delivered, never lost.
 //!
-//! Under `--cfg loom` the FIFO store is the locked deque (`src/queue/fifo.rs`), not crossbeam's
-//! lock-free ring and list: these models check the core's protocol (waiter counts and parking,
-//! `begun`/`finished`, the shutdown flag, the putting flags and the wait for puts in flight) over a store
-//! with the same contract, not crossbeam's internals (its own tests and Miri cover those).
+//! Under `--cfg loom` a bounded `Queue`'s store is the real ring (`src/queue/ring.rs`, on loom's
+//! atomics and `UnsafeCell`): the models with `Queue::new(1)` / `new(2)` check its code and the
+//! core's ring path (the tail word as put count and flag word, no `begun`, no putting flag).
+//! The unbounded store is the locked deque, not crossbeam's lock-free list (invisible to
+//! loom; its own tests and Miri cover it): the models with `Queue::new(0)` check the core's
+//! other protocol (`begun`/`finished`, the putting flags and the wait for puts in flight) over
+//! a store with the same contract.
 //!
 //! `LifoQueue` runs the same models over its own core (`src/queue/locked_core.rs`: everything
 //! behind one lock, sleeper counts read under it, the lock given up only once the sleeper is
@@ -23,7 +26,9 @@
 //! `queue_flag_late` (a put raises its putting flag after its step on `begun`) fails
 //! `fifo::put_racing_shutdown_is_refused_or_delivered`. `queue_unslotted_uncounted` (a put
 //! made without a flag, from a thread-local destructor, is not counted in flight) fails
-//! `fifo::flagless_put_racing_shutdown_is_refused_or_delivered`.
+//! `fifo::flagless_put_racing_shutdown_is_refused_or_delivered`. The ring's mutants
+//! (`ring_*`, listed in `.ci/loom.sh` with the models that catch each) fail the `fifo::ring_*`
+//! models and `fifo::raised_bound_wakes_a_blocked_putter`.
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -46,8 +51,11 @@ fn spawn_put<Q: Send + Sync + 'static>(
 /// succeeded is owed its item in the `get` after the shutdown, a failed one must not show up.
 macro_rules! racing_shutdown {
     ($Q:ident, $put:expr) => {
+        racing_shutdown!($Q, 0, $put)
+    };
+    ($Q:ident, $maxsize:expr, $put:expr) => {
         model(|| {
-            let q = Arc::new($Q::new(0));
+            let q = Arc::new($Q::new($maxsize));
             let putter = spawn_put(&q, $put);
             q.shutdown();
             let got = q.get();
@@ -66,8 +74,11 @@ macro_rules! racing_shutdown {
 /// task is unfinished, whether the put won or lost.
 macro_rules! racing_immediate_shutdown {
     ($Q:ident, $put:expr) => {
+        racing_immediate_shutdown!($Q, 0, $put)
+    };
+    ($Q:ident, $maxsize:expr, $put:expr) => {
         model(|| {
-            let q = Arc::new($Q::new(0));
+            let q = Arc::new($Q::new($maxsize));
             let putter = spawn_put(&q, $put);
             q.shutdown_immediate();
             let after_shutdown = q.len();
@@ -332,9 +343,9 @@ mod fifo {
     /// bug needs two preemptions (the default bound), and so that at most one thread at a time
     /// waits for the old store's puts in flight: loom cannot finish exploring two threads that
     /// spin (yielding) for a third (they may yield to each other for ever).
-    fn resize_racing_puts(flagless: bool) {
+    fn resize_racing_puts(flagless: bool, maxsize: usize) {
         model(move || {
-            let q = Arc::new(Queue::new(0));
+            let q = Arc::new(Queue::new(maxsize));
             let resizer = {
                 let q = Arc::clone(&q);
                 thread::spawn(move || {
@@ -364,13 +375,13 @@ mod fifo {
 
     #[test]
     fn resize_racing_puts_keeps_each_producers_order() {
-        resize_racing_puts(false);
+        resize_racing_puts(false, 0);
     }
 
     /// The same with puts made without a putting flag (counted in `unslotted`).
     #[test]
     fn resize_racing_flagless_puts_keeps_each_producers_order() {
-        resize_racing_puts(true);
+        resize_racing_puts(true, 0);
     }
 
     /// One item queued; a producer's `try_put` races `set_maxsize(2)` and the main thread's own
@@ -509,6 +520,102 @@ mod fifo {
             assert_eq!(q.len(), 2);
             assert_eq!((q.get(), q.get()), (Ok(1), Ok(2)));
             assert_nobody_parked();
+        });
+    }
+
+    // ----- The ring (`src/queue/ring.rs`): a bounded `Queue`'s store, whose tail word counts
+    // the puts and carries the shut-down and resized flags. -----
+
+    /// A put into the ring racing `shutdown`: refused (the flag, read in the step that would
+    /// claim its slot), or its item is there for the `get` after the shutdown; never delivered
+    /// after a get answered "shut down". Witness: the put's own result against the gets.
+    #[test]
+    fn ring_put_racing_shutdown_is_refused_or_delivered() {
+        racing_shutdown!(Queue, 2, |q: &Queue<i32>| q.put(7).is_ok());
+    }
+
+    /// A put into the ring racing `shutdown_immediate`: nothing queued, no task unfinished.
+    #[test]
+    fn ring_put_racing_immediate_shutdown_leaves_nothing() {
+        racing_immediate_shutdown!(Queue, 2, |q: &Queue<i32>| q.put(7).is_ok());
+    }
+
+    /// A producer's two puts through a ring of 1, a consumer getting and finishing each: while
+    /// the consumer holds an item, `unfinished_tasks` counts it (at least 1), and never more
+    /// than the puts begun less the tasks done (counted before each put and after each
+    /// `task_done`): the ring's count of puts is its tail position, laps × capacity + index.
+    #[test]
+    fn ring_unfinished_tasks_cover_what_a_getter_holds() {
+        model(|| {
+            let q = Arc::new(Queue::new(1));
+            let begun = Arc::new(AtomicUsize::new(0));
+            let producer = {
+                let (q, begun) = (Arc::clone(&q), Arc::clone(&begun));
+                thread::spawn(move || {
+                    for i in 1..=2 {
+                        begun.fetch_add(1, Ordering::SeqCst);
+                        q.put(i).unwrap();
+                    }
+                })
+            };
+            for done in 0..2 {
+                assert_eq!(q.get(), Ok(done + 1));
+                let unfinished = q.unfinished_tasks();
+                assert!(unfinished >= 1, "a held item's task is not counted");
+                let most = begun.load(Ordering::SeqCst) - done as usize;
+                assert!(
+                    unfinished <= most,
+                    "{unfinished} tasks, at most {most} unfinished"
+                );
+                q.task_done().unwrap();
+            }
+            producer.join().unwrap();
+            assert_eq!(q.unfinished_tasks(), 0);
+            assert!(q.task_done().is_err());
+        });
+    }
+
+    /// `set_maxsize` racing a producer's two puts into a ring of 2 (the first may still be
+    /// claimed and unstamped when the second, refused by the resized flag, goes to the second
+    /// store): the gets return 1 then 2.
+    #[test]
+    fn ring_resize_racing_puts_keeps_each_producers_order() {
+        resize_racing_puts(false, 2);
+    }
+
+    /// A producer's three `try_put`s into a ring of 1 racing a consumer's two `try_get`s: an
+    /// item refused as full is handed back whole, and exactly the items whose put returned `Ok`
+    /// come out, once each, in order. Witness: the puts' results against the items got.
+    #[test]
+    fn ring_full_never_loses_an_item() {
+        model(|| {
+            let q = Arc::new(Queue::new(1));
+            let producer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let mut stored = Vec::new();
+                    for i in 1..=3 {
+                        match q.try_put(i) {
+                            Ok(()) => stored.push(i),
+                            Err(e) => {
+                                assert!(e.is_full());
+                                assert_eq!(e.into_inner(), i, "the refused item changed");
+                            }
+                        }
+                    }
+                    stored
+                })
+            };
+            let mut got: Vec<i32> = (0..2).filter_map(|_| q.try_get().ok()).collect();
+            let stored = producer.join().unwrap();
+            got.extend(std::iter::from_fn(|| q.try_get().ok()));
+            assert_eq!(got, stored, "lost, duplicated or reordered");
+            assert_eq!(
+                q.unfinished_tasks(),
+                stored.len(),
+                "a refused put was counted"
+            );
+            assert!(q.is_empty());
         });
     }
 }
