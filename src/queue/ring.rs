@@ -55,22 +55,32 @@
 //!
 //! # Limits
 //!
-//! Positions wrap around at 2^62 (2^30 on a 32-bit target), which is also where the flags leave
+//! Positions wrap around at 2^62, which is also where the flags leave
 //! them room: with a lap of `L` positions (`cap < L <= 2 cap`) that is after `2^62 / L × cap`
 //! puts, at least 2^61 (about 73 years at a billion puts a second); at that point [`Ring::puts`]
 //! jumps back to 0 while the queue's other counts go on modulo 2^62, so the queue's
 //! `unfinished_tasks` would be off from then on. Order and storage are not affected (wrapping
-//! arithmetic throughout). On a 32-bit target the same happens after at least 2^29 puts.
+//! arithmetic throughout). Positions are 64-bit words on every target ([`Pos`]), so a 32-bit
+//! target has the same limit (with `usize` words its count would have jumped after 2^29 puts).
 
 use std::mem::MaybeUninit;
 
 use super::store::{CachePadded, FLAGS};
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::wait::SpinWait;
 
+/// A position (× [`STEP`], with the tail's flags in the two low bits): 64 bits on every
+/// target, so that the count of puts read from the tail ([`Ring::puts`]) stays exact for at least
+/// 2^61 puts on 32-bit targets too (with `usize` positions it would jump after 2^29 there, and a
+/// queue's `unfinished_tasks` with it).
+type Pos = u64;
+
+/// The flag bits, as a position's.
+const FLAG_BITS: Pos = FLAGS as Pos;
+
 /// One position, in every word: the two low bits are the tail's flags.
-const STEP: usize = FLAGS + 1;
+const STEP: Pos = FLAG_BITS + 1;
 
 /// Why [`Ring::push`] handed an item back.
 #[derive(Debug, PartialEq, Eq)]
@@ -84,7 +94,7 @@ pub(crate) enum Refused<T> {
 
 /// A slot: an item, or room for one, and the stamp that says which (module docs).
 struct Slot<T> {
-    stamp: AtomicUsize,
+    stamp: AtomicU64,
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
@@ -92,14 +102,14 @@ struct Slot<T> {
 /// docs).
 pub(crate) struct Ring<T> {
     /// The next position to pop (× [`STEP`]). Written by consumers only.
-    head: CachePadded<AtomicUsize>,
+    head: CachePadded<AtomicU64>,
     /// The next position to push (× [`STEP`]), plus the flag bits. Written by producers and by
     /// [`set_flags`](Self::set_flags).
-    tail: CachePadded<AtomicUsize>,
+    tail: CachePadded<AtomicU64>,
     slots: Box<[Slot<T>]>,
     /// One lap, × [`STEP`]: the smallest power of two above the capacity, so index and lap are
     /// bit fields of a position.
-    lap: usize,
+    lap: Pos,
     /// log2 of one lap in positions, × [`STEP`] (the shift from a tail word to its lap count).
     lap_shift: u32,
 }
@@ -129,23 +139,23 @@ impl<T> Ring<T> {
     }
 
     /// An empty ring whose head and tail start at lap `first_lap` (tests: the wrap of positions).
-    fn starting_at(cap: usize, first_lap: usize) -> Self {
+    fn starting_at(cap: usize, first_lap: Pos) -> Self {
         assert!(cap > 0, "a ring needs at least one slot");
         let lap = cap
             .checked_add(1)
             .and_then(usize::checked_next_power_of_two)
-            .and_then(|l| l.checked_mul(STEP))
+            .and_then(|l| (l as Pos).checked_mul(STEP))
             .expect("ring capacity too large");
         let start = first_lap.wrapping_mul(lap);
         let slots = (0..cap)
             .map(|i| Slot {
-                stamp: AtomicUsize::new(start + i * STEP),
+                stamp: AtomicU64::new(start.wrapping_add(i as Pos * STEP)),
                 value: UnsafeCell::new(MaybeUninit::uninit()),
             })
             .collect();
         Ring {
-            head: CachePadded(AtomicUsize::new(start)),
-            tail: CachePadded(AtomicUsize::new(start)),
+            head: CachePadded(AtomicU64::new(start)),
+            tail: CachePadded(AtomicU64::new(start)),
             slots,
             lap,
             lap_shift: lap.trailing_zeros(),
@@ -158,16 +168,22 @@ impl<T> Ring<T> {
         self.slots.len()
     }
 
+    /// The index of position `pos`'s slot (flag bits clear): below the capacity, so it fits.
+    #[inline(always)]
+    fn index(&self, pos: Pos) -> usize {
+        ((pos & (self.lap - 1)) / STEP) as usize
+    }
+
     /// The slot of position `pos` (flag bits clear).
     #[inline(always)]
-    fn slot(&self, pos: usize) -> &Slot<T> {
-        &self.slots[(pos & (self.lap - 1)) / STEP]
+    fn slot(&self, pos: Pos) -> &Slot<T> {
+        &self.slots[self.index(pos)]
     }
 
     /// The position after `pos`: the next index, or index 0 of the next lap.
     #[inline(always)]
-    fn next(&self, pos: usize) -> usize {
-        if (pos & (self.lap - 1)) / STEP + 1 < self.slots.len() {
+    fn next(&self, pos: Pos) -> Pos {
+        if self.index(pos) + 1 < self.slots.len() {
             pos + STEP
         } else {
             (pos & !(self.lap - 1)).wrapping_add(self.lap)
@@ -185,10 +201,10 @@ impl<T> Ring<T> {
         // before it (the queue's `begun`, `resize.rs`).
         let mut tail = self.tail.load(Ordering::Acquire);
         loop {
-            let flags = tail & FLAGS;
+            let flags = tail & FLAG_BITS;
             // Mutant (loom only): the claim ignores the flags and carries them along.
             if flags != 0 && !cfg!(all(loom, threadkit_mutant = "ring_flag_unchecked")) {
-                return Err(Refused::Flagged(item, flags));
+                return Err(Refused::Flagged(item, flags as usize));
             }
             let pos = tail ^ flags;
             let slot = self.slot(pos);
@@ -275,7 +291,7 @@ impl<T> Ring<T> {
                 // Empty at `head`: the ring is empty, or a push claimed `head` and is storing.
                 // Mutant (loom only): "empty" without looking for a claim in flight.
                 if cfg!(all(loom, threadkit_mutant = "ring_pop_skips_claims"))
-                    || self.tail.load(Ordering::SeqCst) & !FLAGS == head
+                    || self.tail.load(Ordering::SeqCst) & !FLAG_BITS == head
                 {
                     return None;
                 }
@@ -293,18 +309,17 @@ impl<T> Ring<T> {
     /// the tail read twice, so head and tail are from one moment).
     pub(crate) fn len(&self) -> usize {
         loop {
-            let tail = self.tail.load(Ordering::SeqCst) & !FLAGS;
+            let tail = self.tail.load(Ordering::SeqCst) & !FLAG_BITS;
             let head = self.head.load(Ordering::SeqCst);
-            if self.tail.load(Ordering::SeqCst) & !FLAGS == tail {
+            if self.tail.load(Ordering::SeqCst) & !FLAG_BITS == tail {
                 return self.distance(head, tail);
             }
         }
     }
 
     /// The items from `head` to `tail` (positions, flag bits clear).
-    fn distance(&self, head: usize, tail: usize) -> usize {
-        let at = |pos: usize| (pos & (self.lap - 1)) / STEP;
-        let (h, t) = (at(head), at(tail));
+    fn distance(&self, head: Pos, tail: Pos) -> usize {
+        let (h, t) = (self.index(head), self.index(tail));
         if h < t {
             t - h
         } else if h > t {
@@ -322,13 +337,13 @@ impl<T> Ring<T> {
     pub(crate) fn is_empty(&self) -> bool {
         let head = self.head.load(Ordering::SeqCst);
         let tail = self.tail.load(Ordering::SeqCst);
-        tail & !FLAGS == head
+        tail & !FLAG_BITS == head
     }
 
     /// Whether the head is a lap behind the tail (`SeqCst` reads of both).
     #[inline]
     pub(crate) fn is_full(&self) -> bool {
-        let tail = self.tail.load(Ordering::SeqCst) & !FLAGS;
+        let tail = self.tail.load(Ordering::SeqCst) & !FLAG_BITS;
         let head = self.head.load(Ordering::SeqCst);
         head.wrapping_add(self.lap) == tail
     }
@@ -339,20 +354,22 @@ impl<T> Ring<T> {
     pub(crate) fn puts(&self) -> usize {
         let tail = self.tail.load(Ordering::SeqCst);
         let laps = tail >> self.lap_shift;
-        let index = (tail & (self.lap - 1)) / STEP;
+        let index = self.index(tail) as Pos;
         // Mutant (loom only): a lap counted as one slot more than the ring has.
         let per_lap = if cfg!(all(loom, threadkit_mutant = "ring_count_off_by_one")) {
             self.slots.len() + 1
         } else {
             self.slots.len()
         };
-        laps.wrapping_mul(per_lap).wrapping_add(index)
+        // Truncated on a 32-bit target: the queue counts tasks modulo 2^30 there, which this
+        // keeps continuous.
+        laps.wrapping_mul(per_lap as Pos).wrapping_add(index) as usize
     }
 
     /// The flag bits set in the tail (`SeqCst`).
     #[inline]
     pub(crate) fn flags(&self) -> usize {
-        self.tail.load(Ordering::SeqCst) & FLAGS
+        (self.tail.load(Ordering::SeqCst) & FLAG_BITS) as usize
     }
 
     /// Sets `bits` in the tail (a `SeqCst` `fetch_or`): every push from then on is refused
@@ -360,7 +377,7 @@ impl<T> Ring<T> {
     #[inline]
     pub(crate) fn set_flags(&self, bits: usize) {
         debug_assert!(bits & !FLAGS == 0);
-        self.tail.fetch_or(bits, Ordering::SeqCst);
+        self.tail.fetch_or(bits as Pos, Ordering::SeqCst);
     }
 
     /// Waits (calling `back_off`) until every position claimed so far is stamped: every push
@@ -368,8 +385,8 @@ impl<T> Ring<T> {
     /// position can be claimed any more); costs one look per item in the ring.
     pub(crate) fn wait_for_claims(&self, mut back_off: impl FnMut()) {
         let tail = self.tail.load(Ordering::SeqCst);
-        debug_assert!(tail & FLAGS != 0, "claims can still begin");
-        let tail = tail & !FLAGS;
+        debug_assert!(tail & FLAG_BITS != 0, "claims can still begin");
+        let tail = tail & !FLAG_BITS;
         let mut pos = self.head.load(Ordering::SeqCst);
         while pos != tail {
             // A claimed position's stamp is at least `pos` (its push read `pos` there before
@@ -394,7 +411,7 @@ impl<T> Drop for Ring<T> {
         }
         // `&mut self`: every push and pop is over (each stamps before it returns).
         let mut pos = self.head.load(Ordering::Relaxed);
-        let tail = self.tail.load(Ordering::Relaxed) & !FLAGS;
+        let tail = self.tail.load(Ordering::Relaxed) & !FLAG_BITS;
         while pos != tail {
             // SAFETY: positions from head to tail hold the items pushed and not popped, each
             // initialised and dropped here once; nobody else can access the ring.
@@ -473,12 +490,12 @@ mod tests {
         }
     }
 
-    /// Head and tail start one lap before the positions wrap past `usize::MAX`: order and
+    /// Head and tail start one lap before the positions wrap past `u64::MAX`: order and
     /// fullness hold across the wrap (the put count jumps, as documented).
     #[test]
     fn positions_wrap_around() {
         for cap in [1, 3, 4] {
-            let ring = Ring::starting_at(cap, usize::MAX);
+            let ring = Ring::starting_at(cap, Pos::MAX);
             laps_through(&ring, 3, false);
         }
     }
