@@ -390,7 +390,7 @@ impl<T: ?Sized> Lock<T> {
         let site = Location::caller();
         // One relaxed load for every diagnostic switch (the lock-order checker, holder sites,
         // the contention profile); anything on goes out of line.
-        let tracking = wait::record::TRACKING.load(Ordering::Relaxed);
+        let tracking = raw::instrumentation();
         if tracking != 0 {
             self.acquire_instrumented(None, None, site, tracking);
         } else if !self.try_lock_fast() {

@@ -15,7 +15,7 @@ use crate::wait;
 /// The instrumentation word (`src/wait/record.rs`): zero when nothing asks a Lock acquire to
 /// leave its plain path.
 #[inline(always)]
-fn instrumentation() -> u8 {
+pub(super) fn instrumentation() -> u8 {
     wait::record::TRACKING.load(Ordering::Relaxed)
 }
 

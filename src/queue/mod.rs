@@ -67,10 +67,10 @@
 //! shutdown. They keep their items in a lock-free ring of the crate's own (bounded; preallocated,
 //! Vyukov's algorithm as crossbeam's `ArrayQueue`, with the queue's put count and shut-down and
 //! resized flags in its tail word: `ring.rs`) or crossbeam-queue's `SegQueue` (unbounded), so
-//! producers and consumers share no lock and no cache line but the slots themselves (`fifo.rs`). Getters, putters and joiners park on keys of
-//! their own in the crate's parking layer, each kind with a count of sleepers, so a `put` or
-//! `get` with nobody waiting makes no system call; before parking, a blocked `get` or `put`
-//! spins briefly. A `put` into the ring is counted, and checked against shutdown, by the one
+//! producers and consumers share no lock and no cache line but the slots themselves
+//! (`fifo.rs`). Getters, putters and joiners park on keys of their own in the crate's parking
+//! layer, each kind with a count of sleepers, so a `put` or `get` with nobody waiting makes no
+//! system call; before parking, a blocked `get` or `put` spins briefly. A `put` into the ring is counted, and checked against shutdown, by the one
 //! compare-and-swap that claims its slot; a `put` into the unbounded list counts its task on a
 //! cache line only producers write and raises a per-thread "putting" flag (`putting.rs`) that
 //! the rare paths of a shutdown scan. Consumers write no producer word but in `task_done`. The
