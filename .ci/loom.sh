@@ -39,7 +39,15 @@
 #                                       while a claimed item is on its way
 #                                       (ring_pop_skips_claims), or a ring queue taken as
 #                                       resized from `begun` before its ring refuses puts
-#                                       (ring_resized_from_begun)
+#                                       (ring_resized_from_begun); an unbounded Queue's chain
+#                                       of rings whose pop (chain_pop_stops_at_seal) or
+#                                       is_empty (chain_empty_stops_at_seal) stops at a sealed
+#                                       ring, whose put count leaves out the rings before the
+#                                       last (chain_base_ignored), or whose flags reach only the
+#                                       ring the producers' hint points to
+#                                       (chain_flag_hint_only), or whose put refused by a
+#                                       sealed ring's flag leaves rings after it open
+#                                       (chain_refusal_unhelped)
 #
 # Uses its own target directory so `--cfg loom` builds never invalidate the normal ones.
 set -euo pipefail
@@ -67,7 +75,7 @@ if [[ "${1:-}" == "--mutants" ]]; then
         [semaphore_keep_debt]="semaphore::below_zero_acquirers_are_each_owed_a_release"
         [semaphore_value_unclamped]="semaphore::below_zero_acquirers_are_each_owed_a_release"
         [queue_locked_unlock_early]="queue::lifo::get_returns_only_what_was_put"
-        [queue_flag_late]="queue::fifo::put_racing_shutdown_is_refused_or_delivered"
+        [queue_flag_late]="queue::fifo::unringed_put_racing_shutdown_is_refused_or_delivered"
         [queue_unslotted_uncounted]="queue::fifo::flagless_put_racing_shutdown_is_refused_or_delivered"
         [queue_resize_no_retire]="queue::fifo::resize_racing_puts_keeps_each_producers_order queue::fifo::resize_bound_counts_what_the_old_store_holds"
         [queue_resize_ring_uncounted]="queue::fifo::resize_bound_counts_what_the_old_store_holds"
@@ -88,9 +96,14 @@ if [[ "${1:-}" == "--mutants" ]]; then
         [ring_stamp_relaxed]="queue::fifo::get_returns_only_what_was_put queue::fifo::ring_put_racing_shutdown_is_refused_or_delivered"
         [ring_pop_skips_claims]="queue::fifo::ring_put_racing_shutdown_is_refused_or_delivered"
         [ring_resized_from_begun]="queue::fifo::raised_bound_wakes_a_blocked_putter"
+        [chain_pop_stops_at_seal]="queue::fifo::chain_get_follows_the_growth"
+        [chain_empty_stops_at_seal]="queue::fifo::chain_get_follows_the_growth"
+        [chain_base_ignored]="queue::fifo::chain_get_follows_the_growth"
+        [chain_flag_hint_only]="queue::fifo::chain_growth_racing_shutdown_leaves_no_ring_open"
+        [chain_refusal_unhelped]="queue::fifo::chain_put_refused_for_shutdown_stays_refused"
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
     )
-    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out ring_flag_unchecked ring_count_off_by_one ring_stamp_relaxed ring_pop_skips_claims ring_resized_from_begun lock_wake_unmarked lock_handoff_unchecked queue_locked_lowered_twice)
+    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out ring_flag_unchecked ring_count_off_by_one ring_stamp_relaxed ring_pop_skips_claims ring_resized_from_begun lock_wake_unmarked lock_handoff_unchecked queue_locked_lowered_twice chain_pop_stops_at_seal chain_empty_stops_at_seal chain_base_ignored chain_flag_hint_only chain_refusal_unhelped)
     # MUTANTS="a b" runs only those.
     [ -n "${MUTANTS:-}" ] && read -r -a mutants <<<"$MUTANTS"
     for mutant in "${mutants[@]}"; do

@@ -23,7 +23,7 @@ static Q: OnceLock<Arc<Queue<u32>>> = OnceLock::new();
 /// In the child: the first resize of the inherited queue, a put into the second store, a second
 /// resize, and `shutdown`. Witness: what each call returns. (No get: a get pops the old store
 /// first, and a lock-free store whose put was half done at the fork, a slot claimed but not
-/// written, makes its pops wait for that write for ever: a limit of crossbeam's stores, as
+/// written, makes its pops wait for that write for ever: a limit of lock-free stores (crossbeam's too), as
 /// CPython's queue can be left with its mutex held.)
 fn resize_put_shutdown() {
     let q = Q.get().expect("set before the fork");

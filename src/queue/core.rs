@@ -3,9 +3,9 @@
 //!
 //! # The protocol
 //!
-//! A bounded `Queue`'s store is the ring (`ring.rs`), which keeps the protocol's state itself:
-//! its tail word is the puts so far (its position), with the shut-down and resized flags in its
-//! two low bits. A put into it is counted, and checked against shutdown and resize, by the one
+//! A `Queue`'s store is the ring (`ring.rs`; unbounded, a chain of rings, `chain.rs`, whose
+//! last ring plays its part), which keeps the protocol's state itself: its tail word is the
+//! puts so far (its position), with the shut-down and resized flags in its low bits. A put into it is counted, and checked against shutdown and resize, by the one
 //! `SeqCst` compare-and-swap that claims its slot; a put refused (full, or a flag set) claimed
 //! nothing and counted nothing. Puts in flight are claimed slots not yet stamped, and the ring's
 //! `pop` waits for those, so a get that finds the ring empty after seeing the shut-down flag is
@@ -13,8 +13,8 @@
 //! ring's tail (`Store::set_flags`). A put the ring refuses for the resized flag goes on with the
 //! protocol below (into the second store, `resize.rs`).
 //!
-//! Every other store (the unbounded list, the locked deque) uses two words besides the store,
-//! and a flag per thread:
+//! Every other store (the locked deque of a bound above 65,536, a resized queue's second
+//! store) uses two words besides the store, and a flag per thread:
 //! - `begun` (producers' cache line): puts begun, times four, with the shut-down flag in bit 0
 //!   and the resized flag in bit 1 (`set_maxsize` was called: puts go to a second store; see
 //!   `resize.rs`, which the put reads in the same step).
@@ -32,8 +32,8 @@
 //! Whoever must know that no more items can arrive once the queue is shut down (a `get` about
 //! to answer "shut down", the drain of an immediate shutdown) waits until no thread's flag
 //! names the queue: a few instructions, unless the putter was preempted (then it yields). So a
-//! put into the ring does one read-modify-write (the tail), into the list two (`begun`, and the
-//! list's own), a get one (the slot claim); consumers never write a producer word: a
+//! put into the ring does one read-modify-write (the tail), into another store two (`begun`,
+//! and the store's own), a get one (the slot claim); consumers never write a producer word: a
 //! `put`/`get` pair shares only the store's own words; `finished` is written only by
 //! `task_done` and refusals.
 //!

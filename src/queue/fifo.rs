@@ -3,9 +3,7 @@
 
 use std::collections::VecDeque;
 
-#[cfg(not(loom))]
-use crossbeam_queue::SegQueue;
-
+use super::chain::Chain;
 use super::core::Core;
 use super::locked::Locked;
 use super::ring::{Refused, Ring};
@@ -13,21 +11,20 @@ use super::store::{Flagged, Store};
 
 /// The largest bound kept in a preallocated [`Ring`]; larger bounds would allocate too much up
 /// front, and use a deque behind a lock instead.
-const RING_LIMIT: usize = 1 << 16;
+pub(super) const RING_LIMIT: usize = 1 << 16;
 
 /// The FIFO store: the crate's lock-free [`Ring`] for a bound (one allocation of `maxsize`
-/// slots; its tail word also counts the puts and carries the queue's flags, `ring.rs`),
-/// crossbeam-queue's lock-free list of blocks ([`SegQueue`]) when unbounded, and a locked deque
-/// for bounds above [`RING_LIMIT`]. Producers and consumers share no lock and no cache line but
-/// the slots.
+/// slots; its tail word also counts the puts and carries the queue's flags, `ring.rs`), a
+/// [`Chain`] of growing rings when unbounded (the last ring's tail word counts and carries the
+/// flags in the same way, `chain.rs`), and a locked deque for bounds above [`RING_LIMIT`].
+/// Producers and consumers share no lock and no cache line but the slots.
 ///
-/// Under `--cfg loom` the bounded store is the same ring, on loom's atomics and cells (so the
-/// models check its real code); the unbounded one is the locked deque, crossbeam's atomics
-/// being invisible to loom (crossbeam-queue's own tests, and Miri here, cover the list).
+/// Under `--cfg loom` the ring and the chain are the same code, on loom's atomics and cells
+/// (so the models check it; the chain's first ring has one slot there, so that two puts grow
+/// it).
 pub(crate) enum Fifo<T> {
     Ring(Ring<T>),
-    #[cfg(not(loom))]
-    List(SegQueue<T>),
+    Chain(Chain<T>),
     Locked(Locked<VecDeque<T>>),
 }
 
@@ -36,11 +33,10 @@ impl<T> Store for Fifo<T> {
     type Drained = Vec<T>;
 
     fn new(maxsize: usize) -> Self {
-        #[cfg(not(loom))]
         if maxsize == 0 {
-            return Fifo::List(SegQueue::new());
+            return Fifo::Chain(Chain::new());
         }
-        if maxsize != 0 && maxsize <= RING_LIMIT {
+        if maxsize <= RING_LIMIT {
             return Fifo::Ring(Ring::new(maxsize));
         }
         Fifo::Locked(Locked::new(maxsize))
@@ -55,11 +51,9 @@ impl<T> Store for Fifo<T> {
             Fifo::Ring(q) => q
                 .push(item)
                 .map_err(|(Refused::Full(item) | Refused::Flagged(item, _))| item),
-            #[cfg(not(loom))]
-            Fifo::List(q) => {
-                q.push(item);
-                Ok(())
-            }
+            Fifo::Chain(q) => q.push(item).map_err(|refused| match refused {
+                Refused::Full(item) | Refused::Flagged(item, _) => item,
+            }),
             Fifo::Locked(q) => q.push(item),
         }
     }
@@ -68,8 +62,7 @@ impl<T> Store for Fifo<T> {
     fn pop(&self) -> Option<T> {
         match self {
             Fifo::Ring(q) => q.pop(),
-            #[cfg(not(loom))]
-            Fifo::List(q) => q.pop(),
+            Fifo::Chain(q) => q.pop(),
             Fifo::Locked(q) => q.pop(),
         }
     }
@@ -78,8 +71,7 @@ impl<T> Store for Fifo<T> {
     fn len(&self) -> usize {
         match self {
             Fifo::Ring(q) => q.len(),
-            #[cfg(not(loom))]
-            Fifo::List(q) => q.len(),
+            Fifo::Chain(q) => q.len(),
             Fifo::Locked(q) => q.len(),
         }
     }
@@ -88,8 +80,7 @@ impl<T> Store for Fifo<T> {
     fn is_empty(&self) -> bool {
         match self {
             Fifo::Ring(q) => q.is_empty(),
-            #[cfg(not(loom))]
-            Fifo::List(q) => q.is_empty(),
+            Fifo::Chain(q) => q.is_empty(),
             Fifo::Locked(q) => q.is_empty(),
         }
     }
@@ -98,8 +89,7 @@ impl<T> Store for Fifo<T> {
     fn is_full(&self) -> bool {
         match self {
             Fifo::Ring(q) => q.is_full(),
-            #[cfg(not(loom))]
-            Fifo::List(_) => false,
+            Fifo::Chain(_) => false,
             Fifo::Locked(q) => q.is_full(),
         }
     }
@@ -108,8 +98,7 @@ impl<T> Store for Fifo<T> {
         let items: Vec<T> = match self {
             Fifo::Locked(q) => q.drain().1.into(),
             Fifo::Ring(q) => q.drain(),
-            #[cfg(not(loom))]
-            Fifo::List(_) => std::iter::from_fn(|| self.pop()).collect(),
+            Fifo::Chain(q) => q.drain(),
         };
         (items.len(), items)
     }
@@ -122,7 +111,12 @@ impl<T> Store for Fifo<T> {
                 Err(Refused::Full(item)) => Flagged::Full(item),
                 Err(Refused::Flagged(item, bits)) => Flagged::Refused(item, bits),
             },
-            _ => Flagged::Unflagged(item),
+            Fifo::Chain(q) => match q.push(item) {
+                Ok(()) => Flagged::Stored,
+                Err(Refused::Full(item)) => Flagged::Full(item),
+                Err(Refused::Flagged(item, bits)) => Flagged::Refused(item, bits),
+            },
+            Fifo::Locked(_) => Flagged::Unflagged(item),
         }
     }
 
@@ -130,7 +124,8 @@ impl<T> Store for Fifo<T> {
     fn flagged_puts(&self) -> usize {
         match self {
             Fifo::Ring(q) => q.puts(),
-            _ => 0,
+            Fifo::Chain(q) => q.puts(),
+            Fifo::Locked(_) => 0,
         }
     }
 
@@ -138,20 +133,17 @@ impl<T> Store for Fifo<T> {
     fn flags(&self) -> Option<usize> {
         match self {
             Fifo::Ring(q) => Some(q.flags()),
-            _ => None,
+            Fifo::Chain(q) => Some(q.flags()),
+            Fifo::Locked(_) => None,
         }
     }
 
     #[inline(always)]
     fn set_flags(&self, bits: usize) {
-        if let Fifo::Ring(q) = self {
-            q.set_flags(bits);
-        }
-    }
-
-    fn wait_for_flagged_puts(&self, back_off: impl FnMut()) {
-        if let Fifo::Ring(q) = self {
-            q.wait_for_claims(back_off);
+        match self {
+            Fifo::Ring(q) => q.set_flags(bits),
+            Fifo::Chain(q) => q.set_flags(bits),
+            Fifo::Locked(_) => {}
         }
     }
 }
@@ -181,7 +173,9 @@ bounded_queue! {
     ///   additions.
     /// - The store is not a subclassable deque; see the [module docs](crate::queue) for how it is
     ///   built. A bounded queue of up to 65,536 items allocates its `maxsize` slots when it is
-    ///   made (Python's deque grows as needed).
+    ///   made (Python's deque grows as needed). An unbounded queue grows by doubling and keeps
+    ///   the room of its longest moment until it is dropped (about twice the most items it
+    ///   held), as a `Vec` or `VecDeque` does; Python's deque frees blocks as it shrinks.
     ///
     /// # Memory ordering
     ///
@@ -225,7 +219,7 @@ impl<T> Queue<T> {
     ///   next `get`, even when the new bound leaves room. Here it is woken and goes ahead.
     /// - The first call moves the queue onto a store behind a lock (the lock-free ring of a
     ///   bounded queue has `maxsize` slots allocated up front and cannot grow, the unbounded
-    ///   list has no bound to change): from then on a put or get takes that lock, as a
+    ///   chain of rings has no bound to change): from then on a put or get takes that lock, as a
     ///   [`LifoQueue`](super::LifoQueue)'s does. A queue never resized pays nothing for this.
     ///   The first call (and a put racing it) waits for puts already in flight into the old
     ///   store (a few instructions each, unless their thread was preempted); gets never wait

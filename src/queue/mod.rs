@@ -66,15 +66,17 @@
 //! under a lock-free core (`core.rs`) that does the waiting, the task accounting and the
 //! shutdown. They keep their items in a lock-free ring of the crate's own (bounded; preallocated,
 //! Vyukov's algorithm as crossbeam's `ArrayQueue`, with the queue's put count and shut-down and
-//! resized flags in its tail word: `ring.rs`) or crossbeam-queue's `SegQueue` (unbounded), so
-//! producers and consumers share no lock and no cache line but the slots themselves
-//! (`fifo.rs`). Getters, putters and joiners park on keys of their own in the crate's parking
-//! layer, each kind with a count of sleepers, so a `put` or `get` with nobody waiting makes no
-//! system call; before parking, a blocked `get` or `put` spins briefly. A `put` into the ring is counted, and checked against shutdown, by the one
-//! compare-and-swap that claims its slot; a `put` into the unbounded list counts its task on a
-//! cache line only producers write and raises a per-thread "putting" flag (`putting.rs`) that
-//! the rare paths of a shutdown scan. Consumers write no producer word but in `task_done`. The
-//! protocol is described in `core.rs`.
+//! resized flags in its tail word: `ring.rs`) or a chain of such rings, each twice the size of
+//! the one before, the last one's tail word counting and flagged in the same way (unbounded:
+//! `chain.rs`), so producers and consumers share no lock and no cache line but the slots
+//! themselves (`fifo.rs`). Getters, putters and joiners park on keys of their own in the crate's
+//! parking layer, each kind with a count of sleepers, so a `put` or `get` with nobody waiting
+//! makes no system call; before parking, a blocked `get` or `put` spins briefly. A `put` is
+//! counted, and checked against shutdown, by the one compare-and-swap that claims its slot.
+//! Only a queue bounded above 65,536 items (a deque behind a lock) or one whose bound was
+//! changed counts its puts on a cache line only producers write and raises a per-thread
+//! "putting" flag (`putting.rs`) that the rare paths of a shutdown scan. Consumers write no
+//! producer word but in `task_done`. The protocol is described in `core.rs`.
 //!
 //! [`LifoQueue`] and [`PriorityQueue`] keep a vector or a heap behind one
 //! [`Lock`](crate::Lock), and with it everything else (task count, shutdown flag, sleeper
@@ -87,6 +89,7 @@ mod api;
 mod api_tasks;
 #[macro_use]
 mod locked_core;
+mod chain;
 mod core;
 mod error;
 mod fifo;

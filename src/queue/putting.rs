@@ -319,8 +319,13 @@ fn current_slot() -> Option<&'static Slot> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::queue::fifo::RING_LIMIT;
     use crate::queue::{Queue, TryGetError};
     use std::sync::{Arc, Barrier};
+
+    // Queues of more than `RING_LIMIT` items: the only store (besides a resized queue's
+    // second one) whose puts raise a putting flag; the ring and the chain count puts in their
+    // tail word instead.
 
     /// A thread that put and exited releases its slot for the next one: threads that put one
     /// after another do not grow the list by a slot each (other tests running at the same time
@@ -328,7 +333,7 @@ mod tests {
     #[test]
     fn exited_threads_release_their_slots() {
         let threads = if cfg!(miri) { 8 } else { 200 };
-        let q = Arc::new(Queue::new(0));
+        let q = Arc::new(Queue::new(RING_LIMIT + 1));
         let before = slots().count();
         for i in 0..threads {
             let q = Arc::clone(&q);
@@ -354,7 +359,7 @@ mod tests {
     #[test]
     fn slots_do_not_share_a_cache_line() {
         let threads = if cfg!(miri) { 4 } else { 32 };
-        let q = Arc::new(Queue::new(0));
+        let q = Arc::new(Queue::new(RING_LIMIT + 1));
         let all_registered = Arc::new(Barrier::new(threads));
         let mut lines: Vec<usize> = (0..threads)
             .map(|i| {
@@ -407,12 +412,12 @@ mod tests {
         let rounds = if cfg!(miri) { 4 } else { 200 };
         let unslotted = Arc::new(AtomicUsize::new(0));
         for round in 0..rounds {
-            let q = Arc::new(Queue::new(0));
+            let q = Arc::new(Queue::new(RING_LIMIT + 1));
             let slot_first = round % 2 == 0;
             let putter = {
                 let (q, unslotted) = (Arc::clone(&q), Arc::clone(&unslotted));
                 std::thread::spawn(move || {
-                    let other = Queue::new(0);
+                    let other = Queue::new(RING_LIMIT + 1);
                     if slot_first {
                         other.put(0).unwrap(); // registers the slot before the destructor below
                     }

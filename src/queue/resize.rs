@@ -1,7 +1,7 @@
 //! `Queue::set_maxsize` (Python's `q.maxsize = n`) over a store whose bound cannot change.
 //!
 //! A [`Queue`](super::Queue)'s bounded store is a ring of `maxsize` slots allocated up front
-//! (`ring.rs`), and its unbounded one crossbeam's `SegQueue`: neither can change its bound,
+//! (`ring.rs`), and its unbounded one a chain of rings (`chain.rs`): neither can change its bound,
 //! and enforcing another bound on top of them would need a length counter written by every put
 //! and every get (the shared cache line the lock-free store avoids). So a queue whose bound is
 //! changed *moves*: from the first `set_maxsize` on, puts go to a second store, a deque behind a
@@ -9,15 +9,19 @@
 //! queue then costs what a `LifoQueue` does (a lock per put and per get); a queue that is never
 //! resized pays nothing on its item path: the move is a bit ([`RESIZED`]) in the word that
 //! every put already reads in its one read-modify-write (tested together with the shut-down
-//! bit): the ring's tail for a bounded queue, `begun` otherwise; a get looks at it only when
-//! the ring is empty.
+//! bit): the ring's tail for a bounded queue, the last ring's for an unbounded one, `begun`
+//! for a bound above the ring's limit (a locked deque); a get looks at it only when the ring is
+//! empty. (Below, "the ring" is the first store, whichever it is; the chain behaves as one
+//! ring, its flags set in every ring from the producers' on, `chain.rs`.)
 //!
 //! For the ring, `set_maxsize` sets [`RESIZED`] in `begun` and then in the ring's tail; a put
 //! the ring refuses for it goes on through `begun` (which has the bit by then: the ring's
 //! `Acquire` read of the tail synchronises with the `fetch_or`) into the second store, by the
 //! protocol below. Puts into the ring in flight are its claimed, unstamped slots: retiring the
-//! ring also waits for those (`Store::wait_for_flagged_puts`), though the ring's own `pop`
-//! already waits for them, so a get never passes a claimed item either way. The queue counts as
+//! ring does not wait for those, since the ring's own `pop` waits for them (so a get never
+//! passes a claimed item) and its length counts them (so the bound does); a child process
+//! forked while a put held a claim can therefore still resize (the claim's thread does not
+//! exist there: a wait for it would never end, `tests/queue_fork_resize.rs`). The queue counts as
 //! resized (`is_resized`) from the ring's bit, not `begun`'s: until the ring refuses puts a
 //! waiting putter must see the ring's fullness, not the second store's room.
 //!
@@ -177,7 +181,6 @@ impl<S: Store> Core<S> {
             back_off(&mut spin);
         }
         putting::wait_until_no_slot_holds(self.address(), || back_off(&mut spin));
-        self.store.wait_for_flagged_puts(|| back_off(&mut spin));
         self.resized.ring_retired.store(true, Ordering::SeqCst);
     }
 

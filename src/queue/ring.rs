@@ -23,19 +23,20 @@
 //!
 //! # What is different here
 //!
-//! Positions are kept in every word (head, tail, stamps) shifted left by two ([`STEP`]), and the
-//! tail word's two low bits are the queue's flags: [`SHUT`] and [`RESIZED`] (`store.rs`). A push
-//! compare-and-swaps the tail only from a value with both bits clear, and refuses the item,
-//! naming the bits, when it reads one set (flags are only ever set, by [`Ring::set_flags`], a
-//! `fetch_or` on the tail, which makes any compare-and-swap from the old value fail). So the one
+//! Positions are kept in every word (head, tail, stamps) shifted left by three ([`STEP`]), and
+//! the tail word's three low bits are flags: the queue's [`SHUT`] and [`RESIZED`] (`store.rs`),
+//! and [`SEALED`], which an unbounded queue's chain of rings sets in a full ring when it moves
+//! on to a bigger one (`chain.rs`). A push compare-and-swaps the tail only from a value with
+//! every bit clear, and refuses the item, naming the bits, when it reads one set (flags are
+//! only ever set, by [`Ring::set_flags`] and [`Ring::seal_if_full`], with read-modify-writes of
+//! the tail, which make any compare-and-swap from the old value fail). So the one
 //! read-modify-write that claims a slot also counts the put (the puts so far are a function of
 //! the tail position: laps × `cap` + index, [`Ring::puts`]) and checks it against shutdown and
 //! resize, atomically. A put refused as full or by a flag claimed nothing and counted nothing.
 //!
 //! Puts in flight are the positions claimed and not stamped yet. A pop waits for them (above),
 //! so a pop that finds the ring empty after reading [`SHUT`] in the tail is final: no position
-//! can be claimed any more and none is pending. [`Ring::wait_for_claims`] waits for them all
-//! (the retire of a resized queue's ring, `resize.rs`).
+//! can be claimed any more and none is pending; [`Ring::len`] counts them.
 //!
 //! # Linearization and the waiter handshake
 //!
@@ -55,9 +56,9 @@
 //!
 //! # Limits
 //!
-//! Positions wrap around at 2^62, which is also where the flags leave
-//! them room: with a lap of `L` positions (`cap < L <= 2 cap`) that is after `2^62 / L × cap`
-//! puts, at least 2^61 (about 73 years at a billion puts a second); at that point [`Ring::puts`]
+//! Positions wrap around at 2^61, which is where the flags leave them room: with a lap of `L`
+//! positions (`cap < L <= 2 cap`) that is after `2^61 / L × cap` puts, at least 2^60 (about 36
+//! years at a billion puts a second); at that point [`Ring::puts`]
 //! jumps back to 0 while the queue's other counts go on modulo 2^62, so the queue's
 //! `unfinished_tasks` would be off from then on. Order and storage are not affected (wrapping
 //! arithmetic throughout). Positions are 64-bit words on every target ([`Pos`]), so a 32-bit
@@ -70,17 +71,25 @@ use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::wait::SpinWait;
 
-/// A position (× [`STEP`], with the tail's flags in the two low bits): 64 bits on every
+/// A position (× [`STEP`], with the tail's flags in the three low bits): 64 bits on every
 /// target, so that the count of puts read from the tail ([`Ring::puts`]) stays exact for at least
-/// 2^61 puts on 32-bit targets too (with `usize` positions it would jump after 2^29 there, and a
+/// 2^60 puts on 32-bit targets too (with `usize` positions it would jump after 2^29 there, and a
 /// queue's `unfinished_tasks` with it).
-type Pos = u64;
+pub(crate) type Pos = u64;
 
-/// The flag bits, as a position's.
+/// The queue's flag bits, as a position's.
 const FLAG_BITS: Pos = FLAGS as Pos;
 
-/// One position, in every word: the two low bits are the tail's flags.
-const STEP: Pos = FLAG_BITS + 1;
+/// The sealed bit of the tail (bit 2): set by [`Ring::seal_if_full`] on a ring of an unbounded
+/// queue's chain (`chain.rs`) when the chain moves on to a bigger ring; every push from then on
+/// is refused with it, so no position of this ring is claimed any more.
+pub(crate) const SEALED: usize = 4;
+
+/// Every flag bit of the tail: the queue's and [`SEALED`].
+const TAIL_BITS: Pos = FLAG_BITS | SEALED as Pos;
+
+/// One position, in every word: the three low bits are the tail's flags.
+const STEP: Pos = TAIL_BITS + 1;
 
 /// Why [`Ring::push`] handed an item back.
 #[derive(Debug, PartialEq, Eq)]
@@ -163,8 +172,7 @@ impl<T> Ring<T> {
     }
 
     /// How many items the ring can hold.
-    #[cfg(test)]
-    fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.slots.len()
     }
 
@@ -201,7 +209,7 @@ impl<T> Ring<T> {
         // before it (the queue's `begun`, `resize.rs`).
         let mut tail = self.tail.load(Ordering::Acquire);
         loop {
-            let flags = tail & FLAG_BITS;
+            let flags = tail & TAIL_BITS;
             // Mutant (loom only): the claim ignores the flags and carries them along.
             if flags != 0 && !cfg!(all(loom, threadkit_mutant = "ring_flag_unchecked")) {
                 return Err(Refused::Flagged(item, flags as usize));
@@ -259,6 +267,13 @@ impl<T> Ring<T> {
     /// linearization point (an empty answer: the `SeqCst` load of the tail).
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
+        self.try_pop().ok()
+    }
+
+    /// [`pop`](Self::pop), answering "empty" with the tail word (flags included) whose
+    /// `SeqCst` load found the ring empty: the chain (`chain.rs`) reads [`SEALED`] there.
+    #[inline(always)]
+    pub(crate) fn try_pop(&self) -> Result<T, Pos> {
         let mut spin = SpinWait::new();
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
@@ -280,7 +295,7 @@ impl<T> Ring<T> {
                         let item = slot.value.with(|p| unsafe { p.read().assume_init() });
                         slot.stamp
                             .store(head.wrapping_add(self.lap), Ordering::Release);
-                        return Some(item);
+                        return Ok(item);
                     }
                     Err(now) => {
                         head = now;
@@ -290,10 +305,11 @@ impl<T> Ring<T> {
             } else if stamp == head {
                 // Empty at `head`: the ring is empty, or a push claimed `head` and is storing.
                 // Mutant (loom only): "empty" without looking for a claim in flight.
+                let tail = self.tail.load(Ordering::SeqCst);
                 if cfg!(all(loom, threadkit_mutant = "ring_pop_skips_claims"))
-                    || self.tail.load(Ordering::SeqCst) & !FLAG_BITS == head
+                    || tail & !TAIL_BITS == head
                 {
-                    return None;
+                    return Err(tail);
                 }
                 back_off(&mut spin);
                 head = self.head.load(Ordering::Relaxed);
@@ -309,9 +325,9 @@ impl<T> Ring<T> {
     /// the tail read twice, so head and tail are from one moment).
     pub(crate) fn len(&self) -> usize {
         loop {
-            let tail = self.tail.load(Ordering::SeqCst) & !FLAG_BITS;
+            let tail = self.tail.load(Ordering::SeqCst) & !TAIL_BITS;
             let head = self.head.load(Ordering::SeqCst);
-            if self.tail.load(Ordering::SeqCst) & !FLAG_BITS == tail {
+            if self.tail.load(Ordering::SeqCst) & !TAIL_BITS == tail {
                 return self.distance(head, tail);
             }
         }
@@ -335,24 +351,40 @@ impl<T> Ring<T> {
     /// see the module docs).
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
+        self.empty_at().is_ok()
+    }
+
+    /// [`is_empty`](Self::is_empty), with the tail word it read (flags included): `Ok` if the
+    /// ring was empty at that read.
+    #[inline]
+    pub(crate) fn empty_at(&self) -> Result<Pos, Pos> {
         let head = self.head.load(Ordering::SeqCst);
         let tail = self.tail.load(Ordering::SeqCst);
-        tail & !FLAG_BITS == head
+        if tail & !TAIL_BITS == head {
+            Ok(tail)
+        } else {
+            Err(tail)
+        }
     }
 
     /// Whether the head is a lap behind the tail (`SeqCst` reads of both).
     #[inline]
     pub(crate) fn is_full(&self) -> bool {
-        let tail = self.tail.load(Ordering::SeqCst) & !FLAG_BITS;
+        let tail = self.tail.load(Ordering::SeqCst) & !TAIL_BITS;
         let head = self.head.load(Ordering::SeqCst);
         head.wrapping_add(self.lap) == tail
     }
 
     /// Items ever pushed (claimed), modulo the wrap of positions (module docs: exact for at
-    /// least 2^61 puts). `SeqCst`.
+    /// least 2^60 puts). `SeqCst`.
     #[inline]
     pub(crate) fn puts(&self) -> usize {
-        let tail = self.tail.load(Ordering::SeqCst);
+        self.puts_at(self.tail.load(Ordering::SeqCst))
+    }
+
+    /// The puts counted in the tail word `tail` (flags ignored).
+    #[inline]
+    pub(crate) fn puts_at(&self, tail: Pos) -> usize {
         let laps = tail >> self.lap_shift;
         let index = self.index(tail) as Pos;
         // Mutant (loom only): a lap counted as one slot more than the ring has.
@@ -380,22 +412,35 @@ impl<T> Ring<T> {
         self.tail.fetch_or(bits as Pos, Ordering::SeqCst);
     }
 
-    /// Waits (calling `back_off`) until every position claimed so far is stamped: every push
-    /// that will ever succeed has stored its item. Only meaningful once a flag is set (no
-    /// position can be claimed any more); costs one look per item in the ring.
-    pub(crate) fn wait_for_claims(&self, mut back_off: impl FnMut()) {
-        let tail = self.tail.load(Ordering::SeqCst);
-        debug_assert!(tail & FLAG_BITS != 0, "claims can still begin");
-        let tail = tail & !FLAG_BITS;
-        let mut pos = self.head.load(Ordering::SeqCst);
-        while pos != tail {
-            // A claimed position's stamp is at least `pos` (its push read `pos` there before
-            // its claim, which the load of the tail above saw); it stays `pos` until stored.
-            while self.slot(pos).stamp.load(Ordering::Acquire) == pos {
-                back_off();
+    /// Seals the ring ([`SEALED`]) if it is full and no flag is set: from then on every push is
+    /// refused with [`SEALED`]. Returns the tail word it sealed (flags clear), or `None` (not
+    /// full, or a flag set). The fullness is read just before the seal, so a pop may have
+    /// made room meanwhile: the chain then moves on a little early, which costs nothing but
+    /// that room.
+    pub(crate) fn seal_if_full(&self) -> Option<Pos> {
+        let mut tail = self.tail.load(Ordering::SeqCst);
+        loop {
+            if tail & TAIL_BITS != 0
+                || self.head.load(Ordering::SeqCst).wrapping_add(self.lap) != tail
+            {
+                return None;
             }
-            pos = self.next(pos);
+            match self.tail.compare_exchange_weak(
+                tail,
+                tail | SEALED as Pos,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return Some(tail),
+                Err(now) => tail = now,
+            }
         }
+    }
+
+    /// The tail word (`SeqCst`), flags included.
+    #[inline]
+    pub(crate) fn tail_word(&self) -> Pos {
+        self.tail.load(Ordering::SeqCst)
     }
 
     /// Takes every item out (in order).
@@ -411,7 +456,7 @@ impl<T> Drop for Ring<T> {
         }
         // `&mut self`: every push and pop is over (each stamps before it returns).
         let mut pos = self.head.load(Ordering::Relaxed);
-        let tail = self.tail.load(Ordering::Relaxed) & !FLAG_BITS;
+        let tail = self.tail.load(Ordering::Relaxed) & !TAIL_BITS;
         while pos != tail {
             // SAFETY: positions from head to tail hold the items pushed and not popped, each
             // initialised and dropped here once; nobody else can access the ring.
@@ -509,7 +554,6 @@ mod tests {
             assert_eq!(ring.push(2), Err(Refused::Flagged(2, flag)));
             assert_eq!((ring.len(), ring.puts()), (1, 1));
             assert!(!ring.is_empty() && !ring.is_full());
-            ring.wait_for_claims(|| unreachable!("nothing is in flight"));
             assert_eq!(ring.pop(), Some(1));
             assert_eq!(ring.pop(), None);
             assert!(ring.is_empty());

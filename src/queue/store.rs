@@ -59,7 +59,7 @@ pub(crate) enum Flagged<T> {
 ///   left the store (and was dropped).
 ///
 /// A store may also keep the queue's flags ([`SHUT`], [`RESIZED`]) and count its puts in the
-/// word whose read-modify-write claims a slot (the ring, `ring.rs`), through the four methods
+/// word whose read-modify-write claims a slot (the ring, `ring.rs`), through the methods
 /// with defaults below. Then, for puts made with [`push_flagged`](Store::push_flagged):
 ///
 /// - that read-modify-write is `SeqCst` and is the put's linearization point: it counts the put
@@ -68,7 +68,8 @@ pub(crate) enum Flagged<T> {
 ///   handshake for those puts;
 /// - `pop` never answers "empty" while a put that claimed a slot is storing its item (it waits
 ///   for it), so a `pop` that finds the store empty after reading a flag set by
-///   [`set_flags`](Store::set_flags) is final: no such put can be in flight;
+///   [`set_flags`](Store::set_flags) is final: no such put can be in flight, and `len` counts
+///   such a put from its claim on;
 /// - [`flagged_puts`](Store::flagged_puts) only grows (modulo the documented wrap), and counts
 ///   a put before its item can be taken.
 pub(crate) trait Store {
@@ -116,8 +117,4 @@ pub(crate) trait Store {
     /// read-modify-write), if it has one.
     #[inline(always)]
     fn set_flags(&self, _bits: usize) {}
-
-    /// Once a flag is set: waits (calling `back_off`) until every put that
-    /// [`push_flagged`](Self::push_flagged) claimed has stored its item.
-    fn wait_for_flagged_puts(&self, _back_off: impl FnMut()) {}
 }

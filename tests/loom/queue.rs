@@ -5,13 +5,15 @@
 //! blocked `put` and `join` that returns, waited on again, is owed a put, a get, every
 //! `task_done`; a put racing `shutdown` / `shutdown_immediate` is refused or delivered, never lost.
 //!
-//! Under `--cfg loom` a bounded `Queue`'s store is the real ring (`src/queue/ring.rs`, on loom's
-//! atomics and `UnsafeCell`): the models with `Queue::new(1)` / `new(2)` check its code and the
-//! core's ring path (the tail word as put count and flag word, no `begun`, no putting flag).
-//! The unbounded store is the locked deque, not crossbeam's lock-free list (invisible to
-//! loom; its own tests and Miri cover it): the models with `Queue::new(0)` check the core's
-//! other protocol (`begun`/`finished`, the putting flags and the wait for puts in flight) over
-//! a store with the same contract.
+//! Under `--cfg loom` a `Queue`'s stores are the real ones: a bounded queue's ring
+//! (`src/queue/ring.rs`) and an unbounded queue's chain of rings (`src/queue/chain.rs`, whose
+//! first ring has one slot under loom, so that a second put grows it), on loom's atomics and
+//! `UnsafeCell`. The models with `Queue::new(1)` / `new(2)` check the ring and the core's ring
+//! path (the tail word as put count and flag word, no `begun`, no putting flag); those with
+//! `Queue::new(0)` the same path over the chain, and the `chain_*` models its growth. The
+//! models with `Queue::new(UNRINGED)` (a bound above the ring's limit: a locked deque) check
+//! the core's other protocol (`begun`/`finished`, the putting flags and the wait for puts in
+//! flight), which a resized queue's second store also uses.
 //!
 //! `LifoQueue` runs the same models over its own core (`src/queue/locked_core.rs`: everything
 //! behind one lock, sleeper counts read under it, the lock given up only once the sleeper is
@@ -321,18 +323,39 @@ mod fifo {
     use threadkit::queue::__loom_puts_as_if_exiting as as_if_exiting;
     models!(Queue);
 
+    /// A bound above the ring's limit (`RING_LIMIT` in `src/queue/fifo.rs`): the queue keeps
+    /// its items in a locked deque, whose puts go through `begun` and the putting flags.
+    const UNRINGED: usize = (1 << 16) + 1;
+
+    /// A put through `begun` and its putting flag racing `shutdown`: refused, or its item is
+    /// there for the `get` after the shutdown.
+    #[test]
+    fn unringed_put_racing_shutdown_is_refused_or_delivered() {
+        racing_shutdown!(Queue, UNRINGED, |q: &Queue<i32>| q.put(7).is_ok());
+    }
+
+    /// A put through `begun` racing `shutdown_immediate`: nothing queued, no task unfinished.
+    #[test]
+    fn unringed_put_racing_immediate_shutdown_leaves_nothing() {
+        racing_immediate_shutdown!(Queue, UNRINGED, |q: &Queue<i32>| q.put(7).is_ok());
+    }
+
     /// A put made without a putting flag (as from a thread-local destructor at thread exit,
     /// counted in the queue's `unslotted` word instead) racing `shutdown`: refused, or its item
     /// is there for the `get` after the shutdown.
     #[test]
     fn flagless_put_racing_shutdown_is_refused_or_delivered() {
-        racing_shutdown!(Queue, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()));
+        racing_shutdown!(Queue, UNRINGED, |q: &Queue<i32>| as_if_exiting(|| q
+            .put(7)
+            .is_ok()));
     }
 
     /// A flagless put racing `shutdown_immediate`: nothing queued and no task unfinished after it.
     #[test]
     fn flagless_put_racing_immediate_shutdown_leaves_nothing() {
-        racing_immediate_shutdown!(Queue, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()));
+        racing_immediate_shutdown!(Queue, UNRINGED, |q: &Queue<i32>| as_if_exiting(|| q
+            .put(7)
+            .is_ok()));
     }
 
     /// `set_maxsize` racing a producer's two puts into an unbounded queue, then gets of both
@@ -375,13 +398,13 @@ mod fifo {
 
     #[test]
     fn resize_racing_puts_keeps_each_producers_order() {
-        resize_racing_puts(false, 0);
+        resize_racing_puts(false, UNRINGED);
     }
 
     /// The same with puts made without a putting flag (counted in `unslotted`).
     #[test]
     fn resize_racing_flagless_puts_keeps_each_producers_order() {
-        resize_racing_puts(true, 0);
+        resize_racing_puts(true, UNRINGED);
     }
 
     /// One item queued; a producer's `try_put` races `set_maxsize(2)` and the main thread's own
@@ -391,7 +414,7 @@ mod fifo {
     #[test]
     fn resize_bound_counts_what_the_old_store_holds() {
         model(|| {
-            let q = Arc::new(Queue::new(0));
+            let q = Arc::new(Queue::new(UNRINGED));
             q.put(1).unwrap();
             let producer = spawn_put(&q, |q: &Queue<i32>| q.try_put(2).is_ok());
             q.set_maxsize(2);
@@ -424,7 +447,7 @@ mod fifo {
     #[test]
     fn resize_in_a_third_thread_keeps_the_getters_order() {
         model(|| {
-            let q = Arc::new(Queue::new(0));
+            let q = Arc::new(Queue::new(UNRINGED));
             let producer = {
                 let q = Arc::clone(&q);
                 thread::spawn(move || {
@@ -456,7 +479,7 @@ mod fifo {
     #[test]
     fn new_bound_in_force_when_set_maxsize_returns() {
         model(|| {
-            let q = Arc::new(Queue::new(0));
+            let q = Arc::new(Queue::new(UNRINGED));
             q.put(0).unwrap();
             let producer = spawn_put(&q, |q: &Queue<i32>| q.try_put(1).is_ok());
             q.set_maxsize(1);
@@ -477,7 +500,7 @@ mod fifo {
     /// result against what the gets return.
     fn resized_put_racing_shutdown(flagless: bool) {
         model(move || {
-            let q = Arc::new(Queue::new(0));
+            let q = Arc::new(Queue::new(UNRINGED));
             q.set_maxsize(5);
             let putter = if flagless {
                 spawn_put(&q, |q: &Queue<i32>| as_if_exiting(|| q.put(7).is_ok()))
@@ -616,6 +639,89 @@ mod fifo {
                 "a refused put was counted"
             );
             assert!(q.is_empty());
+        });
+    }
+
+    // ----- The chain (`src/queue/chain.rs`): an unbounded `Queue`'s store, rings that grow;
+    // under loom the first ring has one slot, so a second put seals it and links a second. -----
+
+    /// `set_maxsize` racing a producer whose second put grows the chain: the gets return 1
+    /// then 2.
+    #[test]
+    fn chain_resize_racing_puts_keeps_each_producers_order() {
+        resize_racing_puts(false, 0);
+    }
+
+    /// One item fills the first ring; a producer's put grows the chain (seals the first ring,
+    /// links a second) while the main thread gets twice (the second get may sleep). Witness:
+    /// the items got, in order, and the tasks counted (the second ring's count starts after the
+    /// first ring's puts): 2. No one is left asleep.
+    #[test]
+    fn chain_get_follows_the_growth() {
+        model(|| {
+            let q = Arc::new(Queue::new(0));
+            q.put(1).unwrap();
+            let producer = spawn_put(&q, |q: &Queue<i32>| q.put(2).is_ok());
+            assert_eq!(q.get(), Ok(1));
+            assert_eq!(q.get(), Ok(2), "the item in the second ring was not got");
+            assert!(producer.join().unwrap());
+            assert_eq!(
+                q.unfinished_tasks(),
+                2,
+                "a ring's puts counted without the rings before"
+            );
+            assert!(q.is_empty());
+            assert_nobody_parked();
+        });
+    }
+
+    /// A put that grows the chain racing `shutdown`: refused, or delivered; and once `shutdown`
+    /// has returned, a put by the same thread is refused, whichever ring the producers' hint
+    /// points to (the flag reaches the last ring). Witness: the puts' results against the gets.
+    #[test]
+    fn chain_growth_racing_shutdown_leaves_no_ring_open() {
+        model(|| {
+            let q = Arc::new(Queue::new(0));
+            q.put(1).unwrap();
+            let producer = spawn_put(&q, |q: &Queue<i32>| q.put(2).is_ok());
+            q.shutdown();
+            assert!(
+                q.try_put(3).is_err(),
+                "a put succeeded after shutdown returned"
+            );
+            let put_ok = producer.join().unwrap();
+            assert_eq!(q.get(), Ok(1));
+            match q.get() {
+                Ok(item) => assert!(put_ok && item == 2, "got {item}, put_ok {put_ok}"),
+                Err(GetError) => assert!(!put_ok, "a put succeeded but its item was never got"),
+            }
+            assert_eq!(q.get(), Err(GetError));
+            assert_nobody_parked();
+        });
+    }
+
+    /// A put that grows the chain and `shutdown` (each in a thread of its own) racing the main
+    /// thread's two `try_put`s: once a put is refused for the shutdown, the thread's next put
+    /// is refused too, even when the refusal came from a sealed ring that the shutdown's flag
+    /// reached before the ring after it. Witness: the two results, in order.
+    #[test]
+    fn chain_put_refused_for_shutdown_stays_refused() {
+        model(|| {
+            let q = Arc::new(Queue::new(0));
+            q.put(1).unwrap();
+            let producer = spawn_put(&q, |q: &Queue<i32>| q.put(2).is_ok());
+            let shutter = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.shutdown())
+            };
+            let first = q.try_put(3);
+            let second = q.try_put(4);
+            assert!(
+                !(first.is_err() && second.is_ok()),
+                "a put succeeded after one was refused for the shutdown"
+            );
+            producer.join().unwrap();
+            shutter.join().unwrap();
         });
     }
 }
