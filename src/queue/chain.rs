@@ -171,7 +171,7 @@ impl<T> Chain<T> {
     /// Stores `item` at the end, or hands it back with the queue's flag bits
     /// ([`Refused::Flagged`]); never full. The compare-and-swap that claims its slot in the
     /// last ring counts it and checks the flags.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&self, mut item: T) -> Result<(), Refused<T>> {
         let mut link = self.at(&self.tail);
         loop {
@@ -233,7 +233,7 @@ impl<T> Chain<T> {
     /// Takes the first item out, if there is one. The pop in the first ring with items is the
     /// linearization point; an "empty" answer is the `SeqCst` load of a tail word that shows
     /// its ring empty and not sealed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop(&self) -> Option<T> {
         let mut link = self.at(&self.head);
         loop {

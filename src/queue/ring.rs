@@ -202,7 +202,7 @@ impl<T> Ring<T> {
     /// item, [`Refused::Flagged`] if a flag is set in the tail. Only a stored item is counted in
     /// [`puts`](Self::puts); the compare-and-swap that claims its slot is the linearization
     /// point, and it checks the flags in the same step.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&self, item: T) -> Result<(), Refused<T>> {
         let mut spin = SpinWait::new();
         // `Acquire`: a push refused by a flag goes on to read words the flag's setter wrote
