@@ -246,9 +246,11 @@ impl<T> Chain<T> {
                 {
                     return None
                 }
-                Err(_) => {
-                    // Sealed and empty: exhausted for good. On to the next ring.
-                    let next = link.next()?;
+                Err(tail) => {
+                    // Sealed and empty: exhausted for good. On to the next ring, its base
+                    // written before the consumers' hint moves to it (for `gets`): the hint's
+                    // rings all have theirs, and so `link` has.
+                    let (next, _) = link.step(tail, link.base.load(Ordering::Acquire));
                     Self::advance(&self.head, link, next);
                     link = next;
                 }
@@ -320,6 +322,19 @@ impl<T> Chain<T> {
             return link.ring.puts_at(tail);
         }
         base.wrapping_add(link.ring.puts_at(tail)) & COUNT_MASK
+    }
+
+    /// A lower bound of the items ever popped, modulo 2^62: the pops of the consumers' ring
+    /// and of the rings before it (see [`Ring::gets`]).
+    #[inline]
+    pub(crate) fn gets(&self) -> usize {
+        let link = self.at(&self.head);
+        let base = link.base.load(Ordering::Acquire);
+        debug_assert!(
+            base != UNKNOWN,
+            "the consumers' hint points to a ring whose base is known"
+        );
+        base.wrapping_add(link.ring.gets()) & COUNT_MASK
     }
 
     /// The queue's flag bits set in the last ring.

@@ -257,9 +257,10 @@ impl<S: Store> Core<S> {
         }
     }
 
-    pub(super) fn wake_joiners(&self) {
+    /// Wakes every joiner, if one sleeps and `done` (no task left; read only then) holds.
+    pub(super) fn wake_joiners_if(&self, done: impl FnOnce() -> bool) {
         crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
-        if self.config.joiners.load(Ordering::SeqCst) != 0 {
+        if self.config.joiners.load(Ordering::SeqCst) != 0 && done() {
             wait::unpark_all(key(&self.config.joiners), TOKEN);
         }
     }

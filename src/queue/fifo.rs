@@ -130,6 +130,15 @@ impl<T> Store for Fifo<T> {
     }
 
     #[inline(always)]
+    fn gets(&self) -> Option<usize> {
+        match self {
+            Fifo::Ring(q) => Some(q.gets()),
+            Fifo::Chain(q) => Some(q.gets()),
+            Fifo::Locked(_) => None,
+        }
+    }
+
+    #[inline(always)]
     fn flags(&self) -> Option<usize> {
         match self {
             Fifo::Ring(q) => Some(q.flags()),
@@ -307,6 +316,26 @@ mod tests {
         assert_eq!(q.unfinished_tasks(), 3, "a refused put is not a task");
         q.get().unwrap();
         assert_eq!((q.len(), q.unfinished_tasks()), (2, 3));
+    }
+
+    /// `task_done` may run for items still queued (Python counts puts, not gets), never for
+    /// more than were put: its bound is read from the gets when they cover it, from the puts
+    /// otherwise, in every store.
+    #[test]
+    fn task_done_counts_against_the_puts_not_the_gets() {
+        for maxsize in [0, 4, RING_LIMIT + 1] {
+            let q = Queue::new(maxsize);
+            for i in 0..3 {
+                q.put(i).unwrap();
+            }
+            q.get().unwrap();
+            for _ in 0..3 {
+                q.task_done().unwrap();
+            }
+            assert!(q.task_done().is_err(), "a task done beyond the puts");
+            assert_eq!((q.unfinished_tasks(), q.len()), (0, 2));
+            assert!(q.join_timeout(Duration::ZERO));
+        }
     }
 
     #[test]

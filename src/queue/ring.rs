@@ -382,6 +382,14 @@ impl<T> Ring<T> {
         self.puts_at(self.tail.load(Ordering::SeqCst))
     }
 
+    /// Items ever popped (claimed), modulo the wrap of positions, as [`puts`](Self::puts)
+    /// counts the pushes; `Acquire`, which orders the push of every item counted before what
+    /// the caller does next. Never more than [`puts`](Self::puts).
+    #[inline]
+    pub(crate) fn gets(&self) -> usize {
+        self.puts_at(self.head.load(Ordering::Acquire))
+    }
+
     /// The puts counted in the tail word `tail` (flags ignored).
     #[inline]
     pub(crate) fn puts_at(&self, tail: Pos) -> usize {

@@ -113,6 +113,16 @@ pub(crate) trait Store {
         None
     }
 
+    /// A lower bound of the pops made so far (modulo 2^62), read from the consumers' own words
+    /// (`Acquire`: a pop counted here happens-before the caller's next step, and so does the
+    /// put of its item); `None` for a store that keeps no such count. It never exceeds
+    /// [`flagged_puts`](Self::flagged_puts) (every pop took a put's item), so `task_done` can
+    /// check its bound against it without reading the producers' words (`tasks.rs`).
+    #[inline(always)]
+    fn gets(&self) -> Option<usize> {
+        None
+    }
+
     /// Sets `bits` ([`SHUT`], [`RESIZED`]) in the store's flag word (a `SeqCst`
     /// read-modify-write), if it has one.
     #[inline(always)]

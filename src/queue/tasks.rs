@@ -36,14 +36,47 @@ impl<S: Store> Core<S> {
         Ok(())
     }
 
+    /// Whether the store's gets so far (a lower bound, read from the consumers' words) cover
+    /// `done + n` finished tasks: then at least `n` tasks are unfinished (every get took a
+    /// put's item), and the producers' words need not be read. `done` may be ahead of the gets
+    /// (Python lets `task_done` run for items still queued): the difference then wraps, and a
+    /// value above 2^60 is taken for that (a queue never holds 2^60 items).
+    #[inline]
+    fn gets_cover(&self, done: usize, n: usize) -> bool {
+        // Mutant (loom only): the bound checked against the gets, the wrap not looked for.
+        let limit = if cfg!(all(loom, threadkit_mutant = "queue_gets_cover_wrapped")) {
+            usize::MAX
+        } else {
+            1 << 60
+        };
+        match self.store.gets() {
+            Some(gets) => {
+                let ahead = gets.wrapping_sub(done) & MASK;
+                ahead >= n && ahead < limit
+            }
+            None => false,
+        }
+    }
+
     /// Finishes up to `n` unfinished tasks (never below zero); returns how many it finished and
     /// wakes the joiners if none is left.
+    ///
+    /// The usual `task_done`, after the `get` of its item, reads only consumer-side words: the
+    /// store's gets ([`gets_cover`](Self::gets_cover)) for its bound, and the joiners' count
+    /// before it reads the puts (only when someone waits in `join`). A joiner raises its count
+    /// before it reads `finished` and the puts (both `SeqCst`, with the `task_done`'s update of
+    /// `finished` before its read of the count): either the `task_done` sees the joiner and
+    /// wakes it if no task is left, or the joiner sees the update.
     fn finish(&self, n: usize) -> usize {
         let mut done = self.finished.load(Ordering::SeqCst);
         loop {
             // The puts only grow, so "this many are unfinished" stays true until `finished`
             // moves.
-            let now = n.min(self.unfinished_given(done));
+            let now = if self.gets_cover(done, n) {
+                n
+            } else {
+                n.min(self.unfinished_given(done))
+            };
             if now == 0 {
                 return 0;
             }
@@ -55,11 +88,10 @@ impl<S: Store> Core<S> {
             ) {
                 Ok(_) => {
                     // Mutant (loom only): wake the joiners at every task done, not at zero.
-                    if cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake"))
-                        || self.unfinished_given(done.wrapping_add(now)) == 0
-                    {
-                        self.wake_joiners();
-                    }
+                    self.wake_joiners_if(|| {
+                        cfg!(all(loom, threadkit_mutant = "queue_join_trusts_wake"))
+                            || self.unfinished_given(done.wrapping_add(now)) == 0
+                    });
                     return now;
                 }
                 Err(seen) => done = seen,

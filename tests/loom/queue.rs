@@ -642,6 +642,28 @@ mod fifo {
         });
     }
 
+    /// One thread: three puts into a ring, one get, then `task_done` four times. The first
+    /// three are owed (Python counts puts, not gets: `task_done` may run for items still
+    /// queued), the fourth is not. Witness: each result. `task_done` checks its bound against
+    /// the gets first (the consumers' words), which lag the tasks done here.
+    #[test]
+    fn task_done_past_the_gets_stops_at_the_puts() {
+        model(|| {
+            for maxsize in [4, 0] {
+                let q = Queue::new(maxsize);
+                for i in 0..3 {
+                    q.put(i).unwrap();
+                }
+                assert_eq!(q.get(), Ok(0));
+                for _ in 0..3 {
+                    q.task_done().unwrap();
+                }
+                assert!(q.task_done().is_err(), "a task done beyond the puts");
+                assert_eq!(q.unfinished_tasks(), 0);
+            }
+        });
+    }
+
     // ----- The chain (`src/queue/chain.rs`): an unbounded `Queue`'s store, rings that grow;
     // under loom the first ring has one slot, so a second put seals it and links a second. -----
 
