@@ -13,7 +13,8 @@
 //! again there. The link comes before the seal, so a sealed ring always has its next: nobody
 //! ever waits for a sealer (crossbeam's list channel waits for the thread that installs its next
 //! block), and a ring linked by a push whose seal then failed (a pop made room) waits, unused,
-//! for the next time the ring fills. Every item of a ring was claimed before the ring was
+//! for the next time the ring fills. Pushes that find the ring full together make one ring:
+//! the first claims the link (a marker in `next`) and the others retry until it is there. Every item of a ring was claimed before the ring was
 //! sealed, and every item of the next ring after: first in, first out holds across rings.
 //!
 //! Consumers pop from the first ring with items (the hint `head`). A ring whose pop finds it
@@ -22,8 +23,10 @@
 //! and are still being stored. The consumer then moves `head` on to `next`.
 //!
 //! A ring is never freed before the chain is dropped (a consumer or producer may still be
-//! reading a ring the hints have left behind): the chain keeps about twice the most items the
-//! queue ever held, as a `VecDeque` keeps its largest buffer. Once the rings are big enough for
+//! reading a ring the hints have left behind): the chain keeps up to about four times as many
+//! slots as the most items the queue ever held (the rings add up to twice the last, which is
+//! linked when the one before fills), as a `VecDeque` keeps its largest buffer. An empty chain
+//! holds one ring of 32 slots. Once the rings are big enough for
 //! the queue's peak, the last ring is reused lap after lap, and no put allocates: crossbeam's
 //! `SegQueue` (the previous store) allocates a block every 31 puts and frees it after.
 //!
@@ -64,9 +67,21 @@ use crate::loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 /// puts.
 const FIRST_CAPACITY: usize = if cfg!(loom) { 1 } else { 32 };
 
-/// The largest ring: a chain past it adds rings of this size (far beyond any memory; it keeps
-/// the doubling and `Ring::new` from overflowing).
-const MAX_CAPACITY: usize = 1 << 40;
+/// The largest ring: a chain past it adds rings of this size (beyond any memory; it keeps the
+/// doubling and `Ring::new` from overflowing, on 32-bit targets too).
+const MAX_CAPACITY: usize = if usize::BITS > 44 {
+    1 << 40
+} else {
+    1 << (usize::BITS - 4)
+};
+
+/// What `next` holds while one push allocates the next ring (a dangling pointer, which no
+/// allocation returns): the others wait for it rather than each allocate one (a ring is never
+/// sealed before its next is linked, so only pushes into a full ring wait, as they would for
+/// room).
+fn growing<T>() -> *mut Link<T> {
+    std::ptr::NonNull::dangling().as_ptr()
+}
 
 /// The sealed bit, as a tail word's.
 const SEALED_BIT: Pos = SEALED as Pos;
@@ -102,6 +117,9 @@ impl<T> Link<T> {
     #[inline]
     fn next(&self) -> Option<&Link<T>> {
         let next = self.next.load(Ordering::SeqCst);
+        if next == growing() {
+            return None;
+        }
         // SAFETY: a linked ring lives as long as the chain (module docs), and `self` borrows
         // the chain.
         unsafe { next.as_ref() }
@@ -127,6 +145,9 @@ pub(crate) struct Chain<T> {
     tail: CachePadded<AtomicPtr<Link<T>>>,
     /// The first ring, where the chain's drop starts.
     first: *mut Link<T>,
+    /// Rings made by `grow` (tests: one per growth, however many pushes found the ring full).
+    #[cfg(all(test, not(loom)))]
+    made: std::sync::atomic::AtomicUsize,
 }
 
 // SAFETY: the rings are `Sync` for `T: Send` (`ring.rs`) and live until the chain is dropped;
@@ -148,6 +169,8 @@ impl<T> Chain<T> {
             head: CachePadded(AtomicPtr::new(first)),
             tail: CachePadded(AtomicPtr::new(first)),
             first,
+            #[cfg(all(test, not(loom)))]
+            made: Default::default(),
         }
     }
 
@@ -203,19 +226,32 @@ impl<T> Chain<T> {
     #[cold]
     #[inline(never)]
     fn grow<'a>(&'a self, link: &'a Link<T>) -> &'a Link<T> {
-        if link.next.load(Ordering::SeqCst).is_null() {
-            let cap = (link.ring.capacity() * 2).min(MAX_CAPACITY);
-            let new = Link::boxed(cap, UNKNOWN);
-            let linked = link.next.compare_exchange(
+        let growing = growing();
+        let mut next = link.next.load(Ordering::SeqCst);
+        if next.is_null() {
+            // Claim the allocation, so that pushes finding the ring full together make one
+            // ring, not one each.
+            match link.next.compare_exchange(
                 std::ptr::null_mut(),
-                new,
+                growing,
                 Ordering::SeqCst,
                 Ordering::SeqCst,
-            );
-            if linked.is_err() {
-                // SAFETY: made just now and never shared: another push linked its own.
-                drop(unsafe { Box::from_raw(new) });
+            ) {
+                Ok(_) => {
+                    let cap = (link.ring.capacity() * 2).min(MAX_CAPACITY);
+                    next = Link::boxed(cap, UNKNOWN);
+                    #[cfg(all(test, not(loom)))]
+                    self.made.fetch_add(1, Ordering::Relaxed);
+                    link.next.store(next, Ordering::SeqCst);
+                }
+                Err(now) => next = now,
             }
+        }
+        if next == growing {
+            // Another push is making the next ring; this ring is not sealed before it is
+            // linked, so try again (as a push into a full ring waits for room).
+            crate::loom::yield_now();
+            return link;
         }
         link.ring.seal_if_full();
         let tail = link.ring.tail_word();
@@ -375,7 +411,7 @@ impl<T> Default for Chain<T> {
 impl<T> Drop for Chain<T> {
     fn drop(&mut self) {
         let mut link = self.first;
-        while !link.is_null() {
+        while !link.is_null() && link != growing() {
             // SAFETY: every ring was made by `Link::boxed` and is linked once, from `first` on;
             // `&mut self`: nobody else can reach them. Each ring drops its own items.
             let boxed = unsafe { Box::from_raw(link) };
@@ -488,6 +524,30 @@ mod tests {
             assert!(chain.is_empty());
             assert_eq!(chain.push(99), Err(Refused::Flagged(99, flag)));
         }
+    }
+
+    /// Producers that find the ring full at the same moment make one ring between them, not
+    /// one each (review of the chain, M2: each allocated and initialised a ring, and all but
+    /// one freed theirs).
+    #[test]
+    fn racing_growers_make_one_ring_per_growth() {
+        let per = if cfg!(miri) { 200 } else { 50_000 };
+        let chain = Arc::new(Chain::new());
+        let producers: Vec<_> = (0..4)
+            .map(|_| {
+                let chain = Arc::clone(&chain);
+                std::thread::spawn(move || (0..per).for_each(|i| chain.push(i).unwrap()))
+            })
+            .collect();
+        producers.into_iter().for_each(|p| p.join().unwrap());
+        assert_eq!(chain.len(), 4 * per);
+        let rings = chain.capacities().len();
+        assert_eq!(
+            chain.made.load(Ordering::Relaxed),
+            rings - 1,
+            "rings made for {} growths",
+            rings - 1
+        );
     }
 
     /// Counts its drops.

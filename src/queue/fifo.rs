@@ -182,9 +182,10 @@ bounded_queue! {
     ///   additions.
     /// - The store is not a subclassable deque; see the [module docs](crate::queue) for how it is
     ///   built. A bounded queue of up to 65,536 items allocates its `maxsize` slots when it is
-    ///   made (Python's deque grows as needed). An unbounded queue grows by doubling and keeps
-    ///   the room of its longest moment until it is dropped (about twice the most items it
-    ///   held), as a `Vec` or `VecDeque` does; Python's deque frees blocks as it shrinks.
+    ///   made (Python's deque grows as needed). An unbounded queue starts with room for 32
+    ///   items, grows by doubling and keeps the room of its longest moment until it is dropped
+    ///   (up to about four times the most items it held), as a `Vec` or `VecDeque` keeps its
+    ///   largest buffer; Python's deque frees blocks as it shrinks.
     ///
     /// # Memory ordering
     ///

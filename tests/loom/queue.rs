@@ -722,6 +722,42 @@ mod fifo {
         });
     }
 
+    /// The main thread's put grows the chain (seals the first ring, links a second) while
+    /// `set_maxsize` runs in a second thread; a third thread puts 1, waits until the grower's
+    /// put is over, and puts 2. A put refused for the resize by the sealed first ring goes to
+    /// the second store; the same thread's next put must not land in the second ring (gets
+    /// take the rings first). Witness: 1 got before 2. (From the chain's review, which found
+    /// that only shutdown's side of the refused put's help was modelled.)
+    #[test]
+    fn chain_resize_refusal_keeps_the_producers_order() {
+        model(|| {
+            let q = Arc::new(Queue::new(0));
+            q.put(0).unwrap();
+            let grown = Arc::new(AtomicBool::new(false));
+            let producer = {
+                let (q, grown) = (Arc::clone(&q), Arc::clone(&grown));
+                thread::spawn(move || {
+                    q.put(1).unwrap();
+                    while !grown.load(Ordering::SeqCst) {
+                        thread::yield_now();
+                    }
+                    q.put(2).unwrap();
+                })
+            };
+            let resizer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.set_maxsize(5))
+            };
+            q.put(10).unwrap();
+            grown.store(true, Ordering::SeqCst);
+            producer.join().unwrap();
+            resizer.join().unwrap();
+            let got: Vec<i32> = (0..4).map(|_| q.get().unwrap()).collect();
+            let at = |x| got.iter().position(|&g| g == x).unwrap();
+            assert!(at(1) < at(2), "a producer's items reordered: {got:?}");
+        });
+    }
+
     /// A put that grows the chain and `shutdown` (each in a thread of its own) racing the main
     /// thread's two `try_put`s: once a put is refused for the shutdown, the thread's next put
     /// is refused too, even when the refusal came from a sealed ring that the shutdown's flag
