@@ -146,6 +146,53 @@ impl<C: Container> Drop for Change<'_, C> {
     }
 }
 
+/// The lock held by a put or a get on its fast path (no wait): [`Change`] with the kind to wake
+/// fixed at compile time (`K`, a [`Kind`] as `usize`). [`finish`](Self::finish) (inline: a few
+/// stores, one load and the release) ends the change; if the change unwinds instead (a
+/// panicking `Ord`), the drop does the same out of line. Either way: the mirrors updated, the
+/// lock released, and one sleeper of kind `K` woken if the count says there is one.
+struct Done<'a, C: Container, const K: usize> {
+    core: &'a LockedCore<C>,
+    state: Option<LockGuard<'a, State<C>>>,
+}
+
+impl<'a, C: Container, const K: usize> Done<'a, C, K> {
+    #[inline(always)]
+    fn new(core: &'a LockedCore<C>, state: LockGuard<'a, State<C>>) -> Self {
+        Done {
+            core,
+            state: Some(state),
+        }
+    }
+
+    #[inline(always)]
+    fn state(&mut self) -> &mut State<C> {
+        match self.state.as_mut() {
+            Some(state) => state,
+            // Set at construction, taken only by `finish` or the drop.
+            None => unreachable!(),
+        }
+    }
+
+    /// Ends the change (see the type's docs).
+    #[inline(always)]
+    fn finish(mut self) {
+        if let Some(state) = self.state.take() {
+            self.core.release::<K>(state);
+        }
+    }
+}
+
+impl<C: Container, const K: usize> Drop for Done<'_, C, K> {
+    /// Only when the change unwinds: `finish` has taken the lock out otherwise.
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            self.core.release_cold::<K>(state);
+        }
+    }
+}
+
 impl<C: Container> LockedCore<C> {
     /// `track_tasks` must be true: the locked queues always count tasks.
     pub(crate) fn new(maxsize: usize, track_tasks: bool, identity: Identity) -> Self {
@@ -193,6 +240,40 @@ impl<C: Container> LockedCore<C> {
                 self.count(kind).fetch_sub(1, Ordering::Relaxed);
             }
             TOKEN
+        });
+    }
+
+    /// The end of a fast-path change ([`Done`]): updates the mirrors, releases the lock and
+    /// wakes one sleeper of kind `K` (a [`Kind`] as `usize`) if its count says there is one.
+    #[inline(always)]
+    fn release<const K: usize>(&self, state: LockGuard<'_, State<C>>) {
+        self.mirror.len.store(state.items.len(), Ordering::Relaxed);
+        self.mirror
+            .unfinished
+            .store(state.unfinished, Ordering::Relaxed);
+        let owed = self.sleepers[K].load(Ordering::Relaxed) != 0;
+        drop(state);
+        if owed {
+            self.wake_one_cold(K);
+        }
+    }
+
+    /// [`release`](Self::release) out of line, for a change that unwinds.
+    #[cold]
+    #[inline(never)]
+    fn release_cold<const K: usize>(&self, state: LockGuard<'_, State<C>>) {
+        self.release::<K>(state);
+    }
+
+    /// [`wake_one`](Self::wake_one) out of line, for the fast paths' guard (`kind` a [`Kind`] as
+    /// `usize`: the getters or the putters).
+    #[cold]
+    #[inline(never)]
+    fn wake_one_cold(&self, kind: usize) {
+        self.wake_one(if kind == Kind::Getters as usize {
+            Kind::Getters
+        } else {
+            Kind::Putters
         });
     }
 
@@ -371,7 +452,9 @@ impl<C: Container> LockedCore<C> {
         self.put_or_wait(item, true, deadline)
     }
 
-    /// A put that waits for room (if `block`) until `deadline`.
+    /// A put that waits for room (if `block`) until `deadline`: the fast path (room, not shut
+    /// down) inline, the rest in [`put_slow`](Self::put_slow).
+    #[inline(always)]
     #[track_caller]
     fn put_or_wait(
         &self,
@@ -379,7 +462,36 @@ impl<C: Container> LockedCore<C> {
         block: bool,
         deadline: Option<Instant>,
     ) -> Result<(), (C::Item, Refusal)> {
-        let mut change = self.change(Some(Kind::Getters));
+        let state = self.state.acquire();
+        if state.shut_down || state.is_full() {
+            return self.put_slow(state, item, block, deadline);
+        }
+        let mut done = Done::<C, { Kind::Getters as usize }>::new(self, state);
+        let state = done.state();
+        // The task first: an `Ord` that panics in `put` leaves the item in the heap.
+        state.unfinished += 1;
+        state.items.put(item);
+        done.finish();
+        Ok(())
+    }
+
+    /// The rest of [`put_or_wait`](Self::put_or_wait), with the lock held (`state`): shut down,
+    /// or full (wait for room if `block`).
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn put_slow(
+        &self,
+        state: LockGuard<'_, State<C>>,
+        item: C::Item,
+        block: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(), (C::Item, Refusal)> {
+        let mut change = Change {
+            core: self,
+            state: Some(state),
+            wake: Some(Kind::Getters),
+        };
         loop {
             let state = change.state();
             if state.shut_down {
@@ -420,10 +532,43 @@ impl<C: Container> LockedCore<C> {
         self.get_or_wait(true, deadline)
     }
 
-    /// A get that waits for an item (if `block`) until `deadline`.
+    /// A get that waits for an item (if `block`) until `deadline`: the fast path (an item
+    /// queued) inline, the rest in [`get_slow`](Self::get_slow).
+    #[inline(always)]
     #[track_caller]
     fn get_or_wait(&self, block: bool, deadline: Option<Instant>) -> Result<C::Item, Refusal> {
-        let mut change = self.change(Some(Kind::Putters));
+        let state = self.state.acquire();
+        if state.items.len() == 0 {
+            return self.get_slow(state, block, deadline);
+        }
+        let mut done = Done::<C, { Kind::Putters as usize }>::new(self, state);
+        // An `Ord` that panics in `take` has taken the item out: the putter is owed its room
+        // (the guard's drop wakes it).
+        let item = done.state().items.take();
+        done.finish();
+        match item {
+            Some(item) => Ok(item),
+            // `len` said there is one.
+            None => unreachable!(),
+        }
+    }
+
+    /// The rest of [`get_or_wait`](Self::get_or_wait), with the lock held (`state`): empty
+    /// (wait for an item if `block`).
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn get_slow(
+        &self,
+        state: LockGuard<'_, State<C>>,
+        block: bool,
+        deadline: Option<Instant>,
+    ) -> Result<C::Item, Refusal> {
+        let mut change = Change {
+            core: self,
+            state: Some(state),
+            wake: Some(Kind::Putters),
+        };
         loop {
             // An `Ord` that panics in `take` has taken the item out: the putter is owed its room.
             if let Some(item) = change.state().items.take() {
