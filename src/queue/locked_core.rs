@@ -245,12 +245,16 @@ impl<C: Container> LockedCore<C> {
 
     /// The end of a fast-path change ([`Done`]): updates the mirrors, releases the lock and
     /// wakes one sleeper of kind `K` (a [`Kind`] as `usize`) if its count says there is one.
+    /// A change that wakes getters is a put, the only fast path that changes the task count;
+    /// a get's leaves the task mirror alone.
     #[inline(always)]
     fn release<const K: usize>(&self, state: LockGuard<'_, State<C>>) {
         self.mirror.len.store(state.items.len(), Ordering::Relaxed);
-        self.mirror
-            .unfinished
-            .store(state.unfinished, Ordering::Relaxed);
+        if K == Kind::Getters as usize {
+            self.mirror
+                .unfinished
+                .store(state.unfinished, Ordering::Relaxed);
+        }
         let owed = self.sleepers[K].load(Ordering::Relaxed) != 0;
         drop(state);
         if owed {
