@@ -25,14 +25,17 @@
 //! a second sleep, never a wrong answer.
 //!
 //! Before its first sleep (and again after each wake-up that found nothing), a blocking get or
-//! put gives the lock up and spins a little (`SpinWait`: a few busy rounds, then a few yields)
-//! while the mirrors say it would still have to wait, then takes the lock and looks again; only
-//! then does it sleep as above. With a producer and a consumer on two CPUs the item (or the
-//! room) usually comes within that spin, so neither side pays a futex sleep and wake-up: a 1P1C
-//! `LifoQueue` made ~60,000 futex calls per 4 million items without it and ~500 with it (a
-//! parking_lot `Mutex<Vec>` + `Condvar`, which sleeps at once, ~40,000). Nothing is decided on
-//! the mirrors: the look again under the lock is what counts (mutant
-//! `queue_locked_spin_unchecked`, which sleeps without it, loses a wake-up in the models).
+//! put gives the lock up and spins a little, busy only ([`SPIN_ROUNDS`] rounds of `pause`
+//! instructions, no yield), while the mirrors say it would still have to wait, then takes the
+//! lock and looks again; only then does it sleep as above. With a producer and a consumer both
+//! running, the item (or the room) often comes within that spin, and neither side pays a
+//! futex sleep and wake-up: on 2 CPUs at load ~8, a 1P1C `LifoQueue` made ~30,000 futex calls
+//! per 4 million items with it, ~50,000-60,000 without it (parking_lot's `Mutex<Vec>` +
+//! `Condvar`: ~45,000). Nothing is decided on the mirrors: the look again under the lock is what
+//! counts (mutant `queue_locked_spin_unchecked`, which sleeps without it, loses a wake-up in the
+//! models). The spin does not yield: with `SpinWait::spin`'s yields, two CPU-bound processes
+//! beside a 1P1C `PriorityQueue` on 2 CPUs made it ~20x slower (4.9 us per item against 0.23 us
+//! sleeping at once), a yield handing the CPU to a hog for its whole slice.
 //!
 //! The count is lowered by whoever takes the thread off the key's queue, under the parking
 //! lot's bucket lock: the waker (in its unpark callback, or by the number `unpark_all` woke),
@@ -55,13 +58,19 @@ use super::error::TaskDoneError;
 use super::locked::Container;
 use crate::identity::Identity;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::wait::{self, ParkResult, SpinWait, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
+use crate::wait::{self, ParkResult, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 use crate::{Lock, LockGuard};
 
 /// Whether `deadline` has passed.
 fn past(deadline: Option<Instant>) -> bool {
     wait::expired(deadline)
 }
+
+/// Busy rounds (`SpinWait::spin_no_yield`: 2, 4, ... 64 pause instructions, 126 in all) a
+/// blocking get or put spins before it sleeps: about the cost of the futex sleep and wake-up it
+/// saves on a recent x86 (a `pause` is ~140 cycles there), much less on older ones.
+#[cfg(not(loom))]
+const SPIN_ROUNDS: u32 = 6;
 
 /// Wakers pass no information.
 const TOKEN: UnparkToken = UnparkToken(0);
@@ -392,12 +401,11 @@ impl<C: Container> LockedCore<C> {
     }
 
     /// Before a sleep: gives the lock up (the change must owe no wake-up) and spins a little
-    /// ([`SpinWait`]: a few busy rounds, then a few yields) while `blocked()`, read from the
-    /// mirrors without the lock, says the caller would still have to sleep; then takes the lock
-    /// again for a change that owes `wake`, for the caller to look again. A wait that the other
-    /// side ends within microseconds (a 1P1C queue on two CPUs) then costs neither a sleep nor a
-    /// wake-up; the sleep that follows a spin in vain is the plain protocol. (Under loom
-    /// `SpinWait` never spins: the lock is given up and taken again.)
+    /// (busy, [`SPIN_ROUNDS`]) while `blocked()`, read from the mirrors without the lock, says
+    /// the caller would still have to sleep; then takes the lock again for a change that owes
+    /// `wake`, for the caller to look again (see the module docs). A wait that the other side
+    /// ends within microseconds then costs neither a sleep nor a wake-up; the sleep that follows
+    /// a spin in vain is the plain protocol.
     #[track_caller]
     fn spin_while<'a>(
         &'a self,
@@ -407,8 +415,22 @@ impl<C: Container> LockedCore<C> {
     ) -> Change<'a, C> {
         debug_assert!(change.wake.is_none());
         drop(change);
-        let mut spin = SpinWait::new();
-        while blocked() && spin.spin() {}
+        // Busy rounds only: a yield under a loaded scheduler hands the CPU to whatever else is
+        // runnable for a whole slice (module docs).
+        #[cfg(not(loom))]
+        {
+            let mut spin = wait::SpinWait::new();
+            for _ in 0..SPIN_ROUNDS {
+                if !blocked() {
+                    break;
+                }
+                spin.spin_no_yield();
+            }
+        }
+        // Loom explores the lock given up and taken again, not the spin (each read would be
+        // one more scheduling point).
+        #[cfg(loom)]
+        let _ = blocked;
         self.change(Some(wake))
     }
 
