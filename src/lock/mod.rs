@@ -172,17 +172,21 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// drop(guard);
 /// assert!(!lock.locked());
 /// ```
-// `repr(C)`: the state word first, the holder's site beside it, then the identity that only
-// diagnostics read, then the data.
+// `repr(C)`: what only diagnostics touch (the identity, the holder's site) first, then the state
+// word, then the data right after it, so that for a small `T` the word and the data share a
+// cache line as often as in parking_lot's `Mutex<T>` (unless the word sits in a line's last 8
+// bytes). With the state word first, the data came 40 bytes after it and landed on the next
+// line in 5 of 8 placements; that cost ~1.3 ns (about 10%) per acquire+add+release even on one
+// thread, and a second line moving between the CPUs under contention (issue 15).
 #[repr(C)]
 pub struct Lock<T: ?Sized = ()> {
-    /// `(acquirer << OWNER_SHIFT) | PARKED | LOCKED`; the acquirer bits are zero when unlocked.
-    state: AtomicU64,
+    identity: Identity,
     /// Where the current holder acquired it (a [`Site::as_ptr`](crate::site::Site); stale
     /// while unlocked).
     /// Diagnostics only, so a std atomic in every build.
     acquired_at: AtomicPtr<u8>,
-    identity: Identity,
+    /// `(acquirer << OWNER_SHIFT) | PARKED | LOCKED`; the acquirer bits are zero when unlocked.
+    state: AtomicU64,
     data: UnsafeCell<T>,
 }
 
