@@ -164,8 +164,10 @@ pub(crate) fn park_for_at(
     let record = record::publish(kind, target, site, deadline);
     let result = interrupt::park(key, validate, before_sleep, timed_out, token, deadline);
     if let ParkResult::Unparked(_) = result {
-        if let Some(r) = record.record() {
-            profile::charge(r);
+        if record::tracking(record::TRACK_PROFILING) {
+            if let Some(r) = record.record() {
+                profile::charge(&r);
+            }
         }
     }
     result
