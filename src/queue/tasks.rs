@@ -40,14 +40,15 @@ impl<S: Store> Core<S> {
     /// `done + n` finished tasks: then at least `n` tasks are unfinished (every get took a
     /// put's item), and the producers' words need not be read. `done` may be ahead of the gets
     /// (Python lets `task_done` run for items still queued): the difference then wraps, and a
-    /// value above 2^60 is taken for that (a queue never holds 2^60 items).
+    /// value in the upper half of the count range is taken for that (a queue never holds 2^61
+    /// items, nor 2^29 on a 32-bit target).
     #[inline]
     fn gets_cover(&self, done: usize, n: usize) -> bool {
         // Mutant (loom only): the bound checked against the gets, the wrap not looked for.
         let limit = if cfg!(all(loom, threadkit_mutant = "queue_gets_cover_wrapped")) {
             usize::MAX
         } else {
-            1 << 60
+            MASK >> 1
         };
         match self.store.gets() {
             Some(gets) => {
