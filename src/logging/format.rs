@@ -408,7 +408,9 @@ fn local_offset_secs(t: i64) -> i64 {
             if libc::localtime_r(&time, &mut tm).is_null() {
                 return 0;
             }
-            tm.tm_gmtoff
+            // `c_long`: 32 bits on a 32-bit target.
+            #[allow(clippy::useless_conversion)]
+            i64::from(tm.tm_gmtoff)
         }
     }
     #[cfg(not(unix))]
