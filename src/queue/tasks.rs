@@ -81,12 +81,23 @@ impl<S: Store> Core<S> {
             if now == 0 {
                 return 0;
             }
+            // Mutant (loom only): the joiners' count read before `finished` is updated.
+            #[cfg(all(loom, threadkit_mutant = "queue_join_count_first"))]
+            let joiners_before = self.config.joiners.load(Ordering::SeqCst);
             match self.finished.compare_exchange_weak(
                 done,
                 done.wrapping_add(now),
                 Ordering::SeqCst,
                 Ordering::SeqCst,
             ) {
+                #[cfg(all(loom, threadkit_mutant = "queue_join_count_first"))]
+                Ok(_) => {
+                    if joiners_before != 0 && self.unfinished_given(done.wrapping_add(now)) == 0 {
+                        self.wake_joiners_if(|| true);
+                    }
+                    return now;
+                }
+                #[cfg(not(all(loom, threadkit_mutant = "queue_join_count_first")))]
                 Ok(_) => {
                     // Mutant (loom only): wake the joiners at every task done, not at zero.
                     self.wake_joiners_if(|| {
