@@ -176,8 +176,10 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 // word, then the data right after it, so that for a small `T` the word and the data share a
 // cache line as often as in parking_lot's `Mutex<T>` (unless the word sits in a line's last 8
 // bytes). With the state word first, the data came 40 bytes after it and landed on the next
-// line in 5 of 8 placements; that cost ~1.3 ns (about 10%) per acquire+add+release even on one
-// thread, and a second line moving between the CPUs under contention (issue 15).
+// line in 5 of 8 placements: `lock_contended_2t`'s fastest trials (its threads barely
+// overlapping) took 13.7-14.2 ns per acquire+add+release on two lines against 12.3-12.7 ns on
+// one, and under contention a second line moved between the CPUs (BENCHMARKS.md, "Contended
+// locks, stop 21").
 #[repr(C)]
 pub struct Lock<T: ?Sized = ()> {
     identity: Identity,

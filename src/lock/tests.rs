@@ -14,7 +14,8 @@ fn data_follows_the_state_word() {
     // The data starts right after the state word, as in parking_lot's `Mutex<T>`, so that a
     // small `T` shares the word's cache line unless the word is in a line's last 8 bytes (with
     // the diagnostics fields between them, a `u64` landed on the next line in 5 of 8
-    // placements: ~10% slower per acquire+add+release, and one more line moving between CPUs).
+    // placements, and contended locks moved two lines between the CPUs: see the type's layout
+    // comment).
     let state = std::mem::offset_of!(Lock<u64>, state);
     assert_eq!(std::mem::offset_of!(Lock<u64>, data), state + 8);
     assert_eq!(std::mem::offset_of!(Lock<u8>, data), state + 8);

@@ -5,8 +5,9 @@
 //!
 //! A `Queue`'s store is the ring (`ring.rs`; unbounded, a chain of rings, `chain.rs`, whose
 //! last ring plays its part), which keeps the protocol's state itself: its tail word is the
-//! puts so far (its position), with the shut-down and resized flags in its low bits. A put into it is counted, and checked against shutdown and resize, by the one
-//! `SeqCst` compare-and-swap that claims its slot; a put refused (full, or a flag set) claimed
+//! puts so far (its position), with the shut-down and resized flags in its low bits. A put
+//! into it is counted, and checked against shutdown and resize, by the one `SeqCst`
+//! compare-and-swap that claims its slot; a put refused (full, or a flag set) claimed
 //! nothing and counted nothing. Puts in flight are claimed slots not yet stamped, and the ring's
 //! `pop` waits for those, so a get that finds the ring empty after seeing the shut-down flag is
 //! final for it. `shutdown` and `set_maxsize` set their flag in `begun` first, then in the
@@ -49,7 +50,7 @@ use crate::identity::Identity;
 
 use super::putting::{self, Slot};
 use super::resize::Resized;
-use super::store::{CachePadded, Flagged, Store, RESIZED, SHUT};
+use super::store::{back_off, CachePadded, Flagged, Store, RESIZED, SHUT};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::wait::{self, ParkResult, SpinWait, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
 
@@ -128,13 +129,6 @@ const TOKEN: UnparkToken = UnparkToken(0);
 
 pub(super) fn key(counter: &AtomicUsize) -> usize {
     counter as *const AtomicUsize as usize
-}
-
-/// Lets a thread in flight (a preempted putter) run: a yield, which loom also sees.
-pub(super) fn back_off(spin: &mut SpinWait) {
-    if !spin.spin() {
-        crate::loom::yield_now();
-    }
 }
 
 impl<S: Store> Core<S> {

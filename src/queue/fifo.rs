@@ -48,12 +48,8 @@ impl<T> Store for Fifo<T> {
     fn push(&self, item: T) -> Result<(), T> {
         match self {
             // Only a queue that keeps no flags (no task counting) pushes this way: none is set.
-            Fifo::Ring(q) => q
-                .push(item)
-                .map_err(|(Refused::Full(item) | Refused::Flagged(item, _))| item),
-            Fifo::Chain(q) => q.push(item).map_err(|refused| match refused {
-                Refused::Full(item) | Refused::Flagged(item, _) => item,
-            }),
+            Fifo::Ring(q) => q.push(item).map_err(Refused::into_item),
+            Fifo::Chain(q) => q.push(item).map_err(Refused::into_item),
             Fifo::Locked(q) => q.push(item),
         }
     }
@@ -106,16 +102,8 @@ impl<T> Store for Fifo<T> {
     #[inline(always)]
     fn push_flagged(&self, item: T) -> Flagged<T> {
         match self {
-            Fifo::Ring(q) => match q.push(item) {
-                Ok(()) => Flagged::Stored,
-                Err(Refused::Full(item)) => Flagged::Full(item),
-                Err(Refused::Flagged(item, bits)) => Flagged::Refused(item, bits),
-            },
-            Fifo::Chain(q) => match q.push(item) {
-                Ok(()) => Flagged::Stored,
-                Err(Refused::Full(item)) => Flagged::Full(item),
-                Err(Refused::Flagged(item, bits)) => Flagged::Refused(item, bits),
-            },
+            Fifo::Ring(q) => flagged(q.push(item)),
+            Fifo::Chain(q) => flagged(q.push(item)),
             Fifo::Locked(_) => Flagged::Unflagged(item),
         }
     }
@@ -154,6 +142,16 @@ impl<T> Store for Fifo<T> {
             Fifo::Chain(q) => q.set_flags(bits),
             Fifo::Locked(_) => {}
         }
+    }
+}
+
+/// A ring's or a chain's push, as [`Store::push_flagged`] reports it.
+#[inline(always)]
+fn flagged<T>(pushed: Result<(), Refused<T>>) -> Flagged<T> {
+    match pushed {
+        Ok(()) => Flagged::Stored,
+        Err(Refused::Full(item)) => Flagged::Full(item),
+        Err(Refused::Flagged(item, bits)) => Flagged::Refused(item, bits),
     }
 }
 

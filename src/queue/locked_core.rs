@@ -29,9 +29,9 @@
 //! instructions, no yield), while the mirrors say it would still have to wait, then takes the
 //! lock and looks again; only then does it sleep as above. With a producer and a consumer both
 //! running, the item (or the room) often comes within that spin, and neither side pays a
-//! futex sleep and wake-up: on 2 CPUs at load ~8, a 1P1C `LifoQueue` made ~30,000 futex calls
-//! per 4 million items with it, ~50,000-60,000 without it (parking_lot's `Mutex<Vec>` +
-//! `Condvar`: ~45,000). Nothing is decided on the mirrors: the look again under the lock is what
+//! futex sleep and wake-up: on 2 CPUs at load ~8, a 1P1C `LifoQueue` made 29,000-30,000 futex
+//! calls per 4 million items with it, 49,000-61,000 without it (parking_lot's `Mutex<Vec>` +
+//! `Condvar`: 35,000-133,000 across the runs, at load 5-11). Nothing is decided on the mirrors: the look again under the lock is what
 //! counts (mutant `queue_locked_spin_unchecked`, which sleeps without it, loses a wake-up in the
 //! models). The spin does not yield: with `SpinWait::spin`'s yields, two CPU-bound processes
 //! beside a 1P1C `PriorityQueue` on 2 CPUs made it ~20x slower (4.9 us per item against 0.23 us

@@ -78,10 +78,10 @@
 
 use std::collections::VecDeque;
 
-use super::core::{back_off, key, Core, OnUnwind, Refusal};
+use super::core::{key, Core, OnUnwind, Refusal};
 use super::locked::Locked;
 use super::putting::{self, Slot};
-use super::store::{Store, RESIZED};
+use super::store::{back_off, Store, RESIZED};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::wait::{self, SpinWait, UnparkToken};
 

@@ -66,7 +66,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::store::{CachePadded, FLAGS};
+use super::store::{back_off, CachePadded, FLAGS};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::wait::SpinWait;
@@ -101,6 +101,16 @@ pub(crate) enum Refused<T> {
     Flagged(T, usize),
 }
 
+impl<T> Refused<T> {
+    /// The item handed back.
+    #[inline(always)]
+    pub(crate) fn into_item(self) -> T {
+        match self {
+            Refused::Full(item) | Refused::Flagged(item, _) => item,
+        }
+    }
+}
+
 /// A slot: an item, or room for one, and the stamp that says which (module docs).
 struct Slot<T> {
     stamp: AtomicU64,
@@ -128,14 +138,6 @@ pub(crate) struct Ring<T> {
 unsafe impl<T: Send> Sync for Ring<T> {}
 // SAFETY: the ring owns its items; moving it moves them (`T: Send`).
 unsafe impl<T: Send> Send for Ring<T> {}
-
-/// Lets the thread this one waits for (a push or pop between its claim and its stamp) run.
-#[inline]
-fn back_off(spin: &mut SpinWait) {
-    if !spin.spin() {
-        crate::loom::yield_now();
-    }
-}
 
 impl<T> Ring<T> {
     /// An empty ring of `cap` slots, all allocated now.

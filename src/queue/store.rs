@@ -3,6 +3,18 @@
 
 use std::ops::{Deref, DerefMut};
 
+use crate::wait::SpinWait;
+
+/// Lets a thread this one waits for run (a preempted putter, a push or pop between its claim and
+/// its stamp): spins a little, then yields (a yield loom also sees). Shared by the stores and
+/// the core.
+#[inline]
+pub(crate) fn back_off(spin: &mut SpinWait) {
+    if !spin.spin() {
+        crate::loom::yield_now();
+    }
+}
+
 /// Aligns a value to its own cache line(s), so that fields written by producers and fields
 /// written by consumers do not share one (128 bytes: adjacent-line prefetch pairs lines on x86).
 #[repr(align(128))]

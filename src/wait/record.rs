@@ -624,7 +624,7 @@ fn enter(
     deadline: Option<Instant>,
     announce: bool,
 ) -> Published {
-    let record = LOCAL.try_with(|l| {
+    let published = LOCAL.try_with(|l| {
         if l.announced.get() {
             return false;
         }
@@ -687,7 +687,7 @@ fn enter(
     });
     Published {
         announced: announce,
-        published: record.unwrap_or(false),
+        published: published.unwrap_or(false),
     }
 }
 
