@@ -252,6 +252,19 @@ impl<S: Store> Core<S> {
         }
     }
 
+    /// [`wake_one`](Self::wake_one) after a change of the store: under loom, without the
+    /// stand-in fence when the store fenced its change itself ([`Store::fences_its_changes`]).
+    #[inline(always)]
+    fn wake_after_store_change(&self, counter: &AtomicUsize) {
+        #[cfg(loom)]
+        if !self.store.fences_its_changes() {
+            crate::loom::seq_cst_fence_for_loom();
+        }
+        if counter.load(Ordering::SeqCst) != 0 {
+            wait::unpark_one(key(counter), |_| TOKEN);
+        }
+    }
+
     /// Wakes every joiner, if one sleeps and `done` (no task left; read only then) holds.
     pub(super) fn wake_joiners_if(&self, done: impl FnOnce() -> bool) {
         crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
@@ -345,7 +358,7 @@ impl<S: Store> Core<S> {
         }
         match self.store.push_flagged(item) {
             Flagged::Stored => {
-                Self::wake_one(&self.config.getters);
+                self.wake_after_store_change(&self.config.getters);
                 Ok(())
             }
             Flagged::Full(item) => Err((item, Refusal::Full)),
@@ -435,7 +448,7 @@ impl<S: Store> Core<S> {
             return Err((item, Refusal::Full));
         }
         #[cfg(not(all(loom, threadkit_mutant = "queue_wake_early")))]
-        Self::wake_one(&self.config.getters);
+        self.wake_after_store_change(&self.config.getters);
         Ok(())
     }
 
@@ -519,7 +532,7 @@ impl<S: Store> Core<S> {
         let item = self.store.pop();
         std::mem::forget(on_unwind);
         if item.is_some() {
-            Self::wake_one(&self.config.putters);
+            self.wake_after_store_change(&self.config.putters);
         }
         item
     }

@@ -63,6 +63,13 @@ impl<T> Store for Fifo<T> {
         }
     }
 
+    /// The ring and the chain fence right after their claims (`ring.rs`); the locked deque
+    /// does not.
+    #[cfg(loom)]
+    fn fences_its_changes(&self) -> bool {
+        !matches!(self, Fifo::Locked(_))
+    }
+
     #[inline]
     fn len(&self) -> usize {
         match self {

@@ -228,6 +228,9 @@ impl<T> Ring<T> {
                 );
                 match claimed {
                     Ok(_) => {
+                        // Stands in for the claim's `SeqCst` in the waiter handshake, as the
+                        // only fence on this path (`Store::fences_its_changes`).
+                        crate::loom::seq_cst_fence_for_loom();
                         // SAFETY: the compare-and-swap gave this thread position `pos`, whose
                         // slot is empty (stamp `pos`) and which no other push or pop can claim
                         // until the stamp below: nobody else accesses the value meanwhile.
@@ -290,6 +293,8 @@ impl<T> Ring<T> {
                 );
                 match claimed {
                     Ok(_) => {
+                        // As in `push`: the stand-in for the claim's `SeqCst`.
+                        crate::loom::seq_cst_fence_for_loom();
                         // SAFETY: the compare-and-swap gave this thread position `head`, whose
                         // slot holds an initialised item (stamp `head + STEP`, stored after the
                         // write and read with `Acquire`); no push can claim it before the stamp
@@ -362,6 +367,13 @@ impl<T> Ring<T> {
     pub(crate) fn empty_at(&self) -> Result<Pos, Pos> {
         let head = self.head.load(Ordering::SeqCst);
         let tail = self.tail.load(Ordering::SeqCst);
+        // Mutant (loom only): "empty" read from the head slot's stamp, which a push stores
+        // (`Release`) after its claim, instead of from the positions.
+        #[cfg(all(loom, threadkit_mutant = "ring_empty_reads_stamps"))]
+        {
+            let stamped = self.slot(head).stamp.load(Ordering::Acquire) == head + STEP;
+            return if stamped { Err(tail) } else { Ok(tail) };
+        }
         if tail & !TAIL_BITS == head {
             Ok(tail)
         } else {

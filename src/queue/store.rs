@@ -135,6 +135,18 @@ pub(crate) trait Store {
         None
     }
 
+    /// Under `--cfg loom`: whether every change a waiter waits for (a stored item, a taken one)
+    /// is a `SeqCst` read-modify-write followed by the stand-in fence
+    /// ([`seq_cst_fence_for_loom`](crate::loom::seq_cst_fence_for_loom)), so that the waker
+    /// needs none of its own before it reads the sleeper count. The default (false): the waker
+    /// fences, which orders every store it made before, more than the real code's `SeqCst`
+    /// accesses do (a store whose waiter check read a `Release` store would pass the models
+    /// and lose wake-ups on real hardware: VERIFICATION.md).
+    #[cfg(loom)]
+    fn fences_its_changes(&self) -> bool {
+        false
+    }
+
     /// Sets `bits` ([`SHUT`], [`RESIZED`]) in the store's flag word (a `SeqCst`
     /// read-modify-write), if it has one.
     #[inline(always)]
