@@ -106,7 +106,8 @@ pub struct HolderInfo {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LastSignal {
-    /// The thread that called it.
+    /// The thread that called it: named as it is now if it is alive, else by the name it had
+    /// when the object first saw it wake waiters.
     pub thread: ThreadRef,
     /// Where.
     pub site: Site,
@@ -281,7 +282,8 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
                 last_signal: unsafe { r.last_signal() }.map(|s| LastSignal {
                     thread: ThreadRef {
                         ident: s.ident,
-                        // Its name when it signalled (it may have ended since).
+                        // The name noted when it signalled, for a thread that has ended since
+                        // (`Names::resolve`).
                         name: s.thread.unwrap_or_else(|| Arc::from("")),
                     },
                     site: s.site,
@@ -358,9 +360,10 @@ impl Names {
             *j = self.thread(j.ident);
         }
         if let Some(s) = &mut w.last_signal {
-            // Named from its kept handle (which outlives the thread); an unregistered thread
-            // by identifier.
-            if s.thread.name.is_empty() {
+            // A live thread by its name now, as everywhere in the dump; one that has ended by
+            // the name the object noted when it woke waiters (which outlives the thread); an
+            // unregistered thread by identifier.
+            if s.thread.name.is_empty() || self.threads.contains_key(&s.thread.ident) {
                 s.thread = self.thread(s.thread.ident);
             }
         }

@@ -38,6 +38,8 @@ pub(crate) use parking_lot_core::{
 };
 
 pub(crate) mod interrupt;
+#[cfg_attr(loom, allow(dead_code))]
+mod last_signal;
 #[cfg(loom)]
 mod model;
 // Under loom the diagnostics that read records (and the thread joins that announce) are

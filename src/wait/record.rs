@@ -21,10 +21,12 @@
 use std::cell::{Cell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::panic::Location;
+use std::ptr::addr_of_mut;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize as StdAtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+pub(crate) use super::last_signal::{LastSignal, Signal};
 use super::WaitKind;
 use crate::identity::Identity;
 use crate::loom::sync::atomic::{AtomicU64 as StateWord, AtomicUsize};
@@ -110,7 +112,19 @@ pub(crate) enum Target {
     },
     /// The end of the thread with this identifier.
     Join { ident: u64 },
+    /// A target built only when a reader looks ([`Record::target`]), by the object's own
+    /// `view` from a pointer to it and the waiting thread's identifier: a wait whose target is
+    /// many words (a Condition's, with its lock's) publishes two instead of writing them all at
+    /// every wait. `view` never returns `Deferred`, and its target has no `holder` (a deferred
+    /// wait's record has no `holder_site`).
+    Deferred { object: *const (), view: ViewFn },
 }
+
+/// Builds a [`Target::Deferred`]'s target from the object's pointer and the waiter's identifier.
+///
+/// # Safety
+/// The pointer must point to the live object the function was published with.
+pub(crate) type ViewFn = unsafe fn(*const (), u64) -> Target;
 
 /// A Condition's lock, as its waiter publishes it: a notified waiter is moved, still asleep,
 /// onto the lock's queue (`wait::unpark_requeue`), and from then on waits for the lock.
@@ -136,87 +150,6 @@ impl std::fmt::Debug for CondLock {
             .field("key", &self.key)
             .field("token", &self.token)
             .finish_non_exhaustive()
-    }
-}
-
-/// Who last woke the waiters of an Event or Condition: written by `set` / `notify` only when
-/// they wake somebody (never on the uncontended path), read by thread dumps. The cell is
-/// allocated on the first such wake-up and freed with the object, so an object that never woke
-/// anybody costs one null pointer.
-pub(crate) struct LastSignal(AtomicPtr<Mutex<Signal>>);
-
-/// One `set()` / `notify()` that woke waiters.
-#[derive(Clone, Debug)]
-pub(crate) struct Signal {
-    /// The thread that called it.
-    pub(crate) ident: u64,
-    /// Its name when it signalled, if it is a registered thread. The name, not the handle: a
-    /// handle kept here would keep a thread that sets an Event its own handle owns (its join
-    /// Event) alive for ever (a reference cycle, found by Miri's leak check).
-    #[cfg(not(loom))]
-    pub(crate) thread: Option<std::sync::Arc<str>>,
-    /// Its call site (a binding's caller's, if it set one).
-    pub(crate) site: Site,
-    /// When, on the [`clock`].
-    pub(crate) at: Duration,
-}
-
-impl LastSignal {
-    pub(crate) const fn new() -> Self {
-        LastSignal(AtomicPtr::new(std::ptr::null_mut()))
-    }
-
-    /// Records that the calling thread, at `site`, has just woken waiters.
-    #[cold]
-    pub(crate) fn record(&self, site: &'static Location<'static>) {
-        let signal = Signal {
-            ident: crate::thread::ident::current(),
-            #[cfg(not(loom))]
-            thread: crate::thread::registry::current_if_known().map(|t| t.name()),
-            site: crate::site::resolve(site),
-            at: clock(),
-        };
-        let cell = self.0.load(Ordering::Acquire);
-        if cell.is_null() {
-            let fresh = Box::into_raw(Box::new(Mutex::new(signal)));
-            match self.0.compare_exchange(
-                std::ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return,
-                Err(now) => {
-                    // Another waker allocated first: record into its cell.
-                    // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
-                    let fresh = unsafe { Box::from_raw(fresh) };
-                    let signal = fresh.into_inner().unwrap_or_else(|e| e.into_inner());
-                    // SAFETY: `now` is non-null, a live cell freed only by `drop`.
-                    *lock(unsafe { &*now }) = signal;
-                    return;
-                }
-            }
-        }
-        // SAFETY: a non-null pointer is a live cell, freed only by `drop` (`&mut self`).
-        *lock(unsafe { &*cell }) = signal;
-    }
-
-    /// The last recorded wake-up, if any.
-    pub(crate) fn get(&self) -> Option<Signal> {
-        let cell = self.0.load(Ordering::Acquire);
-        // SAFETY: as in `record`.
-        unsafe { cell.as_ref() }.map(|c| lock(c).clone())
-    }
-}
-
-impl Drop for LastSignal {
-    fn drop(&mut self) {
-        let cell = *self.0.get_mut();
-        if !cell.is_null() {
-            // SAFETY: allocated by `record` with `Box::into_raw`, and nobody else can hold it
-            // now (`&mut self`; readers only follow it while the object is borrowed).
-            drop(unsafe { Box::from_raw(cell) });
-        }
     }
 }
 
@@ -281,19 +214,6 @@ unsafe impl Sync for Slot {}
 unsafe impl Send for Slot {}
 
 impl Slot {
-    /// Publishes `record` (the slot's own thread, with nothing published).
-    fn set(&self, record: Record) {
-        // A nested non-announced publish would overwrite a record a reader may be reading.
-        debug_assert!(
-            !self.present.load(Ordering::Relaxed),
-            "a wait record is already published on this thread"
-        );
-        // SAFETY: only this thread writes, `present` is clear, and every reader that saw the
-        // previous record has unregistered (`clear` waited for that).
-        unsafe { (*self.record.get()).write(record) };
-        self.present.store(true, Ordering::SeqCst);
-    }
-
     /// The record published on this slot, read by the slot's own thread (the only writer).
     fn own(&self) -> Option<Record> {
         if self.present.load(Ordering::Relaxed) {
@@ -414,6 +334,7 @@ fn waits_on(kind: WaitKind, target: Target) -> (WaitKind, usize) {
     let key = match target {
         Target::Object { identity, .. } | Target::Signal { identity, .. } => identity as usize,
         Target::Join { ident } => ident as usize,
+        Target::Deferred { object, .. } => object as usize,
     };
     (kind, key)
 }
@@ -628,58 +549,46 @@ fn enter(
         if l.announced.get() {
             return false;
         }
-        let holder_site = match target {
-            Target::Object {
-                holder: Some(h), ..
-            } => {
-                // SAFETY: `h` points into an object the calling thread borrows for this wait.
-                let p = unsafe { (*h.acquired_at).load(Ordering::Relaxed) };
-                // SAFETY: only `Site::as_ptr`s are ever stored there (or null).
-                unsafe { Site::from_ptr(p) }
+        // A part of the scope's one wait (the first wait published in the scope, or a later
+        // one on the same object) says the whole wait's start, number and deadline.
+        let (since, precise_since, deadline, seq) = match l.one_wait.get() {
+            Some(one) if one.waits_on.map_or(true, |w| w == waits_on(kind, target)) => {
+                part_of_one_wait(l, one, kind, target)
             }
-            _ => None,
-        };
-        let mut since = clock();
-        let mut precise_since = tracking(TRACK_PROFILING).then(Instant::now);
-        let mut deadline = deadline;
-        // A part of the scope's one wait: the first wait published in the scope, or a later
-        // one on the same object.
-        let what = waits_on(kind, target);
-        let one = l
-            .one_wait
-            .get()
-            .filter(|one| one.waits_on.map_or(true, |w| w == what));
-        let seq = match one {
-            Some(OneWait { seq: Some(seq), .. }) => seq,
             _ => {
                 let seq = l.seq.get() + 1;
                 l.seq.set(seq);
-                seq
+                let precise_since = tracking(TRACK_PROFILING).then(Instant::now);
+                (clock(), precise_since, deadline, seq)
             }
         };
-        if let Some(mut one) = one {
-            since = one.since;
-            precise_since = one.precise_since;
-            deadline = one.deadline;
-            one.seq = Some(seq);
-            one.waits_on = Some(what);
-            l.one_wait.set(Some(one));
+        let slot = &l.slot;
+        // A nested non-announced publish would overwrite a record a reader may be reading.
+        debug_assert!(
+            !slot.present.load(Ordering::Relaxed),
+            "a wait record is already published on this thread"
+        );
+        // Written in place, field by field (building it first and copying it in cost ~40
+        // instructions per wait: callgrind, `condition_pingpong`).
+        let r: *mut Record = slot.record.get().cast();
+        // SAFETY: only this thread writes the record, `present` is clear, and every reader that
+        // saw the previous record has unregistered (`Slot::clear` waited for that), so nobody
+        // reads it until `present` is set below, after every field has been written.
+        unsafe {
+            addr_of_mut!((*r).ident).write(crate::thread::ident::current());
+            addr_of_mut!((*r).native_id).write(l.native_id);
+            addr_of_mut!((*r).kind).write(kind);
+            addr_of_mut!((*r).holder_site).write(holder_site(target));
+            addr_of_mut!((*r).target).write(target);
+            addr_of_mut!((*r).site).write(crate::site::resolve(site));
+            addr_of_mut!((*r).since).write(since);
+            addr_of_mut!((*r).precise_since).write(precise_since);
+            addr_of_mut!((*r).deadline).write(deadline);
+            addr_of_mut!((*r).seq).write(seq);
+            addr_of_mut!((*r).after).write(l.after.get());
+            addr_of_mut!((*r).label).write(l.label.get());
         }
-        let record = Record {
-            ident: crate::thread::ident::current(),
-            native_id: l.native_id,
-            kind,
-            target,
-            site: crate::site::resolve(site),
-            since,
-            precise_since,
-            deadline,
-            seq,
-            holder_site,
-            after: l.after.get(),
-            label: l.label.get(),
-        };
-        l.slot.set(record);
+        slot.present.store(true, Ordering::SeqCst);
         if announce {
             l.announced.set(true);
         }
@@ -688,6 +597,42 @@ fn enter(
     Published {
         announced: announce,
         published: published.unwrap_or(false),
+    }
+}
+
+/// The start, deadline and number of a wait published as a part of `one` (see [`enter`]),
+/// which it takes up.
+#[cold]
+fn part_of_one_wait(
+    l: &Local,
+    mut one: OneWait,
+    kind: WaitKind,
+    target: Target,
+) -> (Duration, Option<Instant>, Option<Instant>, u64) {
+    let seq = one.seq.unwrap_or_else(|| {
+        let seq = l.seq.get() + 1;
+        l.seq.set(seq);
+        seq
+    });
+    one.seq = Some(seq);
+    one.waits_on = Some(waits_on(kind, target));
+    l.one_wait.set(Some(one));
+    (one.since, one.precise_since, one.deadline, seq)
+}
+
+/// For a lock-like target: where the holder had acquired it as the wait begins.
+#[inline]
+fn holder_site(target: Target) -> Option<Site> {
+    match target {
+        Target::Object {
+            holder: Some(h), ..
+        } => {
+            // SAFETY: `h` points into an object the calling thread borrows for this wait.
+            let p = unsafe { (*h.acquired_at).load(Ordering::Relaxed) };
+            // SAFETY: only `Site::as_ptr`s are ever stored there (or null).
+            unsafe { Site::from_ptr(p) }
+        }
+        _ => None,
     }
 }
 
@@ -751,6 +696,19 @@ unsafe fn holder_of(h: &Holder) -> Option<HolderNow> {
 pub(crate) type HolderNow = (u64, Option<Site>, usize);
 
 impl Record {
+    /// What the thread waits on, a [`Target::Deferred`] built.
+    ///
+    /// # Safety
+    ///
+    /// As for [`identity`](Self::identity).
+    pub(crate) unsafe fn target(&self) -> Target {
+        match self.target {
+            // SAFETY: the object is alive (this function's contract), and `view` is its own.
+            Target::Deferred { object, view } => unsafe { view(object, self.ident) },
+            target => target,
+        }
+    }
+
     /// The target object's identity, if it has one.
     ///
     /// # Safety
@@ -759,7 +717,8 @@ impl Record {
     /// [`for_each`] passes, inside its closure (the reader registration keeps the object
     /// alive), or from the waiting thread during the wait the record describes.
     pub(crate) unsafe fn identity(&self) -> Option<&Identity> {
-        match self.target {
+        // SAFETY: this function's contract.
+        match unsafe { self.target() } {
             Target::Object { identity, .. } | Target::Signal { identity, .. } => {
                 // SAFETY: the object is alive (this function's contract).
                 Some(unsafe { &*identity })
@@ -774,9 +733,10 @@ impl Record {
     ///
     /// As for [`identity`](Self::identity).
     pub(crate) unsafe fn holder(&self) -> Option<HolderNow> {
+        // SAFETY: this function's contract.
         let Target::Object {
             holder: Some(h), ..
-        } = self.target
+        } = (unsafe { self.target() })
         else {
             return None;
         };
@@ -796,9 +756,10 @@ impl Record {
     ///
     /// As for [`identity`](Self::identity).
     pub(crate) unsafe fn requeued(&self) -> Option<(&Identity, Option<HolderNow>)> {
+        // SAFETY: this function's contract.
         let Target::Signal {
             lock: Some(lock), ..
-        } = self.target
+        } = (unsafe { self.target() })
         else {
             return None;
         };
@@ -836,7 +797,8 @@ impl Record {
     ///
     /// As for [`identity`](Self::identity).
     pub(crate) unsafe fn last_signal(&self) -> Option<Signal> {
-        match self.target {
+        // SAFETY: this function's contract.
+        match unsafe { self.target() } {
             // SAFETY: as for `identity`.
             Target::Signal { last, .. } => unsafe { (*last).get() },
             _ => None,
@@ -849,7 +811,8 @@ impl Record {
     ///
     /// As for [`identity`](Self::identity).
     pub(crate) unsafe fn status(&self) -> Option<String> {
-        match self.target {
+        // SAFETY: this function's contract.
+        match unsafe { self.target() } {
             Target::Object {
                 status: Some((data, f)),
                 ..
