@@ -254,7 +254,9 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
         };
         // Owner 0: a hand-off in progress (the new owner is about to write itself in).
         let holder = holder.filter(|h| h.0 != 0);
-        let waits_for = match r.target {
+        // SAFETY: inside `for_each`'s closure.
+        let target = unsafe { r.target() };
+        let waits_for = match target {
             Target::Join { ident } => Some(ident),
             _ => holder.map(|(owner, _, _)| owner),
         };
@@ -289,7 +291,7 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
                     site: s.site,
                     ago: clock.saturating_sub(s.at),
                 }),
-                joining: match r.target {
+                joining: match target {
                     Target::Join { ident } => Some(placeholder(ident)),
                     _ => None,
                 },

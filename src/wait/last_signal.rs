@@ -117,12 +117,20 @@ impl Cell {
 
     /// Notes the calling thread's name if it is not one of the two noted.
     #[cfg(not(loom))]
+    #[inline]
     fn name(&self, ident: u64) {
-        if self.named[0].load(Ordering::Relaxed) == ident
-            || self.named[1].load(Ordering::Relaxed) == ident
+        if self.named[0].load(Ordering::Relaxed) != ident
+            && self.named[1].load(Ordering::Relaxed) != ident
         {
-            return;
+            self.name_slow(ident);
         }
+    }
+
+    /// [`name`](Self::name) for a thread not noted.
+    #[cfg(not(loom))]
+    #[cold]
+    #[inline(never)]
+    fn name_slow(&self, ident: u64) {
         // An unregistered thread is noted without a name (a dump names it by its identifier),
         // so that it does not look itself up at every wake-up either.
         let name = crate::thread::registry::current_if_known().map(|t| t.name());
@@ -159,26 +167,36 @@ impl LastSignal {
     }
 
     /// The cell, allocated on first use.
+    #[inline]
     fn cell(&self) -> &Cell {
-        let mut cell = self.0.load(Ordering::Acquire);
+        let cell = self.0.load(Ordering::Acquire);
         if cell.is_null() {
-            let fresh = Box::into_raw(Box::new(Cell::new()));
-            cell = match self.0.compare_exchange(
-                std::ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => fresh,
-                Err(now) => {
-                    // Another waker allocated first.
-                    // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
-                    drop(unsafe { Box::from_raw(fresh) });
-                    now
-                }
-            };
+            return self.first_cell();
         }
         // SAFETY: a non-null pointer is a live cell, freed only by `drop` (`&mut self`).
+        unsafe { &*cell }
+    }
+
+    /// [`cell`](Self::cell) the first time.
+    #[cold]
+    #[inline(never)]
+    fn first_cell(&self) -> &Cell {
+        let fresh = Box::into_raw(Box::new(Cell::new()));
+        let cell = match self.0.compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(now) => {
+                // Another waker allocated first.
+                // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                now
+            }
+        };
+        // SAFETY: as in `cell`.
         unsafe { &*cell }
     }
 

@@ -19,6 +19,7 @@
 //! `SeqCst` store and load to withdraw it, next to a park of several microseconds.
 
 use std::cell::{Cell, UnsafeCell};
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::panic::Location;
 use std::ptr::addr_of_mut;
@@ -162,7 +163,10 @@ pub(crate) struct Record {
     /// The kernel's thread id.
     pub(crate) native_id: u64,
     pub(crate) kind: WaitKind,
-    pub(crate) target: Target,
+    /// What it waits on ([`target`](Self::target)): the waiting call's own `Target`, on its
+    /// stack for the whole wait (a parked wait's, in `park_for`'s frame), or the slot's copy
+    /// for an announced wait. A pointer, so that a wait writes one word for it, not a dozen.
+    target_at: *const Target,
     /// The call site of the blocking call (a binding's caller's, if it set one:
     /// [`crate::site::with_call_site`]).
     pub(crate) site: Site,
@@ -205,6 +209,10 @@ pub(crate) struct Slot {
     readers: StdAtomicUsize,
     present: AtomicBool,
     record: UnsafeCell<MaybeUninit<Record>>,
+    /// An announced wait's target (its record points here): an announcement's guard may be
+    /// kept where the target would not live as long (`diagnostics::waiting_to_join`).
+    /// Written like `record`.
+    announced_target: UnsafeCell<MaybeUninit<Target>>,
 }
 
 // SAFETY: `record` is written only by the slot's own thread while `present` is clear and no
@@ -226,8 +234,18 @@ impl Slot {
     }
 
     /// Withdraws the record and waits until no reader can still be looking at it.
+    #[inline]
     fn clear(&self) {
         self.present.store(false, Ordering::SeqCst);
+        if self.readers.load(Ordering::SeqCst) != 0 {
+            self.wait_for_readers();
+        }
+    }
+
+    /// The rare end of [`clear`](Self::clear): a dump is reading the record.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_readers(&self) {
         let mut spins = 0u32;
         while self.readers.load(Ordering::SeqCst) != 0 {
             // A reader copies a few words and names; it is done within microseconds.
@@ -296,6 +314,7 @@ thread_local! {
             readers: StdAtomicUsize::new(0),
             present: AtomicBool::new(false),
             record: UnsafeCell::new(MaybeUninit::uninit()),
+            announced_target: UnsafeCell::new(MaybeUninit::uninit()),
         });
         lock(&SLOTS).push(Arc::clone(&slot));
         Local {
@@ -330,8 +349,8 @@ pub(crate) struct OneWait {
 }
 
 /// What a wait waits on, to tell the parts of one sliced wait from other waits in its scope.
-fn waits_on(kind: WaitKind, target: Target) -> (WaitKind, usize) {
-    let key = match target {
+fn waits_on(kind: WaitKind, target: &Target) -> (WaitKind, usize) {
+    let key = match *target {
         Target::Object { identity, .. } | Target::Signal { identity, .. } => identity as usize,
         Target::Join { ident } => ident as usize,
         Target::Deferred { object, .. } => object as usize,
@@ -483,14 +502,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// It holds no copy of the record (which is some 20 words): a wait that needs it back (the
 /// contention profile's charge) reads it from the thread's own slot. Copying it here cost ~35
 /// instructions per wait (callgrind, `condition_pingpong`).
-pub(crate) struct Published {
+pub(crate) struct Published<'t> {
     announced: bool,
     /// Whether this guard published a record (not: thread-local teardown, or an outer
     /// announcement owns the slot).
     published: bool,
+    /// The target the record points to (a published wait's) outlives the guard.
+    target: PhantomData<&'t Target>,
 }
 
-impl Published {
+impl Published<'_> {
     /// The record as published (`None` if nothing was: thread-local teardown, or an outer
     /// announcement owns the slot), read back from the calling thread's slot.
     pub(crate) fn record(&self) -> Option<Record> {
@@ -501,7 +522,7 @@ impl Published {
     }
 }
 
-impl Drop for Published {
+impl Drop for Published<'_> {
     fn drop(&mut self) {
         if self.published {
             let announced = self.announced;
@@ -518,12 +539,12 @@ impl Drop for Published {
 /// Publishes the calling thread's wait until the returned guard is dropped. A wait published
 /// inside an [`announce`]d one (a join that parks on an event) leaves the outer record in place.
 #[inline]
-pub(crate) fn publish(
+pub(crate) fn publish<'t>(
     kind: WaitKind,
-    target: Target,
+    target: &'t Target,
     site: &'static Location<'static>,
     deadline: Option<Instant>,
-) -> Published {
+) -> Published<'t> {
     enter(kind, target, site, deadline, false)
 }
 
@@ -534,17 +555,18 @@ pub(crate) fn announce(
     target: Target,
     site: &'static Location<'static>,
     deadline: Option<Instant>,
-) -> Published {
-    enter(kind, target, site, deadline, true)
+) -> Published<'static> {
+    enter(kind, &target, site, deadline, true)
 }
 
-fn enter(
+/// Publishes a record whose target is `target`, or for `announce`, the slot's copy of it.
+fn enter<'t>(
     kind: WaitKind,
-    target: Target,
+    target: &Target,
     site: &'static Location<'static>,
     deadline: Option<Instant>,
     announce: bool,
-) -> Published {
+) -> Published<'t> {
     let published = LOCAL.try_with(|l| {
         if l.announced.get() {
             return false;
@@ -571,6 +593,15 @@ fn enter(
         // Written in place, field by field (building it first and copying it in cost ~40
         // instructions per wait: callgrind, `condition_pingpong`).
         let r: *mut Record = slot.record.get().cast();
+        let target_at: *const Target = if announce {
+            let copy: *mut Target = slot.announced_target.get().cast();
+            // SAFETY: as for the record below: written only by this thread, with nothing
+            // published and no reader registered.
+            unsafe { copy.write(*target) };
+            copy
+        } else {
+            target
+        };
         // SAFETY: only this thread writes the record, `present` is clear, and every reader that
         // saw the previous record has unregistered (`Slot::clear` waited for that), so nobody
         // reads it until `present` is set below, after every field has been written.
@@ -579,7 +610,7 @@ fn enter(
             addr_of_mut!((*r).native_id).write(l.native_id);
             addr_of_mut!((*r).kind).write(kind);
             addr_of_mut!((*r).holder_site).write(holder_site(target));
-            addr_of_mut!((*r).target).write(target);
+            addr_of_mut!((*r).target_at).write(target_at);
             addr_of_mut!((*r).site).write(crate::site::resolve(site));
             addr_of_mut!((*r).since).write(since);
             addr_of_mut!((*r).precise_since).write(precise_since);
@@ -597,6 +628,7 @@ fn enter(
     Published {
         announced: announce,
         published: published.unwrap_or(false),
+        target: PhantomData,
     }
 }
 
@@ -607,7 +639,7 @@ fn part_of_one_wait(
     l: &Local,
     mut one: OneWait,
     kind: WaitKind,
-    target: Target,
+    target: &Target,
 ) -> (Duration, Option<Instant>, Option<Instant>, u64) {
     let seq = one.seq.unwrap_or_else(|| {
         let seq = l.seq.get() + 1;
@@ -622,8 +654,8 @@ fn part_of_one_wait(
 
 /// For a lock-like target: where the holder had acquired it as the wait begins.
 #[inline]
-fn holder_site(target: Target) -> Option<Site> {
-    match target {
+fn holder_site(target: &Target) -> Option<Site> {
+    match *target {
         Target::Object {
             holder: Some(h), ..
         } => {
@@ -702,7 +734,9 @@ impl Record {
     ///
     /// As for [`identity`](Self::identity).
     pub(crate) unsafe fn target(&self) -> Target {
-        match self.target {
+        // SAFETY: the waiting call's target (or the slot's copy) lives as long as its wait,
+        // like the object (this function's contract).
+        match unsafe { *self.target_at } {
             // SAFETY: the object is alive (this function's contract), and `view` is its own.
             Target::Deferred { object, view } => unsafe { view(object, self.ident) },
             target => target,
@@ -911,16 +945,12 @@ mod tests {
                 "probe",
                 Location::caller(),
             ));
-            let published = publish(
-                WaitKind::Event,
-                Target::Object {
-                    identity: &*identity,
-                    holder: None,
-                    status: None,
-                },
-                Location::caller(),
-                None,
-            );
+            let target = Target::Object {
+                identity: &*identity,
+                holder: None,
+                status: None,
+            };
+            let published = publish(WaitKind::Event, &target, Location::caller(), None);
             std::thread::yield_now();
             drop(published);
             drop(identity);
@@ -946,8 +976,8 @@ mod tests {
             holder: None,
             status: None,
         };
-        let _outer = publish(WaitKind::Event, target, Location::caller(), None);
-        let _inner = publish(WaitKind::Event, target, Location::caller(), None);
+        let _outer = publish(WaitKind::Event, &target, Location::caller(), None);
+        let _inner = publish(WaitKind::Event, &target, Location::caller(), None);
     }
 
     /// Waits published inside [`as_one_wait`] are one wait: the same start, number and
@@ -963,7 +993,8 @@ mod tests {
             status: None,
         };
         let slice = |deadline| {
-            let p = publish(WaitKind::Event, target(), Location::caller(), deadline);
+            let target = target();
+            let p = publish(WaitKind::Event, &target, Location::caller(), deadline);
             let r = p.record().expect("published");
             std::thread::sleep(Duration::from_millis(20));
             r
@@ -998,7 +1029,8 @@ mod tests {
             status: None,
         };
         let slice = |identity: &Identity, kind, deadline| {
-            let p = publish(kind, target(identity), Location::caller(), deadline);
+            let target = target(identity);
+            let p = publish(kind, &target, Location::caller(), deadline);
             let r = p.record().expect("published");
             std::thread::sleep(Duration::from_millis(20));
             r
