@@ -50,6 +50,7 @@ use crate::identity::Identity;
 
 use super::putting::{self, Slot};
 use super::resize::Resized;
+use super::spin::Spinner;
 use super::store::{back_off, CachePadded, Flagged, Store, RESIZED, SHUT};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::wait::{self, ParkResult, SpinWait, Target, UnparkToken, WaitKind, DEFAULT_PARK_TOKEN};
@@ -465,7 +466,7 @@ impl<S: Store> Core<S> {
         mut item: S::Item,
         deadline: Option<Instant>,
     ) -> Result<(), (S::Item, Refusal)> {
-        let mut spin = SpinWait::new();
+        let mut spin = Spinner::new();
         loop {
             match self.try_put(item) {
                 Err((back, Refusal::Full)) => item = back,
@@ -474,7 +475,7 @@ impl<S: Store> Core<S> {
             if past(deadline) {
                 return Err((item, Refusal::Full));
             }
-            // Spin a little while the queue stays full, then sleep.
+            // Spin and yield a little while the queue stays full (`spin.rs`), then sleep.
             while self.put_blocks() && spin.spin() {}
             if !self.put_blocks() {
                 continue;
@@ -539,7 +540,7 @@ impl<S: Store> Core<S> {
     #[inline(never)]
     #[track_caller]
     fn get_waiting(&self, deadline: Option<Instant>) -> Result<S::Item, Refusal> {
-        let mut spin = SpinWait::new();
+        let mut spin = Spinner::new();
         loop {
             match self.try_get() {
                 Err(Refusal::Empty) => {}

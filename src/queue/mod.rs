@@ -71,7 +71,8 @@
 //! `chain.rs`), so producers and consumers share no lock and no cache line but the slots
 //! themselves (`fifo.rs`). Getters, putters and joiners park on keys of their own in the crate's
 //! parking layer, each kind with a count of sleepers, so a `put` or `get` with nobody waiting
-//! makes no system call; before parking, a blocked `get` or `put` spins briefly. A `put` is
+//! makes no system call; before parking, a blocked `get` or `put` spins and yields briefly
+//! (`spin.rs`). A `put` is
 //! counted, and checked against shutdown, by the one compare-and-swap that claims its slot.
 //! Only a queue bounded above 65,536 items (a deque behind a lock) or one whose bound was
 //! changed counts its puts on a cache line only producers write and raises a per-thread
@@ -101,6 +102,7 @@ mod putting;
 mod resize;
 mod ring;
 mod simple;
+mod spin;
 mod store;
 mod tasks;
 
