@@ -288,10 +288,6 @@ struct Local {
     seq: Cell<u64>,
     /// The kernel's thread id.
     native_id: u64,
-    /// The Condition whose lock this thread is taking back (see [`reacquiring`]).
-    after: Cell<*const Identity>,
-    /// See [`labelled`].
-    label: Cell<Option<&'static str>>,
     /// See [`as_one_wait`].
     one_wait: Cell<Option<OneWait>>,
 }
@@ -309,6 +305,11 @@ impl Drop for Local {
 }
 
 thread_local! {
+    /// The Condition whose lock this thread is taking back (see [`reacquiring`]). Apart from
+    /// [`LOCAL`], and `const`: no lazy start or destructor to check at each mark.
+    static AFTER: Cell<*const Identity> = const { Cell::new(std::ptr::null()) };
+    /// See [`labelled`]; as [`AFTER`].
+    static LABEL: Cell<Option<&'static str>> = const { Cell::new(None) };
     static LOCAL: Local = {
         let slot = Arc::new(Slot {
             readers: StdAtomicUsize::new(0),
@@ -322,8 +323,6 @@ thread_local! {
             announced: Cell::new(false),
             seq: Cell::new(0),
             native_id: crate::thread::ident::native_id(),
-            after: Cell::new(std::ptr::null()),
-            label: Cell::new(None),
             one_wait: Cell::new(None),
         }
     };
@@ -459,7 +458,7 @@ pub fn as_one_wait<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
 /// Marks the calling thread's waits, while the guard lives, as a Condition's re-acquire of its
 /// lock after the wait (woken, or timed out, and now taking the lock back).
 pub(crate) fn reacquiring(condition: &Identity) -> Reacquiring {
-    let _ = LOCAL.try_with(|l| l.after.set(condition));
+    AFTER.with(|a| a.set(condition));
     Reacquiring(())
 }
 
@@ -468,7 +467,7 @@ pub(crate) struct Reacquiring(());
 
 impl Drop for Reacquiring {
     fn drop(&mut self) {
-        let _ = LOCAL.try_with(|l| l.after.set(std::ptr::null()));
+        AFTER.with(|a| a.set(std::ptr::null()));
     }
 }
 
@@ -478,7 +477,7 @@ impl Drop for Reacquiring {
 /// running a Timer's function is that Timer, unlabelled.
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn labelled(label: &'static str) -> Labelled {
-    let _ = LOCAL.try_with(|l| l.label.set(Some(label)));
+    LABEL.with(|l| l.set(Some(label)));
     Labelled(())
 }
 
@@ -487,7 +486,7 @@ pub(crate) struct Labelled(());
 
 impl Drop for Labelled {
     fn drop(&mut self) {
-        let _ = LOCAL.try_with(|l| l.label.set(None));
+        LABEL.with(|l| l.set(None));
     }
 }
 
@@ -616,8 +615,8 @@ fn enter<'t>(
             addr_of_mut!((*r).precise_since).write(precise_since);
             addr_of_mut!((*r).deadline).write(deadline);
             addr_of_mut!((*r).seq).write(seq);
-            addr_of_mut!((*r).after).write(l.after.get());
-            addr_of_mut!((*r).label).write(l.label.get());
+            addr_of_mut!((*r).after).write(AFTER.with(Cell::get));
+            addr_of_mut!((*r).label).write(LABEL.with(Cell::get));
         }
         slot.present.store(true, Ordering::SeqCst);
         if announce {
