@@ -42,6 +42,37 @@ fn contended_4t(mode: Mode) -> Case {
         .threadkit(threadkit_contended_4t())
         .peer(peer::<Std<usize>>())
         .peer(peer::<Pl<usize>>())
+        .peer(floor_contended_4t())
+}
+
+/// A floor for `semaphore_contended_4t`, not a usable semaphore: one atomic counter, a
+/// compare-and-swap to take a permit and an add to give it back, and a waiter that yields
+/// instead of sleeping (nothing to wake, no record, no fairness). Any semaphore whose permits
+/// live in one word pays at least this; its ratio to the Mutex+Condvar semaphores, in the same
+/// run, says how low that design can go.
+fn floor_contended_4t() -> Contender {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    Contender::new("floor: one atomic word, spinning", |n| {
+        let permits = AtomicUsize::new(2);
+        let d = contended(4, n, || {
+            let mut v = permits.load(Ordering::Relaxed);
+            loop {
+                if v == 0 {
+                    std::thread::yield_now();
+                    v = permits.load(Ordering::Relaxed);
+                    continue;
+                }
+                match permits.compare_exchange_weak(v, v - 1, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => break,
+                    Err(now) => v = now,
+                }
+            }
+            permits.fetch_add(1, Ordering::Release);
+        });
+        assert_eq!(permits.load(Ordering::Relaxed), 2, "lost permits");
+        d
+    })
 }
 
 /// The threadkit side of `semaphore_uncontended`: the permit guard's drop is the release.
