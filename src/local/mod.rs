@@ -40,7 +40,11 @@ use cache::{cache_lookup, cache_store, fresh_id};
 use exit::{register_exit, Shared, ThreadExit};
 use slot::{Slot, SlotMut, SlotPtr, SlotRef};
 
+// Used by thread start and the Timer service, which `--cfg loom` builds leave out (the
+// models run on loom's threads).
+#[cfg_attr(loom, allow(unused_imports))]
 pub(crate) use exit::drop_thread_values;
+#[cfg_attr(loom, allow(unused_imports))]
 pub(crate) use scope::ThreadScope;
 
 /// Data that every thread sees its own copy of: Python's `threading.local`.

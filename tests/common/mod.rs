@@ -14,6 +14,12 @@ pub(crate) mod diag;
 /// Forked-child driver of the queue fork tests.
 #[cfg(all(unix, not(loom)))]
 pub(crate) mod fork;
+/// The lock-order tests' shared set-up.
+#[cfg(all(feature = "lock-order", not(loom)))]
+pub(crate) mod lock_order;
+/// The queue tests' bounds and bounded join.
+#[cfg(not(loom))]
+pub(crate) mod queue;
 use std::time::Duration;
 
 /// How long a wait may take before a test calls it a lost wake-up.
