@@ -974,10 +974,10 @@ impl<L: ConditionLock> Condition<L> {
         let token = crate::thread::ident::current() as usize;
         let result = wait::park_for(
             WaitKind::Condition,
-            Target::Signal {
-                identity: &self.identity,
-                last: &self.last,
-                lock: Some(self.lock.cl_diag(token, Token(()))),
+            // Built when a thread dump looks (`Self::wait_target`): two words per wait.
+            Target::Deferred {
+                object: (self as *const Self).cast(),
+                view: Self::wait_target,
             },
             self.key(),
             validate,
@@ -989,15 +989,33 @@ impl<L: ConditionLock> Condition<L> {
         // `saved` is `None` only if the thread never went to sleep (validate never fails, so
         // this is defence in depth): the lock was never released.
         if let Some(saved) = saved {
-            let _reacquiring = record::reacquiring(&self.identity);
             if result == ParkResult::Unparked(TOKEN_HANDOFF) {
-                // Moved onto the lock's queue by notify, then handed the lock by its release.
+                // Moved onto the lock's queue by notify, then handed the lock by its release:
+                // this takes nothing and never blocks, so there is no re-acquire to mark.
                 self.lock.cl_restore_handed_off(saved, Token(()));
             } else {
+                let _reacquiring = record::reacquiring(&self.identity);
                 self.lock.cl_acquire_restore(saved, Token(()));
             }
         }
         matches!(result, ParkResult::Unparked(_)) || notified_then_timed_out.get()
+    }
+
+    /// What a waiter of the Condition at `cond` waits on, for a reader of its record
+    /// (`Target::Deferred`): the Condition, who last notified, and the lock a notified waiter
+    /// takes back, where the waiter sleeps with its identifier as its park token.
+    ///
+    /// # Safety
+    ///
+    /// `cond` points to a live `Condition<L>` (the one the waiter published).
+    unsafe fn wait_target(cond: *const (), waiter: u64) -> Target {
+        // SAFETY: the caller's contract.
+        let cond = unsafe { &*cond.cast::<Self>() };
+        Target::Signal {
+            identity: &cond.identity,
+            last: &cond.last,
+            lock: Some(cond.lock.cl_diag(waiter as usize, Token(()))),
+        }
     }
 
     /// The `wait_for` loop against one deadline (`None`: forever).

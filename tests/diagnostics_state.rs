@@ -290,6 +290,96 @@ fn event_and_condition_show_who_last_woke_waiters() {
     );
 }
 
+/// The waker shown beside an Event's waiter: a live waker by its name now (as everywhere in the
+/// dump), one that has ended by the name it had when the Event first saw it wake waiters, and
+/// the last waker's site and name when other wakers have come and gone before it (the Event
+/// keeps the names of its last two). Every waiter is woken by the next waker in the story (so
+/// that the test thread is never the waker shown). Witness: the dump's waker for a waiter after
+/// each kind of wake-up, against the identifiers and call sites the wakers reported.
+#[test]
+fn last_waker_is_named_when_alive_renamed_or_ended() {
+    let _s = serial();
+    let turn = Arc::new(Event::named("wakers"));
+    // A waiter, and the waker its dump shows while it waits.
+    let waiter = |name: &str| {
+        let turn = Arc::clone(&turn);
+        let w = Builder::new()
+            .name(name)
+            .spawn(move || turn.wait_timeout(T))
+            .unwrap();
+        let t = until_thread(name, waiting_on(WaitKind::Event));
+        (w, t.waiting.unwrap().last_signal)
+    };
+    let woken = |w: threadkit::JoinHandle<bool>, name: &str| {
+        assert!(common::join_or_fail(w, name), "owed a set");
+        turn.clear();
+    };
+    // "before" wakes w1, renames itself "after", and on a word wakes w2 and ends.
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (w1, none) = waiter("w1");
+    assert!(none.is_none());
+    let renamer = {
+        let turn = Arc::clone(&turn);
+        Builder::new()
+            .name("before")
+            .spawn(move || {
+                let line = line!() + 1;
+                turn.set();
+                threadkit::current_thread().set_name("after");
+                let told = rx.recv_timeout(T);
+                turn.set();
+                (threadkit::get_ident(), line, told)
+            })
+            .unwrap()
+    };
+    woken(w1, "w1");
+    while &*renamer.thread().name() != "after" {
+        std::thread::yield_now();
+    }
+    let (w2, last) = waiter("w2");
+    let last = last.expect("the renamer's set");
+    assert_eq!(&*last.thread.name, "after", "a live waker by its name now");
+    tx.send(()).unwrap();
+    let (renamer_id, set_line, told) = common::join_or_fail(renamer, "renamer");
+    assert!(told.is_ok());
+    assert_eq!(last.thread.ident, renamer_id);
+    assert_eq!(last.site.line(), set_line);
+    woken(w2, "w2");
+    // Ended: by the name it had when the Event first saw it wake waiters.
+    let (mut w, last) = waiter("w3");
+    let last = last.expect("the renamer's second set");
+    assert_eq!(
+        (last.thread.ident, &*last.thread.name),
+        (renamer_id, "before"),
+        "an ended waker by its name when it first woke waiters"
+    );
+    // Three more wakers, each waking the waiter before it and ending: the last one's waiter
+    // shows it whole, although "x", "y" and "z" pushed the renamer out of the Event's names.
+    let mut wakers = Vec::new();
+    for (i, name) in ["x", "y", "z"].into_iter().enumerate() {
+        let setter = {
+            let turn = Arc::clone(&turn);
+            Builder::new()
+                .name(name)
+                .spawn(move || {
+                    let line = line!() + 1;
+                    turn.set();
+                    (threadkit::get_ident(), line)
+                })
+                .unwrap()
+        };
+        wakers.push(common::join_or_fail(setter, name));
+        woken(w, "a waiter");
+        let (next, last) = waiter(&format!("wx{i}"));
+        let last = last.expect("a set");
+        assert_eq!((last.thread.ident, &*last.thread.name), (wakers[i].0, name));
+        assert_eq!(last.site.line(), wakers[i].1);
+        w = next;
+    }
+    turn.set();
+    woken(w, "the last waiter");
+}
+
 /// The timer service's threads wait on something with a name: "threadkit timer service", with
 /// the next Timer due; an idle pool worker says so. They are internal waits: never a stall,
 /// while a Timer's function blocked on a worker is that Timer, and is one.

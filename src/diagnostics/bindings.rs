@@ -62,7 +62,7 @@ pub fn waiting_to_join(ident: u64, deadline: Option<Instant>) -> JoinWait {
 
 /// A published join ([`waiting_to_join`]); withdrawn when dropped.
 pub struct JoinWait {
-    _published: crate::wait::record::Published,
+    _published: crate::wait::record::Published<'static>,
     /// Dropped on the thread that published it: it withdraws that thread's record.
     _not_send: std::marker::PhantomData<*const ()>,
 }

@@ -106,7 +106,8 @@ pub struct HolderInfo {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LastSignal {
-    /// The thread that called it.
+    /// The thread that called it: named as it is now if it is alive, else by the name it had
+    /// when the object first saw it wake waiters.
     pub thread: ThreadRef,
     /// Where.
     pub site: Site,
@@ -253,7 +254,9 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
         };
         // Owner 0: a hand-off in progress (the new owner is about to write itself in).
         let holder = holder.filter(|h| h.0 != 0);
-        let waits_for = match r.target {
+        // SAFETY: inside `for_each`'s closure.
+        let target = unsafe { r.target() };
+        let waits_for = match target {
             Target::Join { ident } => Some(ident),
             _ => holder.map(|(owner, _, _)| owner),
         };
@@ -281,13 +284,14 @@ pub(crate) fn blocked_threads(now: Instant) -> Vec<Blocked> {
                 last_signal: unsafe { r.last_signal() }.map(|s| LastSignal {
                     thread: ThreadRef {
                         ident: s.ident,
-                        // Its name when it signalled (it may have ended since).
+                        // The name noted when it signalled, for a thread that has ended since
+                        // (`Names::resolve`).
                         name: s.thread.unwrap_or_else(|| Arc::from("")),
                     },
                     site: s.site,
                     ago: clock.saturating_sub(s.at),
                 }),
-                joining: match r.target {
+                joining: match target {
                     Target::Join { ident } => Some(placeholder(ident)),
                     _ => None,
                 },
@@ -358,9 +362,10 @@ impl Names {
             *j = self.thread(j.ident);
         }
         if let Some(s) = &mut w.last_signal {
-            // Named from its kept handle (which outlives the thread); an unregistered thread
-            // by identifier.
-            if s.thread.name.is_empty() {
+            // A live thread by its name now, as everywhere in the dump; one that has ended by
+            // the name the object noted when it woke waiters (which outlives the thread); an
+            // unregistered thread by identifier.
+            if s.thread.name.is_empty() || self.threads.contains_key(&s.thread.ident) {
                 s.thread = self.thread(s.thread.ident);
             }
         }

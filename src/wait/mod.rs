@@ -38,6 +38,8 @@ pub(crate) use parking_lot_core::{
 };
 
 pub(crate) mod interrupt;
+#[cfg_attr(loom, allow(dead_code))]
+mod last_signal;
 #[cfg(loom)]
 mod model;
 // Under loom the diagnostics that read records (and the thread joins that announce) are
@@ -161,7 +163,8 @@ pub(crate) fn park_for_at(
     token: ParkToken,
     deadline: Option<Instant>,
 ) -> ParkResult {
-    let record = record::publish(kind, target, site, deadline);
+    // The record points to `target`, which outlives it (a parameter, dropped after `record`).
+    let record = record::publish(kind, &target, site, deadline);
     let result = interrupt::park(key, validate, before_sleep, timed_out, token, deadline);
     if let ParkResult::Unparked(_) = result {
         if record::tracking(record::TRACK_PROFILING) {

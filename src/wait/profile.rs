@@ -261,9 +261,11 @@ pub(crate) fn charge(r: &Record) {
 
 #[cold]
 fn charge_slow(r: &Record) {
+    // SAFETY: called by the waiting thread during the wait `r` describes (see `charge`).
+    let target = unsafe { r.target() };
     if let Target::Object {
         holder: Some(_), ..
-    } = r.target
+    } = target
     {
         return;
     }

@@ -19,12 +19,15 @@
 //! `SeqCst` store and load to withdraw it, next to a park of several microseconds.
 
 use std::cell::{Cell, UnsafeCell};
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::panic::Location;
+use std::ptr::addr_of_mut;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize as StdAtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+pub(crate) use super::last_signal::{LastSignal, Signal};
 use super::WaitKind;
 use crate::identity::Identity;
 use crate::loom::sync::atomic::{AtomicU64 as StateWord, AtomicUsize};
@@ -110,7 +113,19 @@ pub(crate) enum Target {
     },
     /// The end of the thread with this identifier.
     Join { ident: u64 },
+    /// A target built only when a reader looks ([`Record::target`]), by the object's own
+    /// `view` from a pointer to it and the waiting thread's identifier: a wait whose target is
+    /// many words (a Condition's, with its lock's) publishes two instead of writing them all at
+    /// every wait. `view` never returns `Deferred`, and its target has no `holder` (a deferred
+    /// wait's record has no `holder_site`).
+    Deferred { object: *const (), view: ViewFn },
 }
+
+/// Builds a [`Target::Deferred`]'s target from the object's pointer and the waiter's identifier.
+///
+/// # Safety
+/// The pointer must point to the live object the function was published with.
+pub(crate) type ViewFn = unsafe fn(*const (), u64) -> Target;
 
 /// A Condition's lock, as its waiter publishes it: a notified waiter is moved, still asleep,
 /// onto the lock's queue (`wait::unpark_requeue`), and from then on waits for the lock.
@@ -139,87 +154,6 @@ impl std::fmt::Debug for CondLock {
     }
 }
 
-/// Who last woke the waiters of an Event or Condition: written by `set` / `notify` only when
-/// they wake somebody (never on the uncontended path), read by thread dumps. The cell is
-/// allocated on the first such wake-up and freed with the object, so an object that never woke
-/// anybody costs one null pointer.
-pub(crate) struct LastSignal(AtomicPtr<Mutex<Signal>>);
-
-/// One `set()` / `notify()` that woke waiters.
-#[derive(Clone, Debug)]
-pub(crate) struct Signal {
-    /// The thread that called it.
-    pub(crate) ident: u64,
-    /// Its name when it signalled, if it is a registered thread. The name, not the handle: a
-    /// handle kept here would keep a thread that sets an Event its own handle owns (its join
-    /// Event) alive for ever (a reference cycle, found by Miri's leak check).
-    #[cfg(not(loom))]
-    pub(crate) thread: Option<std::sync::Arc<str>>,
-    /// Its call site (a binding's caller's, if it set one).
-    pub(crate) site: Site,
-    /// When, on the [`clock`].
-    pub(crate) at: Duration,
-}
-
-impl LastSignal {
-    pub(crate) const fn new() -> Self {
-        LastSignal(AtomicPtr::new(std::ptr::null_mut()))
-    }
-
-    /// Records that the calling thread, at `site`, has just woken waiters.
-    #[cold]
-    pub(crate) fn record(&self, site: &'static Location<'static>) {
-        let signal = Signal {
-            ident: crate::thread::ident::current(),
-            #[cfg(not(loom))]
-            thread: crate::thread::registry::current_if_known().map(|t| t.name()),
-            site: crate::site::resolve(site),
-            at: clock(),
-        };
-        let cell = self.0.load(Ordering::Acquire);
-        if cell.is_null() {
-            let fresh = Box::into_raw(Box::new(Mutex::new(signal)));
-            match self.0.compare_exchange(
-                std::ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return,
-                Err(now) => {
-                    // Another waker allocated first: record into its cell.
-                    // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
-                    let fresh = unsafe { Box::from_raw(fresh) };
-                    let signal = fresh.into_inner().unwrap_or_else(|e| e.into_inner());
-                    // SAFETY: `now` is non-null, a live cell freed only by `drop`.
-                    *lock(unsafe { &*now }) = signal;
-                    return;
-                }
-            }
-        }
-        // SAFETY: a non-null pointer is a live cell, freed only by `drop` (`&mut self`).
-        *lock(unsafe { &*cell }) = signal;
-    }
-
-    /// The last recorded wake-up, if any.
-    pub(crate) fn get(&self) -> Option<Signal> {
-        let cell = self.0.load(Ordering::Acquire);
-        // SAFETY: as in `record`.
-        unsafe { cell.as_ref() }.map(|c| lock(c).clone())
-    }
-}
-
-impl Drop for LastSignal {
-    fn drop(&mut self) {
-        let cell = *self.0.get_mut();
-        if !cell.is_null() {
-            // SAFETY: allocated by `record` with `Box::into_raw`, and nobody else can hold it
-            // now (`&mut self`; readers only follow it while the object is borrowed).
-            drop(unsafe { Box::from_raw(cell) });
-        }
-    }
-}
-
 /// One blocked thread's published wait.
 #[derive(Clone, Copy)]
 pub(crate) struct Record {
@@ -229,7 +163,10 @@ pub(crate) struct Record {
     /// The kernel's thread id.
     pub(crate) native_id: u64,
     pub(crate) kind: WaitKind,
-    pub(crate) target: Target,
+    /// What it waits on ([`target`](Self::target)): the waiting call's own `Target`, on its
+    /// stack for the whole wait (a parked wait's, in `park_for`'s frame), or the slot's copy
+    /// for an announced wait. A pointer, so that a wait writes one word for it, not a dozen.
+    target_at: *const Target,
     /// The call site of the blocking call (a binding's caller's, if it set one:
     /// [`crate::site::with_call_site`]).
     pub(crate) site: Site,
@@ -272,6 +209,10 @@ pub(crate) struct Slot {
     readers: StdAtomicUsize,
     present: AtomicBool,
     record: UnsafeCell<MaybeUninit<Record>>,
+    /// An announced wait's target (its record points here): an announcement's guard may be
+    /// kept where the target would not live as long (`diagnostics::waiting_to_join`).
+    /// Written like `record`.
+    announced_target: UnsafeCell<MaybeUninit<Target>>,
 }
 
 // SAFETY: `record` is written only by the slot's own thread while `present` is clear and no
@@ -281,19 +222,6 @@ unsafe impl Sync for Slot {}
 unsafe impl Send for Slot {}
 
 impl Slot {
-    /// Publishes `record` (the slot's own thread, with nothing published).
-    fn set(&self, record: Record) {
-        // A nested non-announced publish would overwrite a record a reader may be reading.
-        debug_assert!(
-            !self.present.load(Ordering::Relaxed),
-            "a wait record is already published on this thread"
-        );
-        // SAFETY: only this thread writes, `present` is clear, and every reader that saw the
-        // previous record has unregistered (`clear` waited for that).
-        unsafe { (*self.record.get()).write(record) };
-        self.present.store(true, Ordering::SeqCst);
-    }
-
     /// The record published on this slot, read by the slot's own thread (the only writer).
     fn own(&self) -> Option<Record> {
         if self.present.load(Ordering::Relaxed) {
@@ -306,8 +234,18 @@ impl Slot {
     }
 
     /// Withdraws the record and waits until no reader can still be looking at it.
+    #[inline]
     fn clear(&self) {
         self.present.store(false, Ordering::SeqCst);
+        if self.readers.load(Ordering::SeqCst) != 0 {
+            self.wait_for_readers();
+        }
+    }
+
+    /// The rare end of [`clear`](Self::clear): a dump is reading the record.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_readers(&self) {
         let mut spins = 0u32;
         while self.readers.load(Ordering::SeqCst) != 0 {
             // A reader copies a few words and names; it is done within microseconds.
@@ -350,10 +288,6 @@ struct Local {
     seq: Cell<u64>,
     /// The kernel's thread id.
     native_id: u64,
-    /// The Condition whose lock this thread is taking back (see [`reacquiring`]).
-    after: Cell<*const Identity>,
-    /// See [`labelled`].
-    label: Cell<Option<&'static str>>,
     /// See [`as_one_wait`].
     one_wait: Cell<Option<OneWait>>,
 }
@@ -371,11 +305,17 @@ impl Drop for Local {
 }
 
 thread_local! {
+    /// The Condition whose lock this thread is taking back (see [`reacquiring`]). Apart from
+    /// [`LOCAL`], and `const`: no lazy start or destructor to check at each mark.
+    static AFTER: Cell<*const Identity> = const { Cell::new(std::ptr::null()) };
+    /// See [`labelled`]; as [`AFTER`].
+    static LABEL: Cell<Option<&'static str>> = const { Cell::new(None) };
     static LOCAL: Local = {
         let slot = Arc::new(Slot {
             readers: StdAtomicUsize::new(0),
             present: AtomicBool::new(false),
             record: UnsafeCell::new(MaybeUninit::uninit()),
+            announced_target: UnsafeCell::new(MaybeUninit::uninit()),
         });
         lock(&SLOTS).push(Arc::clone(&slot));
         Local {
@@ -383,8 +323,6 @@ thread_local! {
             announced: Cell::new(false),
             seq: Cell::new(0),
             native_id: crate::thread::ident::native_id(),
-            after: Cell::new(std::ptr::null()),
-            label: Cell::new(None),
             one_wait: Cell::new(None),
         }
     };
@@ -410,10 +348,11 @@ pub(crate) struct OneWait {
 }
 
 /// What a wait waits on, to tell the parts of one sliced wait from other waits in its scope.
-fn waits_on(kind: WaitKind, target: Target) -> (WaitKind, usize) {
-    let key = match target {
+fn waits_on(kind: WaitKind, target: &Target) -> (WaitKind, usize) {
+    let key = match *target {
         Target::Object { identity, .. } | Target::Signal { identity, .. } => identity as usize,
         Target::Join { ident } => ident as usize,
+        Target::Deferred { object, .. } => object as usize,
     };
     (kind, key)
 }
@@ -519,7 +458,7 @@ pub fn as_one_wait<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
 /// Marks the calling thread's waits, while the guard lives, as a Condition's re-acquire of its
 /// lock after the wait (woken, or timed out, and now taking the lock back).
 pub(crate) fn reacquiring(condition: &Identity) -> Reacquiring {
-    let _ = LOCAL.try_with(|l| l.after.set(condition));
+    AFTER.with(|a| a.set(condition));
     Reacquiring(())
 }
 
@@ -528,7 +467,7 @@ pub(crate) struct Reacquiring(());
 
 impl Drop for Reacquiring {
     fn drop(&mut self) {
-        let _ = LOCAL.try_with(|l| l.after.set(std::ptr::null()));
+        AFTER.with(|a| a.set(std::ptr::null()));
     }
 }
 
@@ -538,7 +477,7 @@ impl Drop for Reacquiring {
 /// running a Timer's function is that Timer, unlabelled.
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn labelled(label: &'static str) -> Labelled {
-    let _ = LOCAL.try_with(|l| l.label.set(Some(label)));
+    LABEL.with(|l| l.set(Some(label)));
     Labelled(())
 }
 
@@ -547,7 +486,7 @@ pub(crate) struct Labelled(());
 
 impl Drop for Labelled {
     fn drop(&mut self) {
-        let _ = LOCAL.try_with(|l| l.label.set(None));
+        LABEL.with(|l| l.set(None));
     }
 }
 
@@ -562,14 +501,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// It holds no copy of the record (which is some 20 words): a wait that needs it back (the
 /// contention profile's charge) reads it from the thread's own slot. Copying it here cost ~35
 /// instructions per wait (callgrind, `condition_pingpong`).
-pub(crate) struct Published {
+pub(crate) struct Published<'t> {
     announced: bool,
     /// Whether this guard published a record (not: thread-local teardown, or an outer
     /// announcement owns the slot).
     published: bool,
+    /// The target the record points to (a published wait's) outlives the guard.
+    target: PhantomData<&'t Target>,
 }
 
-impl Published {
+impl Published<'_> {
     /// The record as published (`None` if nothing was: thread-local teardown, or an outer
     /// announcement owns the slot), read back from the calling thread's slot.
     pub(crate) fn record(&self) -> Option<Record> {
@@ -580,7 +521,7 @@ impl Published {
     }
 }
 
-impl Drop for Published {
+impl Drop for Published<'_> {
     fn drop(&mut self) {
         if self.published {
             let announced = self.announced;
@@ -597,12 +538,12 @@ impl Drop for Published {
 /// Publishes the calling thread's wait until the returned guard is dropped. A wait published
 /// inside an [`announce`]d one (a join that parks on an event) leaves the outer record in place.
 #[inline]
-pub(crate) fn publish(
+pub(crate) fn publish<'t>(
     kind: WaitKind,
-    target: Target,
+    target: &'t Target,
     site: &'static Location<'static>,
     deadline: Option<Instant>,
-) -> Published {
+) -> Published<'t> {
     enter(kind, target, site, deadline, false)
 }
 
@@ -613,73 +554,71 @@ pub(crate) fn announce(
     target: Target,
     site: &'static Location<'static>,
     deadline: Option<Instant>,
-) -> Published {
-    enter(kind, target, site, deadline, true)
+) -> Published<'static> {
+    enter(kind, &target, site, deadline, true)
 }
 
-fn enter(
+/// Publishes a record whose target is `target`, or for `announce`, the slot's copy of it.
+fn enter<'t>(
     kind: WaitKind,
-    target: Target,
+    target: &Target,
     site: &'static Location<'static>,
     deadline: Option<Instant>,
     announce: bool,
-) -> Published {
+) -> Published<'t> {
     let published = LOCAL.try_with(|l| {
         if l.announced.get() {
             return false;
         }
-        let holder_site = match target {
-            Target::Object {
-                holder: Some(h), ..
-            } => {
-                // SAFETY: `h` points into an object the calling thread borrows for this wait.
-                let p = unsafe { (*h.acquired_at).load(Ordering::Relaxed) };
-                // SAFETY: only `Site::as_ptr`s are ever stored there (or null).
-                unsafe { Site::from_ptr(p) }
+        // A part of the scope's one wait (the first wait published in the scope, or a later
+        // one on the same object) says the whole wait's start, number and deadline.
+        let (since, precise_since, deadline, seq) = match l.one_wait.get() {
+            Some(one) if one.waits_on.map_or(true, |w| w == waits_on(kind, target)) => {
+                part_of_one_wait(l, one, kind, target)
             }
-            _ => None,
-        };
-        let mut since = clock();
-        let mut precise_since = tracking(TRACK_PROFILING).then(Instant::now);
-        let mut deadline = deadline;
-        // A part of the scope's one wait: the first wait published in the scope, or a later
-        // one on the same object.
-        let what = waits_on(kind, target);
-        let one = l
-            .one_wait
-            .get()
-            .filter(|one| one.waits_on.map_or(true, |w| w == what));
-        let seq = match one {
-            Some(OneWait { seq: Some(seq), .. }) => seq,
             _ => {
                 let seq = l.seq.get() + 1;
                 l.seq.set(seq);
-                seq
+                let precise_since = tracking(TRACK_PROFILING).then(Instant::now);
+                (clock(), precise_since, deadline, seq)
             }
         };
-        if let Some(mut one) = one {
-            since = one.since;
-            precise_since = one.precise_since;
-            deadline = one.deadline;
-            one.seq = Some(seq);
-            one.waits_on = Some(what);
-            l.one_wait.set(Some(one));
-        }
-        let record = Record {
-            ident: crate::thread::ident::current(),
-            native_id: l.native_id,
-            kind,
-            target,
-            site: crate::site::resolve(site),
-            since,
-            precise_since,
-            deadline,
-            seq,
-            holder_site,
-            after: l.after.get(),
-            label: l.label.get(),
+        let slot = &l.slot;
+        // A nested non-announced publish would overwrite a record a reader may be reading.
+        debug_assert!(
+            !slot.present.load(Ordering::Relaxed),
+            "a wait record is already published on this thread"
+        );
+        // Written in place, field by field (building it first and copying it in cost ~40
+        // instructions per wait: callgrind, `condition_pingpong`).
+        let r: *mut Record = slot.record.get().cast();
+        let target_at: *const Target = if announce {
+            let copy: *mut Target = slot.announced_target.get().cast();
+            // SAFETY: as for the record below: written only by this thread, with nothing
+            // published and no reader registered.
+            unsafe { copy.write(*target) };
+            copy
+        } else {
+            target
         };
-        l.slot.set(record);
+        // SAFETY: only this thread writes the record, `present` is clear, and every reader that
+        // saw the previous record has unregistered (`Slot::clear` waited for that), so nobody
+        // reads it until `present` is set below, after every field has been written.
+        unsafe {
+            addr_of_mut!((*r).ident).write(crate::thread::ident::current());
+            addr_of_mut!((*r).native_id).write(l.native_id);
+            addr_of_mut!((*r).kind).write(kind);
+            addr_of_mut!((*r).holder_site).write(holder_site(target));
+            addr_of_mut!((*r).target_at).write(target_at);
+            addr_of_mut!((*r).site).write(crate::site::resolve(site));
+            addr_of_mut!((*r).since).write(since);
+            addr_of_mut!((*r).precise_since).write(precise_since);
+            addr_of_mut!((*r).deadline).write(deadline);
+            addr_of_mut!((*r).seq).write(seq);
+            addr_of_mut!((*r).after).write(AFTER.with(Cell::get));
+            addr_of_mut!((*r).label).write(LABEL.with(Cell::get));
+        }
+        slot.present.store(true, Ordering::SeqCst);
         if announce {
             l.announced.set(true);
         }
@@ -688,6 +627,43 @@ fn enter(
     Published {
         announced: announce,
         published: published.unwrap_or(false),
+        target: PhantomData,
+    }
+}
+
+/// The start, deadline and number of a wait published as a part of `one` (see [`enter`]),
+/// which it takes up.
+#[cold]
+fn part_of_one_wait(
+    l: &Local,
+    mut one: OneWait,
+    kind: WaitKind,
+    target: &Target,
+) -> (Duration, Option<Instant>, Option<Instant>, u64) {
+    let seq = one.seq.unwrap_or_else(|| {
+        let seq = l.seq.get() + 1;
+        l.seq.set(seq);
+        seq
+    });
+    one.seq = Some(seq);
+    one.waits_on = Some(waits_on(kind, target));
+    l.one_wait.set(Some(one));
+    (one.since, one.precise_since, one.deadline, seq)
+}
+
+/// For a lock-like target: where the holder had acquired it as the wait begins.
+#[inline]
+fn holder_site(target: &Target) -> Option<Site> {
+    match *target {
+        Target::Object {
+            holder: Some(h), ..
+        } => {
+            // SAFETY: `h` points into an object the calling thread borrows for this wait.
+            let p = unsafe { (*h.acquired_at).load(Ordering::Relaxed) };
+            // SAFETY: only `Site::as_ptr`s are ever stored there (or null).
+            unsafe { Site::from_ptr(p) }
+        }
+        _ => None,
     }
 }
 
@@ -751,6 +727,21 @@ unsafe fn holder_of(h: &Holder) -> Option<HolderNow> {
 pub(crate) type HolderNow = (u64, Option<Site>, usize);
 
 impl Record {
+    /// What the thread waits on, a [`Target::Deferred`] built.
+    ///
+    /// # Safety
+    ///
+    /// As for [`identity`](Self::identity).
+    pub(crate) unsafe fn target(&self) -> Target {
+        // SAFETY: the waiting call's target (or the slot's copy) lives as long as its wait,
+        // like the object (this function's contract).
+        match unsafe { *self.target_at } {
+            // SAFETY: the object is alive (this function's contract), and `view` is its own.
+            Target::Deferred { object, view } => unsafe { view(object, self.ident) },
+            target => target,
+        }
+    }
+
     /// The target object's identity, if it has one.
     ///
     /// # Safety
@@ -759,7 +750,8 @@ impl Record {
     /// [`for_each`] passes, inside its closure (the reader registration keeps the object
     /// alive), or from the waiting thread during the wait the record describes.
     pub(crate) unsafe fn identity(&self) -> Option<&Identity> {
-        match self.target {
+        // SAFETY: this function's contract.
+        match unsafe { self.target() } {
             Target::Object { identity, .. } | Target::Signal { identity, .. } => {
                 // SAFETY: the object is alive (this function's contract).
                 Some(unsafe { &*identity })
@@ -774,9 +766,10 @@ impl Record {
     ///
     /// As for [`identity`](Self::identity).
     pub(crate) unsafe fn holder(&self) -> Option<HolderNow> {
+        // SAFETY: this function's contract.
         let Target::Object {
             holder: Some(h), ..
-        } = self.target
+        } = (unsafe { self.target() })
         else {
             return None;
         };
@@ -796,9 +789,10 @@ impl Record {
     ///
     /// As for [`identity`](Self::identity).
     pub(crate) unsafe fn requeued(&self) -> Option<(&Identity, Option<HolderNow>)> {
+        // SAFETY: this function's contract.
         let Target::Signal {
             lock: Some(lock), ..
-        } = self.target
+        } = (unsafe { self.target() })
         else {
             return None;
         };
@@ -836,7 +830,8 @@ impl Record {
     ///
     /// As for [`identity`](Self::identity).
     pub(crate) unsafe fn last_signal(&self) -> Option<Signal> {
-        match self.target {
+        // SAFETY: this function's contract.
+        match unsafe { self.target() } {
             // SAFETY: as for `identity`.
             Target::Signal { last, .. } => unsafe { (*last).get() },
             _ => None,
@@ -849,7 +844,8 @@ impl Record {
     ///
     /// As for [`identity`](Self::identity).
     pub(crate) unsafe fn status(&self) -> Option<String> {
-        match self.target {
+        // SAFETY: this function's contract.
+        match unsafe { self.target() } {
             Target::Object {
                 status: Some((data, f)),
                 ..
@@ -948,16 +944,12 @@ mod tests {
                 "probe",
                 Location::caller(),
             ));
-            let published = publish(
-                WaitKind::Event,
-                Target::Object {
-                    identity: &*identity,
-                    holder: None,
-                    status: None,
-                },
-                Location::caller(),
-                None,
-            );
+            let target = Target::Object {
+                identity: &*identity,
+                holder: None,
+                status: None,
+            };
+            let published = publish(WaitKind::Event, &target, Location::caller(), None);
             std::thread::yield_now();
             drop(published);
             drop(identity);
@@ -983,8 +975,8 @@ mod tests {
             holder: None,
             status: None,
         };
-        let _outer = publish(WaitKind::Event, target, Location::caller(), None);
-        let _inner = publish(WaitKind::Event, target, Location::caller(), None);
+        let _outer = publish(WaitKind::Event, &target, Location::caller(), None);
+        let _inner = publish(WaitKind::Event, &target, Location::caller(), None);
     }
 
     /// Waits published inside [`as_one_wait`] are one wait: the same start, number and
@@ -1000,7 +992,8 @@ mod tests {
             status: None,
         };
         let slice = |deadline| {
-            let p = publish(WaitKind::Event, target(), Location::caller(), deadline);
+            let target = target();
+            let p = publish(WaitKind::Event, &target, Location::caller(), deadline);
             let r = p.record().expect("published");
             std::thread::sleep(Duration::from_millis(20));
             r
@@ -1035,7 +1028,8 @@ mod tests {
             status: None,
         };
         let slice = |identity: &Identity, kind, deadline| {
-            let p = publish(kind, target(identity), Location::caller(), deadline);
+            let target = target(identity);
+            let p = publish(kind, &target, Location::caller(), deadline);
             let r = p.record().expect("published");
             std::thread::sleep(Duration::from_millis(20));
             r

@@ -1,0 +1,334 @@
+//! Who last woke the waiters of an Event or Condition, for thread dumps.
+//!
+//! Written by `set` / `notify` only when they wake somebody (never on the uncontended path),
+//! read by thread dumps through a waiter's record. The note is three words (who, where, when)
+//! behind a sequence lock, so a wake-up writes it with one compare-and-swap and a few plain
+//! stores, and a reader never sees one wake-up's thread with another's site. The waker's name is
+//! kept apart, in a two-entry cache of the last threads that woke waiters of the object: a
+//! waker already there (the two sides of a ping-pong) does not look its name up again; the name
+//! is for a waker that has ended by the time of the dump (a live one is named by the registry).
+
+use std::panic::Location;
+use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::site::Site;
+
+/// Who last woke the waiters of an Event or Condition (see the module docs). The cell is
+/// allocated on the first such wake-up and freed with the object, so an object that never woke
+/// anybody costs one null pointer.
+pub(crate) struct LastSignal(AtomicPtr<Cell>);
+
+/// One `set()` / `notify()` that woke waiters.
+#[derive(Clone, Debug)]
+pub(crate) struct Signal {
+    /// The thread that called it.
+    pub(crate) ident: u64,
+    /// Its name, if it is a registered thread and its name was noted (see the module docs): as
+    /// it was when this object first saw it wake waiters. The name, not the handle: a handle
+    /// kept here would keep a thread that sets an Event its own handle owns (its join Event)
+    /// alive for ever (a reference cycle, found by Miri's leak check).
+    #[cfg(not(loom))]
+    pub(crate) thread: Option<Arc<str>>,
+    /// Its call site (a binding's caller's, if it set one).
+    pub(crate) site: Site,
+    /// When, on the [`clock`](super::record::clock).
+    pub(crate) at: Duration,
+}
+
+/// The note: a sequence lock over `ident`, `site` and `at`, and the names.
+struct Cell {
+    /// Even when the three words below are a complete note; odd while a waker writes them.
+    seq: AtomicUsize,
+    ident: AtomicU64,
+    site: AtomicPtr<u8>,
+    /// Nanoseconds on the clock.
+    at: AtomicU64,
+    /// The identifiers in `names`, readable without its lock (0: empty; no thread has 0).
+    named: [AtomicU64; 2],
+    /// The last two wakers' names, `named[i]`'s in `names[i]`.
+    names: Mutex<[Option<Arc<str>>; 2]>,
+}
+
+impl Cell {
+    fn new() -> Cell {
+        Cell {
+            seq: AtomicUsize::new(0),
+            ident: AtomicU64::new(0),
+            site: AtomicPtr::new(std::ptr::null_mut()),
+            at: AtomicU64::new(0),
+            named: [AtomicU64::new(0), AtomicU64::new(0)],
+            names: Mutex::new([None, None]),
+        }
+    }
+
+    /// Writes a note. A waker that finds another one writing leaves the note to it: the two
+    /// wake-ups are concurrent, and either may stand as the last.
+    fn write(&self, ident: u64, site: Site, at: Duration) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        if seq & 1 != 0
+            || self
+                .seq
+                .compare_exchange(seq, seq + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        // The odd sequence is ordered before the words (a reader that sees a word of this
+        // note sees the odd sequence, or a later one, when it checks again).
+        fence(Ordering::Release);
+        self.ident.store(ident, Ordering::Relaxed);
+        self.site.store(site.as_ptr(), Ordering::Relaxed);
+        self.at.store(at.as_nanos() as u64, Ordering::Relaxed);
+        self.seq.store(seq + 2, Ordering::Release);
+    }
+
+    /// Reads a complete note: `(ident, site, at)`, or `None` before the first one is complete.
+    fn read(&self) -> Option<(u64, Site, Duration)> {
+        let mut spins = 0u32;
+        loop {
+            let before = self.seq.load(Ordering::Acquire);
+            if before & 1 == 0 {
+                let ident = self.ident.load(Ordering::Relaxed);
+                let site = self.site.load(Ordering::Relaxed);
+                let at = self.at.load(Ordering::Relaxed);
+                // The words are read before the sequence is read again.
+                fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == before {
+                    if before == 0 {
+                        return None;
+                    }
+                    // SAFETY: only `Site::as_ptr`s are stored there, and a complete note's
+                    // site is non-null.
+                    let site = unsafe { Site::from_ptr(site) }?;
+                    return Some((ident, site, Duration::from_nanos(at)));
+                }
+            }
+            // A waker is writing: it stores three words and is done.
+            spins += 1;
+            if spins < 100 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Notes the calling thread's name if it is not one of the two noted.
+    #[cfg(not(loom))]
+    #[inline]
+    fn name(&self, ident: u64) {
+        if self.named[0].load(Ordering::Relaxed) != ident
+            && self.named[1].load(Ordering::Relaxed) != ident
+        {
+            self.name_slow(ident);
+        }
+    }
+
+    /// [`name`](Self::name) for a thread not noted.
+    #[cfg(not(loom))]
+    #[cold]
+    #[inline(never)]
+    fn name_slow(&self, ident: u64) {
+        // An unregistered thread is noted without a name (a dump names it by its identifier),
+        // so that it does not look itself up at every wake-up either.
+        let name = crate::thread::registry::current_if_known().map(|t| t.name());
+        self.note(ident, name);
+    }
+
+    /// Notes `name` as `ident`'s, in place of the older of the two noted.
+    #[cfg(not(loom))]
+    fn note(&self, ident: u64, name: Option<Arc<str>>) {
+        let mut names = lock(&self.names);
+        // Entry 0 is the newer one: the older, now in entry 0, gives way.
+        names.swap(0, 1);
+        let newer = self.named[0].load(Ordering::Relaxed);
+        self.named[1].store(newer, Ordering::Relaxed);
+        self.named[0].store(ident, Ordering::Relaxed);
+        let dropped = std::mem::replace(&mut names[0], name);
+        drop(names);
+        drop(dropped);
+    }
+
+    /// The noted name of `ident`, if any.
+    #[cfg(not(loom))]
+    fn name_of(&self, ident: u64) -> Option<Arc<str>> {
+        let names = lock(&self.names);
+        (0..2)
+            .find(|&i| self.named[i].load(Ordering::Relaxed) == ident)
+            .and_then(|i| names[i].clone())
+    }
+}
+
+impl LastSignal {
+    pub(crate) const fn new() -> Self {
+        LastSignal(AtomicPtr::new(std::ptr::null_mut()))
+    }
+
+    /// The cell, allocated on first use.
+    #[inline]
+    fn cell(&self) -> &Cell {
+        let cell = self.0.load(Ordering::Acquire);
+        if cell.is_null() {
+            return self.first_cell();
+        }
+        // SAFETY: a non-null pointer is a live cell, freed only by `drop` (`&mut self`).
+        unsafe { &*cell }
+    }
+
+    /// [`cell`](Self::cell) the first time.
+    #[cold]
+    #[inline(never)]
+    fn first_cell(&self) -> &Cell {
+        let fresh = Box::into_raw(Box::new(Cell::new()));
+        let cell = match self.0.compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(now) => {
+                // Another waker allocated first.
+                // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                now
+            }
+        };
+        // SAFETY: as in `cell`.
+        unsafe { &*cell }
+    }
+
+    /// Records that the calling thread, at `site`, has just woken waiters.
+    #[cold]
+    pub(crate) fn record(&self, site: &'static Location<'static>) {
+        let ident = crate::thread::ident::current();
+        let cell = self.cell();
+        cell.write(ident, crate::site::resolve(site), super::record::clock());
+        #[cfg(not(loom))]
+        cell.name(ident);
+    }
+
+    /// The last recorded wake-up, if any.
+    pub(crate) fn get(&self) -> Option<Signal> {
+        let cell = self.0.load(Ordering::Acquire);
+        // SAFETY: as in `cell`.
+        let cell = unsafe { cell.as_ref() }?;
+        let (ident, site, at) = cell.read()?;
+        Some(Signal {
+            ident,
+            #[cfg(not(loom))]
+            thread: cell.name_of(ident),
+            site,
+            at,
+        })
+    }
+}
+
+impl Drop for LastSignal {
+    fn drop(&mut self) {
+        let cell = *self.0.get_mut();
+        if !cell.is_null() {
+            // SAFETY: allocated by `cell` with `Box::into_raw`, and nobody else can hold it
+            // now (`&mut self`; readers only follow it while the object is borrowed).
+            drop(unsafe { Box::from_raw(cell) });
+        }
+    }
+}
+
+/// Never poisoned in practice (nothing panics while holding it).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    /// Wakers write notes whose three words belong together (site and time are functions of
+    /// the identifier) while readers read: every note read must be one whole note, never one
+    /// waker's identifier with another's site or time. Witness: the readers' check of each note,
+    /// and the count of notes they read (they must have read some). Two writers (their
+    /// compare-and-swap races) and two readers, for a fixed time rather than a fixed count, so
+    /// that a slow build still interleaves them for as long.
+    #[test]
+    fn a_note_is_never_torn() {
+        let sites = [Site::foreign("torn-a.py", 1), Site::foreign("torn-b.py", 2)];
+        let run_for = Duration::from_millis(if cfg!(miri) { 20 } else { 800 });
+        let cell = Arc::new(Cell::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let (cell, stop) = (Arc::clone(&cell), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        // Writer w writes ident 10 + w (even i) and 12 + w (odd i), each with its
+                        // own site, at a time whose parity is the ident's.
+                        let ident = 10 + w + 2 * (i & 1);
+                        let site = sites[(ident & 1) as usize];
+                        cell.write(ident, site, Duration::from_nanos(i * 2 + (ident & 1)));
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        let read = move |cell: &Cell, stop: &AtomicBool| {
+            let mut read = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if let Some((ident, site, at)) = cell.read() {
+                    assert!((10..14).contains(&ident), "identifier {ident}");
+                    let w = (ident & 1) as usize;
+                    assert_eq!(site, sites[w], "torn note: {ident} with {site:?}");
+                    assert_eq!(at.as_nanos() % 2, w as u128, "torn note: {ident} at {at:?}");
+                    read += 1;
+                }
+            }
+            read
+        };
+        let reader = {
+            let (cell, stop) = (Arc::clone(&cell), Arc::clone(&stop));
+            std::thread::spawn(move || read(&cell, &stop))
+        };
+        let stopper = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                std::thread::sleep(run_for);
+                stop.store(true, Ordering::Relaxed);
+            })
+        };
+        let here = read(&cell, &stop);
+        stopper.join().unwrap();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let there = reader.join().unwrap();
+        assert!(here + there > 0, "the readers read no note");
+        assert!((10..14).contains(&cell.read().expect("a note").0));
+    }
+
+    /// A waker's name is noted once per object while it stays one of the last two wakers, and
+    /// an older waker's name leaves for a third's. Witness: the names found by identifier.
+    #[test]
+    fn names_of_the_last_two_wakers() {
+        let cell = Cell::new();
+        let noted = |ident: u64, name: &str| cell.note(ident, Some(Arc::from(name)));
+        noted(5, "five");
+        noted(6, "six");
+        assert_eq!(cell.name_of(5).as_deref(), Some("five"));
+        assert_eq!(cell.name_of(6).as_deref(), Some("six"));
+        noted(7, "seven");
+        assert_eq!(cell.name_of(5), None);
+        assert_eq!(cell.name_of(6).as_deref(), Some("six"));
+        assert_eq!(cell.name_of(7).as_deref(), Some("seven"));
+        // The calling thread (registered by asking for it) is noted once.
+        let me = crate::thread::ident::current();
+        let _ = crate::current_thread();
+        cell.name(me);
+        cell.name(me);
+        assert_eq!(cell.name_of(me), Some(crate::current_thread().name()));
+        assert_eq!(cell.name_of(7).as_deref(), Some("seven"), "noted twice");
+    }
+}
