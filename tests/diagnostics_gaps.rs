@@ -258,10 +258,7 @@ fn a_marked_reacquire_names_what_the_thread_waited_on() {
     let waiter = Builder::new()
         .name("reacquirer")
         .spawn(move || {
-            let marked = {
-                let _after = diagnostics::reacquiring_after(&*c2);
-                l2.acquire_timeout(T).is_some()
-            };
+            let marked = diagnostics::reacquiring_after(&*c2, || l2.acquire_timeout(T).is_some());
             done_tx.send(marked).unwrap();
             go_rx.recv().unwrap();
             l2.acquire_timeout(T).is_some()

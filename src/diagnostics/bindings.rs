@@ -73,13 +73,16 @@ impl std::fmt::Debug for JoinWait {
     }
 }
 
-/// Marks the calling thread's waits, while the returned guard lives, as the re-acquire of a
-/// lock after a wait on `condition`: a dump then says `waiting to re-acquire RLock@app.py:3
-/// after waiting on ...` (and `reacquiring_after` names `condition`), as it does for
-/// threadkit's own [`Condition`](crate::Condition), whose waits mark themselves.
+/// Runs `reacquire` with the calling thread's waits marked as the re-acquire of a lock after a
+/// wait on `condition`: a dump then says `waiting to re-acquire RLock@app.py:3 after waiting
+/// on ...` (and `reacquiring_after` names `condition`), as it does for threadkit's own
+/// [`Condition`](crate::Condition), whose waits mark themselves. Returns what `reacquire`
+/// returns; the mark is removed when it returns or unwinds.
 ///
 /// For bindings that build their Condition from threadkit parts (a Python Condition made of
-/// an Event per waiter and the user's lock): wrap the lock's re-acquire in it.
+/// an Event per waiter and the user's lock): wrap the lock's re-acquire in it. A closure, not a
+/// guard: the mark points at `condition`, and a guard could be leaked (`mem::forget`) with the
+/// mark left behind after `condition` is gone, for the next dump to read.
 ///
 /// # Examples
 ///
@@ -90,26 +93,12 @@ impl std::fmt::Debug for JoinWait {
 /// let condition = Event::named("my condition"); // what the waiter waited on
 /// let lock = Lock::named("the lock");
 /// let _held = lock.acquire(); // another thread would hold it; the re-acquire then waits
-/// let _after = diagnostics::reacquiring_after(&condition);
-/// assert!(lock.acquire_timeout(std::time::Duration::from_millis(1)).is_none());
+/// let got = diagnostics::reacquiring_after(&condition, || {
+///     lock.acquire_timeout(std::time::Duration::from_millis(1)).is_some()
+/// });
+/// assert!(!got);
 /// ```
-pub fn reacquiring_after<D: Diagnosable>(condition: &D) -> Reacquiring<'_> {
-    Reacquiring {
-        _marked: crate::wait::record::reacquiring(condition.identity()),
-        _not_send: std::marker::PhantomData,
-    }
-}
-
-/// The mark of [`reacquiring_after`]; removed when dropped. It borrows the condition: dumps
-/// read the condition through the mark while a wait made under it is published.
-pub struct Reacquiring<'a> {
-    _marked: crate::wait::record::Reacquiring,
-    /// Dropped on the thread that made it (it clears that thread's mark), before the condition.
-    _not_send: std::marker::PhantomData<(*const (), &'a ())>,
-}
-
-impl std::fmt::Debug for Reacquiring<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reacquiring").finish_non_exhaustive()
-    }
+pub fn reacquiring_after<D: Diagnosable, R>(condition: &D, reacquire: impl FnOnce() -> R) -> R {
+    let _marked = crate::wait::record::reacquiring(condition.identity());
+    reacquire()
 }

@@ -226,7 +226,7 @@ pub use crate::lock_order::{
 pub use crate::site::{with_call_site, Site};
 pub use crate::wait::record::as_one_wait;
 pub use crate::wait::WaitKind;
-pub use bindings::{reacquiring_after, waiting_to_join, JoinWait, Reacquiring};
+pub use bindings::{reacquiring_after, waiting_to_join, JoinWait};
 pub use deadlock::{Deadlock, DeadlockLink};
 pub use profile::{
     contention_profile, contention_profiling, reset_contention_profile, set_contention_profiling,

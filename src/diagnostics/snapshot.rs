@@ -107,7 +107,8 @@ pub struct HolderInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LastSignal {
     /// The thread that called it: named as it is now if it is alive, else by the name it had
-    /// when the object first saw it wake waiters.
+    /// when the object last noted it (a waker is noted when it wakes waiters of the object and
+    /// is not one of the last two it noted), or by its identifier if that name was not noted.
     pub thread: ThreadRef,
     /// Where.
     pub site: Site,

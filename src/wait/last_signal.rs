@@ -26,7 +26,7 @@ pub(crate) struct Signal {
     /// The thread that called it.
     pub(crate) ident: u64,
     /// Its name, if it is a registered thread and its name was noted (see the module docs): as
-    /// it was when this object first saw it wake waiters. The name, not the handle: a handle
+    /// it was when it last entered the object's two-name cache. The name, not the handle: a handle
     /// kept here would keep a thread that sets an Event its own handle owns (its join Event)
     /// alive for ever (a reference cycle, found by Miri's leak check).
     #[cfg(not(loom))]
@@ -63,9 +63,10 @@ impl Cell {
         }
     }
 
-    /// Writes a note. A waker that finds another one writing leaves the note to it: the two
-    /// wake-ups are concurrent, and either may stand as the last.
-    fn write(&self, ident: u64, site: Site, at: Duration) {
+    /// Writes a note; false if it left it to another waker: one that finds another writing
+    /// leaves the note to it (the two wake-ups are concurrent, and either may stand as the
+    /// last).
+    fn write(&self, ident: u64, site: Site, at: Duration) -> bool {
         let seq = self.seq.load(Ordering::Relaxed);
         if seq & 1 != 0
             || self
@@ -73,7 +74,7 @@ impl Cell {
                 .compare_exchange(seq, seq + 1, Ordering::Relaxed, Ordering::Relaxed)
                 .is_err()
         {
-            return;
+            return false;
         }
         // The odd sequence is ordered before the words (a reader that sees a word of this
         // note sees the odd sequence, or a later one, when it checks again).
@@ -82,9 +83,13 @@ impl Cell {
         self.site.store(site.as_ptr(), Ordering::Relaxed);
         self.at.store(at.as_nanos() as u64, Ordering::Relaxed);
         self.seq.store(seq + 2, Ordering::Release);
+        true
     }
 
-    /// Reads a complete note: `(ident, site, at)`, or `None` before the first one is complete.
+    /// Reads a complete note: `(ident, site, at)`, or `None` before the first one is complete,
+    /// or when a writer never finishes (about [`READ_YIELDS`] yields: a child forked while a
+    /// waker wrote inherits an odd sequence that nobody will make even; its dumps then show no
+    /// note rather than hang).
     fn read(&self) -> Option<(u64, Site, Duration)> {
         let mut spins = 0u32;
         loop {
@@ -109,8 +114,10 @@ impl Cell {
             spins += 1;
             if spins < 100 {
                 std::hint::spin_loop();
-            } else {
+            } else if spins < 100 + READ_YIELDS {
                 std::thread::yield_now();
+            } else {
+                return None;
             }
         }
     }
@@ -137,10 +144,14 @@ impl Cell {
         self.note(ident, name);
     }
 
-    /// Notes `name` as `ident`'s, in place of the older of the two noted.
+    /// Notes `name` as `ident`'s, in place of the older of the two noted; skipped if another
+    /// thread holds the names (a concurrent waker or dump, or, in a child forked while one held
+    /// them, nobody who will ever give them back: a waker there must not hang).
     #[cfg(not(loom))]
     fn note(&self, ident: u64, name: Option<Arc<str>>) {
-        let mut names = lock(&self.names);
+        let Some(mut names) = try_lock(&self.names) else {
+            return;
+        };
         // Entry 0 is the newer one: the older, now in entry 0, gives way.
         names.swap(0, 1);
         let newer = self.named[0].load(Ordering::Relaxed);
@@ -151,10 +162,16 @@ impl Cell {
         drop(dropped);
     }
 
-    /// The noted name of `ident`, if any.
+    /// The noted name of `ident`, if any. Waits a little for a waker noting a name, and gives
+    /// up (no name) after [`READ_YIELDS`] yields, as [`read`](Self::read) does.
     #[cfg(not(loom))]
     fn name_of(&self, ident: u64) -> Option<Arc<str>> {
-        let names = lock(&self.names);
+        let names = (0..READ_YIELDS).find_map(|_| {
+            try_lock(&self.names).or_else(|| {
+                std::thread::yield_now();
+                None
+            })
+        })?;
         (0..2)
             .find(|&i| self.named[i].load(Ordering::Relaxed) == ident)
             .and_then(|i| names[i].clone())
@@ -205,9 +222,15 @@ impl LastSignal {
     pub(crate) fn record(&self, site: &'static Location<'static>) {
         let ident = crate::thread::ident::current();
         let cell = self.cell();
-        cell.write(ident, crate::site::resolve(site), super::record::clock());
+        // The name only with a note written: a waker whose note gave way to another's must not
+        // push the writer's name out of the cache.
+        let wrote = cell.write(ident, crate::site::resolve(site), super::record::clock());
         #[cfg(not(loom))]
-        cell.name(ident);
+        if wrote {
+            cell.name(ident);
+        }
+        #[cfg(loom)]
+        let _ = wrote;
     }
 
     /// The last recorded wake-up, if any.
@@ -237,9 +260,16 @@ impl Drop for LastSignal {
     }
 }
 
-/// Never poisoned in practice (nothing panics while holding it).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// How many times a dump's read yields to a writer before it gives up (see [`Cell::read`]).
+const READ_YIELDS: u32 = 1_000;
+
+/// The lock if it is free (never poisoned in practice: nothing panics while holding it).
+fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -307,6 +337,23 @@ mod tests {
         let there = reader.join().unwrap();
         assert!(here + there > 0, "the readers read no note");
         assert!((10..14).contains(&cell.read().expect("a note").0));
+    }
+
+    /// A note whose writer never finishes (a child forked while a waker wrote inherits its odd
+    /// sequence) and names held for ever (forked while a waker held them) never hang a dump or
+    /// a waker: the read gives up with no note, the noting is skipped, the name look-up gives
+    /// up with no name. Witness: each call returns, with nothing.
+    #[test]
+    fn a_stalled_writer_never_hangs_a_reader_or_a_waker() {
+        let cell = Cell::new();
+        cell.seq.store(1, Ordering::Relaxed);
+        assert!(cell.read().is_none());
+        let held = cell.names.lock().unwrap();
+        cell.note(5, Some(Arc::from("five")));
+        assert_eq!(cell.name_of(5), None);
+        drop(held);
+        cell.note(5, Some(Arc::from("five")));
+        assert_eq!(cell.name_of(5).as_deref(), Some("five"));
     }
 
     /// A waker's name is noted once per object while it stays one of the last two wakers, and

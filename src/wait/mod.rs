@@ -163,8 +163,9 @@ pub(crate) fn park_for_at(
     token: ParkToken,
     deadline: Option<Instant>,
 ) -> ParkResult {
-    // The record points to `target`, which outlives it (a parameter, dropped after `record`).
-    let record = record::publish(kind, &target, site, deadline);
+    // SAFETY: `record` is dropped at the end of this function (on unwinding too), never
+    // leaked, and `target` (a parameter) outlives it.
+    let record = unsafe { record::publish(kind, &target, site, deadline) };
     let result = interrupt::park(key, validate, before_sleep, timed_out, token, deadline);
     if let ParkResult::Unparked(_) = result {
         if record::tracking(record::TRACK_PROFILING) {

@@ -153,12 +153,10 @@ impl Condition {
             Ok(true) => true,
             _ => !self.withdraw(&waiter),
         };
-        let restored = {
-            // Published as the Condition's re-acquire (what it waited on), as a Rust
-            // Condition's waiter is: a dump shows `reacquiring_after`.
-            let _reacquiring = threadkit::diagnostics::reacquiring_after(&*waiter);
-            self.acquire_restore(py, saved)
-        };
+        // Published as the Condition's re-acquire (what it waited on), as a Rust Condition's
+        // waiter is: a dump shows `reacquiring_after`.
+        let restored =
+            threadkit::diagnostics::reacquiring_after(&*waiter, || self.acquire_restore(py, saved));
         match outcome {
             Err(e) => {
                 if notified {
