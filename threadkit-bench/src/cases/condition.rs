@@ -26,6 +26,7 @@ fn pingpong(mode: Mode, placement: Placement) -> Case {
     .threadkit(threadkit_side(placement))
     .peer(peer::<Std<bool>>(placement))
     .peer(peer::<Pl<bool>>(placement))
+    .peer(pl_notify_under_lock(placement))
 }
 
 /// The turn is a bool: `true` = the other thread's move.
@@ -45,6 +46,39 @@ fn peer<M: Monitor<bool> + 'static>(placement: Placement) -> Contender {
                 for _ in 0..n {
                     turn.wait_until(|t| *t, |t| *t = false);
                     turn.notify_one();
+                }
+            },
+        )
+    })
+}
+
+/// parking_lot's Mutex+Condvar doing what the threadkit side does: the notify with the lock held
+/// (Python's rule, which threadkit's API enforces: `notify` takes the guard), the main side
+/// keeping the lock from setting the turn to waiting for it back. The other peers notify after
+/// unlocking, which spares the woken thread a wait for the lock.
+fn pl_notify_under_lock(placement: Placement) -> Contender {
+    Contender::new("parking_lot M+C, notify under lock", move |n| {
+        let (turn, cv) = (parking_lot::Mutex::new(false), parking_lot::Condvar::new());
+        two_threads(
+            Some(placement),
+            || {
+                for _ in 0..n {
+                    let mut t = turn.lock();
+                    *t = true;
+                    cv.notify_one();
+                    while *t {
+                        cv.wait(&mut t);
+                    }
+                }
+            },
+            || {
+                for _ in 0..n {
+                    let mut t = turn.lock();
+                    while !*t {
+                        cv.wait(&mut t);
+                    }
+                    *t = false;
+                    cv.notify_one();
                 }
             },
         )
