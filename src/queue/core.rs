@@ -247,6 +247,12 @@ impl<S: Store> Core<S> {
     #[inline]
     pub(super) fn wake_one(counter: &AtomicUsize) {
         crate::loom::seq_cst_fence_for_loom(); // see there: loom's SeqCst is weaker than real
+        Self::wake_one_unfenced(counter);
+    }
+
+    /// [`wake_one`](Self::wake_one) without the loom stand-in fence.
+    #[inline(always)]
+    fn wake_one_unfenced(counter: &AtomicUsize) {
         if counter.load(Ordering::SeqCst) != 0 {
             wait::unpark_one(key(counter), |_| TOKEN);
         }
@@ -260,9 +266,7 @@ impl<S: Store> Core<S> {
         if !self.store.fences_its_changes() {
             crate::loom::seq_cst_fence_for_loom();
         }
-        if counter.load(Ordering::SeqCst) != 0 {
-            wait::unpark_one(key(counter), |_| TOKEN);
-        }
+        Self::wake_one_unfenced(counter);
     }
 
     /// Wakes every joiner, if one sleeps and `done` (no task left; read only then) holds.

@@ -45,11 +45,12 @@ fn contended_4t(mode: Mode) -> Case {
         .peer(floor_contended_4t())
 }
 
-/// A floor for `semaphore_contended_4t`, not a usable semaphore: one atomic counter, a
+/// A reference for `semaphore_contended_4t`, not a usable semaphore: one atomic counter, a
 /// compare-and-swap to take a permit and an add to give it back, and a waiter that yields
-/// instead of sleeping (nothing to wake, no record, no fairness). Any semaphore whose permits
-/// live in one word pays at least this; its ratio to the Mutex+Condvar semaphores, in the same
-/// run, says how low that design can go.
+/// instead of sleeping (nothing to wake, no record, no fairness): the least work a semaphore
+/// whose permits live in one word does. It is no strict lower bound in time (its yielding
+/// waiters cost something too; threadkit's `Semaphore` measured a little below it), but its
+/// ratio to the Mutex+Condvar semaphores, in the same run, says roughly how low that design goes.
 fn floor_contended_4t() -> Contender {
     use std::sync::atomic::{AtomicUsize, Ordering};
     Contender::new("floor: one atomic word, spinning", |n| {
