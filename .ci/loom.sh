@@ -53,7 +53,10 @@
 #                                       a lock-based queue's waiter that sleeps after its spin
 #                                       without looking again (queue_locked_spin_unchecked);
 #                                       a task_done that reads the joiners' count before it
-#                                       updates `finished` (queue_join_count_first)
+#                                       updates `finished` (queue_join_count_first); a
+#                                       thread dump's note of the last waker read without
+#                                       its sequence lock's fences (last_signal_reader_unfenced,
+#                                       last_signal_writer_unfenced)
 #
 # Uses its own target directory so `--cfg loom` builds never invalidate the normal ones.
 set -euo pipefail
@@ -111,9 +114,11 @@ if [[ "${1:-}" == "--mutants" ]]; then
         [queue_join_count_first]="queue::fifo::join_returns_after_task_done queue::fifo::join_returns_only_when_every_task_is_done"
         [queue_gets_cover_wrapped]="queue::fifo::task_done_past_the_gets_stops_at_the_puts"
         [chain_refusal_unhelped]="queue::fifo::chain_put_refused_for_shutdown_stays_refused queue::fifo::chain_resize_refusal_keeps_the_producers_order"
+        [last_signal_reader_unfenced]="lib:wait::last_signal::loom_models::a_read_note_is_whole_and_the_last_is_a_written_one"
+        [last_signal_writer_unfenced]="lib:wait::last_signal::loom_models::a_read_note_is_whole_and_the_last_is_a_written_one"
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
     )
-    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out ring_flag_unchecked ring_count_off_by_one ring_stamp_relaxed ring_pop_skips_claims ring_resized_from_begun lock_wake_unmarked lock_handoff_unchecked queue_locked_lowered_twice chain_pop_stops_at_seal chain_empty_stops_at_seal chain_base_ignored chain_flag_hint_only chain_refusal_unhelped queue_gets_cover_wrapped queue_locked_spin_unchecked queue_join_count_first ring_empty_reads_stamps)
+    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out ring_flag_unchecked ring_count_off_by_one ring_stamp_relaxed ring_pop_skips_claims ring_resized_from_begun lock_wake_unmarked lock_handoff_unchecked queue_locked_lowered_twice chain_pop_stops_at_seal chain_empty_stops_at_seal chain_base_ignored chain_flag_hint_only chain_refusal_unhelped queue_gets_cover_wrapped queue_locked_spin_unchecked queue_join_count_first ring_empty_reads_stamps last_signal_reader_unfenced last_signal_writer_unfenced)
     # MUTANTS="a b" runs only those.
     [ -n "${MUTANTS:-}" ] && read -r -a mutants <<<"$MUTANTS"
     for mutant in "${mutants[@]}"; do
@@ -123,8 +128,14 @@ if [[ "${1:-}" == "--mutants" ]]; then
         for filter in "${filters[@]}"; do
             log="target/loom-mutant-$mutant${filter:+-${filter//:/_}}.log"
             # A deadlock found by loom aborts the test process (SIGABRT), so judge the exit status.
+            # A model in the library (`lib:` before its path) runs from the library's tests.
+            suite=(--test loom)
+            if [[ $filter == lib:* ]]; then
+                suite=(--lib)
+                filter=${filter#lib:}
+            fi
             if RUSTFLAGS="--cfg loom --cfg threadkit_mutant=\"$mutant\"" \
-                cargo test --release --features loom --target-dir target/loom-mutant --test loom "$@" \
+                cargo test --release --features loom --target-dir target/loom-mutant "${suite[@]}" "$@" \
                 -- --test-threads=1 ${filter:+--exact "$filter"} >"$log" 2>&1; then
                 echo "!! mutant $mutant survived${filter:+ $filter}: the models did not notice (log: $log)"
                 status=1
@@ -137,8 +148,57 @@ if [[ "${1:-}" == "--mutants" ]]; then
     exit $status
 fi
 
-RUSTFLAGS="--cfg loom" cargo test --release --features loom --target-dir target/loom --test loom "$@"
-# The Timer lifecycle's models live beside its private state machine (src/timer/state.rs).
-if [ $# -eq 0 ]; then
-    RUSTFLAGS="--cfg loom" cargo test --release --features loom --target-dir target/loom --lib timer::state
+# The models run in two processes of one test thread each, side by side, rather than in one
+# process of two test threads: loom gives every model thread of every execution a fresh mmap'd
+# stack, and each munmap in a process with two busy threads costs a TLB shoot-down on the other
+# CPU. Measured here: the slowest model took 187 s beside another in one process (sys time
+# above user time), 58 s alone in its own.
+export RUSTFLAGS="--cfg loom"
+bin=$(cargo test --release --features loom --target-dir target/loom --test loom --no-run 2>&1 |
+    tee /dev/stderr | sed -n 's/^ *Executable .*(\(.*\))$/\1/p')
+[ -x "$bin" ] || { echo "loom.sh: no test binary found"; exit 1; }
+if [ $# -gt 0 ]; then
+    "$bin" "$@"
+    exit
 fi
+# The slowest models first (measured alone: ~60, ~50, ~20, ~6 s ...), dealt out in turn, then
+# the rest in turn, so that the two processes end at about the same time.
+slowest=(
+    queue::fifo::chain_resize_refusal_keeps_the_producers_order
+    queue::fifo::two_producers_one_consumer_size_one_nothing_lost
+    interrupt::an_interrupted_waiter_strands_no_release_for_another
+    lock::barger_in_the_release_window_is_excluded
+    event::clear_set_race_loses_no_waiter
+    queue::lifo::two_producers_one_consumer_size_one_nothing_lost
+    queue::fifo::resize_in_a_third_thread_keeps_the_getters_order
+    queue::fifo::chain_put_refused_for_shutdown_stays_refused
+)
+mapfile -t all < <("$bin" --list --format terse | sed -n 's/: test$//p')
+rest=()
+for name in "${all[@]}"; do
+    [[ " ${slowest[*]} " == *" $name "* ]] || rest+=("$name")
+done
+halves=("" "")
+i=0
+for name in "${slowest[@]}" "${rest[@]}"; do
+    halves[i % 2]+=" $name"
+    i=$((i + 1))
+done
+pids=()
+for h in 0 1; do
+    # shellcheck disable=SC2086 # the names are one word each
+    "$bin" --test-threads=1 --exact ${halves[h]} >"target/loom-half-$h.log" 2>&1 &
+    pids+=($!)
+done
+status=0
+for h in 0 1; do
+    wait "${pids[h]}" || status=1
+    cat "target/loom-half-$h.log"
+done
+ran=$(cat target/loom-half-{0,1}.log | grep -cE '^test .* \.\.\. ok$' || true)
+echo "loom: $ran of ${#all[@]} models passed in two processes"
+[ "$ran" -eq "${#all[@]}" ] || status=1
+# The Timer lifecycle's and the last waker's note models live beside their private state
+# (src/timer/state.rs, src/wait/last_signal.rs).
+cargo test --release --features loom --target-dir target/loom --lib -- timer::state wait::last_signal || status=1
+exit $status

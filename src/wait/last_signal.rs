@@ -9,9 +9,13 @@
 //! is for a waker that has ended by the time of the dump (a live one is named by the registry).
 
 use std::panic::Location;
-use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicPtr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+// The note's words are loom's under `cfg(loom)` (the sequence lock is modelled: `loom_models`
+// below); the pointer to the cell stays std's, for `LastSignal::new` to be `const`.
+use crate::loom::sync::atomic::{self as model, fence, AtomicU64, AtomicUsize, Ordering};
 
 use crate::site::Site;
 
@@ -42,7 +46,7 @@ struct Cell {
     /// Even when the three words below are a complete note; odd while a waker writes them.
     seq: AtomicUsize,
     ident: AtomicU64,
-    site: AtomicPtr<u8>,
+    site: model::AtomicPtr<u8>,
     /// Nanoseconds on the clock.
     at: AtomicU64,
     /// The identifiers in `names`, readable without its lock (0: empty; no thread has 0).
@@ -56,7 +60,7 @@ impl Cell {
         Cell {
             seq: AtomicUsize::new(0),
             ident: AtomicU64::new(0),
-            site: AtomicPtr::new(std::ptr::null_mut()),
+            site: model::AtomicPtr::new(std::ptr::null_mut()),
             at: AtomicU64::new(0),
             named: [AtomicU64::new(0), AtomicU64::new(0)],
             names: Mutex::new([None, None]),
@@ -67,17 +71,23 @@ impl Cell {
     /// leaves the note to it (the two wake-ups are concurrent, and either may stand as the
     /// last).
     fn write(&self, ident: u64, site: Site, at: Duration) -> bool {
+        // Acquire on the claim: the previous writer's words (before its even, `Release`
+        // sequence) come before this writer's, so that a later note cannot end up with an
+        // earlier writer's word in one place (found by the loom model below with `Relaxed`:
+        // a note of one waker with another's time, after both were done).
         let seq = self.seq.load(Ordering::Relaxed);
         if seq & 1 != 0
             || self
                 .seq
-                .compare_exchange(seq, seq + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed)
                 .is_err()
         {
             return false;
         }
         // The odd sequence is ordered before the words (a reader that sees a word of this
-        // note sees the odd sequence, or a later one, when it checks again).
+        // note sees the odd sequence, or a later one, when it checks again). Mutant (loom
+        // only): without it.
+        #[cfg(not(all(loom, threadkit_mutant = "last_signal_writer_unfenced")))]
         fence(Ordering::Release);
         self.ident.store(ident, Ordering::Relaxed);
         self.site.store(site.as_ptr(), Ordering::Relaxed);
@@ -98,7 +108,9 @@ impl Cell {
                 let ident = self.ident.load(Ordering::Relaxed);
                 let site = self.site.load(Ordering::Relaxed);
                 let at = self.at.load(Ordering::Relaxed);
-                // The words are read before the sequence is read again.
+                // The words are read before the sequence is read again. Mutant (loom only):
+                // without it.
+                #[cfg(not(all(loom, threadkit_mutant = "last_signal_reader_unfenced")))]
                 fence(Ordering::Acquire);
                 if self.seq.load(Ordering::Relaxed) == before {
                     if before == 0 {
@@ -112,6 +124,16 @@ impl Cell {
             }
             // A waker is writing: it stores three words and is done.
             spins += 1;
+            #[cfg(loom)]
+            {
+                // Loom: one retry is enough to see a writer finish; each would be explored.
+                if spins > 1 {
+                    return None;
+                }
+                crate::loom::yield_now();
+                continue;
+            }
+            #[cfg_attr(loom, allow(unreachable_code))]
             if spins < 100 {
                 std::hint::spin_loop();
             } else if spins < 100 + READ_YIELDS {
@@ -377,5 +399,64 @@ mod tests {
         cell.name(me);
         assert_eq!(cell.name_of(me), Some(crate::current_thread().name()));
         assert_eq!(cell.name_of(7).as_deref(), Some("seven"), "noted twice");
+    }
+}
+
+/// The note's sequence lock under loom: two wakers write notes while a dump reads. Safety, with
+/// a witness in each note (its site and time are functions of its identifier): a read returns
+/// a whole note or none, never one waker's identifier with another's site or time; once both
+/// wakers are done, the note is one whose write returned true (a waker that left the note to
+/// another wrote nothing). Mutants `last_signal_reader_unfenced` and
+/// `last_signal_writer_unfenced` (the fences of `read` and `write` left out) must fail here.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Ident 10 writes site A at time 0; ident 11 site B at time 1.
+    fn sites() -> [Site; 2] {
+        [Site::foreign("note-a.py", 1), Site::foreign("note-b.py", 2)]
+    }
+
+    fn write(cell: &Cell, ident: u64) -> bool {
+        let w = (ident & 1) as usize;
+        cell.write(ident, sites()[w], Duration::from_nanos(w as u64))
+    }
+
+    fn check(note: Option<(u64, Site, Duration)>) -> Option<u64> {
+        let (ident, site, at) = note?;
+        assert!(ident == 10 || ident == 11, "identifier {ident}");
+        let w = (ident & 1) as usize;
+        assert_eq!(site, sites()[w], "torn note: {ident} with {site:?}");
+        assert_eq!(at.as_nanos(), w as u128, "torn note: {ident} at {at:?}");
+        Some(ident)
+    }
+
+    /// One waker writes twice (so that a read can overlap its second note after seeing its
+    /// first complete), another once, a dump reads in between.
+    #[test]
+    fn a_read_note_is_whole_and_the_last_is_a_written_one() {
+        let _ = sites();
+        loom::model(|| {
+            let cell = Arc::new(Cell::new());
+            let other = thread::spawn({
+                let cell = Arc::clone(&cell);
+                move || write(&cell, 11)
+            });
+            let reader = thread::spawn({
+                let cell = Arc::clone(&cell);
+                move || check(cell.read())
+            });
+            let first = write(&cell, 10);
+            let second = write(&cell, 10);
+            let other_wrote = other.join().unwrap();
+            let _ = reader.join().unwrap();
+            let last = check(cell.read()).expect("a note, with both wakers done");
+            match last {
+                10 => assert!(first || second, "a note no write of 10 stood for"),
+                _ => assert!(other_wrote, "a note 11 left to another"),
+            }
+        });
     }
 }

@@ -9,6 +9,7 @@ Prints "N passed, N failed" (and skipped / expected failures) as the closing lin
 
 import faulthandler
 import os
+import signal
 import sys
 import unittest
 
@@ -16,6 +17,12 @@ here = os.path.dirname(os.path.abspath(__file__))
 args = sys.argv[1:]
 hang = float(args.pop(0)) if args and args[0].replace(".", "").isdigit() else 600.0
 faulthandler.enable()
+# A run started in the background by a shell without job control (CI runs the interpreters side
+# by side) begins with SIGINT and SIGQUIT ignored, and an ignored signal stays ignored in every
+# child: the Ctrl-C and thread-dump tests signal children. Take the defaults back, so that this
+# process and its children start as from a terminal.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 faulthandler.dump_traceback_later(hang, exit=True)
 
 sys.path.insert(0, here)
