@@ -374,6 +374,12 @@ impl<T> Lock<T> {
 }
 
 impl<T: ?Sized> Lock<T> {
+    /// The address of the state word, for layout tests.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn state_word_addr(&self) -> usize {
+        &self.state as *const AtomicU64 as usize
+    }
+
     /// Blocks until the lock is acquired, and returns the guard that releases it when dropped.
     ///
     /// Python's `lock.acquire()` and `with lock:`. A thread that already holds the lock and

@@ -1,6 +1,8 @@
 //! `LifoQueue` and `PriorityQueue` against what a Rust user writes instead: a `Vec` or a
 //! `BinaryHeap` behind a `Mutex`, with two `Condvar`s (not empty, not full), from std and from
 //! parking_lot. Bounded(1024); 1P1C and 4P4C; timed from the workers' own clocks.
+//! `PriorityQueue` keeps equal items in the order they were put, which a plain `BinaryHeap`
+//! does not: the like-for-like peer stores each item with its insertion number.
 
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -45,6 +47,30 @@ impl Pile for BinaryHeap<std::cmp::Reverse<u64>> {
         BinaryHeap::len(self)
     }
 }
+
+/// A heap with `PriorityQueue`'s tie order (equal items in the order they were put): each
+/// item with its insertion number, as a Python user writes `(priority, count, item)` for it.
+#[derive(Default)]
+struct StableHeap {
+    heap: BinaryHeap<std::cmp::Reverse<(u64, u64)>>,
+    next: u64,
+}
+
+impl Pile for StableHeap {
+    fn put(&mut self, item: u64) {
+        self.heap.push(std::cmp::Reverse((item, self.next)));
+        self.next = self.next.wrapping_add(1);
+    }
+    fn take(&mut self) -> Option<u64> {
+        self.heap.pop().map(|r| r.0 .0)
+    }
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+/// The label of the like-for-like `PriorityQueue` peer.
+const STABLE_PEER: &str = "parking_lot Mutex<BinaryHeap>+Condvar (FIFO ties)";
 
 /// The textbook bounded buffer over std's `Mutex` and `Condvar`.
 #[derive(Default)]
@@ -162,6 +188,13 @@ pub(crate) fn cases(mode: Mode) -> Vec<Case> {
                     PlBuffer::<BinaryHeap<std::cmp::Reverse<u64>>>::default,
                     PlBuffer::put,
                     PlBuffer::get,
+                ))
+                .peer(shared(
+                    STABLE_PEER,
+                    shape,
+                    PlBuffer::<StableHeap>::default,
+                    PlBuffer::put,
+                    PlBuffer::get,
                 )),
         );
     }
@@ -213,6 +246,14 @@ pub(crate) fn cases(mode: Mode) -> Vec<Case> {
             .peer(alone(
                 "parking_lot Mutex<BinaryHeap>+Condvar",
                 PlBuffer::<BinaryHeap<std::cmp::Reverse<u64>>>::default,
+                |q, i| {
+                    q.put(i);
+                    q.get()
+                },
+            ))
+            .peer(alone(
+                STABLE_PEER,
+                PlBuffer::<StableHeap>::default,
                 |q, i| {
                     q.put(i);
                     q.get()
