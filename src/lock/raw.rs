@@ -295,3 +295,56 @@ impl<T: ?Sized> Lock<T> {
         }
     }
 }
+
+/// For the thread registry's `pthread_atfork` handlers (`src/thread/fork.rs`): a lock held by
+/// the forking thread across `fork`, with none of the instrumentation (no lock-order stack entry,
+/// no holder site), so that the child can drop it with a plain store.
+#[cfg(all(unix, not(loom)))]
+impl<T: ?Sized> Lock<T> {
+    /// Blocks until the calling thread holds the lock (the prepare handler).
+    #[track_caller]
+    pub(crate) fn lock_for_fork(&self) {
+        if !self.try_lock_fast() {
+            self.acquire_slow(None, None, Location::caller());
+        }
+    }
+
+    /// The data, while the calling thread holds the lock through [`lock_for_fork`](Self::lock_for_fork).
+    ///
+    /// # Safety
+    ///
+    /// The calling thread must hold the lock through `lock_for_fork`, and no other reference to
+    /// the data may be alive while the returned one is.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn data_for_fork(&self) -> &mut T {
+        // SAFETY: the caller's contract: the lock is held, and this is the only reference.
+        unsafe { &mut *self.data.get() }
+    }
+
+    /// Releases a lock taken by [`lock_for_fork`](Self::lock_for_fork) (the parent handler),
+    /// waking a waiter as any release does.
+    ///
+    /// # Safety
+    ///
+    /// The calling thread holds the lock through `lock_for_fork`, and no reference from
+    /// [`data_for_fork`](Self::data_for_fork) is alive.
+    pub(crate) unsafe fn unlock_for_fork(&self) {
+        let old = self.state.swap(0, Ordering::Release);
+        if old & (LOCKED | PARKED) != LOCKED {
+            let _ = self.release_rest(old);
+        }
+    }
+
+    /// Unlocks the lock with one store, waking nobody (the child handler): the waiters whose
+    /// PARKED bit it clears are threads of the parent, which do not exist in the child, and
+    /// the parking lot's bucket locks may be held by such threads.
+    ///
+    /// # Safety
+    ///
+    /// Only in a child process just forked, by the thread that forked while holding the lock
+    /// through `lock_for_fork` (the child's only thread), with no reference from
+    /// [`data_for_fork`](Self::data_for_fork) alive.
+    pub(crate) unsafe fn unlock_after_fork_in_child(&self) {
+        self.state.store(0, Ordering::Release);
+    }
+}

@@ -41,6 +41,35 @@ fn graph() -> MutexGuard<'static, Graph> {
     GRAPH.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The thread registry's `pthread_atfork` handlers' part (`src/thread/fork.rs`): the graph is
+/// locked across the `fork`, so that a child never inherits it locked by a thread it does not
+/// have (its first armed acquire of a new lock would wait for ever) or half-updated. A leaf:
+/// taking it last in the prepare handler waits only for a holder that waits for nothing.
+#[cfg(unix)]
+pub(crate) mod fork {
+    use std::cell::RefCell;
+    use std::sync::MutexGuard;
+
+    use super::{graph, Graph};
+
+    thread_local! {
+        /// The graph's guard, from the prepare handler to the parent or child handler.
+        static HELD: RefCell<Option<MutexGuard<'static, Graph>>> = const { RefCell::new(None) };
+    }
+
+    /// Prepare handler: locks the graph.
+    pub(crate) fn before() {
+        let guard = graph();
+        HELD.with(|h| *h.borrow_mut() = Some(guard));
+    }
+
+    /// Parent and child handler: unlocks it (std's unlock is an atomic swap and at most a futex
+    /// wake with nobody to wake, in the child).
+    pub(crate) fn after() {
+        drop(HELD.with(|h| h.borrow_mut().take()));
+    }
+}
+
 /// What [`add_edge`] found.
 pub(super) enum Added {
     /// The edge is in the graph now (it was, or it has just been added).

@@ -72,6 +72,51 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The thread registry's `pthread_atfork` handlers' part (`src/thread/fork.rs`): the list is
+/// locked across the `fork` (a child inheriting it locked by a thread it does not have would hang
+/// in its threads' first armed acquire), and in the child every other thread's stack is marked
+/// gone (those threads do not exist there: a dump must not list their locks), with atomic
+/// stores only; the entries stay in the list.
+#[cfg(unix)]
+pub(crate) mod fork {
+    use std::cell::RefCell;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, MutexGuard};
+
+    use super::{lock, Shared, REGISTRY};
+
+    thread_local! {
+        /// The list's guard, from the prepare handler to the parent or child handler.
+        static HELD: RefCell<Option<MutexGuard<'static, Vec<Arc<Shared>>>>> =
+            const { RefCell::new(None) };
+    }
+
+    /// Prepare handler: locks the list.
+    pub(crate) fn before() {
+        let guard = lock(&REGISTRY);
+        HELD.with(|h| *h.borrow_mut() = Some(guard));
+    }
+
+    /// Parent handler: unlocks it.
+    pub(crate) fn after_in_parent() {
+        drop(HELD.with(|h| h.borrow_mut().take()));
+    }
+
+    /// Child handler: marks every stack but `keep`'s (the forking thread's identifier) gone,
+    /// and unlocks the list.
+    pub(crate) fn after_in_child(keep: u64) {
+        let Some(list) = HELD.with(|h| h.borrow_mut().take()) else {
+            return;
+        };
+        for shared in list.iter() {
+            if shared.ident.load(Ordering::Relaxed) != keep {
+                shared.gone.store(true, Ordering::Relaxed);
+            }
+        }
+        drop(list);
+    }
+}
+
 impl Shared {
     /// A fresh, empty stack, registered.
     pub(super) fn register() -> Arc<Shared> {

@@ -17,8 +17,8 @@
 //!   removal from the acquirer's stack, which the acquirer applies before its next check.
 //! - A dropped lock leaves the graph (`Identity`'s `Drop`).
 
-mod graph;
-mod held;
+pub(crate) mod graph;
+pub(crate) mod held;
 mod report;
 #[cfg(test)]
 mod tests;

@@ -319,6 +319,11 @@ pub struct JoinHandle<T> {
     packet: Packet<T>,
 }
 
+/// The payload a [`JoinHandle`] returns as `Err` in a child process forked while its thread ran
+/// (by another thread): the thread does not exist in the child, so it has no result there.
+const LOST_IN_FORK: &str =
+    "the thread does not exist in this process: it ran in the parent when the process forked";
+
 impl<T> JoinHandle<T> {
     /// The thread this handle joins.
     ///
@@ -338,7 +343,9 @@ impl<T> JoinHandle<T> {
     ///
     /// # Errors
     ///
-    /// The panic payload if the target panicked (the excepthook has already reported it).
+    /// The panic payload if the target panicked (the excepthook has already reported it). In
+    /// a child process forked while the thread ran (by another thread), the thread does not
+    /// exist and never returns: `Err` at once, with a `&'static str` payload saying so.
     ///
     /// # Panics
     ///
@@ -438,6 +445,11 @@ impl<T> JoinHandle<T> {
     }
 
     fn take(self) -> std::thread::Result<T> {
+        if self.thread.is_lost_in_fork() {
+            // A thread of the parent of this forked child: it has no result here (and the
+            // packet's lock may be held by a thread that does not exist).
+            return Err(Box::new(LOST_IN_FORK));
+        }
         self.packet
             .acquire()
             .take()

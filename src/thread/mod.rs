@@ -2,14 +2,16 @@
 //! Python's `threading` (`current_thread`, `enumerate`, ...), process exit, and the excepthook.
 //!
 //! Layout: `handle.rs` is the [`Thread`] record; `builder.rs` creates and starts threads;
-//! `registry.rs` holds the live threads and the current-thread slot; `ident.rs` the per-thread
-//! identifiers; `shutdown.rs` the exit-time join of non-daemon threads (`exit_guard.rs`: noticing
+//! `registry.rs` holds the live threads and the current-thread slot (`fork.rs`: its
+//! `pthread_atfork` handlers); `ident.rs` the per-thread identifiers; `shutdown.rs` the exit-time join of non-daemon threads (`exit_guard.rs`: noticing
 //! a thread std parked in `std::process::exit`); `excepthook.rs` what happens to a panic that
 //! escapes a target.
 
 mod builder;
 mod excepthook;
 mod exit_guard;
+#[cfg(unix)]
+mod fork;
 mod handle;
 pub(crate) mod ident;
 pub(crate) mod registry;

@@ -6,25 +6,72 @@
 //! `start()` returns, and while it is in CPython's "limbo") and leaves it just before its joiners
 //! are woken, so a joined thread is never listed. The main thread is always listed; foreign
 //! threads are listed from their first `current_thread()` until they exit.
+//!
+//! # After `fork`
+//!
+//! A forked child has only the thread that called `fork`. `pthread_atfork` handlers
+//! (`fork.rs`, registered with the registry's first entry) hold the registry's lock across the
+//! `fork` (so the child never inherits the map half-updated, or the lock held by a thread it does
+//! not have), and in the child mark every other thread stopped, make the forking thread the main
+//! thread if it was not, and unlock with a plain store. The records so marked leave the map at
+//! the child's next registry call ([`Registry::prune`]): the handler only stores atomics.
 
 use std::cell::{Cell, UnsafeCell};
 use std::collections::BTreeMap;
 use std::ptr;
-use std::sync::OnceLock;
 
 use super::handle::{Kind, Thread};
 use super::ident;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::Lock;
+use crate::{Lock, LockGuard};
 
-/// Live threads by identifier (identifiers grow with start order, so this is start order).
-static REGISTRY: Lock<BTreeMap<u64, Thread>> = Lock::with_value(BTreeMap::new());
+/// The registry: live threads and the main thread's record.
+pub(super) struct Registry {
+    /// Live threads by identifier (identifiers grow with start order, so this is start order).
+    pub(super) threads: BTreeMap<u64, Thread>,
+    /// The main thread's record, made on first need from whichever thread asks (under the lock,
+    /// not in a `OnceLock`: a child forked while another thread ran a `Once` would inherit it
+    /// running, and wait for ever).
+    pub(super) main: Option<Thread>,
+    /// The main thread's identifier: [`ident::MAIN_IDENT`], or in a child forked from another
+    /// thread, the forking thread's.
+    pub(super) main_ident: u64,
+    /// Set by the fork child handler: records it marked lost are still in `threads`.
+    pub(super) prune: bool,
+}
+
+impl Registry {
+    /// Takes out the records that the fork child handler marked lost (it only stores atomics:
+    /// freeing is left to here, the child's first registry call).
+    #[cold]
+    fn prune(&mut self) {
+        self.threads.retain(|_, t| !t.is_lost_in_fork());
+        self.prune = false;
+    }
+}
+
+/// The registry (see [`Registry`]).
+pub(super) static REGISTRY: Lock<Registry> = Lock::with_value(Registry {
+    threads: BTreeMap::new(),
+    main: None,
+    main_ident: ident::MAIN_IDENT,
+    prune: false,
+});
 
 /// The counter behind "Thread-N" and "Dummy-N" (shared, as in CPython).
 static NAME_COUNTER: AtomicUsize = AtomicUsize::new(1);
 
-/// The main thread's record, made on first need from whichever thread asks.
-static MAIN: OnceLock<Thread> = OnceLock::new();
+/// The registry, locked; pruned first if a fork left lost records in it.
+#[track_caller]
+fn locked() -> LockGuard<'static, Registry> {
+    #[cfg(unix)]
+    super::fork::ensure_registered();
+    let mut registry = REGISTRY.acquire();
+    if registry.prune {
+        registry.prune();
+    }
+    registry
+}
 
 /// The calling thread's [`Thread`]; a foreign thread's record leaves the registry when the slot is
 /// destroyed at thread exit.
@@ -90,41 +137,52 @@ pub(crate) fn next_name(prefix: &str) -> String {
 }
 
 pub(crate) fn insert(thread: &Thread) {
-    REGISTRY
-        .acquire()
-        .insert(thread.ident_raw(), thread.clone());
+    locked().threads.insert(thread.ident_raw(), thread.clone());
 }
 
 pub(crate) fn remove(ident: u64) {
-    REGISTRY.acquire().remove(&ident);
+    // Dropped after the lock is released.
+    let removed = locked().threads.remove(&ident);
+    drop(removed);
 }
 
 /// A snapshot of the live threads, the main thread first.
 pub(crate) fn snapshot() -> Vec<Thread> {
-    main_thread();
-    REGISTRY.acquire().values().cloned().collect()
+    let mut registry = locked();
+    with_main(&mut registry);
+    registry.threads.values().cloned().collect()
 }
 
 pub(crate) fn count() -> usize {
-    main_thread();
-    REGISTRY.acquire().len()
+    let mut registry = locked();
+    with_main(&mut registry);
+    registry.threads.len()
 }
 
 /// The main thread's record.
 pub(crate) fn main_thread() -> Thread {
-    MAIN.get_or_init(|| {
-        let main = Thread::new_running(Kind::Main, "MainThread".into(), false, ident::MAIN_IDENT);
-        #[cfg(target_os = "linux")]
-        {
-            // The main thread's TID is the process ID.
-            // SAFETY: getpid has no preconditions and cannot fail.
-            let pid = unsafe { libc::getpid() };
-            main.set_native_id(pid as u64);
-        }
-        REGISTRY.acquire().insert(ident::MAIN_IDENT, main.clone());
-        main
-    })
-    .clone()
+    with_main(&mut locked())
+}
+
+/// The main thread's record, made and registered first if need be.
+fn with_main(registry: &mut Registry) -> Thread {
+    if let Some(main) = &registry.main {
+        return main.clone();
+    }
+    // The first call in the process, or in a child forked from a thread that had no record
+    // (CPython makes a `_MainThread` for it): a record named "MainThread".
+    let id = registry.main_ident;
+    let main = Thread::new_running(Kind::Main, "MainThread".into(), false, id);
+    #[cfg(target_os = "linux")]
+    {
+        // The main thread's TID is the process ID (also the forking thread's, in a child).
+        // SAFETY: getpid has no preconditions and cannot fail.
+        let pid = unsafe { libc::getpid() };
+        main.set_native_id(pid as u64);
+    }
+    registry.threads.insert(id, main.clone());
+    registry.main = Some(main.clone());
+    main
 }
 
 /// Installs `thread` as the calling thread's record (threads started by threadkit, on entry).
@@ -200,8 +258,9 @@ impl Drop for ActAs {
 #[cold]
 fn adopt_current() -> Thread {
     if ident::is_main_os_thread() {
+        // (Also the thread that forked a child, in the child.)
         let main = main_thread();
-        ident::set_current(ident::MAIN_IDENT);
+        ident::set_current(main.ident_raw());
         return main;
     }
     let id = ident::current();

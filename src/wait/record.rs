@@ -726,6 +726,59 @@ pub(crate) fn slot_count() -> usize {
     lock(&SLOTS).len()
 }
 
+/// The thread registry's `pthread_atfork` handlers' part (`src/thread/fork.rs`): the slot list
+/// is locked across the `fork` (so that the child does not inherit it locked by a thread it
+/// does not have, which would hang its first wait and every dump), and in the child every
+/// record of another thread is withdrawn and every reader count zeroed (those threads do not
+/// exist there: a dump must not show them, and the forking thread must not wait for their
+/// reads), with atomic stores only. The slots themselves stay in the list (nothing is freed in
+/// the child handler); they hold no record.
+#[cfg(all(unix, not(loom)))]
+pub(crate) mod fork {
+    use std::cell::RefCell;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, MutexGuard};
+
+    use super::{lock, Slot, SLOTS};
+
+    thread_local! {
+        /// The slot list's guard, from the prepare handler to the parent or child handler (on
+        /// the forking thread).
+        static HELD: RefCell<Option<MutexGuard<'static, Vec<Arc<Slot>>>>> =
+            const { RefCell::new(None) };
+    }
+
+    /// Prepare handler: locks the slot list.
+    pub(crate) fn before() {
+        let guard = lock(&SLOTS);
+        HELD.with(|h| *h.borrow_mut() = Some(guard));
+    }
+
+    /// Parent handler: unlocks it.
+    pub(crate) fn after_in_parent() {
+        drop(HELD.with(|h| h.borrow_mut().take()));
+    }
+
+    /// Child handler: withdraws the records of every thread but `keep` (the forking thread's
+    /// identifier), zeroes the reader counts, and unlocks the list (std's unlock is an atomic
+    /// swap and at most a futex wake with nobody to wake: nothing waits in the child).
+    pub(crate) fn after_in_child(keep: u64) {
+        let guard = HELD.with(|h| h.borrow_mut().take());
+        let Some(slots) = guard else { return };
+        for slot in slots.iter() {
+            slot.readers.store(0, Ordering::SeqCst);
+            // SAFETY: the record is initialised while `present` is set, and the child has one
+            // thread: nobody writes it meanwhile.
+            let mine = slot.present.load(Ordering::SeqCst)
+                && unsafe { (*slot.record.get()).assume_init_ref() }.ident == keep;
+            if !mine {
+                slot.present.store(false, Ordering::SeqCst);
+            }
+        }
+        drop(slots);
+    }
+}
+
 /// `(owner ident, where acquired, recursion count)` of a lock now, if locked.
 ///
 /// # Safety

@@ -22,8 +22,18 @@ pub(crate) fn in_forked_child(child: fn()) -> i32 {
         unsafe {
             libc::signal(libc::SIGALRM, on_alarm as *const () as libc::sighandler_t);
             libc::alarm(2);
-            let ok = std::panic::catch_unwind(child).is_ok();
-            libc::_exit(if ok { 0 } else { 1 });
+            let result = std::panic::catch_unwind(child);
+            if let Err(payload) = &result {
+                // The panic hook may stay silent (threadkit's defers a target's panic to the
+                // excepthook, which this `catch_unwind` pre-empts): say why the child failed.
+                let message = payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap_or("(not a string)");
+                eprintln!("forked child panicked: {message}");
+            }
+            libc::_exit(if result.is_ok() { 0 } else { 1 });
         }
     }
     let mut status = 0;

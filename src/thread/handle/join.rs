@@ -97,6 +97,12 @@ impl Thread {
         if self.is_current() {
             return Err(JoinError::CurrentThread);
         }
+        if self.is_lost_in_fork() {
+            // A thread of the parent process, which this forked child does not have: stopped.
+            // Neither its OS handle (whose lock a thread of the parent may hold, and whose
+            // `pthread_join` would wait for ever) nor its `finished` event (never set) is touched.
+            return Ok(true);
+        }
         // Published for diagnostics as a join of this thread (a wait-for edge), also while the
         // joiner sits in the OS join, which does not go through the waiting layer.
         let _published = crate::wait::announce(

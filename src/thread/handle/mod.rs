@@ -23,6 +23,12 @@ const STARTING: u8 = 1;
 const STARTED: u8 = 2;
 /// Finished, or failed to start.
 const STOPPED: u8 = 3;
+/// Running in the parent when this (child) process was forked, by another thread than the one
+/// that forked: it does not exist here (see `src/thread/fork.rs`). Stopped, as far as anybody
+/// can tell, but its `finished` event was never set (setting it could wake through the parking
+/// lot, whose locks a thread of the parent may hold), so every reader checks for this state
+/// before waiting on the event.
+const LOST_IN_FORK: u8 = 4;
 
 /// Which kind of thread a record describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -368,10 +374,21 @@ impl Thread {
         matches!(self.inner.kind, Kind::Spawned | Kind::Timer) && !self.is_daemon()
     }
 
+    /// Marks a thread that exists in the parent but not in this forked child as stopped: one
+    /// atomic store, no wake-up (the fork child handler's part; see `src/thread/fork.rs`).
+    pub(crate) fn mark_lost_in_fork(&self) {
+        self.inner.state.store(LOST_IN_FORK, Ordering::Release);
+    }
+
+    /// Whether [`mark_lost_in_fork`](Self::mark_lost_in_fork) marked the thread.
+    pub(crate) fn is_lost_in_fork(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) == LOST_IN_FORK
+    }
+
     fn status(&self) -> &'static str {
         match self.inner.state.load(Ordering::Acquire) {
             INITIAL => "initial",
-            STOPPED => "stopped",
+            STOPPED | LOST_IN_FORK => "stopped",
             _ if self.inner.kind == Kind::Main && self.inner.finished.is_set() => "stopped",
             _ => "started",
         }

@@ -202,7 +202,7 @@ impl Thread {
     /// Whether the thread has finished: its target returned and its `Local` values are dropped
     /// (what a returning join waits for).
     pub(crate) fn is_finished(&self) -> bool {
-        self.inner.finished.is_set()
+        self.inner.finished.is_set() || self.is_lost_in_fork()
     }
 
     /// Marks the main thread as done, waking threads that join it (at process exit).

@@ -1,0 +1,163 @@
+//! The thread registry across `fork` (CPython's `threading._after_fork`).
+//!
+//! A child process forked from a multi-threaded parent has one thread: the one that called
+//! `fork`. Everything else the registry knows is inherited as the parent left it: the other
+//! threads' records (listed by `enumerate()`, alive for ever, their joins never returning), and
+//! the registry's lock, which some other thread may have held at that instant (the child's first
+//! `enumerate()`, spawn or `current_thread()` registration would then wait for ever).
+//!
+//! So the registry's first entry registers three `pthread_atfork` handlers, once per process:
+//!
+//! - prepare ([`before_fork`], in the parent, on the forking thread): takes the registry's lock,
+//!   so that the map the child inherits is never caught halfway through an insert or a removal,
+//!   and no other thread holds the lock at the fork; then the wait records' slot list
+//!   (`src/wait/record.rs`, its `fork` module), for the same reasons;
+//! - parent ([`after_fork_in_parent`]): releases both, as any release;
+//! - child ([`after_fork_in_child`], the child's only thread): marks every record but the
+//!   forking thread's stopped (one atomic store each: [`Thread::mark_lost_in_fork`]), makes the
+//!   forking thread the main thread if it was not (as CPython 3.13 does: `main_thread()` is then
+//!   the current thread), has the marked records taken out of the map at the child's next
+//!   registry call, and unlocks the lock with one store. No wake-up, no allocation, no lock:
+//!   the parking lot's bucket locks and the allocator's may be held by threads the child does
+//!   not have, so the child may only store and load atomics and write the map's plain fields.
+//!   A join of a marked record then returns at once, before it looks at the thread's OS handle
+//!   or its `finished` event. The other threads' wait records are withdrawn (a dump in the
+//!   child shows none of them) and the slot list unlocked.
+//!
+//! Why the prepare handler cannot deadlock. It waits only for the thread holding the registry's
+//! lock, and a registry critical section (`registry.rs`) runs no user code and waits for
+//! nothing: it updates a `BTreeMap`, clones or drops `Thread` handles (a removed record is
+//! dropped after the unlock), and makes the main thread's record (allocation only). The
+//! allocator's own fork locks are taken after the prepare handlers run (glibc, musl), so the
+//! holder can finish. The forking thread itself is never inside a registry call, since no code
+//! in one calls `fork`; the one way it could be is a signal handler that forks after
+//! interrupting it, and then the lock is found held by the forking thread and left alone (the
+//! child is then no better off than without the handlers, and the parent does not
+//! self-deadlock). Another library's prepare handler that runs after this one (registered
+//! earlier) and waits for a thread that waits for the registry would deadlock, as any two
+//! prepare handlers can; none of threadkit's does.
+//!
+//! Limits: a `fork` that races the very first registration makes a child without the handlers.
+//! What the handlers do not cover: locks, events and queues that the parent's other threads held
+//! or waited on stay as they were (as in CPython, only the interpreter's own locks are
+//! re-created); the lock-order checker's per-thread lists of held locks (`src/lock_order`) keep
+//! the lost threads' entries. A signal handler that forks after interrupting its thread inside
+//! the slot list's lock (a thread's first wait, or its exit) deadlocks in the prepare handler.
+
+use std::cell::Cell;
+
+use super::ident;
+use super::registry::REGISTRY;
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether the handlers are registered (a flag, not a `Once`: a child forked while another thread
+/// ran a `Once` would inherit it running, and wait for ever).
+static REGISTERED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Whether this thread's prepare handler took the registry's lock (read by the parent and
+    /// child handlers, which run on the same thread). `const`, no destructor: reading it
+    /// registers nothing and allocates nothing.
+    static TOOK_REGISTRY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Registers the handlers, once per process.
+#[inline]
+pub(super) fn ensure_registered() {
+    if !REGISTERED.load(Ordering::Relaxed) {
+        register();
+    }
+}
+
+#[cold]
+fn register() {
+    if REGISTERED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: the three handlers are `extern "C"` functions that stay valid for the life of the
+    // process and cannot unwind (nothing they call panics). It fails only for want of memory:
+    // the children of this process then keep the old behaviour (see the module docs).
+    let _ = unsafe {
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_in_parent),
+            Some(after_fork_in_child),
+        )
+    };
+}
+
+/// The prepare handler: takes the registry's lock unless the forking thread holds it already.
+extern "C" fn before_fork() {
+    // Assigned now, in the parent, if the thread never had one: the child handler reads it.
+    let me = ident::current();
+    if REGISTRY.is_locked_by(me) {
+        // A signal handler forking from inside a registry call of this thread: waiting would
+        // wait for ever (see the module docs). (The slot list is not locked around a registry
+        // call: its lock is free for this thread.)
+        TOOK_REGISTRY.with(|t| t.set(false));
+        crate::wait::record::fork::before();
+        crate::lock_order::held::fork::before();
+        crate::lock_order::graph::fork::before();
+        return;
+    }
+    REGISTRY.lock_for_fork();
+    TOOK_REGISTRY.with(|t| t.set(true));
+    // Then the wait records' slot list and the lock-order checker's list of held-lock stacks
+    // and its graph (leaves: nothing waits for the registry, or for one another, holding one).
+    crate::wait::record::fork::before();
+    crate::lock_order::held::fork::before();
+    crate::lock_order::graph::fork::before();
+}
+
+/// The parent handler: releases what the prepare handler took.
+extern "C" fn after_fork_in_parent() {
+    crate::lock_order::graph::fork::after();
+    crate::lock_order::held::fork::after_in_parent();
+    crate::wait::record::fork::after_in_parent();
+    if TOOK_REGISTRY.with(|t| t.replace(false)) {
+        // SAFETY: this thread took the lock in `before_fork` and holds no reference into it.
+        unsafe { REGISTRY.unlock_for_fork() };
+    }
+}
+
+/// The child handler (see the module docs): atomic stores and plain writes only.
+extern "C" fn after_fork_in_child() {
+    let me = ident::current_or_unassigned();
+    crate::lock_order::graph::fork::after();
+    crate::lock_order::held::fork::after_in_child(me);
+    crate::wait::record::fork::after_in_child(me);
+    if !TOOK_REGISTRY.with(|t| t.replace(false)) {
+        return;
+    }
+    {
+        // SAFETY: this thread took the lock in `before_fork`, and is the only thread of the
+        // process: no other reference to the registry exists.
+        let registry = unsafe { REGISTRY.data_for_fork() };
+        for (&id, thread) in &registry.threads {
+            if id == me {
+                // Its kernel thread ID is the child's now (the process ID, on Linux).
+                thread.set_native_id(ident::native_id());
+            } else {
+                thread.mark_lost_in_fork();
+            }
+        }
+        if let Some(main) = &registry.main {
+            if main.ident_raw() != me {
+                main.mark_lost_in_fork();
+            }
+        }
+        if registry.main_ident != me {
+            // The forking thread is the main thread now: its record if it has one (a clone is
+            // an atomic increment), else one made on first need (`registry::with_main`). The
+            // old record is not dropped here (that could free it): it is forgotten, one count
+            // of a record the map also holds until it is pruned.
+            let mine = registry.threads.get(&me).cloned();
+            std::mem::forget(std::mem::replace(&mut registry.main, mine));
+            registry.main_ident = me;
+        }
+        registry.prune = true;
+    }
+    // SAFETY: in the child just forked, by the thread that took the lock in `before_fork`; the
+    // reference above is gone.
+    unsafe { REGISTRY.unlock_after_fork_in_child() };
+}

@@ -1,0 +1,227 @@
+//! Threads after `fork` (CPython's `threading._after_fork`): a child forked from a
+//! multi-threaded parent has only the thread that forked, and threadkit's registry says so.
+//! Every check runs in a forked child with a 2 s alarm (`common::fork`): a hang is exit status 3.
+//!
+//! In a file of its own: the children inherit only this file's threads.
+#![cfg(unix)]
+
+mod common;
+
+use common::fork::{in_forked_child, HUNG};
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use threadkit::{Builder, Event, JoinHandle, Lock, Thread};
+
+/// The parent's threads, as the first test's child inherits them.
+struct Parent {
+    /// Blocked on `go`, holding `held`.
+    holder: Thread,
+    /// Blocked on `go`.
+    waiter: Thread,
+    /// `waiter`'s handle, for the child's `JoinHandle::join` (taken there).
+    waiter_handle: Mutex<Option<JoinHandle<()>>>,
+    /// The parent's main thread (the test's thread forks from another one).
+    main: Thread,
+    /// Every thread the parent listed just before the fork.
+    listed: Vec<Thread>,
+}
+
+static PARENT: OnceLock<Parent> = OnceLock::new();
+
+/// What the child of the first test checks; each assertion's witness is in its message.
+fn only_the_forking_thread_is_left() {
+    let parent = PARENT.get().expect("set before the fork");
+    let me = threadkit::current_thread();
+    assert_eq!(&*me.name(), "forker");
+
+    // Listed: only the current thread.
+    let listed = threadkit::enumerate();
+    assert_eq!(listed, vec![me.clone()], "enumerate() in the child: {listed:?}");
+    assert_eq!(threadkit::active_count(), 1);
+
+    // The parent's other threads are stopped, and their joins return at once.
+    for t in [&parent.holder, &parent.waiter, &parent.main] {
+        assert!(!t.is_alive(), "{t:?} alive in the child");
+        assert!(format!("{t:?}").contains("stopped"), "{t:?}");
+        assert_eq!(t.join_timeout(Duration::from_secs(60)), Ok(true), "{t:?}");
+        assert_eq!(t.join(), Ok(()), "{t:?}");
+    }
+    for t in &parent.listed {
+        assert_eq!(t.is_alive(), t == &me, "{t:?}");
+    }
+    let handle = parent.waiter_handle.lock().unwrap().take().expect("not taken");
+    assert!(handle.is_finished());
+    let err = handle.join().expect_err("a lost thread has no result");
+    assert!(err.downcast_ref::<&str>().unwrap().contains("does not exist"));
+
+    // Forked from a non-main thread: it is the main thread now (CPython 3.13).
+    assert_eq!(threadkit::main_thread(), me);
+
+    // A thread can be started, is listed, and joined.
+    let go = Arc::new(Event::new());
+    let t = Builder::new().name("child-thread").create({
+        let go = Arc::clone(&go);
+        move || {
+            go.wait();
+            7
+        }
+    });
+    t.start().unwrap();
+    let listed = threadkit::enumerate();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.contains(&me) && listed.contains(&t), "{listed:?}");
+    go.set();
+    t.join().unwrap();
+    assert!(!t.is_alive());
+    assert_eq!(threadkit::spawn(|| 5).join().unwrap(), 5);
+    assert_eq!(threadkit::enumerate(), vec![me.clone()]);
+
+    // A dump names only the current thread (not the blocked waiters, nor the lock's holder).
+    let dump = threadkit::diagnostics::dump();
+    let idents: Vec<u64> = dump.threads.iter().map(|t| t.thread.ident).collect();
+    assert_eq!(idents, vec![threadkit::get_ident()], "dump in the child:\n{dump}");
+    let text = dump.to_string();
+    for name in ["holder", "waiter", "MainThread"] {
+        assert!(!text.contains(name), "{name} in the child's dump:\n{text}");
+    }
+}
+
+/// Two threads blocked on an Event, one of them holding a Lock; another thread forks. Witness:
+/// the child's exit status (0: every assertion of [`only_the_forking_thread_is_left`] held;
+/// `HUNG`: the 2 s alarm fired; 1: an assertion failed), then the parent's threads end as normal.
+///
+/// On the old code (main 37484e2): the child failed 10/10 runs (exit 1, at the first
+/// assertion: `enumerate()` listed the parent's threads).
+#[test]
+fn a_child_has_only_the_forking_thread() {
+    let go = Arc::new(Event::new());
+    let held = Arc::new(Lock::named("held-at-fork"));
+    let locked = Arc::new(Event::new());
+    let holder = Builder::new()
+        .name("holder")
+        .spawn({
+            let (go, held, locked) = (Arc::clone(&go), Arc::clone(&held), Arc::clone(&locked));
+            move || {
+                let _g = held.acquire();
+                locked.set();
+                go.wait();
+            }
+        })
+        .unwrap();
+    let waiter = Builder::new()
+        .name("waiter")
+        .spawn({
+            let go = Arc::clone(&go);
+            move || go.wait()
+        })
+        .unwrap();
+    locked.wait();
+    // Both blocked in `go.wait()` (their records published), so that the child inherits them.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let dump = threadkit::diagnostics::dump();
+        let blocked = dump
+            .threads
+            .iter()
+            .filter(|t| ["holder", "waiter"].contains(&&*t.thread.name) && t.waiting.is_some())
+            .count();
+        if blocked == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never blocked:\n{dump}");
+        std::thread::yield_now();
+    }
+    let parent = Parent {
+        holder: holder.thread().clone(),
+        waiter: waiter.thread().clone(),
+        waiter_handle: Mutex::new(Some(waiter)),
+        main: threadkit::main_thread(),
+        listed: threadkit::enumerate(),
+    };
+    assert!(parent.listed.len() >= 4, "{:?}", parent.listed);
+    assert!(PARENT.set(parent).is_ok());
+
+    let status = Builder::new()
+        .name("forker")
+        .spawn(|| in_forked_child(only_the_forking_thread_is_left))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(status, 0, "the child failed (1) or hung ({HUNG})");
+
+    // The parent is untouched.
+    assert!(held.locked());
+    go.set();
+    holder.join().unwrap();
+    let handle = PARENT.get().unwrap().waiter_handle.lock().unwrap().take();
+    handle.expect("the parent's handle").join().unwrap();
+    assert!(!held.locked());
+}
+
+/// What each child of the second test does: the registry answers, a thread can be started and
+/// joined, and the forking (main) thread is the main thread.
+fn registry_works() {
+    let me = threadkit::current_thread();
+    assert_eq!(threadkit::main_thread(), me);
+    assert_eq!(threadkit::enumerate(), vec![me.clone()]);
+    assert_eq!(threadkit::spawn(|| 3).join().unwrap(), 3);
+    assert_eq!(threadkit::active_count(), 1);
+    let dump = threadkit::diagnostics::dump();
+    assert_eq!(dump.threads.len(), 1, "{dump}");
+}
+
+/// Two threads start and join threadkit threads in a loop (each start inserts into the
+/// registry, each end removes, each join's wait publishes a record) while the test's thread
+/// forks 40 times. Witness: each child's exit status, and the number of threads the two started
+/// meanwhile (so that the forks raced them).
+///
+/// On the old code (main 37484e2): 40/40 children failed (exit 1: the parent's threads listed),
+/// and with that assertion removed, <see report> hung.
+#[test]
+fn a_child_forked_while_threads_come_and_go_never_hangs() {
+    let forks = 40;
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicU64::new(0));
+    let churn: Vec<_> = (0..2)
+        .map(|i| {
+            let (stop, started) = (Arc::clone(&stop), Arc::clone(&started));
+            Builder::new()
+                .name(format!("churn-{i}"))
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        threadkit::spawn(|| threadkit::enumerate().len())
+                            .join()
+                            .unwrap();
+                        started.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    while started.load(Ordering::Relaxed) < 10 {
+        std::thread::yield_now();
+    }
+    // Forked from the main thread if the harness runs this test there (one test thread), else
+    // from a test thread: either way the forking thread is the child's main thread.
+    let (mut hung, mut failed) = (0, 0);
+    let before = started.load(Ordering::Relaxed);
+    for _ in 0..forks {
+        match in_forked_child(registry_works) {
+            0 => {}
+            HUNG => hung += 1,
+            _ => failed += 1,
+        }
+    }
+    let during = started.load(Ordering::Relaxed) - before;
+    stop.store(true, Ordering::Relaxed);
+    for t in churn {
+        t.join().unwrap();
+    }
+    println!("{forks} children forked ({during} threads started meanwhile): {hung} hung, {failed} failed");
+    assert_eq!(hung, 0, "{hung} of {forks} forked children hung");
+    assert_eq!(failed, 0, "{failed} of {forks} forked children failed");
+    assert!(during >= 10, "too few threads started ({during}) to have raced");
+}
