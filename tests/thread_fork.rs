@@ -39,7 +39,11 @@ fn only_the_forking_thread_is_left() {
 
     // Listed: only the current thread.
     let listed = threadkit::enumerate();
-    assert_eq!(listed, vec![me.clone()], "enumerate() in the child: {listed:?}");
+    assert_eq!(
+        listed,
+        vec![me.clone()],
+        "enumerate() in the child: {listed:?}"
+    );
     assert_eq!(threadkit::active_count(), 1);
 
     // The parent's other threads are stopped, and their joins return at once.
@@ -52,10 +56,18 @@ fn only_the_forking_thread_is_left() {
     for t in &parent.listed {
         assert_eq!(t.is_alive(), t == &me, "{t:?}");
     }
-    let handle = parent.waiter_handle.lock().unwrap().take().expect("not taken");
+    let handle = parent
+        .waiter_handle
+        .lock()
+        .unwrap()
+        .take()
+        .expect("not taken");
     assert!(handle.is_finished());
     let err = handle.join().expect_err("a lost thread has no result");
-    assert!(err.downcast_ref::<&str>().unwrap().contains("does not exist"));
+    assert!(err
+        .downcast_ref::<&str>()
+        .unwrap()
+        .contains("does not exist"));
 
     // Forked from a non-main thread: it is the main thread now (CPython 3.13).
     assert_eq!(threadkit::main_thread(), me);
@@ -82,7 +94,11 @@ fn only_the_forking_thread_is_left() {
     // A dump names only the current thread (not the blocked waiters, nor the lock's holder).
     let dump = threadkit::diagnostics::dump();
     let idents: Vec<u64> = dump.threads.iter().map(|t| t.thread.ident).collect();
-    assert_eq!(idents, vec![threadkit::get_ident()], "dump in the child:\n{dump}");
+    assert_eq!(
+        idents,
+        vec![threadkit::get_ident()],
+        "dump in the child:\n{dump}"
+    );
     let text = dump.to_string();
     for name in ["holder", "waiter", "MainThread"] {
         assert!(!text.contains(name), "{name} in the child's dump:\n{text}");
@@ -223,5 +239,8 @@ fn a_child_forked_while_threads_come_and_go_never_hangs() {
     println!("{forks} children forked ({during} threads started meanwhile): {hung} hung, {failed} failed");
     assert_eq!(hung, 0, "{hung} of {forks} forked children hung");
     assert_eq!(failed, 0, "{failed} of {forks} forked children failed");
-    assert!(during >= 10, "too few threads started ({during}) to have raced");
+    assert!(
+        during >= 10,
+        "too few threads started ({during}) to have raced"
+    );
 }

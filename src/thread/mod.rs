@@ -90,7 +90,9 @@ pub fn current_thread() -> Thread {
     registry::current()
 }
 
-/// The main thread: the one that runs `main` (Python's `main_thread()`).
+/// The main thread: the one that runs `main` (Python's `main_thread()`). In a child process
+/// forked by another thread, the thread that forked, as in CPython 3.13 (see [`Thread`]'s
+/// differences from Python).
 ///
 /// # Examples
 ///

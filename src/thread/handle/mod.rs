@@ -122,6 +122,12 @@ pub(crate) struct Inner {
 /// - [`ident`](Self::ident) is threadkit's own identifier: never reused, the main thread's is 1.
 /// - The process waits for non-daemon threads when `main` returns, panics, or calls
 ///   `std::process::exit`; see [the module docs](crate#daemon-threads-and-process-exit).
+/// - After `fork` (as CPython's `_after_fork`, `src/thread/fork.rs`): in the child, the record
+///   of every thread but the one that forked is stopped: [`is_alive`](Self::is_alive) is false,
+///   [`join`](Self::join) returns at once (a [`JoinHandle`](crate::JoinHandle)'s join returns
+///   `Err`: the thread has no result there), and it is no longer listed by
+///   [`enumerate`](crate::enumerate). The forking thread keeps its record, and becomes the
+///   child's [`main_thread`](crate::main_thread) if it was not (CPython 3.13 does the same).
 /// - `Thread` is [`UnwindSafe`](std::panic::UnwindSafe) and
 ///   [`RefUnwindSafe`](std::panic::RefUnwindSafe): `catch_unwind` accepts closures that use one.
 ///
