@@ -3,7 +3,7 @@
 //! Every check runs in a forked child with a 2 s alarm (`common::fork`): a hang is exit status 3.
 //!
 //! In a file of its own: the children inherit only this file's threads.
-#![cfg(unix)]
+#![cfg(all(unix, not(loom)))]
 
 mod common;
 
@@ -72,24 +72,10 @@ fn only_the_forking_thread_is_left() {
     // Forked from a non-main thread: it is the main thread now (CPython 3.13).
     assert_eq!(threadkit::main_thread(), me);
 
-    // A thread can be started, is listed, and joined.
-    let go = Arc::new(Event::new());
-    let t = Builder::new().name("child-thread").create({
-        let go = Arc::clone(&go);
-        move || {
-            go.wait();
-            7
-        }
-    });
-    t.start().unwrap();
-    let listed = threadkit::enumerate();
-    assert_eq!(listed.len(), 2, "{listed:?}");
-    assert!(listed.contains(&me) && listed.contains(&t), "{listed:?}");
-    go.set();
-    t.join().unwrap();
-    assert!(!t.is_alive());
-    assert_eq!(threadkit::spawn(|| 5).join().unwrap(), 5);
-    assert_eq!(threadkit::enumerate(), vec![me.clone()]);
+    // (Starting a thread here is left to the third test: this parent's threads were parked
+    // at the fork, and parking_lot_core, through which threadkit's waits park, is not
+    // fork-safe: the child's threads may reuse their stacks, and with them the `ThreadData`
+    // that the parking lot's queues still list. Seen: 10 of 100 runs hung that way.)
 
     // A dump names only the current thread (not the blocked waiters, nor the lock's holder).
     let dump = threadkit::diagnostics::dump();
@@ -105,6 +91,21 @@ fn only_the_forking_thread_is_left() {
     }
 }
 
+/// The tests of this file, one at a time: a child must inherit only its own test's threads
+/// (another test's starting and joining threads could hold the parking lot's bucket locks at the
+/// fork, which no handler of threadkit's can release).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The kernel's state letter of this process's thread `tid` (`S`: asleep, here in a futex).
+fn kernel_state(tid: u64) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
 /// Two threads blocked on an Event, one of them holding a Lock; another thread forks. Witness:
 /// the child's exit status (0: every assertion of [`only_the_forking_thread_is_left`] held;
 /// `HUNG`: the 2 s alarm fired; 1: an assertion failed), then the parent's threads end as normal.
@@ -113,6 +114,7 @@ fn only_the_forking_thread_is_left() {
 /// assertion: `enumerate()` listed the parent's threads).
 #[test]
 fn a_child_has_only_the_forking_thread() {
+    let _serial = serial();
     let go = Arc::new(Event::new());
     let held = Arc::new(Lock::named("held-at-fork"));
     let locked = Arc::new(Event::new());
@@ -144,7 +146,12 @@ fn a_child_has_only_the_forking_thread() {
             .iter()
             .filter(|t| ["holder", "waiter"].contains(&&*t.thread.name) && t.waiting.is_some())
             .count();
-        if blocked == 2 {
+        // ... and asleep in the kernel, past the parking lot's bucket lock (which a thread of
+        // the parent must not hold at the fork: parking_lot_core is not fork-safe).
+        let asleep = [holder.thread(), waiter.thread()]
+            .iter()
+            .all(|t| kernel_state(t.native_id().unwrap()) == Some('S'));
+        if blocked == 2 && asleep {
             break;
         }
         assert!(Instant::now() < deadline, "never blocked:\n{dump}");
@@ -177,14 +184,16 @@ fn a_child_has_only_the_forking_thread() {
     assert!(!held.locked());
 }
 
-/// What each child of the second test does: the registry answers, a thread can be started and
-/// joined, and the forking (main) thread is the main thread.
+/// What each child of the second test does: the registry answers (its lock was not left held)
+/// and lists only the forking thread, which is the main thread; a dump shows only it. (No thread
+/// is started: the parent's threads park and unpark all the time, and parking_lot_core is not
+/// fork-safe; see the first test.)
 fn registry_works() {
     let me = threadkit::current_thread();
     assert_eq!(threadkit::main_thread(), me);
     assert_eq!(threadkit::enumerate(), vec![me.clone()]);
-    assert_eq!(threadkit::spawn(|| 3).join().unwrap(), 3);
     assert_eq!(threadkit::active_count(), 1);
+    assert!(me.is_alive());
     let dump = threadkit::diagnostics::dump();
     assert_eq!(dump.threads.len(), 1, "{dump}");
 }
@@ -198,6 +207,7 @@ fn registry_works() {
 /// and with that assertion removed, <see report> hung.
 #[test]
 fn a_child_forked_while_threads_come_and_go_never_hangs() {
+    let _serial = serial();
     let forks = 40;
     let stop = Arc::new(AtomicBool::new(false));
     let started = Arc::new(AtomicU64::new(0));
@@ -243,4 +253,51 @@ fn a_child_forked_while_threads_come_and_go_never_hangs() {
         during >= 10,
         "too few threads started ({during}) to have raced"
     );
+}
+
+/// In the child of a thread threadkit never heard of (no record, no identifier): the forking
+/// thread is the main thread, named "MainThread" as CPython names the `_MainThread` it makes
+/// for such a thread, and the only one listed.
+fn forked_from_a_foreign_thread() {
+    let me = threadkit::current_thread();
+    assert_eq!(&*me.name(), "MainThread");
+    assert_eq!(threadkit::main_thread(), me);
+    assert_eq!(threadkit::enumerate(), vec![me.clone()]);
+    assert_eq!(me.ident(), Some(threadkit::get_ident()));
+    assert_ne!(me.ident(), Some(1), "the parent's main thread's identifier");
+    assert_eq!(me.native_id(), Some(threadkit::get_native_id()));
+    assert!(me.is_alive());
+
+    // A thread can be started, is listed, and joined (the parent has no parked threads here).
+    let go = Arc::new(Event::new());
+    let t = Builder::new().name("child-thread").create({
+        let go = Arc::clone(&go);
+        move || {
+            go.wait();
+            7
+        }
+    });
+    t.start().unwrap();
+    let listed = threadkit::enumerate();
+    assert_eq!(listed, vec![me.clone(), t.clone()]);
+    go.set();
+    t.join().unwrap();
+    assert!(!t.is_alive());
+    assert_eq!(threadkit::spawn(|| 5).join().unwrap(), 5);
+    assert_eq!(threadkit::enumerate(), vec![me]);
+}
+
+/// A std thread that never used threadkit forks while the test's thread is registered. Witness:
+/// the child's exit status (0: every assertion of [`forked_from_a_foreign_thread`] held).
+///
+/// On the old code (main 37484e2): <see report>.
+#[test]
+fn a_child_forked_from_a_foreign_thread_makes_it_the_main_thread() {
+    let _serial = serial();
+    let parent_main = threadkit::main_thread();
+    let status = std::thread::spawn(|| in_forked_child(forked_from_a_foreign_thread))
+        .join()
+        .unwrap();
+    assert_eq!(status, 0, "the child failed (1) or hung ({HUNG})");
+    assert!(parent_main.is_alive());
 }
