@@ -60,13 +60,15 @@ pub(crate) mod fork {
     /// Prepare handler: locks the graph.
     pub(crate) fn before() {
         let guard = graph();
-        HELD.with(|h| *h.borrow_mut() = Some(guard));
+        // `try_with`: a fork from this thread's thread-local teardown keeps nothing (the guard is
+        // dropped at once), rather than panicking in an `extern "C"` handler.
+        let _ = HELD.try_with(|h| *h.borrow_mut() = Some(guard));
     }
 
     /// Parent and child handler: unlocks it (std's unlock is an atomic swap and at most a futex
     /// wake with nobody to wake, in the child).
     pub(crate) fn after() {
-        drop(HELD.with(|h| h.borrow_mut().take()));
+        drop(HELD.try_with(|h| h.borrow_mut().take()));
     }
 }
 

@@ -94,18 +94,20 @@ pub(crate) mod fork {
     /// Prepare handler: locks the list.
     pub(crate) fn before() {
         let guard = lock(&REGISTRY);
-        HELD.with(|h| *h.borrow_mut() = Some(guard));
+        // `try_with`: a fork from this thread's thread-local teardown keeps nothing (the guard is
+        // dropped at once), rather than panicking in an `extern "C"` handler.
+        let _ = HELD.try_with(|h| *h.borrow_mut() = Some(guard));
     }
 
     /// Parent handler: unlocks it.
     pub(crate) fn after_in_parent() {
-        drop(HELD.with(|h| h.borrow_mut().take()));
+        drop(HELD.try_with(|h| h.borrow_mut().take()));
     }
 
     /// Child handler: marks every stack but `keep`'s (the forking thread's identifier) gone,
     /// and unlocks the list.
     pub(crate) fn after_in_child(keep: u64) {
-        let Some(list) = HELD.with(|h| h.borrow_mut().take()) else {
+        let Some(list) = HELD.try_with(|h| h.borrow_mut().take()).ok().flatten() else {
             return;
         };
         for shared in list.iter() {

@@ -17,9 +17,11 @@
 //!   forking thread's stopped (one atomic store each: [`Thread::mark_lost_in_fork`]), makes the
 //!   forking thread the main thread if it was not (as CPython 3.13 does: `main_thread()` is then
 //!   the current thread), has the marked records taken out of the map at the child's next
-//!   registry call, and unlocks the lock with one store. No wake-up, no allocation, no lock:
-//!   the parking lot's bucket locks and the allocator's may be held by threads the child does
-//!   not have, so the child may only store and load atomics and write the map's plain fields.
+//!   registry call, and unlocks the lock with one store. No wake-up through the parking lot,
+//!   no allocation, no lock taken: the parking lot's bucket locks and the allocator's may be
+//!   held by threads the child does not have, so the child handler only stores and loads
+//!   atomics, writes the map's plain fields and drops the std guards its prepare handler took
+//!   (an atomic swap, and a futex wake that finds nobody).
 //!   A join of a marked record then returns at once, before it looks at the thread's OS handle
 //!   or its `finished` event. The other threads' wait records are withdrawn (a dump in the
 //!   child shows none of them) and the slot list unlocked.

@@ -751,19 +751,21 @@ pub(crate) mod fork {
     /// Prepare handler: locks the slot list.
     pub(crate) fn before() {
         let guard = lock(&SLOTS);
-        HELD.with(|h| *h.borrow_mut() = Some(guard));
+        // `try_with`: a fork from this thread's thread-local teardown keeps nothing (the guard is
+        // dropped at once), rather than panicking in an `extern "C"` handler.
+        let _ = HELD.try_with(|h| *h.borrow_mut() = Some(guard));
     }
 
     /// Parent handler: unlocks it.
     pub(crate) fn after_in_parent() {
-        drop(HELD.with(|h| h.borrow_mut().take()));
+        drop(HELD.try_with(|h| h.borrow_mut().take()));
     }
 
     /// Child handler: withdraws the records of every thread but `keep` (the forking thread's
     /// identifier), zeroes the reader counts, and unlocks the list (std's unlock is an atomic
     /// swap and at most a futex wake with nobody to wake: nothing waits in the child).
     pub(crate) fn after_in_child(keep: u64) {
-        let guard = HELD.with(|h| h.borrow_mut().take());
+        let guard = HELD.try_with(|h| h.borrow_mut().take()).ok().flatten();
         let Some(slots) = guard else { return };
         for slot in slots.iter() {
             slot.readers.store(0, Ordering::SeqCst);
