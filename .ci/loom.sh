@@ -201,4 +201,7 @@ echo "loom: $ran of ${#all[@]} models passed in two processes"
 # The Timer lifecycle's and the last waker's note models live beside their private state
 # (src/timer/state.rs, src/wait/last_signal.rs).
 cargo test --release --features loom --target-dir target/loom --lib -- timer::state wait::last_signal || status=1
+# Every other target builds under `--cfg loom` too (the files that use the thread API, which is
+# compiled out, say `#![cfg(not(loom))]`): a check, so that a new test file cannot break it.
+cargo clippy --features loom --tests --target-dir target/loom -- -D warnings || status=1
 exit $status

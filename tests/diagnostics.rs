@@ -5,6 +5,8 @@
 //! `diagnostics_watchdog.rs`. Every blocking step has a timeout, so a broken dump fails the test
 //! instead of hanging it. The tests share the process's wait records, so they run one at a time
 //! (SERIAL).
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 mod common;
 

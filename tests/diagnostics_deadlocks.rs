@@ -3,6 +3,8 @@
 //! it) and a cycle through a join. Every blocking step has a timeout, so a broken finder fails
 //! the test instead of hanging it. The tests share the process's wait-for graph, so they run one
 //! at a time (SERIAL).
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! The contention profile's charge of a woken wait that is not a lock's: an Event wait is
 //! charged to the Event, once, with the time it waited (the wait record is read back from the
 //! waiting thread's slot for the charge). The profile is process-wide: one test at a time.
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 mod common;
 

@@ -5,6 +5,8 @@
 //! Every blocking step has a timeout, so a broken detector fails the test instead of hanging
 //! it; every wait that returns is checked against what it is owed (a notify, a set). The tests
 //! share the process's wait records, so they run one at a time (SERIAL).
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 mod common;
 

@@ -4,6 +4,8 @@
 //! site, empty while off). These are the tests that turn process-wide switches (the report
 //! hook, `set_contention_profiling`) on and back off, so they are kept together in this file and
 //! run one at a time (SERIAL). Every blocking step has a timeout.
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 mod common;
 

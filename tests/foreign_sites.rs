@@ -3,6 +3,8 @@
 //! own source lines in dumps, deadlock reports and lock-order reports, never the binding's Rust.
 //! Every blocking step has a timeout. The tests share the process's diagnostics switches, so
 //! they run one at a time (SERIAL).
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
 use std::time::{Duration, Instant};

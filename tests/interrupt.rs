@@ -1,6 +1,8 @@
 //! `threadkit::interrupt` on real threads: an interrupt ends a parked timed wait of every
 //! primitive at once, as a timeout, leaving the primitive exactly as a timeout does; untimed
 //! waits and other threads are not disturbed; interrupts racing wake-ups lose nothing.
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! (a binding's main thread at exit) still waits for the non-daemon threads, instead of
 //! taking the pending interrupt for a timeout at its first join. Its own test binary: the
 //! sequence runs once per process.
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

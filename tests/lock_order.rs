@@ -3,6 +3,8 @@
 //! threads of a scenario run one after another (each joined before the next starts), so no test
 //! can hang. The tests share the process's mode, hook and order graph, so they run one at a
 //! time (SERIAL).
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 #![cfg(feature = "lock-order")]
 
 mod common;

@@ -2,6 +2,8 @@
 //! unwinding), a report hook that takes locks, semaphores left out or opted in, backtraces per
 //! edge, the report's text and the thread dump's held locks. As in tests/lock_order.rs, the
 //! threads of a scenario run one after another and the tests run one at a time (SERIAL).
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 #![cfg(feature = "lock-order")]
 
 mod common;

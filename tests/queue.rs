@@ -1,5 +1,7 @@
 //! Behaviour tests for `threadkit::queue`: CPython's `test_queue.py` (reference §3.16), the
 //! 3.13 shutdown semantics (§5), and "nothing lost" stress tests for every queue kind.
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -4,6 +4,8 @@
 //! forked while another thread held it hung in its first put).
 //!
 //! In a file of its own, so that no other test's threads are running when it forks.
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 #![cfg(unix)]
 
 mod common;

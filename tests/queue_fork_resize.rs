@@ -5,6 +5,8 @@
 //! for it for ever (in the retire of the old store).
 //!
 //! In a file of its own, so that no other test's threads are running when it forks.
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 #![cfg(unix)]
 
 mod common;

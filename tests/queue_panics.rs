@@ -3,6 +3,8 @@
 //! item that the panicking call left behind, without any other operation on the queue.
 //!
 //! Also CPython's FailingQueueTest for `PriorityQueue` (the one store a user's code runs inside).
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,6 +3,8 @@
 //! for later puts, the items queued stay and keep their order, a raised bound wakes exactly the
 //! putters it lets in, and puts racing a resize are neither lost, duplicated, reordered nor let
 //! in beyond the bound in force when they land.
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,4 +1,6 @@
 //! `task_guard`: Python's `try: ... finally: q.task_done()`.
+// The thread API is compiled out under `--cfg loom` (src/lib.rs).
+#![cfg(not(loom))]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
