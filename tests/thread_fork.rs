@@ -305,3 +305,66 @@ fn a_child_forked_from_a_foreign_thread_makes_it_the_main_thread() {
     assert_eq!(status, 0, "the child failed (1) or hung ({HUNG})");
     assert!(parent_main.is_alive());
 }
+
+/// The busy thread of the fourth test's parent and its handle, for the child.
+static BUSY: Mutex<Option<(Thread, JoinHandle<()>)>> = Mutex::new(None);
+
+/// The child of the fourth test: starts threads (glibc gives them the lost thread's cached
+/// stack when it can), drops its copies of the lost thread's handles, then joins the new ones.
+/// The witness: each new thread's result comes back through its join.
+fn dropping_a_lost_handle_detaches_nothing() {
+    let (lost, lost_handle) = BUSY.lock().unwrap().take().expect("set before the fork");
+    assert!(!lost.is_alive());
+    let started: Vec<_> = (0..4u64)
+        .map(|i| {
+            Builder::new()
+                .name(format!("child-{i}"))
+                .spawn(move || i * 10)
+                .expect("start in the child")
+        })
+        .collect();
+    // The registry's copy of the lost record is gone (pruned by the starts above): these are
+    // the last references.
+    drop(lost_handle);
+    drop(lost);
+    for (i, handle) in started.into_iter().enumerate() {
+        assert_eq!(handle.join().expect("the child's thread"), i as u64 * 10);
+    }
+}
+
+/// A thread busy (not parked: see the first test's note on the parking lot) at the fork: in the
+/// child, its handles are dropped after the child started threads of its own, and those threads
+/// still join. The review of stop 23 feared that the lost record's std handle, dropped, would
+/// detach a `pthread_t` the child's C library had given to a new thread; the record now keeps it
+/// for ever. This test passed 5 of 5 runs without that guard too: the lost thread's own
+/// current-thread slot (in its thread-local storage, never destroyed in the child) holds a
+/// reference, so its record is never freed there. It stays as the check that a child whose
+/// parent had a running thread can start and join threads.
+#[test]
+fn a_lost_threads_handle_dropped_in_the_child_detaches_nothing() {
+    let _serial = serial();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinning = Arc::new(AtomicBool::new(false));
+    let handle = {
+        let (stop, spinning) = (Arc::clone(&stop), Arc::clone(&spinning));
+        Builder::new()
+            .name("busy")
+            .spawn(move || {
+                spinning.store(true, Ordering::SeqCst);
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+            .unwrap()
+    };
+    while !spinning.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    let thread = handle.thread().clone();
+    *BUSY.lock().unwrap() = Some((thread, handle));
+    let status = in_forked_child(dropping_a_lost_handle_detaches_nothing);
+    stop.store(true, Ordering::Relaxed);
+    let (_, handle) = BUSY.lock().unwrap().take().expect("the parent's copy");
+    handle.join().unwrap();
+    assert_eq!(status, 0, "the child failed (1) or hung ({HUNG})");
+}

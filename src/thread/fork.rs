@@ -17,7 +17,10 @@
 //!   forking thread's stopped (one atomic store each: [`Thread::mark_lost_in_fork`]), makes the
 //!   forking thread the main thread if it was not (as CPython 3.13 does: `main_thread()` is then
 //!   the current thread), has the marked records taken out of the map at the child's next
-//!   registry call, and unlocks the lock with one store. No wake-up through the parking lot,
+//!   registry call, and unlocks the registry (a std `Mutex`: a futex word, whose waiters the
+//!   kernel keeps per process, so no waiter of the parent can be handed it in the child; a
+//!   threadkit `Lock` keeps its waiters in the parking lot's queue, which the child inherits).
+//!   No wake-up through the parking lot,
 //!   no allocation, no lock taken: the parking lot's bucket locks and the allocator's may be
 //!   held by threads the child does not have, so the child handler only stores and loads
 //!   atomics, writes the map's plain fields and drops the std guards its prepare handler took
@@ -39,17 +42,23 @@
 //! earlier) and waits for a thread that waits for the registry would deadlock, as any two
 //! prepare handlers can; none of threadkit's does.
 //!
-//! Limits: a `fork` that races the very first registration makes a child without the handlers.
+//! Limits: a `fork` that races the very first registration makes a child without the handlers,
+//! and so does a fork in a process that never used the registry (no thread started or asked
+//! for); the wait records' slot list and the lock-order checker's lists are then not held across
+//! it. A thread that was between leaving the registry and marking itself stopped at the fork (or
+//! between `start()`'s claim and its entry in the registry) is not marked lost: its `join()` in
+//! the child waits for ever (a per-fork epoch in each record would cover it: not built). The
+//! Timer service's threads do not exist in the child: a Timer started there never fires.
 //! What the handlers do not cover: locks, events and queues that the parent's other threads held
 //! or waited on stay as they were (as in CPython, only the interpreter's own locks are
 //! re-created); the lock-order checker's per-thread lists of held locks (`src/lock_order`) keep
 //! the lost threads' entries. A signal handler that forks after interrupting its thread inside
 //! the slot list's lock (a thread's first wait, or its exit) deadlocks in the prepare handler.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 use super::ident;
-use super::registry::REGISTRY;
+use super::registry::{lock_registry, Locked, HOLDER};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 
 /// Whether the handlers are registered (a flag, not a `Once`: a child forked while another thread
@@ -57,10 +66,10 @@ use crate::loom::sync::atomic::{AtomicBool, Ordering};
 static REGISTERED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
-    /// Whether this thread's prepare handler took the registry's lock (read by the parent and
-    /// child handlers, which run on the same thread). `const`, no destructor: reading it
-    /// registers nothing and allocates nothing.
-    static TOOK_REGISTRY: Cell<bool> = const { Cell::new(false) };
+    /// The registry, held by this thread's prepare handler until its parent or child handler
+    /// (which run on the same thread). `const`, no destructor: reading it registers nothing and
+    /// allocates nothing.
+    static HELD: RefCell<Option<Locked>> = const { RefCell::new(None) };
 }
 
 /// Registers the handlers, once per process.
@@ -92,18 +101,19 @@ fn register() {
 extern "C" fn before_fork() {
     // Assigned now, in the parent, if the thread never had one: the child handler reads it.
     let me = ident::current();
-    if REGISTRY.is_locked_by(me) {
+    if HOLDER.load(Ordering::Relaxed) == me {
         // A signal handler forking from inside a registry call of this thread: waiting would
         // wait for ever (see the module docs). (The slot list is not locked around a registry
         // call: its lock is free for this thread.)
-        TOOK_REGISTRY.with(|t| t.set(false));
         crate::wait::record::fork::before();
         crate::lock_order::held::fork::before();
         crate::lock_order::graph::fork::before();
         return;
     }
-    REGISTRY.lock_for_fork();
-    TOOK_REGISTRY.with(|t| t.set(true));
+    let registry = lock_registry();
+    // `try_with`: a fork from this thread's thread-local teardown keeps nothing (the registry is
+    // unlocked at once), rather than panicking in an `extern "C"` handler.
+    let _ = HELD.try_with(|h| *h.borrow_mut() = Some(registry));
     // Then the wait records' slot list and the lock-order checker's list of held-lock stacks
     // and its graph (leaves: nothing waits for the registry, or for one another, holding one).
     crate::wait::record::fork::before();
@@ -116,10 +126,7 @@ extern "C" fn after_fork_in_parent() {
     crate::lock_order::graph::fork::after();
     crate::lock_order::held::fork::after_in_parent();
     crate::wait::record::fork::after_in_parent();
-    if TOOK_REGISTRY.with(|t| t.replace(false)) {
-        // SAFETY: this thread took the lock in `before_fork` and holds no reference into it.
-        unsafe { REGISTRY.unlock_for_fork() };
-    }
+    drop(HELD.try_with(|h| h.borrow_mut().take()));
 }
 
 /// The child handler (see the module docs): atomic stores and plain writes only.
@@ -128,13 +135,10 @@ extern "C" fn after_fork_in_child() {
     crate::lock_order::graph::fork::after();
     crate::lock_order::held::fork::after_in_child(me);
     crate::wait::record::fork::after_in_child(me);
-    if !TOOK_REGISTRY.with(|t| t.replace(false)) {
+    let Some(mut registry) = HELD.try_with(|h| h.borrow_mut().take()).ok().flatten() else {
         return;
-    }
+    };
     {
-        // SAFETY: this thread took the lock in `before_fork`, and is the only thread of the
-        // process: no other reference to the registry exists.
-        let registry = unsafe { REGISTRY.data_for_fork() };
         for (&id, thread) in &registry.threads {
             if id == me {
                 // Its kernel thread ID is the child's now (the process ID, on Linux).
@@ -159,7 +163,7 @@ extern "C" fn after_fork_in_child() {
         }
         registry.prune = true;
     }
-    // SAFETY: in the child just forked, by the thread that took the lock in `before_fork`; the
-    // reference above is gone.
-    unsafe { REGISTRY.unlock_after_fork_in_child() };
+    // std's unlock: an atomic swap, and a futex wake if the word said "contended" (threads of
+    // the parent waited), which finds nobody in the child.
+    drop(registry);
 }

@@ -20,10 +20,13 @@ use std::cell::{Cell, UnsafeCell};
 use std::collections::BTreeMap;
 use std::ptr;
 
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use super::handle::{Kind, Thread};
 use super::ident;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::{Lock, LockGuard};
 
 /// The registry: live threads and the main thread's record.
 pub(super) struct Registry {
@@ -42,33 +45,80 @@ pub(super) struct Registry {
 
 impl Registry {
     /// Takes out the records that the fork child handler marked lost (it only stores atomics:
-    /// freeing is left to here, the child's first registry call).
+    /// freeing is left to the child's first registry call, which drops them after unlocking).
     #[cold]
-    fn prune(&mut self) {
-        self.threads.retain(|_, t| !t.is_lost_in_fork());
+    fn take_lost(&mut self) -> Vec<Thread> {
+        let (lost, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.threads)
+            .into_iter()
+            .partition(|(_, t)| t.is_lost_in_fork());
+        self.threads = kept.into_iter().collect();
         self.prune = false;
+        lost.into_iter().map(|(_, t)| t).collect()
     }
 }
 
-/// The registry (see [`Registry`]).
-pub(super) static REGISTRY: Lock<Registry> = Lock::with_value(Registry {
+/// The registry (see [`Registry`]). A std `Mutex`, not a threadkit [`Lock`](crate::Lock): a
+/// futex word with no queue of waiters kept in user space. In a child forked while threads of
+/// the parent waited for the registry (the prepare handler holds it for the whole `fork`), a
+/// threadkit `Lock` would keep those threads in the parking lot's queue for its key, and the
+/// child's first contended release would hand the registry to a thread that does not exist
+/// (locked for ever) or write into its freed thread data (review of stop 23). The kernel's futex
+/// queue holds only the child's own threads.
+pub(super) static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     threads: BTreeMap::new(),
     main: None,
     main_ident: ident::MAIN_IDENT,
     prune: false,
 });
 
+/// The identifier of the thread that holds [`REGISTRY`] (0: nobody), for the fork prepare
+/// handler: a thread that forks from a signal handler while it holds the registry must not wait
+/// for itself.
+pub(super) static HOLDER: AtomicU64 = AtomicU64::new(0);
+
+/// [`REGISTRY`] held: clears [`HOLDER`] when dropped, before the unlock.
+pub(super) struct Locked(MutexGuard<'static, Registry>);
+
+impl Deref for Locked {
+    type Target = Registry;
+    fn deref(&self) -> &Registry {
+        &self.0
+    }
+}
+
+impl DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut Registry {
+        &mut self.0
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        HOLDER.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Takes [`REGISTRY`] (never poisoned in practice: no registry section panics).
+pub(super) fn lock_registry() -> Locked {
+    let guard = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    HOLDER.store(ident::current(), Ordering::Relaxed);
+    Locked(guard)
+}
+
 /// The counter behind "Thread-N" and "Dummy-N" (shared, as in CPython).
 static NAME_COUNTER: AtomicUsize = AtomicUsize::new(1);
 
-/// The registry, locked; pruned first if a fork left lost records in it.
-#[track_caller]
-fn locked() -> LockGuard<'static, Registry> {
+/// The registry, locked; pruned first if a fork left lost records in it (dropped with the
+/// registry unlocked: a record's drop may run other code).
+fn locked() -> Locked {
     #[cfg(unix)]
     super::fork::ensure_registered();
-    let mut registry = REGISTRY.acquire();
+    let mut registry = lock_registry();
     if registry.prune {
-        registry.prune();
+        let lost = registry.take_lost();
+        drop(registry);
+        drop(lost);
+        registry = lock_registry();
     }
     registry
 }

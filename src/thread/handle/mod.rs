@@ -83,6 +83,21 @@ pub(crate) struct Inner {
     finished: Event,
 }
 
+impl Drop for Inner {
+    /// A thread lost in a fork keeps its std handle for ever: dropping it would detach a
+    /// `pthread_t` that the child's C library may have given to one of the child's own threads
+    /// since (glibc caches the lost threads' descriptors and reuses them), which would then be
+    /// detached under that thread (its join fails, or reads freed memory). `get_mut`: the lock
+    /// may be held by a thread of the parent.
+    fn drop(&mut self) {
+        if *self.state.get_mut() == LOST_IN_FORK {
+            if let Some(handle) = self.os_handle.get_mut().take() {
+                std::mem::forget(handle);
+            }
+        }
+    }
+}
+
 /// A thread of control, as Python's `threading.Thread` object: a cheap, cloneable handle.
 ///
 /// A `Thread` is created with a target ([`Thread::new`], or [`Builder`](crate::Builder) for a
