@@ -154,8 +154,14 @@ fi
 # CPU. Measured here: the slowest model took 187 s beside another in one process (sys time
 # above user time), 58 s alone in its own.
 export RUSTFLAGS="--cfg loom"
-bin=$(cargo test --release --features loom --target-dir target/loom --test loom --no-run 2>&1 |
-    tee /dev/stderr | sed -n 's/^ *Executable .*(\(.*\))$/\1/p')
+# (Captured, then printed: `tee /dev/stderr` would reopen, and so truncate, a log file that
+# stderr points to.)
+if ! build=$(cargo test --release --features loom --target-dir target/loom --test loom --no-run 2>&1); then
+    echo "$build"
+    exit 1
+fi
+echo "$build"
+bin=$(sed -n 's/^ *Executable .*(\(.*\))$/\1/p' <<<"$build")
 [ -x "$bin" ] || { echo "loom.sh: no test binary found"; exit 1; }
 if [ $# -gt 0 ]; then
     "$bin" "$@"
