@@ -67,8 +67,9 @@ static REGISTERED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// The registry, held by this thread's prepare handler until its parent or child handler
-    /// (which run on the same thread). `const`, no destructor: reading it registers nothing and
-    /// allocates nothing.
+    /// (which run on the same thread). Its destructor is registered at the first access, by the
+    /// prepare handler in the parent (where allocating is fine); the child handler's access finds
+    /// it registered.
     static HELD: RefCell<Option<Locked>> = const { RefCell::new(None) };
 }
 
