@@ -93,7 +93,7 @@ bounded_queue! {
     ///   Python user writes `(priority, count, item)` for it). Each item is stored with a 64-bit
     ///   insertion number for this: measured here, a 1P1C `PriorityQueue<u64>` moves an item
     ///   at about the speed of a parking_lot `Mutex<BinaryHeap<(u64, u64)>>` + `Condvar` that
-    ///   does the same, and 1.15-1.3x slower than one over plain `u64`s, which breaks ties in
+    ///   does the same, and 1.1-1.3x slower than one over plain `u64`s, which breaks ties in
     ///   no particular order (BENCHMARKS.md, `priority_1p1c`).
     ///
     /// # Panics

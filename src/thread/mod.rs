@@ -3,9 +3,9 @@
 //!
 //! Layout: `handle.rs` is the [`Thread`] record; `builder.rs` creates and starts threads;
 //! `registry.rs` holds the live threads and the current-thread slot (`fork.rs`: its
-//! `pthread_atfork` handlers); `ident.rs` the per-thread identifiers; `shutdown.rs` the exit-time join of non-daemon threads (`exit_guard.rs`: noticing
-//! a thread std parked in `std::process::exit`); `excepthook.rs` what happens to a panic that
-//! escapes a target.
+//! `pthread_atfork` handlers); `ident.rs` the per-thread identifiers; `shutdown.rs` the exit-time
+//! join of non-daemon threads (`exit_guard.rs`: noticing a thread std parked in
+//! `std::process::exit`); `excepthook.rs` what happens to a panic that escapes a target.
 
 mod builder;
 mod excepthook;

@@ -13,8 +13,8 @@
 //! (`fork.rs`, registered with the registry's first entry) hold the registry's lock across the
 //! `fork` (so the child never inherits the map half-updated, or the lock held by a thread it does
 //! not have), and in the child mark every other thread stopped, make the forking thread the main
-//! thread if it was not, and unlock with a plain store. The records so marked leave the map at
-//! the child's next registry call ([`Registry::prune`]): the handler only stores atomics.
+//! thread if it was not, and unlock it. The records so marked leave the map at the child's next
+//! registry call ([`Registry::take_lost`]): the handler only stores atomics and plain fields.
 
 use std::cell::{Cell, UnsafeCell};
 use std::collections::BTreeMap;
