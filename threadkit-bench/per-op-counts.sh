@@ -29,12 +29,21 @@ totals() {
     iters=$(awk -F, 'NR == 2 { print $4 }' "$work/$mode/details.csv")
     trials=$(awk -F, 'NR == 2 { print $5 }' "$work/$mode/details.csv")
     [ -n "$iters" ] || { echo "no contender of $case_name matches $label" >&2; exit 1; }
+    # One contender, or the counts of several would be added up as one's.
+    local ran
+    ran=$(awk -F, 'NR > 1 { print $2 }' "$work/$mode/details.csv")
+    if [ "$(printf '%s\n' "$ran" | wc -l)" -ne 1 ]; then
+        echo "$label names more than one contender of $case_name:" $ran >&2
+        exit 1
+    fi
     runs=$((trials + 1)) # the warm-up run
     echo "$(awk '/^summary:/ { print $2, $3, $4 }' "$work/$mode.cg") $((iters * runs))"
 }
 
-read -r qi qr qw qn <<<"$(totals quick)"
-read -r si sr sw sn <<<"$(totals smoke)"
+quick=$(totals quick) # a failure stops the script here (set -e), not in the here-string
+smoke=$(totals smoke)
+read -r qi qr qw qn <<<"$quick"
+read -r si sr sw sn <<<"$smoke"
 n=$((qn - sn))
 awk -v c="$case_name" -v l="$label" -v n="$n" \
     -v i=$((qi - si)) -v r=$((qr - sr)) -v w=$((qw - sw)) \

@@ -283,9 +283,25 @@ impl Case {
     }
 
     /// Drops the contenders whose label `keep` rejects (to profile one of them alone).
-    pub(crate) fn keep_contenders(&mut self, keep: impl Fn(&str) -> bool) {
+    fn keep_contenders(&mut self, keep: impl Fn(&str) -> bool) {
         self.threadkit = self.threadkit.take().filter(|c| keep(c.label));
         self.peers.retain(|c| keep(c.label));
+    }
+
+    /// Keeps the contenders that `--contender SUBSTR` names: the one whose name in the CSVs
+    /// (`threadkit` for threadkit's side, the label for a peer) is `only`, if there is one;
+    /// otherwise every contender whose label contains `only`. So `--contender threadkit` profiles
+    /// threadkit's side alone, not also the peers labelled "threadkit SimpleQueue" or "threadkit
+    /// put+get" (whose counts a per-operation figure would otherwise add up).
+    pub(crate) fn keep_named(&mut self, only: &str) {
+        if only == "threadkit" && self.threadkit.is_some() {
+            self.peers.clear();
+        } else if self.peers.iter().any(|c| c.label == only) {
+            self.threadkit = None;
+            self.peers.retain(|c| c.label == only);
+        } else {
+            self.keep_contenders(|label| label.contains(only));
+        }
     }
 
     /// The label of contender `contender` (in [`Case::contenders`] order).
@@ -584,6 +600,41 @@ mod tests {
         let r = run_case(&case);
         assert!(r.threadkit.is_none());
         assert_eq!(r.peers[0].1.median_ns, 5.0);
+    }
+
+    #[test]
+    fn a_contender_named_exactly_is_profiled_alone() {
+        let case = || Case {
+            name: "x".into(),
+            unit: "op",
+            iters: 1,
+            trials: 1,
+            warm_up: false,
+            threadkit: Some(Contender::new("threadkit Queue(0)", |_| Duration::ZERO)),
+            peers: [
+                "threadkit SimpleQueue",
+                "crossbeam unbounded",
+                "crossbeam bounded(1)",
+            ]
+            .map(|l| Contender::new(l, |_| Duration::ZERO))
+            .into(),
+            skip: None,
+        };
+        let labels = |only: &str| {
+            let mut c = case();
+            c.keep_named(only);
+            c.contenders().iter().map(|c| c.label).collect::<Vec<_>>()
+        };
+        // The CSVs' name of threadkit's side, not every label that contains it.
+        assert_eq!(labels("threadkit"), ["threadkit Queue(0)"]);
+        assert_eq!(labels("threadkit SimpleQueue"), ["threadkit SimpleQueue"]);
+        assert_eq!(labels("crossbeam unbounded"), ["crossbeam unbounded"]);
+        // No exact name: every label that contains it.
+        assert_eq!(
+            labels("crossbeam"),
+            ["crossbeam unbounded", "crossbeam bounded(1)"]
+        );
+        assert_eq!(labels("Simple"), ["threadkit SimpleQueue"]);
     }
 
     #[test]

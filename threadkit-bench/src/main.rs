@@ -43,8 +43,9 @@ usage: threadkit-bench [--quick | --smoke] [--python] [--list] [--out DIR] [--st
               run the cases in this process, without the watchdog (for profilers: callgrind,
               perf); a stuck case then hangs the run
   --contender SUBSTR
-              with --in-process: run only the contenders whose label contains SUBSTR (to profile
-              one side: `valgrind --tool=callgrind ... --in-process --contender threadkit CASE`)
+              with --in-process: run only the contender named SUBSTR in the CSVs (`threadkit` is
+              threadkit's side alone) or, if none is, those whose label contains SUBSTR (to
+              profile one side: `valgrind --tool=callgrind ... --in-process --contender threadkit CASE`)
   --include-stuck-case
               add a case that hangs on purpose (tests the watchdog)
   FILTER      run only the cases whose name contains one of these strings
@@ -162,7 +163,7 @@ fn main() -> ExitCode {
         .collect();
     if let Some(only) = &opts.contender {
         for case in &mut cases {
-            case.keep_contenders(|label| label.contains(only.as_str()));
+            case.keep_named(only);
         }
     }
     if opts.list {
