@@ -25,17 +25,21 @@ totals() {
     valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file="$work/$mode.cg" \
         "$bin" --in-process "--$mode" --contender "$label" --out "$work/$mode" "$case_name" \
         >/dev/null 2>&1
-    local iters trials
-    iters=$(awk -F, 'NR == 2 { print $4 }' "$work/$mode/details.csv")
-    trials=$(awk -F, 'NR == 2 { print $5 }' "$work/$mode/details.csv")
-    [ -n "$iters" ] || { echo "no contender of $case_name matches $label" >&2; exit 1; }
-    # One contender, or the counts of several would be added up as one's.
+    # The contenders that ran, as "label<TAB>iters<TAB>trials" lines (a real CSV reader: a label
+    # may hold a comma, "parking_lot M+C, notify under lock").
     local ran
-    ran=$(awk -F, 'NR > 1 { print $2 }' "$work/$mode/details.csv")
+    ran=$(python3 -c 'import csv, sys
+for r in csv.DictReader(open(sys.argv[1])): print(r["contender"], r["iters"], r["trials"], sep="\t")' \
+        "$work/$mode/details.csv")
+    [ -n "$ran" ] || { echo "no contender of $case_name matches $label" >&2; exit 1; }
+    # One contender, or the counts of several would be added up as one's.
     if [ "$(printf '%s\n' "$ran" | wc -l)" -ne 1 ]; then
-        echo "$label names more than one contender of $case_name:" $ran >&2
+        echo "$label names more than one contender of $case_name:" $(cut -f1 <<<"$ran") >&2
         exit 1
     fi
+    local iters trials
+    iters=$(cut -f2 <<<"$ran")
+    trials=$(cut -f3 <<<"$ran")
     runs=$((trials + 1)) # the warm-up run
     echo "$(awk '/^summary:/ { print $2, $3, $4 }' "$work/$mode.cg") $((iters * runs))"
 }
