@@ -94,7 +94,14 @@ mod tests {
             .collect();
         base.dedup();
         assert_eq!(base, CASE_NAMES);
-        for pinned in ["condition_pingpong", "event_pingpong", "barrier_2t"] {
+        for pinned in [
+            "condition_pingpong",
+            "event_pingpong",
+            "barrier_2t",
+            "queue_spsc",
+            "queue_unbounded_1p1c",
+            "queue_handoff",
+        ] {
             for suffix in ["same_cpu", "split_cpus"] {
                 assert!(names.contains(&format!("{pinned}/{suffix}")));
             }

@@ -1,6 +1,7 @@
 //! `Queue` (and `SimpleQueue`) against the channels Rust users already use: crossbeam-channel,
 //! flume, kanal and std's `mpsc`, bounded(1024) and unbounded, with 1 or 4 producers and 1 or 4
-//! consumers; a bounded(1) hand-off, pinned; and the cost of `task_done`.
+//! consumers; the 1P1C cases again pinned to one CPU and to two; a bounded(1) hand-off, pinned;
+//! and the cost of `task_done`.
 //!
 //! Every multi-threaded case here is timed from the workers' own clocks (first worker's start to
 //! last worker's end; see [`workers`]), not from the main thread, which may not run again until
@@ -67,9 +68,15 @@ pub(crate) fn cases(mode: Mode) -> Vec<Case> {
             _ => format!("queue_bounded_{tag}"),
         };
         cases.push(through(name, shape, Some(CAPACITY), mode));
+        if tag == "1p1c" {
+            cases.extend(Placement::BOTH.map(|p| pinned_1p1c(Some(CAPACITY), p, mode)));
+        }
     }
     for (shape, tag) in Shape::ALL {
         cases.push(through(format!("queue_unbounded_{tag}"), shape, None, mode));
+        if tag == "1p1c" {
+            cases.extend(Placement::BOTH.map(|p| pinned_1p1c(None, p, mode)));
+        }
     }
     cases.extend(Placement::BOTH.map(|p| handoff(mode, p)));
     cases.push(task_done(mode));
@@ -345,6 +352,81 @@ where
             pins,
         )
     })
+}
+
+/// `queue_spsc/…` and `queue_unbounded_1p1c/…`: the 1P1C cases with the producer and the
+/// consumer pinned to one CPU (`same_cpu`: they run in turn, each moving a run of items through
+/// memory the other is not touching) or to two (`split_cpus`: side by side, every item's cache
+/// line crossing between the CPUs). Unpinned, the scheduler picks the regime trial by trial and
+/// the channels rank differently in each (BENCHMARKS.md, "A second CPU"); pinned, each regime is
+/// measured on its own.
+fn pinned_1p1c(bound: Option<usize>, placement: Placement, mode: Mode) -> Case {
+    let (name, label) = match bound {
+        Some(_) => ("queue_spsc", "threadkit Queue(1024)"),
+        None => ("queue_unbounded_1p1c", "threadkit Queue(0)"),
+    };
+    let case = Case::pinned(name, placement, "item", ITEMS, mode).threadkit(Some(pinned_pair(
+        label,
+        placement,
+        move || {
+            let q = Arc::new(Queue::new(bound.unwrap_or(0)));
+            (Arc::clone(&q), q)
+        },
+        |q, i| q.put(i).unwrap(),
+        |q| q.get().unwrap(),
+    )));
+    match bound {
+        Some(cap) => case
+            .peer(send_recv!(
+                pinned_pair,
+                "crossbeam bounded(1024)",
+                placement,
+                move || crossbeam_channel::bounded(cap)
+            ))
+            .peer(send_recv!(
+                pinned_pair,
+                "flume bounded(1024)",
+                placement,
+                move || flume::bounded(cap)
+            ))
+            .peer(send_recv!(
+                pinned_pair,
+                "kanal bounded(1024)",
+                placement,
+                move || kanal::bounded(cap)
+            ))
+            .peer(send_recv!(
+                pinned_pair,
+                "std sync_channel(1024)",
+                placement,
+                move || mpsc::sync_channel(cap)
+            )),
+        None => case
+            .peer(send_recv!(
+                pinned_pair,
+                "crossbeam unbounded",
+                placement,
+                crossbeam_channel::unbounded
+            ))
+            .peer(send_recv!(
+                pinned_pair,
+                "flume unbounded",
+                placement,
+                flume::unbounded
+            ))
+            .peer(send_recv!(
+                pinned_pair,
+                "kanal unbounded",
+                placement,
+                kanal::unbounded
+            ))
+            .peer(send_recv!(
+                pinned_pair,
+                "std channel",
+                placement,
+                mpsc::channel
+            )),
+    }
 }
 
 /// `queue_handoff`: one producer, one consumer, through a queue of size 1: every item is a
