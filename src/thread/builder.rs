@@ -320,7 +320,8 @@ pub struct JoinHandle<T> {
 }
 
 /// The payload a [`JoinHandle`] returns as `Err` in a child process forked while its thread ran
-/// (by another thread): the thread does not exist in the child, so it has no result there.
+/// (by another thread), was starting or was exiting: the thread does not exist in the child, so
+/// it has no result there.
 const LOST_IN_FORK: &str =
     "the thread does not exist in this process: it ran in the parent when the process forked";
 
@@ -344,8 +345,8 @@ impl<T> JoinHandle<T> {
     /// # Errors
     ///
     /// The panic payload if the target panicked (the excepthook has already reported it). In
-    /// a child process forked while the thread ran (by another thread), the thread does not
-    /// exist and never returns: `Err` at once, with a `&'static str` payload saying so.
+    /// a child process forked (by another thread) before the thread finished, the thread does
+    /// not exist and never returns: `Err` at once, with a `&'static str` payload saying so.
     ///
     /// # Panics
     ///
@@ -445,9 +446,11 @@ impl<T> JoinHandle<T> {
     }
 
     fn take(self) -> std::thread::Result<T> {
-        if self.thread.is_lost_in_fork() {
-            // A thread of the parent of this forked child: it has no result here (and the
-            // packet's lock may be held by a thread that does not exist).
+        if self.thread.is_lost_in_fork() && !self.thread.is_marked_finished() {
+            // A thread of the parent of this forked child that had not finished at the fork: it
+            // has no result here (and the packet's lock may be held by a thread that does not
+            // exist). One that had finished left its result, and nobody holds the packet's lock
+            // after the finished mark (this handle is its only reader).
             return Err(Box::new(LOST_IN_FORK));
         }
         self.packet

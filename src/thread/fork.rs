@@ -13,21 +13,36 @@
 //!   and no other thread holds the lock at the fork; then the wait records' slot list
 //!   (`src/wait/record.rs`, its `fork` module), for the same reasons;
 //! - parent ([`after_fork_in_parent`]): releases both, as any release;
-//! - child ([`after_fork_in_child`], the child's only thread): marks every record but the
-//!   forking thread's stopped (one atomic store each: [`Thread::mark_lost_in_fork`]), makes the
-//!   forking thread the main thread if it was not (as CPython 3.13 does: `main_thread()` is then
-//!   the current thread), has the marked records taken out of the map at the child's next
-//!   registry call, and unlocks the registry (a std `Mutex`: a futex word, whose waiters the
-//!   kernel keeps per process, so no waiter of the parent can be handed it in the child; a
-//!   threadkit `Lock` keeps its waiters in the parking lot's queue, which the child inherits).
+//! - child ([`after_fork_in_child`], the child's only thread): starts a new fork generation
+//!   (`FORK_GENERATION` in `handle/mod.rs`: one atomic add) and moves the forking thread's
+//!   record to it (one atomic store), which makes every other record started before the fork
+//!   lost in it (stopped), whatever its state was at the fork; makes the forking thread the main
+//!   thread if it was not (as CPython 3.13 does: `main_thread()` is then the current thread),
+//!   has the lost records taken out of the map at the child's next registry call, and unlocks
+//!   the registry (a std `Mutex`: a futex word, whose waiters the kernel keeps per process, so
+//!   no waiter of the parent can be handed it in the child; a threadkit `Lock` keeps its waiters
+//!   in the parking lot's queue, which the child inherits).
 //!   No wake-up through the parking lot,
 //!   no allocation, no lock taken: the parking lot's bucket locks and the allocator's may be
 //!   held by threads the child does not have, so the child handler only stores and loads
 //!   atomics, writes the map's plain fields and drops the std guards its prepare handler took
 //!   (an atomic swap, and a futex wake that finds nobody).
-//!   A join of a marked record then returns at once, before it looks at the thread's OS handle
+//!   A join of a lost record then returns at once, before it looks at the thread's OS handle
 //!   or its `finished` event. The other threads' wait records are withdrawn (a dump in the
 //!   child shows none of them) and the slot list unlocked.
+//!
+//! Why a generation and not a mark in each record of the map (the handler's first form): a
+//! thread is not in the map between `start()`'s claim and its entry, nor between leaving the
+//! map and its `STOPPED` store, and one caught there at the fork was never marked: its `join()`
+//! in the child waited for ever. `start()` stores the generation before the state leaves
+//! `INITIAL`, so every started record carries one, listed or not (`src/thread/fork/tests.rs`
+//! forks with a thread held in each gap). The map is still pruned of lost records, for
+//! `enumerate()`. The cost: one relaxed load of the generation in `is_alive()`, and in a join
+//! (where it replaces the old mark's load of the state), plus the record's own only in a forked
+//! child; `current_thread()` reads neither.
+//! A thread that had stopped before the fork is lost too (its join returns at once without the
+//! OS join, which would wait for ever for a thread still in its thread-local teardown at the
+//! fork); its `JoinHandle` still returns its result, left before it stopped.
 //!
 //! Why the prepare handler cannot deadlock. It waits only for the thread holding the registry's
 //! lock, and a registry critical section (`registry.rs`) runs no user code and waits for
@@ -45,10 +60,10 @@
 //! Limits: a `fork` that races the very first registration makes a child without the handlers,
 //! and so does a fork in a process that never used the registry (no thread started or asked
 //! for); the wait records' slot list and the lock-order checker's lists are then not held across
-//! it. A thread that was between leaving the registry and marking itself stopped at the fork (or
-//! between `start()`'s claim and its entry in the registry) is not marked lost: its `join()` in
-//! the child waits for ever (a per-fork epoch in each record would cover it: not built). The
-//! Timer service's threads do not exist in the child: a Timer started there never fires.
+//! it; so does a fork from a thread-local destructor once `HELD` is destroyed, and the
+//! signal handler's fork above (no new generation: nothing is lost in those children, as
+//! without the handlers). The Timer service's threads do not exist in the child: a Timer
+//! started there never fires.
 //! What the handlers do not cover: locks, events and queues that the parent's other threads held
 //! or waited on stay as they were (as in CPython, only the interpreter's own locks are
 //! re-created); the lock-order checker's per-thread lists of held locks (`src/lock_order`) keep
@@ -57,9 +72,12 @@
 
 use std::cell::RefCell;
 
-use super::ident;
 use super::registry::{lock_registry, Locked, HOLDER};
+use super::{handle, ident};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
+
+#[cfg(all(test, not(miri)))]
+mod tests;
 
 /// Whether the handlers are registered (a flag, not a `Once`: a child forked while another thread
 /// ran a `Once` would inherit it running, and wait for ever).
@@ -140,18 +158,14 @@ extern "C" fn after_fork_in_child() {
         return;
     };
     {
-        for (&id, thread) in &registry.threads {
-            if id == me {
-                // Its kernel thread ID is the child's now (the process ID, on Linux).
-                thread.set_native_id(ident::native_id());
-            } else {
-                thread.mark_lost_in_fork();
-            }
-        }
-        if let Some(main) = &registry.main {
-            if main.ident_raw() != me {
-                main.mark_lost_in_fork();
-            }
+        // Every record started before this instant is lost, but the forking thread's (which
+        // the map lists if it has one: threads are listed from before they run until they
+        // stop, and a foreign thread from its first `current_thread()`).
+        let generation = handle::begin_fork_generation();
+        if let Some(thread) = registry.threads.get(&me) {
+            thread.move_to_generation(generation);
+            // Its kernel thread ID is the child's now (the process ID, on Linux).
+            thread.set_native_id(ident::native_id());
         }
         if registry.main_ident != me {
             // The forking thread is the main thread now: its record if it has one (a clone is

@@ -12,9 +12,10 @@
 //! A forked child has only the thread that called `fork`. `pthread_atfork` handlers
 //! (`fork.rs`, registered with the registry's first entry) hold the registry's lock across the
 //! `fork` (so the child never inherits the map half-updated, or the lock held by a thread it does
-//! not have), and in the child mark every other thread stopped, make the forking thread the main
-//! thread if it was not, and unlock it. The records so marked leave the map at the child's next
-//! registry call ([`Registry::take_lost`]): the handler only stores atomics and plain fields.
+//! not have), and in the child start a new fork generation (every other thread's record, listed
+//! or not, is then lost in the fork: stopped), make the forking thread the main thread if it was
+//! not, and unlock it. The lost records leave the map at the child's next registry call
+//! ([`Registry::take_lost`]): the handler only stores atomics and plain fields.
 
 use std::cell::{Cell, UnsafeCell};
 use std::collections::BTreeMap;
@@ -39,13 +40,13 @@ pub(super) struct Registry {
     /// The main thread's identifier: [`ident::MAIN_IDENT`], or in a child forked from another
     /// thread, the forking thread's.
     pub(super) main_ident: u64,
-    /// Set by the fork child handler: records it marked lost are still in `threads`.
+    /// Set by the fork child handler: records lost in the fork are still in `threads`.
     pub(super) prune: bool,
 }
 
 impl Registry {
-    /// Takes out the records that the fork child handler marked lost (it only stores atomics:
-    /// freeing is left to the child's first registry call, which drops them after unlocking).
+    /// Takes out the records lost in the fork (the child handler only stores atomics: freeing is
+    /// left to the child's first registry call, which drops them after unlocking).
     #[cold]
     fn take_lost(&mut self) -> Vec<Thread> {
         let (lost, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.threads)

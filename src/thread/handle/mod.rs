@@ -11,6 +11,8 @@ mod error;
 mod join;
 mod os_name;
 mod start;
+#[cfg(test)]
+pub(crate) mod test_hook;
 
 pub use error::{DaemonError, JoinError, StartError};
 use os_name::{set_os_name, set_other_os_name};
@@ -23,12 +25,38 @@ const STARTING: u8 = 1;
 const STARTED: u8 = 2;
 /// Finished, or failed to start.
 const STOPPED: u8 = 3;
-/// Running in the parent when this (child) process was forked, by another thread than the one
-/// that forked: it does not exist here (see `src/thread/fork.rs`). Stopped, as far as anybody
-/// can tell, but its `finished` event was never set (setting it could wake through the parking
-/// lot, whose locks a thread of the parent may hold), so every reader checks for this state
-/// before waiting on the event.
-const LOST_IN_FORK: u8 = 4;
+
+/// This process's fork generation: 0 in a process that no fork made (or made by a fork that ran
+/// no threadkit handler), one more in each child than in its parent; bumped by the fork child
+/// handler (`src/thread/fork.rs`) while the child has one thread, and constant otherwise.
+///
+/// Every started record carries the generation it was started in ([`Inner::generation`]); the
+/// child handler moves the forking thread's record to the new one. A record started in an older
+/// generation, other than the calling thread's, is *lost in the fork*: its thread ran (or was
+/// starting, or exiting) in an ancestor when this process was forked, and does not exist here.
+/// Stopped, as far as anybody can tell, whatever its state word says, but its `finished` event
+/// was never set (setting it could wake through the parking lot, whose locks a thread of the
+/// parent may hold), so every reader checks for this before it waits on the event or the OS
+/// handle. Unlike a mark stored in each record by the child handler, this also covers threads
+/// the registry's map did not list at the fork (between `start()`'s claim and their entry, or
+/// between leaving it and their `STOPPED` store).
+///
+/// A `std` atomic, as every process-wide static (`src/loom.rs`); relaxed: it changes only in the
+/// child handler, before the child has a second thread (whose creation orders it).
+static FORK_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// This process's fork generation ([`FORK_GENERATION`]).
+#[inline]
+fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Relaxed)
+}
+
+/// Starts a new fork generation and returns it: the fork child handler's first step (one atomic
+/// add: no allocation, no lock).
+#[cfg(unix)]
+pub(in crate::thread) fn begin_fork_generation() -> u64 {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed) + 1
+}
 
 /// Which kind of thread a record describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +99,11 @@ pub(crate) struct Inner {
     name: Lock<Arc<str>>,
     daemon: AtomicBool,
     state: AtomicU8,
+    /// The fork generation ([`FORK_GENERATION`]) the thread was started in: stored by `start()`
+    /// before its state leaves `INITIAL` (so a record found started carries it), at creation
+    /// for a record that is running already (main, foreign), and moved to the child's by the
+    /// fork child handler for the forking thread.
+    generation: AtomicU64,
     /// Stack size for the OS thread (0: the process default from `stack_size()`).
     stack_size: AtomicUsize,
     /// The target, until `start()` takes it.
@@ -88,9 +121,10 @@ impl Drop for Inner {
     /// `pthread_t` that the child's C library may have given to one of the child's own threads
     /// since (glibc caches the lost threads' descriptors and reuses them), which would then be
     /// detached under that thread (its join fails, or reads freed memory). `get_mut`: the lock
-    /// may be held by a thread of the parent.
+    /// may be held by a thread of the parent. (No caller to except: a record is dropped only
+    /// once no handle is left, and the forking thread's was moved to the child's generation.)
     fn drop(&mut self) {
-        if *self.state.get_mut() == LOST_IN_FORK {
+        if *self.state.get_mut() != INITIAL && *self.generation.get_mut() < fork_generation() {
             if let Some(handle) = self.os_handle.get_mut().take() {
                 std::mem::forget(handle);
             }
@@ -138,9 +172,10 @@ impl Drop for Inner {
 /// - The process waits for non-daemon threads when `main` returns, panics, or calls
 ///   `std::process::exit`; see [the module docs](crate#daemon-threads-and-process-exit).
 /// - After `fork` (as CPython's `_after_fork`, `src/thread/fork.rs`): in the child, the record
-///   of every thread but the one that forked is stopped: [`is_alive`](Self::is_alive) is false,
-///   [`join`](Self::join) returns at once (a [`JoinHandle`](crate::JoinHandle)'s join returns
-///   `Err`: the thread has no result there), and it is no longer listed by
+///   of every thread but the one that forked is stopped, whatever it was doing at the fork
+///   (also starting or exiting): [`is_alive`](Self::is_alive) is false, [`join`](Self::join)
+///   returns at once (a [`JoinHandle`](crate::JoinHandle)'s join returns `Err` unless the thread
+///   had finished before the fork: it has no result there), and it is no longer listed by
 ///   [`enumerate`](crate::enumerate). The forking thread keeps its record, and becomes the
 ///   child's [`main_thread`](crate::main_thread) if it was not (CPython 3.13 does the same).
 /// - `Thread` is [`UnwindSafe`](std::panic::UnwindSafe) and
@@ -235,6 +270,7 @@ impl Thread {
                 name: Lock::with_value(Arc::from(name)),
                 daemon: AtomicBool::new(daemon),
                 state: AtomicU8::new(state),
+                generation: AtomicU64::new(fork_generation()),
                 stack_size: AtomicUsize::new(stack_size),
                 body: Lock::with_value(body),
                 os_handle: Lock::with_value(None),
@@ -255,6 +291,7 @@ impl Thread {
     pub fn is_alive(&self) -> bool {
         self.inner.state.load(Ordering::Acquire) == STARTED
             && !(self.inner.kind == Kind::Main && self.inner.finished.is_set())
+            && !self.is_lost_in_fork()
     }
 
     /// The thread's name.
@@ -298,8 +335,9 @@ impl Thread {
             // A Timer runs on a shared worker thread: leave that OS thread's name alone.
         } else if self.is_current() {
             set_os_name(&name);
-        } else if self.inner.state.load(Ordering::Acquire) == STARTED {
-            // Holding the handle keeps the pthread_t valid while we use it.
+        } else if self.inner.state.load(Ordering::Acquire) == STARTED && !self.is_lost_in_fork() {
+            // Holding the handle keeps the pthread_t valid while we use it. (Not a lost thread's:
+            // the lock may be held by a thread of the parent, and the thread is not here.)
             let handle = self.inner.os_handle.acquire();
             if let Some(handle) = handle.as_ref() {
                 set_other_os_name(handle, &name);
@@ -395,21 +433,35 @@ impl Thread {
         matches!(self.inner.kind, Kind::Spawned | Kind::Timer) && !self.is_daemon()
     }
 
-    /// Marks a thread that exists in the parent but not in this forked child as stopped: one
-    /// atomic store, no wake-up (the fork child handler's part; see `src/thread/fork.rs`).
-    pub(crate) fn mark_lost_in_fork(&self) {
-        self.inner.state.store(LOST_IN_FORK, Ordering::Release);
+    /// Moves the record to fork generation `generation`: the fork child handler's part for the
+    /// forking thread (one atomic store; see `src/thread/fork.rs`).
+    #[cfg(unix)]
+    pub(in crate::thread) fn move_to_generation(&self, generation: u64) {
+        self.inner.generation.store(generation, Ordering::Relaxed);
     }
 
-    /// Whether [`mark_lost_in_fork`](Self::mark_lost_in_fork) marked the thread.
+    /// Whether the thread was lost in a fork (see [`FORK_GENERATION`]): started in an older
+    /// fork generation than this process's, and not the calling thread. One relaxed load in a
+    /// process no fork made.
+    #[inline]
     pub(crate) fn is_lost_in_fork(&self) -> bool {
-        self.inner.state.load(Ordering::Acquire) == LOST_IN_FORK
+        let now = fork_generation();
+        now != 0 && self.started_before(now) && !self.is_current()
+    }
+
+    /// Whether the thread was started (`start()` claimed it, or it ran already) in a fork
+    /// generation older than `now`. Acquire on the state: a started record's generation was
+    /// stored before its state left `INITIAL`.
+    fn started_before(&self, now: u64) -> bool {
+        self.inner.state.load(Ordering::Acquire) != INITIAL
+            && self.inner.generation.load(Ordering::Relaxed) < now
     }
 
     fn status(&self) -> &'static str {
         match self.inner.state.load(Ordering::Acquire) {
             INITIAL => "initial",
-            STOPPED | LOST_IN_FORK => "stopped",
+            STOPPED => "stopped",
+            _ if self.is_lost_in_fork() => "stopped",
             _ if self.inner.kind == Kind::Main && self.inner.finished.is_set() => "stopped",
             _ => "started",
         }

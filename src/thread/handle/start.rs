@@ -106,10 +106,21 @@ impl Thread {
         }
     }
 
-    /// The first step of every start: `INITIAL` → `STARTING` (so a second start fails), an
-    /// identifier, the exit handler and the panic hook, and a place in the registry.
+    /// The first step of every start: the fork generation, `INITIAL` → `STARTING` (so a second
+    /// start fails), an identifier, the exit handler and the panic hook, and a place in the
+    /// registry.
     fn claim_start(&self) -> Result<(), StartError> {
         let inner = &self.inner;
+        // The generation first, so that a record found started carries the generation it was
+        // started in, or an older one (a fork from here to the registry's entry leaves it
+        // behind: lost in the child, though not listed). Only for an unstarted record: a start
+        // in a forked child of a record lost in the fork must not make it the child's.
+        if inner.state.load(Ordering::Acquire) != INITIAL {
+            return Err(StartError::AlreadyStarted);
+        }
+        inner
+            .generation
+            .store(super::fork_generation(), Ordering::Relaxed);
         if inner
             .state
             .compare_exchange(INITIAL, STARTING, Ordering::AcqRel, Ordering::Acquire)
@@ -121,6 +132,8 @@ impl Thread {
         inner.ident.store(id, Ordering::Release);
         shutdown::ensure_installed();
         excepthook::ensure_installed();
+        #[cfg(test)]
+        super::test_hook::gap();
         registry::insert(self);
         Ok(())
     }
@@ -194,6 +207,8 @@ impl Thread {
     /// Leaves the registry, then wakes the joiners (so no joined thread is ever listed).
     pub(crate) fn mark_stopped(&self) {
         registry::remove(self.ident_raw());
+        #[cfg(test)]
+        super::test_hook::gap();
         self.inner.state.store(STOPPED, Ordering::Release);
         self.inner.started.set();
         self.inner.finished.set();
@@ -203,6 +218,12 @@ impl Thread {
     /// (what a returning join waits for).
     pub(crate) fn is_finished(&self) -> bool {
         self.inner.finished.is_set() || self.is_lost_in_fork()
+    }
+
+    /// Whether the `finished` event is set (in a child of a fork, set before the fork if the
+    /// thread was lost in it); [`is_finished`](Self::is_finished) also counts a lost thread.
+    pub(crate) fn is_marked_finished(&self) -> bool {
+        self.inner.finished.is_set()
     }
 
     /// Marks the main thread as done, waking threads that join it (at process exit).
