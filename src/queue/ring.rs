@@ -129,6 +129,10 @@ pub(crate) struct Ring<T> {
     /// One lap, × [`STEP`]: the smallest power of two above the capacity, so index and lap are
     /// bit fields of a position.
     lap: Pos,
+    /// `lap - 1`: the index bits of a position (× [`STEP`]).
+    mask: Pos,
+    /// The index bits of the last slot's positions: `(cap - 1) × STEP`.
+    last: Pos,
     /// log2 of one lap in positions, × [`STEP`] (the shift from a tail word to its lap count).
     lap_shift: u32,
 }
@@ -169,6 +173,8 @@ impl<T> Ring<T> {
             tail: CachePadded(AtomicU64::new(start)),
             slots,
             lap,
+            mask: lap - 1,
+            last: (cap as Pos - 1) * STEP,
             lap_shift: lap.trailing_zeros(),
         }
     }
@@ -181,7 +187,7 @@ impl<T> Ring<T> {
     /// The index of position `pos`'s slot (flag bits clear): below the capacity, so it fits.
     #[inline(always)]
     fn index(&self, pos: Pos) -> usize {
-        ((pos & (self.lap - 1)) / STEP) as usize
+        ((pos & self.mask) / STEP) as usize
     }
 
     /// The slot of position `pos` (flag bits clear).
@@ -193,10 +199,11 @@ impl<T> Ring<T> {
     /// The position after `pos`: the next index, or index 0 of the next lap.
     #[inline(always)]
     fn next(&self, pos: Pos) -> Pos {
-        if self.index(pos) + 1 < self.slots.len() {
+        if pos & self.mask < self.last {
             pos + STEP
         } else {
-            (pos & !(self.lap - 1)).wrapping_add(self.lap)
+            // Index 0 of the next lap: the lap bits plus one, as `mask + 1` is one lap.
+            (pos | self.mask).wrapping_add(1)
         }
     }
 
