@@ -277,18 +277,27 @@ fn resizes_racing_puts_and_gets_lose_nothing_and_keep_order() {
     for maxsize in STORES {
         let q = Arc::new(Queue::new(maxsize));
         let done = Arc::new(AtomicBool::new(false));
+        // Resizes so far: each producer waits half-way for two of them, so that resizes race
+        // its puts however the threads are scheduled (a loaded machine may otherwise run the
+        // producers to the end before the resizer's first turn).
+        let resized = Arc::new(AtomicUsize::new(0));
         let producers: Vec<_> = (0..PRODUCERS)
             .map(|p| {
-                let q = Arc::clone(&q);
+                let (q, resized) = (Arc::clone(&q), Arc::clone(&resized));
                 thread::spawn(move || {
                     for seq in 0..per_producer {
+                        if seq == per_producer / 2 {
+                            while resized.load(Ordering::SeqCst) < 2 {
+                                thread::yield_now();
+                            }
+                        }
                         q.put((p, seq)).unwrap();
                     }
                 })
             })
             .collect();
         let resizer = {
-            let (q, done) = (Arc::clone(&q), Arc::clone(&done));
+            let (q, done, resized) = (Arc::clone(&q), Arc::clone(&done), Arc::clone(&resized));
             thread::spawn(move || {
                 // The first resize races the producers' puts into the ring (not a pause: a
                 // condition, the puts begun so far).
@@ -304,6 +313,7 @@ fn resizes_racing_puts_and_gets_lose_nothing_and_keep_order() {
                     }
                     q.set_maxsize(*bound);
                     resizes += 1;
+                    resized.fetch_add(1, Ordering::SeqCst);
                     thread::yield_now();
                 }
                 // Leave it unbounded, so that no producer waits for ever.
