@@ -6,7 +6,9 @@
 //! the registry's lock, which some other thread may have held at that instant (the child's first
 //! `enumerate()`, spawn or `current_thread()` registration would then wait for ever).
 //!
-//! So the registry's first entry registers three `pthread_atfork` handlers, once per process:
+//! So the first thread identifier the process assigns (a thread's first lock, wait or
+//! `get_ident()`: `ident.rs`), or the registry's first entry if that comes first, registers
+//! three `pthread_atfork` handlers, once per process:
 //!
 //! - prepare ([`before_fork`], in the parent, on the forking thread): takes the registry's lock,
 //!   so that the map the child inherits is never caught halfway through an insert or a removal,
@@ -53,14 +55,24 @@
 //! in one calls `fork`; the one way it could be is a signal handler that forks after
 //! interrupting it, and then the lock is found held by the forking thread and left alone (the
 //! child is then no better off than without the handlers, and the parent does not
-//! self-deadlock). Another library's prepare handler that runs after this one (registered
+//! self-deadlock), except in two short windows where the thread holds the lock without being
+//! named its holder yet or any more (`lock_registry`: between the lock and the `HOLDER` store;
+//! `Locked`'s drop: between clearing `HOLDER` and the unlock): a handler that forks there
+//! deadlocks in the prepare handler, as it would inside the slot list's lock (below). POSIX
+//! no longer lists `fork` as async-signal-safe (2024). Another library's prepare handler that runs after this one (registered
 //! earlier) and waits for a thread that waits for the registry would deadlock, as any two
 //! prepare handlers can; none of threadkit's does.
 //!
+//! Registering them at the first identifier, not only at the registry's first use, matters to a
+//! process that has used primitives but never the registry: without the handlers, the child's
+//! first `current_thread()` took the forking thread (the child's first thread now) for the
+//! process's main thread and gave it the main identifier, and every lock it held looked held by
+//! another thread (`tests/thread_fork_first_use.rs`).
+//!
 //! Limits: a `fork` that races the very first registration makes a child without the handlers,
-//! and so does a fork in a process that never used the registry (no thread started or asked
-//! for); the wait records' slot list and the lock-order checker's lists are then not held across
-//! it; so does a fork from a thread-local destructor once `HELD` is destroyed, and the
+//! and so does a fork in a process that never assigned an identifier (it never used a
+//! threadkit primitive: nothing of threadkit's is held or listed); so does a fork from a
+//! thread-local destructor once `HELD` is destroyed, and the
 //! signal handler's fork above (no new generation: nothing is lost in those children, as
 //! without the handlers). The Timer service's threads do not exist in the child: a Timer
 //! started there never fires.

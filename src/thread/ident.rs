@@ -71,6 +71,13 @@ fn assign_current() -> u64 {
 #[cold]
 #[cfg(not(loom))]
 fn assign_current() -> u64 {
+    // The fork handlers first (`fork.rs`), once per process: a thread with an identifier may
+    // hold locks by it, so a child it forks must make it that child's main thread under the
+    // same identifier (without the handlers, the child's first `current_thread()` would take
+    // it for the process's first thread and give it the main identifier, and every lock it
+    // holds would look held by another thread).
+    #[cfg(unix)]
+    super::fork::ensure_registered();
     let id = if is_main_os_thread() {
         MAIN_IDENT
     } else {

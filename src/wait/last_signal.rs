@@ -161,19 +161,43 @@ impl Cell {
     #[inline(never)]
     fn name_slow(&self, ident: u64) {
         // An unregistered thread is noted without a name (a dump names it by its identifier),
-        // so that it does not look itself up at every wake-up either.
-        let name = crate::thread::registry::current_if_known().map(|t| t.name());
-        self.note(ident, name);
+        // so that it does not look itself up at every wake-up either. The name's lock is only
+        // tried, as the names' below: in a child forked while a thread of the parent held it,
+        // nobody will give it back (the next wake-up tries again).
+        let name = match crate::thread::registry::current_if_known() {
+            Some(thread) => match thread.try_name() {
+                Some(name) => Some(name),
+                None => return,
+            },
+            None => None,
+        };
+        self.note_if_last(ident, name);
     }
 
     /// Notes `name` as `ident`'s, in place of the older of the two noted; skipped if another
     /// thread holds the names (a concurrent waker or dump, or, in a child forked while one held
     /// them, nobody who will ever give them back: a waker there must not hang).
-    #[cfg(not(loom))]
+    #[cfg(all(test, not(loom)))]
     fn note(&self, ident: u64, name: Option<Arc<str>>) {
+        self.note_names(ident, name, false);
+    }
+
+    /// [`note`](Self::note) for the waker whose note was written last: skipped if a later
+    /// waker's note has replaced it meanwhile, whose name this one's would push out of the
+    /// cache (that waker notes its own).
+    #[cfg(not(loom))]
+    fn note_if_last(&self, ident: u64, name: Option<Arc<str>>) {
+        self.note_names(ident, name, true);
+    }
+
+    #[cfg(not(loom))]
+    fn note_names(&self, ident: u64, name: Option<Arc<str>>, only_if_last: bool) {
         let Some(mut names) = try_lock(&self.names) else {
             return;
         };
+        if only_if_last && self.ident.load(Ordering::Relaxed) != ident {
+            return;
+        }
         // Entry 0 is the newer one: the older, now in entry 0, gives way.
         names.swap(0, 1);
         let newer = self.named[0].load(Ordering::Relaxed);
@@ -395,10 +419,67 @@ mod tests {
         // The calling thread (registered by asking for it) is noted once.
         let me = crate::thread::ident::current();
         let _ = crate::current_thread();
+        // As `LastSignal::record` does: a written note, then its waker's name.
+        let here = crate::site::resolve(std::panic::Location::caller());
+        assert!(cell.write(me, here, Duration::ZERO));
         cell.name(me);
         cell.name(me);
         assert_eq!(cell.name_of(me), Some(crate::current_thread().name()));
         assert_eq!(cell.name_of(7).as_deref(), Some("seven"), "noted twice");
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod name_order_tests {
+    use super::*;
+
+    /// A waker that comes to note its name after a later waker's note replaced its own leaves
+    /// the names alone: its name would push out the name of the waker the note shows. Witness:
+    /// the names found by identifier, and the note's identifier.
+    #[test]
+    fn a_late_waker_does_not_push_out_the_last_wakers_name() {
+        let cell = Cell::new();
+        let here = crate::site::resolve(std::panic::Location::caller());
+        for (ident, at) in [(5, 1), (6, 2), (7, 3)] {
+            assert!(cell.write(ident, here, Duration::from_nanos(at)));
+        }
+        // 7, the last, notes its name; 5 and 6, delayed between their writes and their
+        // noting, come after it. Without the check they would leave [6, 5] and 7 nameless.
+        cell.note_if_last(7, Some(Arc::from("seven")));
+        cell.note_if_last(5, Some(Arc::from("five")));
+        cell.note_if_last(6, Some(Arc::from("six")));
+        assert_eq!(cell.read().map(|(ident, _, _)| ident), Some(7));
+        assert_eq!(cell.name_of(7).as_deref(), Some("seven"));
+        assert_eq!((cell.name_of(5), cell.name_of(6)), (None, None));
+    }
+
+    /// A waker whose record's name lock is taken (in a forked child, by a thread of the parent
+    /// that will never give it back) notes nothing rather than wait, and notes its name at a
+    /// later wake-up. Here the waker itself holds its name's lock while it wakes (the
+    /// non-reentrant lock would never be free for it); checked from another thread, so that a
+    /// wait is a failed assertion, not a hung test.
+    #[test]
+    fn a_waker_whose_name_is_locked_does_not_wait_for_it() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let cell = Cell::new();
+            let here = crate::site::resolve(std::panic::Location::caller());
+            let me = crate::current_thread();
+            let ident = crate::thread::ident::current();
+            let named_while_held = me.with_name(|_| {
+                assert!(cell.write(ident, here, Duration::ZERO));
+                cell.name(ident);
+                cell.name_of(ident)
+            });
+            cell.name(ident);
+            tx.send((named_while_held, cell.name_of(ident), me.name()))
+                .unwrap();
+        });
+        let (while_held, after, name) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the waker waited for its own name's lock");
+        assert_eq!(while_held, None);
+        assert_eq!(after, Some(name));
     }
 }
 

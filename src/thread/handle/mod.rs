@@ -307,6 +307,13 @@ impl Thread {
         Arc::clone(&self.inner.name.acquire())
     }
 
+    /// The name, if its lock is free now (never waits: for a waker noting its name, which
+    /// must not hang in a forked child whose parent had a thread holding that lock).
+    #[cfg(not(loom))]
+    pub(crate) fn try_name(&self) -> Option<Arc<str>> {
+        self.inner.name.try_acquire().map(|name| Arc::clone(&name))
+    }
+
     /// Runs `f` with the name, without cloning it.
     #[cfg_attr(not(feature = "logging"), allow(dead_code))]
     pub(crate) fn with_name<R>(&self, f: impl FnOnce(&str) -> R) -> R {
