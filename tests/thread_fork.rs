@@ -368,3 +368,66 @@ fn a_lost_threads_handle_dropped_in_the_child_detaches_nothing() {
     handle.join().unwrap();
     assert_eq!(status, 0, "the child failed (1) or hung ({HUNG})");
 }
+
+/// The two finished threads of the fifth test's parent (joined, and dropped, in the child).
+static FINISHED: Mutex<Option<[JoinHandle<u64>; 2]>> = Mutex::new(None);
+
+/// The child of the fifth test: starts threads (glibc hands a new thread the descriptor and
+/// stack of an exited one it cached, and the finished threads' are such), then joins the first
+/// finished thread's handle and drops the second's, then joins its own threads. Witness: every
+/// result comes back through its join: the finished thread's 7 (left before the fork), and each
+/// new thread's own value (a join or a drop that reached the reused descriptor would have joined
+/// or detached the new thread under it instead).
+fn finished_threads_joined_and_dropped_in_the_child() {
+    let [joined, dropped] = FINISHED
+        .lock()
+        .unwrap()
+        .take()
+        .expect("set before the fork");
+    let started: Vec<_> = (0..4u64)
+        .map(|i| {
+            Builder::new()
+                .name(format!("child-{i}"))
+                .spawn(move || i * 10)
+                .expect("start in the child")
+        })
+        .collect();
+    let t0 = Instant::now();
+    assert_eq!(joined.join().expect("its result, left before the fork"), 7);
+    assert!(t0.elapsed() < Duration::from_secs(1), "the join waited");
+    drop(dropped);
+    for (i, handle) in started.into_iter().enumerate() {
+        assert_eq!(handle.join().expect("the child's thread"), i as u64 * 10);
+    }
+}
+
+/// Threads that finished (and left the OS: no longer in `/proc/self/task`) before the fork but
+/// were not joined. In the child, their handles must neither join nor detach the `pthread_t`
+/// that the child's C library gives to a thread of its own (found by stop 24's review: with the
+/// old mark, which the child set only on records still in the registry, the join blocked on an
+/// unrelated new thread of the child, whose own join then failed with "No such process", and a
+/// drop made a new thread's join fail with "Invalid argument"). Fixed by the fork generation.
+#[test]
+fn finished_threads_joined_or_dropped_in_the_child_leave_its_threads_alone() {
+    let _serial = serial();
+    let handles = [7u64, 7].map(|v| Builder::new().spawn(move || v).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for h in &handles {
+        let tid = loop {
+            if let Some(tid) = h.thread().native_id() {
+                break tid;
+            }
+            assert!(Instant::now() < deadline, "the thread never ran");
+            std::thread::yield_now();
+        };
+        while kernel_state(tid).is_some() {
+            assert!(Instant::now() < deadline, "the thread never left the OS");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    *FINISHED.lock().unwrap() = Some(handles);
+    let status = in_forked_child(finished_threads_joined_and_dropped_in_the_child);
+    let [a, b] = FINISHED.lock().unwrap().take().expect("the parent's copy");
+    assert_eq!((a.join().unwrap(), b.join().unwrap()), (7, 7));
+    assert_eq!(status, 0, "the child failed (1) or hung ({HUNG})");
+}
