@@ -97,7 +97,10 @@ impl<C: Container> State<C> {
 /// second begins with the lock's state word, then what the lock guards (`State`: 32 bytes for a
 /// `LifoQueue`'s `Vec`, 40 for a `PriorityQueue`'s heap), then the copies of the length and the
 /// task count that the lock-free queries read. The shut-down flag (written once) and the
-/// identity are cold. Stop 22's layout (the bound, the task count and the flag inside the
+/// identity are cold (for a `LifoQueue` the flag falls on the second line: harmless, as it is
+/// written once). With holder sites on (`src/wait/record.rs`: debug builds, or asked for), every
+/// acquire also writes the holder's site on the first line: one line is the release-build
+/// default. Stop 22's layout (the bound, the task count and the flag inside the
 /// guarded state; the sleeper counts and the copies after the lock) spread a put's writes over
 /// two lines. Four alternated rounds here, the median ns per item of the old layout then this
 /// one: 1P1C `LifoQueue` 96-99 / 93-97 (parking_lot's `Mutex<Vec>` + `Condvar` 91-96), 4P4C
