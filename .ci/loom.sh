@@ -56,7 +56,9 @@
 #                                       updates `finished` (queue_join_count_first); a
 #                                       thread dump's note of the last waker read without
 #                                       its sequence lock's fences (last_signal_reader_unfenced,
-#                                       last_signal_writer_unfenced)
+#                                       last_signal_writer_unfenced); a lock-based queue's
+#                                       set_maxsize that leaves the putters it lets in asleep
+#                                       (locked_resize_unwoken)
 #
 # Uses its own target directory so `--cfg loom` builds never invalidate the normal ones.
 set -euo pipefail
@@ -116,9 +118,10 @@ if [[ "${1:-}" == "--mutants" ]]; then
         [chain_refusal_unhelped]="queue::fifo::chain_put_refused_for_shutdown_stays_refused queue::fifo::chain_resize_refusal_keeps_the_producers_order"
         [last_signal_reader_unfenced]="lib:wait::last_signal::loom_models::a_read_note_is_whole_and_the_last_is_a_written_one"
         [last_signal_writer_unfenced]="lib:wait::last_signal::loom_models::a_read_note_is_whole_and_the_last_is_a_written_one"
+        [locked_resize_unwoken]="queue::lifo::raised_bound_wakes_a_blocked_putter"
         [stale_wakeup]="event::wait_consume_wait_again_is_owed_a_set event::ping_pong_turns_are_owed condition::wait_consume_wait_again_is_owed_a_notify barrier::second_cycle_wait_is_owed_its_arrivals"
     )
-    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out ring_flag_unchecked ring_count_off_by_one ring_stamp_relaxed ring_pop_skips_claims ring_resized_from_begun lock_wake_unmarked lock_handoff_unchecked queue_locked_lowered_twice chain_pop_stops_at_seal chain_empty_stops_at_seal chain_base_ignored chain_flag_hint_only chain_refusal_unhelped queue_gets_cover_wrapped queue_locked_spin_unchecked queue_join_count_first ring_empty_reads_stamps last_signal_reader_unfenced last_signal_writer_unfenced)
+    mutants=(skip_validate always_last stale_wakeup queue_wake_early queue_no_flight_wait queue_join_trusts_wake queue_locked_unlock_early queue_flag_late queue_unslotted_uncounted semaphore_take_from_zero semaphore_keep_debt semaphore_value_unclamped queue_resize_no_retire queue_resize_ring_uncounted queue_resize_set_no_retire queue_resize_put_no_retire queue_resize_get_unordered queue_scan_exact queue_resize_unslotted_swapped interrupt_lost interrupt_stale interrupt_after_validate interrupt_no_timed_out ring_flag_unchecked ring_count_off_by_one ring_stamp_relaxed ring_pop_skips_claims ring_resized_from_begun lock_wake_unmarked lock_handoff_unchecked queue_locked_lowered_twice chain_pop_stops_at_seal chain_empty_stops_at_seal chain_base_ignored chain_flag_hint_only chain_refusal_unhelped queue_gets_cover_wrapped queue_locked_spin_unchecked queue_join_count_first ring_empty_reads_stamps last_signal_reader_unfenced last_signal_writer_unfenced locked_resize_unwoken)
     # MUTANTS="a b" runs only those.
     [ -n "${MUTANTS:-}" ] && read -r -a mutants <<<"$MUTANTS"
     for mutant in "${mutants[@]}"; do

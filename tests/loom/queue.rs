@@ -781,4 +781,22 @@ mod fifo {
 mod lifo {
     use super::*;
     models!(LifoQueue);
+
+    /// The locked core's `set_maxsize` (`LifoQueue`'s and `PriorityQueue`'s): a putter asleep
+    /// on a full queue of 1 is woken by `set_maxsize(2)` and returns with no get made. Witness:
+    /// the item count, 2, the items in last-in-first-out order, and nobody left parked (a
+    /// wake-up left out leaves the putter asleep for ever: loom reports the deadlock).
+    #[test]
+    fn raised_bound_wakes_a_blocked_putter() {
+        model(|| {
+            let q = Arc::new(LifoQueue::new(1));
+            q.put(1).unwrap();
+            let putter = spawn_put(&q, |q: &LifoQueue<i32>| q.put(2).is_ok());
+            q.set_maxsize(2);
+            assert!(putter.join().unwrap());
+            assert_eq!(q.len(), 2);
+            assert_eq!((q.get(), q.get()), (Ok(2), Ok(1)));
+            assert_nobody_parked();
+        });
+    }
 }
