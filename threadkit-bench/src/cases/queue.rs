@@ -35,6 +35,35 @@ macro_rules! send_recv {
     };
 }
 
+/// `case` with the crossbeam, flume and kanal channels bounded to `bound` (`None`: unbounded) as
+/// peers, in that order, each made by `f(label, arg, make, send, recv)` (`channel` or
+/// `pinned_pair`).
+macro_rules! crate_peers {
+    ($case:expr, $f:ident, $arg:expr, $bound:expr) => {
+        match $bound {
+            Some(cap) => $case
+                .peer(send_recv!($f, "crossbeam bounded(1024)", $arg, move || {
+                    crossbeam_channel::bounded(cap)
+                }))
+                .peer(send_recv!($f, "flume bounded(1024)", $arg, move || {
+                    flume::bounded(cap)
+                }))
+                .peer(send_recv!($f, "kanal bounded(1024)", $arg, move || {
+                    kanal::bounded(cap)
+                })),
+            None => $case
+                .peer(send_recv!(
+                    $f,
+                    "crossbeam unbounded",
+                    $arg,
+                    crossbeam_channel::unbounded
+                ))
+                .peer(send_recv!($f, "flume unbounded", $arg, flume::unbounded))
+                .peer(send_recv!($f, "kanal unbounded", $arg, kanal::unbounded)),
+        }
+    };
+}
+
 /// Producers and consumers of one case.
 #[derive(Clone, Copy)]
 pub(super) struct Shape {
@@ -257,77 +286,41 @@ fn through(name: String, shape: Shape, bound: Option<usize>, mode: Mode) -> Case
             |q, i| q.put(i).unwrap(),
             |q| q.get().unwrap(),
         )));
-    case = match bound {
-        Some(cap) => case
-            .peer(send_recv!(
-                channel,
-                "crossbeam bounded(1024)",
-                shape,
-                move || crossbeam_channel::bounded(cap)
-            ))
-            .peer(send_recv!(
-                channel,
-                "flume bounded(1024)",
-                shape,
-                move || flume::bounded(cap)
-            ))
-            .peer(send_recv!(
-                channel,
-                "kanal bounded(1024)",
-                shape,
-                move || kanal::bounded(cap)
-            ))
-            .peer(channel(
-                "std sync_channel(1024)",
-                shape,
-                move || {
-                    let (tx, rx) = mpsc::sync_channel(cap);
-                    (tx, Arc::new(Mutex::new(rx)))
-                },
-                |tx, i| tx.send(i).unwrap(),
-                |rx| rx.lock().unwrap().recv().unwrap(),
-            )),
-        None => case
-            .peer(channel(
-                "threadkit SimpleQueue",
-                shape,
-                || {
-                    let q = Arc::new(SimpleQueue::new());
-                    (Arc::clone(&q), q)
-                },
-                |q, i| q.put(i),
-                |q| q.get(),
-            ))
-            .peer(send_recv!(
-                channel,
-                "crossbeam unbounded",
-                shape,
-                crossbeam_channel::unbounded
-            ))
-            .peer(send_recv!(
-                channel,
-                "flume unbounded",
-                shape,
-                flume::unbounded
-            ))
-            .peer(send_recv!(
-                channel,
-                "kanal unbounded",
-                shape,
-                kanal::unbounded
-            ))
-            .peer(channel(
-                "std channel",
-                shape,
-                || {
-                    let (tx, rx) = mpsc::channel();
-                    (tx, Arc::new(Mutex::new(rx)))
-                },
-                |tx, i| tx.send(i).unwrap(),
-                |rx| rx.lock().unwrap().recv().unwrap(),
-            )),
+    if bound.is_none() {
+        case = case.peer(channel(
+            "threadkit SimpleQueue",
+            shape,
+            || {
+                let q = Arc::new(SimpleQueue::new());
+                (Arc::clone(&q), q)
+            },
+            |q, i| q.put(i),
+            |q| q.get(),
+        ));
+    }
+    let std_peer = match bound {
+        Some(cap) => channel(
+            "std sync_channel(1024)",
+            shape,
+            move || {
+                let (tx, rx) = mpsc::sync_channel(cap);
+                (tx, Arc::new(Mutex::new(rx)))
+            },
+            |tx, i| tx.send(i).unwrap(),
+            |rx| rx.lock().unwrap().recv().unwrap(),
+        ),
+        None => channel(
+            "std channel",
+            shape,
+            || {
+                let (tx, rx) = mpsc::channel();
+                (tx, Arc::new(Mutex::new(rx)))
+            },
+            |tx, i| tx.send(i).unwrap(),
+            |rx| rx.lock().unwrap().recv().unwrap(),
+        ),
     };
-    case
+    crate_peers!(case, channel, shape, bound).peer(std_peer)
 }
 
 /// A pinned 1P1C contender over a channel-like pair (the hand-off case).
@@ -375,58 +368,16 @@ fn pinned_1p1c(bound: Option<usize>, placement: Placement, mode: Mode) -> Case {
         |q, i| q.put(i).unwrap(),
         |q| q.get().unwrap(),
     )));
-    match bound {
-        Some(cap) => case
-            .peer(send_recv!(
-                pinned_pair,
-                "crossbeam bounded(1024)",
-                placement,
-                move || crossbeam_channel::bounded(cap)
-            ))
-            .peer(send_recv!(
-                pinned_pair,
-                "flume bounded(1024)",
-                placement,
-                move || flume::bounded(cap)
-            ))
-            .peer(send_recv!(
-                pinned_pair,
-                "kanal bounded(1024)",
-                placement,
-                move || kanal::bounded(cap)
-            ))
-            .peer(send_recv!(
-                pinned_pair,
-                "std sync_channel(1024)",
-                placement,
-                move || mpsc::sync_channel(cap)
-            )),
-        None => case
-            .peer(send_recv!(
-                pinned_pair,
-                "crossbeam unbounded",
-                placement,
-                crossbeam_channel::unbounded
-            ))
-            .peer(send_recv!(
-                pinned_pair,
-                "flume unbounded",
-                placement,
-                flume::unbounded
-            ))
-            .peer(send_recv!(
-                pinned_pair,
-                "kanal unbounded",
-                placement,
-                kanal::unbounded
-            ))
-            .peer(send_recv!(
-                pinned_pair,
-                "std channel",
-                placement,
-                mpsc::channel
-            )),
-    }
+    let std_peer = match bound {
+        Some(cap) => send_recv!(
+            pinned_pair,
+            "std sync_channel(1024)",
+            placement,
+            move || mpsc::sync_channel(cap)
+        ),
+        None => send_recv!(pinned_pair, "std channel", placement, mpsc::channel),
+    };
+    crate_peers!(case, pinned_pair, placement, bound).peer(std_peer)
 }
 
 /// `queue_handoff`: one producer, one consumer, through a queue of size 1: every item is a
