@@ -306,6 +306,26 @@ fn a_child_forked_from_a_foreign_thread_makes_it_the_main_thread() {
     assert!(parent_main.is_alive());
 }
 
+/// Starts four threads in a forked child (glibc hands a new thread the descriptor and stack of
+/// an exited thread it cached when it can): thread `i` returns `i * 10`.
+fn start_child_threads() -> Vec<JoinHandle<u64>> {
+    (0..4u64)
+        .map(|i| {
+            Builder::new()
+                .name(format!("child-{i}"))
+                .spawn(move || i * 10)
+                .expect("start in the child")
+        })
+        .collect()
+}
+
+/// Joins [`start_child_threads`]' threads; witness: each one's own result.
+fn join_child_threads(started: Vec<JoinHandle<u64>>) {
+    for (i, handle) in started.into_iter().enumerate() {
+        assert_eq!(handle.join().expect("the child's thread"), i as u64 * 10);
+    }
+}
+
 /// The busy thread of the fourth test's parent and its handle, for the child.
 static BUSY: Mutex<Option<(Thread, JoinHandle<()>)>> = Mutex::new(None);
 
@@ -315,21 +335,12 @@ static BUSY: Mutex<Option<(Thread, JoinHandle<()>)>> = Mutex::new(None);
 fn dropping_a_lost_handle_detaches_nothing() {
     let (lost, lost_handle) = BUSY.lock().unwrap().take().expect("set before the fork");
     assert!(!lost.is_alive());
-    let started: Vec<_> = (0..4u64)
-        .map(|i| {
-            Builder::new()
-                .name(format!("child-{i}"))
-                .spawn(move || i * 10)
-                .expect("start in the child")
-        })
-        .collect();
+    let started = start_child_threads();
     // The registry's copy of the lost record is gone (pruned by the starts above): these are
     // the last references.
     drop(lost_handle);
     drop(lost);
-    for (i, handle) in started.into_iter().enumerate() {
-        assert_eq!(handle.join().expect("the child's thread"), i as u64 * 10);
-    }
+    join_child_threads(started);
 }
 
 /// A thread busy (not parked: see the first test's note on the parking lot) at the fork: in the
@@ -384,21 +395,12 @@ fn finished_threads_joined_and_dropped_in_the_child() {
         .unwrap()
         .take()
         .expect("set before the fork");
-    let started: Vec<_> = (0..4u64)
-        .map(|i| {
-            Builder::new()
-                .name(format!("child-{i}"))
-                .spawn(move || i * 10)
-                .expect("start in the child")
-        })
-        .collect();
+    let started = start_child_threads();
     let t0 = Instant::now();
     assert_eq!(joined.join().expect("its result, left before the fork"), 7);
     assert!(t0.elapsed() < Duration::from_secs(1), "the join waited");
     drop(dropped);
-    for (i, handle) in started.into_iter().enumerate() {
-        assert_eq!(handle.join().expect("the child's thread"), i as u64 * 10);
-    }
+    join_child_threads(started);
 }
 
 /// Threads that finished (and left the OS: no longer in `/proc/self/task`) before the fork but

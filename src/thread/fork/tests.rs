@@ -13,8 +13,18 @@ use std::time::{Duration, Instant};
 use crate::thread::handle::test_hook;
 use crate::{Builder, StartError, Thread};
 
-/// What a child exits with when its alarm fires: it hung.
-const HUNG: i32 = 3;
+/// The fork tests' driver, shared with the integration tests.
+#[path = "../../../tests/common/fork.rs"]
+#[allow(dead_code)]
+mod forked;
+use forked::HUNG;
+
+/// Forks, runs `child` in the child with a 10 s alarm, and returns the child's exit status
+/// (`HUNG` if the alarm fired; 0 if `child` returned; 1 if it panicked). The child runs atomic
+/// reads and joins of lost records, which return before any lock or wait.
+fn in_forked_child(child: impl FnOnce()) -> i32 {
+    forked::in_forked_child_within(10, child)
+}
 
 /// The loose bound of the checks: a join of a lost thread returns at once.
 const BOUND: Duration = Duration::from_secs(5);
@@ -24,48 +34,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Forks, runs `child` in the child with a 10 s alarm, and returns the child's exit status
-/// (`HUNG` if the alarm fired; 0 if `child` returned; 1 if it panicked).
-fn in_forked_child(child: impl FnOnce()) -> i32 {
-    // SAFETY: the child runs `child` (atomic reads and joins of lost records, which return
-    // before any lock or wait) and `_exit`; the alarm handler calls only `_exit`, which is
-    // async-signal-safe.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        extern "C" fn on_alarm(_: libc::c_int) {
-            // SAFETY: `_exit` is async-signal-safe.
-            unsafe { libc::_exit(HUNG) };
-        }
-        // SAFETY: installs an async-signal-safe handler, then arms the alarm; `_exit` ends the
-        // child without running the parent's inherited exit handlers or destructors.
-        unsafe {
-            libc::signal(libc::SIGALRM, on_alarm as *const () as libc::sighandler_t);
-            libc::alarm(10);
-        }
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child));
-        if let Err(payload) = &result {
-            let message = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("(not a string)");
-            eprintln!("forked child panicked: {message}");
-        }
-        // SAFETY: ends the child at once, as above.
-        unsafe { libc::_exit(if result.is_ok() { 0 } else { 1 }) };
-    }
-    let mut status = 0;
-    // SAFETY: waits for the child just forked; `status` is a valid out-pointer.
-    let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(rc, pid, "waitpid failed");
-    assert!(
-        libc::WIFEXITED(status),
-        "child ended by a signal: {status:#x}"
-    );
-    libc::WEXITSTATUS(status)
 }
 
 /// What the child checks of `lost` (and of the forking thread, `me`): a timed join returns at

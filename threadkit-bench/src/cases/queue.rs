@@ -266,6 +266,20 @@ where
     })
 }
 
+/// The `SimpleQueue` peer of a case of `shape` (same store as `Queue`, no task counting).
+pub(super) fn simple_queue(shape: Shape) -> Contender {
+    channel(
+        "threadkit SimpleQueue",
+        shape,
+        || {
+            let q = Arc::new(SimpleQueue::new());
+            (Arc::clone(&q), q)
+        },
+        |q, i| q.put(i),
+        |q| q.get(),
+    )
+}
+
 /// One FIFO case: `n` items from `shape.producers` to `shape.consumers` through a queue bounded
 /// to `bound` (`None`: unbounded). std's receiver cannot be shared, so its consumers share it
 /// behind a `Mutex` (what std users write).
@@ -287,16 +301,7 @@ fn through(name: String, shape: Shape, bound: Option<usize>, mode: Mode) -> Case
             |q| q.get().unwrap(),
         )));
     if bound.is_none() {
-        case = case.peer(channel(
-            "threadkit SimpleQueue",
-            shape,
-            || {
-                let q = Arc::new(SimpleQueue::new());
-                (Arc::clone(&q), q)
-            },
-            |q, i| q.put(i),
-            |q| q.get(),
-        ));
+        case = case.peer(simple_queue(shape));
     }
     let std_peer = match bound {
         Some(cap) => channel(
@@ -448,14 +453,5 @@ fn task_done(mode: Mode) -> Case {
             |q, i| q.put(i).unwrap(),
             |q| q.get().unwrap(),
         ))
-        .peer(channel(
-            "threadkit SimpleQueue",
-            shape,
-            || {
-                let q = Arc::new(SimpleQueue::new());
-                (Arc::clone(&q), q)
-            },
-            |q, i| q.put(i),
-            |q| q.get(),
-        ))
+        .peer(simple_queue(shape))
 }

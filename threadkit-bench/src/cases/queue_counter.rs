@@ -120,16 +120,7 @@ pub(crate) fn cases(mode: Mode) -> Vec<Case> {
                     |q, i| q.put(i).unwrap(),
                     |q| q.get().unwrap(),
                 )))
-                .peer(super::queue::channel(
-                    "threadkit SimpleQueue",
-                    shape,
-                    || {
-                        let q = Arc::new(SimpleQueue::new());
-                        (Arc::clone(&q), q)
-                    },
-                    |q, i| q.put(i),
-                    |q| q.get(),
-                ))
+                .peer(super::queue::simple_queue(shape))
                 .peer(contender(SHARED, true))
                 .peer(contender(PER_PRODUCER, false)),
         );
