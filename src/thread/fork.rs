@@ -12,9 +12,10 @@
 //!
 //! - prepare ([`before_fork`], in the parent, on the forking thread): takes the registry's lock,
 //!   so that the map the child inherits is never caught halfway through an insert or a removal,
-//!   and no other thread holds the lock at the fork; then the wait records' slot list
-//!   (`src/wait/record.rs`, its `fork` module), for the same reasons;
-//! - parent ([`after_fork_in_parent`]): releases both, as any release;
+//!   and no other thread holds the lock at the fork; then, for the same reasons, the wait
+//!   records' slot list (`src/wait/record.rs`, its `fork` module) and the lock-order checker's
+//!   list of held-lock stacks and its graph (`src/lock_order`, their `fork` modules);
+//! - parent ([`after_fork_in_parent`]): releases them all, as any release;
 //! - child ([`after_fork_in_child`], the child's only thread): starts a new fork generation
 //!   (`FORK_GENERATION` in `handle/mod.rs`: one atomic add) and moves the forking thread's
 //!   record to it (one atomic store), which makes every other record started before the fork
@@ -59,9 +60,9 @@
 //! named its holder yet or any more (`lock_registry`: between the lock and the `HOLDER` store;
 //! `Locked`'s drop: between clearing `HOLDER` and the unlock): a handler that forks there
 //! deadlocks in the prepare handler, as it would inside the slot list's lock (below). POSIX
-//! no longer lists `fork` as async-signal-safe (2024). Another library's prepare handler that runs after this one (registered
-//! earlier) and waits for a thread that waits for the registry would deadlock, as any two
-//! prepare handlers can; none of threadkit's does.
+//! no longer lists `fork` as async-signal-safe (2024). Another library's prepare handler that
+//! runs after this one (registered earlier) and waits for a thread that waits for the registry
+//! would deadlock, as any two prepare handlers can; none of threadkit's does.
 //!
 //! Registering them at the first identifier, not only at the registry's first use, matters to a
 //! process that has used primitives but never the registry: without the handlers, the child's
@@ -78,9 +79,11 @@
 //! started there never fires.
 //! What the handlers do not cover: locks, events and queues that the parent's other threads held
 //! or waited on stay as they were (as in CPython, only the interpreter's own locks are
-//! re-created); the lock-order checker's per-thread lists of held locks (`src/lock_order`) keep
-//! the lost threads' entries. A signal handler that forks after interrupting its thread inside
-//! the slot list's lock (a thread's first wait, or its exit) deadlocks in the prepare handler.
+//! re-created). The lock-order checker marks the lost threads' held-lock stacks gone
+//! (`src/lock_order/held.rs`), but the forking thread's queue of releases that other threads
+//! made of locks it acquired (`foreign`) is not held across the fork. A signal handler that
+//! forks after interrupting its thread inside the slot list's lock (a thread's first wait, or its
+//! exit) deadlocks in the prepare handler.
 
 use std::cell::RefCell;
 

@@ -10,7 +10,7 @@
 //! # After `fork`
 //!
 //! A forked child has only the thread that called `fork`. `pthread_atfork` handlers
-//! (`fork.rs`, registered with the registry's first entry) hold the registry's lock across the
+//! (`fork.rs`, registered with the process's first thread identifier or registry entry) hold the registry's lock across the
 //! `fork` (so the child never inherits the map half-updated, or the lock held by a thread it does
 //! not have), and in the child start a new fork generation (every other thread's record, listed
 //! or not, is then lost in the fork: stopped), make the forking thread the main thread if it was
